@@ -1,0 +1,50 @@
+"""The `linkage` command line: one click group, one module per area.
+
+Every command is a thin layer over the library: it parses options, calls the
+core, and turns a :class:`~linkage.errors.LinkageError` into a clear message on
+stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from linkage import __version__
+from linkage.errors import LinkageError
+
+
+class LinkageGroup(click.Group):
+    """A click group that reports our errors as messages, not tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LinkageError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=LinkageGroup)
+@click.version_option(__version__, prog_name="linkage")
+def main() -> None:
+    """Privacy-preserving record linkage between agencies.
+
+    \b
+    At the agency:   keygen, schema check, encode, vault resolve
+    Demo:            demo
+    """
+
+
+def _register() -> None:
+    # Imported here so each module can import `main`'s helpers without cycles.
+    from linkage.cli import demo, encode, keys, schema, vault
+
+    main.add_command(keys.keygen)
+    main.add_command(schema.schema)
+    main.add_command(encode.encode)
+    main.add_command(vault.vault)
+    main.add_command(demo.demo)
+
+
+_register()
