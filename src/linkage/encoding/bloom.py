@@ -56,11 +56,16 @@ class TokenHasher:
         self.length = length
         self._keys = keys
         self._index: dict[Hashable, int] = {}
-        self._rows: list[npt.NDArray[np.int64]] = []
-        self._table: npt.NDArray[np.int64] | None = None
+        self._pending: list[bytes] = []
+        self._table = np.zeros((0, self._row_width(feature)), dtype=np.int64)
+
+    def _row_width(self, feature: Feature) -> int:
+        if feature.hash == "doubleHash":
+            return 2
         assert feature.strategy is not None
         blocks = -(-_max_bits_per_token(feature.strategy) // _SHORTS_PER_DIGEST)
         self._blake_blocks = blocks
+        return blocks * _SHORTS_PER_DIGEST
 
     def lookup(
         self, keys: list[Hashable], texts: list[str] | None
@@ -70,31 +75,39 @@ class TokenHasher:
         ``keys`` identify tokens; ``texts`` are their strings, or None when the
         keys are the strings themselves.
         """
-        rows = np.empty(len(keys), dtype=np.intp)
-        for position, key in enumerate(keys):
-            row = self._index.get(key)
-            if row is None:
-                text = texts[position] if texts is not None else str(key)
-                row = self._add(key, text)
-            rows[position] = row
-        return rows
+        index = self._index
+        rows = [index.get(key, -1) for key in keys]
+        for position, row in enumerate(rows):
+            if row == -1:
+                key = keys[position]
+                row = index.get(key, -1)
+                if row == -1:
+                    text = texts[position] if texts is not None else str(key)
+                    row = self._add(key, text)
+                rows[position] = row
+        return np.array(rows, dtype=np.intp)
 
     def table(self) -> npt.NDArray[np.int64]:
         """The hash rows of all tokens seen so far, one row per token."""
-        if self._table is None or len(self._table) != len(self._rows):
-            self._table = np.stack(self._rows) if self._rows else None
-        assert self._table is not None
+        if self._pending:
+            raw = b"".join(self._pending)
+            dtype = ">u8" if self.feature.hash == "doubleHash" else "<u2"
+            new = np.frombuffer(raw, dtype=dtype).astype(np.int64)
+            new = new.reshape(-1, self._table.shape[1])
+            self._table = np.vstack([self._table, new])
+            self._pending.clear()
         return self._table
 
     def _add(self, key: Hashable, text: str) -> int:
         message = text.encode(self.feature.encoding)
         if self.feature.hash == "doubleHash":
-            row = np.array(self._double_hash(message), dtype=np.int64)
+            h1, h2 = self._double_hash(message)
+            self._pending.append(h1.to_bytes(8, "big") + h2.to_bytes(8, "big"))
         else:
-            row = self._blake_shorts(message)
-        self._rows.append(row)
-        self._index[key] = len(self._rows) - 1
-        return len(self._rows) - 1
+            self._pending.append(self._blake_digests(message))
+        row = len(self._index)
+        self._index[key] = row
+        return row
 
     def _double_hash(self, message: bytes) -> tuple[int, int]:
         key_sha1, key_md5 = self._keys
@@ -109,14 +122,14 @@ class TokenHasher:
             attempt += 1
         return h1, h2
 
-    def _blake_shorts(self, message: bytes) -> npt.NDArray[np.int64]:
-        digests = b"".join(
-            hashlib.blake2b(message, key=self._keys[0], salt=str(i).encode()).digest()
+    def _blake_digests(self, message: bytes) -> bytes:
+        # clkhash reads the digests as native-order shorts; every platform it
+        # runs on is little-endian, so the order is fixed here to stay portable.
+        key = self._keys[0]
+        return b"".join(
+            hashlib.blake2b(message, key=key, salt=str(i).encode()).digest()
             for i in range(self._blake_blocks)
         )
-        # clkhash unpacks native-order shorts; every platform it runs on is
-        # little-endian, so we fix the order to make CLKs portable.
-        return np.frombuffer(digests, dtype="<u2").astype(np.int64)
 
 
 def _hmac_int(key: bytes, message: bytes, digest: str) -> int:
@@ -132,23 +145,47 @@ def set_bits(
 ) -> npt.NDArray[np.uint8]:
     """Bloom filters of ``value_count`` values, packed big-endian by bit.
 
-    Occurrence ``o`` is token ``token_rows[o]`` of value ``value_index[o]`` and
-    sets ``bits[o]`` bits. The result has one row of ``ceil(length / 8)`` bytes
-    per value; bit 0 is the most significant bit of byte 0, as in clkhash.
+    Occurrence ``o`` is token ``token_rows[o]`` of value ``value_index[o]``
+    (sorted by value) and sets ``bits[o]`` bits. The result has one row of
+    ``ceil(length / 8)`` bytes per value; bit 0 is the most significant bit of
+    byte 0, as in clkhash.
+
+    A token inserted with ``k`` bits always sets the same bits, so each
+    distinct ``(token, k)`` pair is turned into a filter once, and a value's
+    filter is the OR of its pairs' filters.
     """
+    width = -(-hasher.length // 8)
+    filters = np.zeros((value_count, width), dtype=np.uint8)
+    if not len(token_rows):
+        return filters
+    pair_codes = token_rows.astype(np.int64) * (int(bits.max()) + 1) + bits
+    pairs, pair_of_occurrence = np.unique(pair_codes, return_inverse=True)
+    pair_filters = _pair_filters(hasher, pairs, int(bits.max()) + 1)
+    values, starts = np.unique(value_index, return_index=True)
+    word = np.uint64 if width % 8 == 0 else np.uint8
+    occurrence_filters = pair_filters.view(word)[pair_of_occurrence]
+    merged = np.bitwise_or.reduceat(occurrence_filters, starts, axis=0)
+    filters.view(word)[values] = merged
+    return filters
+
+
+def _pair_filters(
+    hasher: TokenHasher, pairs: npt.NDArray[np.int64], stride: int
+) -> npt.NDArray[np.uint8]:
+    """The filter of each ``(token row, k)`` pair encoded as ``row * stride + k``."""
     length = hasher.length
-    filters = np.zeros((value_count, length), dtype=np.bool_)
-    if len(token_rows):
-        occurrence = np.repeat(np.arange(len(token_rows)), bits)
-        starts = np.cumsum(bits) - bits
-        step = np.arange(len(occurrence), dtype=np.int64) - np.repeat(starts, bits)
-        table = hasher.table()
-        rows = token_rows[occurrence]
-        if hasher.feature.hash == "doubleHash":
-            positions = (table[rows, 0] + step * table[rows, 1]) % length
-        else:
-            positions = table[rows, step] % length
-        filters[value_index[occurrence], positions] = True
+    token_rows, bits = np.divmod(pairs, stride)
+    pair = np.repeat(np.arange(len(pairs)), bits)
+    starts = np.repeat(np.cumsum(bits) - bits, bits)
+    step = np.arange(len(pair), dtype=np.int64) - starts
+    table = hasher.table()
+    rows = token_rows[pair]
+    if hasher.feature.hash == "doubleHash":
+        positions = (table[rows, 0] + step * table[rows, 1]) % length
+    else:
+        positions = table[rows, step] % length
+    filters = np.zeros((len(pairs), length), dtype=np.bool_)
+    filters[pair, positions] = True
     return np.packbits(filters, axis=1)
 
 

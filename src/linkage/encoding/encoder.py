@@ -27,7 +27,7 @@ from linkage.encoding.tokens import (
     tokenize,
     vectorisable,
 )
-from linkage.encoding.values import InvalidValue, prepare_value
+from linkage.encoding.values import prepare_values
 from linkage.errors import Problem
 from linkage.formats.schema import Feature, LinkageSchema, NgramComparison
 
@@ -174,7 +174,7 @@ class _FeatureEncoder:
         """One problem for every invalid value, located by row and field."""
         return [
             Problem(
-                self._errors.get(str(values[i]), "invalid value"),
+                self._errors.get(str(values[int(i)]), "invalid value"),
                 source=source,
                 row=first_row + int(i),
                 field=self.identifier,
@@ -188,25 +188,17 @@ class _FeatureEncoder:
         self._filled = 0
 
     def _add(self, values: list[str]) -> npt.NDArray[np.intp]:
-        prepared: list[str] = []
-        valid_positions: list[int] = []
+        prepared, errors = prepare_values(self.feature, values)
         rows = np.full(len(values), _INVALID, dtype=np.intp)
-        for position, value in enumerate(values):
-            try:
-                prepared.append(prepare_value(self.feature, value))
-            except InvalidValue as error:
-                self._errors[value] = str(error)
-                self._row_of[value] = _INVALID
-                continue
-            valid_positions.append(position)
-        for start in range(0, len(prepared), _BATCH):
-            positions = valid_positions[start : start + _BATCH]
-            filters, errors = self._filters(prepared[start : start + _BATCH])
-            rows[positions] = self._store(filters, list(errors))
-            for offset, message in errors.items():
-                self._errors[values[positions[offset]]] = message
-        for position in valid_positions:
-            self._row_of[values[position]] = int(rows[position])
+        valid = [position for position in range(len(values)) if position not in errors]
+        for start in range(0, len(valid), _BATCH):
+            positions = valid[start : start + _BATCH]
+            batch = [prepared[position] for position in positions]
+            filters, token_errors = self._filters(batch)
+            rows[positions] = self._store(filters, list(token_errors))
+            errors.update({positions[o]: m for o, m in token_errors.items()})
+        self._row_of.update(zip(values, rows.tolist(), strict=True))
+        self._errors.update({values[position]: m for position, m in errors.items()})
         return rows
 
     def _filters(

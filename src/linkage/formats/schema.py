@@ -172,7 +172,7 @@ class LinkageSchema:
     @property
     def hash_length(self) -> int:
         """Bits in the filter before folding: ``l * 2**xor_folds``."""
-        return self.l * 2**self.xor_folds
+        return self.l * (1 << self.xor_folds)
 
     @property
     def encoded_features(self) -> tuple[Feature, ...]:
@@ -332,9 +332,8 @@ def _join(path: str, key: str) -> str:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "an object", list: "a list", str: "a string"}.get(
-        type(value), repr(value)
-    )
+    names: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+    return names.get(type(value), repr(value))
 
 
 def _upgrade_v2(document: dict[str, Any], checker: _Checker) -> dict[str, Any]:

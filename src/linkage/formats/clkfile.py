@@ -1,0 +1,809 @@
+r"""The encodings file: the one place its formats are defined and versioned.
+
+An encodings file is what an agency sends to the neutral linkage operator: one
+random pseudonym and one CLK per record, and nothing that names a person. Two
+formats are written and read here:
+
+``linkage`` ("linkage encodings v1", binary)
+    Pseudonyms, CLKs and a header saying how they were made. Use it between
+    `linkage` parties.
+``clkhash-json``
+    The clkhash ecosystem's ``{"clks": ["<base64>", ...]}``: CLKs in row order,
+    standard base64 with padding, no pseudonyms and no header. Use it to hand
+    CLKs to anonlink and other clkhash tools.
+
+Byte layout of linkage encodings v1. Integers are unsigned and little-endian;
+``H`` is the header length, ``N`` the record count and ``R = 16 + clk_bytes``
+the record size, where ``clk_bytes = ceil(bit_length / 8)``::
+
+    offset        size  field
+    0             8     magic b"LNKCLK\r\n"
+    8             2     format_version (u16), 1
+    10            2     flags (u16): bit 0 set means a SHA-256 trailer follows
+                        the records; the other bits are reserved and are 0
+    12            8     record_count (u64), N
+    20            4     header_length (u32), H
+    24            H     header: a UTF-8 JSON object (see EncodingHeader),
+                        right-padded with ASCII spaces to H bytes
+    24 + H        N*R   records, each:
+                          16 bytes         pseudonym, 128 raw bits
+                          clk_bytes bytes  CLK, bit order as the encoder wrote
+                                           it (clkhash: first bit is the most
+                                           significant bit of the first byte)
+    24 + H + N*R  32    only if flags bit 0: SHA-256 of bytes [0, 24 + H + N*R)
+
+The ``\r\n`` in the magic makes a transfer that rewrote line endings visible.
+``record_count`` is in both the preamble and the header and they must agree, as
+must the two ``format_version`` values. A later version of the format gets a new
+``format_version``; readers refuse versions they do not know rather than guess.
+
+Writers stream records to a temporary file in the target's directory and move
+it onto the target only when the ``with`` block ends without an exception, so a
+reader never sees half a file and a failed run leaves an old file in place. The
+temporary file is created with mode 0600, which the target keeps.
+
+Example::
+
+    header = EncodingHeader(
+        schema_fingerprint=fingerprint, bit_length=1024, key_check=check
+    )
+    with open_writer(Path("agency-a.lnk"), "linkage", header) as writer:
+        for pseudonyms, clks in chunks:
+            writer.write(pseudonyms, clks)
+    encodings = read_encodings(Path("agency-a.lnk"))
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import re
+import struct
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Final, Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from linkage.errors import EncodingFileError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "PSEUDONYM_BYTES",
+    "SUPPORTED_VERSIONS",
+    "BaseEncodingWriter",
+    "ClkhashJsonWriter",
+    "EncodingHeader",
+    "EncodingWriter",
+    "Encodings",
+    "clk_bytes_for",
+    "format_pseudonyms",
+    "open_writer",
+    "parse_pseudonyms",
+    "read_encodings",
+]
+
+MAGIC: Final = b"LNKCLK\r\n"
+FORMAT_VERSION: Final = 1
+SUPPORTED_VERSIONS: Final = (1,)
+PSEUDONYM_BYTES: Final = 16
+
+_PREAMBLE: Final = struct.Struct("<8sHHQI")
+_FLAG_CHECKSUM: Final = 0x0001
+_KNOWN_FLAGS: Final = _FLAG_CHECKSUM
+_CHECKSUM_BYTES: Final = 32
+_U64_MAX: Final = 2**64 - 1
+# Wide enough for any u64, so the header never grows when the count is patched.
+_COUNT_DIGITS: Final = len(str(_U64_MAX))
+_READ_CHUNK_RECORDS: Final = 1 << 16
+_HASH_CHUNK_BYTES: Final = 1 << 20
+_SNIFF_BYTES: Final = 1024
+
+_HEX_RE: Final = re.compile(r"[0-9a-f]+")
+_PSEUDONYM_RE: Final = re.compile(r"[0-9a-f]{32}")
+
+_DAMAGED: Final = "the file is damaged; copy it again from the agency that made it"
+
+Uint8Array = npt.NDArray[np.uint8]
+Pseudonyms = Uint8Array | Sequence[str]
+
+
+def _created_by() -> str:
+    # Imported late: `linkage/__init__.py` may one day import this module.
+    from linkage import __version__
+
+    return f"linkage {__version__}"
+
+
+def clk_bytes_for(bit_length: int) -> int:
+    """Return how many bytes hold a CLK of ``bit_length`` bits: ceil(bits / 8)."""
+    return (bit_length + 7) // 8
+
+
+# ---------------------------------------------------------------------------
+# Pseudonyms
+# ---------------------------------------------------------------------------
+
+
+def parse_pseudonyms(values: Sequence[str]) -> Uint8Array:
+    """Turn pseudonyms as users see them (32 lowercase hex) into an (n, 16) array.
+
+    Raises:
+        TypeError: ``values`` is a single string.
+        ValueError: an entry is not 32 lowercase hex characters; the message
+            gives its index.
+    """
+    if isinstance(values, str):
+        raise TypeError("pseudonyms must be a sequence of strings, not one string")
+    for index, value in enumerate(values):
+        if not isinstance(value, str) or not _PSEUDONYM_RE.fullmatch(value):
+            raise ValueError(
+                f"pseudonym [{index}] must be 32 lowercase hex characters "
+                f"(got {value!r})"
+            )
+    raw = bytearray.fromhex("".join(values))
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(values), PSEUDONYM_BYTES)
+
+
+def format_pseudonyms(pseudonyms: Uint8Array) -> list[str]:
+    """Turn an (n, 16) pseudonym array into 32-character lowercase hex strings."""
+    text = np.ascontiguousarray(pseudonyms, dtype=np.uint8).tobytes().hex()
+    width = 2 * PSEUDONYM_BYTES
+    return [text[start : start + width] for start in range(0, len(text), width)]
+
+
+# ---------------------------------------------------------------------------
+# Header
+# ---------------------------------------------------------------------------
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if type(value) is not int or not minimum <= value <= _U64_MAX:
+        raise ValueError(
+            f"'{name}' must be an integer from {minimum} to 2**64-1 (got {value!r})"
+        )
+
+
+def _check_hex(name: str, value: object, min_length: int, max_length: int) -> None:
+    if (
+        not isinstance(value, str)
+        or not min_length <= len(value) <= max_length
+        or not _HEX_RE.fullmatch(value)
+    ):
+        size = str(max_length) if min_length == max_length else f"1 to {max_length}"
+        raise ValueError(
+            f"'{name}' must be {size} lowercase hex characters (got {value!r})"
+        )
+
+
+def _check_text(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"'{name}' must be a non-empty string (got {value!r})")
+
+
+@dataclass(frozen=True)
+class EncodingHeader:
+    """What an encodings file says about how its CLKs were made.
+
+    Writers take ``record_count`` from the records actually written, so leave
+    it at 0 when making a header for a writer.
+
+    Attributes:
+        schema_fingerprint: SHA-256 (64 lowercase hex) of the linkage schema.
+        bit_length: CLK length in bits; each CLK takes ``ceil(bit_length / 8)``
+            bytes.
+        key_check: a short key-check value (lowercase hex) of the secret, so
+            parties can see they used the same secret without revealing it.
+        record_count: number of records in the file.
+        encoding: how the CLKs were built; ``"clk"`` for now.
+        created_by: the program that wrote the file, ``"linkage <version>"``.
+        format_version: version of the file format.
+        extensions: JSON-compatible data added by later features.
+
+    Raises:
+        ValueError: a field has the wrong type or an impossible value.
+    """
+
+    schema_fingerprint: str
+    bit_length: int
+    key_check: str
+    record_count: int = 0
+    encoding: str = "clk"
+    created_by: str = field(default_factory=_created_by)
+    format_version: int = FORMAT_VERSION
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_int("format_version", self.format_version, minimum=1)
+        _check_hex("schema_fingerprint", self.schema_fingerprint, 64, 64)
+        _check_int("bit_length", self.bit_length, minimum=1)
+        _check_hex("key_check", self.key_check, 1, 64)
+        _check_int("record_count", self.record_count, minimum=0)
+        _check_text("encoding", self.encoding)
+        _check_text("created_by", self.created_by)
+        if not isinstance(self.extensions, dict):
+            raise ValueError(
+                f"'extensions' must be a JSON object (got {self.extensions!r})"
+            )
+
+    @property
+    def clk_bytes(self) -> int:
+        """Bytes per CLK: ceil(bit_length / 8)."""
+        return clk_bytes_for(self.bit_length)
+
+    def to_json_bytes(self) -> bytes:
+        """Serialise the header as compact UTF-8 JSON with sorted keys.
+
+        Raises:
+            ValueError: ``extensions`` holds something JSON cannot represent.
+        """
+        try:
+            text = json.dumps(
+                asdict(self), sort_keys=True, ensure_ascii=False, allow_nan=False
+            )
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"'extensions' must be JSON-compatible ({error})"
+            ) from None
+        return text.encode("utf-8")
+
+
+_HEADER_KEYS: Final = frozenset(f.name for f in fields(EncodingHeader))
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _parse_header(raw: bytes, path: Path) -> EncodingHeader:
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EncodingFileError(
+            f"{path}: the header is not valid UTF-8 JSON ({error}); {_DAMAGED}"
+        ) from None
+    if not isinstance(document, dict):
+        raise EncodingFileError(
+            f"{path}: the header must be a JSON object "
+            f"(got {type(document).__name__}); {_DAMAGED}"
+        )
+    missing = sorted(_HEADER_KEYS - document.keys())
+    if missing:
+        raise EncodingFileError(
+            f"{path}: the header is missing {_quoted(missing)}; {_DAMAGED}"
+        )
+    unknown = sorted(document.keys() - _HEADER_KEYS)
+    if unknown:
+        raise EncodingFileError(
+            f"{path}: the header has unknown key(s) {_quoted(unknown)}; "
+            "upgrade linkage if a newer version wrote the file, otherwise " + _DAMAGED
+        )
+    try:
+        return EncodingHeader(**document)
+    except ValueError as error:
+        raise EncodingFileError(
+            f"{path}: the header is invalid: {error}; {_DAMAGED}"
+        ) from None
+
+
+# ---------------------------------------------------------------------------
+# Encodings
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Encodings:
+    """The contents of an encodings file.
+
+    Attributes:
+        header: the header, or None for clkhash JSON, which has none.
+        pseudonyms: (n, 16) uint8 array, or None for clkhash JSON.
+        clks: (n, clk_bytes) uint8 array.
+        source: the file the encodings were read from.
+    """
+
+    header: EncodingHeader | None
+    pseudonyms: Uint8Array | None
+    clks: Uint8Array
+    source: Path
+
+    def __len__(self) -> int:
+        return int(self.clks.shape[0])
+
+    @property
+    def bit_length(self) -> int:
+        """CLK length in bits; for clkhash JSON, 8 times the bytes per CLK."""
+        if self.header is not None:
+            return self.header.bit_length
+        return int(self.clks.shape[1]) * 8
+
+    def pseudonym_strings(self) -> list[str]:
+        """Pseudonyms as 32 lowercase hex; for clkhash JSON, the row index."""
+        if self.pseudonyms is None:
+            return [str(index) for index in range(len(self))]
+        return format_pseudonyms(self.pseudonyms)
+
+
+# ---------------------------------------------------------------------------
+# Writers
+# ---------------------------------------------------------------------------
+
+
+def _check_clks(clks: Uint8Array, clk_bytes: int | None) -> Uint8Array:
+    if (
+        not isinstance(clks, np.ndarray)
+        or clks.dtype != np.uint8
+        or clks.ndim != 2
+        or clks.shape[1] == 0
+        or (clk_bytes is not None and clks.shape[1] != clk_bytes)
+    ):
+        want = "clk_bytes" if clk_bytes is None else str(clk_bytes)
+        got = (
+            f"dtype {clks.dtype}, shape {clks.shape}"
+            if isinstance(clks, np.ndarray)
+            else type(clks).__name__
+        )
+        raise ValueError(f"clks must be a uint8 array of shape (n, {want}) (got {got})")
+    return clks
+
+
+def _check_pseudonyms(pseudonyms: Pseudonyms, count: int) -> Uint8Array:
+    if isinstance(pseudonyms, np.ndarray):
+        array = pseudonyms
+        if array.dtype != np.uint8 or array.shape != (count, PSEUDONYM_BYTES):
+            raise ValueError(
+                f"pseudonyms must be a uint8 array of shape ({count}, 16) "
+                f"(got dtype {array.dtype}, shape {array.shape})"
+            )
+        return array
+    array = parse_pseudonyms(pseudonyms)
+    if len(array) != count:
+        raise ValueError(
+            f"got {len(array)} pseudonyms for {count} clks; give one per clk"
+        )
+    return array
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename durable on POSIX; other systems cannot open a directory.
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class BaseEncodingWriter(abc.ABC):
+    """Streams records to a temporary file and moves it onto ``path`` at the end.
+
+    Use as a context manager: a clean exit calls :meth:`close`, an exception
+    calls :meth:`abort`, which deletes the temporary file and leaves any
+    existing ``path`` untouched.
+
+    Raises:
+        EncodingFileError: the temporary file cannot be created or written.
+    """
+
+    def __init__(self, path: Path, clk_bytes: int | None, opening: bytes) -> None:
+        self.path = Path(path)
+        self.record_count = 0
+        self._clk_bytes = clk_bytes
+        self._closed = False
+        try:
+            descriptor, temporary = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
+            )
+        except OSError as error:
+            raise self._io_error(error) from None
+        self._temporary = Path(temporary)
+        self._file: IO[bytes] = os.fdopen(descriptor, "w+b")
+        try:
+            self._file.write(opening)
+        except OSError as error:
+            self.abort()
+            raise self._io_error(error) from None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, pseudonyms: Pseudonyms, clks: Uint8Array) -> None:
+        """Append records: one pseudonym (array row or 32 hex) per CLK row.
+
+        Raises:
+            ValueError: the writer is closed, or the arrays have the wrong
+                type or shape.
+            EncodingFileError: the file cannot be written (disk full?).
+        """
+        if self._closed:
+            raise ValueError(f"{self.path}: the writer is already closed")
+        clks = _check_clks(clks, self._clk_bytes)
+        self._clk_bytes = int(clks.shape[1])
+        try:
+            self._write_records(pseudonyms, clks)
+        except OSError as error:
+            raise self._io_error(error) from None
+        self.record_count += int(clks.shape[0])
+
+    def close(self) -> None:
+        """Finish the file, flush it to disk and move it onto ``path``.
+
+        Raises:
+            EncodingFileError: the file cannot be written; ``path`` is then
+                left as it was.
+        """
+        if self._closed:
+            return
+        try:
+            self._finish()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._temporary, self.path)
+        except OSError as error:
+            self.abort()
+            raise self._io_error(error) from None
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        _fsync_directory(self.path.parent)
+
+    def abort(self) -> None:
+        """Delete the temporary file; ``path`` is left as it was."""
+        self._closed = True
+        self._file.close()
+        self._temporary.unlink(missing_ok=True)
+
+    def _io_error(self, error: OSError) -> EncodingFileError:
+        return EncodingFileError(
+            f"{self.path}: cannot write the encodings file ({error.strerror}); "
+            "check that the directory exists, is writable and has free space"
+        )
+
+    @abc.abstractmethod
+    def _write_records(self, pseudonyms: Pseudonyms, clks: Uint8Array) -> None:
+        """Append validated CLKs (and their pseudonyms) to ``self._file``."""
+
+    @abc.abstractmethod
+    def _finish(self) -> None:
+        """Complete the temporary file before it is synced and renamed."""
+
+
+class EncodingWriter(BaseEncodingWriter):
+    """Writes a "linkage encodings v1" file; see the module docstring.
+
+    Args:
+        path: the file to create or replace.
+        header: the header to store; its ``record_count`` is replaced by the
+            number of records written.
+        checksum: append a SHA-256 trailer so damage is detected on reading.
+            Computing it reads the file back once when the writer closes.
+
+    Raises:
+        ValueError: ``header`` is for another format version or its
+            ``extensions`` are not JSON-compatible.
+        EncodingFileError: the temporary file cannot be created.
+    """
+
+    def __init__(
+        self, path: Path, header: EncodingHeader, checksum: bool = True
+    ) -> None:
+        if header.format_version != FORMAT_VERSION:
+            raise ValueError(
+                f"'format_version' must be {FORMAT_VERSION}; this linkage writes "
+                f"only that version (got {header.format_version})"
+            )
+        self.header = replace(header, record_count=0)
+        self._flags = _FLAG_CHECKSUM if checksum else 0
+        self._header_length = len(self.header.to_json_bytes()) + _COUNT_DIGITS
+        super().__init__(path, header.clk_bytes, self._prefix(record_count=0))
+
+    def _prefix(self, record_count: int) -> bytes:
+        header = replace(self.header, record_count=record_count)
+        raw = header.to_json_bytes().ljust(self._header_length, b" ")
+        preamble = _PREAMBLE.pack(
+            MAGIC, FORMAT_VERSION, self._flags, record_count, self._header_length
+        )
+        return preamble + raw
+
+    def _write_records(self, pseudonyms: Pseudonyms, clks: Uint8Array) -> None:
+        count = int(clks.shape[0])
+        records = np.empty((count, PSEUDONYM_BYTES + clks.shape[1]), dtype=np.uint8)
+        records[:, :PSEUDONYM_BYTES] = _check_pseudonyms(pseudonyms, count)
+        records[:, PSEUDONYM_BYTES:] = clks
+        self._file.write(records.data)
+
+    def _finish(self) -> None:
+        self._file.seek(0)
+        self._file.write(self._prefix(self.record_count))
+        if self._flags & _FLAG_CHECKSUM:
+            self._file.flush()
+            self._file.seek(0)
+            digest = hashlib.sha256()
+            while chunk := self._file.read(_HASH_CHUNK_BYTES):
+                digest.update(chunk)
+            self._file.write(digest.digest())
+
+
+class ClkhashJsonWriter(BaseEncodingWriter):
+    """Writes clkhash JSON, ``{"clks": ["<base64>", ...]}``; pseudonyms are dropped.
+
+    Args:
+        path: the file to create or replace.
+        bit_length: if given, every CLK must have ``ceil(bit_length / 8)``
+            bytes; otherwise every CLK must have as many as the first.
+
+    Raises:
+        EncodingFileError: the temporary file cannot be created.
+    """
+
+    def __init__(self, path: Path, bit_length: int | None = None) -> None:
+        clk_bytes = None if bit_length is None else clk_bytes_for(bit_length)
+        super().__init__(path, clk_bytes, b'{"clks": [')
+
+    def _write_records(self, pseudonyms: Pseudonyms, clks: Uint8Array) -> None:
+        count = int(clks.shape[0])
+        if count == 0:
+            return
+        lines = [b'"' + base64.b64encode(row.tobytes()) + b'"' for row in clks]
+        separator = b"\n" if self.record_count == 0 else b",\n"
+        self._file.write(separator + b",\n".join(lines))
+
+    def _finish(self) -> None:
+        self._file.write(b"\n]}\n")
+
+
+def open_writer(
+    path: Path, fmt: Literal["linkage", "clkhash-json"], header: EncodingHeader
+) -> BaseEncodingWriter:
+    """Open a writer for ``fmt``; clkhash JSON keeps only ``header.bit_length``.
+
+    Raises:
+        ValueError: ``fmt`` is not a known format.
+        EncodingFileError: the temporary file cannot be created.
+    """
+    if fmt == "linkage":
+        return EncodingWriter(path, header)
+    if fmt == "clkhash-json":
+        return ClkhashJsonWriter(path, header.bit_length)
+    raise ValueError(f"'fmt' must be in ('linkage', 'clkhash-json') (got {fmt!r})")
+
+
+# ---------------------------------------------------------------------------
+# Readers
+# ---------------------------------------------------------------------------
+
+
+def read_encodings(path: Path) -> Encodings:
+    """Read an encodings file, telling linkage binary and clkhash JSON apart.
+
+    Raises:
+        EncodingFileError: the file is missing, empty, in an unknown format or
+            version, truncated or otherwise damaged. The message names the
+            file, says what is wrong and what to do.
+    """
+    path = Path(path)
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        raise EncodingFileError(
+            f"{path}: no such encodings file; check the path"
+        ) from None
+    except OSError as error:
+        raise EncodingFileError(
+            f"{path}: cannot open the encodings file ({error.strerror}); "
+            "check that it is a file you may read"
+        ) from None
+    with file:
+        return _read_open_file(path, file)
+
+
+def _read_open_file(path: Path, file: IO[bytes]) -> Encodings:
+    size = os.fstat(file.fileno()).st_size
+    if size == 0:
+        raise EncodingFileError(
+            f"{path}: the file is empty; encode the records again or copy the "
+            "file again from the agency that made it"
+        )
+    head = file.read(_SNIFF_BYTES)
+    file.seek(0)
+    if head.startswith(MAGIC):
+        return _read_binary(path, file, size)
+    if head.startswith(MAGIC[:6]):
+        raise EncodingFileError(
+            f"{path}: the file starts like a linkage encodings file but its "
+            f"signature is {head[:8]!r}, not {MAGIC!r}; it was probably copied "
+            "in text mode, so copy it again in binary mode"
+        )
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] in (b"{", b"["):
+        return _read_clkhash_json(path, file)
+    raise EncodingFileError(
+        f"{path}: not an encodings file: it starts with {head[:8]!r}, but a "
+        f"linkage encodings file starts with {MAGIC!r} and a clkhash JSON file "
+        "with '{'; give the file written by 'linkage encode' or by clkhash"
+    )
+
+
+def _truncated(path: Path, size: int, expected: int) -> EncodingFileError:
+    return EncodingFileError(
+        f"{path}: the file is truncated: it holds {size} bytes but its header "
+        f"promises {expected}; copy it again from the agency that made it"
+    )
+
+
+def _read_binary(path: Path, file: IO[bytes], size: int) -> Encodings:
+    preamble = file.read(_PREAMBLE.size)
+    if len(preamble) < _PREAMBLE.size:
+        raise _truncated(path, size, _PREAMBLE.size)
+    _, version, flags, count, header_length = _PREAMBLE.unpack(preamble)
+    _check_version(path, version, flags)
+    raw_header = file.read(header_length)
+    if len(raw_header) < header_length:
+        raise _truncated(path, size, _PREAMBLE.size + header_length)
+    header = _parse_header(raw_header, path)
+    _check_header_agrees(path, header, version, count)
+    record_bytes = count * (PSEUDONYM_BYTES + header.clk_bytes)
+    checksum_bytes = _CHECKSUM_BYTES if flags & _FLAG_CHECKSUM else 0
+    expected = _PREAMBLE.size + header_length + record_bytes + checksum_bytes
+    _check_size(path, size, expected)
+    pseudonyms, clks, digest = _read_records(path, file, header, preamble + raw_header)
+    if checksum_bytes and not hmac.compare_digest(file.read(), digest):
+        raise EncodingFileError(
+            f"{path}: checksum mismatch: the file changed after it was written, "
+            "so it is damaged; copy it again from the agency that made it"
+        )
+    return Encodings(header=header, pseudonyms=pseudonyms, clks=clks, source=path)
+
+
+def _check_version(path: Path, version: int, flags: int) -> None:
+    if version not in SUPPORTED_VERSIONS:
+        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+        raise EncodingFileError(
+            f"{path}: encodings format version {version} is not supported; "
+            f"this {_created_by()} reads version(s) {supported}; upgrade linkage "
+            "to read this file"
+        )
+    if flags & ~_KNOWN_FLAGS:
+        raise EncodingFileError(
+            f"{path}: the file sets unknown flags {flags:#06x}; upgrade linkage "
+            "if a newer version wrote the file, otherwise " + _DAMAGED
+        )
+
+
+def _check_header_agrees(
+    path: Path, header: EncodingHeader, version: int, count: int
+) -> None:
+    if header.format_version != version or header.record_count != count:
+        raise EncodingFileError(
+            f"{path}: the header (format_version {header.format_version}, "
+            f"record_count {header.record_count}) disagrees with the preamble "
+            f"(format_version {version}, record_count {count}); {_DAMAGED}"
+        )
+
+
+def _check_size(path: Path, size: int, expected: int) -> None:
+    if size < expected:
+        raise _truncated(path, size, expected)
+    if size > expected:
+        raise EncodingFileError(
+            f"{path}: the file has {size - expected} unexpected bytes after its "
+            f"records (it holds {size} bytes, its header promises {expected}); "
+            + _DAMAGED
+        )
+
+
+def _read_records(
+    path: Path, file: IO[bytes], header: EncodingHeader, prefix: bytes
+) -> tuple[Uint8Array, Uint8Array, bytes]:
+    """Read the records in chunks; return them and the SHA-256 of prefix + them."""
+    digest = hashlib.sha256(prefix)
+    record = np.dtype(
+        [
+            ("pseudonym", np.uint8, (PSEUDONYM_BYTES,)),
+            ("clk", np.uint8, (header.clk_bytes,)),
+        ]
+    )
+    count = header.record_count
+    pseudonyms = np.empty((count, PSEUDONYM_BYTES), dtype=np.uint8)
+    clks = np.empty((count, header.clk_bytes), dtype=np.uint8)
+    for start in range(0, count, _READ_CHUNK_RECORDS):
+        stop = min(start + _READ_CHUNK_RECORDS, count)
+        raw = file.read((stop - start) * record.itemsize)
+        if len(raw) < (stop - start) * record.itemsize:
+            raise EncodingFileError(
+                f"{path}: the file shrank while it was read; copy it again"
+            )
+        digest.update(raw)
+        chunk = np.frombuffer(raw, dtype=record)
+        pseudonyms[start:stop] = chunk["pseudonym"]
+        clks[start:stop] = chunk["clk"]
+    return pseudonyms, clks, digest.digest()
+
+
+_CLKHASH_SHAPE: Final = 'a clkhash file looks like {"clks": ["<base64>", ...]}'
+
+
+def _read_clkhash_json(path: Path, file: IO[bytes]) -> Encodings:
+    try:
+        document = json.loads(file.read().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EncodingFileError(
+            f"{path}: not valid JSON ({error}); {_CLKHASH_SHAPE}"
+        ) from None
+    if not isinstance(document, dict):
+        raise EncodingFileError(
+            f"{path}: the JSON must be an object "
+            f"(got {type(document).__name__}); {_CLKHASH_SHAPE}"
+        )
+    if "clks" not in document:
+        raise EncodingFileError(f"{path}: no 'clks' key; {_CLKHASH_SHAPE}")
+    entries = document["clks"]
+    if not isinstance(entries, list):
+        raise EncodingFileError(
+            f"{path}: 'clks' must be a list of base64 strings "
+            f"(got {type(entries).__name__}); {_CLKHASH_SHAPE}"
+        )
+    clks = _decode_clks(path, entries)
+    return Encodings(header=None, pseudonyms=None, clks=clks, source=path)
+
+
+def _decode_clk(path: Path, index: int, entry: object) -> bytes:
+    try:
+        if not isinstance(entry, str):
+            raise TypeError(f"got {type(entry).__name__}, not a string")
+        clk = binascii.a2b_base64(entry, strict_mode=True)
+    except (TypeError, ValueError) as error:
+        # binascii.Error is a ValueError; non-ASCII text raises ValueError too.
+        raise EncodingFileError(
+            f"{path}: clks[{index}] is not standard base64 with padding "
+            f"({error}): {str(entry)[:24]!r}; re-create the file with clkhash "
+            "or 'linkage encode'"
+        ) from None
+    if not clk:
+        raise EncodingFileError(
+            f"{path}: clks[{index}] is empty; every CLK must hold at least one byte"
+        )
+    return clk
+
+
+def _decode_clks(path: Path, entries: list[Any]) -> Uint8Array:
+    if not entries:
+        return np.empty((0, 0), dtype=np.uint8)
+    width = len(_decode_clk(path, 0, entries[0]))
+    buffer = bytearray(len(entries) * width)
+    for index, entry in enumerate(entries):
+        clk = _decode_clk(path, index, entry)
+        if len(clk) != width:
+            raise EncodingFileError(
+                f"{path}: clks[{index}] has {len(clk)} bytes but clks[0] has "
+                f"{width}; all CLKs in a file must have the same length, so "
+                "encode every record with the same schema"
+            )
+        buffer[index * width : (index + 1) * width] = clk
+    return np.frombuffer(buffer, dtype=np.uint8).reshape(len(entries), width)
