@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkage.encoding.bloom import TokenHasher, bits_per_occurrence, fold, set_bits
 from linkage.encoding.keys import derive_feature_keys
@@ -34,6 +37,9 @@ from linkage.formats.schema import Feature, LinkageSchema, NgramComparison
 _BATCH = 8192  # Distinct values filtered at once: bounds the bit matrix to 8 MB.
 _CACHE_LIMIT = 200_000  # Distinct values remembered per feature.
 _INVALID = -1
+
+# Arrow arrays are typed loosely (pyarrow ships no stubs), hence the alias.
+ColumnValues: TypeAlias = "Sequence[str] | npt.NDArray[np.object_] | pa.Array"
 
 
 @dataclass
@@ -76,32 +82,32 @@ class ClkEncoder:
 
     def encode(
         self,
-        columns: Mapping[str, Sequence[str]] | pd.DataFrame,
+        columns: Mapping[str, ColumnValues] | pd.DataFrame,
         *,
         source: str = "<records>",
         first_row: int = 1,
     ) -> EncodedChunk:
         """Encode one chunk; ``columns`` maps each encoded feature to its values.
 
-        ``first_row`` is the 1-based row number of the chunk's first record,
-        used in problem reports.
+        Values may be a sequence of ``str``, a numpy object array or an Arrow
+        string array. ``first_row`` is the 1-based row number of the chunk's
+        first record, used in problem reports.
         """
-        lists = {f.identifier: list(columns[f.identifier]) for f in self._features}
-        count = _row_count(lists, len(columns))
+        selected = {f.identifier: columns[f.identifier] for f in self._features}
+        count = _row_count(selected, len(columns))
         filters = np.zeros((count, -(-self.schema.hash_length // 8)), dtype=np.uint8)
         invalid = np.zeros(count, dtype=np.bool_)
         problems: list[Problem] = []
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
             results = pool.map(
-                lambda encoder: encoder.rows_of(lists[encoder.identifier]),
+                lambda encoder: encoder.rows_of(selected[encoder.identifier]),
                 self._features,
             )
-            for encoder, (table, rows) in zip(self._features, results, strict=True):
-                bad = rows == _INVALID
-                values = lists[encoder.identifier]
-                problems.extend(encoder.problems_for(values, bad, source, first_row))
+            for encoder, column in zip(self._features, results, strict=True):
+                bad = column.rows == _INVALID
+                problems.extend(encoder.problems_for(column, bad, source, first_row))
                 invalid |= bad
-                _or_rows(filters, table, np.where(bad, 0, rows))
+                _or_rows(filters, column.table, np.where(bad, 0, column.rows))
         filters[invalid] = 0
         clks = fold(filters, self.schema.hash_length, self.schema.xor_folds)
         problems.sort(key=lambda problem: problem.row or 0)
@@ -110,11 +116,33 @@ class ClkEncoder:
         )
 
 
-def _row_count(lists: Mapping[str, list[str]], default: int) -> int:
-    lengths = {len(values) for values in lists.values()}
+def _row_count(columns: Mapping[str, ColumnValues], default: int) -> int:
+    lengths = {len(values) for values in columns.values()}
     if len(lengths) > 1:
         raise ValueError("every column of a chunk must have the same length")
     return lengths.pop() if lengths else default
+
+
+def factorize(values: ColumnValues) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """Codes and distinct values of a column; Arrow columns stay in C++."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        encoded = pc.dictionary_encode(values)
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+        return codes, encoded.dictionary.to_pylist()
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
+    return codes.astype(np.intp), [str(value) for value in uniques]
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One feature of a chunk: its values' rows in the filter table."""
+
+    table: npt.NDArray[np.uint8]
+    rows: npt.NDArray[np.intp]
+    codes: npt.NDArray[np.intp]
+    distinct: list[str]
 
 
 def _or_rows(
@@ -146,14 +174,11 @@ class _FeatureEncoder:
         self._table = np.zeros((0, self._width), dtype=np.uint8)
         self._filled = 0
 
-    def rows_of(
-        self, values: list[str]
-    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
+    def rows_of(self, values: ColumnValues) -> _Column:
         """The filter table and each value's row in it (``-1``: invalid)."""
-        codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
-        if len(uniques) + self._filled > _CACHE_LIMIT:
+        codes, distinct = factorize(values)
+        if len(distinct) + self._filled > _CACHE_LIMIT:
             self._forget()
-        distinct = [str(value) for value in uniques]
         rows = np.fromiter(
             (self._row_of.get(value, -2) for value in distinct),
             dtype=np.intp,
@@ -162,19 +187,15 @@ class _FeatureEncoder:
         new = np.flatnonzero(rows == -2)
         if len(new):
             rows[new] = self._add([distinct[i] for i in new])
-        return self._table, rows[codes]
+        return _Column(self._table, rows[codes], codes, distinct)
 
     def problems_for(
-        self,
-        values: Sequence[str],
-        bad: npt.NDArray[np.bool_],
-        source: str,
-        first_row: int,
+        self, column: _Column, bad: npt.NDArray[np.bool_], source: str, first_row: int
     ) -> list[Problem]:
         """One problem for every invalid value, located by row and field."""
         return [
             Problem(
-                self._errors.get(str(values[int(i)]), "invalid value"),
+                self._errors.get(column.distinct[column.codes[i]], "invalid value"),
                 source=source,
                 row=first_row + int(i),
                 field=self.identifier,

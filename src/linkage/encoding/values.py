@@ -29,6 +29,9 @@ def prepare_value(feature: Feature, value: str) -> str:
     """Return the text to tokenise for ``value``, or raise :class:`InvalidValue`."""
     missing = feature.missing_value
     if missing is not None and value == missing.sentinel:
+        # clkhash neither validates nor formats the replacement, but fails
+        # to hash one its encoding cannot write.
+        _check_encodable(feature, missing.replace_with)
         return missing.replace_with
     _check_encodable(feature, value)
     value_format = feature.format
@@ -55,8 +58,11 @@ def prepare_values(
     Invalid values get an empty text in the first list. Plain UTF text with no
     rules, the most common feature, is checked in one pass.
     """
-    if _is_unconstrained_unicode(feature) and _encodes(feature, values):
-        missing = feature.missing_value
+    missing = feature.missing_value
+    replacements = [missing.replace_with] if missing is not None else []
+    if _is_unconstrained_unicode(feature) and _encodes(
+        feature, [*values, *replacements]
+    ):
         if missing is None:
             return list(values), {}
         sentinel, replacement = missing.sentinel, missing.replace_with

@@ -300,6 +300,8 @@ class _Checker:
         self, obj: Mapping[str, Any], key: str, path: str, minimum: int
     ) -> int | None:
         value = obj.get(key)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema, and so clkhash, counts 2.0 as 2.
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(_join(path, key), f"must be an integer, got {value!r}")
             return None
@@ -401,6 +403,7 @@ def _parse_v3(document: dict[str, Any], checker: _Checker) -> LinkageSchema | No
         fingerprint=hashlib.sha256(canonical_json(document)).hexdigest(),
     )
     _check_blake_length(schema, checker)
+    _check_key_material(schema, checker)
     return schema
 
 
@@ -770,3 +773,15 @@ def _check_blake_length(schema: LinkageSchema, checker: _Checker) -> None:
                 f"blakeHash needs l * 2**xor_folds to be a power of two, got {length}; "
                 "change clkConfig.l or use doubleHash",
             )
+
+
+def _check_key_material(schema: LinkageSchema, checker: _Checker) -> None:
+    # RFC 5869 caps HKDF output at 255 blocks of the hash.
+    limit = 255 * (64 if schema.kdf_hash == "SHA512" else 32)
+    needed = 2 * len(schema.features) * schema.key_size
+    if needed > limit:
+        checker.fail(
+            "clkConfig.kdf.keySize",
+            f"{len(schema.features)} features need {needed} bytes of keys, more than "
+            f"HKDF-{schema.kdf_hash} can derive ({limit}); lower keySize or use SHA512",
+        )

@@ -1,0 +1,157 @@
+"""``linkage encode``: an agency's export in, pseudonymous encodings out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from linkage.cli.options import (
+    existing_file,
+    output_file,
+    schema_option,
+    secret_file_option,
+    vault_key_option,
+)
+from linkage.encoding.keyfiles import read_secret, read_vault_key
+from linkage.encoding.mapping import load_mapping
+from linkage.encoding.recipe import EncodeSummary, VaultTarget, encode_csv
+from linkage.encoding.records import count_rows
+from linkage.formats.schema import load_schema
+
+_PROGRESS_MIN_ROWS = 50_000
+
+
+@click.command()
+@click.argument("records", metavar="RECORDS.csv", type=existing_file)
+@schema_option
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=existing_file,
+    default=None,
+    help="Agency mapping (YAML) turning the export's columns into the schema's "
+    "fields. Without it, columns must be named like the schema's features.",
+)
+@secret_file_option
+@click.option("--out", type=output_file, required=True, help="Encodings file to write.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["linkage", "clkhash-json"]),
+    default="linkage",
+    show_default=True,
+    help="linkage: pseudonyms, CLKs and a header (for the linkage service). "
+    'clkhash-json: {"clks": [...]} in row order, for clkhash/anonlink tools.',
+)
+@click.option(
+    "--vault",
+    "vault_path",
+    type=output_file,
+    default=None,
+    help="Write the pseudonym vault here (encrypted; keep it at the agency).",
+)
+@vault_key_option
+@click.option(
+    "--id-column",
+    default=None,
+    help="Column with your own record IDs; it goes into the vault only. "
+    "Default: the mapping's record_id, else the row number.",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Leave out rows that cannot be encoded instead of failing.",
+)
+@click.option(
+    "--report",
+    type=output_file,
+    default=None,
+    help="With --skip-invalid: write the rows left out, and why, to this CSV.",
+)
+@click.option(
+    "--encoding",
+    default=None,
+    help="Text encoding of RECORDS.csv (default: the mapping's, else utf-8).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar on stderr (default: for large files on a terminal).",
+)
+def encode(
+    records: Path,
+    schema_path: Path,
+    mapping_path: Path | None,
+    secret_file: Path | None,
+    out: Path,
+    fmt: str,
+    vault_path: Path | None,
+    vault_key_file: Path | None,
+    id_column: str | None,
+    skip_invalid: bool,
+    report: Path | None,
+    encoding: str | None,
+    progress: bool | None,
+) -> None:
+    """Encode RECORDS.csv into CLKs with fresh random pseudonyms.
+
+    The encodings file holds only pseudonyms and CLKs; the vault links each
+    pseudonym to your own record ID and stays with you. Nothing is written if
+    any row cannot be encoded, unless --skip-invalid is given.
+    """
+    if report is not None and not skip_invalid:
+        raise click.UsageError(
+            "--report lists skipped rows; use it with --skip-invalid."
+        )
+    if vault_key_file is not None and vault_path is None:
+        raise click.UsageError("--vault-key-file needs --vault FILE.")
+    schema = load_schema(schema_path)
+    secret = read_secret(secret_file)
+    vault = None
+    if vault_path is not None:
+        vault = VaultTarget(vault_path, read_vault_key(vault_key_file))
+    mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    total = count_rows(records)
+    show = (
+        progress
+        if progress is not None
+        else (total >= _PROGRESS_MIN_ROWS and sys.stderr.isatty())
+    )
+    with click.progressbar(
+        length=total, label="Encoding", file=sys.stderr, hidden=not show
+    ) as bar:
+        done = [0]
+
+        def advance(rows: int) -> None:
+            bar.update(rows - done[0])
+            done[0] = rows
+
+        summary = encode_csv(
+            records,
+            schema,
+            secret,
+            out,
+            fmt="clkhash-json" if fmt == "clkhash-json" else "linkage",
+            mapping=mapping,
+            vault=vault,
+            id_column=id_column,
+            skip_invalid=skip_invalid,
+            report=report,
+            encoding=encoding,
+            progress=advance,
+        )
+    click.echo(_summary_line(summary, out, vault_path), err=True)
+
+
+def _summary_line(summary: EncodeSummary, out: Path, vault: Path | None) -> str:
+    line = f"Encoded {summary.encoded} of {summary.records} records into {out}"
+    if vault is not None:
+        line += f"; vault: {vault}"
+    if summary.skipped:
+        line += f"; skipped {summary.skipped} invalid row(s)"
+    if summary.fields_absent:
+        absent = ", ".join(summary.fields_absent)
+        line += f"; fields not in this export (encoded empty): {absent}"
+    return line + "."

@@ -1,0 +1,82 @@
+"""``linkage schema``: check a linkage schema before agencies encode with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from linkage.cli.options import existing_file
+from linkage.formats.schema import (
+    BitsPerFeature,
+    BitsPerToken,
+    Comparison,
+    Feature,
+    LinkageSchema,
+    NgramComparison,
+    NumericComparison,
+    Strategy,
+    load_schema,
+)
+
+
+@click.group()
+def schema() -> None:
+    """Work with linkage schemas (clkhash linkage schema v3)."""
+
+
+@schema.command()
+@click.argument("schema_path", metavar="SCHEMA", type=existing_file)
+def check(schema_path: Path) -> None:
+    """Validate SCHEMA and describe how it encodes each feature.
+
+    Every problem is reported at once, with its JSON path. Keys that clkhash
+    would silently ignore (such as ``xorFolds``) are errors here. The
+    fingerprint printed last is what every encodings file made with this schema
+    carries; agencies compare it to be sure they use the same schema.
+    """
+    loaded = load_schema(schema_path)
+    click.echo(describe(loaded))
+
+
+def describe(loaded: LinkageSchema) -> str:
+    """A human-readable summary of a valid schema."""
+    folds = f", {loaded.xor_folds} XOR fold(s)" if loaded.xor_folds else ""
+    lines = [
+        f"Valid linkage schema: {loaded.l}-bit CLKs{folds}, HKDF-{loaded.kdf_hash}, "
+        f"{len(loaded.features)} features ({len(loaded.encoded_features)} encoded).",
+    ]
+    lines.extend(f"  {_describe_feature(f)}" for f in loaded.features)
+    lines.append(f"Fingerprint: {loaded.fingerprint}")
+    return "\n".join(lines)
+
+
+def _describe_feature(feature: Feature) -> str:
+    if feature.ignored:
+        return f"{feature.identifier}: ignored"
+    parts = [
+        type(feature.format).__name__.removesuffix("Format").lower(),
+        _describe_comparison(feature.comparison),
+        _describe_strategy(feature.strategy),
+        feature.hash,
+    ]
+    if feature.missing_value is not None:
+        parts.append(f"missing value {feature.missing_value.sentinel!r}")
+    return f"{feature.identifier}: {', '.join(parts)}"
+
+
+def _describe_comparison(comparison: Comparison | None) -> str:
+    if isinstance(comparison, NgramComparison):
+        positional = "positional " if comparison.positional else ""
+        return f"{positional}{comparison.n}-grams"
+    if isinstance(comparison, NumericComparison):
+        return f"numeric within {comparison.threshold_distance}"
+    return "exact"
+
+
+def _describe_strategy(strategy: Strategy | None) -> str:
+    if isinstance(strategy, BitsPerToken):
+        return f"{strategy.k} bits per token"
+    if isinstance(strategy, BitsPerFeature):
+        return f"{strategy.bits} bits per feature"
+    return "no strategy"

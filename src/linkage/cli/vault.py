@@ -1,0 +1,71 @@
+"""``linkage vault``: use the agency's pseudonym vault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from linkage.encoding.keyfiles import read_vault_key
+from linkage.encoding.vault import Vault, resolve_results
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.group()
+def vault() -> None:
+    """Use your agency's pseudonym vault (it never leaves the agency)."""
+
+
+@vault.command()
+@click.argument("results", metavar="RESULTS.csv", type=_FILE)
+@click.option(
+    "--vault",
+    "vault_path",
+    required=True,
+    metavar="FILE",
+    type=_FILE,
+    help="The vault written when your agency encoded its records.",
+)
+@click.option(
+    "--vault-key-file",
+    metavar="FILE",
+    type=_FILE,
+    help="File holding the vault key (made by `linkage keygen`). "
+    "Without it, the key is read from the environment variable LINKAGE_VAULT_KEY.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    metavar="FILE",
+    type=_FILE,
+    help="Where to write the CSV file record_id,match_id (mode 0600).",
+)
+@click.option(
+    "--with-identity",
+    is_flag=True,
+    help="Also write the identity fields stored in the vault. The output then "
+    "holds personal data: handle it accordingly.",
+)
+def resolve(
+    results: Path,
+    vault_path: Path,
+    vault_key_file: Path | None,
+    out_path: Path,
+    with_identity: bool,
+) -> None:
+    """Turn the operator's RESULTS.csv into your own record IDs.
+
+    RESULTS.csv has the columns pseudonym,match_id (other columns are carried
+    through). Every pseudonym must be in your vault; otherwise nothing is
+    written.
+    """
+    key = read_vault_key(vault_key_file)
+    opened = Vault.open(vault_path, key)
+    summary = resolve_results(results, opened, out_path, include_identity=with_identity)
+    click.echo(
+        f"Resolved {summary.rows} rows into {summary.match_ids} match IDs; "
+        f"wrote {out_path}.",
+        err=True,
+    )

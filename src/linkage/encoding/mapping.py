@@ -1,0 +1,1025 @@
+"""Agency mapping files: one agency's CSV export -> the linkage schema's fields.
+
+Agencies export the same people in different shapes: ``"SMITH, John"`` in one
+column or ``first_name`` and ``last_name`` in two, ``03/02/1980`` or
+``1980-02-03``, ``F`` or ``female``. A mapping file, written once per agency
+and export, turns the export into the fields of the shared linkage schema so
+that every agency writes the *identical* string for the same value.
+
+The format (YAML, version 1)::
+
+    version: 1                  # required; this code reads version 1
+    description: Police PROMIS nightly export   # optional free text
+    encoding: utf-8             # optional; the CSV's text encoding (default utf-8,
+                                #   use utf-8-sig for files that start with a BOM)
+    record_id: PERSON_REF       # optional; the agency's own record ID column,
+                                #   which goes into the vault only, never encoded
+    missing: ["", "UNKNOWN", "N/A"]   # optional; tokens meaning "no value", for
+                                #   every field (compared ignoring case and spaces)
+    fields:                     # required; keyed by schema field, in output order
+      surname:
+        column: FULL_NAME       # take one CSV column ...
+        name_part: surname      # ... and the surname part of the full name in it
+        name_order: auto        # optional: auto | given_first | surname_first
+        steps: [strip_accents, lower, remove_punctuation]
+      given_name:
+        column: FULL_NAME
+        name_part: given        # given | surname
+        middle_names: drop      # optional, for name_part given: drop | keep
+        steps: [strip_accents, lower, remove_punctuation]
+      street:
+        columns: [ADDRESS_1, ADDRESS_2]   # or join several columns ...
+        join: " "               # ... with this separator (default one space)
+        steps: [lower, collapse_whitespace]
+      date_of_birth:
+        column: DOB
+        missing: ["00/00/0000"]           # optional; extra tokens for this field
+        date_formats: ["%d/%m/%Y", "%d %b %Y"]   # strptime patterns, tried in order
+        output_format: "%Y-%m-%d"         # required with date_formats
+        pivot_year: 1930        # only with a %y format: "29" -> 2029, "30" -> 1930
+      sex:
+        column: GENDER
+        steps: [lower]
+        value_map: {f: f, m: m, female: f, male: m}
+        unmapped: problem       # optional: keep (default) | missing | problem
+      country:
+        constant: au            # or a fixed value for every row
+
+Each field takes exactly one source: ``column``, ``columns`` or ``constant``.
+Its value then goes through, in this order:
+
+1. Missing values: a blank value, or one equal to a token in the global or the
+   field's ``missing`` list (ignoring case and surrounding spaces), becomes
+   ``""`` and skips the other steps. With ``columns``, each column is checked
+   and blank parts are left out of the join.
+2. ``name_part``: the full name is split by
+   :func:`~linkage.encoding.normalise.split_full_name`.
+3. ``steps``, in the order listed. A step is a name or a one-key mapping of a
+   name to its options: ``nfkc``, ``strip_accents``, ``lower``, ``upper``,
+   ``casefold``, ``collapse_whitespace``, ``remove_whitespace``,
+   ``remove_punctuation`` (options ``hyphen`` and ``apostrophe``, each
+   ``keep | space | remove``; default ``{hyphen: space, apostrophe: remove}``),
+   ``digits_only``, ``first_word`` and ``zero_pad: WIDTH``.
+4. ``value_map``: a value equal to a key (exactly, after the steps) is replaced
+   by the key's value; ``""`` means missing. Other values follow ``unmapped``.
+5. ``date_formats``: the value is read with the first pattern that fits exactly
+   and written with ``output_format``.
+
+All values in the file are read as text, so ``NULL``, ``no``, ``0800`` and
+``~`` mean exactly those characters. Unknown keys, duplicate keys and keys that
+do not fit together are errors: :func:`load_mapping` checks the whole file
+first and raises one :class:`~linkage.errors.MappingError` listing every
+problem with its key path (``fields.sex.value_map``). A value that cannot be
+mapped (a date in no accepted format) is not an error of the file: it becomes
+a :class:`~linkage.errors.Problem` of that row in :class:`MappedRecords`.
+
+Example:
+    >>> import pandas as pd
+    >>> mapping = parse_mapping(
+    ...     {"version": 1, "fields": {
+    ...         "surname": {"column": "NAME", "name_part": "surname",
+    ...                     "steps": ["lower"]},
+    ...         "date_of_birth": {"column": "DOB", "date_formats": ["%d/%m/%Y"],
+    ...                           "output_format": "%Y-%m-%d"}}})
+    >>> frame = pd.DataFrame({"NAME": ["SMITH, John"], "DOB": ["3/2/1980"]})
+    >>> mapping.apply(frame, source="police.csv", first_row=1).fields.iloc[0].tolist()
+    ['smith', '1980-02-03']
+"""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from math import isnan
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import yaml
+
+from linkage.encoding.normalise import (
+    NameOrder,
+    NameParts,
+    PunctuationRule,
+    collapse_whitespace,
+    digits_only,
+    first_word,
+    fold_case,
+    is_missing,
+    missing_tokens,
+    nfkc,
+    reformat_date,
+    remove_punctuation,
+    remove_whitespace,
+    split_full_name,
+    strip_accents,
+    uses_two_digit_year,
+    validate_date_format,
+    zero_pad,
+)
+from linkage.errors import InputError, MappingError, Problem
+
+__all__ = [
+    "MAPPING_VERSION",
+    "AgencyMapping",
+    "DateRule",
+    "FieldMapping",
+    "MappedRecords",
+    "Step",
+    "identity_mapping",
+    "load_mapping",
+    "parse_mapping",
+]
+
+#: The mapping file version this code reads and writes.
+MAPPING_VERSION = 1
+
+NamePart = Literal["given", "surname"]
+MiddleNames = Literal["drop", "keep"]
+Unmapped = Literal["keep", "missing", "problem"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named normalisation step of a field, such as ``lower``."""
+
+    name: str
+    function: Callable[[str], str] = field(repr=False)
+
+    def __call__(self, value: str) -> str:
+        """Apply the step to one value."""
+        return self.function(value)
+
+
+@dataclass(frozen=True)
+class DateRule:
+    """How to read a date field and how to write it for the schema."""
+
+    formats: tuple[str, ...]
+    output_format: str
+    pivot_year: int | None = None
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """How one schema field is made from an agency's columns.
+
+    Exactly one of ``columns`` (one column, or several joined with ``join``)
+    and ``constant`` is set. ``missing`` holds the field's missing-value tokens
+    together with the file's global ones, prepared by
+    :func:`~linkage.encoding.normalise.missing_tokens`.
+    """
+
+    name: str
+    columns: tuple[str, ...] = ()
+    join: str = " "
+    constant: str | None = None
+    name_part: NamePart | None = None
+    name_order: NameOrder = "auto"
+    middle_names: MiddleNames = "drop"
+    steps: tuple[Step, ...] = ()
+    value_map: Mapping[str, str] = field(default_factory=dict)
+    unmapped: Unmapped = "keep"
+    dates: DateRule | None = None
+    missing: frozenset[str] = frozenset()
+
+    def transform(self, raw: str) -> tuple[str, str | None]:
+        """Map one raw value: returns the field value and an error, if any.
+
+        On an error the value is ``""`` and the error completes a sentence
+        about the value ("is not a date in an accepted format ...; correct the
+        value or ..."). This is :meth:`prepare` followed by :meth:`finish`.
+        """
+        return self.finish(self.prepare(raw))
+
+    def prepare(self, raw: str) -> str:
+        """Blank out missing values and take the name part, if any."""
+        if is_missing(raw, self.missing):
+            return ""
+        if self.name_part is None:
+            return raw
+        return self.pick_name_part(split_full_name(raw, order=self.name_order))
+
+    def pick_name_part(self, parts: NameParts) -> str:
+        """The part of a split full name that this field takes."""
+        if self.name_part == "surname":
+            return parts.surname
+        return parts.given_names if self.middle_names == "keep" else parts.given
+
+    def finish(self, value: str) -> tuple[str, str | None]:
+        """Apply the steps, the value map and the date rule to a prepared value."""
+        if not value:
+            return "", None
+        for step in self.steps:
+            value = step.function(value)
+        if self.value_map:
+            value, error = self._map_value(value)
+            if error is not None:
+                return "", error
+        if value and self.dates is not None:
+            return self._reformat_date(value)
+        return value, None
+
+    def _map_value(self, value: str) -> tuple[str, str | None]:
+        mapped = self.value_map.get(value)
+        if mapped is not None:
+            return mapped, None
+        if self.unmapped == "keep":
+            return value, None
+        if self.unmapped == "missing":
+            return "", None
+        keys = ", ".join(repr(key) for key in self.value_map)
+        return "", (
+            f"is not a key of value_map ({keys}) once the steps are applied "
+            f"(giving {value!r}); correct the value or add it to value_map"
+        )
+
+    def _reformat_date(self, value: str) -> tuple[str, str | None]:
+        rule = cast(DateRule, self.dates)
+        try:
+            formatted = reformat_date(
+                value, rule.formats, rule.output_format, pivot_year=rule.pivot_year
+            )
+        except ValueError:
+            formats = ", ".join(repr(date_format) for date_format in rule.formats)
+            return "", (
+                f"is not a date in an accepted format ({formats}); correct the "
+                "value or add its format to date_formats"
+            )
+        return formatted, None
+
+
+@dataclass
+class MappedRecords:
+    """A chunk of an export, mapped onto the schema's fields.
+
+    ``fields`` has one ``str`` column per mapped field, in mapping order, with
+    ``""`` for missing values and the input frame's index. ``invalid`` is
+    ``True`` for each row that has at least one entry in ``problems``.
+    """
+
+    fields: pd.DataFrame
+    record_ids: list[str] | None
+    problems: list[Problem]
+    invalid: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class AgencyMapping:
+    """One agency's mapping file, checked and ready to apply to its exports."""
+
+    fields: tuple[FieldMapping, ...]
+    record_id: str | None = None
+    encoding: str = "utf-8"
+    missing: frozenset[str] = frozenset()
+    source: str = "<mapping>"
+    description: str = ""
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The schema fields this mapping produces, in order."""
+        return tuple(spec.name for spec in self.fields)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every CSV column the mapping reads, the record ID column first."""
+        wanted = [self.record_id] if self.record_id is not None else []
+        wanted.extend(column for spec in self.fields for column in spec.columns)
+        return tuple(dict.fromkeys(wanted))
+
+    def check_columns(self, columns: Sequence[str], source: str) -> None:
+        """Check that an export has every column this mapping reads.
+
+        Raises:
+            InputError: One or more columns are missing; the error names each of
+                them, what needs it, a close match if there is one, and lists the
+                columns the file does have.
+        """
+        present = set(columns)
+        absent = [column for column in self.columns if column not in present]
+        if not absent:
+            return
+        problems = [
+            Problem(self._absent_column_message(column, columns), source=source)
+            for column in absent
+        ]
+        available = ", ".join(repr(column) for column in columns) or "none"
+        hint = (
+            f"The columns of {source} are: {available}. Correct the column names in "
+            f"{self.source} or the header row of {source}."
+        )
+        if any(column.startswith("\ufeff") for column in columns):
+            hint += (
+                f" The header starts with a byte-order mark: set `encoding: "
+                f"utf-8-sig` in {self.source}."
+            )
+        raise InputError(
+            f"{source} lacks {len(absent)} column(s) that {self.source} reads",
+            problems,
+            hint=hint,
+        )
+
+    def _absent_column_message(self, column: str, columns: Sequence[str]) -> str:
+        if column == self.record_id:
+            users = ["record_id"]
+        else:
+            users = [
+                f"fields.{spec.name}" for spec in self.fields if column in spec.columns
+            ]
+        message = f"column {column!r} (for {', '.join(users)}) is not in the file"
+        folded = {fold_case(name.strip("\ufeff ")): name for name in columns}
+        close = folded.get(fold_case(column)) or next(
+            iter(difflib.get_close_matches(column, list(columns), n=1)), None
+        )
+        return f"{message}; did you mean {close!r}?" if close else message
+
+    def apply(
+        self, frame: pd.DataFrame, *, source: str, first_row: int
+    ) -> MappedRecords:
+        """Map a chunk of an export onto the schema's fields.
+
+        Each transformation runs once per unique value of its column, so a
+        column of a million rows with ten thousand distinct values costs ten
+        thousand calls.
+
+        Args:
+            frame: The raw CSV chunk, every column as ``str`` (read with
+                ``dtype=str, keep_default_na=False``).
+            source: The name of the export, used in problems.
+            first_row: The 1-based data-row number of the frame's first row.
+
+        Raises:
+            InputError: The frame lacks a column the mapping reads.
+        """
+        self.check_columns([str(column) for column in frame.columns], source)
+        columns = _ColumnCache(frame)
+        invalid = np.zeros(len(frame), dtype=np.bool_)
+        problems: list[Problem] = []
+        mapped: dict[str, npt.NDArray[np.object_]] = {}
+        for spec in self.fields:
+            values, errors = _map_field(spec, columns, len(frame))
+            mapped[spec.name] = values
+            for position, message in errors:
+                invalid[position] = True
+                row = first_row + position
+                problems.append(Problem(message, source, row, spec.name))
+        record_ids = None
+        if self.record_id is not None:
+            record_ids = columns.values(self.record_id).tolist()
+            message = (
+                f"the record ID column {self.record_id!r} is empty; give every "
+                "record its ID so a match can be traced back"
+            )
+            for index in np.flatnonzero(columns.blank(self.record_id)):
+                invalid[index] = True
+                problems.append(Problem(message, source, first_row + int(index)))
+        problems.sort(key=lambda problem: problem.row or 0)
+        fields = pd.DataFrame(mapped, index=frame.index, columns=list(mapped))
+        return MappedRecords(fields, record_ids, problems, invalid)
+
+
+class _ColumnCache:
+    """Factorised columns of one frame, so each column is factorised once."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._factorised: dict[str, tuple[npt.NDArray[np.intp], list[str]]] = {}
+        self._names: dict[tuple[str, str, frozenset[str]], list[NameParts | None]] = {}
+
+    def factorised(self, column: str) -> tuple[npt.NDArray[np.intp], list[str]]:
+        """The codes and the unique values (as text) of ``column``."""
+        if column not in self._factorised:
+            codes, uniques = pd.factorize(self._frame[column], use_na_sentinel=False)
+            self._factorised[column] = (codes, [_text(value) for value in uniques])
+        return self._factorised[column]
+
+    def split_names(
+        self, column: str, order: NameOrder, missing: frozenset[str]
+    ) -> list[NameParts | None]:
+        """The unique values of a full-name column, split (``None`` if missing)."""
+        key = (column, order, missing)
+        if key not in self._names:
+            self._names[key] = [
+                None
+                if is_missing(value, missing)
+                else split_full_name(value, order=order)
+                for value in self.factorised(column)[1]
+            ]
+        return self._names[key]
+
+    def values(self, column: str) -> npt.NDArray[np.object_]:
+        """The values of ``column`` as an array of text."""
+        codes, uniques = self.factorised(column)
+        return np.array(uniques, dtype=object)[codes]
+
+    def blank(self, column: str) -> npt.NDArray[np.bool_]:
+        """Which rows of ``column`` are blank."""
+        codes, uniques = self.factorised(column)
+        return np.array([not value.strip() for value in uniques], dtype=bool)[codes]
+
+
+def _text(value: object) -> str:
+    # Frames read with keep_default_na=False hold only text; be forgiving of NaN.
+    if isinstance(value, str):
+        return value
+    if value is None or value is pd.NA or (isinstance(value, float) and isnan(value)):
+        return ""
+    return str(value)
+
+
+def _map_field(
+    spec: FieldMapping, columns: _ColumnCache, size: int
+) -> tuple[npt.NDArray[np.object_], list[tuple[int, str]]]:
+    """Map every row of one field; returns the values and (position, error)s."""
+    if spec.constant is not None:
+        value, error = spec.transform(spec.constant)
+        values = np.full(size, value, dtype=object)
+        if error is None:
+            return values, []
+        message = f"constant {spec.constant!r} {error}"
+        return values, [(position, message) for position in range(size)]
+    if len(spec.columns) > 1:
+        raw_codes, raw_uniques = _factorised_join(spec, columns, size)
+        prepared = [spec.prepare(value) for value in raw_uniques]
+    else:
+        raw_codes, raw_uniques = columns.factorised(spec.columns[0])
+        prepared = _prepared(spec, columns, raw_uniques)
+    # Many raw values share a prepared value (one surname, many full names), so
+    # the costlier steps run once per distinct prepared value.
+    stage_codes, stage_uniques = pd.factorize(np.array(prepared, dtype=object))
+    codes = stage_codes[raw_codes]
+    results = [spec.finish(str(value)) for value in stage_uniques]
+    values = np.array([value for value, _ in results], dtype=object)[codes]
+    bad = [index for index, (_, error) in enumerate(results) if error is not None]
+    if not bad:
+        return values, []
+    where = " + ".join(repr(column) for column in spec.columns)
+    errors = []
+    for position in np.flatnonzero(np.isin(codes, bad)):
+        raw = raw_uniques[raw_codes[position]]
+        message = results[codes[position]][1]
+        errors.append((int(position), f"column {where} value {raw!r} {message}"))
+    return values, errors
+
+
+def _prepared(
+    spec: FieldMapping, columns: _ColumnCache, uniques: list[str]
+) -> list[str]:
+    if spec.name_part is None:
+        return [spec.prepare(value) for value in uniques]
+    # Fields that take parts of the same full-name column share one split.
+    names = columns.split_names(spec.columns[0], spec.name_order, spec.missing)
+    return ["" if parts is None else spec.pick_name_part(parts) for parts in names]
+
+
+def _factorised_join(
+    spec: FieldMapping, columns: _ColumnCache, size: int
+) -> tuple[npt.NDArray[np.intp], list[str]]:
+    joined = np.full(size, "", dtype=object)
+    for column in spec.columns:
+        codes, uniques = columns.factorised(column)
+        kept = np.array(
+            ["" if is_missing(value, spec.missing) else value for value in uniques],
+            dtype=object,
+        )[codes]
+        both = (joined != "") & (kept != "")
+        joined = np.where(both, joined + spec.join + kept, joined + kept)
+    joined_codes, joined_uniques = pd.factorize(joined)
+    return joined_codes, [str(value) for value in joined_uniques]
+
+
+def identity_mapping(field_names: Iterable[str]) -> AgencyMapping:
+    """A mapping that takes each field from the column of the same name, as is.
+
+    Used when an agency gives no mapping file: its CSV already has the schema's
+    columns and values. Only blank values are touched (they become ``""``).
+    """
+    fields = tuple(FieldMapping(name, columns=(name,)) for name in field_names)
+    return AgencyMapping(fields, source="<identity mapping>")
+
+
+def load_mapping(path: Path) -> AgencyMapping:
+    """Read and check an agency mapping file (the format is in the module doc).
+
+    Raises:
+        MappingError: The file cannot be read, is not YAML, or breaks any rule;
+            every problem is listed, each with its key path and the fix.
+    """
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise MappingError(
+            f"Cannot read mapping file {source}: {reason}",
+            hint="Check the path given for the mapping file.",
+        ) from error
+    except UnicodeDecodeError as error:
+        raise MappingError(
+            f"Mapping file {source} is not UTF-8 text ({error.reason} at byte "
+            f"{error.start})",
+            hint="Save the mapping file as UTF-8.",
+        ) from error
+    try:
+        document = yaml.load(text, Loader=_TextLoader)
+    except yaml.YAMLError as error:
+        raise MappingError(
+            f"Mapping file {source} is not valid YAML",
+            [Problem(_yaml_message(error), source=source)],
+            hint="Fix the YAML syntax at the line shown.",
+        ) from error
+    return parse_mapping(document, source=source)
+
+
+def parse_mapping(document: Any, *, source: str = "<mapping>") -> AgencyMapping:
+    """Check a mapping already read from YAML (or built in code).
+
+    Raises:
+        MappingError: Every problem of the mapping, each with its key path.
+    """
+    checker = _Checker(source)
+    mapping = _parse_document(document, checker)
+    if checker.problems or mapping is None:
+        raise MappingError(
+            f"Mapping file {source} has {len(checker.problems)} problem(s)",
+            checker.problems,
+            hint="Correct the keys shown; docs/mappings.md describes the format.",
+        )
+    return mapping
+
+
+class _TextLoader(yaml.SafeLoader):
+    """A safe YAML loader that reads every scalar as text and refuses duplicates.
+
+    YAML 1.1 would read ``NULL`` as nothing, ``no`` as false and ``0700`` as
+    448: all plausible values in an agency export. Here they stay text.
+    """
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML's API
+
+    def construct_mapping(
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[Hashable, Any]:
+        seen: set[Hashable] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r}; a key may appear once in a mapping",
+                    key_node.start_mark,
+                )
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_message(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return str(problem)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+class _Checker:
+    """Collects every problem of a mapping, each located by its key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(Problem(message, source=self.source, field=path))
+
+    def keys(self, value: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+        for key in value:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            self.fail(
+                _join(path, str(key)),
+                f"unknown key {key!r}; {guess}Allowed here: {', '.join(allowed)}. "
+                "Remove it or correct its spelling.",
+            )
+
+    def mapping(self, value: Any, path: str) -> dict[str, Any] | None:
+        if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+            return value
+        self.fail(path, f"must be a mapping of keys to values (got {_kind(value)})")
+        return None
+
+    def text(self, value: Any, path: str) -> str | None:
+        if isinstance(value, str):
+            return value
+        self.fail(path, f"must be text (got {_kind(value)})")
+        return None
+
+    def texts(self, value: Any, path: str, *, allow_empty: bool) -> tuple[str, ...]:
+        if not isinstance(value, list) or not (value or allow_empty):
+            need = "a list" if allow_empty else "a non-empty list"
+            self.fail(path, f"must be {need} of text, like [a, b] (got {_kind(value)})")
+            return ()
+        items = [
+            self.text(item, f"{path}[{index}]") for index, item in enumerate(value)
+        ]
+        return tuple(item for item in items if item is not None)
+
+    def integer(self, value: Any, path: str, low: int, high: int) -> int | None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number: int | None = value
+        elif isinstance(value, str) and value.isascii() and value.isdigit():
+            number = int(value)
+        else:
+            number = None
+        if number is None or not low <= number <= high:
+            self.fail(
+                path, f"must be a whole number from {low} to {high} (got {value!r})"
+            )
+            return None
+        return number
+
+    def choice(self, value: Any, path: str, options: tuple[str, ...]) -> str | None:
+        if value in options:
+            return cast(str, value)
+        self.fail(path, f"must be one of {', '.join(options)} (got {value!r})")
+        return None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
+
+
+_TOP_KEYS = ("version", "description", "encoding", "record_id", "missing", "fields")
+_FIELD_KEYS = (
+    "column",
+    "columns",
+    "join",
+    "constant",
+    "name_part",
+    "name_order",
+    "middle_names",
+    "steps",
+    "value_map",
+    "unmapped",
+    "date_formats",
+    "output_format",
+    "pivot_year",
+    "missing",
+    "description",
+)
+_SOURCES = ("column", "columns", "constant")
+
+
+def _parse_document(document: Any, checker: _Checker) -> AgencyMapping | None:
+    top = checker.mapping(document, "")
+    if top is None:
+        return None
+    checker.keys(top, "", _TOP_KEYS)
+    _check_version(top, checker)
+    encoding = _parse_encoding(top.get("encoding", "utf-8"), checker)
+    description = checker.text(top.get("description", ""), "description") or ""
+    record_id = None
+    if "record_id" in top:
+        record_id = checker.text(top["record_id"], "record_id")
+        if record_id == "":
+            checker.fail("record_id", "must name a column; remove the key if none")
+    tokens = missing_tokens(
+        checker.texts(top.get("missing", []), "missing", allow_empty=True)
+    )
+    fields = _parse_fields(top, tokens, checker)
+    return AgencyMapping(
+        fields=fields,
+        record_id=record_id or None,
+        encoding=encoding,
+        missing=tokens,
+        source=checker.source,
+        description=description,
+    )
+
+
+def _check_version(top: Mapping[str, Any], checker: _Checker) -> None:
+    if "version" not in top:
+        checker.fail(
+            "version", f"is missing; add `version: {MAPPING_VERSION}` at the top"
+        )
+        return
+    version = top["version"]
+    if str(version) != str(MAPPING_VERSION):
+        checker.fail(
+            "version",
+            f"is {version!r}; this linkage reads version {MAPPING_VERSION} mapping "
+            "files, so upgrade linkage or rewrite the file for version "
+            f"{MAPPING_VERSION}",
+        )
+
+
+def _parse_encoding(value: Any, checker: _Checker) -> str:
+    encoding = checker.text(value, "encoding")
+    if encoding is None:
+        return "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        checker.fail(
+            "encoding",
+            f"{encoding!r} is not a known text encoding; use a Python codec name "
+            "such as utf-8, utf-8-sig, cp1252 or latin-1",
+        )
+        return "utf-8"
+    return encoding
+
+
+def _parse_fields(
+    top: Mapping[str, Any], tokens: frozenset[str], checker: _Checker
+) -> tuple[FieldMapping, ...]:
+    if "fields" not in top:
+        checker.fail(
+            "fields", "is missing; add `fields:` with one entry per schema field"
+        )
+        return ()
+    specs = checker.mapping(top["fields"], "fields")
+    if specs is None:
+        return ()
+    if not specs:
+        checker.fail("fields", "is empty; add one entry per schema field")
+    parsed = []
+    for name, spec in specs.items():
+        mapped = _parse_field(name, spec, tokens, checker)
+        if mapped is not None:
+            parsed.append(mapped)
+    return tuple(parsed)
+
+
+def _parse_field(
+    name: str, value: Any, tokens: frozenset[str], checker: _Checker
+) -> FieldMapping | None:
+    path = f"fields.{name}"
+    spec = checker.mapping(value, path)
+    if spec is None:
+        return None
+    before = len(checker.problems)
+    checker.keys(spec, path, _FIELD_KEYS)
+    columns, constant = _parse_source(spec, path, checker)
+    name_part, name_order, middle_names = _parse_name_part(spec, path, checker)
+    steps = _parse_steps(spec.get("steps", []), f"{path}.steps", checker)
+    value_map, unmapped = _parse_value_map(spec, path, checker)
+    dates = _parse_dates(spec, path, checker)
+    field_tokens = checker.texts(
+        spec.get("missing", []), f"{path}.missing", allow_empty=True
+    )
+    mapped = FieldMapping(
+        name=name,
+        columns=columns,
+        join=checker.text(spec.get("join", " "), f"{path}.join") or "",
+        constant=constant,
+        name_part=name_part,
+        name_order=name_order,
+        middle_names=middle_names,
+        steps=steps,
+        value_map=value_map,
+        unmapped=unmapped,
+        dates=dates,
+        missing=tokens | missing_tokens(field_tokens),
+    )
+    if len(checker.problems) > before:
+        return None
+    if constant is not None:
+        _, error = mapped.transform(constant)
+        if error is not None:
+            checker.fail(f"{path}.constant", f"{constant!r} {error}")
+    return mapped
+
+
+def _parse_source(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> tuple[tuple[str, ...], str | None]:
+    given = [key for key in _SOURCES if key in spec]
+    if len(given) != 1:
+        found = f" (found {', '.join(given)})" if given else ""
+        checker.fail(
+            path,
+            f"needs exactly one source{found}: `column: NAME`, `columns: [A, B]` "
+            "with `join`, or `constant: VALUE`",
+        )
+        return (), None
+    if "join" in spec and "columns" not in spec:
+        checker.fail(f"{path}.join", "applies only with `columns: [A, B]`; remove it")
+    if "column" in spec:
+        column = checker.text(spec["column"], f"{path}.column")
+        if column == "":
+            checker.fail(f"{path}.column", "must name a CSV column")
+        return ((column,) if column else ()), None
+    if "columns" in spec:
+        return checker.texts(
+            spec["columns"], f"{path}.columns", allow_empty=False
+        ), None
+    return (), checker.text(spec["constant"], f"{path}.constant")
+
+
+def _parse_name_part(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> tuple[NamePart | None, NameOrder, MiddleNames]:
+    if "name_part" not in spec:
+        for key in ("name_order", "middle_names"):
+            if key in spec:
+                checker.fail(
+                    f"{path}.{key}", "applies only with `name_part`; remove it"
+                )
+        return None, "auto", "drop"
+    if "column" not in spec:
+        checker.fail(f"{path}.name_part", "needs `column:` naming the full-name column")
+    part = checker.choice(spec["name_part"], f"{path}.name_part", get_args(NamePart))
+    order = checker.choice(
+        spec.get("name_order", "auto"), f"{path}.name_order", get_args(NameOrder)
+    )
+    middle = checker.choice(
+        spec.get("middle_names", "drop"), f"{path}.middle_names", get_args(MiddleNames)
+    )
+    if "middle_names" in spec and part == "surname":
+        checker.fail(f"{path}.middle_names", "applies only to `name_part: given`")
+    return (
+        cast("NamePart | None", part),
+        cast(NameOrder, order or "auto"),
+        cast(MiddleNames, middle or "drop"),
+    )
+
+
+_SIMPLE_STEPS: dict[str, Callable[[str], str]] = {
+    "nfkc": nfkc,
+    "strip_accents": strip_accents,
+    "lower": str.lower,
+    "upper": str.upper,
+    "casefold": fold_case,
+    "collapse_whitespace": collapse_whitespace,
+    "remove_whitespace": remove_whitespace,
+    "digits_only": digits_only,
+    "first_word": first_word,
+}
+_STEP_NAMES = (*_SIMPLE_STEPS, "remove_punctuation", "zero_pad")
+
+
+def _parse_steps(value: Any, path: str, checker: _Checker) -> tuple[Step, ...]:
+    if not isinstance(value, list):
+        checker.fail(
+            path, f"must be a list of steps, like [lower] (got {_kind(value)})"
+        )
+        return ()
+    steps = [
+        _parse_step(item, f"{path}[{index}]", checker)
+        for index, item in enumerate(value)
+    ]
+    return tuple(step for step in steps if step is not None)
+
+
+def _parse_step(item: Any, path: str, checker: _Checker) -> Step | None:
+    if isinstance(item, dict) and len(item) == 1:
+        name, options = next(iter(item.items()))
+    elif isinstance(item, str):
+        name, options = item, None
+    else:
+        checker.fail(path, "must be a step name or `NAME: OPTIONS`, like `zero_pad: 4`")
+        return None
+    if name not in _STEP_NAMES:
+        close = difflib.get_close_matches(str(name), _STEP_NAMES, n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        checker.fail(
+            path, f"unknown step {name!r}; {guess}Steps: {', '.join(_STEP_NAMES)}"
+        )
+        return None
+    if name in _SIMPLE_STEPS:
+        if options is not None:
+            checker.fail(path, f"step {name!r} takes no options; write just `{name}`")
+            return None
+        return Step(name, _SIMPLE_STEPS[name])
+    if name == "zero_pad":
+        if options is None:
+            checker.fail(path, "step 'zero_pad' needs a width, like `zero_pad: 4`")
+            return None
+        width = checker.integer(options, f"{path}.zero_pad", 1, 64)
+        return (
+            Step(f"zero_pad: {width}", partial(zero_pad, width=width))
+            if width
+            else None
+        )
+    return _parse_punctuation_step(options, path, checker)
+
+
+def _parse_punctuation_step(options: Any, path: str, checker: _Checker) -> Step | None:
+    path = f"{path}.remove_punctuation"
+    settings = {} if options is None else checker.mapping(options, path)
+    if settings is None:
+        return None
+    checker.keys(settings, path, ("hyphen", "apostrophe"))
+    rules = get_args(PunctuationRule)
+    hyphen = checker.choice(settings.get("hyphen", "space"), f"{path}.hyphen", rules)
+    apostrophe = checker.choice(
+        settings.get("apostrophe", "remove"), f"{path}.apostrophe", rules
+    )
+    if hyphen is None or apostrophe is None:
+        return None
+    function = partial(
+        remove_punctuation,
+        hyphen=cast(PunctuationRule, hyphen),
+        apostrophe=cast(PunctuationRule, apostrophe),
+    )
+    label = f"remove_punctuation: {{hyphen: {hyphen}, apostrophe: {apostrophe}}}"
+    return Step(label, function)
+
+
+def _parse_value_map(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> tuple[dict[str, str], Unmapped]:
+    if "value_map" not in spec:
+        if "unmapped" in spec:
+            checker.fail(f"{path}.unmapped", "applies only with `value_map`; remove it")
+        return {}, "keep"
+    table = checker.mapping(spec["value_map"], f"{path}.value_map")
+    if table is None:
+        return {}, "keep"
+    if not table:
+        checker.fail(f"{path}.value_map", "is empty; add `FROM: TO` pairs or remove it")
+    for key, value in table.items():
+        checker.text(value, f"{path}.value_map.{key}")
+    unmapped = checker.choice(
+        spec.get("unmapped", "keep"), f"{path}.unmapped", get_args(Unmapped)
+    )
+    return dict(table), cast(Unmapped, unmapped or "keep")
+
+
+def _parse_dates(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> DateRule | None:
+    if "date_formats" not in spec:
+        for key in ("output_format", "pivot_year"):
+            if key in spec:
+                checker.fail(
+                    f"{path}.{key}", "applies only with `date_formats`; remove it"
+                )
+        return None
+    formats = checker.texts(
+        spec["date_formats"], f"{path}.date_formats", allow_empty=False
+    )
+    for index, date_format in enumerate(formats):
+        _check_date_format(date_format, f"{path}.date_formats[{index}]", checker)
+    output = _parse_output_format(spec, path, checker)
+    pivot = None
+    two_digit = any(uses_two_digit_year(date_format) for date_format in formats)
+    if "pivot_year" in spec:
+        pivot = checker.integer(spec["pivot_year"], f"{path}.pivot_year", 1000, 9899)
+        if not two_digit:
+            checker.fail(
+                f"{path}.pivot_year", "has no effect without a %y format; remove it"
+            )
+    elif two_digit:
+        checker.fail(
+            f"{path}.date_formats",
+            "has a two-digit year (%y), which is ambiguous; add `pivot_year: YYYY` "
+            "(two-digit years then fall in YYYY to YYYY+99) or use %Y",
+        )
+    return DateRule(formats, output or "%Y-%m-%d", pivot)
+
+
+def _parse_output_format(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> str | None:
+    if "output_format" not in spec:
+        checker.fail(
+            f"{path}.output_format",
+            "is missing; add the schema's date format, like "
+            '`output_format: "%Y-%m-%d"`',
+        )
+        return None
+    output = checker.text(spec["output_format"], f"{path}.output_format")
+    if output is None:
+        return None
+    if uses_two_digit_year(output):
+        checker.fail(
+            f"{path}.output_format", "must write a four-digit year (%Y), not %y"
+        )
+    _check_date_format(output, f"{path}.output_format", checker)
+    return output
+
+
+def _check_date_format(date_format: str, path: str, checker: _Checker) -> None:
+    try:
+        validate_date_format(date_format)
+    except ValueError as error:
+        checker.fail(path, f"{date_format!r} {error}")

@@ -1,0 +1,343 @@
+"""The recipe a data officer runs: an export in, encodings and a vault out.
+
+:func:`encode_csv` reads the agency's CSV in chunks, maps it onto the schema's
+fields, encodes each record into a CLK under a fresh random pseudonym, and
+writes the encodings file and the vault. Every problem in the file is reported
+together at the end; unless ``skip_invalid`` is set, nothing is written when
+there is one. Outputs appear only when complete (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from linkage.encoding.encoder import ClkEncoder, ColumnValues
+from linkage.encoding.keys import key_check_value
+from linkage.encoding.mapping import AgencyMapping, identity_mapping
+from linkage.encoding.records import RecordChunk, iter_chunks, read_columns
+from linkage.encoding.values import InvalidValue, prepare_value
+from linkage.encoding.vault import VaultWriter
+from linkage.errors import InputError, Problem
+from linkage.formats.clkfile import (
+    PSEUDONYM_BYTES,
+    EncodingHeader,
+    format_pseudonyms,
+    open_writer,
+)
+from linkage.formats.schema import LinkageSchema
+
+OutputFormat = Literal["linkage", "clkhash-json"]
+T = TypeVar("T")
+_MAX_PROBLEMS_KEPT = 1000
+
+
+@dataclass(frozen=True)
+class VaultTarget:
+    """Where the vault goes and the key that seals it."""
+
+    path: Path
+    key: bytes
+
+
+@dataclass
+class EncodeSummary:
+    """What an encoding run did."""
+
+    records: int = 0
+    encoded: int = 0
+    skipped: int = 0
+    fields_absent: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def new_pseudonyms(count: int) -> npt.NDArray[np.uint8]:
+    """``count`` fresh random 128-bit pseudonyms from the OS's CSPRNG."""
+    raw = secrets.token_bytes(PSEUDONYM_BYTES * count)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(count, PSEUDONYM_BYTES)
+
+
+def encode_csv(
+    records: Path,
+    schema: LinkageSchema,
+    secret: bytes,
+    out: Path,
+    *,
+    fmt: OutputFormat = "linkage",
+    mapping: AgencyMapping | None = None,
+    vault: VaultTarget | None = None,
+    id_column: str | None = None,
+    skip_invalid: bool = False,
+    report: Path | None = None,
+    encoding: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EncodeSummary:
+    """Encode an agency's records file.
+
+    Args:
+        records: the agency's CSV export (header row, one record per row).
+        schema: the linkage schema the agencies agreed.
+        secret: the linkage secret shared among the agencies.
+        out: the encodings file to write.
+        fmt: ``linkage`` (pseudonyms + CLKs + header) or ``clkhash-json``.
+        mapping: how the export's columns become the schema's fields; without
+            one, the columns must be named like the schema's features.
+        vault: where to write the pseudonym vault, and its key.
+        id_column: the agency's own record ID column (vault only); overrides
+            the mapping's ``record_id``. Default: the row number.
+        skip_invalid: leave invalid rows out instead of failing.
+        report: with ``skip_invalid``, a CSV of the rows left out and why.
+        encoding: the export's text encoding (default: the mapping's, or UTF-8).
+        progress: called with the number of rows done after each chunk.
+
+    Raises:
+        InputError: the file or its values do not fit the mapping or schema;
+            the error lists every problem found (up to a thousand).
+    """
+    # Without a mapping, values are encoded exactly as written, as clkhash does.
+    passthrough = mapping is None
+    mapping = mapping or identity_mapping(
+        [f.identifier for f in schema.encoded_features]
+    )
+    text_encoding = encoding or mapping.encoding
+    source = str(records)
+    columns = read_columns(records, text_encoding)
+    plan = _plan(schema, mapping, columns, source, id_column, passthrough)
+    encoder = ClkEncoder(schema, secret)
+    summary = EncodeSummary(fields_absent=plan.absent)
+    header = EncodingHeader(
+        schema_fingerprint=schema.fingerprint,
+        bit_length=schema.l,
+        key_check=key_check_value(secret),
+    )
+    chunks = iter_chunks(records, encoding=text_encoding)
+    with contextlib.ExitStack() as outputs:
+        writer = outputs.enter_context(open_writer(out, fmt, header))
+        vault_writer = None
+        if vault is not None:
+            vault_writer = outputs.enter_context(
+                VaultWriter(vault.path, vault.key, mapping.field_names)
+            )
+        log_skipped = outputs.enter_context(
+            problem_report(report if skip_invalid else None)
+        )
+        for chunk in chunks:
+            batch = _encode_chunk(chunk, plan, encoder, source)
+            summary.records += len(chunk)
+            _note_problems(summary, batch.problems)
+            log_skipped(batch.problems)
+            if not (summary.problems and not skip_invalid):
+                keep = ~batch.invalid
+                pseudonyms = new_pseudonyms(int(keep.sum()))
+                writer.write(pseudonyms, batch.clks[keep])
+                if vault_writer is not None:
+                    vault_writer.add(
+                        _vault_keys(fmt, pseudonyms, summary.encoded),
+                        _kept(batch.record_ids(plan), keep),
+                        _kept(batch.identities(mapping.field_names), keep),
+                    )
+                summary.encoded += len(pseudonyms)
+                summary.skipped += int((~keep).sum())
+            _report_progress(progress, summary.records)
+        if summary.problems and not skip_invalid:
+            raise _invalid_input(source, summary)
+    return summary
+
+
+@dataclass(frozen=True)
+class _Plan:
+    mapping: AgencyMapping
+    schema: LinkageSchema
+    id_column: str | None
+    absent: list[str]
+    passthrough: bool
+
+
+def _plan(
+    schema: LinkageSchema,
+    mapping: AgencyMapping,
+    columns: list[str],
+    source: str,
+    id_column: str | None,
+    passthrough: bool,
+) -> _Plan:
+    """Check up front that the export can be encoded at all."""
+    mapping.check_columns(columns, source)
+    if id_column is not None and id_column not in columns:
+        raise InputError(
+            f"{source} has no record ID column {id_column!r}",
+            hint=f"Its columns are: {', '.join(columns)}.",
+        )
+    mapped = set(mapping.field_names)
+    unknown = [name for name in mapping.field_names if name not in schema.identifiers]
+    if unknown:
+        raise InputError(
+            f"the mapping {mapping.source} fills fields the schema does not have: "
+            f"{', '.join(unknown)}",
+            hint=f"The schema's fields are: {', '.join(schema.identifiers)}.",
+        )
+    absent = [
+        f.identifier for f in schema.encoded_features if f.identifier not in mapped
+    ]
+    _check_absent_allowed(schema, absent, source)
+    return _Plan(mapping, schema, id_column, absent, passthrough)
+
+
+def _check_absent_allowed(
+    schema: LinkageSchema, absent: list[str], source: str
+) -> None:
+    """A field the agency does not hold is encoded as empty; it must allow that."""
+    problems = []
+    for feature in schema.encoded_features:
+        if feature.identifier not in absent:
+            continue
+        try:
+            prepare_value(feature, "")
+        except InvalidValue as error:
+            problems.append(
+                Problem(
+                    f"an empty value {error}", source=source, field=feature.identifier
+                )
+            )
+    if problems:
+        raise InputError(
+            f"{source} does not hold every field the schema encodes",
+            problems,
+            hint=(
+                'Map the field, or let the schema accept it empty with "missingValue": '
+                '{"sentinel": ""} in its hashing section.'
+            ),
+        )
+
+
+@dataclass
+class _Batch:
+    """A chunk mapped onto the schema's fields and encoded."""
+
+    chunk: RecordChunk
+    columns: dict[str, ColumnValues]
+    clks: npt.NDArray[np.uint8]
+    invalid: npt.NDArray[np.bool_]
+    problems: list[Problem]
+    mapped_ids: list[str] | None
+
+    def record_ids(self, plan: _Plan) -> list[str]:
+        """The agency's own ID of each record (for the vault only)."""
+        if plan.id_column is not None:
+            return [str(v) for v in self.chunk.column(plan.id_column).to_pylist()]
+        if self.mapped_ids is not None:
+            return self.mapped_ids
+        return [str(self.chunk.first_row + i) for i in range(len(self.chunk))]
+
+    def identities(self, names: tuple[str, ...]) -> list[list[str]]:
+        """Each record's mapped field values, in ``names`` order."""
+        columns = [_texts(self.columns[name]) for name in names]
+        return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _texts(values: ColumnValues) -> list[str]:
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return [str(value) for value in values.to_pylist()]
+    return [str(value) for value in values]
+
+
+def _encode_chunk(
+    chunk: RecordChunk, plan: _Plan, encoder: ClkEncoder, source: str
+) -> _Batch:
+    columns: dict[str, ColumnValues]
+    if plan.passthrough:
+        columns = {name: chunk.column(name) for name in plan.mapping.field_names}
+        invalid = np.zeros(len(chunk), dtype=np.bool_)
+        problems: list[Problem] = []
+        mapped_ids = None
+    else:
+        mapped = plan.mapping.apply(
+            chunk.frame, source=source, first_row=chunk.first_row
+        )
+        columns = {
+            name: mapped.fields[name].to_numpy(dtype=object)
+            for name in plan.mapping.field_names
+        }
+        invalid, problems, mapped_ids = (
+            mapped.invalid,
+            mapped.problems,
+            mapped.record_ids,
+        )
+    for name in plan.absent:
+        columns[name] = np.full(len(chunk), "", dtype=object)
+    encoded = encoder.encode(columns, source=source, first_row=chunk.first_row)
+    return _Batch(
+        chunk=chunk,
+        columns=columns,
+        clks=encoded.clks,
+        invalid=invalid | encoded.invalid,
+        problems=sorted(problems + encoded.problems, key=lambda p: p.row or 0),
+        mapped_ids=mapped_ids,
+    )
+
+
+def _vault_keys(
+    fmt: OutputFormat, pseudonyms: npt.NDArray[np.uint8], offset: int
+) -> list[str]:
+    """What the vault files each record under: what the matcher will report.
+
+    clkhash JSON carries no pseudonyms; matchers report its row index instead.
+    """
+    if fmt == "clkhash-json":
+        return [str(offset + i) for i in range(len(pseudonyms))]
+    return format_pseudonyms(pseudonyms)
+
+
+def _kept(values: Sequence[T], keep: npt.NDArray[np.bool_]) -> list[T]:
+    return [value for value, wanted in zip(values, keep, strict=True) if wanted]
+
+
+def _note_problems(summary: EncodeSummary, problems: list[Problem]) -> None:
+    room = _MAX_PROBLEMS_KEPT - len(summary.problems)
+    summary.problems.extend(problems[: max(room, 0)])
+
+
+def _report_progress(progress: Callable[[int], None] | None, rows: int) -> None:
+    if progress is not None:
+        progress(rows)
+
+
+def _invalid_input(source: str, summary: EncodeSummary) -> InputError:
+    rows = len({problem.row for problem in summary.problems})
+    more = " (showing the first)" if len(summary.problems) >= _MAX_PROBLEMS_KEPT else ""
+    return InputError(
+        f"{source}: {rows} row(s) cannot be encoded{more}; nothing was written",
+        summary.problems,
+        hint=(
+            "Correct the rows (or the mapping), or pass --skip-invalid to leave "
+            "them out with --report FILE listing them."
+        ),
+    )
+
+
+@contextlib.contextmanager
+def problem_report(path: Path | None) -> Iterator[Callable[[list[Problem]], None]]:
+    """A CSV of skipped rows (row, field, problem), written whole or not at all."""
+    if path is None:
+        yield lambda problems: None
+        return
+    temporary = path.with_name(f".{path.name}.part")
+    try:
+        with open(temporary, "w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(["row", "field", "problem"])
+            yield lambda problems: writer.writerows(
+                [p.row or "", p.field or "", p.message] for p in problems
+            )
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,614 @@
+"""The pseudonym vault: pseudonym → the agency's own record ID and identity.
+
+Each encoded record gets a random pseudonym; only the pseudonym leaves the
+agency. The vault, sealed with the agency's own vault key, maps it back. It
+never leaves the agency. When the linkage operator sends back results
+(``pseudonym,match_id``), :func:`resolve_results` turns them into the agency's
+record IDs.
+
+File format, version 1 (all integers big-endian)::
+
+    b"linkage-vault v1\\n"                          magic and format version
+    u32 header length, header                       UTF-8 JSON, in clear
+    segment 0, segment 1, ..., segment n-1          data segments
+    segment n                                       the final segment
+
+The header is a JSON object: ``format`` ("linkage-vault"), ``version`` (1),
+``cipher`` ("AES-256-GCM"), ``file_id`` (16 random bytes, hex),
+``field_names`` (the identity fields, in order) and ``segment_bytes`` (the
+target plaintext size of a segment, at most 4 MiB by default).
+
+Each segment is ``u8 final flag, u32 ciphertext length, 12-byte nonce,
+ciphertext`` sealed with AES-256-GCM (``cryptography``'s ``AESGCM``) under a
+fresh random nonce. Its associated data is the magic, the header length and
+header, then ``u64 segment index, u8 final flag``: so a segment moved,
+dropped, repeated, or taken from another vault (another ``file_id``) does not
+open, and a changed header opens nothing.
+
+A data segment's plaintext is UTF-8 JSON lines, one per record:
+``[pseudonym, record_id, identity values...]`` in ``field_names`` order. The
+final segment's plaintext is a JSON object ``{"records": N, "segments": n}``;
+the vault ends right after it. The record count lives there, not in the
+header, because the header is written (and bound into every segment) before
+the rows are known; a vault without its final segment is reported as
+truncated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import struct
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, Final, Self, TextIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from linkage.encoding.keyfiles import KEY_BYTES, private_output
+from linkage.errors import InputError, LinkageError, Problem, SecretError, VaultError
+
+__all__ = [
+    "DEFAULT_SEGMENT_BYTES",
+    "FORMAT_VERSION",
+    "PseudonymNotFoundError",
+    "ResolveSummary",
+    "Vault",
+    "VaultEntry",
+    "VaultWriter",
+    "resolve_results",
+]
+
+FORMAT_VERSION: Final = 1
+#: Target plaintext size of one sealed segment.
+DEFAULT_SEGMENT_BYTES: Final = 4 * 1024 * 1024
+
+_MAGIC_PREFIX: Final = b"linkage-vault v"
+_MAGIC: Final = _MAGIC_PREFIX + f"{FORMAT_VERSION}\n".encode("ascii")
+_U32: Final = struct.Struct(">I")
+_FRAME: Final = struct.Struct(">BI")
+_POSITION: Final = struct.Struct(">QB")
+_NONCE_BYTES: Final = 12
+_TAG_BYTES: Final = 16
+_FILE_ID_BYTES: Final = 16
+_MAX_HEADER_BYTES: Final = 1024 * 1024
+# No segment we write comes near this; a larger length means a damaged file.
+_MAX_SEGMENT_BYTES: Final = 64 * 1024 * 1024
+_DATA: Final = 0
+_FINAL: Final = 1
+
+
+class PseudonymNotFoundError(LinkageError, KeyError):
+    """The vault holds no record under this pseudonym."""
+
+    def __str__(self) -> str:
+        # KeyError would show the repr of the message, quotes and all.
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class VaultEntry:
+    """One record of the vault: its pseudonym, record ID and identity fields."""
+
+    pseudonym: str
+    record_id: str
+    identity: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ResolveSummary:
+    """What :func:`resolve_results` wrote: rows, and distinct match IDs in them."""
+
+    rows: int
+    match_ids: int
+
+
+def _cipher(key: bytes) -> AESGCM:
+    if len(key) != KEY_BYTES:
+        raise SecretError(
+            f"a vault key must be {KEY_BYTES} bytes (got {len(key)} bytes). "
+            "Create one with `linkage keygen --out FILE`."
+        )
+    return AESGCM(key)
+
+
+def _associated_data(prefix: bytes, index: int, flag: int) -> bytes:
+    return prefix + _POSITION.pack(index, flag)
+
+
+def _header_bytes(field_names: Sequence[str], segment_bytes: int) -> bytes:
+    header = {
+        "format": "linkage-vault",
+        "version": FORMAT_VERSION,
+        "cipher": "AES-256-GCM",
+        "file_id": secrets.token_bytes(_FILE_ID_BYTES).hex(),
+        "field_names": list(field_names),
+        "segment_bytes": segment_bytes,
+    }
+    return json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class VaultWriter:
+    """Write a vault, row batch by row batch, with bounded memory.
+
+    Use it as a context manager. The vault appears at ``path`` (mode 0600)
+    only when the block ends cleanly; if it raises, nothing is left behind and
+    a file already at ``path`` is untouched.
+
+    Example:
+        >>> with VaultWriter(path, key, ["name", "dob"]) as writer:  # doctest: +SKIP
+        ...     writer.add(["p1"], ["R-17"], [["Ana", "1990-02-01"]])
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        field_names: Sequence[str],
+        *,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+    ) -> None:
+        if not 1 <= segment_bytes <= _MAX_SEGMENT_BYTES // 2:
+            raise ValueError(
+                f"'segment_bytes' must be in 1..{_MAX_SEGMENT_BYTES // 2} "
+                f"(got {segment_bytes})"
+            )
+        self._path = path
+        self._cipher = _cipher(key)
+        self._field_names = tuple(field_names)
+        self._segment_bytes = segment_bytes
+        header = _header_bytes(self._field_names, segment_bytes)
+        self._prefix = _MAGIC + _U32.pack(len(header)) + header
+        self._stack = ExitStack()
+        self._out: BinaryIO | None = None
+        self._lines: list[bytes] = []
+        self._buffered = 0
+        self._segments = 0
+        self._records = 0
+
+    def __enter__(self) -> Self:
+        try:
+            self._out = self._stack.enter_context(private_output(self._path))
+            self._out.write(self._prefix)
+        except OSError as error:
+            self._stack.close()
+            raise self._cannot_write(error) from None
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is not None:
+                self._stack.__exit__(exc_type, exc, tb)
+                return
+            # Any error while finishing reaches the stack, which drops the file.
+            with self._stack:
+                self._flush()
+                summary = {"records": self._records, "segments": self._segments}
+                self._seal(json.dumps(summary).encode(), _FINAL)
+        except OSError as error:
+            raise self._cannot_write(error) from None
+        finally:
+            self._out = None
+            self._lines = []
+
+    def _cannot_write(self, error: OSError) -> VaultError:
+        return VaultError(f"cannot write vault file {self._path}: {error.strerror}")
+
+    def add(
+        self,
+        pseudonyms: Sequence[str],
+        record_ids: Sequence[str],
+        identities: Sequence[Sequence[str]],
+    ) -> None:
+        """Append records; ``identities[i]`` holds values in field-name order.
+
+        Raises:
+            InputError: the sequences differ in length, or a value is not a
+                string, or an identity has the wrong number of values.
+        """
+        if self._out is None:
+            raise VaultError("VaultWriter.add() called outside its `with` block")
+        if not len(pseudonyms) == len(record_ids) == len(identities):
+            raise InputError(
+                "vault rows must come in sequences of one length (got "
+                f"{len(pseudonyms)} pseudonyms, {len(record_ids)} record IDs, "
+                f"{len(identities)} identities)"
+            )
+        for row in zip(pseudonyms, record_ids, identities, strict=True):
+            self._add_line(self._encode_row(*row))
+
+    def _encode_row(
+        self, pseudonym: str, record_id: str, identity: Sequence[str]
+    ) -> bytes:
+        values = [pseudonym, record_id, *identity]
+        if len(identity) != len(self._field_names):
+            raise InputError(
+                f"an identity must have {len(self._field_names)} values, one per "
+                f"field {list(self._field_names)} (got {len(identity)})"
+            )
+        if not all(isinstance(value, str) for value in values):
+            raise InputError("vault pseudonyms, record IDs and identities must be str")
+        # JSON escapes newlines inside strings, so lines split cleanly.
+        line = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+        return line.encode("utf-8") + b"\n"
+
+    def _add_line(self, line: bytes) -> None:
+        if len(line) > _MAX_SEGMENT_BYTES // 2:
+            raise InputError(f"a vault row is too large ({len(line)} bytes)")
+        if self._buffered + len(line) > self._segment_bytes:
+            self._flush()
+        self._lines.append(line)
+        self._buffered += len(line)
+        self._records += 1
+
+    def _flush(self) -> None:
+        if self._lines:
+            self._seal(b"".join(self._lines), _DATA)
+            self._segments += 1
+        self._lines = []
+        self._buffered = 0
+
+    def _seal(self, plaintext: bytes, flag: int) -> None:
+        assert self._out is not None
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        aad = _associated_data(self._prefix, self._segments, flag)
+        sealed = self._cipher.encrypt(nonce, plaintext, aad)
+        self._out.write(_FRAME.pack(flag, len(sealed)) + nonce + sealed)
+
+
+class Vault:
+    """An opened vault: look records up by pseudonym, or iterate over them."""
+
+    def __init__(
+        self,
+        field_names: Sequence[str],
+        records: dict[str, tuple[str, tuple[str, ...]]],
+    ) -> None:
+        self._field_names = tuple(field_names)
+        self._records = records
+
+    @classmethod
+    def open(cls, path: Path, key: bytes) -> Vault:
+        """Decrypt and check the whole vault at ``path``.
+
+        Raises:
+            VaultError: the file is missing or not a vault, the key does not
+                open it, or it was altered, reordered or truncated.
+            SecretError: ``key`` is not 32 bytes.
+        """
+        cipher = _cipher(key)
+        try:
+            with path.open("rb") as file:
+                return _VaultReader(path, file, cipher).read()
+        except FileNotFoundError:
+            raise VaultError(f"vault file {path} does not exist") from None
+        except OSError as error:
+            raise VaultError(
+                f"cannot read vault file {path}: {error.strerror}"
+            ) from None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The identity field names, in the order the vault stores them."""
+        return self._field_names
+
+    def lookup(self, pseudonym: str) -> VaultEntry:
+        """Return the record behind ``pseudonym``.
+
+        Raises:
+            PseudonymNotFoundError: the vault has no such pseudonym.
+        """
+        try:
+            record_id, identity = self._records[pseudonym]
+        except KeyError:
+            raise PseudonymNotFoundError(
+                f"pseudonym {pseudonym!r} is not in this vault"
+            ) from None
+        return VaultEntry(
+            pseudonym, record_id, dict(zip(self._field_names, identity, strict=True))
+        )
+
+    def __contains__(self, pseudonym: object) -> bool:
+        return pseudonym in self._records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[VaultEntry]:
+        for pseudonym in self._records:
+            yield self.lookup(pseudonym)
+
+
+class _VaultReader:
+    """Parse and open a vault file, segment by segment."""
+
+    def __init__(self, path: Path, file: BinaryIO, cipher: AESGCM) -> None:
+        self._path = path
+        self._file = file
+        self._cipher = cipher
+
+    def _damaged(self, what: str) -> VaultError:
+        return VaultError(f"vault file {self._path} is damaged or incomplete: {what}")
+
+    def _read_exactly(self, size: int, what: str) -> bytes:
+        data = self._file.read(size)
+        if len(data) != size:
+            raise self._damaged(f"it ends inside {what}")
+        return data
+
+    def read(self) -> Vault:
+        prefix, field_names = self._read_header()
+        records: dict[str, tuple[str, tuple[str, ...]]] = {}
+        index = 0
+        while True:
+            flag, plaintext = self._open_segment(prefix, index)
+            if flag == _FINAL:
+                self._check_summary(plaintext, len(records), index)
+                return Vault(field_names, records)
+            self._load_rows(plaintext, len(field_names), records)
+            index += 1
+
+    def _read_header(self) -> tuple[bytes, tuple[str, ...]]:
+        magic = self._file.read(len(_MAGIC))
+        if magic != _MAGIC:
+            if magic.startswith(_MAGIC_PREFIX):
+                raise VaultError(
+                    f"vault file {self._path} has a format version this "
+                    f"version of linkage cannot read (it reads version "
+                    f"{FORMAT_VERSION}); upgrade linkage"
+                )
+            raise VaultError(f"{self._path} is not a linkage vault file")
+        (size,) = _U32.unpack(self._read_exactly(_U32.size, "the header"))
+        if size > _MAX_HEADER_BYTES:
+            raise self._damaged("its header length is implausible")
+        header = self._read_exactly(size, "the header")
+        return magic + _U32.pack(size) + header, self._parse_field_names(header)
+
+    def _parse_field_names(self, header: bytes) -> tuple[str, ...]:
+        try:
+            fields = json.loads(header)["field_names"]
+        except (ValueError, KeyError, TypeError):
+            raise self._damaged("its header is not valid") from None
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise self._damaged("its header is not valid")
+        return tuple(fields)
+
+    def _open_segment(self, prefix: bytes, index: int) -> tuple[int, bytes]:
+        frame = self._file.read(_FRAME.size)
+        if not frame:
+            raise self._damaged("its final segment is missing (truncated file?)")
+        if len(frame) != _FRAME.size:
+            raise self._damaged(f"it ends inside segment {index}")
+        flag, size = _FRAME.unpack(frame)
+        if flag not in (_DATA, _FINAL) or not _TAG_BYTES <= size <= _MAX_SEGMENT_BYTES:
+            raise self._damaged(f"segment {index} has an invalid frame")
+        nonce = self._read_exactly(_NONCE_BYTES, f"segment {index}")
+        sealed = self._read_exactly(size, f"segment {index}")
+        try:
+            plaintext = self._cipher.decrypt(
+                nonce, sealed, _associated_data(prefix, index, flag)
+            )
+        except InvalidTag:
+            raise VaultError(
+                f"the vault key does not open {self._path}: wrong key, "
+                "or the file was altered"
+            ) from None
+        return flag, plaintext
+
+    def _load_rows(
+        self,
+        plaintext: bytes,
+        width: int,
+        records: dict[str, tuple[str, tuple[str, ...]]],
+    ) -> None:
+        try:
+            rows = [json.loads(line) for line in plaintext.split(b"\n") if line]
+        except ValueError:
+            raise self._damaged("a segment holds invalid rows") from None
+        for row in rows:
+            if not (
+                isinstance(row, list)
+                and len(row) == width + 2
+                and all(isinstance(value, str) for value in row)
+            ):
+                raise self._damaged("a segment holds invalid rows")
+            if row[0] in records:
+                raise self._damaged(f"pseudonym {row[0]!r} appears twice")
+            records[row[0]] = (row[1], tuple(row[2:]))
+
+    def _check_summary(self, plaintext: bytes, records: int, segments: int) -> None:
+        try:
+            summary = json.loads(plaintext)
+        except ValueError:
+            raise self._damaged("its final segment is not valid") from None
+        if summary != {"records": records, "segments": segments}:
+            raise self._damaged("its record count does not match its rows")
+        if self._file.read(1):
+            raise self._damaged("it has data after its final segment")
+
+
+def resolve_results(
+    results_path: Path,
+    vault: Vault,
+    out_path: Path,
+    *,
+    include_identity: bool = False,
+) -> ResolveSummary:
+    """Turn the operator's results into this agency's own record IDs.
+
+    ``results_path`` is a CSV file with the columns ``pseudonym`` and
+    ``match_id``; other columns are carried through. The output CSV has
+    ``record_id``, ``match_id``, the other columns, then (with
+    ``include_identity``) the vault's identity fields. It is written
+    atomically, mode 0600, and only if every row resolves.
+
+    Raises:
+        InputError: the results file is missing, empty or malformed, or names
+            pseudonyms that are not in ``vault``.
+    """
+    source = f"results file {results_path}"
+    try:
+        results = results_path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InputError(f"{source} does not exist") from None
+    except OSError as error:
+        raise InputError(f"cannot read {source}: {error.strerror}") from None
+    with results:
+        try:
+            return _resolve(results, source, vault, out_path, include_identity)
+        except UnicodeDecodeError:
+            raise InputError(f"{source} is not UTF-8 text") from None
+        except csv.Error as error:
+            raise InputError(f"{source} is not a valid CSV file: {error}") from None
+        except OSError as error:
+            raise InputError(
+                f"cannot resolve {source} into {out_path}: {error.strerror}"
+            ) from None
+
+
+_REQUIRED_COLUMNS: Final = ("pseudonym", "match_id")
+# Only the first problems are kept: a results file for another vault could
+# otherwise fill memory with one problem per row.
+_MAX_PROBLEMS: Final = 100
+
+
+def _resolve(
+    results: TextIO,
+    source: str,
+    vault: Vault,
+    out_path: Path,
+    include_identity: bool,
+) -> ResolveSummary:
+    reader = csv.reader(results)
+    header = _results_header(next(reader, None), source)
+    identity = vault.field_names if include_identity else ()
+    out_header = _output_header(header, identity, source)
+    pseudonym_at = header.index("pseudonym")
+    match_at = header.index("match_id")
+    extras = [i for i, name in enumerate(header) if name not in _REQUIRED_COLUMNS]
+    with _csv_output(out_path) as out:
+        writer = csv.writer(out)
+        writer.writerow(out_header)
+        resolver = _Resolver(source, vault, len(header))
+        for row_number, row in enumerate(reader, start=1):
+            entry = resolver.entry(row_number, row, pseudonym_at, match_at)
+            if entry is not None and not resolver.problems:
+                writer.writerow(
+                    [entry.record_id, row[match_at]]
+                    + [row[i] for i in extras]
+                    + [entry.identity[name] for name in identity]
+                )
+        resolver.raise_problems()
+    return ResolveSummary(rows=resolver.rows, match_ids=len(resolver.match_ids))
+
+
+def _results_header(header: list[str] | None, source: str) -> list[str]:
+    hint = "The operator's results file starts with the header `pseudonym,match_id`."
+    if header is None:
+        raise InputError(f"{source} is empty", hint=hint)
+    missing = [name for name in _REQUIRED_COLUMNS if name not in header]
+    problems = [Problem(f"no '{name}' column", source=source) for name in missing]
+    problems += [
+        Problem(f"column '{name}' appears more than once", source=source)
+        for name in sorted({name for name in header if header.count(name) > 1})
+    ]
+    if problems:
+        raise InputError(f"{source} has an invalid header", problems, hint=hint)
+    return header
+
+
+def _output_header(
+    header: Sequence[str], identity: Sequence[str], source: str
+) -> list[str]:
+    extras = [name for name in header if name not in _REQUIRED_COLUMNS]
+    out_header = ["record_id", "match_id", *extras, *identity]
+    clashes = sorted({name for name in out_header if out_header.count(name) > 1})
+    if clashes:
+        raise InputError(
+            f"{source}: the output would have duplicate columns {clashes}",
+            hint="Rename those columns in the results file.",
+        )
+    return out_header
+
+
+class _Resolver:
+    """Resolve result rows one by one, collecting problems instead of stopping."""
+
+    def __init__(self, source: str, vault: Vault, width: int) -> None:
+        self.source = source
+        self.vault = vault
+        self.width = width
+        self.rows = 0
+        self.match_ids: set[str] = set()
+        self.problems: list[Problem] = []
+        self.problem_count = 0
+        self.unknown = 0
+
+    def entry(
+        self, row_number: int, row: list[str], pseudonym_at: int, match_at: int
+    ) -> VaultEntry | None:
+        """Return the vault entry of a result row, or None if the row is wrong."""
+        problem = self._check(row, pseudonym_at, match_at)
+        if problem is not None:
+            self.problem_count += 1
+            if len(self.problems) < _MAX_PROBLEMS:
+                field, message = problem
+                self.problems.append(Problem(message, self.source, row_number, field))
+            return None
+        self.rows += 1
+        self.match_ids.add(row[match_at])
+        return self.vault.lookup(row[pseudonym_at])
+
+    def _check(
+        self, row: list[str], pseudonym_at: int, match_at: int
+    ) -> tuple[str | None, str] | None:
+        """Return the field and message of what is wrong with ``row``, if any."""
+        if len(row) != self.width:
+            return None, f"expected {self.width} columns (got {len(row)})"
+        if not row[match_at]:
+            return "match_id", "is empty"
+        pseudonym = row[pseudonym_at]
+        if pseudonym not in self.vault:
+            self.unknown += 1
+            return "pseudonym", f"{pseudonym!r} is not in the vault"
+        return None
+
+    def raise_problems(self) -> None:
+        if not self.problems:
+            return
+        hint = None
+        if self.unknown:
+            hint = (
+                f"{self.unknown} pseudonyms are not in this vault: these results "
+                "belong to another agency or to another vault. Resolve your own "
+                "agency's results with the vault made when you encoded them."
+            )
+        raise InputError(
+            f"{self.source} has {self.problem_count} rows that cannot be resolved; "
+            "nothing was written",
+            self.problems,
+            hint=hint,
+        )
+
+
+@contextmanager
+def _csv_output(path: Path) -> Iterator[TextIO]:
+    """Write a UTF-8 CSV file atomically, mode 0600 (it names records)."""
+    with private_output(path) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        try:
+            yield text
+        finally:
+            # Detach (which flushes) so `private_output` alone closes the file.
+            text.detach()
