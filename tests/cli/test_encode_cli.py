@@ -1,0 +1,317 @@
+"""`linkage encode` and `linkage schema check` on real files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage.encoding.keyfiles import read_secret
+from linkage.encoding.keys import key_check_value
+from linkage.formats.clkfile import read_encodings
+from linkage.formats.schema import load_schema
+from tests.conftest import FEBRL4_SCHEMA, RunCli
+
+
+def encode(run_cli: RunCli, records: Path, secret: Path, out: Path, *extra: str | Path):
+    return run_cli(
+        "encode", records, "--schema", FEBRL4_SCHEMA, "--secret-file", secret,
+        "--out", out, *extra,
+    )  # fmt: skip
+
+
+def test_encode_writes_pseudonyms_and_clks_only(
+    run_cli: RunCli, tmp_path: Path, febrl4_a_csv: Path, secret_file: Path
+) -> None:
+    """The encodings file has a header, random pseudonyms, CLKs and no record IDs."""
+    out = tmp_path / "a.lnk"
+    result = encode(run_cli, febrl4_a_csv, secret_file, out)
+    assert result.exit_code == 0, result.output
+    assert "Encoded 500 of 500 records" in result.output
+    encodings = read_encodings(out)
+    assert len(encodings) == 500
+    assert encodings.header is not None
+    assert encodings.header.schema_fingerprint == load_schema(FEBRL4_SCHEMA).fingerprint
+    assert encodings.header.key_check == key_check_value(read_secret(secret_file))
+    pseudonyms = encodings.pseudonym_strings()
+    assert len(set(pseudonyms)) == 500
+    assert all(len(p) == 32 for p in pseudonyms)
+    raw = out.read_bytes()
+    record_ids = pd.read_csv(febrl4_a_csv, dtype=str)["rec_id"]
+    assert not any(rec_id.encode() in raw for rec_id in record_ids)
+
+
+def test_pseudonyms_are_fresh_on_every_run(
+    run_cli: RunCli, tmp_path: Path, febrl4_a_csv: Path, secret_file: Path
+) -> None:
+    """Encoding twice gives the same CLKs under new pseudonyms."""
+    first, second = tmp_path / "1.lnk", tmp_path / "2.lnk"
+    assert encode(run_cli, febrl4_a_csv, secret_file, first).exit_code == 0
+    assert encode(run_cli, febrl4_a_csv, secret_file, second).exit_code == 0
+    one, two = read_encodings(first), read_encodings(second)
+    assert np.array_equal(one.clks, two.clks)
+    assert not set(one.pseudonym_strings()) & set(two.pseudonym_strings())
+
+
+def test_clkhash_json_output_matches_linkage_format(
+    run_cli: RunCli, tmp_path: Path, febrl4_a_csv: Path, secret_file: Path
+) -> None:
+    """--format clkhash-json writes {"clks": [...]} with the same CLKs in row order."""
+    binary, as_json = tmp_path / "a.lnk", tmp_path / "a.json"
+    assert encode(run_cli, febrl4_a_csv, secret_file, binary).exit_code == 0
+    result = encode(
+        run_cli, febrl4_a_csv, secret_file, as_json, "--format", "clkhash-json"
+    )
+    assert result.exit_code == 0, result.output
+    assert list(json.loads(as_json.read_text())) == ["clks"]
+    assert np.array_equal(read_encodings(as_json).clks, read_encodings(binary).clks)
+
+
+def test_agency_resolves_its_matches_from_the_vault(
+    run_cli: RunCli,
+    tmp_path: Path,
+    febrl4_a_csv: Path,
+    secret_file: Path,
+    vault_key_file: Path,
+) -> None:
+    """Results (pseudonym, match_id) resolve to the agency's own record IDs."""
+    out, vault = tmp_path / "a.lnk", tmp_path / "a.vault"
+    result = encode(
+        run_cli, febrl4_a_csv, secret_file, out, "--vault", vault,
+        "--vault-key-file", vault_key_file, "--id-column", "rec_id",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    pseudonyms = read_encodings(out).pseudonym_strings()
+    results = tmp_path / "results.csv"
+    with open(results, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["pseudonym", "match_id"])
+        writer.writerows([p, f"m{i}"] for i, p in enumerate(pseudonyms[:50]))
+    resolved = tmp_path / "resolved.csv"
+    result = run_cli(
+        "vault", "resolve", results, "--vault", vault,
+        "--vault-key-file", vault_key_file, "--out", resolved,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(resolved, dtype=str)
+    expected = pd.read_csv(febrl4_a_csv, dtype=str)["rec_id"].head(50)
+    assert table["record_id"].tolist() == expected.tolist()
+    assert table["match_id"].tolist() == [f"m{i}" for i in range(50)]
+
+
+@pytest.fixture()
+def dated_schema(tmp_path: Path) -> Path:
+    """A small schema with a date and an enum, so values can be invalid."""
+    document = {
+        "version": 3,
+        "clkConfig": {"l": 256, "kdf": {"type": "HKDF"}},
+        "features": [
+            {"identifier": "ref", "ignored": True},
+            {
+                "identifier": "name",
+                "format": {"type": "string", "case": "lower"},
+                "hashing": {
+                    "comparison": {"type": "ngram", "n": 2},
+                    "strategy": {"bitsPerFeature": 100},
+                },
+            },
+            {
+                "identifier": "dob",
+                "format": {"type": "date", "format": "%Y-%m-%d"},
+                "hashing": {
+                    "comparison": {"type": "ngram", "n": 1, "positional": True},
+                    "strategy": {"bitsPerFeature": 80},
+                },
+            },
+        ],
+    }
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(rows)
+    return path
+
+
+def encode_small(
+    run_cli: RunCli, schema: Path, records: Path, secret: Path, *extra: str | Path
+):
+    out = records.with_suffix(".lnk")
+    result = run_cli(
+        "encode", records, "--schema", schema, "--secret-file", secret,
+        "--out", out, *extra,
+    )  # fmt: skip
+    return result, out
+
+
+def test_invalid_values_are_all_reported_and_nothing_written(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
+) -> None:
+    """Every bad row is named with row and field; no output file is left."""
+    records = write_rows(
+        tmp_path / "people.csv",
+        [["ref", "name", "dob"], ["1", "ann", "1980-02-29"],
+         ["2", "Bob", "1981-01-01"], ["3", "cy", "1981-02-30"]],
+    )  # fmt: skip
+    result, out = encode_small(run_cli, dated_schema, records, secret_file)
+    assert result.exit_code == 1
+    assert "2 row(s) cannot be encoded" in result.output
+    assert "row 2, field 'name': must be lower case (got 'Bob')" in result.output
+    assert "row 3, field 'dob'" in result.output
+    assert "'%Y-%m-%d'" in result.output
+    assert "--skip-invalid" in result.output
+    assert not out.exists()
+    assert list(tmp_path.glob("*.part")) == []
+
+
+def test_skip_invalid_writes_the_rest_and_a_report(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
+) -> None:
+    """--skip-invalid leaves bad rows out and lists them in --report."""
+    records = write_rows(
+        tmp_path / "people.csv",
+        [
+            ["ref", "name", "dob"],
+            ["1", "ann", "1980-02-29"],
+            ["2", "Bob", "1981-01-01"],
+        ],
+    )
+    report = tmp_path / "skipped.csv"
+    result, out = encode_small(
+        run_cli,
+        dated_schema,
+        records,
+        secret_file,
+        "--skip-invalid",
+        "--report",
+        report,
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 invalid row(s)" in result.output
+    assert len(read_encodings(out)) == 1
+    rows = list(csv.reader(report.read_text().splitlines()))
+    assert rows[0] == ["row", "field", "problem"]
+    assert rows[1][:2] == ["2", "name"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "is empty"),
+        (b"ref,name\n1,ann\n", "lacks 1 column(s)"),
+        (b"ref,name,dob\n1,ann,1980-01-01\n2,bob\n", "line 3 has 2 fields"),
+        (b"ref,name,dob\n1,ann,1980-01-01\n2,j\xf6rg,1980-01-01\n", "line 3"),
+        (b"ref,name,name\n1,a,b\n", "more than once: name"),
+    ],
+    ids=["empty", "missing-column", "ragged", "latin-1", "duplicate-column"],
+)
+def test_bad_files_are_named_with_what_to_do(
+    run_cli: RunCli,
+    tmp_path: Path,
+    dated_schema: Path,
+    secret_file: Path,
+    content: bytes,
+    expected: str,
+) -> None:
+    """Each broken export gives exit 1, the file name and the problem."""
+    records = tmp_path / "export.csv"
+    records.write_bytes(content)
+    result, out = encode_small(run_cli, dated_schema, records, secret_file)
+    assert result.exit_code == 1
+    assert str(records) in result.output
+    assert expected in result.output
+    assert not out.exists()
+
+
+def test_wrong_text_encoding_suggests_the_option(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
+) -> None:
+    """A Latin-1 export fails as UTF-8 and succeeds with --encoding latin-1."""
+    records = tmp_path / "export.csv"
+    records.write_bytes(b"ref,name,dob\n1,j\xf6rg,1980-01-01\n")
+    result, out = encode_small(run_cli, dated_schema, records, secret_file)
+    assert "not valid utf-8" in result.output
+    assert "--encoding" in result.output
+    result, out = encode_small(
+        run_cli, dated_schema, records, secret_file, "--encoding", "latin-1"
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("secret_content", "expected"),
+    [(None, "does not exist"), ("", "empty"), ("short", "16")],
+    ids=["missing", "empty", "short"],
+)
+def test_bad_secret_files_are_refused(
+    run_cli: RunCli,
+    tmp_path: Path,
+    febrl4_a_csv: Path,
+    secret_content: str | None,
+    expected: str,
+) -> None:
+    """Missing, empty and short secret files are refused without a partial file."""
+    secret = tmp_path / "secret"
+    if secret_content is not None:
+        secret.write_text(secret_content)
+    out = tmp_path / "a.lnk"
+    result = encode(run_cli, febrl4_a_csv, secret, out)
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert not out.exists()
+
+
+def test_secret_never_appears_in_output(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
+) -> None:
+    """Neither success nor failure messages show the secret."""
+    secret = secret_file.read_text().strip()
+    records = write_rows(tmp_path / "p.csv", [["ref", "name", "dob"], ["1", "X", "x"]])
+    failed, _ = encode_small(run_cli, dated_schema, records, secret_file)
+    assert failed.exit_code == 1
+    assert secret not in failed.output
+
+
+def test_invalid_schema_is_refused_before_reading_records(
+    run_cli: RunCli, tmp_path: Path, febrl4_a_csv: Path, secret_file: Path
+) -> None:
+    """A schema with a key clkhash would ignore stops the run, naming the key."""
+    document = json.loads(FEBRL4_SCHEMA.read_text())
+    document["clkConfig"]["xorFolds"] = 1
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(document))
+    result = run_cli(
+        "encode", febrl4_a_csv, "--schema", schema, "--secret-file", secret_file,
+        "--out", tmp_path / "a.lnk",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "clkConfig.xorFolds: clkhash ignores 'xorFolds'" in result.output
+
+
+def test_schema_check_describes_a_valid_schema(run_cli: RunCli) -> None:
+    """schema check prints each feature and the fingerprint."""
+    result = run_cli("schema", "check", FEBRL4_SCHEMA)
+    assert result.exit_code == 0, result.output
+    assert (
+        "given_name: string, 2-grams, 200 bits per feature, doubleHash" in result.output
+    )
+    assert load_schema(FEBRL4_SCHEMA).fingerprint in result.output
+
+
+def test_progress_bar_goes_to_stderr(
+    run_cli: RunCli, tmp_path: Path, febrl4_a_csv: Path, secret_file: Path
+) -> None:
+    """--progress draws a bar on stderr, never on stdout."""
+    result = encode(
+        run_cli, febrl4_a_csv, secret_file, tmp_path / "a.lnk", "--progress"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Encoding" in result.stderr
+    assert result.stdout == ""
