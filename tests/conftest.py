@@ -50,12 +50,14 @@ def vault_key_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture()
-def run_cli() -> "RunCli":
-    """Invoke the `linkage` command line in process, like a user would."""
-    return RunCli()
-
-
 class RunCli:
+    """Runs `linkage` in process with the given arguments."""
+
     def __call__(self, *args: str | Path) -> Result:
         return CliRunner().invoke(main, [str(arg) for arg in args])
+
+
+@pytest.fixture()
+def run_cli() -> RunCli:
+    """Invoke the `linkage` command line in process, like a user would."""
+    return RunCli()

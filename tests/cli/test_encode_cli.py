@@ -236,13 +236,14 @@ def test_wrong_text_encoding_suggests_the_option(
     """A Latin-1 export fails as UTF-8 and succeeds with --encoding latin-1."""
     records = tmp_path / "export.csv"
     records.write_bytes(b"ref,name,dob\n1,j\xf6rg,1980-01-01\n")
-    result, out = encode_small(run_cli, dated_schema, records, secret_file)
+    result, _ = encode_small(run_cli, dated_schema, records, secret_file)
     assert "not valid utf-8" in result.output
     assert "--encoding" in result.output
     result, out = encode_small(
         run_cli, dated_schema, records, secret_file, "--encoding", "latin-1"
     )
     assert result.exit_code == 0, result.output
+    assert len(read_encodings(out)) == 1
 
 
 @pytest.mark.parametrize(

@@ -40,9 +40,7 @@ def encode_cases(document: dict[str, Any], schema_document: dict[str, Any]) -> A
 
 def test_vector_files_are_present_and_large_enough() -> None:
     """At least 1,000 valid rows over all vector files."""
-    valid = sum(
-        1 for path in VECTORS for case in load(path)["cases"] if "clk" in case
-    )
+    valid = sum(1 for path in VECTORS for case in load(path)["cases"] if "clk" in case)
     assert len(VECTORS) >= 10
     assert valid >= 1000
 

@@ -102,7 +102,10 @@ def test_settings_on_an_ignored_feature_are_refused() -> None:
             ),
             "applies to doubleHash only",
         ),
-        (lambda d: d["features"][1]["format"].update(pattern="a+", case="upper"), "format.case"),
+        (
+            lambda d: d["features"][1]["format"].update(pattern="a+", case="upper"),
+            "format.case",
+        ),
         (lambda d: d["features"][1]["format"].update(type="float"), "format.type"),
         (lambda d: d["features"][1]["hashing"]["comparison"].update(n=0), "at least 1"),
         (lambda d: d.update(version=1), "version"),
@@ -141,7 +144,11 @@ def test_version_2_schema_is_upgraded() -> None:
             {
                 "identifier": "name",
                 "format": {"type": "string"},
-                "hashing": {"ngram": 2, "positional": False, "strategy": {"numBits": 50}},
+                "hashing": {
+                    "ngram": 2,
+                    "positional": False,
+                    "strategy": {"numBits": 50},
+                },
             }
         ],
     }
@@ -181,4 +188,6 @@ def test_fingerprint_changes_with_any_setting() -> None:
     document = base_schema()
     changed = copy.deepcopy(document)
     changed["features"][1]["hashing"]["strategy"] = {"bitsPerFeature": 101}
-    assert schema_from_dict(changed).fingerprint != schema_from_dict(document).fingerprint
+    assert (
+        schema_from_dict(changed).fingerprint != schema_from_dict(document).fingerprint
+    )
