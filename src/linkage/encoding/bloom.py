@@ -18,6 +18,7 @@ import numpy.typing as npt
 from linkage.formats.schema import BitsPerFeature, BitsPerToken, Feature, Strategy
 
 _SHORTS_PER_DIGEST = 32  # A 64-byte BLAKE2b digest read as 16-bit integers.
+_TOKEN_LIMIT = 500_000  # Distinct tokens remembered per feature.
 
 
 def bits_per_occurrence(
@@ -57,7 +58,9 @@ class TokenHasher:
         self._keys = keys
         self._index: dict[Hashable, int] = {}
         self._pending: list[bytes] = []
-        self._table = np.zeros((0, self._row_width(feature)), dtype=np.int64)
+        self._width = self._row_width(feature)
+        self._dtype = np.int64 if feature.hash == "doubleHash" else np.uint16
+        self._table = np.zeros((0, self._width), dtype=self._dtype)
 
     def _row_width(self, feature: Feature) -> int:
         if feature.hash == "doubleHash":
@@ -75,6 +78,10 @@ class TokenHasher:
         ``keys`` identify tokens; ``texts`` are their strings, or None when the
         keys are the strings themselves.
         """
+        if len(self._index) > _TOKEN_LIMIT:
+            self._index.clear()
+            self._pending.clear()
+            self._table = self._table[:0]
         index = self._index
         rows = [index.get(key, -1) for key in keys]
         for position, row in enumerate(rows):
@@ -87,14 +94,17 @@ class TokenHasher:
                 rows[position] = row
         return np.array(rows, dtype=np.intp)
 
-    def table(self) -> npt.NDArray[np.int64]:
-        """The hash rows of all tokens seen so far, one row per token."""
+    def table(self) -> npt.NDArray[np.int64] | npt.NDArray[np.uint16]:
+        """The hash rows of all tokens seen so far, one row per token.
+
+        doubleHash rows are ``(h1, h2)``; blakeHash rows the digests' 16-bit
+        integers, kept as such to hold many tokens in little memory.
+        """
         if self._pending:
             raw = b"".join(self._pending)
-            dtype = ">u8" if self.feature.hash == "doubleHash" else "<u2"
-            new = np.frombuffer(raw, dtype=dtype).astype(np.int64)
-            new = new.reshape(-1, self._table.shape[1])
-            self._table = np.vstack([self._table, new])
+            order = ">u8" if self.feature.hash == "doubleHash" else "<u2"
+            new = np.frombuffer(raw, dtype=order).astype(self._dtype)
+            self._table = np.vstack([self._table, new.reshape(-1, self._width)])
             self._pending.clear()
         return self._table
 
@@ -183,7 +193,7 @@ def _pair_filters(
     if hasher.feature.hash == "doubleHash":
         positions = (table[rows, 0] + step * table[rows, 1]) % length
     else:
-        positions = table[rows, step] % length
+        positions = table[rows, step].astype(np.int64) % length
     filters = np.zeros((len(pairs), length), dtype=np.bool_)
     filters[pair, positions] = True
     return np.packbits(filters, axis=1)

@@ -35,7 +35,7 @@ from linkage.errors import Problem
 from linkage.formats.schema import Feature, LinkageSchema, NgramComparison
 
 _BATCH = 8192  # Distinct values filtered at once: bounds the bit matrix to 8 MB.
-_CACHE_LIMIT = 200_000  # Distinct values remembered per feature.
+_CACHE_LIMIT = 100_000  # Distinct values remembered per feature.
 _INVALID = -1
 
 # Arrow arrays are typed loosely (pyarrow ships no stubs), hence the alias.

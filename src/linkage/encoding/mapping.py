@@ -34,7 +34,7 @@ The format (YAML, version 1)::
       date_of_birth:
         column: DOB
         missing: ["00/00/0000"]           # optional; extra tokens for this field
-        date_formats: ["%d/%m/%Y", "%d %b %Y"]   # strptime patterns, tried in order
+        date_formats: ["%d/%m/%Y", "%d/%m/%y"]   # strptime patterns, tried in order
         output_format: "%Y-%m-%d"         # required with date_formats
         pivot_year: 1930        # only with a %y format: "29" -> 2029, "30" -> 1930
       sex:
@@ -44,6 +44,7 @@ The format (YAML, version 1)::
         unmapped: problem       # optional: keep (default) | missing | problem
       country:
         constant: au            # or a fixed value for every row
+        description: not in the export; all our clients live here  # free text
 
 Each field takes exactly one source: ``column``, ``columns`` or ``constant``.
 Its value then goes through, in this order:
@@ -72,6 +73,7 @@ first and raises one :class:`~linkage.errors.MappingError` listing every
 problem with its key path (``fields.sex.value_map``). A value that cannot be
 mapped (a date in no accepted format) is not an error of the file: it becomes
 a :class:`~linkage.errors.Problem` of that row in :class:`MappedRecords`.
+``docs/mappings.md`` explains the same format with more examples.
 
 Example:
     >>> import pandas as pd
