@@ -14,7 +14,7 @@ from linkage.encoding.keyfiles import read_secret
 from linkage.encoding.keys import key_check_value
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import load_schema
-from tests.conftest import FEBRL4_SCHEMA, RunCli
+from tests.conftest import CONFIGS, FEBRL4_SCHEMA, RunCli
 
 
 def encode(run_cli: RunCli, records: Path, secret: Path, out: Path, *extra: str | Path):
@@ -316,3 +316,37 @@ def test_progress_bar_goes_to_stderr(
     assert result.exit_code == 0, result.output
     assert "Encoding" in result.stderr
     assert result.stdout == ""
+
+
+def test_messy_export_with_mapping_resolves_to_own_ids(
+    run_cli: RunCli, tmp_path: Path, secret_file: Path, vault_key_file: Path
+) -> None:
+    """A police export, mapped, encodes; results resolve to its PERSON_REFs."""
+    from linkage.demo.generator import write_demo_data
+
+    exports = write_demo_data(tmp_path / "data", size=300, seed=5)
+    out, vault = tmp_path / "police.lnk", tmp_path / "police.vault"
+    result = run_cli(
+        "encode", exports["police"], "--schema", CONFIGS / "schemas" / "demo.json",
+        "--mapping", CONFIGS / "mappings" / "police.yaml",
+        "--secret-file", secret_file, "--out", out,
+        "--vault", vault, "--vault-key-file", vault_key_file,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    pseudonyms = read_encodings(out).pseudonym_strings()
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "pseudonym,match_id\n"
+        + "".join(f"{p},m{i}\n" for i, p in enumerate(pseudonyms))
+    )
+    resolved = tmp_path / "resolved.csv"
+    result = run_cli(
+        "vault", "resolve", results, "--vault", vault,
+        "--vault-key-file", vault_key_file, "--out", resolved, "--with-identity",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(resolved, dtype=str, keep_default_na=False)
+    export = pd.read_csv(exports["police"], dtype=str, keep_default_na=False)
+    assert table["record_id"].tolist() == export["PERSON_REF"].tolist()
+    assert (table["given_name"] == table["given_name"].str.lower()).all()
+    assert table["given_name"].map(str.isascii).all()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from linkage.atomic import private_output
 from linkage.encoding.keyfiles import (
     generate_key_text,
-    private_output,
     read_secret,
     read_vault_key,
     write_key_file,

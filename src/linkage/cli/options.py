@@ -25,28 +25,28 @@ def schema_option(function: F) -> F:
     )(function)
 
 
-def secret_file_option(function: F) -> F:
-    """``--secret-file``: the shared secret, never taken on the command line."""
-    return click.option(
-        "--secret-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help=(
-            "File holding the linkage secret shared among the agencies "
-            "(make one with `linkage keygen`). Default: the LINKAGE_SECRET "
-            "environment variable."
-        ),
-    )(function)
+def _key_file_option(flag: str, what: str, env_var: str) -> Callable[[F], F]:
+    def decorate(function: F) -> F:
+        return click.option(
+            flag,
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            metavar="FILE",
+            help=(
+                f"File holding {what} (make one with `linkage keygen`). "
+                f"Default: the {env_var} environment variable."
+            ),
+        )(function)
+
+    return decorate
 
 
-def vault_key_option(function: F) -> F:
-    """``--vault-key-file``: the agency's own vault key."""
-    return click.option(
-        "--vault-key-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help=(
-            "File holding this agency's vault key (make one with `linkage "
-            "keygen`). Default: the LINKAGE_VAULT_KEY environment variable."
-        ),
-    )(function)
+secret_file_option = _key_file_option(
+    "--secret-file", "the linkage secret shared among the agencies", "LINKAGE_SECRET"
+)
+"""``--secret-file``: the shared secret, never taken on the command line."""
+
+vault_key_option = _key_file_option(
+    "--vault-key-file", "this agency's vault key", "LINKAGE_VAULT_KEY"
+)
+"""``--vault-key-file``: the agency's own vault key."""

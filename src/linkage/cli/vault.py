@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from linkage.cli.options import vault_key_option
 from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault, resolve_results
 
@@ -27,13 +28,7 @@ def vault() -> None:
     type=_FILE,
     help="The vault written when your agency encoded its records.",
 )
-@click.option(
-    "--vault-key-file",
-    metavar="FILE",
-    type=_FILE,
-    help="File holding the vault key (made by `linkage keygen`). "
-    "Without it, the key is read from the environment variable LINKAGE_VAULT_KEY.",
-)
+@vault_key_option
 @click.option(
     "--out",
     "out_path",

@@ -21,18 +21,15 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
+from linkage.atomic import private_output
 from linkage.errors import SecretError
 
 __all__ = [
     "KEY_BYTES",
     "MIN_SECRET_CHARS",
     "generate_key_text",
-    "private_output",
     "read_secret",
     "read_vault_key",
     "write_key_file",
@@ -84,51 +81,6 @@ def write_key_file(path: Path, *, force: bool = False) -> None:
         raise SecretError(exists_message) from None
     except OSError as error:
         raise SecretError(f"cannot write key file {path}: {error.strerror}") from None
-
-
-@contextmanager
-def private_output(path: Path, *, overwrite: bool = True) -> Iterator[BinaryIO]:
-    """Write ``path`` atomically, readable by its owner only (mode 0600).
-
-    The caller writes to a temporary file in the same directory, created with
-    mode 0600 (never wider, whatever the umask). When the block ends cleanly
-    the file is synced and renamed onto ``path``; when it raises, the temporary
-    file is deleted and ``path`` is left as it was.
-
-    Raises:
-        FileExistsError: ``overwrite`` is false and ``path`` exists.
-        OSError: the directory cannot be written.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        _commit(tmp, path, overwrite=overwrite)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _commit(tmp: Path, path: Path, *, overwrite: bool) -> None:
-    """Move the finished ``tmp`` onto ``path``, never over a file unless told."""
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    try:
-        # A hard link fails atomically when `path` exists, unlike a rename.
-        os.link(tmp, path)
-    except FileExistsError:
-        raise
-    except OSError:
-        # Some file systems have no hard links: check, then rename.
-        if path.exists():
-            raise FileExistsError(path) from None
-        os.replace(tmp, path)
-        return
-    tmp.unlink()
 
 
 def read_secret(path: Path | None, env_var: str = "LINKAGE_SECRET") -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from linkage.atomic import private_output
 from linkage.encoding.encoder import ClkEncoder, ColumnValues
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
@@ -330,14 +332,13 @@ def problem_report(path: Path | None) -> Iterator[Callable[[list[Problem]], None
     if path is None:
         yield lambda problems: None
         return
-    temporary = path.with_name(f".{path.name}.part")
-    try:
-        with open(temporary, "w", newline="", encoding="utf-8") as file:
-            writer = csv.writer(file)
-            writer.writerow(["row", "field", "problem"])
+    with private_output(path) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        writer = csv.writer(text)
+        writer.writerow(["row", "field", "problem"])
+        try:
             yield lambda problems: writer.writerows(
                 [p.row or "", p.field or "", p.message] for p in problems
             )
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+        finally:
+            text.detach()  # Flushes; private_output closes the file itself.

@@ -51,7 +51,8 @@ from typing import BinaryIO, Final, Self, TextIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from linkage.encoding.keyfiles import KEY_BYTES, private_output
+from linkage.atomic import private_output
+from linkage.encoding.keyfiles import KEY_BYTES
 from linkage.errors import InputError, LinkageError, Problem, SecretError, VaultError
 
 __all__ = [
