@@ -13,12 +13,8 @@ import pandas as pd
 import pytest
 
 from linkage.demo import AGENCIES, NoiseRates, export_agency, generate_population
-from linkage.encoding.mapping import (
-    AgencyMapping,
-    identity_mapping,
-    load_mapping,
-    parse_mapping,
-)
+from linkage.encoding.mapping import AgencyMapping, identity_mapping
+from linkage.encoding.mapping_file import load_mapping, parse_mapping
 from linkage.errors import InputError, MappingError
 
 MAPPINGS = sorted((Path(__file__).parents[2] / "configs" / "mappings").glob("*.yaml"))

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
-from linkage.encoding.mapping import load_mapping
+from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings

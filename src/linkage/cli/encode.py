@@ -15,7 +15,7 @@ from linkage.cli.options import (
     vault_key_option,
 )
 from linkage.encoding.keyfiles import read_secret, read_vault_key
-from linkage.encoding.mapping import load_mapping
+from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import EncodeSummary, VaultTarget, encode_csv
 from linkage.encoding.records import count_rows
 from linkage.formats.schema import load_schema
@@ -76,6 +76,12 @@ _PROGRESS_MIN_ROWS = 50_000
     help="Text encoding of RECORDS.csv (default: the mapping's, else utf-8).",
 )
 @click.option(
+    "--party",
+    default=None,
+    help="Your agency's name, written into the encodings header so the "
+    "operator's results name you (default: the operator uses the file name).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar on stderr (default: for large files on a terminal).",
@@ -93,6 +99,7 @@ def encode(
     skip_invalid: bool,
     report: Path | None,
     encoding: str | None,
+    party: str | None,
     progress: bool | None,
 ) -> None:
     """Encode RECORDS.csv into CLKs with fresh random pseudonyms.
@@ -140,6 +147,7 @@ def encode(
             skip_invalid=skip_invalid,
             report=report,
             encoding=encoding,
+            party=party,
             progress=advance,
         )
     click.echo(_summary_line(summary, out, vault_path), err=True)

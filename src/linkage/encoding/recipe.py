@@ -81,6 +81,7 @@ def encode_csv(
     skip_invalid: bool = False,
     report: Path | None = None,
     encoding: str | None = None,
+    party: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> EncodeSummary:
     """Encode an agency's records file.
@@ -99,6 +100,7 @@ def encode_csv(
         skip_invalid: leave invalid rows out instead of failing.
         report: with ``skip_invalid``, a CSV of the rows left out and why.
         encoding: the export's text encoding (default: the mapping's, or UTF-8).
+        party: the agency's name as the operator will show it (header only).
         progress: called with the number of rows done after each chunk.
 
     Raises:
@@ -120,6 +122,7 @@ def encode_csv(
         schema_fingerprint=schema.fingerprint,
         bit_length=schema.l,
         key_check=key_check_value(secret),
+        extensions={"party": party} if party else {},
     )
     chunks = iter_chunks(records, encoding=text_encoding)
     with contextlib.ExitStack() as outputs:

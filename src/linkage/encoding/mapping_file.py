@@ -1,0 +1,569 @@
+"""Reading and checking agency mapping files (the format is in `mapping`).
+
+Every problem in a file is collected and reported at once, each with its key
+path and the fix; unknown keys are refused, so a typo never silently does
+nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, cast, get_args
+
+import yaml
+
+from linkage.encoding.mapping import (
+    MAPPING_VERSION,
+    AgencyMapping,
+    DateRule,
+    FieldMapping,
+    MiddleNames,
+    NamePart,
+    Step,
+    Unmapped,
+)
+from linkage.encoding.normalise import (
+    NameOrder,
+    PunctuationRule,
+    collapse_whitespace,
+    digits_only,
+    first_word,
+    fold_case,
+    missing_tokens,
+    nfkc,
+    remove_punctuation,
+    remove_whitespace,
+    strip_accents,
+    uses_two_digit_year,
+    validate_date_format,
+    zero_pad,
+)
+from linkage.errors import MappingError, Problem
+
+__all__ = ["load_mapping", "parse_mapping"]
+
+
+def load_mapping(path: Path) -> AgencyMapping:
+    """Read and check an agency mapping file (the format is in the module doc).
+
+    Raises:
+        MappingError: The file cannot be read, is not YAML, or breaks any rule;
+            every problem is listed, each with its key path and the fix.
+    """
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise MappingError(
+            f"Cannot read mapping file {source}: {reason}",
+            hint="Check the path given for the mapping file.",
+        ) from error
+    except UnicodeDecodeError as error:
+        raise MappingError(
+            f"Mapping file {source} is not UTF-8 text ({error.reason} at byte "
+            f"{error.start})",
+            hint="Save the mapping file as UTF-8.",
+        ) from error
+    try:
+        document = yaml.load(text, Loader=_TextLoader)
+    except yaml.YAMLError as error:
+        raise MappingError(
+            f"Mapping file {source} is not valid YAML",
+            [Problem(_yaml_message(error), source=source)],
+            hint="Fix the YAML syntax at the line shown.",
+        ) from error
+    return parse_mapping(document, source=source)
+
+
+def parse_mapping(document: Any, *, source: str = "<mapping>") -> AgencyMapping:
+    """Check a mapping already read from YAML (or built in code).
+
+    Raises:
+        MappingError: Every problem of the mapping, each with its key path.
+    """
+    checker = _Checker(source)
+    mapping = _parse_document(document, checker)
+    if checker.problems or mapping is None:
+        raise MappingError(
+            f"Mapping file {source} has {len(checker.problems)} problem(s)",
+            checker.problems,
+            hint="Correct the keys shown; docs/mappings.md describes the format.",
+        )
+    return mapping
+
+
+class _TextLoader(yaml.SafeLoader):
+    """A safe YAML loader that reads every scalar as text and refuses duplicates.
+
+    YAML 1.1 would read ``NULL`` as nothing, ``no`` as false and ``0700`` as
+    448: all plausible values in an agency export. Here they stay text.
+    """
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML's API
+
+    def construct_mapping(
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[Hashable, Any]:
+        seen: set[Hashable] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r}; a key may appear once in a mapping",
+                    key_node.start_mark,
+                )
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_message(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return str(problem)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+class _Checker:
+    """Collects every problem of a mapping, each located by its key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(Problem(message, source=self.source, field=path))
+
+    def keys(self, value: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+        for key in value:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            self.fail(
+                _join(path, str(key)),
+                f"unknown key {key!r}; {guess}Allowed here: {', '.join(allowed)}. "
+                "Remove it or correct its spelling.",
+            )
+
+    def mapping(self, value: Any, path: str) -> dict[str, Any] | None:
+        if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+            return value
+        self.fail(path, f"must be a mapping of keys to values (got {_kind(value)})")
+        return None
+
+    def text(self, value: Any, path: str) -> str | None:
+        if isinstance(value, str):
+            return value
+        self.fail(path, f"must be text (got {_kind(value)})")
+        return None
+
+    def texts(self, value: Any, path: str, *, allow_empty: bool) -> tuple[str, ...]:
+        if not isinstance(value, list) or not (value or allow_empty):
+            need = "a list" if allow_empty else "a non-empty list"
+            self.fail(path, f"must be {need} of text, like [a, b] (got {_kind(value)})")
+            return ()
+        items = [
+            self.text(item, f"{path}[{index}]") for index, item in enumerate(value)
+        ]
+        return tuple(item for item in items if item is not None)
+
+    def integer(self, value: Any, path: str, low: int, high: int) -> int | None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number: int | None = value
+        elif isinstance(value, str) and value.isascii() and value.isdigit():
+            number = int(value)
+        else:
+            number = None
+        if number is None or not low <= number <= high:
+            self.fail(
+                path, f"must be a whole number from {low} to {high} (got {value!r})"
+            )
+            return None
+        return number
+
+    def choice(self, value: Any, path: str, options: tuple[str, ...]) -> str | None:
+        if value in options:
+            return cast(str, value)
+        self.fail(path, f"must be one of {', '.join(options)} (got {value!r})")
+        return None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
+
+
+_TOP_KEYS = ("version", "description", "encoding", "record_id", "missing", "fields")
+_FIELD_KEYS = (
+    "column",
+    "columns",
+    "join",
+    "constant",
+    "name_part",
+    "name_order",
+    "middle_names",
+    "steps",
+    "value_map",
+    "unmapped",
+    "date_formats",
+    "output_format",
+    "pivot_year",
+    "missing",
+    "description",
+)
+_SOURCES = ("column", "columns", "constant")
+
+
+def _parse_document(document: Any, checker: _Checker) -> AgencyMapping | None:
+    top = checker.mapping(document, "")
+    if top is None:
+        return None
+    checker.keys(top, "", _TOP_KEYS)
+    _check_version(top, checker)
+    encoding = _parse_encoding(top.get("encoding", "utf-8"), checker)
+    description = checker.text(top.get("description", ""), "description") or ""
+    record_id = None
+    if "record_id" in top:
+        record_id = checker.text(top["record_id"], "record_id")
+        if record_id == "":
+            checker.fail("record_id", "must name a column; remove the key if none")
+    tokens = missing_tokens(
+        checker.texts(top.get("missing", []), "missing", allow_empty=True)
+    )
+    fields = _parse_fields(top, tokens, checker)
+    return AgencyMapping(
+        fields=fields,
+        record_id=record_id or None,
+        encoding=encoding,
+        missing=tokens,
+        source=checker.source,
+        description=description,
+    )
+
+
+def _check_version(top: Mapping[str, Any], checker: _Checker) -> None:
+    if "version" not in top:
+        checker.fail(
+            "version", f"is missing; add `version: {MAPPING_VERSION}` at the top"
+        )
+        return
+    version = top["version"]
+    if str(version) != str(MAPPING_VERSION):
+        checker.fail(
+            "version",
+            f"is {version!r}; this linkage reads version {MAPPING_VERSION} mapping "
+            "files, so upgrade linkage or rewrite the file for version "
+            f"{MAPPING_VERSION}",
+        )
+
+
+def _parse_encoding(value: Any, checker: _Checker) -> str:
+    encoding = checker.text(value, "encoding")
+    if encoding is None:
+        return "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        checker.fail(
+            "encoding",
+            f"{encoding!r} is not a known text encoding; use a Python codec name "
+            "such as utf-8, utf-8-sig, cp1252 or latin-1",
+        )
+        return "utf-8"
+    return encoding
+
+
+def _parse_fields(
+    top: Mapping[str, Any], tokens: frozenset[str], checker: _Checker
+) -> tuple[FieldMapping, ...]:
+    if "fields" not in top:
+        checker.fail(
+            "fields", "is missing; add `fields:` with one entry per schema field"
+        )
+        return ()
+    specs = checker.mapping(top["fields"], "fields")
+    if specs is None:
+        return ()
+    if not specs:
+        checker.fail("fields", "is empty; add one entry per schema field")
+    parsed = []
+    for name, spec in specs.items():
+        mapped = _parse_field(name, spec, tokens, checker)
+        if mapped is not None:
+            parsed.append(mapped)
+    return tuple(parsed)
+
+
+def _parse_field(
+    name: str, value: Any, tokens: frozenset[str], checker: _Checker
+) -> FieldMapping | None:
+    path = f"fields.{name}"
+    spec = checker.mapping(value, path)
+    if spec is None:
+        return None
+    before = len(checker.problems)
+    checker.keys(spec, path, _FIELD_KEYS)
+    columns, constant = _parse_source(spec, path, checker)
+    name_part, name_order, middle_names = _parse_name_part(spec, path, checker)
+    steps = _parse_steps(spec.get("steps", []), f"{path}.steps", checker)
+    value_map, unmapped = _parse_value_map(spec, path, checker)
+    dates = _parse_dates(spec, path, checker)
+    field_tokens = checker.texts(
+        spec.get("missing", []), f"{path}.missing", allow_empty=True
+    )
+    mapped = FieldMapping(
+        name=name,
+        columns=columns,
+        join=checker.text(spec.get("join", " "), f"{path}.join") or "",
+        constant=constant,
+        name_part=name_part,
+        name_order=name_order,
+        middle_names=middle_names,
+        steps=steps,
+        value_map=value_map,
+        unmapped=unmapped,
+        dates=dates,
+        missing=tokens | missing_tokens(field_tokens),
+    )
+    if len(checker.problems) > before:
+        return None
+    if constant is not None:
+        _, error = mapped.transform(constant)
+        if error is not None:
+            checker.fail(f"{path}.constant", f"{constant!r} {error}")
+    return mapped
+
+
+def _parse_source(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> tuple[tuple[str, ...], str | None]:
+    given = [key for key in _SOURCES if key in spec]
+    if len(given) != 1:
+        found = f" (found {', '.join(given)})" if given else ""
+        checker.fail(
+            path,
+            f"needs exactly one source{found}: `column: NAME`, `columns: [A, B]` "
+            "with `join`, or `constant: VALUE`",
+        )
+        return (), None
+    if "join" in spec and "columns" not in spec:
+        checker.fail(f"{path}.join", "applies only with `columns: [A, B]`; remove it")
+    if "column" in spec:
+        column = checker.text(spec["column"], f"{path}.column")
+        if column == "":
+            checker.fail(f"{path}.column", "must name a CSV column")
+        return ((column,) if column else ()), None
+    if "columns" in spec:
+        return checker.texts(
+            spec["columns"], f"{path}.columns", allow_empty=False
+        ), None
+    return (), checker.text(spec["constant"], f"{path}.constant")
+
+
+def _parse_name_part(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> tuple[NamePart | None, NameOrder, MiddleNames]:
+    if "name_part" not in spec:
+        for key in ("name_order", "middle_names"):
+            if key in spec:
+                checker.fail(
+                    f"{path}.{key}", "applies only with `name_part`; remove it"
+                )
+        return None, "auto", "drop"
+    if "column" not in spec:
+        checker.fail(f"{path}.name_part", "needs `column:` naming the full-name column")
+    part = checker.choice(spec["name_part"], f"{path}.name_part", get_args(NamePart))
+    order = checker.choice(
+        spec.get("name_order", "auto"), f"{path}.name_order", get_args(NameOrder)
+    )
+    middle = checker.choice(
+        spec.get("middle_names", "drop"), f"{path}.middle_names", get_args(MiddleNames)
+    )
+    if "middle_names" in spec and part == "surname":
+        checker.fail(f"{path}.middle_names", "applies only to `name_part: given`")
+    return (
+        cast("NamePart | None", part),
+        cast(NameOrder, order or "auto"),
+        cast(MiddleNames, middle or "drop"),
+    )
+
+
+_SIMPLE_STEPS: dict[str, Callable[[str], str]] = {
+    "nfkc": nfkc,
+    "strip_accents": strip_accents,
+    "lower": str.lower,
+    "upper": str.upper,
+    "casefold": fold_case,
+    "collapse_whitespace": collapse_whitespace,
+    "remove_whitespace": remove_whitespace,
+    "digits_only": digits_only,
+    "first_word": first_word,
+}
+_STEP_NAMES = (*_SIMPLE_STEPS, "remove_punctuation", "zero_pad")
+
+
+def _parse_steps(value: Any, path: str, checker: _Checker) -> tuple[Step, ...]:
+    if not isinstance(value, list):
+        checker.fail(
+            path, f"must be a list of steps, like [lower] (got {_kind(value)})"
+        )
+        return ()
+    steps = [
+        _parse_step(item, f"{path}[{index}]", checker)
+        for index, item in enumerate(value)
+    ]
+    return tuple(step for step in steps if step is not None)
+
+
+def _parse_step(item: Any, path: str, checker: _Checker) -> Step | None:
+    if isinstance(item, dict) and len(item) == 1:
+        name, options = next(iter(item.items()))
+    elif isinstance(item, str):
+        name, options = item, None
+    else:
+        checker.fail(path, "must be a step name or `NAME: OPTIONS`, like `zero_pad: 4`")
+        return None
+    if name not in _STEP_NAMES:
+        close = difflib.get_close_matches(str(name), _STEP_NAMES, n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        checker.fail(
+            path, f"unknown step {name!r}; {guess}Steps: {', '.join(_STEP_NAMES)}"
+        )
+        return None
+    if name in _SIMPLE_STEPS:
+        if options is not None:
+            checker.fail(path, f"step {name!r} takes no options; write just `{name}`")
+            return None
+        return Step(name, _SIMPLE_STEPS[name])
+    if name == "zero_pad":
+        if options is None:
+            checker.fail(path, "step 'zero_pad' needs a width, like `zero_pad: 4`")
+            return None
+        width = checker.integer(options, f"{path}.zero_pad", 1, 64)
+        return (
+            Step(f"zero_pad: {width}", partial(zero_pad, width=width))
+            if width
+            else None
+        )
+    return _parse_punctuation_step(options, path, checker)
+
+
+def _parse_punctuation_step(options: Any, path: str, checker: _Checker) -> Step | None:
+    path = f"{path}.remove_punctuation"
+    settings = {} if options is None else checker.mapping(options, path)
+    if settings is None:
+        return None
+    checker.keys(settings, path, ("hyphen", "apostrophe"))
+    rules = get_args(PunctuationRule)
+    hyphen = checker.choice(settings.get("hyphen", "space"), f"{path}.hyphen", rules)
+    apostrophe = checker.choice(
+        settings.get("apostrophe", "remove"), f"{path}.apostrophe", rules
+    )
+    if hyphen is None or apostrophe is None:
+        return None
+    function = partial(
+        remove_punctuation,
+        hyphen=cast(PunctuationRule, hyphen),
+        apostrophe=cast(PunctuationRule, apostrophe),
+    )
+    label = f"remove_punctuation: {{hyphen: {hyphen}, apostrophe: {apostrophe}}}"
+    return Step(label, function)
+
+
+def _parse_value_map(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> tuple[dict[str, str], Unmapped]:
+    if "value_map" not in spec:
+        if "unmapped" in spec:
+            checker.fail(f"{path}.unmapped", "applies only with `value_map`; remove it")
+        return {}, "keep"
+    table = checker.mapping(spec["value_map"], f"{path}.value_map")
+    if table is None:
+        return {}, "keep"
+    if not table:
+        checker.fail(f"{path}.value_map", "is empty; add `FROM: TO` pairs or remove it")
+    for key, value in table.items():
+        checker.text(value, f"{path}.value_map.{key}")
+    unmapped = checker.choice(
+        spec.get("unmapped", "keep"), f"{path}.unmapped", get_args(Unmapped)
+    )
+    return dict(table), cast(Unmapped, unmapped or "keep")
+
+
+def _parse_dates(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> DateRule | None:
+    if "date_formats" not in spec:
+        for key in ("output_format", "pivot_year"):
+            if key in spec:
+                checker.fail(
+                    f"{path}.{key}", "applies only with `date_formats`; remove it"
+                )
+        return None
+    formats = checker.texts(
+        spec["date_formats"], f"{path}.date_formats", allow_empty=False
+    )
+    for index, date_format in enumerate(formats):
+        _check_date_format(date_format, f"{path}.date_formats[{index}]", checker)
+    output = _parse_output_format(spec, path, checker)
+    pivot = None
+    two_digit = any(uses_two_digit_year(date_format) for date_format in formats)
+    if "pivot_year" in spec:
+        pivot = checker.integer(spec["pivot_year"], f"{path}.pivot_year", 1000, 9899)
+        if not two_digit:
+            checker.fail(
+                f"{path}.pivot_year", "has no effect without a %y format; remove it"
+            )
+    elif two_digit:
+        checker.fail(
+            f"{path}.date_formats",
+            "has a two-digit year (%y), which is ambiguous; add `pivot_year: YYYY` "
+            "(two-digit years then fall in YYYY to YYYY+99) or use %Y",
+        )
+    return DateRule(formats, output or "%Y-%m-%d", pivot)
+
+
+def _parse_output_format(
+    spec: Mapping[str, Any], path: str, checker: _Checker
+) -> str | None:
+    if "output_format" not in spec:
+        checker.fail(
+            f"{path}.output_format",
+            "is missing; add the schema's date format, like "
+            '`output_format: "%Y-%m-%d"`',
+        )
+        return None
+    output = checker.text(spec["output_format"], f"{path}.output_format")
+    if output is None:
+        return None
+    if uses_two_digit_year(output):
+        checker.fail(
+            f"{path}.output_format", "must write a four-digit year (%Y), not %y"
+        )
+    _check_date_format(output, f"{path}.output_format", checker)
+    return output
+
+
+def _check_date_format(date_format: str, path: str, checker: _Checker) -> None:
+    try:
+        validate_date_format(date_format)
+    except ValueError as error:
+        checker.fail(path, f"{date_format!r} {error}")
