@@ -1,0 +1,164 @@
+"""``linkage match``: the operator links the agencies' encodings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from linkage.atomic import private_output
+from linkage.cli.options import existing_file, output_file
+from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
+from linkage.matching.parties import load_parties
+
+
+class ThresholdType(click.ParamType):  # type: ignore[type-arg]
+    """``auto``, or a Dice threshold in (0, 1]."""
+
+    name = "auto|T"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
+        if isinstance(value, float) or value == "auto":
+            return value  # type: ignore[no-any-return]
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(
+                f"must be 'auto' or a number in (0, 1] (got {value!r})", param, ctx
+            )
+        if not 0 < number <= 1:
+            self.fail(f"must be in (0, 1] (got {number})", param, ctx)
+        return number
+
+
+@click.command()
+@click.argument(
+    "encodings", metavar="ENCODINGS...", nargs=-1, required=True, type=existing_file
+)
+@click.option(
+    "--threshold",
+    type=ThresholdType(),
+    default="auto",
+    show_default=True,
+    help="Dice similarity at which two records may match, or 'auto' to choose "
+    "it from the distribution of best-match scores (no ground truth needed).",
+)
+@click.option(
+    "--dedup",
+    is_flag=True,
+    help="Also find duplicates within each file (with one file: only that).",
+)
+@click.option(
+    "--solver",
+    type=click.Choice(["greedy", "optimal"]),
+    default="greedy",
+    show_default=True,
+    help="Two parties: greedy one-to-one (as anonlink) or optimal (largest "
+    "total similarity per connected component).",
+)
+@click.option(
+    "--out",
+    type=output_file,
+    required=True,
+    help="All groups as CSV: match_id,party,pseudonym,score.",
+)
+@click.option(
+    "--per-party-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write <party>.csv per agency with only its own rows "
+    "(pseudonym,match_id,score), for `linkage vault resolve`.",
+)
+@click.option(
+    "--report",
+    type=output_file,
+    default=None,
+    help="Write an HTML report (or .png) of the score histogram and the threshold.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress on stderr (default: when stderr is a terminal).",
+)
+def match(
+    encodings: tuple[Path, ...],
+    threshold: float | str,
+    dedup: bool,
+    solver: str,
+    out: Path,
+    per_party_dir: Path | None,
+    report: Path | None,
+    progress: bool | None,
+) -> None:
+    """Link the ENCODINGS files of two or more agencies (or dedup one).
+
+    Files are the agencies' encodings (linkage format or clkhash JSON). They
+    must share the bit length, schema fingerprint and key-check value.
+    """
+    parties = load_parties(list(encodings))
+    settings = MatchSettings(
+        threshold="auto" if threshold == "auto" else float(threshold),
+        dedup=dedup,
+        solver="optimal" if solver == "optimal" else "greedy",
+    )
+    show = progress if progress is not None else sys.stderr.isatty()
+    result = Matcher(parties, settings, progress=_Progress() if show else None).run()
+    _write_csv(out, result.matches)
+    if per_party_dir is not None:
+        per_party_dir.mkdir(parents=True, exist_ok=True)
+        for party in parties.parties:
+            _write_csv(
+                per_party_dir / f"{party.name}.csv", result.for_party(party.name)
+            )
+    if report is not None:
+        from linkage.matching.report import write_report
+
+        write_report(
+            report,
+            best=result.best,
+            choice=result.choice,
+            summary=_summary(result, encodings),
+        )
+    click.echo(result.choice.explanation, err=True)
+    click.echo(
+        f"Threshold {result.choice.threshold:.3f} ({result.choice.method}): "
+        f"{result.stats['groups']} groups, {result.stats['records matched']} records "
+        f"matched of {result.stats['records']}; wrote {out}.",
+        err=True,
+    )
+
+
+def _write_csv(path: Path, frame: Any) -> None:
+    with private_output(path) as binary:
+        frame.to_csv(binary, index=False)
+
+
+def _summary(
+    result: MatchResult, encodings: tuple[Path, ...]
+) -> dict[str, str | int | float]:
+    summary: dict[str, str | int | float] = {
+        "files": ", ".join(str(p) for p in encodings)
+    }
+    summary.update(result.stats)
+    return summary
+
+
+class _Progress:
+    """One progress bar per comparison step, on stderr."""
+
+    def __init__(self) -> None:
+        self._label = ""
+        self._done = 0
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label != self._label:
+            if self._label:
+                click.echo("", err=True)
+            self._label, self._done = label, 0
+        percent = 100 * done // max(total, 1)
+        click.echo(f"\r{label}: {percent:3d}% ({done}/{total})", err=True, nl=False)
+        if done >= total:
+            click.echo("", err=True)
+            self._label = ""

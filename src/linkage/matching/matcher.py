@@ -1,0 +1,241 @@
+"""The matcher: parties' encodings in, groups of pseudonyms with match IDs out.
+
+One object does one linkage, in four steps an operator can follow:
+
+1. **threshold**: fixed, or chosen from the distribution of best-match scores
+   (no ground truth);
+2. **candidates**: every pair at or above the threshold, by the popcount-pruned
+   Dice kernel, in bounded memory;
+3. **solving**: one-to-one for two parties, consistent groups for more, and
+   groups within a party when deduplicating;
+4. **match IDs**: a fresh random, unguessable ID per group, the same string in
+   every party's results.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from linkage.matching import clustering, solving
+from linkage.matching.parties import PartySet
+from linkage.matching.similarity import CandidateChunk, best_scores, iter_candidates
+from linkage.matching.threshold import (
+    ThresholdChoice,
+    choose_threshold,
+    fixed_threshold,
+)
+
+Solver = Literal["greedy", "optimal"]
+MATCH_COLUMNS = ["match_id", "party", "pseudonym", "score"]
+_AUTO_FLOOR = 0.5  # Best-match scores below this tell nothing about the valley.
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """How to link.
+
+    Attributes:
+        threshold: a Dice threshold in (0, 1], or ``"auto"`` to choose it from
+            the score distribution.
+        dedup: also group records within a party (with one file: only that).
+        solver: for two parties, ``greedy`` (as anonlink) or ``optimal``
+            (maximum total similarity per connected component).
+    """
+
+    threshold: float | Literal["auto"] = "auto"
+    dedup: bool = False
+    solver: Solver = "greedy"
+
+
+@dataclass
+class Candidates:
+    """Candidate pairs in the global record index."""
+
+    left: npt.NDArray[np.int64]
+    right: npt.NDArray[np.int64]
+    score: npt.NDArray[np.float64]
+    compared: int = 0
+
+
+@dataclass
+class MatchResult:
+    """What a linkage produced, and what it rests on."""
+
+    matches: pd.DataFrame
+    choice: ThresholdChoice
+    best: npt.NDArray[np.float64]
+    stats: dict[str, int | float | str] = field(default_factory=dict)
+
+    def for_party(self, name: str) -> pd.DataFrame:
+        """One party's rows only: what that agency may receive."""
+        rows = self.matches[self.matches["party"] == name]
+        return rows[["pseudonym", "match_id", "score"]].reset_index(drop=True)
+
+
+class Matcher:
+    """Links the parties of one project under one set of settings.
+
+    Example:
+        >>> parties = load_parties(paths)  # doctest: +SKIP
+        >>> result = Matcher(parties, MatchSettings()).run()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        parties: PartySet,
+        settings: MatchSettings,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        if len(parties.parties) == 1 and not settings.dedup:
+            raise ValueError("one file can only be deduplicated: pass --dedup")
+        self.parties = parties
+        self.settings = settings
+        self._progress = progress
+
+    def run(self) -> MatchResult:
+        """Choose the threshold, find candidates, solve, and assign match IDs."""
+        started = time.perf_counter()
+        best = self.best_match_scores()
+        choice = self.threshold(best)
+        candidates = self.candidates(choice.threshold)
+        labels = self.solve(candidates, choice.threshold)
+        matches = self._rows(labels, candidates)
+        stats: dict[str, int | float | str] = {
+            "parties": len(self.parties.parties),
+            "records": self.parties.total,
+            "threshold": round(choice.threshold, 4),
+            "threshold method": choice.method,
+            "candidate pairs": len(candidates.score),
+            "pairs compared": candidates.compared,
+            "groups": int(matches["match_id"].nunique()),
+            "records matched": len(matches),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        return MatchResult(matches=matches, choice=choice, best=best, stats=stats)
+
+    def best_match_scores(self) -> npt.NDArray[np.float64]:
+        """Each record's best Dice score against the records it may match."""
+        scores = []
+        for number, party in enumerate(self.parties.parties):
+            clks = party.encodings.clks
+            others = self._other_clks(number)
+            if others is not None:
+                scores.append(best_scores(clks, others, floor=_AUTO_FLOOR))
+            if self.settings.dedup:
+                scores.append(best_scores(clks, None, floor=_AUTO_FLOOR))
+            if len(self.parties.parties) == 2 and not self.settings.dedup:
+                break  # Both directions of a two-party link tell the same story.
+        return np.concatenate(scores) if scores else np.zeros(0)
+
+    def threshold(self, best: npt.NDArray[np.float64]) -> ThresholdChoice:
+        """The settings' fixed threshold, or one chosen from ``best``."""
+        if self.settings.threshold == "auto":
+            return choose_threshold(best)
+        return fixed_threshold(float(self.settings.threshold))
+
+    def candidates(self, threshold: float) -> Candidates:
+        """Every pair of records, across parties (and within, for dedup), >= t."""
+        lefts, rights, scores, compared = [], [], [], 0
+        for left_party, right_party, chunk in self._chunks(threshold):
+            lefts.append(chunk.left + self.parties.offsets[left_party])
+            rights.append(chunk.right + self.parties.offsets[right_party])
+            scores.append(chunk.score)
+            compared += chunk.compared
+        if not scores:
+            empty = np.zeros(0, dtype=np.int64)
+            return Candidates(empty, empty.copy(), np.zeros(0))
+        return Candidates(
+            np.concatenate(lefts),
+            np.concatenate(rights),
+            np.concatenate(scores),
+            compared,
+        )
+
+    def solve(self, candidates: Candidates, threshold: float) -> npt.NDArray[np.int64]:
+        """A group label per global record (-1: in no group)."""
+        pairs = (candidates.left, candidates.right, candidates.score)
+        count = self.parties.total
+        if self.settings.dedup and len(self.parties.parties) == 1:
+            return clustering.cluster_dedup(count, *pairs, threshold=threshold)
+        if self.settings.dedup:
+            return clustering.cluster_links_and_dedup(
+                self.parties.party_of, *pairs, threshold=threshold
+            )
+        if len(self.parties.parties) == 2:
+            solve = (
+                solving.optimal_one_to_one
+                if self.settings.solver == "optimal"
+                else solving.greedy_one_to_one
+            )
+            left, right, _ = solve(*pairs)
+            labels = np.full(count, -1, dtype=np.int64)
+            labels[left] = np.arange(len(left))
+            labels[right] = np.arange(len(right))
+            return labels
+        return clustering.cluster_parties(self.parties.party_of, *pairs)
+
+    def _other_clks(self, number: int) -> npt.NDArray[np.uint8] | None:
+        others = [
+            p.encodings.clks for i, p in enumerate(self.parties.parties) if i != number
+        ]
+        return np.concatenate(others) if others else None
+
+    def _chunks(self, threshold: float) -> Iterator[tuple[int, int, CandidateChunk]]:
+        parties = self.parties.parties
+        for i, left in enumerate(parties):
+            for j in range(i, len(parties)):
+                if i == j and not self.settings.dedup:
+                    continue
+                right = None if i == j else parties[j].encodings.clks
+                label = f"comparing {left.name} with {parties[j].name}"
+                progress = self._reporter(label, len(left))
+                for chunk in iter_candidates(
+                    left.encodings.clks, right, threshold, progress=progress
+                ):
+                    yield i, j, chunk
+
+    def _reporter(self, label: str, total: int) -> Callable[[int], None] | None:
+        report = self._progress
+        if report is None:
+            return None
+        return lambda done: report(label, done, total)
+
+    def _rows(
+        self, labels: npt.NDArray[np.int64], candidates: Candidates
+    ) -> pd.DataFrame:
+        grouped = np.flatnonzero(labels >= 0)
+        if not len(grouped):
+            return pd.DataFrame({column: [] for column in MATCH_COLUMNS})
+        ids = np.array([secrets.token_hex(16) for _ in range(int(labels.max()) + 1)])
+        score = _member_scores(labels, candidates)
+        party_names = [p.name for p in self.parties.parties]
+        pseudonyms = [self.parties.locate(int(g)) for g in grouped]
+        frame = pd.DataFrame(
+            {
+                "match_id": ids[labels[grouped]],
+                "party": [party_names[int(self.parties.party_of[g])] for g in grouped],
+                "pseudonym": [party.pseudonyms[row] for party, row in pseudonyms],
+                "score": np.round(score[grouped], 4),
+            }
+        )
+        return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
+
+
+def _member_scores(
+    labels: npt.NDArray[np.int64], candidates: Candidates
+) -> npt.NDArray[np.float64]:
+    """Each grouped record's best score with another member of its group."""
+    best = np.zeros(len(labels))
+    left, right, score = candidates.left, candidates.right, candidates.score
+    inside = (labels[left] >= 0) & (labels[left] == labels[right])
+    np.maximum.at(best, left[inside], score[inside])
+    np.maximum.at(best, right[inside], score[inside])
+    return best

@@ -1,0 +1,249 @@
+"""Grouping records of many parties, or of one: known answers and properties."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkage.matching.clustering import (
+    cluster_dedup,
+    cluster_links_and_dedup,
+    cluster_parties,
+)
+from linkage.matching.solving import greedy_one_to_one
+
+Pairs = list[tuple[int, int, float]]
+
+
+def as_arrays(pairs: Pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate triples as the three parallel arrays the functions take."""
+    left = np.array([p[0] for p in pairs], dtype=np.int64)
+    right = np.array([p[1] for p in pairs], dtype=np.int64)
+    score = np.array([p[2] for p in pairs], dtype=np.float64)
+    return left, right, score
+
+
+def groups(labels: np.ndarray) -> list[list[int]]:
+    """The records of each label 0..k-1, in label order."""
+    return [np.flatnonzero(labels == k).tolist() for k in range(labels.max() + 1)]
+
+
+def best_scores(pairs: Pairs) -> dict[tuple[int, int], float]:
+    """The best score of each unordered candidate pair (self-pairs dropped)."""
+    best: dict[tuple[int, int], float] = {}
+    for a, b, s in pairs:
+        if a != b:
+            key = (min(a, b), max(a, b))
+            best[key] = max(s, best.get(key, s))
+    return best
+
+
+@st.composite
+def parties_and_candidates(
+    draw: st.DrawFn, max_parties: int = 4
+) -> tuple[list[int], Pairs]:
+    """A party for each of up to 10 records, and candidates among them."""
+    party_of = draw(st.lists(st.integers(0, max_parties - 1), min_size=1, max_size=10))
+    record = st.integers(0, len(party_of) - 1)
+    score = st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    return party_of, draw(st.lists(st.tuples(record, record, score), max_size=30))
+
+
+def assert_well_labelled(labels: np.ndarray, count: int) -> None:
+    """One int64 label per record; labels 0..k-1, each used at least twice."""
+    assert labels.dtype == np.int64
+    assert labels.shape == (count,)
+    used = labels[labels >= 0]
+    if len(used):
+        assert set(used.tolist()) == set(range(used.max() + 1))
+        assert np.bincount(used).min() >= 2
+        firsts = [group[0] for group in groups(labels)]
+        assert firsts == sorted(firsts)
+
+
+def test_a_hub_does_not_chain_two_dissimilar_records() -> None:
+    """Hub 0 resembles 1 and 2, which are no candidates: only the best joins."""
+    left, right, score = as_arrays([(0, 1, 0.7), (0, 2, 0.75)])
+    labels = cluster_parties([0, 1, 2], left, right, score)
+    assert labels.tolist() == [0, -1, 0]
+
+
+def test_three_parties_group_one_consistent_triangle() -> None:
+    """Three records that all resemble each other form one group."""
+    pairs = [(0, 1, 0.9), (1, 2, 0.8), (0, 2, 0.7), (3, 4, 0.85)]
+    labels = cluster_parties([0, 1, 2, 0, 2, 1], *as_arrays(pairs))
+    assert labels.tolist() == [0, 0, 0, 1, 1, -1]
+
+
+def test_a_group_holds_at_most_one_record_per_party() -> None:
+    """Records 1 and 2 are both party 1: 2 cannot join {0, 1}, so it pairs with 3."""
+    pairs = [(1, 2, 0.95), (0, 1, 0.9), (0, 2, 0.8), (2, 3, 0.75), (0, 3, 0.7)]
+    labels = cluster_parties([0, 1, 1, 2], *as_arrays(pairs))
+    assert labels.tolist() == [0, 0, 1, 1]
+
+
+def test_records_in_no_candidate_stay_alone() -> None:
+    """Records without candidates get -1; no candidates at all give all -1."""
+    assert cluster_parties([0, 1, 2, 0], [0], [1], [0.9]).tolist() == [0, 0, -1, -1]
+    assert cluster_parties([0, 1, 2], [], [], []).tolist() == [-1, -1, -1]
+    assert cluster_parties([], [], [], []).tolist() == []
+    empty = cluster_dedup(3, [], [], [], threshold=0.5)
+    assert empty.tolist() == [-1, -1, -1]
+
+
+def test_labels_follow_the_smallest_record_of_each_group() -> None:
+    """Group {0, 1} is label 0 even though group {3, 4} scored higher."""
+    pairs = [(3, 4, 0.99), (1, 0, 0.8)]
+    labels = cluster_parties([0, 1, 2, 0, 1], *as_arrays(pairs))
+    assert labels.tolist() == [0, 0, -1, 1, 1]
+
+
+def test_labels_do_not_depend_on_candidate_order() -> None:
+    """Every order of the same ties gives the same labels."""
+    pairs = [(0, 1, 0.8), (0, 2, 0.8), (1, 2, 0.8), (2, 3, 0.8), (1, 3, 0.8)]
+    seen = {
+        tuple(cluster_parties([0, 1, 2, 1], *as_arrays(list(p))).tolist())
+        for p in itertools.permutations(pairs)
+    }
+    assert seen == {(0, 0, 0, -1)}
+
+
+def test_dedup_chain_depends_on_the_linkage() -> None:
+    """A-B and B-C at 0.9, A-C missing: average joins all at 0.4, not at 0.5."""
+    pairs = as_arrays([(0, 1, 0.9), (1, 2, 0.9)])
+    complete = cluster_dedup(3, *pairs, linkage="complete", threshold=0.4)
+    assert complete.tolist() == [0, 0, -1]
+    assert cluster_dedup(3, *pairs, threshold=0.4).tolist() == [0, 0, 0]
+    assert cluster_dedup(3, *pairs, threshold=0.5).tolist() == [0, 0, -1]
+
+
+def test_a_candidate_below_the_threshold_still_counts_in_the_average() -> None:
+    """A-C at 0.3 starts no merge, but lifts C's linkage to {A, B} to 0.6."""
+    pairs = as_arrays([(0, 1, 0.9), (1, 2, 0.9), (0, 2, 0.3)])
+    assert cluster_dedup(3, *pairs, threshold=0.5).tolist() == [0, 0, 0]
+    assert cluster_dedup(2, [0], [1], [0.3], threshold=0.5).tolist() == [-1, -1]
+
+
+def test_dedup_does_not_chain_unrelated_records() -> None:
+    """A-B, B-C and C-D alike, nothing else: two groups, not one chain."""
+    pairs = as_arrays([(0, 1, 0.95), (1, 2, 0.9), (2, 3, 0.95)])
+    labels = cluster_dedup(4, *pairs, threshold=0.5)
+    assert labels.tolist() == [0, 0, 1, 1]
+
+
+def test_average_keeps_duplicates_that_only_resemble_the_original() -> None:
+    """Duplicates at 0.9 to the original and 0.76 to each other stay together."""
+    original = [(0, d, 0.9) for d in (1, 2, 3)]
+    among = [(1, 2, 0.76), (1, 3, 0.76), (2, 3, 0.76)]
+    pairs = as_arrays(original + among)
+    assert cluster_dedup(4, *pairs, threshold=0.8).tolist() == [0, 0, 0, 0]
+    complete = cluster_dedup(4, *pairs, linkage="complete", threshold=0.8)
+    assert complete.tolist() == [0, 0, -1, -1]
+
+
+def test_a_mean_equal_to_the_threshold_passes() -> None:
+    """(0.7 + 0.6) / 2 is 0.65 although the float sum rounds below 1.3."""
+    pairs = as_arrays([(0, 1, 0.95), (0, 2, 0.7), (1, 2, 0.6)])
+    assert cluster_dedup(3, *pairs, threshold=0.65).tolist() == [0, 0, 0]
+
+
+def test_links_and_dedup_allow_several_records_per_party() -> None:
+    """Two records of party 0 and one of party 1, all alike, form one group."""
+    pairs = as_arrays([(0, 1, 0.9), (0, 2, 0.9), (1, 2, 0.85)])
+    assert cluster_links_and_dedup([0, 0, 1], *pairs, 0.8).tolist() == [0, 0, 0]
+    assert cluster_parties([0, 0, 1], *pairs).tolist() == [0, -1, 0]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: cluster_dedup(2, [0], [2], [0.9], threshold=0.5), "'right' must be <"),
+        (
+            lambda: cluster_dedup(2, [0], [1], [0.9], linkage="x", threshold=0.5),  # type: ignore[arg-type]
+            "'linkage' must be in",
+        ),
+        (lambda: cluster_dedup(2, [0], [1], [0.9], threshold=np.nan), "'threshold'"),
+        (lambda: cluster_dedup(-1, [], [], [], threshold=0.5), "'count' must be"),
+        (lambda: cluster_parties([[0, 1]], [0], [1], [0.9]), "'party_of' must be"),
+        (lambda: cluster_parties([0, -1], [0], [1], [0.9]), "'party_of' must be"),
+    ],
+)
+def test_bad_arguments_are_refused(call: Callable[[], object], message: str) -> None:
+    """Each bad argument raises ValueError naming it."""
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@settings(deadline=None)  # The first call compiles the numba kernels.
+@given(parties_and_candidates())
+def test_party_groups_are_cliques_with_one_record_per_party(
+    case: tuple[list[int], Pairs],
+) -> None:
+    """Every group has distinct parties and every pair in it is a candidate."""
+    party_of, pairs = case
+    labels = cluster_parties(party_of, *as_arrays(pairs))
+    assert_well_labelled(labels, len(party_of))
+    best = best_scores(pairs)
+    for group in groups(labels):
+        assert len({party_of[r] for r in group}) == len(group)
+        assert all(pair in best for pair in itertools.combinations(group, 2))
+
+
+@settings(deadline=None)  # The first call compiles the numba kernels.
+@given(parties_and_candidates(max_parties=2))
+def test_two_parties_group_as_greedy_one_to_one(
+    case: tuple[list[int], Pairs],
+) -> None:
+    """With two parties the groups are exactly greedy's pairs."""
+    party_of, pairs = case
+    across = [(a, b, s) for a, b, s in pairs if party_of[a] < party_of[b]]
+    labels = cluster_parties(party_of, *as_arrays(across))
+    left, right, _ = greedy_one_to_one(*as_arrays(across))
+    pairs_found = zip(left.tolist(), right.tolist(), strict=True)
+    expected = sorted(sorted(pair) for pair in pairs_found)
+    assert sorted(groups(labels)) == expected
+
+
+@settings(deadline=None)  # The first call compiles the numba kernels.
+@given(parties_and_candidates(), st.sampled_from([0.5, 0.65, 0.8]))
+def test_dedup_groups_meet_their_linkage(
+    case: tuple[list[int], Pairs], threshold: float
+) -> None:
+    """Complete: all pairs >= t. Average: each group's mean pair (0 if missing) >= t."""
+    party_of, pairs = case
+    count = len(party_of)
+    best = best_scores(pairs)
+    complete = cluster_dedup(
+        count, *as_arrays(pairs), linkage="complete", threshold=threshold
+    )
+    assert_well_labelled(complete, count)
+    for group in groups(complete):
+        pairs_in = itertools.combinations(group, 2)
+        assert all(best.get(pair, 0.0) >= threshold for pair in pairs_in)
+    average = cluster_dedup(count, *as_arrays(pairs), threshold=threshold)
+    assert_well_labelled(average, count)
+    for group in groups(average):
+        inside = [best.get(pair, 0.0) for pair in itertools.combinations(group, 2)]
+        assert np.mean(inside) >= threshold - 1e-9
+
+
+@settings(deadline=None)  # The first call compiles the numba kernels.
+@given(parties_and_candidates())
+def test_clustering_ignores_candidate_order_and_direction(
+    case: tuple[list[int], Pairs],
+) -> None:
+    """Reversing the list and swapping left and right changes no label."""
+    party_of, pairs = case
+    flipped = [(b, a, s) for a, b, s in reversed(pairs)]
+    for given_pairs in (pairs, flipped):
+        arrays = as_arrays(given_pairs)
+        labels = cluster_parties(party_of, *arrays).tolist()
+        dedup = cluster_dedup(len(party_of), *arrays, threshold=0.6).tolist()
+        if given_pairs is pairs:
+            expected = (labels, dedup)
+    assert (labels, dedup) == expected

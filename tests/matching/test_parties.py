@@ -1,0 +1,93 @@
+"""Loading parties' encodings and refusing files that cannot be compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from linkage.errors import InputError
+from linkage.formats.clkfile import EncodingHeader, open_writer
+from linkage.matching.parties import load_parties
+
+FINGERPRINT = "a" * 64
+
+
+def write(
+    path: Path,
+    count: int,
+    *,
+    bits: int = 64,
+    fingerprint: str = FINGERPRINT,
+    key_check: str = "00ff",
+    party: str | None = None,
+    fmt: str = "linkage",
+) -> Path:
+    header = EncodingHeader(
+        schema_fingerprint=fingerprint,
+        bit_length=bits,
+        key_check=key_check,
+        extensions={"party": party} if party else {},
+    )
+    rng = np.random.default_rng(count)
+    clks = rng.integers(0, 256, size=(count, -(-bits // 8)), dtype=np.uint8)
+    pseudonyms = rng.integers(0, 256, size=(count, 16), dtype=np.uint8)
+    with open_writer(path, fmt, header) as writer:  # type: ignore[arg-type]
+        writer.write(pseudonyms, clks)
+    return path
+
+
+def test_parties_share_one_index(tmp_path: Path) -> None:
+    """Offsets and party_of place every record in one global index."""
+    parties = load_parties([write(tmp_path / "a.lnk", 3), write(tmp_path / "b.lnk", 2)])
+    assert [p.name for p in parties.parties] == ["a", "b"]
+    assert parties.offsets.tolist() == [0, 3]
+    assert parties.party_of.tolist() == [0, 0, 0, 1, 1]
+    party, row = parties.locate(4)
+    assert (party.name, row) == ("b", 1)
+
+
+def test_party_name_comes_from_the_header(tmp_path: Path) -> None:
+    """A --party name in the header wins over the file name."""
+    parties = load_parties([write(tmp_path / "x.lnk", 2, party="police")])
+    assert parties.parties[0].name == "police"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"bits": 128}, "bit length"),
+        ({"fingerprint": "b" * 64}, "schema fingerprint"),
+        ({"key_check": "abcd"}, "key-check value"),
+    ],
+)
+def test_disagreeing_files_are_refused_naming_them(
+    tmp_path: Path, change: dict[str, object], expected: str
+) -> None:
+    """Files from another schema, secret or length are named in the error."""
+    first = write(tmp_path / "a.lnk", 3)
+    second = write(tmp_path / "b.lnk", 3, **change)  # type: ignore[arg-type]
+    with pytest.raises(InputError) as raised:
+        load_parties([first, second])
+    message = str(raised.value)
+    assert expected in message
+    assert str(first) in message and str(second) in message
+
+
+def test_clkhash_json_files_are_checked_for_length_only(tmp_path: Path) -> None:
+    """clkhash JSON has no header; its row index stands in for the pseudonym."""
+    ours = write(tmp_path / "a.lnk", 3)
+    theirs = write(tmp_path / "b.json", 2, fmt="clkhash-json")
+    parties = load_parties([ours, theirs])
+    assert parties.parties[1].pseudonyms == ["0", "1"]
+
+
+def test_empty_file_and_duplicate_names_are_refused(tmp_path: Path) -> None:
+    """An empty file, or two files for one party, cannot be linked."""
+    with pytest.raises(InputError, match="holds no records"):
+        load_parties([write(tmp_path / "a.lnk", 0), write(tmp_path / "b.lnk", 1)])
+    one = write(tmp_path / "one.lnk", 2, party="police")
+    two = write(tmp_path / "two.lnk", 2, party="police")
+    with pytest.raises(InputError, match="'police'"):
+        load_parties([one, two])
