@@ -39,13 +39,14 @@ def main() -> None:
 
 def _register() -> None:
     # Imported here so each module can import `main`'s helpers without cycles.
-    from linkage.cli import demo, encode, keys, match, schema, vault
+    from linkage.cli import demo, encode, evaluate, keys, match, schema, vault
 
     main.add_command(keys.keygen)
     main.add_command(schema.schema)
     main.add_command(encode.encode)
     main.add_command(vault.vault)
     main.add_command(match.match)
+    main.add_command(evaluate.evaluate)
     main.add_command(demo.demo)
 
 

@@ -1,11 +1,11 @@
-"""``linkage demo``: the agency side of a linkage, end to end, on synthetic data.
+"""``linkage demo``: a whole linkage, end to end, on synthetic data.
 
 Four agencies (police, health, social services, tax) export overlapping,
-messy records of one synthetic population in their own shapes. Each encodes
-its export with its own mapping and vault key under one shared secret. The
-demo then shows what the operator will work with: encodings only, in which
-records of the same person are far more similar than those of different
-people.
+messy records of one synthetic population in their own shapes, with
+duplicates. Each encodes its export with its own mapping and vault key under
+one shared secret; the operator links the encodings (across agencies and
+within them); each agency resolves its own results; and the demo, which alone
+knows the truth, scores the result.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
-from linkage.encoding.vault import Vault
-from linkage.formats.clkfile import read_encodings
+from linkage.encoding.vault import Vault, resolve_results
 from linkage.formats.schema import load_schema
+from linkage.matching.evaluation import evaluate
+from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
+from linkage.matching.parties import load_parties
+from linkage.matching.report import write_report
 
 AGENCIES = ("police", "health", "social_services", "tax")
 
@@ -52,16 +53,33 @@ AGENCIES = ("police", "health", "social_services", "tax")
     help="Directory with schemas/demo.json and mappings/<agency>.yaml.",
 )
 def demo(out: Path, people: int, seed: int, configs: Path) -> None:
-    """Generate four agencies' exports and encode each one, as agencies would."""
+    """Run a linkage end to end on four synthetic agencies.
+
+    \b
+    1. Each agency maps and encodes its own export (keys and vault stay home).
+    2. The operator links the encodings, with the threshold chosen automatically.
+    3. Each agency resolves its own results from its vault.
+    4. The demo, which knows the truth, scores the linkage.
+    """
     from linkage.demo.generator import write_demo_data
 
-    for folder in ("data", "keys", "encodings", "vaults"):
+    for folder in ("data", "keys", "encodings", "vaults", "results", "resolved"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     exports = write_demo_data(out / "data", size=people, seed=seed)
     click.echo(f"Synthetic exports of {people} people written to {out / 'data'}.")
-    secret_path = _key(out / "keys" / "linkage-secret.key")
+    click.echo("1. Agencies encode their exports:")
+    _encode_agencies(out, exports, configs)
+    click.echo("2. The operator links the encodings:")
+    result = _link(out)
+    click.echo("3. Each agency resolves its own results from its vault:")
+    _resolve(out)
+    click.echo("4. Scored against the truth (only the demo knows it):")
+    _score(out, exports["truth"], result.matches)
+
+
+def _encode_agencies(out: Path, exports: dict[str, Path], configs: Path) -> None:
     schema = load_schema(configs / "schemas" / "demo.json")
-    secret = read_secret(secret_path)
+    secret = read_secret(_key(out / "keys" / "linkage-secret.key"))
     for agency in AGENCIES:
         vault_key = read_vault_key(_key(out / "keys" / f"{agency}-vault.key"))
         started = time.perf_counter()
@@ -72,69 +90,62 @@ def demo(out: Path, people: int, seed: int, configs: Path) -> None:
             out / "encodings" / f"{agency}.lnk",
             mapping=load_mapping(configs / "mappings" / f"{agency}.yaml"),
             vault=VaultTarget(out / "vaults" / f"{agency}.vault", vault_key),
+            party=agency,
         )
         seconds = time.perf_counter() - started
         absent = ", ".join(summary.fields_absent) or "none"
         click.echo(
-            f"  {agency:<16} {summary.encoded:>7} records encoded in {seconds:5.2f} s"
+            f"   {agency:<16} {summary.encoded:>7} records in {seconds:5.2f} s"
             f" (fields it does not hold: {absent})"
         )
-    _show_separation(out, exports["truth"])
-    click.echo(f"Encodings (for the operator) are in {out / 'encodings'};")
-    click.echo(
-        f"vaults and keys stay with each agency in {out / 'vaults'}, {out / 'keys'}."
+
+
+def _link(out: Path) -> MatchResult:
+    paths = [out / "encodings" / f"{agency}.lnk" for agency in AGENCIES]
+    result = Matcher(load_parties(paths), MatchSettings(dedup=True)).run()
+    result.matches.to_csv(out / "matches.csv", index=False)
+    for agency in AGENCIES:
+        result.for_party(agency).to_csv(out / "results" / f"{agency}.csv", index=False)
+    write_report(
+        out / "report.html",
+        best=result.best,
+        choice=result.choice,
+        summary=result.stats,
     )
+    click.echo(f"   {result.choice.explanation}")
+    click.echo(
+        f"   {result.stats['groups']} groups of {result.stats['records matched']} "
+        f"records in {result.stats['seconds']} s; each agency gets only its own "
+        f"rows in {out / 'results'}; report: {out / 'report.html'}"
+    )
+    return result
+
+
+def _resolve(out: Path) -> None:
+    for agency in AGENCIES:
+        key = read_vault_key(out / "keys" / f"{agency}-vault.key")
+        vault = Vault.open(out / "vaults" / f"{agency}.vault", key)
+        target = out / "resolved" / f"{agency}.csv"
+        summary = resolve_results(out / "results" / f"{agency}.csv", vault, target)
+        click.echo(f"   {agency:<16} {summary.rows:>7} own records in {target}")
+
+
+def _score(out: Path, truth_path: Path, matches: pd.DataFrame) -> None:
+    truth = pd.read_csv(truth_path, dtype=str, keep_default_na=False)
+    rows: list[tuple[str, str, str]] = []
+    for agency in AGENCIES:
+        key = read_vault_key(out / "keys" / f"{agency}-vault.key")
+        person = truth[truth["agency"] == agency].set_index("record_id")["person_id"]
+        vault = Vault.open(out / "vaults" / f"{agency}.vault", key)
+        rows.extend((agency, e.pseudonym, person[e.record_id]) for e in vault)
+    evaluation = evaluate(
+        matches, pd.DataFrame(rows, columns=["party", "id", "entity"])
+    )
+    for line in evaluation.to_text().splitlines():
+        click.echo(f"   {line}")
 
 
 def _key(path: Path) -> Path:
     if not path.exists():
         write_key_file(path)
     return path
-
-
-def _show_separation(out: Path, truth_path: Path) -> None:
-    """Dice similarity of same-person vs different-person pairs, police x health."""
-    truth = pd.read_csv(truth_path, dtype=str, keep_default_na=False)
-    police = read_encodings(out / "encodings" / "police.lnk")
-    health = read_encodings(out / "encodings" / "health.lnk")
-    police_people = _people_by_pseudonym(out, "police", truth)
-    health_people = _people_by_pseudonym(out, "health", truth)
-    health_row: dict[str, int] = {}
-    for row, pseudonym in enumerate(health.pseudonym_strings()):
-        health_row.setdefault(health_people[pseudonym], row)
-    pairs = [
-        (left, health_row[police_people[pseudonym]])
-        for left, pseudonym in enumerate(police.pseudonym_strings())
-        if police_people[pseudonym] in health_row
-    ]
-    if not pairs:
-        return
-    left, right = (list(side) for side in zip(*pairs, strict=True))
-    rng = np.random.default_rng(0)
-    same = _dice(police.clks[left], health.clks[right])
-    different = _dice(
-        police.clks[rng.integers(0, len(police), len(pairs))],
-        health.clks[rng.integers(0, len(health), len(pairs))],
-    )
-    low, high = np.percentile(same, 5), np.percentile(different, 95)
-    click.echo(
-        f"Police x health, Dice similarity of the encodings: {len(pairs)} same-person "
-        f"pairs median {np.median(same):.2f} (5th percentile {low:.2f}); random "
-        f"pairs median {np.median(different):.2f} (95th percentile {high:.2f})."
-    )
-
-
-def _people_by_pseudonym(out: Path, agency: str, truth: pd.DataFrame) -> dict[str, str]:
-    key = read_vault_key(out / "keys" / f"{agency}-vault.key")
-    vault = Vault.open(out / "vaults" / f"{agency}.vault", key)
-    rows = truth[truth["agency"] == agency]
-    person_of_record = dict(zip(rows["record_id"], rows["person_id"], strict=True))
-    return {entry.pseudonym: person_of_record[entry.record_id] for entry in vault}
-
-
-def _dice(
-    left: npt.NDArray[np.uint8], right: npt.NDArray[np.uint8]
-) -> npt.NDArray[np.float64]:
-    common = np.bitwise_count(left & right).sum(axis=1)
-    total = np.bitwise_count(left).sum(axis=1) + np.bitwise_count(right).sum(axis=1)
-    return np.where(total > 0, 2 * common / np.maximum(total, 1), 0.0)

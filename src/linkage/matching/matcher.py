@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from linkage.errors import InputError
 from linkage.matching import clustering, solving
 from linkage.matching.parties import PartySet
 from linkage.matching.similarity import CandidateChunk, best_scores, iter_candidates
@@ -35,7 +36,9 @@ from linkage.matching.threshold import (
 
 Solver = Literal["greedy", "optimal"]
 MATCH_COLUMNS = ["match_id", "party", "pseudonym", "score"]
-_AUTO_FLOOR = 0.5  # Best-match scores below this tell nothing about the valley.
+_SAMPLE_ROWS = 5000  # Records scored to choose a threshold: enough for a histogram.
+_SAMPLE_SEED = 20261125  # Fixed, so the same files give the same threshold.
+_DEDUP_MARGIN = 0.1  # Dedup candidates reach this far below the threshold.
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,10 @@ class Matcher:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         if len(parties.parties) == 1 and not settings.dedup:
-            raise ValueError("one file can only be deduplicated: pass --dedup")
+            raise InputError(
+                "One encodings file can only be deduplicated",
+                hint="Pass --dedup, or give the encodings of two or more agencies.",
+            )
         self.parties = parties
         self.settings = settings
         self._progress = progress
@@ -105,7 +111,7 @@ class Matcher:
         started = time.perf_counter()
         best = self.best_match_scores()
         choice = self.threshold(best)
-        candidates = self.candidates(choice.threshold)
+        candidates = self.candidates(self._candidate_floor(choice.threshold))
         labels = self.solve(candidates, choice.threshold)
         matches = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {
@@ -122,23 +128,62 @@ class Matcher:
         return MatchResult(matches=matches, choice=choice, best=best, stats=stats)
 
     def best_match_scores(self) -> npt.NDArray[np.float64]:
-        """Each record's best Dice score against the records it may match."""
-        scores = []
-        for number, party in enumerate(self.parties.parties):
-            clks = party.encodings.clks
-            others = self._other_clks(number)
-            if others is not None:
-                scores.append(best_scores(clks, others, floor=_AUTO_FLOOR))
-            if self.settings.dedup:
-                scores.append(best_scores(clks, None, floor=_AUTO_FLOOR))
+        """Scores whose distribution shows the match and non-match modes.
+
+        A record's best score alone is not enough: where every record has its
+        match (as in FEBRL4) there is no non-match mode. So the records each
+        record may match are split into two random halves, and a sample of
+        records is scored against each: the better of the two is the record's
+        best match, the other the best of records that are (mostly) not its
+        match. Both go into the distribution.
+        """
+        rng = np.random.default_rng(_SAMPLE_SEED)
+        pooled = []
+        for number in range(len(self.parties.parties)):
+            first, second = self._half_scores(number, rng)
+            pooled.extend([np.maximum(first, second), np.minimum(first, second)])
             if len(self.parties.parties) == 2 and not self.settings.dedup:
                 break  # Both directions of a two-party link tell the same story.
-        return np.concatenate(scores) if scores else np.zeros(0)
+        return np.concatenate(pooled)
+
+    def _half_scores(
+        self, number: int, rng: np.random.Generator
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """A sample's best scores against two disjoint halves of its references."""
+        clks = self.parties.parties[number].encodings.clks
+        others = self._other_clks(number)
+        if not self.settings.dedup:
+            assert others is not None
+            sample = clks[_sample(rng, len(clks))]
+            halves = np.array_split(others[rng.permutation(len(others))], 2)
+            return (
+                best_scores(sample, halves[0], floor=0.0),
+                best_scores(sample, halves[1], floor=0.0),
+            )
+        rows = _sample(rng, len(clks), limit=min(_SAMPLE_ROWS, len(clks) // 2 or 1))
+        rest = np.setdiff1d(np.arange(len(clks)), rows)
+        references = (
+            clks[rest] if others is None else np.concatenate([clks[rest], others])
+        )
+        sample = clks[rows]
+        within = (
+            best_scores(sample, None, floor=0.0) if len(sample) > 1 else np.zeros(1)
+        )
+        return within, best_scores(sample, references, floor=0.0)
+
+    def _candidate_floor(self, threshold: float) -> float:
+        # Average-linkage clustering needs the pairs a little below the
+        # threshold too: they count in the average between two groups.
+        if self.settings.dedup:
+            return max(threshold - _DEDUP_MARGIN, threshold / 2)
+        return threshold
 
     def threshold(self, best: npt.NDArray[np.float64]) -> ThresholdChoice:
         """The settings' fixed threshold, or one chosen from ``best``."""
         if self.settings.threshold == "auto":
-            return choose_threshold(best)
+            # Across three or more parties a false link spreads through the
+            # groups it joins, so the threshold stays at the valley's bottom.
+            return choose_threshold(best, prefer_fit=len(self.parties.parties) <= 2)
         return fixed_threshold(float(self.settings.threshold))
 
     def candidates(self, threshold: float) -> Candidates:
@@ -227,6 +272,14 @@ class Matcher:
             }
         )
         return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
+
+
+def _sample(
+    rng: np.random.Generator, count: int, limit: int = _SAMPLE_ROWS
+) -> npt.NDArray[np.int64]:
+    if count <= limit:
+        return np.arange(count, dtype=np.int64)
+    return np.sort(rng.choice(count, size=limit, replace=False)).astype(np.int64)
 
 
 def _member_scores(

@@ -137,13 +137,19 @@ def fixed_threshold(value: float) -> ThresholdChoice:
     )
 
 
-def choose_threshold(best: NDArray[np.float64], *, bins: int = 100) -> ThresholdChoice:
+def choose_threshold(
+    best: NDArray[np.float64], *, bins: int = 100, prefer_fit: bool = True
+) -> ThresholdChoice:
     """Choose the Dice threshold from each record's best-match score alone.
 
     Args:
         best: Each record's best Dice score against the other party, in
             [0, 1]; 0.0 where no candidate came close.
         bins: Bins of the histogram kept for the report.
+        prefer_fit: take the two-group fit's crossing where it agrees with
+            the valley and lies below its bottom (recovers the tail of the
+            matches). Pass False where a false match costs more than a missed
+            one, e.g. when groups are built across many parties.
 
     Raises:
         ValueError: ``best`` is empty, not one-dimensional, or holds a value
@@ -152,8 +158,8 @@ def choose_threshold(best: NDArray[np.float64], *, bins: int = 100) -> Threshold
     >>> rng = np.random.default_rng(0)
     >>> best = np.concatenate([rng.beta(60, 6, 500), rng.beta(60, 40, 500)])
     >>> choice = choose_threshold(best)
-    >>> choice.method, 0.7 < choice.threshold < 0.85
-    ('valley', True)
+    >>> choice.method in ("valley", "mixture"), 0.7 < choice.threshold < 0.85
+    (True, True)
     """
     scores = _validated(best, bins)
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -175,7 +181,7 @@ def choose_threshold(best: NDArray[np.float64], *, bins: int = 100) -> Threshold
         return _default(scores, base, _too_few(middle.size))
     if float(np.ptp(middle)) == 0.0:
         return _default(scores, base, f"all others are {_fmt(middle[0])}")
-    return _from_distribution(scores, middle, base)
+    return _from_distribution(scores, middle, base, prefer_fit)
 
 
 def _validated(best: NDArray[np.float64], bins: int) -> NDArray[np.float64]:
@@ -207,7 +213,10 @@ def _validated(best: NDArray[np.float64], bins: int) -> NDArray[np.float64]:
 
 
 def _from_distribution(
-    scores: NDArray[np.float64], middle: NDArray[np.float64], base: ThresholdChoice
+    scores: NDArray[np.float64],
+    middle: NDArray[np.float64],
+    base: ThresholdChoice,
+    prefer_fit: bool,
 ) -> ThresholdChoice:
     density = _Density.of(middle)
     valley = density.deepest_valley()
@@ -224,8 +233,17 @@ def _from_distribution(
     reason = _why_not_two_groups(valley)
     if valley is None or reason is not None:
         return _default(scores, checked, reason or "only one peak")
-    threshold = _round(valley.location)
     agrees = crossing is not None and valley.holds(density.at(crossing))
+    # Where the fit agrees with the valley and lies below its lowest bin, the
+    # crossing is the better point: a flat valley's lowest bin is noise, and
+    # the tail of the matches reaches into the valley, where the crossing
+    # (a record as likely a match as not) keeps it.
+    use_fit = (
+        prefer_fit and agrees and crossing is not None and crossing < valley.location
+    )
+    threshold = _round(
+        crossing if use_fit and crossing is not None else valley.location
+    )
     # Identical encodings (score 1.0) were left out of the fit; they match.
     identical = int(np.count_nonzero(scores == 1.0))
     return replace(
@@ -234,8 +252,10 @@ def _from_distribution(
         if mixture is None
         else mixture.matches(middle.size) + identical,
         threshold=threshold,
-        method="valley",
-        explanation=_explain_two_groups(scores, threshold, valley, crossing, agrees),
+        method="mixture" if use_fit else "valley",
+        explanation=_explain_two_groups(
+            scores, threshold, valley, crossing, agrees, use_fit
+        ),
         modes=(_round(valley.low_peak), _round(valley.high_peak)),
         records_above=int(np.count_nonzero(scores >= threshold)),
     )
@@ -286,6 +306,7 @@ def _explain_two_groups(
     valley: _Valley,
     crossing: float | None,
     agrees: bool,
+    use_fit: bool,
 ) -> str:
     above = int(np.count_nonzero(scores >= threshold))
     empty = int(np.count_nonzero(scores == 0.0))
@@ -296,6 +317,16 @@ def _explain_two_groups(
         f"{scores.size - above:,} around {_fmt(valley.low_peak, 2)} "
         f"(likely non-matches{no_candidate})."
     )
+    if use_fit:
+        where = (
+            f"A two-group fit puts the threshold at {_fmt(threshold)}, where a "
+            "record is as likely a match as not"
+        )
+        check = (
+            f"; it lies in the valley between the groups (lowest at "
+            f"{_fmt(valley.location)})."
+        )
+        return f"{groups} {where}{check}"
     where = (
         f"The threshold {_fmt(threshold)} sits in the valley between them, "
         "where the fewest records score"
