@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from peers import peer_python
 
 ROOT = Path(__file__).resolve().parents[1]
-PEER_VENV = ROOT / "benchmarks" / ".peer-venv"
 SCHEMA = ROOT / "configs" / "schemas" / "febrl4.json"
 SECRET = "benchmark secret, not for production use"
 COLUMNS = [
@@ -93,16 +93,8 @@ print(json.dumps({"records": summary.encoded, "seconds": best, "peak_mb": peak})
 
 
 def ensure_peer() -> Path:
-    """The Python of a throwaway venv with clkhash 0.18.3, made if absent."""
-    python = PEER_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import clkhash"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    print("Installing clkhash 0.18.3 into benchmarks/.peer-venv ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "clkhash==0.18.3"], check=True)
-    return python
+    """The Python of a throwaway venv with the peer installed, made if absent."""
+    return peer_python(".peer-venv", "clkhash==0.18.3", "import clkhash")
 
 
 def febrl4() -> pd.DataFrame:

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from peers import peer_python
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -50,7 +51,6 @@ from linkage.encoding.encoder import ClkEncoder  # noqa: E402
 from linkage.formats.schema import load_schema  # noqa: E402
 from linkage.matching.similarity import CandidateChunk, find_candidates  # noqa: E402
 
-PEER_VENV = ROOT / "benchmarks" / ".anonlink-venv"
 SCHEMA = ROOT / "configs" / "schemas" / "febrl4.json"
 SECRET = b"benchmark secret, not for production use"
 FIELDS = [
@@ -101,16 +101,10 @@ print(json.dumps({"seconds": best}))
 
 
 def ensure_peer() -> Path:
-    """The Python of a throwaway venv with anonlink 0.15.3, made if absent."""
-    python = PEER_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import anonlink, bitarray, numpy"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    print("Installing anonlink 0.15.3 into benchmarks/.anonlink-venv ...", flush=True)
-    subprocess.run(["python3", "-m", "venv", str(PEER_VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "anonlink==0.15.3"], check=True)
-    return python
+    """The Python of a throwaway venv with the peer installed, made if absent."""
+    return peer_python(
+        ".anonlink-venv", "anonlink==0.15.3", "import anonlink, bitarray, numpy"
+    )
 
 
 # --- Data ------------------------------------------------------------------------

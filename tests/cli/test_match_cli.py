@@ -134,6 +134,17 @@ def test_one_file_without_dedup_is_refused(
     assert "--dedup" in result.output
 
 
+def encode_other(
+    tmp_path: Path, frames: tuple[pd.DataFrame, ...], schema: Path, secret: bytes
+) -> Path:
+    """A third agency's encodings, under the given schema and secret."""
+    export = tmp_path / "other.csv"
+    frames[1].head(50).to_csv(export, index=False)
+    other = tmp_path / "other.lnk"
+    encode_csv(export, load_schema(schema), secret, other)
+    return other
+
+
 @pytest.mark.parametrize("threshold", ["0", "1.5", "-0.2", "high"])
 def test_threshold_outside_range_is_refused(
     run_cli: RunCli,
@@ -158,10 +169,7 @@ def test_files_from_different_secrets_are_refused(
 ) -> None:
     """Encodings made with another secret are named and nothing is written."""
     paths, _ = febrl4_encodings
-    export = tmp_path / "other.csv"
-    febrl4_frames[1].head(50).to_csv(export, index=False)
-    other = tmp_path / "other.lnk"
-    encode_csv(export, load_schema(FEBRL4_SCHEMA), b"a different secret!!", other)
+    other = encode_other(tmp_path, febrl4_frames, FEBRL4_SCHEMA, b"a different one!!")
     out = tmp_path / "m.csv"
     result = run_cli("match", paths[0], other, "--out", out)
     assert result.exit_code == 1
@@ -178,11 +186,8 @@ def test_files_from_different_schemas_are_refused(
 ) -> None:
     """A file encoded with another schema is refused, naming both files."""
     paths, _ = febrl4_encodings
-    export = tmp_path / "other.csv"
-    febrl4_frames[1].head(50).to_csv(export, index=False)
-    other = tmp_path / "other.lnk"
-    schema = load_schema(CONFIGS / "schemas" / "febrl-linkage.json")
-    encode_csv(export, schema, SECRET, other)
+    schema = CONFIGS / "schemas" / "febrl-linkage.json"
+    other = encode_other(tmp_path, febrl4_frames, schema, SECRET)
     result = run_cli("match", paths[0], other, "--out", tmp_path / "m.csv")
     assert result.exit_code == 1
     assert "differ in bit length" in result.output
