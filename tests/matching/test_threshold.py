@@ -138,7 +138,7 @@ def test_explanation_names_the_groups_and_the_threshold() -> None:
     choice = choose_threshold(best)
     above = int(np.count_nonzero(best >= choice.threshold))
     text = choice.explanation
-    assert text.startswith(f"Best-match scores form two groups: {above:,} records")
+    assert text.startswith(f"Best-match scores form two groups: {above:,} around")
     assert "(likely matches)" in text
     assert "120 of them with no candidate at all" in text
     if choice.method == "valley":

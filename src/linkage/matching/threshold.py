@@ -312,7 +312,7 @@ def _explain_two_groups(
     empty = int(np.count_nonzero(scores == 0.0))
     no_candidate = f", {empty:,} of them with no candidate at all" if empty else ""
     groups = (
-        f"Best-match scores form two groups: {above:,} records around "
+        f"Best-match scores form two groups: {above:,} around "
         f"{_fmt(valley.high_peak, 2)} (likely matches) and "
         f"{scores.size - above:,} around {_fmt(valley.low_peak, 2)} "
         f"(likely non-matches{no_candidate})."
