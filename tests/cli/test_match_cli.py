@@ -203,3 +203,17 @@ def test_truncated_file_is_refused(
     result = run_cli("match", paths[0], damaged, "--out", tmp_path / "m.csv")
     assert result.exit_code == 1
     assert str(damaged) in result.output
+
+
+def test_a_threshold_that_links_everything_stops_with_a_message(
+    tmp_path: Path, febrl4_encodings: tuple[list[Path], pd.DataFrame]
+) -> None:
+    """A candidate volume beyond the limit ends with advice, not memory exhaustion."""
+    from linkage.errors import InputError
+    from linkage.matching.matcher import Matcher, MatchSettings
+    from linkage.matching.parties import load_parties
+
+    paths, _ = febrl4_encodings
+    settings = MatchSettings(threshold=0.3, max_candidates=10_000)
+    with pytest.raises(InputError, match="Raise the threshold"):
+        Matcher(load_parties(paths), settings).run()

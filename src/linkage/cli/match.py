@@ -78,6 +78,14 @@ class ThresholdType(click.ParamType):  # type: ignore[type-arg]
     help="Write an HTML report (or .png) of the score histogram and the threshold.",
 )
 @click.option(
+    "--max-candidates",
+    type=click.IntRange(min=1),
+    default=100_000_000,
+    show_default=True,
+    help="Stop with a message if more candidate pairs than this reach the "
+    "threshold (each takes about 24 bytes of memory).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show progress on stderr (default: when stderr is a terminal).",
@@ -90,6 +98,7 @@ def match(
     out: Path,
     per_party_dir: Path | None,
     report: Path | None,
+    max_candidates: int,
     progress: bool | None,
 ) -> None:
     """Link the ENCODINGS files of two or more agencies (or dedup one).
@@ -102,6 +111,7 @@ def match(
         threshold="auto" if threshold == "auto" else float(threshold),
         dedup=dedup,
         solver="optimal" if solver == "optimal" else "greedy",
+        max_candidates=max_candidates,
     )
     show = progress if progress is not None else sys.stderr.isatty()
     result = Matcher(parties, settings, progress=_Progress() if show else None).run()

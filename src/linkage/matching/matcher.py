@@ -51,11 +51,15 @@ class MatchSettings:
         dedup: also group records within a party (with one file: only that).
         solver: for two parties, ``greedy`` (as anonlink) or ``optimal``
             (maximum total similarity per connected component).
+        max_candidates: candidate pairs held at most (about 24 bytes each);
+            a threshold that yields more stops the run with a clear message
+            instead of exhausting memory.
     """
 
     threshold: float | Literal["auto"] = "auto"
     dedup: bool = False
     solver: Solver = "greedy"
+    max_candidates: int = 100_000_000
 
 
 @dataclass
@@ -188,8 +192,11 @@ class Matcher:
 
     def candidates(self, threshold: float) -> Candidates:
         """Every pair of records, across parties (and within, for dedup), >= t."""
-        lefts, rights, scores, compared = [], [], [], 0
+        lefts, rights, scores, compared, held = [], [], [], 0, 0
         for left_party, right_party, chunk in self._chunks(threshold):
+            held += len(chunk.score)
+            if held > self.settings.max_candidates:
+                raise _too_many_candidates(threshold, self.settings.max_candidates)
             lefts.append(chunk.left + self.parties.offsets[left_party])
             rights.append(chunk.right + self.parties.offsets[right_party])
             scores.append(chunk.score)
@@ -272,6 +279,16 @@ class Matcher:
             }
         )
         return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
+
+
+def _too_many_candidates(threshold: float, limit: int) -> InputError:
+    return InputError(
+        f"More than {limit:,} pairs of records reach the threshold {threshold:.3f}: "
+        "too many to be matches",
+        hint="Raise the threshold (a Dice threshold below about 0.6 compares "
+        "records that share little), or check that the files were encoded with "
+        "a suitable schema.",
+    )
 
 
 def _sample(
