@@ -7,12 +7,13 @@ behind and no other user of the machine can read what was written.
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 
 @contextmanager
@@ -58,3 +59,14 @@ def _commit(tmp: Path, path: Path, *, overwrite: bool) -> None:
         os.replace(tmp, path)
         return
     tmp.unlink()
+
+
+@contextmanager
+def private_text_output(path: Path) -> Iterator[TextIO]:
+    """:func:`private_output` for UTF-8 text (CSV: ``newline=""``)."""
+    with private_output(path) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        try:
+            yield text
+        finally:
+            text.detach()  # Flushes; private_output closes the file itself.

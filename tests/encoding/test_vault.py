@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linkage.encoding.resolve import resolve_results
 from linkage.encoding.vault import (
     PseudonymNotFoundError,
     Vault,
     VaultEntry,
     VaultWriter,
-    resolve_results,
 )
 from linkage.errors import InputError, LinkageError, SecretError, VaultError
 

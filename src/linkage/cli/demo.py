@@ -19,7 +19,8 @@ import pandas as pd
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
-from linkage.encoding.vault import Vault, resolve_results
+from linkage.encoding.resolve import resolve_results
+from linkage.encoding.vault import Vault
 from linkage.formats.schema import load_schema
 from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings

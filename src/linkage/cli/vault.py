@@ -8,7 +8,8 @@ import click
 
 from linkage.cli.options import vault_key_option
 from linkage.encoding.keyfiles import read_vault_key
-from linkage.encoding.vault import Vault, resolve_results
+from linkage.encoding.resolve import resolve_results
+from linkage.encoding.vault import Vault
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from linkage.atomic import private_output
+from linkage.atomic import private_text_output
 from linkage.encoding.encoder import ClkEncoder, ColumnValues
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
@@ -335,13 +334,9 @@ def problem_report(path: Path | None) -> Iterator[Callable[[list[Problem]], None
     if path is None:
         yield lambda problems: None
         return
-    with private_output(path) as binary:
-        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+    with private_text_output(path) as text:
         writer = csv.writer(text)
         writer.writerow(["row", "field", "problem"])
-        try:
-            yield lambda problems: writer.writerows(
-                [p.row or "", p.field or "", p.message] for p in problems
-            )
-        finally:
-            text.detach()  # Flushes; private_output closes the file itself.
+        yield lambda problems: writer.writerows(
+            [p.row or "", p.field or "", p.message] for p in problems
+        )
