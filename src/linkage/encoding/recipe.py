@@ -31,6 +31,7 @@ from linkage.encoding.vault import VaultWriter
 from linkage.errors import InputError, Problem
 from linkage.formats.clkfile import (
     PSEUDONYM_BYTES,
+    BaseEncodingWriter,
     EncodingHeader,
     format_pseudonyms,
     open_writer,
@@ -139,19 +140,11 @@ def encode_csv(
             summary.records += len(chunk)
             _note_problems(summary, batch.problems)
             log_skipped(batch.problems)
-            if not (summary.problems and not skip_invalid):
-                keep = ~batch.invalid
-                pseudonyms = new_pseudonyms(int(keep.sum()))
-                writer.write(pseudonyms, batch.clks[keep])
-                if vault_writer is not None:
-                    vault_writer.add(
-                        _vault_keys(fmt, pseudonyms, summary.encoded),
-                        _kept(batch.record_ids(plan), keep),
-                        _kept(batch.identities(mapping.field_names), keep),
-                    )
-                summary.encoded += len(pseudonyms)
-                summary.skipped += int((~keep).sum())
-            _report_progress(progress, summary.records)
+            # After the first problem, without skip_invalid, only look for more.
+            if skip_invalid or not summary.problems:
+                _write_batch(batch, plan, fmt, writer, vault_writer, summary)
+            if progress is not None:
+                progress(summary.records)
         if summary.problems and not skip_invalid:
             raise _invalid_input(source, summary)
     return summary
@@ -310,9 +303,26 @@ def _note_problems(summary: EncodeSummary, problems: list[Problem]) -> None:
     summary.problems.extend(problems[: max(room, 0)])
 
 
-def _report_progress(progress: Callable[[int], None] | None, rows: int) -> None:
-    if progress is not None:
-        progress(rows)
+def _write_batch(
+    batch: _Batch,
+    plan: _Plan,
+    fmt: OutputFormat,
+    writer: BaseEncodingWriter,
+    vault_writer: VaultWriter | None,
+    summary: EncodeSummary,
+) -> None:
+    """Write a batch's valid records under fresh pseudonyms, and file them."""
+    keep = ~batch.invalid
+    pseudonyms = new_pseudonyms(int(keep.sum()))
+    writer.write(pseudonyms, batch.clks[keep])
+    if vault_writer is not None:
+        vault_writer.add(
+            _vault_keys(fmt, pseudonyms, summary.encoded),
+            _kept(batch.record_ids(plan), keep),
+            _kept(batch.identities(plan.mapping.field_names), keep),
+        )
+    summary.encoded += len(pseudonyms)
+    summary.skipped += int((~keep).sum())
 
 
 def _invalid_input(source: str, summary: EncodeSummary) -> InputError:
