@@ -475,15 +475,15 @@ def _parse_feature(value: Any, path: str, checker: _Checker) -> Feature | None:
 def _reject_ignored_settings(
     feature: Mapping[str, Any], path: str, checker: _Checker
 ) -> None:
-    for key in feature:
-        if key in ("format", "hashing"):
-            checker.fail(
-                _join(path, key),
-                "the feature is ignored, so this has no effect; remove it or "
-                'set "ignored": false',
-            )
-        elif key not in _IGNORED_KEYS:
-            checker.keys({key: None}, path, _IGNORED_KEYS)
+    settings = ("format", "hashing")
+    for key in (key for key in settings if key in feature):
+        checker.fail(
+            _join(path, key),
+            "the feature is ignored, so this has no effect; remove it or "
+            'set "ignored": false',
+        )
+    others = {key: value for key, value in feature.items() if key not in settings}
+    checker.keys(others, path, _IGNORED_KEYS)
 
 
 def _parse_format(value: Any, path: str, checker: _Checker) -> ValueFormat | None:
