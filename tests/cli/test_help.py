@@ -1,0 +1,49 @@
+"""Every command and every option says what it is for (datasette's rule)."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from linkage.cli import main
+
+
+def all_commands(
+    group: click.Group, prefix: str = ""
+) -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}".strip()
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            found.extend(all_commands(command, path))
+    return found
+
+
+COMMANDS = all_commands(main)
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_command_and_options_are_documented(path: str, command: click.Command) -> None:
+    """The command has a docstring and each option a help text."""
+    assert command.help, f"`linkage {path}` has no help text"
+    for parameter in command.params:
+        if isinstance(parameter, click.Option) and not parameter.hidden:
+            assert parameter.help, (
+                f"`linkage {path}` option {parameter.name} has no help"
+            )
+
+
+def test_the_commands_the_guide_names_exist() -> None:
+    """The agency and operator commands of this stage are all there."""
+    names = {path for path, _ in COMMANDS}
+    expected = {
+        "keygen",
+        "schema check",
+        "encode",
+        "vault resolve",
+        "match",
+        "evaluate",
+        "demo",
+    }
+    assert expected <= names
