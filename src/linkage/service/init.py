@@ -1,0 +1,47 @@
+"""First start: the data folder, the database and the operator's token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from linkage.atomic import private_output
+from linkage.service.settings import Settings
+from linkage.storage import Store
+
+__all__ = ["initialise"]
+
+
+def initialise(data_dir: Path, *, database_url: str | None = None) -> Path:
+    """Prepare ``data_dir`` and return the operator token file's path.
+
+    Creates the folder (mode 0700), the database tables and, unless the file
+    already exists, an operator token written to ``operator.token`` (mode
+    0600). Running it again changes nothing: an existing token is kept. The
+    token is never logged or returned; read it from the file.
+
+    Raises:
+        OSError: the folder or file cannot be written.
+    """
+    settings = Settings(data_dir=Path(data_dir), database_url=database_url)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.uploads_dir.mkdir(mode=0o700, exist_ok=True)
+    path = settings.operator_token_path
+    store = Store.open(settings.database)
+    try:
+        if not path.exists():
+            _write_operator_token(store, path)
+    finally:
+        store.close()
+    return path
+
+
+def _write_operator_token(store: Store, path: Path) -> None:
+    token = store.create_token(role="operator")
+    try:
+        with private_output(path, overwrite=False) as out:
+            out.write(token.encode("ascii") + b"\n")
+    except BaseException as error:
+        # The write failed or another start won the race: this token is unused.
+        store.revoke_token(token_id=store.authenticate(token=token).id)
+        if not isinstance(error, FileExistsError):
+            raise

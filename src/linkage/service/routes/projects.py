@@ -1,0 +1,78 @@
+"""Projects: the operator creates them; their parties may read them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from linkage.service.deps import (
+    CurrentToken,
+    Operator,
+    ReachableProject,
+    StoreDep,
+    forbidden,
+)
+from linkage.service.models import (
+    PartyPublic,
+    ProjectCreate,
+    ProjectCreated,
+    ProjectPublic,
+)
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+@router.post("", status_code=201)
+def create_project(
+    body: ProjectCreate, _operator: Operator, store: StoreDep
+) -> ProjectCreated:
+    """Create a project; the answer holds each party's token, shown only once."""
+    created = store.create_project(
+        name=body.name,
+        schema_fingerprint=body.schema_fingerprint,
+        threshold=body.threshold,
+        mode=body.mode,
+        parties=body.parties,
+        allow_clkhash_json=body.allow_clkhash_json,
+    )
+    return ProjectCreated(
+        id=created.project.id,
+        name=created.project.name,
+        party_tokens=created.party_tokens,
+    )
+
+
+@router.get("/{project_id}")
+def read_project(
+    project: ReachableProject, token: CurrentToken, store: StoreDep
+) -> ProjectPublic:
+    """A project's settings and which parties have uploaded.
+
+    A party sees its own record count only; the operator sees every count.
+    """
+    if token.role not in ("operator", "party"):
+        raise forbidden("only the operator and the project's parties may read it")
+    current = {u.party_id: u for u in store.uploads_for(project_id=project.id)}
+    parties = []
+    for party in store.parties_of(project_id=project.id):
+        upload = current.get(party.id)
+        visible = upload is not None and (
+            token.role == "operator" or token.party_id == party.id
+        )
+        parties.append(
+            PartyPublic(
+                name=party.name,
+                uploaded=upload is not None,
+                upload_version=upload.version if upload and visible else None,
+                record_count=upload.record_count if upload and visible else None,
+            )
+        )
+    return ProjectPublic(
+        id=project.id,
+        name=project.name,
+        schema_fingerprint=project.schema_fingerprint,
+        threshold=project.threshold,
+        mode=project.mode,
+        allow_clkhash_json=project.allow_clkhash_json,
+        created_at=project.created_at,
+        parties=parties,
+    )

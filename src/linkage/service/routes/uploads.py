@@ -1,0 +1,76 @@
+"""``PUT /projects/{id}/parties/{name}/encodings``: a party's encodings file.
+
+The request body is the file itself, in the linkage binary format or (where
+the project allows it) clkhash JSON. It is streamed to a temporary file with
+the size limit enforced, validated, moved into place and recorded in one
+transaction; a refused upload leaves neither a file nor a row behind.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from linkage.service.deps import (
+    CurrentToken,
+    ReachableProject,
+    SettingsDep,
+    StoreDep,
+    forbidden,
+)
+from linkage.service.errors import ApiProblem
+from linkage.service.models import PartyName, UploadPublic
+from linkage.service.uploads import accept_upload, receive_upload
+
+router = APIRouter(tags=["uploads"])
+
+_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}
+            },
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+@router.put(
+    "/projects/{project_id}/parties/{party}/encodings",
+    openapi_extra=_FILE_BODY,
+    responses={413: {"description": "The file is larger than the service accepts."}},
+)
+async def put_encodings(
+    party: PartyName,
+    request: Request,
+    project: ReachableProject,
+    token: CurrentToken,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> UploadPublic:
+    """Upload (or replace) this party's encodings file."""
+    if token.role != "party":
+        raise forbidden("only a party's own token may upload its encodings")
+    found = await run_in_threadpool(store.find_party, project_id=project.id, name=party)
+    if found.id != token.party_id:
+        raise forbidden(f"this token may not upload for party {party!r}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > settings.max_upload_bytes:
+            raise _too_large(settings.max_upload_bytes)
+    incoming = await receive_upload(
+        request.stream(), settings.uploads_dir, settings.max_upload_bytes
+    )
+    if incoming is None:
+        raise _too_large(settings.max_upload_bytes)
+    return await run_in_threadpool(
+        accept_upload, store, settings, project, found, incoming
+    )
+
+
+def _too_large(limit: int) -> ApiProblem:
+    return ApiProblem(
+        413, f"the file is larger than this service accepts ({limit} bytes)"
+    )

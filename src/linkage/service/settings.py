@@ -1,0 +1,56 @@
+"""What a running service needs to know: where its data lives and its limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "Settings"]
+
+DEFAULT_MAX_UPLOAD_BYTES: Final = 1024**3  # 1 GiB: ~7 million 1024-bit CLKs.
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's configuration.
+
+    Attributes:
+        data_dir: holds the database (by default), the uploads and the
+            operator token file.
+        database_url: a SQLAlchemy URL; None means SQLite in ``data_dir``.
+        max_upload_bytes: an encodings upload larger than this is refused
+            with 413.
+
+    Raises:
+        ValueError: ``max_upload_bytes`` is not a positive integer.
+    """
+
+    data_dir: Path
+    database_url: str | None = None
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        size = self.max_upload_bytes
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(
+                f"'max_upload_bytes' must be a positive integer (got {size!r})"
+            )
+
+    @property
+    def database(self) -> str:
+        """The database URL in use: ``database_url`` or SQLite in ``data_dir``."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'linkage.db'}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where accepted encodings files are kept, one folder per project."""
+        return self.data_dir / "uploads"
+
+    @property
+    def operator_token_path(self) -> Path:
+        """The file (mode 0600) holding the operator's token."""
+        return self.data_dir / "operator.token"

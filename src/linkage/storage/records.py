@@ -1,0 +1,148 @@
+"""Rows as they leave the store: frozen dataclasses, times in UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Self
+
+from sqlalchemy.engine import RowMapping
+
+__all__ = [
+    "CreatedProject",
+    "Mode",
+    "Party",
+    "Project",
+    "RecordedUpload",
+    "Role",
+    "TokenRecord",
+    "Upload",
+]
+
+Role = Literal["operator", "party", "investigator", "approver"]
+Mode = Literal["link", "link-dedup"]
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite drops the zone; every time we store is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A linkage project. ``threshold`` is ``"auto"`` or a number in (0, 1]."""
+
+    id: int
+    name: str
+    schema_fingerprint: str
+    threshold: str
+    mode: Mode
+    allow_clkhash_json: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from a ``projects`` row."""
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            schema_fingerprint=row["schema_fingerprint"],
+            threshold=row["threshold"],
+            mode=row["mode"],
+            allow_clkhash_json=bool(row["allow_clkhash_json"]),
+            created_at=_utc(row["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Party:
+    """An agency taking part in one project."""
+
+    id: int
+    project_id: int
+    name: str
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from a ``parties`` row."""
+        return cls(id=row["id"], project_id=row["project_id"], name=row["name"])
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """What a token grants; never its text or its hash."""
+
+    id: int
+    role: Role
+    project_id: int | None
+    party_id: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from a ``tokens`` row."""
+        return cls(
+            id=row["id"],
+            role=row["role"],
+            project_id=row["project_id"],
+            party_id=row["party_id"],
+            created_at=_utc(row["created_at"]),
+            revoked_at=_utc_or_none(row["revoked_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One accepted encodings file. ``key_check`` and ``schema_fingerprint``
+    are None for clkhash JSON, which has no header."""
+
+    id: int
+    project_id: int
+    party_id: int
+    version: int
+    path: str
+    record_count: int
+    bit_length: int
+    key_check: str | None
+    schema_fingerprint: str | None
+    created_at: datetime
+    superseded: bool
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from an ``uploads`` row."""
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            party_id=row["party_id"],
+            version=row["version"],
+            path=row["path"],
+            record_count=row["record_count"],
+            bit_length=row["bit_length"],
+            key_check=row["key_check"],
+            schema_fingerprint=row["schema_fingerprint"],
+            created_at=_utc(row["created_at"]),
+            superseded=bool(row["superseded"]),
+        )
+
+
+@dataclass(frozen=True)
+class CreatedProject:
+    """A new project, its parties and each party's token (shown only once)."""
+
+    project: Project
+    parties: tuple[Party, ...]
+    party_tokens: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RecordedUpload:
+    """The upload just recorded and the earlier uploads it replaced."""
+
+    upload: Upload
+    replaced: tuple[Upload, ...]

@@ -1,0 +1,494 @@
+"""The service's database: projects, parties, tokens and uploads.
+
+SQLAlchemy Core with portable SQL only, so the embedded SQLite default and a
+PostgreSQL server differ by the database URL alone. Every public method of
+:class:`Store` is keyword-only and runs in one transaction: it either happens
+whole or not at all.
+
+Tokens are stored as the SHA-256 of their text, never as the text itself; the
+plaintext is returned once, when the token is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final, get_args
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from linkage.errors import LinkageError
+from linkage.storage.records import (
+    CreatedProject,
+    Mode,
+    Party,
+    Project,
+    RecordedUpload,
+    Role,
+    TokenRecord,
+    Upload,
+)
+from linkage.storage.tables import metadata, parties, projects, tokens, uploads
+
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "NotFoundError",
+    "Store",
+    "StoreError",
+    "UploadRejectedError",
+    "hash_token",
+]
+
+ROLES: Final = frozenset(get_args(Role))
+MODES: Final = frozenset(get_args(Mode))
+
+TOKEN_BYTES: Final = 32  # 256 random bits.
+
+
+class StoreError(LinkageError):
+    """Base class of the errors the store raises for a caller's mistake."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """The project, party or token asked for does not exist."""
+
+
+class ConflictError(StoreError, ValueError):
+    """The change would break a uniqueness rule (a name already in use)."""
+
+
+class UploadRejectedError(StoreError, ValueError):
+    """An upload disagrees with the project or with the other parties' uploads."""
+
+
+class AuthenticationError(LinkageError):
+    """The token is unknown or revoked. The message never says which."""
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 (lowercase hex) under which ``token`` is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_threshold(threshold: str | float) -> str:
+    if threshold == "auto":
+        return "auto"
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ValueError(f"'threshold' must be 'auto' or a number (got {threshold!r})")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"'threshold' must be in (0, 1] (got {threshold!r})")
+    return repr(float(threshold))
+
+
+# ---------------------------------------------------------------------------
+# The store
+# ---------------------------------------------------------------------------
+
+
+class Store:
+    """Projects, parties, tokens and uploads in one SQL database.
+
+    Open with :meth:`open`; ``clock`` gives the time stamped on new rows and
+    exists so tests can fix it.
+    """
+
+    def __init__(
+        self, engine: Engine, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self._engine = engine
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def open(
+        cls, database_url: str, *, clock: Callable[[], datetime] | None = None
+    ) -> Store:
+        """Connect to ``database_url`` and create the tables that are absent."""
+        engine = sa.create_engine(database_url)
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _configure_sqlite)
+            sa.event.listen(engine, "begin", _begin_immediate)
+        metadata.create_all(engine)
+        return cls(engine, clock=clock)
+
+    def close(self) -> None:
+        """Release the connections."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except sa.exc.IntegrityError:
+            # Only a concurrent writer gets here: the methods check uniqueness
+            # first, with a clearer message.
+            raise ConflictError(
+                "the change conflicts with one made at the same time; try again"
+            ) from None
+
+    # -- projects and parties ----------------------------------------------
+
+    def create_project(
+        self,
+        *,
+        name: str,
+        schema_fingerprint: str,
+        threshold: str | float,
+        mode: Mode,
+        parties: Sequence[str] = (),
+        allow_clkhash_json: bool = False,
+    ) -> CreatedProject:
+        """Create a project with its parties and one party token each.
+
+        Raises:
+            ValueError: ``threshold`` or ``mode`` is invalid, or a party name
+                is repeated.
+            ConflictError: a project called ``name`` exists.
+        """
+        if mode not in MODES:
+            raise ValueError(f"'mode' must be in {sorted(MODES)} (got {mode!r})")
+        stored_threshold = _check_threshold(threshold)
+        if len(set(parties)) != len(parties):
+            raise ValueError(f"party names must be unique (got {list(parties)!r})")
+        with self._transaction() as connection:
+            if connection.scalar(
+                sa.select(projects.c.id).where(projects.c.name == name)
+            ):
+                raise ConflictError(f"a project called {name!r} already exists")
+            values = {
+                "name": name,
+                "schema_fingerprint": schema_fingerprint,
+                "threshold": stored_threshold,
+                "mode": mode,
+                "allow_clkhash_json": allow_clkhash_json,
+                "created_at": self._clock(),
+            }
+            project_id = _insert(connection, projects, values)
+            made = [self._add_party(connection, project_id, party) for party in parties]
+            party_tokens = {
+                party.name: self._create_token(
+                    connection, "party", project_id, party.id
+                )
+                for party in made
+            }
+            project = self._project(connection, project_id)
+        return CreatedProject(project, tuple(made), party_tokens)
+
+    def get_project(self, *, project_id: int) -> Project:
+        """Return the project.
+
+        Raises:
+            NotFoundError: there is no such project.
+        """
+        with self._transaction() as connection:
+            return self._project(connection, project_id)
+
+    def add_party(self, *, project_id: int, name: str) -> Party:
+        """Add a party to a project.
+
+        Raises:
+            NotFoundError: there is no such project.
+            ConflictError: the project has a party called ``name``.
+        """
+        with self._transaction() as connection:
+            self._project(connection, project_id)
+            return self._add_party(connection, project_id, name)
+
+    def parties_of(self, *, project_id: int) -> list[Party]:
+        """Return the project's parties, in the order they were added."""
+        with self._transaction() as connection:
+            rows = connection.execute(
+                sa.select(parties)
+                .where(parties.c.project_id == project_id)
+                .order_by(parties.c.id)
+            )
+            return [Party.from_row(row) for row in rows.mappings()]
+
+    def find_party(self, *, project_id: int, name: str) -> Party:
+        """Return the project's party called ``name``.
+
+        Raises:
+            NotFoundError: the project has no such party.
+        """
+        with self._transaction() as connection:
+            row = (
+                connection.execute(
+                    sa.select(parties).where(
+                        parties.c.project_id == project_id, parties.c.name == name
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"project {project_id} has no party called {name!r}")
+        return Party.from_row(row)
+
+    # -- tokens ------------------------------------------------------------
+
+    def create_token(
+        self, *, role: Role, project_id: int | None = None, party_id: int | None = None
+    ) -> str:
+        """Make a token and return its text; only its hash is kept.
+
+        Raises:
+            ValueError: ``role`` is unknown, or the scope does not fit it (a
+                party token needs its party, other roles none).
+            NotFoundError: the party is not one of the project's.
+        """
+        with self._transaction() as connection:
+            return self._create_token(connection, role, project_id, party_id)
+
+    def authenticate(self, *, token: str) -> TokenRecord:
+        """Return what ``token`` grants.
+
+        Raises:
+            AuthenticationError: the token is unknown or revoked; the message
+                does not say which.
+        """
+        wanted = hash_token(token)
+        with self._transaction() as connection:
+            row = (
+                connection.execute(
+                    sa.select(tokens).where(tokens.c.token_hash == wanted)
+                )
+                .mappings()
+                .first()
+            )
+        # The lookup already matched; the comparison keeps the rule explicit.
+        stored = row["token_hash"] if row is not None else hash_token("")
+        if (
+            row is None
+            or not hmac.compare_digest(stored, wanted)
+            or row["revoked_at"] is not None
+        ):
+            raise AuthenticationError("the token is not valid")
+        return TokenRecord.from_row(row)
+
+    def revoke_token(self, *, token_id: int) -> None:
+        """Revoke a token; revoking twice keeps the first time.
+
+        Raises:
+            NotFoundError: there is no such token.
+        """
+        with self._transaction() as connection:
+            found = connection.execute(
+                sa.update(tokens)
+                .where(tokens.c.id == token_id)
+                .values(revoked_at=sa.func.coalesce(tokens.c.revoked_at, self._clock()))
+            )
+            if found.rowcount == 0:
+                raise NotFoundError(f"there is no token {token_id}")
+
+    # -- uploads -----------------------------------------------------------
+
+    def record_upload(
+        self,
+        *,
+        project_id: int,
+        party_id: int,
+        path: str,
+        record_count: int,
+        bit_length: int,
+        key_check: str | None,
+        schema_fingerprint: str | None,
+    ) -> RecordedUpload:
+        """Record a party's accepted encodings file; it replaces the last one.
+
+        The file must agree with the project's schema fingerprint and with the
+        other parties' current uploads (bit length and key-check value); both
+        are checked in the same transaction as the insert.
+
+        Raises:
+            NotFoundError: the party is not one of the project's.
+            UploadRejectedError: the file disagrees with the project or the
+                other parties; the message says how.
+        """
+        with self._transaction() as connection:
+            # Locks the project row (where the database can), so two uploads
+            # to one project are checked against each other one at a time.
+            project = self._project(connection, project_id, for_update=True)
+            self._party(connection, project_id, party_id)
+            if schema_fingerprint is not None and (
+                schema_fingerprint != project.schema_fingerprint
+            ):
+                raise UploadRejectedError(
+                    f"the file's schema fingerprint {schema_fingerprint} is not the "
+                    f"project's {project.schema_fingerprint}; encode with the "
+                    "project's schema"
+                )
+            current = self._current_uploads(connection, project_id)
+            others = [upload for upload in current if upload.party_id != party_id]
+            _check_consistent(bit_length, key_check, others)
+            replaced = tuple(u for u in current if u.party_id == party_id)
+            version = 1 + (
+                connection.scalar(
+                    sa.select(sa.func.max(uploads.c.version)).where(
+                        uploads.c.project_id == project_id,
+                        uploads.c.party_id == party_id,
+                    )
+                )
+                or 0
+            )
+            connection.execute(
+                sa.update(uploads)
+                .where(uploads.c.id.in_([u.id for u in replaced]))
+                .values(superseded=True)
+            )
+            upload_id = _insert(
+                connection,
+                uploads,
+                {
+                    "project_id": project_id,
+                    "party_id": party_id,
+                    "version": version,
+                    "path": path,
+                    "record_count": record_count,
+                    "bit_length": bit_length,
+                    "key_check": key_check,
+                    "schema_fingerprint": schema_fingerprint,
+                    "created_at": self._clock(),
+                    "superseded": False,
+                },
+            )
+            row = connection.execute(
+                sa.select(uploads).where(uploads.c.id == upload_id)
+            ).mappings()
+            return RecordedUpload(Upload.from_row(row.one()), replaced)
+
+    def uploads_for(
+        self, *, project_id: int, include_superseded: bool = False
+    ) -> list[Upload]:
+        """Return the project's uploads: the current ones, or every version."""
+        with self._transaction() as connection:
+            if include_superseded:
+                query = sa.select(uploads).where(uploads.c.project_id == project_id)
+                rows = connection.execute(query.order_by(uploads.c.id)).mappings()
+                return [Upload.from_row(row) for row in rows]
+            return self._current_uploads(connection, project_id)
+
+    # -- helpers, each inside the caller's transaction ---------------------
+
+    def _project(
+        self, connection: Connection, project_id: int, *, for_update: bool = False
+    ) -> Project:
+        query = sa.select(projects).where(projects.c.id == project_id)
+        if for_update:
+            query = query.with_for_update()
+        row = connection.execute(query).mappings().first()
+        if row is None:
+            raise NotFoundError(f"there is no project {project_id}")
+        return Project.from_row(row)
+
+    def _party(self, connection: Connection, project_id: int, party_id: int) -> Party:
+        row = (
+            connection.execute(
+                sa.select(parties).where(
+                    parties.c.id == party_id, parties.c.project_id == project_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFoundError(f"project {project_id} has no party {party_id}")
+        return Party.from_row(row)
+
+    def _add_party(self, connection: Connection, project_id: int, name: str) -> Party:
+        taken = connection.scalar(
+            sa.select(parties.c.id).where(
+                parties.c.project_id == project_id, parties.c.name == name
+            )
+        )
+        if taken is not None:
+            raise ConflictError(f"project {project_id} has a party called {name!r}")
+        values = {"project_id": project_id, "name": name}
+        return Party(_insert(connection, parties, values), project_id, name)
+
+    def _create_token(
+        self,
+        connection: Connection,
+        role: Role,
+        project_id: int | None,
+        party_id: int | None,
+    ) -> str:
+        if role not in ROLES:
+            raise ValueError(f"'role' must be in {sorted(ROLES)} (got {role!r})")
+        if (role == "party") != (party_id is not None):
+            raise ValueError("a party token needs a party_id, and only it may have one")
+        if party_id is not None:
+            if project_id is None:
+                raise ValueError("a party token needs the party's project_id")
+            self._party(connection, project_id, party_id)
+        elif project_id is not None:
+            self._project(connection, project_id)
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        values = {
+            "token_hash": hash_token(token),
+            "role": role,
+            "project_id": project_id,
+            "party_id": party_id,
+            "created_at": self._clock(),
+        }
+        _insert(connection, tokens, values)
+        return token
+
+    def _current_uploads(self, connection: Connection, project_id: int) -> list[Upload]:
+        rows = connection.execute(
+            sa.select(uploads)
+            .where(uploads.c.project_id == project_id, sa.not_(uploads.c.superseded))
+            .order_by(uploads.c.party_id)
+        ).mappings()
+        return [Upload.from_row(row) for row in rows]
+
+
+def _insert(connection: Connection, table: sa.Table, values: dict[str, Any]) -> int:
+    result = connection.execute(sa.insert(table).values(values))
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _check_consistent(
+    bit_length: int, key_check: str | None, others: Sequence[Upload]
+) -> None:
+    """Refuse an upload that could not be compared with the other parties'."""
+    for other in others:
+        # clkhash JSON knows only whole bytes, so compare bytes when one is.
+        exact = key_check is not None and other.key_check is not None
+        mine = bit_length if exact else -(-bit_length // 8)
+        theirs = other.bit_length if exact else -(-other.bit_length // 8)
+        if mine != theirs:
+            unit = "bits" if exact else "bytes per CLK"
+            raise UploadRejectedError(
+                f"the file's CLKs have {mine} {unit} but another party's have "
+                f"{theirs} {unit}; every party must encode with the same schema"
+            )
+        if exact and key_check != other.key_check:
+            raise UploadRejectedError(
+                f"the file's key-check value {key_check} differs from another "
+                f"party's {other.key_check}; every party must encode with the "
+                "same secret"
+            )
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event start transactions, not the driver.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 10000")
+    cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # SQLite's default deferred transactions fail with "database is locked"
+    # when two readers both try to write; taking the write lock up front makes
+    # concurrent transactions wait their turn (up to the busy timeout).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
