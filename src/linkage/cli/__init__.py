@@ -31,15 +31,27 @@ def main() -> None:
     """Privacy-preserving record linkage between agencies.
 
     \b
-    At the agency:   keygen, schema check, encode, vault resolve
-    Operator:        match, evaluate
+    At the agency:   keygen, schema check, encode, vault resolve,
+                     upload, results
+    Operator:        match, evaluate, serve, project create,
+                     run start|status|wait
     Demo:            demo
     """
 
 
 def _register() -> None:
     # Imported here so each module can import `main`'s helpers without cycles.
-    from linkage.cli import demo, encode, evaluate, keys, match, schema, vault
+    from linkage.cli import (
+        client,
+        demo,
+        encode,
+        evaluate,
+        keys,
+        match,
+        schema,
+        serve,
+        vault,
+    )
 
     main.add_command(keys.keygen)
     main.add_command(schema.schema)
@@ -48,6 +60,11 @@ def _register() -> None:
     main.add_command(match.match)
     main.add_command(evaluate.evaluate)
     main.add_command(demo.demo)
+    main.add_command(serve.serve)
+    main.add_command(client.project)
+    main.add_command(client.upload)
+    main.add_command(client.run)
+    main.add_command(client.results)
 
 
 _register()

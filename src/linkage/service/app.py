@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from linkage import __version__
 from linkage.service.errors import install_error_handlers
-from linkage.service.routes import health, projects, uploads
+from linkage.service.routes import health, projects, results, runs, uploads
+from linkage.service.runs import RunWorker, recover_interrupted_runs
 from linkage.service.settings import Settings
 from linkage.storage import Store
 
@@ -19,16 +21,24 @@ __all__ = ["create_app"]
 def create_app(settings: Settings) -> FastAPI:
     """Build the service: open (or create) its database and data folders.
 
-    The store is closed when the app's lifespan ends.
+    When the app's lifespan starts, runs a killed service left running are
+    marked failed and the run worker starts; when it ends, the worker stops
+    (a run in progress goes back to the queue) and the store is closed.
     """
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(mode=0o700, exist_ok=True)
     store = Store.open(settings.database)
+    worker = RunWorker(store, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            recover_interrupted_runs(store, settings)
+            worker.start()
+            try:
+                yield
+            finally:
+                await run_in_threadpool(worker.stop)
         finally:
             store.close()
 
@@ -40,8 +50,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.worker = worker
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(uploads.router)
+    app.include_router(runs.router)
+    app.include_router(results.router)
     return app

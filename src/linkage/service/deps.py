@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from linkage.service.errors import BEARER_CHALLENGE, UNAUTHENTICATED, ApiProblem
+from linkage.service.runs import RunWorker
 from linkage.service.settings import Settings
 from linkage.storage import NotFoundError, Project, Store, TokenRecord
 
@@ -25,6 +26,7 @@ __all__ = [
     "ReachableProject",
     "SettingsDep",
     "StoreDep",
+    "WorkerDep",
     "forbidden",
 ]
 
@@ -43,7 +45,13 @@ def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
+def get_worker(request: Request) -> RunWorker:
+    """The app's run worker."""
+    return cast(RunWorker, request.app.state.worker)
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
+WorkerDep = Annotated[RunWorker, Depends(get_worker)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,6 +13,8 @@ __all__ = [
     "ProjectCreate",
     "ProjectCreated",
     "ProjectPublic",
+    "RunCreated",
+    "RunPublic",
     "UploadPublic",
 ]
 
@@ -86,3 +88,33 @@ class UploadPublic(BaseModel):
     key_check: str | None
     schema_fingerprint: str | None
     created_at: datetime
+
+
+RunStateName = Literal["queued", "running", "completed", "failed"]
+
+
+class RunCreated(BaseModel):
+    """A run just queued."""
+
+    run_id: int
+    project_id: int
+    state: RunStateName
+
+
+class RunPublic(BaseModel):
+    """A run's state and, once completed, its aggregate figures.
+
+    ``stats`` never holds a pseudonym: records and matches per party, pairs
+    compared, candidate pairs, groups and their sizes, the threshold with how
+    it was chosen, and the best-match score histogram.
+    """
+
+    run_id: int
+    project_id: int
+    state: RunStateName
+    progress: Annotated[float, Field(ge=0, le=1)]
+    message: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    stats: dict[str, Any]

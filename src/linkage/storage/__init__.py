@@ -7,13 +7,18 @@ from linkage.storage.records import (
     Project,
     RecordedUpload,
     Role,
+    Run,
+    RunResult,
+    RunState,
     TokenRecord,
     Upload,
 )
 from linkage.storage.store import (
     AuthenticationError,
+    ClaimedRun,
     ConflictError,
     NotFoundError,
+    RunConflictError,
     Store,
     StoreError,
     UploadRejectedError,
@@ -22,6 +27,7 @@ from linkage.storage.store import (
 
 __all__ = [
     "AuthenticationError",
+    "ClaimedRun",
     "ConflictError",
     "CreatedProject",
     "Mode",
@@ -30,6 +36,10 @@ __all__ = [
     "Project",
     "RecordedUpload",
     "Role",
+    "Run",
+    "RunConflictError",
+    "RunResult",
+    "RunState",
     "Store",
     "StoreError",
     "TokenRecord",

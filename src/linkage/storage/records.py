@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from sqlalchemy.engine import RowMapping
 
@@ -15,12 +16,16 @@ __all__ = [
     "Project",
     "RecordedUpload",
     "Role",
+    "Run",
+    "RunResult",
+    "RunState",
     "TokenRecord",
     "Upload",
 ]
 
 Role = Literal["operator", "party", "investigator", "approver"]
 Mode = Literal["link", "link-dedup"]
+RunState = Literal["queued", "running", "completed", "failed"]
 
 
 def _utc(value: datetime) -> datetime:
@@ -146,3 +151,63 @@ class RecordedUpload:
 
     upload: Upload
     replaced: tuple[Upload, ...]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One matching run of a project.
+
+    ``stats`` holds aggregate figures only (empty until the run completes);
+    ``result_dir`` is relative to the data folder, None before the run starts.
+    """
+
+    id: int
+    project_id: int
+    state: RunState
+    progress: float
+    message: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result_dir: str | None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from a ``runs`` row."""
+        stats = json.loads(row["stats"]) if row["stats"] else {}
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            state=row["state"],
+            progress=float(row["progress"]),
+            message=row["message"],
+            created_at=_utc(row["created_at"]),
+            started_at=_utc_or_none(row["started_at"]),
+            finished_at=_utc_or_none(row["finished_at"]),
+            result_dir=row["result_dir"],
+            stats=stats if isinstance(stats, dict) else {},
+        )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One party's results file of a completed run (path relative to the data
+    folder)."""
+
+    run_id: int
+    party_id: int
+    upload_id: int
+    path: str
+    row_count: int
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from a ``run_results`` row."""
+        return cls(
+            run_id=row["run_id"],
+            party_id=row["party_id"],
+            upload_id=row["upload_id"],
+            path=row["path"],
+            row_count=row["row_count"],
+        )

@@ -1,4 +1,4 @@
-"""The service's database: projects, parties, tokens and uploads.
+"""The service's database: projects, parties, tokens, uploads and runs.
 
 SQLAlchemy Core with portable SQL only, so the embedded SQLite default and a
 PostgreSQL server differ by the database URL alone. Every public method of
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, get_args
 
@@ -30,15 +32,27 @@ from linkage.storage.records import (
     Project,
     RecordedUpload,
     Role,
+    Run,
+    RunResult,
     TokenRecord,
     Upload,
 )
-from linkage.storage.tables import metadata, parties, projects, tokens, uploads
+from linkage.storage.tables import (
+    metadata,
+    parties,
+    projects,
+    run_results,
+    runs,
+    tokens,
+    uploads,
+)
 
 __all__ = [
     "AuthenticationError",
+    "ClaimedRun",
     "ConflictError",
     "NotFoundError",
+    "RunConflictError",
     "Store",
     "StoreError",
     "UploadRejectedError",
@@ -65,6 +79,21 @@ class ConflictError(StoreError, ValueError):
 
 class UploadRejectedError(StoreError, ValueError):
     """An upload disagrees with the project or with the other parties' uploads."""
+
+
+class RunConflictError(ConflictError):
+    """A run cannot start now: a party has not uploaded, or a run is pending."""
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run the worker has just marked running, with what it is to match:
+    the project, its parties in order, and each party's current upload."""
+
+    run: Run
+    project: Project
+    parties: tuple[Party, ...]
+    uploads: dict[int, Upload]
 
 
 class AuthenticationError(LinkageError):
@@ -373,6 +402,255 @@ class Store:
                 return [Upload.from_row(row) for row in rows]
             return self._current_uploads(connection, project_id)
 
+    # -- runs --------------------------------------------------------------
+
+    def create_run(self, *, project_id: int) -> Run:
+        """Queue a run of the project.
+
+        Raises:
+            NotFoundError: there is no such project.
+            RunConflictError: a party has no accepted upload (the message names
+                them), or a run of the project is queued or running.
+        """
+        with self._transaction() as connection:
+            self._project(connection, project_id, for_update=True)
+            members = self._parties(connection, project_id)
+            current = {
+                u.party_id for u in self._current_uploads(connection, project_id)
+            }
+            missing = [party.name for party in members if party.id not in current]
+            if missing:
+                names = ", ".join(repr(name) for name in missing)
+                raise RunConflictError(
+                    f"a run needs every party's encodings; not uploaded yet: {names}"
+                )
+            pending = connection.scalar(
+                sa.select(runs.c.id)
+                .where(
+                    runs.c.project_id == project_id,
+                    runs.c.state.in_(("queued", "running")),
+                )
+                .order_by(runs.c.id)
+                .limit(1)
+            )
+            if pending is not None:
+                raise RunConflictError(
+                    f"run {pending} of project {project_id} has not finished; "
+                    "wait for it before starting another"
+                )
+            run_id = _insert(
+                connection,
+                runs,
+                {
+                    "project_id": project_id,
+                    "state": "queued",
+                    "progress": 0.0,
+                    "message": "waiting for the worker",
+                    "created_at": self._clock(),
+                },
+            )
+            return self._run(connection, project_id, run_id)
+
+    def get_run(self, *, project_id: int, run_id: int) -> Run:
+        """Return the project's run.
+
+        Raises:
+            NotFoundError: the project has no such run.
+        """
+        with self._transaction() as connection:
+            return self._run(connection, project_id, run_id)
+
+    def runs_of(self, *, project_id: int) -> list[Run]:
+        """Return the project's runs, newest first."""
+        with self._transaction() as connection:
+            rows = connection.execute(
+                sa.select(runs)
+                .where(runs.c.project_id == project_id)
+                .order_by(runs.c.id.desc())
+            ).mappings()
+            return [Run.from_row(row) for row in rows]
+
+    def latest_completed_run(self, *, project_id: int) -> Run | None:
+        """Return the project's newest completed run, if any."""
+        with self._transaction() as connection:
+            row = (
+                connection.execute(
+                    sa.select(runs)
+                    .where(runs.c.project_id == project_id, runs.c.state == "completed")
+                    .order_by(runs.c.id.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else Run.from_row(row)
+
+    def run_result(self, *, run_id: int, party_id: int) -> RunResult:
+        """Return a party's results file of a completed run.
+
+        Raises:
+            NotFoundError: the run is not completed or has no file for the party.
+        """
+        with self._transaction() as connection:
+            row = (
+                connection.execute(
+                    sa.select(run_results)
+                    .join(runs, runs.c.id == run_results.c.run_id)
+                    .where(
+                        run_results.c.run_id == run_id,
+                        run_results.c.party_id == party_id,
+                        runs.c.state == "completed",
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"run {run_id} has no results for this party")
+        return RunResult.from_row(row)
+
+    def claim_next_run(self) -> ClaimedRun | None:
+        """Mark the oldest queued run running and return it with its inputs.
+
+        Returns None when no run is queued.
+        """
+        with self._transaction() as connection:
+            row = (
+                connection.execute(
+                    sa.select(runs)
+                    .where(runs.c.state == "queued")
+                    .order_by(runs.c.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            claimed = connection.execute(
+                sa.update(runs)
+                .where(runs.c.id == row["id"], runs.c.state == "queued")
+                .values(
+                    state="running",
+                    progress=0.0,
+                    message="starting",
+                    started_at=self._clock(),
+                )
+            )
+            if claimed.rowcount != 1:
+                return None
+            project_id = int(row["project_id"])
+            current = self._current_uploads(connection, project_id)
+            return ClaimedRun(
+                run=self._run(connection, project_id, int(row["id"])),
+                project=self._project(connection, project_id),
+                parties=tuple(self._parties(connection, project_id)),
+                uploads={upload.party_id: upload for upload in current},
+            )
+
+    def update_run_progress(
+        self, *, run_id: int, progress: float, message: str
+    ) -> None:
+        """Record how far a running run has come (ignored once it has ended)."""
+        with self._transaction() as connection:
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.state == "running")
+                .values(progress=min(max(float(progress), 0.0), 1.0), message=message)
+            )
+
+    def complete_run(
+        self,
+        *,
+        run_id: int,
+        stats: Mapping[str, Any],
+        result_dir: str,
+        results: Sequence[RunResult],
+        message: str = "completed",
+    ) -> Run:
+        """Mark a running run completed with its figures and results files.
+
+        Raises:
+            ConflictError: the run is not running (it was failed meanwhile).
+        """
+        with self._transaction() as connection:
+            done = connection.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.state == "running")
+                .values(
+                    state="completed",
+                    progress=1.0,
+                    message=message,
+                    stats=json.dumps(dict(stats), sort_keys=True),
+                    finished_at=self._clock(),
+                    result_dir=result_dir,
+                )
+            )
+            if done.rowcount != 1:
+                raise ConflictError(f"run {run_id} is no longer running")
+            for result in results:
+                _insert(
+                    connection,
+                    run_results,
+                    {
+                        "run_id": run_id,
+                        "party_id": result.party_id,
+                        "upload_id": result.upload_id,
+                        "path": result.path,
+                        "row_count": result.row_count,
+                    },
+                )
+            row = connection.execute(sa.select(runs).where(runs.c.id == run_id))
+            return Run.from_row(row.mappings().one())
+
+    def fail_run(self, *, run_id: int, message: str) -> None:
+        """Mark a queued or running run failed with ``message``."""
+        with self._transaction() as connection:
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.state.in_(("queued", "running")))
+                .values(state="failed", message=message, finished_at=self._clock())
+            )
+
+    def requeue_run(self, *, run_id: int) -> None:
+        """Put a running run back in the queue (the service is stopping)."""
+        with self._transaction() as connection:
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.state == "running")
+                .values(
+                    state="queued",
+                    progress=0.0,
+                    message="waiting for the worker (the service restarted)",
+                    started_at=None,
+                )
+            )
+
+    def fail_interrupted_runs(self, *, message: str) -> list[Run]:
+        """Mark every running run failed; return them as they are now.
+
+        Call once at startup, before any worker runs: a run still marked
+        running then was cut off by the service's end.
+        """
+        with self._transaction() as connection:
+            ids = list(
+                connection.scalars(
+                    sa.select(runs.c.id).where(runs.c.state == "running")
+                )
+            )
+            if not ids:
+                return []
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(ids), runs.c.state == "running")
+                .values(state="failed", message=message, finished_at=self._clock())
+            )
+            rows = connection.execute(
+                sa.select(runs).where(runs.c.id.in_(ids)).order_by(runs.c.id)
+            ).mappings()
+            return [Run.from_row(row) for row in rows]
+
     # -- helpers, each inside the caller's transaction ---------------------
 
     def _project(
@@ -385,6 +663,28 @@ class Store:
         if row is None:
             raise NotFoundError(f"there is no project {project_id}")
         return Project.from_row(row)
+
+    def _run(self, connection: Connection, project_id: int, run_id: int) -> Run:
+        row = (
+            connection.execute(
+                sa.select(runs).where(
+                    runs.c.id == run_id, runs.c.project_id == project_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFoundError(f"project {project_id} has no run {run_id}")
+        return Run.from_row(row)
+
+    def _parties(self, connection: Connection, project_id: int) -> list[Party]:
+        rows = connection.execute(
+            sa.select(parties)
+            .where(parties.c.project_id == project_id)
+            .order_by(parties.c.id)
+        )
+        return [Party.from_row(row) for row in rows.mappings()]
 
     def _party(self, connection: Connection, project_id: int, party_id: int) -> Party:
         row = (

@@ -1,0 +1,415 @@
+"""Talk to a running `linkage serve` over HTTP, as the operator or as a party.
+
+:class:`ServiceClient` wraps the service's API one method per action. Every
+answer that is not a success raises :class:`ServiceError` carrying the
+server's own ``detail`` (RFC 9457 problem+json) and its status, so the user
+reads what the server said. The bearer token is sent in a header only: it is
+never part of a message, a ``repr`` or a log line written here.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal
+
+import httpx
+
+from linkage.atomic import private_output
+from linkage.errors import LinkageError
+
+__all__ = [
+    "DEFAULT_SERVER",
+    "ProjectCreated",
+    "RunStatus",
+    "ServiceClient",
+    "ServiceError",
+    "UploadAccepted",
+]
+
+DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
+UPLOAD_CHUNK_BYTES: Final = 1024 * 1024
+FINISHED_STATES: Final = frozenset({"completed", "failed"})
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes done, bytes in all) as a transfer advances."""
+
+
+class ServiceError(LinkageError):
+    """The service refused a request, or could not be reached.
+
+    Attributes:
+        status: the HTTP status of the answer, or None when there was none.
+        detail: the server's ``detail`` exactly as it sent it, when it sent one.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ProjectCreated:
+    """A new project and each party's token (shown by the server only once)."""
+
+    id: int
+    name: str
+    party_tokens: Mapping[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class UploadAccepted:
+    """What the service recorded for an accepted encodings upload."""
+
+    project_id: int
+    party: str
+    version: int
+    record_count: int
+    format: str
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """A run's state as the service reports it."""
+
+    run_id: int
+    project_id: int
+    state: str
+    progress: float = 0.0
+    message: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        """True once the run has completed or failed."""
+        return self.state in FINISHED_STATES
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> RunStatus:
+        """Read the service's run body; missing optional fields get defaults."""
+        try:
+            progress = body.get("progress")
+            stats = body.get("stats")
+            return cls(
+                run_id=int(body["run_id"]),
+                project_id=int(body["project_id"]),
+                state=str(body["state"]),
+                progress=float(progress) if progress is not None else 0.0,
+                message=_optional_str(body.get("message")),
+                created_at=_optional_str(body.get("created_at")),
+                started_at=_optional_str(body.get("started_at")),
+                finished_at=_optional_str(body.get("finished_at")),
+                stats=dict(stats) if isinstance(stats, Mapping) else {},
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ServiceError(
+                f"the server's run status is not as expected (missing or bad "
+                f"field {error}); is the client the same version as the server?"
+            ) from None
+
+
+def _segment(text: str) -> str:
+    """``text`` as one URL path segment (a party name cannot add a path)."""
+    return urllib.parse.quote(text, safe="")
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class ServiceClient:
+    """One server, one token: the operator's or a party's.
+
+    Use it as a context manager, or call :meth:`close` when done.
+    ``transport`` replaces the network (tests use ``httpx.MockTransport``).
+
+    Raises:
+        ServiceError: ``server`` is not an http(s) URL, or ``token`` is empty
+            or not a single line of ASCII text.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        server = server.strip().rstrip("/")
+        if not server.startswith(("http://", "https://")):
+            raise ServiceError(
+                f"the server URL {server!r} must start with http:// or https://"
+            )
+        token = token.strip()
+        if not token or not token.isascii() or not token.isprintable():
+            raise ServiceError(
+                "the token is empty or not a single line of ASCII text; "
+                "use the token file the service wrote"
+            )
+        self.server = server
+        self._http = httpx.Client(
+            base_url=server,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"ServiceClient(server={self.server!r})"
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # Projects -----------------------------------------------------------------
+
+    def create_project(
+        self,
+        name: str,
+        *,
+        schema_fingerprint: str,
+        parties: Sequence[str],
+        threshold: Literal["auto"] | float = "auto",
+        dedup: bool = False,
+        allow_clkhash_json: bool = False,
+    ) -> ProjectCreated:
+        """Create a project (operator token); returns each party's token."""
+        body = {
+            "name": name,
+            "schema_fingerprint": schema_fingerprint,
+            "parties": list(parties),
+            "threshold": threshold,
+            "mode": "link-dedup" if dedup else "link",
+            "allow_clkhash_json": allow_clkhash_json,
+        }
+        answer = self._json(self._request("POST", "/projects", json=body))
+        try:
+            tokens = answer["party_tokens"]
+            return ProjectCreated(
+                id=int(answer["id"]),
+                name=str(answer["name"]),
+                party_tokens={str(k): str(v) for k, v in tokens.items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise _unexpected("project") from None
+
+    # Uploads ------------------------------------------------------------------
+
+    def upload(
+        self,
+        project_id: int,
+        party: str,
+        path: Path,
+        progress: Progress | None = None,
+    ) -> UploadAccepted:
+        """Send ``path`` as ``party``'s encodings (party token), streamed.
+
+        The file is read in chunks while it is sent, so memory stays flat
+        whatever its size.
+
+        Raises:
+            ServiceError: the server refused the file or could not be reached.
+            OSError: the file cannot be read.
+        """
+        path = Path(path)
+        total = path.stat().st_size
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            with path.open("rb") as source:
+                while chunk := source.read(UPLOAD_CHUNK_BYTES):
+                    done += len(chunk)
+                    yield chunk
+                    if progress is not None:
+                        progress(done, total)
+
+        answer = self._json(
+            self._request(
+                "PUT",
+                f"/projects/{int(project_id)}/parties/{_segment(party)}/encodings",
+                content=chunks(),
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(total),
+                },
+            )
+        )
+        try:
+            return UploadAccepted(
+                project_id=int(answer["project_id"]),
+                party=str(answer["party"]),
+                version=int(answer["version"]),
+                record_count=int(answer["record_count"]),
+                format=str(answer["format"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise _unexpected("upload") from None
+
+    # Runs ---------------------------------------------------------------------
+
+    def start_run(self, project_id: int) -> RunStatus:
+        """Start matching the project's uploads (operator token)."""
+        return RunStatus.from_json(
+            self._json(self._request("POST", f"/projects/{int(project_id)}/runs"))
+        )
+
+    def run_status(self, project_id: int, run_id: int) -> RunStatus:
+        """A run's current state."""
+        path = f"/projects/{int(project_id)}/runs/{int(run_id)}"
+        return RunStatus.from_json(self._json(self._request("GET", path)))
+
+    def wait_for_run(
+        self,
+        project_id: int,
+        run_id: int,
+        *,
+        timeout: float,
+        poll: float = 1.0,
+        progress: Callable[[RunStatus], None] | None = None,
+    ) -> RunStatus:
+        """Poll the run until it completes or fails; return its last status.
+
+        ``progress`` is called with every status read. A failed run is
+        returned, not raised: its ``message`` says why.
+
+        Raises:
+            ServiceError: the run has not finished after ``timeout`` seconds,
+                or the server refused or could not be reached.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.run_status(project_id, run_id)
+            if progress is not None:
+                progress(status)
+            if status.finished:
+                return status
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ServiceError(
+                    f"run {run_id} of project {project_id} is still {status.state} "
+                    f"after {timeout:g} seconds; wait again later (the run goes on)"
+                )
+            time.sleep(min(poll, left))
+
+    # Results ------------------------------------------------------------------
+
+    def results(self, project_id: int, out: Path) -> int:
+        """Save this party's results CSV to ``out`` (mode 0600, atomically).
+
+        Returns the number of data rows written. Nothing is written if the
+        server refuses or the transfer breaks off.
+        """
+        path = f"/projects/{int(project_id)}/results"
+        lines = 0
+        last = b"\n"
+        try:
+            with self._http.stream("GET", path) as response:
+                if not response.is_success:
+                    response.read()
+                    raise _refused(response)
+                with private_output(Path(out)) as target:
+                    for chunk in response.iter_bytes():
+                        target.write(chunk)
+                        lines += chunk.count(b"\n")
+                        last = chunk[-1:] or last
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from None
+        if last != b"\n":
+            lines += 1
+        return max(lines - 1, 0)
+
+    # Plumbing -----------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from None
+        if not response.is_success:
+            raise _refused(response)
+        return response
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ServiceError(
+                f"the server at {self.server} did not answer with JSON; "
+                "is this URL a linkage service?",
+                status=response.status_code,
+            )
+        return body
+
+    def _unreachable(self, error: httpx.TransportError) -> ServiceError:
+        if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+            return ServiceError(
+                f"could not reach the linkage server at {self.server} ({error}); "
+                "check that `linkage serve` is running there and the URL is right"
+            )
+        if isinstance(error, httpx.TimeoutException):
+            return ServiceError(
+                f"the linkage server at {self.server} did not answer in time "
+                f"({type(error).__name__}); try again, or check the server's log"
+            )
+        return ServiceError(
+            f"the connection to the linkage server at {self.server} failed "
+            f"({type(error).__name__}: {error}); try again"
+        )
+
+
+def _refused(response: httpx.Response) -> ServiceError:
+    """The error for a non-2xx answer, with the server's detail verbatim."""
+    status = response.status_code
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "error"
+    detail: str | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        detail = body["detail"]
+    if detail is None:
+        return ServiceError(
+            f"the server answered {status} {phrase} without an explanation",
+            status=status,
+        )
+    return ServiceError(
+        f"the server answered {status} {phrase}: {detail}",
+        status=status,
+        detail=detail,
+    )
+
+
+def _unexpected(what: str) -> ServiceError:
+    return ServiceError(
+        f"the server's {what} answer is not as expected; "
+        "is the client the same version as the server?"
+    )

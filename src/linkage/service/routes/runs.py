@@ -1,0 +1,84 @@
+"""Runs: the operator starts them; the operator and the project's parties
+follow them. Answers carry aggregate figures only, never a pseudonym."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from linkage.service.deps import (
+    CurrentToken,
+    Operator,
+    ReachableProject,
+    StoreDep,
+    WorkerDep,
+    forbidden,
+)
+from linkage.service.models import RunCreated, RunPublic
+from linkage.service.runs import PER_PARTY_STATS
+from linkage.storage import Run
+
+router = APIRouter(prefix="/projects/{project_id}/runs", tags=["runs"])
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A party has not uploaded, or a run is pending."}
+}
+
+
+def run_public(run: Run) -> RunPublic:
+    """What any reader of the run may see."""
+    return RunPublic(
+        run_id=run.id,
+        project_id=run.project_id,
+        state=run.state,
+        progress=run.progress,
+        message=run.message,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        stats=run.stats,
+    )
+
+
+@router.post("", status_code=202, responses=_CONFLICT)
+async def start_run(
+    project: ReachableProject, _operator: Operator, store: StoreDep, worker: WorkerDep
+) -> RunCreated:
+    """Queue a run of the project; the worker starts it as soon as it is free."""
+    run = await run_in_threadpool(store.create_run, project_id=project.id)
+    worker.wake()
+    return RunCreated(run_id=run.id, project_id=run.project_id, state=run.state)
+
+
+@router.get("")
+def list_runs(
+    project: ReachableProject, _operator: Operator, store: StoreDep
+) -> list[RunPublic]:
+    """The project's runs, newest first."""
+    return [run_public(run) for run in store.runs_of(project_id=project.id)]
+
+
+@router.get("/{run_id}")
+def read_run(
+    run_id: int, project: ReachableProject, token: CurrentToken, store: StoreDep
+) -> RunPublic:
+    """One run's state, progress and aggregate figures."""
+    if token.role not in ("operator", "party"):
+        raise forbidden("only the operator and the project's parties may read runs")
+    public = run_public(store.get_run(project_id=project.id, run_id=run_id))
+    if token.role == "operator":
+        return public
+    # A party sees the per-party figures of its own records only.
+    own = next(
+        p.name
+        for p in store.parties_of(project_id=project.id)
+        if p.id == token.party_id
+    )
+    stats = {
+        key: {own: value[own]} if key in PER_PARTY_STATS and own in value else value
+        for key, value in public.stats.items()
+        if key not in PER_PARTY_STATS or own in value
+    }
+    return public.model_copy(update={"stats": stats})
