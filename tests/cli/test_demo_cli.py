@@ -1,40 +1,83 @@
-"""`linkage demo` runs the agency side end to end on synthetic data."""
+"""`linkage demo` runs the whole flow end to end through the real service."""
 
 from __future__ import annotations
 
 import stat
+import threading
 from pathlib import Path
 
+import httpx
 import pandas as pd
+import pytest
 
+from linkage.cli._demo_service import SERVICE_THREAD_NAME, running_service
 from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings
 from tests.conftest import CONFIGS, RunCli
 
+AGENCIES = ("police", "health", "social_services", "tax")
 
-def test_demo_runs_a_linkage_end_to_end(run_cli: RunCli, tmp_path: Path) -> None:
-    """Agencies encode, the operator links, agencies resolve, the demo scores."""
+
+def _service_threads() -> list[threading.Thread]:
+    names = {SERVICE_THREAD_NAME, "linkage-run-worker"}
+    return [thread for thread in threading.enumerate() if thread.name in names]
+
+
+def test_demo_runs_a_linkage_through_the_service(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Agencies encode and upload, the operator runs, agencies download and
+    resolve their own results, the demo scores; the server is stopped."""
     out = tmp_path / "demo"
-    result = run_cli("demo", "--out", out, "--people", 600, "--configs", CONFIGS)
+    result = run_cli("demo", "--out", out, "--people", "600", "--configs", CONFIGS)
     assert result.exit_code == 0, result.output
+    assert not _service_threads()
+    assert "listening at http://127.0.0.1:" in result.output
+    assert "does not hold: date_of_birth, sex" in result.output
+    assert "operator: threshold" in result.output
+    assert "groups of" in result.output
     assert "all pairs" in result.output
-    assert (out / "report.html").exists()
-    for agency in ("police", "health", "social_services", "tax"):
+    assert "Demo finished in" in result.output
+    assert (out / "service" / "linkage.db").exists()
+    assert (out / "service" / "operator.token").exists()
+    gathered = []
+    for agency in AGENCIES:
         encodings = read_encodings(out / "encodings" / f"{agency}.lnk")
         key = read_vault_key(out / "keys" / f"{agency}-vault.key")
         vault = Vault.open(out / "vaults" / f"{agency}.vault", key)
+        own = set(encodings.pseudonym_strings())
         assert len(vault) == len(encodings) > 0
-        assert set(encodings.pseudonym_strings()) == {
-            entry.pseudonym for entry in vault
-        }
-        mode = (out / "keys" / f"{agency}-vault.key").stat().st_mode
-        assert stat.S_IMODE(mode) == 0o600
-    assert "does not hold: date_of_birth, sex" in result.output
-    for agency in ("police", "health", "social_services", "tax"):
-        resolved = pd.read_csv(out / "resolved" / f"{agency}.csv", dtype=str)
+        assert own == {entry.pseudonym for entry in vault}
+        for secret in (f"keys/{agency}-vault.key", f"tokens/{agency}.token"):
+            assert stat.S_IMODE((out / secret).stat().st_mode) == 0o600
         results = pd.read_csv(out / "results" / f"{agency}.csv", dtype=str)
+        resolved = pd.read_csv(out / "resolved" / f"{agency}.csv", dtype=str)
+        assert list(results.columns) == ["pseudonym", "match_id", "score"]
         assert list(resolved.columns[:2]) == ["record_id", "match_id"]
         assert len(resolved) == len(results) > 0
-    matches = pd.read_csv(out / "matches.csv", dtype=str)
-    assert matches["party"].nunique() == 4
+        assert set(results["pseudonym"]) <= own
+        assert f"{agency:<16} {len(results):>7} own rows" in result.output
+        gathered.append(results.assign(party=agency))
+    matches = pd.concat(gathered, ignore_index=True)
+    parties_per_group = matches.groupby("match_id")["party"].nunique()
+    assert (parties_per_group >= 2).sum() > 0
+    across = matches[
+        matches["match_id"].isin(parties_per_group.index[parties_per_group >= 2])
+    ]
+    assert across["party"].nunique() == len(AGENCIES)
+
+
+def test_the_demo_service_stops_when_the_demo_fails(tmp_path: Path) -> None:
+    """An error inside the block still stops the server and its worker."""
+    with (
+        pytest.raises(RuntimeError, match="the demo broke"),
+        running_service(tmp_path / "service") as service,
+    ):
+        assert httpx.get(f"{service.url}/health", timeout=5).status_code == 200
+        assert service.operator_token
+        assert _service_threads()
+        raise RuntimeError("the demo broke")
+    assert not _service_threads()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{service.url}/health", timeout=1)

@@ -1,21 +1,27 @@
-"""``linkage demo``: a whole linkage, end to end, on synthetic data.
+"""``linkage demo``: a whole linkage, end to end, through the real service.
 
 Four agencies (police, health, social services, tax) export overlapping,
 messy records of one synthetic population in their own shapes, with
 duplicates. Each encodes its export with its own mapping and vault key under
-one shared secret; the operator links the encodings (across agencies and
-within them); each agency resolves its own results; and the demo, which alone
-knows the truth, scores the result.
+one shared secret. The demo then starts the linkage service on a free
+loopback port: the operator creates a project, each agency uploads its own
+encodings with its own token, the operator runs the linkage (across agencies
+and within them), and each agency downloads and resolves only its own
+results. The demo, which alone knows the truth, scores the result.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 import click
 import pandas as pd
 
+from linkage.atomic import private_output
+from linkage.cli._demo_service import RunningService, running_service
+from linkage.client import RunStatus, ServiceClient
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
@@ -23,11 +29,9 @@ from linkage.encoding.resolve import resolve_results
 from linkage.encoding.vault import Vault
 from linkage.formats.schema import load_schema
 from linkage.matching.evaluation import evaluate
-from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
-from linkage.matching.parties import load_parties
-from linkage.matching.report import write_report
 
 AGENCIES = ("police", "health", "social_services", "tax")
+RUN_TIMEOUT_SECONDS = 1800.0
 
 
 @click.command()
@@ -36,7 +40,7 @@ AGENCIES = ("police", "health", "social_services", "tax")
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-output"),
     show_default=True,
-    help="Directory for the demo's data, keys, encodings and vaults.",
+    help="Directory for the demo's data, keys, encodings, vaults and service.",
 )
 @click.option(
     "--people",
@@ -54,28 +58,44 @@ AGENCIES = ("police", "health", "social_services", "tax")
     help="Directory with schemas/demo.json and mappings/<agency>.yaml.",
 )
 def demo(out: Path, people: int, seed: int, configs: Path) -> None:
-    """Run a linkage end to end on four synthetic agencies.
+    """Run a linkage end to end on four synthetic agencies, through the service.
 
     \b
     1. Each agency maps and encodes its own export (keys and vault stay home).
-    2. The operator links the encodings, with the threshold chosen automatically.
-    3. Each agency resolves its own results from its vault.
-    4. The demo, which knows the truth, scores the linkage.
+    2. The service starts on a free loopback port (stopped at the end).
+    3. The operator creates a project; each agency uploads with its own token.
+    4. The operator runs the linkage (threshold chosen automatically).
+    5. Each agency downloads and resolves only its own results.
+    6. The demo, which knows the truth, scores the linkage.
     """
     from linkage.demo.generator import write_demo_data
 
+    started = time.perf_counter()
+    # Each demo gets a fresh service: old projects, runs and tokens go.
+    for folder in ("service", "tokens"):
+        shutil.rmtree(out / folder, ignore_errors=True)
     for folder in ("data", "keys", "encodings", "vaults", "results", "resolved"):
         (out / folder).mkdir(parents=True, exist_ok=True)
+    (out / "tokens").mkdir(mode=0o700)
     exports = write_demo_data(out / "data", size=people, seed=seed)
     click.echo(f"Synthetic exports of {people} people written to {out / 'data'}.")
     click.echo("1. Agencies encode their exports:")
     _encode_agencies(out, exports, configs)
-    click.echo("2. The operator links the encodings:")
-    result = _link(out)
-    click.echo("3. Each agency resolves its own results from its vault:")
-    _resolve(out)
-    click.echo("4. Scored against the truth (only the demo knows it):")
-    _score(out, exports["truth"], result.matches)
+    click.echo("2. The service starts on loopback:")
+    with running_service(out / "service") as service:
+        click.echo(f"   listening at {service.url}; its data in {service.data_dir}")
+        click.echo("3. The operator creates a project; each agency uploads:")
+        project_id = _create_project(service, out, configs)
+        _upload(service, out, project_id)
+        click.echo("4. The operator runs the linkage and sees only aggregates:")
+        _run(service, project_id)
+        click.echo("5. Each agency downloads and resolves only its own results:")
+        matches = _download_and_resolve(service, out, project_id)
+    click.echo("   The service has stopped.")
+    click.echo("6. Scored against the truth (only the demo knows it):")
+    _score(out, exports["truth"], matches)
+    seconds = time.perf_counter() - started
+    click.echo(f"Demo finished in {seconds:.1f} s; its files are in {out}.")
 
 
 def _encode_agencies(out: Path, exports: dict[str, Path], configs: Path) -> None:
@@ -101,34 +121,92 @@ def _encode_agencies(out: Path, exports: dict[str, Path], configs: Path) -> None
         )
 
 
-def _link(out: Path) -> MatchResult:
-    paths = [out / "encodings" / f"{agency}.lnk" for agency in AGENCIES]
-    result = Matcher(load_parties(paths), MatchSettings(dedup=True)).run()
-    result.matches.to_csv(out / "matches.csv", index=False)
+def _create_project(service: RunningService, out: Path, configs: Path) -> int:
+    """The operator creates the project and writes each agency's token file."""
+    schema = load_schema(configs / "schemas" / "demo.json")
+    with ServiceClient(service.url, service.operator_token) as operator:
+        created = operator.create_project(
+            "demo",
+            schema_fingerprint=schema.fingerprint,
+            parties=AGENCIES,
+            threshold="auto",
+            dedup=True,
+        )
     for agency in AGENCIES:
-        result.for_party(agency).to_csv(out / "results" / f"{agency}.csv", index=False)
-    write_report(
-        out / "report.html",
-        best=result.best,
-        choice=result.choice,
-        summary=result.stats,
-    )
-    click.echo(f"   {result.choice.explanation}")
+        with private_output(_token_file(out, agency), overwrite=False) as target:
+            target.write(created.party_tokens[agency].encode("ascii") + b"\n")
     click.echo(
-        f"   {result.stats['groups']} groups of {result.stats['records matched']} "
-        f"records in {result.stats['seconds']} s; each agency gets only its own "
-        f"rows in {out / 'results'}; report: {out / 'report.html'}"
+        f"   operator: project {created.id} (link-dedup, threshold auto) for "
+        f"{', '.join(AGENCIES)}; party tokens in {out / 'tokens'}"
     )
-    return result
+    return created.id
 
 
-def _resolve(out: Path) -> None:
+def _upload(service: RunningService, out: Path, project_id: int) -> None:
     for agency in AGENCIES:
+        with _party_client(service, out, agency) as client:
+            accepted = client.upload(
+                project_id, agency, out / "encodings" / f"{agency}.lnk"
+            )
+        click.echo(
+            f"   {agency:<16} uploaded {accepted.record_count:>7} encodings "
+            f"with its own token"
+        )
+
+
+def _run(service: RunningService, project_id: int) -> None:
+    shown = [""]
+
+    def progress(status: RunStatus) -> None:
+        line = f"{status.state} {status.progress:4.0%} {status.message or ''}"
+        if line != shown[0]:
+            shown[0] = line
+            click.echo(f"   run: {line.rstrip()}", err=True)
+
+    with ServiceClient(service.url, service.operator_token) as operator:
+        run = operator.start_run(project_id)
+        status = operator.wait_for_run(
+            project_id,
+            run.run_id,
+            timeout=RUN_TIMEOUT_SECONDS,
+            poll=0.25,
+            progress=progress,
+        )
+    if status.state != "completed":
+        raise click.ClickException(
+            f"run {run.run_id} failed: {status.message or 'no reason given'}"
+        )
+    stats = status.stats
+    click.echo(
+        f"   operator: threshold {stats['threshold']} ({stats['threshold_method']})"
+    )
+    click.echo(f"   {stats['threshold_explanation']}")
+    click.echo(
+        f"   operator: {stats['groups']} groups of {stats['records_matched']} of "
+        f"{stats['records']} records, matched in {stats['seconds']} s"
+    )
+
+
+def _download_and_resolve(
+    service: RunningService, out: Path, project_id: int
+) -> pd.DataFrame:
+    """Each agency's own results, resolved; gathered here only for the scoring."""
+    gathered = []
+    for agency in AGENCIES:
+        results = out / "results" / f"{agency}.csv"
+        with _party_client(service, out, agency) as client:
+            rows = client.results(project_id, results)
         key = read_vault_key(out / "keys" / f"{agency}-vault.key")
         vault = Vault.open(out / "vaults" / f"{agency}.vault", key)
         target = out / "resolved" / f"{agency}.csv"
-        summary = resolve_results(out / "results" / f"{agency}.csv", vault, target)
-        click.echo(f"   {agency:<16} {summary.rows:>7} own records in {target}")
+        summary = resolve_results(results, vault, target)
+        click.echo(
+            f"   {agency:<16} {rows:>7} own rows; {summary.rows:>7} records "
+            f"resolved in {summary.match_ids} groups to {target}"
+        )
+        own = pd.read_csv(results, dtype=str, keep_default_na=False)
+        gathered.append(own.assign(party=agency))
+    return pd.concat(gathered, ignore_index=True)
 
 
 def _score(out: Path, truth_path: Path, matches: pd.DataFrame) -> None:
@@ -144,6 +222,15 @@ def _score(out: Path, truth_path: Path, matches: pd.DataFrame) -> None:
     )
     for line in evaluation.to_text().splitlines():
         click.echo(f"   {line}")
+
+
+def _party_client(service: RunningService, out: Path, agency: str) -> ServiceClient:
+    token = _token_file(out, agency).read_text(encoding="ascii").strip()
+    return ServiceClient(service.url, token)
+
+
+def _token_file(out: Path, agency: str) -> Path:
+    return out / "tokens" / f"{agency}.token"
 
 
 def _key(path: Path) -> Path:

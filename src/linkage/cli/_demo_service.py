@@ -1,0 +1,104 @@
+"""The demo's own linkage service: a real uvicorn server in a background thread.
+
+:func:`running_service` prepares a data folder (database and operator token
+file), serves :func:`~linkage.service.create_app` on a free loopback port,
+waits until ``/health`` answers, and stops the server when the block ends,
+whether it ends cleanly or with an error.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import httpx
+
+from linkage.client import ServiceError
+from linkage.service import Settings, create_app, initialise
+
+__all__ = ["SERVICE_THREAD_NAME", "RunningService", "running_service"]
+
+SERVICE_THREAD_NAME: Final = "linkage-demo-service"
+_START_TIMEOUT_SECONDS: Final = 30.0
+_STOP_TIMEOUT_SECONDS: Final = 60.0
+
+
+@dataclass(frozen=True)
+class RunningService:
+    """Where the demo's service listens and where its operator token is."""
+
+    url: str
+    data_dir: Path
+    operator_token_file: Path
+
+    @property
+    def operator_token(self) -> str:
+        """The operator's token, read from the file the service wrote."""
+        return self.operator_token_file.read_text(encoding="ascii").strip()
+
+
+@contextmanager
+def running_service(data_dir: Path) -> Iterator[RunningService]:
+    """Serve the linkage service from ``data_dir`` on a free loopback port.
+
+    Raises:
+        ServiceError: the server did not start or did not answer ``/health``.
+        OSError: the data folder cannot be written or no port can be bound.
+    """
+    import uvicorn
+
+    token_file = initialise(data_dir)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+        config = uvicorn.Config(
+            create_app(Settings(data_dir=data_dir)),
+            log_level="warning",
+            ws="none",
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [sock]},
+            name=SERVICE_THREAD_NAME,
+            daemon=True,
+        )
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_for_health(url, thread)
+            yield RunningService(url, data_dir, token_file)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=_STOP_TIMEOUT_SECONDS)
+    finally:
+        sock.close()
+
+
+def _wait_for_health(url: str, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    while True:
+        if not thread.is_alive():
+            raise ServiceError(
+                f"the demo's service at {url} stopped while starting; "
+                "its log above says why"
+            )
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise ServiceError(
+                f"the demo's service at {url} did not answer /health within "
+                f"{_START_TIMEOUT_SECONDS:g} seconds"
+            )
+        time.sleep(0.02)
