@@ -390,3 +390,47 @@ def test_malformed_party_name_is_a_422_problem(service: Service) -> None:
     project_id, tokens = create_project(service)
     response = put(service, tokens["police"], project_id, "bad name!", b"x")
     assert "party" in assert_problem(response, 422)
+
+
+def test_operator_revokes_a_party_token_and_gets_a_new_one(
+    service: Service, tmp_path: Path
+) -> None:
+    """The old token then gets the unknown token's 401; the new one works."""
+    project_id, tokens = create_project(service)
+    route = f"/projects/{project_id}/parties/police/token"
+    with service.client(service.operator_token) as client:
+        response = client.delete(route)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["project_id"], body["party"]) == (project_id, "police")
+    fresh = body["token"]
+    assert len(fresh) >= 43 and fresh not in tokens.values()
+    with service.client(tokens["police"]) as client:
+        old = client.get(f"/projects/{project_id}")
+    with service.client("an unknown token") as client:
+        unknown = client.get(f"/projects/{project_id}")
+    assert assert_problem(old, 401) == assert_problem(unknown, 401)
+    assert old.headers["www-authenticate"] == "Bearer"
+    data = encodings_bytes(tmp_path)
+    assert_problem(put(service, tokens["police"], project_id, "police", data), 401)
+    assert put(service, fresh, project_id, "police", data).status_code == 200
+    # The other party's token is untouched.
+    with service.client(tokens["health"]) as client:
+        assert client.get(f"/projects/{project_id}").status_code == 200
+
+
+def test_only_the_operator_revokes_tokens(service: Service) -> None:
+    """A party may not revoke (403); another project's party is 404; an
+    unknown party is 404; nothing is revoked."""
+    project_id, tokens = create_project(service)
+    _, other_tokens = create_project(service)
+    route = f"/projects/{project_id}/parties/health/token"
+    with service.client(tokens["police"]) as client:
+        assert_problem(client.delete(route), 403)
+    with service.client(other_tokens["health"]) as client:
+        assert_problem(client.delete(route), 404)
+    with service.client(service.operator_token) as client:
+        missing = client.delete(f"/projects/{project_id}/parties/nobody/token")
+    assert "nobody" in assert_problem(missing, 404)
+    with service.client(tokens["health"]) as client:
+        assert client.get(f"/projects/{project_id}").status_code == 200

@@ -404,3 +404,47 @@ def test_unexpected_error_fails_without_a_traceback(
     assert wait_for(service, project_id, start_run(service, project_id))["state"] == (
         "completed"
     )
+
+
+def test_reupload_waits_for_a_run_and_then_starts_a_new_version(
+    service: Service,
+    fingerprint: str,
+    agencies: dict[str, Agency],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """During a run a re-upload is a 409 saying to wait; after it, the new
+    version supersedes the old one, whose row and file the run keeps."""
+    project_id, tokens = ready_project(service, fingerprint, agencies)
+    release = threading.Event()
+
+    class HeldMatcher(Matcher):
+        def run(self) -> Any:
+            release.wait(WAIT_SECONDS)
+            return super().run()
+
+    monkeypatch.setattr(service_runs, "Matcher", HeldMatcher)
+    path = f"/projects/{project_id}/parties/police/encodings"
+    octets = {"Content-Type": "application/octet-stream"}
+    data = agencies["police"].data
+    try:
+        run_id = start_run(service, project_id)
+        wait_for(service, project_id, run_id, lambda run: run["state"] == "running")
+        with service.client(tokens["police"]) as client:
+            refused = client.put(path, content=data, headers=octets)
+        assert "wait" in assert_problem(refused, 409)
+    finally:
+        release.set()
+    assert wait_for(service, project_id, run_id)["state"] == "completed"
+    uploads_dir = service.data_dir / "uploads" / str(project_id)
+    before = sorted(p.name for p in uploads_dir.iterdir())
+    assert len(before) == 2
+    with service.client(tokens["police"]) as client:
+        again = client.put(path, content=data, headers=octets)
+    assert again.status_code == 200, again.text
+    assert again.json()["version"] == 2
+    after = sorted(p.name for p in uploads_dir.iterdir())
+    assert set(before) < set(after) and len(after) == 3
+    # The completed run's results are still there, and a new run uses v2.
+    assert len(read_results(service, tokens["police"], project_id)) > 150
+    second = wait_for(service, project_id, start_run(service, project_id))
+    assert second["state"] == "completed"

@@ -231,3 +231,25 @@ def test_concurrent_uploads_are_serialised(tmp_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_reissuing_a_party_token_revokes_every_earlier_one(store: Store) -> None:
+    """Old tokens of the party stop working; other parties' keep working."""
+    created = store.create_project(
+        name="reissue",
+        schema_fingerprint=FINGERPRINT,
+        threshold="auto",
+        mode="link",
+        parties=("a", "b"),
+    )
+    project_id = created.project.id
+    a, b = created.parties
+    extra = store.create_token(role="party", project_id=project_id, party_id=a.id)
+    fresh = store.reissue_party_token(project_id=project_id, party_id=a.id)
+    for old in (created.party_tokens["a"], extra):
+        with pytest.raises(AuthenticationError):
+            store.authenticate(token=old)
+    assert store.authenticate(token=fresh).party_id == a.id
+    assert store.authenticate(token=created.party_tokens["b"]).party_id == b.id
+    with pytest.raises(NotFoundError):
+        store.reissue_party_token(project_id=project_id + 1, party_id=a.id)

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from linkage.service.errors import BEARER_CHALLENGE, UNAUTHENTICATED, ApiProblem
+from linkage.service.models import ResourceId
 from linkage.service.runs import RunWorker
 from linkage.service.settings import Settings
 from linkage.storage import NotFoundError, Project, Store, TokenRecord
@@ -83,7 +84,9 @@ def require_operator(token: CurrentToken) -> TokenRecord:
 Operator = Annotated[TokenRecord, Depends(require_operator)]
 
 
-def reachable_project(project_id: int, token: CurrentToken, store: StoreDep) -> Project:
+def reachable_project(
+    project_id: ResourceId, token: CurrentToken, store: StoreDep
+) -> Project:
     """The path's project, if the token belongs to it (or is a global operator).
 
     A project the token cannot reach is reported as missing (404).

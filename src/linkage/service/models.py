@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "PartyName",
     "PartyPublic",
+    "PartyToken",
     "ProjectCreate",
     "ProjectCreated",
     "ProjectPublic",
+    "ResourceId",
     "RunCreated",
     "RunPublic",
     "UploadPublic",
@@ -21,6 +24,9 @@ __all__ = [
 PartyName = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["police"])
 ]
+# Ids in paths fit a 32-bit SQL INTEGER (PostgreSQL's, the narrowest); a larger
+# or non-positive one is malformed (422) rather than an overflow in the driver.
+ResourceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -51,6 +57,14 @@ class ProjectCreated(BaseModel):
     id: int
     name: str
     party_tokens: dict[str, str]
+
+
+class PartyToken(BaseModel):
+    """A party's new token, shown this once only; its earlier ones are revoked."""
+
+    project_id: int
+    party: str
+    token: str
 
 
 class PartyPublic(BaseModel):

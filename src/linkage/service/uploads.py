@@ -129,8 +129,8 @@ def _keep(
     except BaseException:
         final.unlink(missing_ok=True)
         raise
-    for old in recorded.replaced:
-        # Before any run nothing refers to a replaced file.
+    for old in recorded.deletable:
+        # No run used these; a file a run used is kept with its row.
         with contextlib.suppress(OSError):
             (settings.data_dir / old.path).unlink()
     upload = recorded.upload

@@ -147,10 +147,22 @@ class CreatedProject:
 
 @dataclass(frozen=True)
 class RecordedUpload:
-    """The upload just recorded and the earlier uploads it replaced."""
+    """The upload just recorded and the earlier uploads it replaced.
+
+    ``retained`` are the replaced uploads a finished run used: their rows and
+    files are kept, because the run refers to them. The other replaced
+    uploads were never used, and their files may be deleted.
+    """
 
     upload: Upload
     replaced: tuple[Upload, ...]
+    retained: tuple[Upload, ...] = ()
+
+    @property
+    def deletable(self) -> tuple[Upload, ...]:
+        """The replaced uploads no run used, whose files may be deleted."""
+        kept = {upload.id for upload in self.retained}
+        return tuple(upload for upload in self.replaced if upload.id not in kept)
 
 
 @dataclass(frozen=True)

@@ -315,6 +315,29 @@ class Store:
             if found.rowcount == 0:
                 raise NotFoundError(f"there is no token {token_id}")
 
+    def reissue_party_token(self, *, project_id: int, party_id: int) -> str:
+        """Revoke every live token of the party and return a new one's text.
+
+        Both happen in one transaction: the party is never left with two live
+        tokens, nor with none.
+
+        Raises:
+            NotFoundError: the party is not one of the project's.
+        """
+        with self._transaction() as connection:
+            self._party(connection, project_id, party_id)
+            connection.execute(
+                sa.update(tokens)
+                .where(
+                    tokens.c.role == "party",
+                    tokens.c.project_id == project_id,
+                    tokens.c.party_id == party_id,
+                    tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=self._clock())
+            )
+            return self._create_token(connection, "party", project_id, party_id)
+
     # -- uploads -----------------------------------------------------------
 
     def record_upload(
@@ -334,8 +357,15 @@ class Store:
         other parties' current uploads (bit length and key-check value); both
         are checked in the same transaction as the insert.
 
+        The replaced upload is marked superseded. If a finished (completed or
+        failed) run of the project used it, it is also returned in
+        ``retained``: its row and file must stay, since the run refers to
+        them. Otherwise its file may be deleted.
+
         Raises:
             NotFoundError: the party is not one of the project's.
+            RunConflictError: a run of the project is queued or running; it
+                reads the current uploads, so none may change until it ends.
             UploadRejectedError: the file disagrees with the project or the
                 other parties; the message says how.
         """
@@ -344,6 +374,13 @@ class Store:
             # to one project are checked against each other one at a time.
             project = self._project(connection, project_id, for_update=True)
             self._party(connection, project_id, party_id)
+            pending = self._pending_run(connection, project_id)
+            if pending is not None:
+                raise RunConflictError(
+                    f"run {pending} of project {project_id} is queued or running "
+                    "and reads the current uploads; wait for the run to finish, "
+                    "then upload again"
+                )
             if schema_fingerprint is not None and (
                 schema_fingerprint != project.schema_fingerprint
             ):
@@ -356,6 +393,7 @@ class Store:
             others = [upload for upload in current if upload.party_id != party_id]
             _check_consistent(bit_length, key_check, others)
             replaced = tuple(u for u in current if u.party_id == party_id)
+            retained = tuple(u for u in replaced if self._used_by_a_run(connection, u))
             version = 1 + (
                 connection.scalar(
                     sa.select(sa.func.max(uploads.c.version)).where(
@@ -389,7 +427,7 @@ class Store:
             row = connection.execute(
                 sa.select(uploads).where(uploads.c.id == upload_id)
             ).mappings()
-            return RecordedUpload(Upload.from_row(row.one()), replaced)
+            return RecordedUpload(Upload.from_row(row.one()), replaced, retained)
 
     def uploads_for(
         self, *, project_id: int, include_superseded: bool = False
@@ -403,6 +441,11 @@ class Store:
             return self._current_uploads(connection, project_id)
 
     # -- runs --------------------------------------------------------------
+
+    def pending_run(self, *, project_id: int) -> int | None:
+        """Return the id of the project's queued or running run, if any."""
+        with self._transaction() as connection:
+            return self._pending_run(connection, project_id)
 
     def create_run(self, *, project_id: int) -> Run:
         """Queue a run of the project.
@@ -424,15 +467,7 @@ class Store:
                 raise RunConflictError(
                     f"a run needs every party's encodings; not uploaded yet: {names}"
                 )
-            pending = connection.scalar(
-                sa.select(runs.c.id)
-                .where(
-                    runs.c.project_id == project_id,
-                    runs.c.state.in_(("queued", "running")),
-                )
-                .order_by(runs.c.id)
-                .limit(1)
-            )
+            pending = self._pending_run(connection, project_id)
             if pending is not None:
                 raise RunConflictError(
                     f"run {pending} of project {project_id} has not finished; "
@@ -677,6 +712,43 @@ class Store:
         if row is None:
             raise NotFoundError(f"project {project_id} has no run {run_id}")
         return Run.from_row(row)
+
+    def _pending_run(self, connection: Connection, project_id: int) -> int | None:
+        """The id of the project's oldest queued or running run, if any."""
+        return connection.scalar(
+            sa.select(runs.c.id)
+            .where(
+                runs.c.project_id == project_id,
+                runs.c.state.in_(("queued", "running")),
+            )
+            .order_by(runs.c.id)
+            .limit(1)
+        )
+
+    def _used_by_a_run(self, connection: Connection, upload: Upload) -> bool:
+        """Whether a run may have read ``upload``: a run has results from it,
+        or a run of its project was created once it was current. (A run takes
+        every party's current upload, and a failed run records none, so the
+        time is the only trace; ties count as used, to keep the file.)"""
+        cited = connection.scalar(
+            sa.select(run_results.c.id)
+            .where(run_results.c.upload_id == upload.id)
+            .limit(1)
+        )
+        if cited is not None:
+            return True
+        later = connection.scalar(
+            sa.select(runs.c.id)
+            .where(
+                runs.c.project_id == upload.project_id,
+                runs.c.created_at
+                >= sa.select(uploads.c.created_at)
+                .where(uploads.c.id == upload.id)
+                .scalar_subquery(),
+            )
+            .limit(1)
+        )
+        return later is not None
 
     def _parties(self, connection: Connection, project_id: int) -> list[Party]:
         rows = connection.execute(

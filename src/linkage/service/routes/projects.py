@@ -12,7 +12,9 @@ from linkage.service.deps import (
     forbidden,
 )
 from linkage.service.models import (
+    PartyName,
     PartyPublic,
+    PartyToken,
     ProjectCreate,
     ProjectCreated,
     ProjectPublic,
@@ -76,3 +78,19 @@ def read_project(
         created_at=project.created_at,
         parties=parties,
     )
+
+
+@router.delete("/{project_id}/parties/{party}/token")
+def revoke_party_token(
+    party: PartyName, project: ReachableProject, _operator: Operator, store: StoreDep
+) -> PartyToken:
+    """Revoke the party's token(s) and answer with its new one, shown only once.
+
+    Operator only. One call both revokes and reissues, in one transaction, so
+    a party is never left without a way in: hand the new token to the party.
+    From then on every earlier token of the party gets the same 401 as an
+    unknown token.
+    """
+    found = store.find_party(project_id=project.id, name=party)
+    token = store.reissue_party_token(project_id=project.id, party_id=found.id)
+    return PartyToken(project_id=project.id, party=found.name, token=token)

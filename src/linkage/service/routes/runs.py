@@ -16,7 +16,7 @@ from linkage.service.deps import (
     WorkerDep,
     forbidden,
 )
-from linkage.service.models import RunCreated, RunPublic
+from linkage.service.models import ResourceId, RunCreated, RunPublic
 from linkage.service.runs import PER_PARTY_STATS
 from linkage.storage import Run
 
@@ -62,7 +62,7 @@ def list_runs(
 
 @router.get("/{run_id}")
 def read_run(
-    run_id: int, project: ReachableProject, token: CurrentToken, store: StoreDep
+    run_id: ResourceId, project: ReachableProject, token: CurrentToken, store: StoreDep
 ) -> RunPublic:
     """One run's state, progress and aggregate figures."""
     if token.role not in ("operator", "party"):

@@ -40,7 +40,10 @@ _FILE_BODY = {
 @router.put(
     "/projects/{project_id}/parties/{party}/encodings",
     openapi_extra=_FILE_BODY,
-    responses={413: {"description": "The file is larger than the service accepts."}},
+    responses={
+        409: {"description": "A run of the project is queued or running."},
+        413: {"description": "The file is larger than the service accepts."},
+    },
 )
 async def put_encodings(
     party: PartyName,
@@ -50,12 +53,27 @@ async def put_encodings(
     store: StoreDep,
     settings: SettingsDep,
 ) -> UploadPublic:
-    """Upload (or replace) this party's encodings file."""
+    """Upload (or replace) this party's encodings file.
+
+    Before any run, a re-upload replaces the previous file. While a run of the
+    project is queued or running it is refused (409): wait for the run. After
+    a run, it starts a new version; the file the run used is kept.
+    """
     if token.role != "party":
         raise forbidden("only a party's own token may upload its encodings")
     found = await run_in_threadpool(store.find_party, project_id=project.id, name=party)
     if found.id != token.party_id:
         raise forbidden(f"this token may not upload for party {party!r}")
+    # Checked again when the upload is recorded; this spares streaming a file
+    # that would be refused.
+    pending = await run_in_threadpool(store.pending_run, project_id=project.id)
+    if pending is not None:
+        raise ApiProblem(
+            409,
+            f"run {pending} of project {project.id} is queued or running and "
+            "reads the current uploads; wait for the run to finish, then upload "
+            "again",
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
         if int(declared) > settings.max_upload_bytes:
