@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +136,111 @@ def test_default_noise_changes_some_records(population: pd.DataFrame) -> None:
     assert 0.02 < changed.mean() < 0.2
     assert (export["birth_date"] == "NULL").any()
     assert (export["birth_date"].to_numpy() != people["date_of_birth"].to_numpy()).any()
+
+
+def _nickname_table() -> dict[str, set[str]]:
+    """The variants of each formal name in the packaged nickname table."""
+    text = files("linkage").joinpath("data", "nicknames.txt").read_text("utf-8")
+    table: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            formal, variant = line.split(",")
+            table.setdefault(formal, set()).add(variant)
+    return table
+
+
+def test_nickname_table_uses_known_given_names() -> None:
+    """Every formal name in the nickname table is one the population draws."""
+    given = files("linkage").joinpath("data", "given_names.txt")
+    names = {
+        line.split("\t")[0].lower()
+        for line in given.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    table = _nickname_table()
+    assert len(table) > 30
+    assert set(table) <= names
+    assert "bill" in table["william"]
+
+
+def test_nicknames_replace_some_given_names(population: pd.DataFrame) -> None:
+    """With a high nickname rate, names with variants are written as a variant."""
+    noise = replace(NoiseRates.none(), nickname=0.5)
+    export, truth = export_agency(
+        population, "health", np.random.default_rng(8), overlap=1.0, noise=noise
+    )
+    people = population.set_index("person_id").loc[truth["person_id"]]
+    table = _nickname_table()
+    true_names = people["given_name"].str.lower().to_numpy()
+    written = export["first_name"].str.lower().to_numpy()
+    changed = written != true_names
+    has_variants = np.array([name in table for name in true_names])
+    assert 0.3 < changed[has_variants].mean() < 0.7
+    assert not changed[~has_variants].any()
+    assert all(
+        variant in table[name]
+        for name, variant in zip(true_names[changed], written[changed], strict=True)
+    )
+    assert export["first_name"][changed].str.fullmatch(r"[A-Z][a-z]+").all()
+
+
+def test_moved_people_are_recorded_at_another_address(
+    population: pd.DataFrame,
+) -> None:
+    """With a high moved rate, some addresses differ while name and birth match."""
+    noise = replace(NoiseRates.none(), moved=0.5)
+    export, truth = export_agency(
+        population, "health", np.random.default_rng(8), overlap=1.0, noise=noise
+    )
+    people = population.set_index("person_id").loc[truth["person_id"]]
+    address = ["street_address", "suburb", "postcode"]
+    true_address = people[address].to_numpy()
+    written = export[["street_address", "suburb", "post_code"]].to_numpy()
+    moved = (written != true_address).any(axis=1)
+    assert 0.4 < moved.mean() < 0.6
+    assert (written[moved, 0] != true_address[moved, 0]).mean() > 0.9
+    assert export["first_name"].tolist() == people["given_name"].tolist()
+    assert export["last_name"].tolist() == people["surname"].tolist()
+    assert export["birth_date"].tolist() == people["date_of_birth"].tolist()
+    suburbs = dict(zip(population["suburb"], population["postcode"], strict=True))
+    assert all(suburbs[suburb] == code for _, suburb, code in written[moved])
+
+
+@pytest.mark.parametrize("agency", ["police", "tax"])
+def test_moved_addresses_keep_the_agency_formats(
+    population: pd.DataFrame, agency: str
+) -> None:
+    """A previous address is written in the agency's own address columns."""
+    noise = replace(NoiseRates.none(), moved=1.0, nickname=1.0)
+    export, _ = export_agency(population, agency, np.random.default_rng(1), noise=noise)
+    assert list(export.columns) == COLUMNS[agency]
+    assert all(isinstance(value, str) for value in export.to_numpy().ravel())
+
+
+def test_no_noise_means_no_nicknames_or_moves(population: pd.DataFrame) -> None:
+    """With ``NoiseRates.none()`` names and addresses are the population's."""
+    export, truth = export_agency(
+        population, "health", np.random.default_rng(8), overlap=1.0,
+        noise=NoiseRates.none(),
+    )  # fmt: skip
+    people = population.set_index("person_id").loc[truth["person_id"]]
+    assert NoiseRates.none().nickname == NoiseRates.none().moved == 0.0
+    assert export["first_name"].tolist() == people["given_name"].tolist()
+    assert export["street_address"].tolist() == people["street_address"].tolist()
+    assert export["suburb"].tolist() == people["suburb"].tolist()
+    assert export["post_code"].tolist() == people["postcode"].tolist()
+
+
+def test_default_noise_has_nicknames_and_moves() -> None:
+    """The default rates are small but above zero, and a seed repeats them."""
+    assert 0.0 < NoiseRates().nickname <= 0.1
+    assert 0.0 < NoiseRates().moved <= 0.1
+    people = generate_population(500, np.random.default_rng(2))
+    noise = replace(NoiseRates(), nickname=0.5, moved=0.5)
+    first = export_agency(people, "tax", np.random.default_rng(3), noise=noise)
+    second = export_agency(people, "tax", np.random.default_rng(3), noise=noise)
+    pd.testing.assert_frame_equal(first[0], second[0])
+    pd.testing.assert_frame_equal(first[1], second[1])
 
 
 def test_agency_formats(population: pd.DataFrame) -> None:

@@ -6,7 +6,8 @@ that common names repeat as they do in real registers. :func:`export_agency`
 then plays one agency: it holds a share of the population, has several records
 for some people, makes the mistakes real registers make (typing errors,
 missing values, day and month swapped, a former surname after marriage, a
-dropped middle name, stray spaces) and writes its own columns in its own
+nickname for the given name, a previous address, a dropped middle name, stray
+spaces) and writes its own columns in its own
 format. Each export comes with the ground truth: which person each record is.
 
 The four agencies match the mapping files in ``configs/mappings``:
@@ -110,6 +111,12 @@ class NoiseRates:
         former_surname: A person who changed surname on marriage is recorded
             under the former one.
         whitespace: A name has a stray space (harmless after mapping).
+        nickname: A given name that has common variants (``data/nicknames.txt``,
+            such as William: Bill, Will) is recorded as one of them, chosen
+            evenly.
+        moved: The agency holds a previous address: another street address,
+            suburb and postcode drawn as the population's are (this only shows
+            in the exports of agencies that hold an address).
     """
 
     typo: float = 0.04
@@ -118,11 +125,13 @@ class NoiseRates:
     swap_day_month: float = 0.005
     former_surname: float = 0.5
     whitespace: float = 0.02
+    nickname: float = 0.05
+    moved: float = 0.08
 
     @classmethod
     def none(cls) -> NoiseRates:
         """No noise: every record is a faithful copy of the person."""
-        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def generate_population(size: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -264,10 +273,19 @@ def _word_lists() -> _WordLists:
     )
 
 
-def _read_rows(name: str) -> list[list[str]]:
+def _read_rows(name: str, separator: str = "\t") -> list[list[str]]:
     text = files("linkage").joinpath("data", name).read_text(encoding="utf-8")
     lines = (line for line in text.splitlines() if line and not line.startswith("#"))
-    return [line.split("\t") for line in lines]
+    return [line.split(separator) for line in lines]
+
+
+@cache
+def _nicknames() -> dict[str, tuple[str, ...]]:
+    """Each formal given name (lower case) and its variants, capitalised."""
+    variants: dict[str, list[str]] = {}
+    for formal, variant in _read_rows("nicknames.txt", ","):
+        variants.setdefault(formal, []).append(variant.capitalize())
+    return {formal: tuple(names) for formal, names in variants.items()}
 
 
 def _texts(values: Iterable[str]) -> Texts:
@@ -397,7 +415,9 @@ def _noisy(people: _People, noise: NoiseRates, rng: np.random.Generator) -> _Peo
         people.former_surname,
         people.surname,
     )
-    given = _typos(blank(people.given, noise.missing / 4), noise.typo, rng)
+    given = _nicknamed(people.given, chance(noise.nickname), rng)
+    given = _typos(blank(given, noise.missing / 4), noise.typo, rng)
+    street, suburb, postcode = _moved(people, chance(noise.moved), rng)
     given = np.where(chance(noise.whitespace), " " + given, given)
     year, month, day = _date_errors(people, noise, rng)
     return replace(
@@ -410,9 +430,52 @@ def _noisy(people: _People, noise: NoiseRates, rng: np.random.Generator) -> _Peo
         month=month,
         day=day,
         has_birth_date=~chance(noise.missing),
-        street=_typos(blank(people.street, noise.missing), noise.typo, rng),
-        postcode=blank(people.postcode, noise.missing),
+        street=_typos(blank(street, noise.missing), noise.typo, rng),
+        suburb=suburb,
+        postcode=blank(postcode, noise.missing),
     )
+
+
+def _nicknamed(
+    given: Texts, chosen: npt.NDArray[np.bool_], rng: np.random.Generator
+) -> Texts:
+    """Write the ``chosen`` given names that have variants as one of them."""
+    where = np.flatnonzero(chosen)
+    codes, uniques = pd.factorize(given[where])
+    table = _nicknames()
+    options = [table.get(str(name).lower(), ()) for name in uniques]
+    width = max((len(names) for names in options), default=0)
+    if width == 0:
+        return given
+    padded = np.array(
+        [[*names, *[""] * (width - len(names))] for names in options], dtype=object
+    )
+    counts = np.array([len(names) for names in options], dtype=np.int64)[codes]
+    picks = np.minimum(
+        (rng.random(len(where)) * counts).astype(np.int64), np.maximum(counts - 1, 0)
+    )
+    has = counts > 0
+    result = given.copy()
+    result[where[has]] = padded[codes[has], picks[has]]
+    return result
+
+
+def _moved(
+    people: _People, chosen: npt.NDArray[np.bool_], rng: np.random.Generator
+) -> tuple[Texts, Texts, Texts]:
+    """Give the ``chosen`` records a previous address: street, suburb, postcode."""
+    words = _word_lists()
+    where = np.flatnonzero(chosen)
+    suburb_index = _draw_index(len(words.suburbs), len(where), rng, skew=0.5)
+    street, suburb, postcode = (
+        people.street.copy(),
+        people.suburb.copy(),
+        people.postcode.copy(),
+    )
+    street[where] = _street_addresses(len(where), rng)
+    suburb[where] = words.suburbs[suburb_index]
+    postcode[where] = words.postcodes[suburb_index]
+    return street, suburb, postcode
 
 
 def _date_errors(
