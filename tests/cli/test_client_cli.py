@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import socket
 import stat
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,6 @@ import click
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
 from click.testing import CliRunner, Result
 
 from linkage.cli import main
@@ -30,7 +27,7 @@ from linkage.client import ServiceClient, ServiceError
 from linkage.encoding.keyfiles import read_vault_key, write_key_file
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.formats.schema import load_schema
-from linkage.service import Settings, create_app, initialise
+from linkage.service.loopback import RunningService, running_service
 from tests.conftest import FEBRL4_SCHEMA
 
 SECRET = b"a secret shared by the test agencies"
@@ -47,49 +44,11 @@ def invoke(*args: str | Path | int, env: dict[str, str] | None = None) -> Result
     return CliRunner().invoke(main, [str(a) for a in args], env=cleaned)
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    data_dir: Path
-    operator_token_file: Path
-
-    @property
-    def operator_token(self) -> str:
-        return self.operator_token_file.read_text().strip()
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     data_dir = tmp_path_factory.mktemp("client") / "data"
-    token_file = initialise(data_dir)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(Settings(data_dir=data_dir)),
-        log_level="warning",
-        ws="none",
-        lifespan="on",
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]})
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.02)
-        yield Server(url, data_dir, token_file)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with running_service(data_dir) as service:
+        yield service
 
 
 @dataclass(frozen=True)
@@ -139,7 +98,7 @@ def encodings(agencies: dict[str, Agency]) -> dict[str, Path]:
 _names = iter(range(10**6))
 
 
-def create(server: Server, tmp_path: Path, *extra: str) -> tuple[int, Path]:
+def create(server: RunningService, tmp_path: Path, *extra: str) -> tuple[int, Path]:
     """`linkage project create` for police and health; the id and tokens dir."""
     tokens = tmp_path / "tokens"
     result = invoke(
@@ -195,7 +154,7 @@ def test_serve_starts_uvicorn_with_the_app(
 
 
 def test_project_create_writes_each_party_token_file(
-    server: Server, tmp_path: Path
+    server: RunningService, tmp_path: Path
 ) -> None:
     """Each party's token goes to DIR/<party>.token (0600) and works there."""
     project_id, tokens = create(server, tmp_path, "--threshold", "0.8", "--dedup")
@@ -212,7 +171,7 @@ def test_project_create_writes_each_party_token_file(
         assert body["schema_fingerprint"] == load_schema(FEBRL4_SCHEMA).fingerprint
 
 
-def test_project_create_prints_no_token(server: Server, tmp_path: Path) -> None:
+def test_project_create_prints_no_token(server: RunningService, tmp_path: Path) -> None:
     """The output names the token files, not what is in them."""
     tokens = tmp_path / "tokens"
     result = invoke(
@@ -227,7 +186,7 @@ def test_project_create_prints_no_token(server: Server, tmp_path: Path) -> None:
 
 
 def test_project_create_keeps_existing_token_files(
-    server: Server, tmp_path: Path
+    server: RunningService, tmp_path: Path
 ) -> None:
     """A token file in the way stops the command before any project is made."""
     tokens = tmp_path / "tokens"
@@ -244,7 +203,7 @@ def test_project_create_keeps_existing_token_files(
 
 
 def test_upload_is_accepted(
-    server: Server, tmp_path: Path, encodings: dict[str, Path]
+    server: RunningService, tmp_path: Path, encodings: dict[str, Path]
 ) -> None:
     """A party uploads its own encodings with its token file."""
     project_id, tokens = create(server, tmp_path)
@@ -263,7 +222,7 @@ def test_upload_is_accepted(
 
 
 def test_token_from_the_environment_works(
-    server: Server, tmp_path: Path, encodings: dict[str, Path]
+    server: RunningService, tmp_path: Path, encodings: dict[str, Path]
 ) -> None:
     """LINKAGE_TOKEN and LINKAGE_SERVER stand in for the options."""
     project_id, tokens = create(server, tmp_path)
@@ -277,7 +236,7 @@ def test_token_from_the_environment_works(
 
 
 def test_wrong_party_token_shows_the_servers_403_detail(
-    server: Server, tmp_path: Path, encodings: dict[str, Path]
+    server: RunningService, tmp_path: Path, encodings: dict[str, Path]
 ) -> None:
     """Another party's token is refused, in the server's own words, exit 1."""
     project_id, tokens = create(server, tmp_path)
@@ -292,7 +251,7 @@ def test_wrong_party_token_shows_the_servers_403_detail(
 
 
 def test_operator_may_not_upload(
-    server: Server, tmp_path: Path, encodings: dict[str, Path]
+    server: RunningService, tmp_path: Path, encodings: dict[str, Path]
 ) -> None:
     """The operator's token is refused with the server's 403 detail."""
     project_id, _tokens = create(server, tmp_path)
@@ -306,7 +265,7 @@ def test_operator_may_not_upload(
 
 
 def test_schema_mismatch_is_the_servers_422(
-    server: Server, tmp_path: Path, encodings: dict[str, Path]
+    server: RunningService, tmp_path: Path, encodings: dict[str, Path]
 ) -> None:
     """An upload under another schema is refused in the server's words."""
     tokens = tmp_path / "tokens"
@@ -330,7 +289,7 @@ def test_schema_mismatch_is_the_servers_422(
     assert "fingerprint" in result.output
 
 
-def test_bad_token_is_the_servers_401(server: Server, tmp_path: Path) -> None:
+def test_bad_token_is_the_servers_401(server: RunningService, tmp_path: Path) -> None:
     """An unknown token gets the 401 detail, and the token is not echoed."""
     token_file = tmp_path / "bad.token"
     token_file.write_text("not-a-real-token-but-a-secret-one\n")
@@ -400,7 +359,7 @@ def test_every_client_option_has_help() -> None:
 
 
 def test_run_and_results_end_to_end(
-    server: Server, tmp_path: Path, agencies: dict[str, Agency]
+    server: RunningService, tmp_path: Path, agencies: dict[str, Agency]
 ) -> None:
     """Create, upload both, start, wait, download, resolve: the whole flow."""
     project_id, tokens = create(server, tmp_path, "--threshold", "0.75")

@@ -10,10 +10,10 @@ import httpx
 import pandas as pd
 import pytest
 
-from linkage.cli._demo_service import SERVICE_THREAD_NAME, running_service
 from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings
+from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
 from tests.conftest import CONFIGS, RunCli
 
 AGENCIES = ("police", "health", "social_services", "tax")

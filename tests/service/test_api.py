@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import socket
 import stat
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +11,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from linkage.formats.clkfile import EncodingHeader, open_writer
-from linkage.service import Settings, create_app, initialise
+from linkage.service import initialise
+from linkage.service.loopback import running_service
 from linkage.storage import Store, Upload
 
 FINGERPRINT = "a" * 64
@@ -53,37 +50,8 @@ class Service:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One server for the module, stopped at its end."""
     data_dir = tmp_path_factory.mktemp("service") / "data"
-    token_path = initialise(data_dir)
-    settings = Settings(data_dir=data_dir, max_upload_bytes=MAX_UPLOAD)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), log_level="warning", ws="none", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(url)
-        yield Service(url, data_dir, token_path.read_text().strip())
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-def _wait_for_health(url: str) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.02)
+    with running_service(data_dir, max_upload_bytes=MAX_UPLOAD) as running:
+        yield Service(running.url, data_dir, running.operator_token)
 
 
 def encodings_bytes(

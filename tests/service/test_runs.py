@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,6 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
 
 import linkage.service.runs as service_runs
 from linkage.encoding.recipe import VaultTarget, encode_csv
@@ -27,7 +25,7 @@ from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import load_schema
 from linkage.matching.matcher import Matcher, MatchSettings
-from linkage.service import Settings, create_app, initialise
+from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
 from tests.conftest import FEBRL4_SCHEMA
 
 SECRET = b"a secret shared by the test agencies"
@@ -59,36 +57,10 @@ class Agency:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One server for the module, stopped at its end."""
     data_dir = tmp_path_factory.mktemp("runs") / "data"
-    token_path = initialise(data_dir)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(Settings(data_dir=data_dir)),
-        log_level="warning",
-        ws="none",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.02)
-        yield Service(url, data_dir, token_path.read_text().strip())
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-    assert not thread.is_alive(), "the server did not stop"
+    with running_service(data_dir) as running:
+        yield Service(running.url, data_dir, running.operator_token)
+    alive = [t for t in threading.enumerate() if t.name == SERVICE_THREAD_NAME]
+    assert not alive, "the server did not stop"
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import click
 import pandas as pd
 
 from linkage.atomic import private_output
-from linkage.cli._demo_service import RunningService, running_service
 from linkage.client import RunStatus, ServiceClient
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
@@ -29,6 +28,7 @@ from linkage.encoding.resolve import resolve_results
 from linkage.encoding.vault import Vault
 from linkage.formats.schema import load_schema
 from linkage.matching.evaluation import evaluate
+from linkage.service.loopback import RunningService, running_service
 
 AGENCIES = ("police", "health", "social_services", "tax")
 RUN_TIMEOUT_SECONDS = 1800.0

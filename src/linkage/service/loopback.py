@@ -1,9 +1,10 @@
-"""The demo's own linkage service: a real uvicorn server in a background thread.
+"""The linkage service on a free loopback port, in a background thread.
 
 :func:`running_service` prepares a data folder (database and operator token
-file), serves :func:`~linkage.service.create_app` on a free loopback port,
-waits until ``/health`` answers, and stops the server when the block ends,
-whether it ends cleanly or with an error.
+file), serves :func:`~linkage.service.create_app` with uvicorn on a free port
+of 127.0.0.1, waits until ``/health`` answers, and stops the server when the
+block ends, whether it ends cleanly or with an error. The demo and the tests
+use it, so both exercise the same real server.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ import httpx
 
 from linkage.client import ServiceError
 from linkage.service import Settings, create_app, initialise
+from linkage.service.settings import DEFAULT_MAX_UPLOAD_BYTES
 
 __all__ = ["SERVICE_THREAD_NAME", "RunningService", "running_service"]
 
-SERVICE_THREAD_NAME: Final = "linkage-demo-service"
+SERVICE_THREAD_NAME: Final = "linkage-service"
 _START_TIMEOUT_SECONDS: Final = 30.0
 _STOP_TIMEOUT_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True)
 class RunningService:
-    """Where the demo's service listens and where its operator token is."""
+    """Where the service listens and where its operator token is."""
 
     url: str
     data_dir: Path
@@ -44,7 +46,9 @@ class RunningService:
 
 
 @contextmanager
-def running_service(data_dir: Path) -> Iterator[RunningService]:
+def running_service(
+    data_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> Iterator[RunningService]:
     """Serve the linkage service from ``data_dir`` on a free loopback port.
 
     Raises:
@@ -59,7 +63,7 @@ def running_service(data_dir: Path) -> Iterator[RunningService]:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
         config = uvicorn.Config(
-            create_app(Settings(data_dir=data_dir)),
+            create_app(Settings(data_dir=data_dir, max_upload_bytes=max_upload_bytes)),
             log_level="warning",
             ws="none",
             lifespan="on",
@@ -88,7 +92,7 @@ def _wait_for_health(url: str, thread: threading.Thread) -> None:
     while True:
         if not thread.is_alive():
             raise ServiceError(
-                f"the demo's service at {url} stopped while starting; "
+                f"the linkage service at {url} stopped while starting; "
                 "its log above says why"
             )
         try:
@@ -98,7 +102,7 @@ def _wait_for_health(url: str, thread: threading.Thread) -> None:
             pass
         if time.monotonic() > deadline:
             raise ServiceError(
-                f"the demo's service at {url} did not answer /health within "
+                f"the linkage service at {url} did not answer /health within "
                 f"{_START_TIMEOUT_SECONDS:g} seconds"
             )
         time.sleep(0.02)
