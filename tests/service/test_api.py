@@ -16,8 +16,9 @@ from linkage.formats.clkfile import EncodingHeader, open_writer
 from linkage.service import initialise
 from linkage.service.loopback import running_service
 from linkage.storage import Store, Upload
+from tests.service.helpers import DEFAULT_FINGERPRINT, create_project
 
-FINGERPRINT = "a" * 64
+FINGERPRINT = DEFAULT_FINGERPRINT
 OTHER_FINGERPRINT = "b" * 64
 MAX_UPLOAD = 4096
 _names = itertools.count()
@@ -74,25 +75,6 @@ def encodings_bytes(
     with open_writer(path, fmt, header) as writer:  # type: ignore[arg-type]
         writer.write(pseudonyms, clks)
     return path.read_bytes()
-
-
-def create_project(
-    service: Service, parties: tuple[str, ...] = ("police", "health"), **extra: object
-) -> tuple[int, dict[str, str]]:
-    """Create a project as the operator; return its id and the party tokens."""
-    body = {
-        "name": f"project-{next(_names)}",
-        "schema_fingerprint": FINGERPRINT,
-        "parties": list(parties),
-        "threshold": "auto",
-        "mode": "link",
-        **extra,
-    }
-    with service.client(service.operator_token) as client:
-        response = client.post("/projects", json=body)
-    assert response.status_code == 201, response.text
-    created = response.json()
-    return created["id"], created["party_tokens"]
 
 
 def put(

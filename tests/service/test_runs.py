@@ -7,7 +7,6 @@ starts a run; each agency downloads its own rows only.
 from __future__ import annotations
 
 import io
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,11 +26,11 @@ from linkage.formats.schema import load_schema
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
 from tests.conftest import FEBRL4_SCHEMA
+from tests.service.helpers import create_project
 
 SECRET = b"a secret shared by the test agencies"
 VAULT_KEY = bytes(32)
 WAIT_SECONDS = 60
-_names = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -105,27 +104,6 @@ def fingerprint(
     header = read_encodings(path).header
     assert header is not None
     return header.schema_fingerprint
-
-
-def create_project(
-    service: Service,
-    fingerprint: str,
-    parties: tuple[str, ...] = ("police", "health"),
-    **extra: object,
-) -> tuple[int, dict[str, str]]:
-    body = {
-        "name": f"runs-{next(_names)}",
-        "schema_fingerprint": fingerprint,
-        "parties": list(parties),
-        "threshold": "auto",
-        "mode": "link",
-        **extra,
-    }
-    with service.client(service.operator_token) as client:
-        response = client.post("/projects", json=body)
-    assert response.status_code == 201, response.text
-    created = response.json()
-    return created["id"], created["party_tokens"]
 
 
 def upload(
