@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, get_args
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from linkage.errors import LinkageError
 from linkage.storage.records import (
@@ -245,18 +245,13 @@ class Store:
         Raises:
             NotFoundError: the project has no such party.
         """
+        query = sa.select(parties).where(
+            parties.c.project_id == project_id, parties.c.name == name
+        )
         with self._transaction() as connection:
-            row = (
-                connection.execute(
-                    sa.select(parties).where(
-                        parties.c.project_id == project_id, parties.c.name == name
-                    )
-                )
-                .mappings()
-                .first()
+            row = _only_row(
+                connection, query, f"project {project_id} has no party called {name!r}"
             )
-        if row is None:
-            raise NotFoundError(f"project {project_id} has no party called {name!r}")
         return Party.from_row(row)
 
     # -- tokens ------------------------------------------------------------
@@ -527,21 +522,18 @@ class Store:
             NotFoundError: the run is not completed or has no file for the party.
         """
         with self._transaction() as connection:
-            row = (
-                connection.execute(
-                    sa.select(run_results)
-                    .join(runs, runs.c.id == run_results.c.run_id)
-                    .where(
-                        run_results.c.run_id == run_id,
-                        run_results.c.party_id == party_id,
-                        runs.c.state == "completed",
-                    )
+            query = (
+                sa.select(run_results)
+                .join(runs, runs.c.id == run_results.c.run_id)
+                .where(
+                    run_results.c.run_id == run_id,
+                    run_results.c.party_id == party_id,
+                    runs.c.state == "completed",
                 )
-                .mappings()
-                .first()
             )
-        if row is None:
-            raise NotFoundError(f"run {run_id} has no results for this party")
+            row = _only_row(
+                connection, query, f"run {run_id} has no results for this party"
+            )
         return RunResult.from_row(row)
 
     def claim_next_run(self) -> ClaimedRun | None:
@@ -694,23 +686,14 @@ class Store:
         query = sa.select(projects).where(projects.c.id == project_id)
         if for_update:
             query = query.with_for_update()
-        row = connection.execute(query).mappings().first()
-        if row is None:
-            raise NotFoundError(f"there is no project {project_id}")
+        row = _only_row(connection, query, f"there is no project {project_id}")
         return Project.from_row(row)
 
     def _run(self, connection: Connection, project_id: int, run_id: int) -> Run:
-        row = (
-            connection.execute(
-                sa.select(runs).where(
-                    runs.c.id == run_id, runs.c.project_id == project_id
-                )
-            )
-            .mappings()
-            .first()
+        query = sa.select(runs).where(
+            runs.c.id == run_id, runs.c.project_id == project_id
         )
-        if row is None:
-            raise NotFoundError(f"project {project_id} has no run {run_id}")
+        row = _only_row(connection, query, f"project {project_id} has no run {run_id}")
         return Run.from_row(row)
 
     def _pending_run(self, connection: Connection, project_id: int) -> int | None:
@@ -759,18 +742,11 @@ class Store:
         return [Party.from_row(row) for row in rows.mappings()]
 
     def _party(self, connection: Connection, project_id: int, party_id: int) -> Party:
-        row = (
-            connection.execute(
-                sa.select(parties).where(
-                    parties.c.id == party_id, parties.c.project_id == project_id
-                )
-            )
-            .mappings()
-            .first()
+        query = sa.select(parties).where(
+            parties.c.id == party_id, parties.c.project_id == project_id
         )
-        if row is None:
-            raise NotFoundError(f"project {project_id} has no party {party_id}")
-        return Party.from_row(row)
+        message = f"project {project_id} has no party {party_id}"
+        return Party.from_row(_only_row(connection, query, message))
 
     def _add_party(self, connection: Connection, project_id: int, name: str) -> Party:
         taken = connection.scalar(
@@ -864,3 +840,13 @@ def _begin_immediate(connection: Connection) -> None:
     # when two readers both try to write; taking the write lock up front makes
     # concurrent transactions wait their turn (up to the busy timeout).
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _only_row(
+    connection: Connection, query: sa.Select[Any], missing: str
+) -> RowMapping:
+    """The first row ``query`` selects, or :class:`NotFoundError` saying ``missing``."""
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        raise NotFoundError(missing)
+    return row
