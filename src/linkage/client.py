@@ -25,6 +25,7 @@ from linkage.errors import LinkageError
 
 __all__ = [
     "DEFAULT_SERVER",
+    "MemberCreated",
     "ProjectCreated",
     "RunStatus",
     "ServiceClient",
@@ -63,6 +64,16 @@ class ProjectCreated:
     id: int
     name: str
     party_tokens: Mapping[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class MemberCreated:
+    """A new investigator or approver and their token (shown only once)."""
+
+    member_id: int
+    name: str
+    role: str
+    token: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -322,7 +333,122 @@ class ServiceClient:
         Returns the number of data rows written. Nothing is written if the
         server refuses or the transfer breaks off.
         """
-        path = f"/projects/{int(project_id)}/results"
+        lines = self._download(f"/projects/{int(project_id)}/results", out)
+        return max(lines - 1, 0)
+
+    # Members, keys and the audit log -----------------------------------------
+
+    def add_member(
+        self, project_id: int, name: str, role: str, public_key: str | None = None
+    ) -> MemberCreated:
+        """Register an investigator (with their public key PEM) or an approver
+        (operator token); returns their token, shown by the server only once."""
+        body = {"name": name, "role": role, "public_key": public_key}
+        answer = self._json(
+            self._request("POST", f"/projects/{int(project_id)}/members", json=body)
+        )
+        try:
+            return MemberCreated(
+                member_id=int(answer["member_id"]),
+                name=str(answer["name"]),
+                role=str(answer["role"]),
+                token=str(answer["token"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise _unexpected("member") from None
+
+    def service_key(self) -> tuple[str, str]:
+        """The service's public key (PEM) and its key ID."""
+        answer = self._json(self._request("GET", "/service-key"))
+        try:
+            return str(answer["public_key"]), str(answer["key_id"])
+        except KeyError:
+            raise _unexpected("service key") from None
+
+    def export_audit(self, out: Path) -> int:
+        """Save the audit log export to ``out`` (mode 0600, atomically); return
+        the number of lines written."""
+        return self._download("/audit/export", out)
+
+    # Reveals ------------------------------------------------------------------
+
+    def request_reveal(
+        self,
+        project_id: int,
+        *,
+        match_id: str,
+        parties: Sequence[str],
+        purpose: str,
+        legal_basis: str,
+        case_reference: str | None = None,
+    ) -> dict[str, Any]:
+        """Ask to reveal one match in the named agencies (investigator token)."""
+        body = {
+            "match_id": match_id,
+            "parties": list(parties),
+            "purpose": purpose,
+            "legal_basis": legal_basis,
+            "case_reference": case_reference,
+        }
+        return self._json(
+            self._request("POST", f"/projects/{int(project_id)}/reveals", json=body)
+        )
+
+    def reveal(self, project_id: int, request_id: int) -> dict[str, Any]:
+        """A reveal request's state, decisions and grants."""
+        path = f"/projects/{int(project_id)}/reveals/{int(request_id)}"
+        return self._json(self._request("GET", path))
+
+    def decide_reveal(
+        self, project_id: int, request_id: int, decision: str, reason: str
+    ) -> dict[str, Any]:
+        """Approve or deny a request, with a reason (approver token)."""
+        if decision not in ("approve", "deny"):
+            raise ValueError(f"decision must be 'approve' or 'deny' (got {decision!r})")
+        path = f"/projects/{int(project_id)}/reveals/{int(request_id)}/{decision}"
+        return self._json(self._request("POST", path, json={"reason": reason}))
+
+    def grants(self, project_id: int) -> list[dict[str, Any]]:
+        """This agency's signed grants awaiting its answer (party token)."""
+        response = self._request("GET", f"/projects/{int(project_id)}/grants")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, list):
+            raise _unexpected("grants")
+        return [item for item in body if isinstance(item, dict)]
+
+    def fulfil_grant(
+        self, project_id: int, grant_id: int, sealed: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Deliver the sealed disclosure for a grant (party token)."""
+        path = f"/projects/{int(project_id)}/grants/{int(grant_id)}/fulfilment"
+        return self._json(self._request("POST", path, json={"sealed": dict(sealed)}))
+
+    def refuse_grant(
+        self, project_id: int, grant_id: int, reason: str
+    ) -> dict[str, Any]:
+        """Refuse a grant, with the agency's reason (party token)."""
+        path = f"/projects/{int(project_id)}/grants/{int(grant_id)}/refusal"
+        return self._json(self._request("POST", path, json={"reason": reason}))
+
+    def reveal_answers(self, project_id: int, request_id: int) -> dict[str, Any]:
+        """The sealed answers of one's own request (investigator token)."""
+        path = f"/projects/{int(project_id)}/reveals/{int(request_id)}/answers"
+        return self._json(self._request("GET", path))
+
+    def report_opened(
+        self, project_id: int, request_id: int, error: str | None = None
+    ) -> None:
+        """Tell the service the answers were opened, or why they could not be."""
+        path = f"/projects/{int(project_id)}/reveals/{int(request_id)}/opened"
+        self._request("POST", path, json={"error": error})
+
+    # Plumbing -----------------------------------------------------------------
+
+    def _download(self, path: str, out: Path) -> int:
+        """Stream ``path`` into ``out`` (0600, atomically); return its lines."""
         lines = 0
         last = b"\n"
         try:
@@ -337,11 +463,7 @@ class ServiceClient:
                         last = chunk[-1:] or last
         except httpx.TransportError as error:
             raise self._unreachable(error) from None
-        if last != b"\n":
-            lines += 1
-        return max(lines - 1, 0)
-
-    # Plumbing -----------------------------------------------------------------
+        return lines + (0 if last == b"\n" else 1)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -476,7 +476,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeServic
     def connect(server: str, token: str, **kw: Any) -> ServiceClient:
         return ServiceClient(server, token, transport=httpx.MockTransport(service))
 
-    monkeypatch.setattr("linkage.cli.client.ServiceClient", connect)
+    monkeypatch.setattr("linkage.cli.connection.ServiceClient", connect)
     yield service
 
 

@@ -33,8 +33,12 @@ def main() -> None:
     \b
     At the agency:   keygen, schema check, encode, vault resolve,
                      upload, results
-    Operator:        match, evaluate, serve, project create,
-                     run start|status|wait
+    Operator:        match, evaluate, serve, project create|add-member,
+                     run start|status|wait, audit export
+    Investigator:    keygen --investigator, reveal request|status|open
+    Approver:        reveal approve|deny|status
+    Agency reveals:  reveal pending|fulfil|refuse
+    Oversight:       audit verify|report
     Demo:            demo
     """
 
@@ -42,12 +46,14 @@ def main() -> None:
 def _register() -> None:
     # Imported here so each module can import `main`'s helpers without cycles.
     from linkage.cli import (
+        audit,
         client,
         demo,
         encode,
         evaluate,
         keys,
         match,
+        reveal,
         schema,
         serve,
         vault,
@@ -65,6 +71,8 @@ def _register() -> None:
     main.add_command(client.upload)
     main.add_command(client.run)
     main.add_command(client.results)
+    main.add_command(reveal.reveal)
+    main.add_command(audit.audit)
 
 
 _register()

@@ -8,125 +8,32 @@ command line, and no message names what is in it.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Final, Literal
 
 import click
 
 from linkage.atomic import private_output
+from linkage.cli.connection import (
+    PROGRESS_MIN_BYTES,
+    connect,
+    progress_option,
+    project_option,
+    run_option,
+    server_option,
+    token_option,
+)
 from linkage.cli.options import existing_file, output_file, schema_option
-from linkage.client import DEFAULT_SERVER, RunStatus, ServiceClient, ServiceError
+from linkage.client import RunStatus
 from linkage.formats.schema import load_schema
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-TOKEN_ENV: Final = "LINKAGE_TOKEN"
-SERVER_ENV: Final = "LINKAGE_SERVER"
-_PROGRESS_MIN_BYTES: Final = 16 * 1024 * 1024
-
-
-def _server_option(function: F) -> F:
-    return click.option(
-        "--server",
-        metavar="URL",
-        envvar=SERVER_ENV,
-        default=DEFAULT_SERVER,
-        show_default=True,
-        help=f"The linkage service's URL. Default: the {SERVER_ENV} "
-        "environment variable, else the local default.",
-    )(function)
-
-
-def _token_option(whose: str) -> Callable[[F], F]:
-    def decorate(function: F) -> F:
-        return click.option(
-            "--token-file",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            metavar="FILE",
-            help=f"File holding {whose} token. Default: the {TOKEN_ENV} "
-            "environment variable. Tokens are never taken on the command line.",
-        )(function)
-
-    return decorate
-
-
-def _project_option(function: F) -> F:
-    return click.option(
-        "--project",
-        "project_id",
-        required=True,
-        type=click.IntRange(min=1),
-        metavar="ID",
-        help="The project ID `linkage project create` printed.",
-    )(function)
-
-
-def _run_option(function: F) -> F:
-    return click.option(
-        "--run",
-        "run_id",
-        required=True,
-        type=click.IntRange(min=1),
-        metavar="RUN",
-        help="The run ID `linkage run start` printed.",
-    )(function)
-
-
-def _progress_option(function: F) -> F:
-    return click.option(
-        "--progress/--no-progress",
-        default=None,
-        help="Show progress on stderr (default: on a terminal only, and for "
-        "uploads only for large files).",
-    )(function)
-
-
-def read_token(path: Path | None, env_var: str = TOKEN_ENV) -> str:
-    """The token from ``path``, else from ``env_var``; whitespace stripped.
-
-    Raises:
-        ServiceError: there is no token, or it cannot be read. The message
-            names the file or variable, never the token.
-    """
-    if path is None:
-        value = os.environ.get(env_var, "").strip()
-        if not value:
-            raise ServiceError(
-                f"no token given: pass --token-file FILE or set the environment "
-                f"variable {env_var}"
-            )
-        return value
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ServiceError(f"the token file {path} does not exist") from None
-    except OSError as error:
-        raise ServiceError(
-            f"the token file {path} cannot be read ({error.strerror})"
-        ) from None
-    try:
-        text = raw.decode("ascii").strip()
-    except UnicodeDecodeError:
-        raise ServiceError(f"the token file {path} does not hold a token") from None
-    if not text:
-        raise ServiceError(f"the token file {path} is empty")
-    return text
-
-
-@contextmanager
-def _connect(server: str, token_file: Path | None) -> Iterator[ServiceClient]:
-    with ServiceClient(server, read_token(token_file)) as client:
-        yield client
 
 
 def _show(progress: bool | None, large: bool = True) -> bool:
     return progress if progress is not None else (large and sys.stderr.isatty())
 
+
+SERVICE_KEY_FILE: Final = "service-key.pub"
 
 # linkage project ---------------------------------------------------------------
 
@@ -184,8 +91,8 @@ def _threshold(value: str) -> Literal["auto"] | float:
     help="Folder to write each party's token to, as DIR/<party>.token "
     "(mode 0600; the folder is created with mode 0700 if missing).",
 )
-@_server_option
-@_token_option("the operator's")
+@server_option
+@token_option("the operator's")
 def create(
     name: str,
     schema_path: Path,
@@ -218,7 +125,7 @@ def create(
             "token files already exist (move them away or choose another "
             f"--tokens-dir): {', '.join(existing)}"
         )
-    with _connect(server, token_file) as client:
+    with connect(server, token_file) as client:
         created = client.create_project(
             name,
             schema_fingerprint=schema.fingerprint,
@@ -227,22 +134,21 @@ def create(
             dedup=dedup,
             allow_clkhash_json=allow_clkhash_json,
         )
+        service_key, service_key_id = client.service_key()
+    done = f"project {created.id} was created"
     for party, token in created.party_tokens.items():
         path = targets.get(party, tokens_dir / f"{party}.token")
-        try:
-            with private_output(path, overwrite=False) as out:
-                out.write(token.encode("ascii") + b"\n")
-        except OSError as error:
-            raise click.ClickException(
-                f"project {created.id} was created, but the token file {path} "
-                f"could not be written ({error.strerror or error}); its token is "
-                "lost: create the project again under another name"
-            ) from None
+        _write_token(path, token, done)
+    key_path = tokens_dir / SERVICE_KEY_FILE
+    with private_output(key_path) as out:
+        out.write(service_key.encode("ascii"))
     click.echo(created.id)
     written = ", ".join(str(targets[p]) for p in parties if p in targets)
     click.echo(
         f"Created project {created.id} ({created.name!r}); party tokens written "
-        f"to {written} (mode 0600). Give each agency its own file only.",
+        f"to {written} (mode 0600). Give each agency its own file only, with "
+        f"the service's public key {key_path} (key ID {service_key_id}): "
+        "agencies pin it to check reveal grants.",
         err=True,
     )
 
@@ -252,16 +158,16 @@ def create(
 
 @click.command()
 @click.argument("encodings", metavar="ENCODINGS", type=existing_file)
-@_project_option
+@project_option
 @click.option(
     "--party",
     required=True,
     metavar="NAME",
     help="Your agency's party name in the project.",
 )
-@_server_option
-@_token_option("your party's")
-@_progress_option
+@server_option
+@token_option("your party's")
+@progress_option
 def upload(
     encodings: Path,
     project_id: int,
@@ -277,9 +183,9 @@ def upload(
     replaces the previous one.
     """
     size = encodings.stat().st_size
-    show = _show(progress, size >= _PROGRESS_MIN_BYTES)
+    show = _show(progress, size >= PROGRESS_MIN_BYTES)
     with (
-        _connect(server, token_file) as client,
+        connect(server, token_file) as client,
         click.progressbar(
             length=size, label="Uploading", file=sys.stderr, hidden=not show
         ) as bar,
@@ -307,12 +213,12 @@ def run() -> None:
 
 
 @run.command("start")
-@_project_option
-@_server_option
-@_token_option("the operator's")
+@project_option
+@server_option
+@token_option("the operator's")
 def run_start(project_id: int, server: str, token_file: Path | None) -> None:
     """Start matching the project's uploads (operator token); prints the run ID."""
-    with _connect(server, token_file) as client:
+    with connect(server, token_file) as client:
         started = client.start_run(project_id)
     click.echo(started.run_id)
     click.echo(
@@ -324,22 +230,22 @@ def run_start(project_id: int, server: str, token_file: Path | None) -> None:
 
 
 @run.command("status")
-@_project_option
-@_run_option
-@_server_option
-@_token_option("the operator's or a party's")
+@project_option
+@run_option
+@server_option
+@token_option("the operator's or a party's")
 def run_status(
     project_id: int, run_id: int, server: str, token_file: Path | None
 ) -> None:
     """Print a run's state, progress and (for the operator) its statistics."""
-    with _connect(server, token_file) as client:
+    with connect(server, token_file) as client:
         status = client.run_status(project_id, run_id)
     _print_status(status)
 
 
 @run.command("wait")
-@_project_option
-@_run_option
+@project_option
+@run_option
 @click.option(
     "--timeout",
     default=3600.0,
@@ -356,9 +262,9 @@ def run_status(
     metavar="SECONDS",
     help="How often to ask the service for the run's state.",
 )
-@_server_option
-@_token_option("the operator's or a party's")
-@_progress_option
+@server_option
+@token_option("the operator's or a party's")
+@progress_option
 def run_wait(
     project_id: int,
     run_id: int,
@@ -375,7 +281,7 @@ def run_wait(
     """
     show = _show(progress)
     with (
-        _connect(server, token_file) as client,
+        connect(server, token_file) as client,
         click.progressbar(
             length=1000, label="Matching", file=sys.stderr, hidden=not show
         ) as bar,
@@ -421,7 +327,7 @@ def _print_status(status: RunStatus) -> None:
 
 
 @click.command()
-@_project_option
+@project_option
 @click.option(
     "--out",
     required=True,
@@ -429,15 +335,15 @@ def _print_status(status: RunStatus) -> None:
     type=output_file,
     help="Where to write the CSV pseudonym,match_id,score (mode 0600).",
 )
-@_server_option
-@_token_option("your party's")
+@server_option
+@token_option("your party's")
 def results(project_id: int, out: Path, server: str, token_file: Path | None) -> None:
     """Download your party's results from the project's completed run.
 
     The file lists your pseudonyms with their match IDs; turn it into your
     own record IDs with `linkage vault resolve FILE`.
     """
-    with _connect(server, token_file) as client:
+    with connect(server, token_file) as client:
         try:
             rows = client.results(project_id, out)
         except OSError as error:
@@ -449,3 +355,81 @@ def results(project_id: int, out: Path, server: str, token_file: Path | None) ->
         f"`linkage vault resolve {out} --vault ... --out ...`.",
         err=True,
     )
+
+
+# linkage project add-member ------------------------------------------------------
+
+
+@project.command("add-member")
+@project_option
+@click.option("--name", required=True, metavar="NAME", help="The person's name.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["investigator", "approver"]),
+    help="investigator: may request reveals; approver: approves or denies them.",
+)
+@click.option(
+    "--public-key",
+    "public_key_path",
+    type=existing_file,
+    default=None,
+    metavar="FILE",
+    help="An investigator's public key (the .pub file of "
+    "`linkage keygen --investigator`).",
+)
+@click.option(
+    "--token-out",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the member's token (mode 0600; must not exist).",
+)
+@server_option
+@token_option("the operator's")
+def add_member(
+    project_id: int,
+    name: str,
+    role: str,
+    public_key_path: Path | None,
+    token_out: Path,
+    server: str,
+    token_file: Path | None,
+) -> None:
+    """Register an investigator or approver in a project (operator).
+
+    Their token is written to --token-out only: hand it to them over a secure
+    channel. Someone who is both investigator and approver gets two tokens,
+    and can never approve their own request.
+    """
+    if role == "investigator" and public_key_path is None:
+        raise click.UsageError("an investigator needs --public-key FILE.pub")
+    if role == "approver" and public_key_path is not None:
+        raise click.UsageError("only an investigator registers --public-key")
+    if token_out.exists():
+        raise click.UsageError(f"{token_out} exists; choose another --token-out")
+    public_key = None
+    if public_key_path is not None:
+        public_key = public_key_path.read_text(encoding="ascii", errors="replace")
+    with connect(server, token_file) as client:
+        member = client.add_member(project_id, name, role, public_key)
+    _write_token(token_out, member.token, f"{role} {name!r} was registered")
+    click.echo(member.member_id)
+    click.echo(
+        f"Registered {role} {name!r} in project {project_id}; token written to "
+        f"{token_out} (mode 0600).",
+        err=True,
+    )
+
+
+def _write_token(path: Path, token: str, done: str) -> None:
+    """Write a token file (0600, never over another); say what was lost if not."""
+    try:
+        with private_output(path, overwrite=False) as out:
+            out.write(token.encode("ascii") + b"\n")
+    except OSError as error:
+        raise click.ClickException(
+            f"{done}, but the token file {path} could not be written "
+            f"({error.strerror or error}); its token is lost: ask the operator "
+            "for a new one"
+        ) from None

@@ -1,4 +1,4 @@
-"""``linkage keygen``: make a new random linkage secret or vault key."""
+"""``linkage keygen``: make a new random key, or an investigator's key pair."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from pathlib import Path
 import click
 
 from linkage.encoding.keyfiles import write_key_file
+from linkage.reveal.keys import (
+    key_id,
+    read_investigator_public_key,
+    write_investigator_keypair,
+)
 
 
 @click.command()
@@ -20,11 +25,17 @@ from linkage.encoding.keyfiles import write_key_file
     help="Where to write the new key. It is created readable by you only (0600).",
 )
 @click.option(
+    "--investigator",
+    is_flag=True,
+    help="Write an investigator's X25519 key pair instead: the private key to "
+    "FILE (0600, keep it), the public key to FILE.pub (give it to the operator).",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace FILE if it exists. Whatever the old key protects becomes unreadable.",
 )
-def keygen(out_path: Path, force: bool) -> None:
+def keygen(out_path: Path, investigator: bool, force: bool) -> None:
     """Write a new random key (256 bits, base64url) to FILE.
 
     The same kind of file serves two purposes. As the linkage secret, it is
@@ -32,9 +43,24 @@ def keygen(out_path: Path, force: bool) -> None:
     and never with the linkage operator. As a vault key, it stays with your
     agency alone: it opens your pseudonym vault.
 
+    With --investigator, it writes the key pair identities are revealed to:
+    agencies seal what they disclose to the public key, and only the private
+    key opens it.
+
     The key is never printed. Pass it to other commands by file or through an
     environment variable, never on the command line.
     """
+    if investigator:
+        public_path = write_investigator_keypair(out_path, force=force)
+        fingerprint = key_id(read_investigator_public_key(public_path))
+        click.echo(
+            f"Wrote your private key to {out_path} (mode "
+            f"{stat.S_IMODE(out_path.stat().st_mode):04o}) and your public key "
+            f"to {public_path} (key ID {fingerprint}). Give the operator the "
+            ".pub file only.",
+            err=True,
+        )
+        return
     write_key_file(out_path, force=force)
     mode = stat.S_IMODE(out_path.stat().st_mode)
     click.echo(f"Wrote a new key to {out_path} (mode {mode:04o}).", err=True)

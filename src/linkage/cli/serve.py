@@ -7,7 +7,10 @@ from pathlib import Path
 
 import click
 
+from linkage.reveal.keys import key_id, read_service_public_key
+from linkage.reveal.policy import DEFAULT_POLICY, load_policy
 from linkage.service.init import initialise
+from linkage.service.settings import Settings
 
 
 @click.command()
@@ -43,13 +46,28 @@ from linkage.service.init import initialise
     "the data folder. Prefer the variable when the URL holds a password.",
 )
 @click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="The reveal policy (YAML, like configs/policy.yaml): approvals needed, "
+    "whether one deny ends a request, how long a grant lives. Default: 2 "
+    "approvals, one deny ends it, grants live 24 hours.",
+)
+@click.option(
     "--init",
     "init_only",
     is_flag=True,
     help="Only prepare the data folder, database and operator token, then exit.",
 )
 def serve(
-    data_dir: Path, host: str, port: int, database_url: str | None, init_only: bool
+    data_dir: Path,
+    host: str,
+    port: int,
+    database_url: str | None,
+    policy_path: Path | None,
+    init_only: bool,
 ) -> None:
     """Run the linkage service: projects, uploads, runs and results over HTTP.
 
@@ -57,17 +75,30 @@ def serve(
     mode 0600 in the data folder; the token itself is never printed or logged.
     Give that file to `linkage project create` and `linkage run` with
     --token-file.
+
+    It also creates the service's Ed25519 signing key (service-signing.key,
+    mode 0600): it signs reveal grants and the audit log. Agencies and
+    oversight bodies pin its public key, service-signing.pub; the key ID
+    printed here lets them check it by another channel.
     """
+    policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
     token_path = initialise(data_dir, database_url=database_url)
+    settings = Settings(data_dir=data_dir, database_url=database_url, policy=policy)
     mode = stat.S_IMODE(token_path.stat().st_mode)
     click.echo(f"Operator token file: {token_path} (mode {mode:04o}).", err=True)
+    public_key = read_service_public_key(settings.public_key_path)
+    click.echo(
+        f"Service public key: {settings.public_key_path} (key ID "
+        f"{key_id(public_key)}).",
+        err=True,
+    )
     if init_only:
         return
 
     import uvicorn
 
-    from linkage.service import Settings, create_app
+    from linkage.service import create_app
 
-    app = create_app(Settings(data_dir=data_dir, database_url=database_url))
+    app = create_app(settings)
     click.echo(f"Serving on http://{host}:{port} (stop with Ctrl-C).", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", ws="none")

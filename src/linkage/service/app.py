@@ -9,11 +9,23 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from linkage import __version__
+from linkage.reveal.keys import load_or_create_signing_key
 from linkage.service.errors import install_error_handlers
-from linkage.service.routes import health, projects, results, runs, uploads
+from linkage.service.reveals import RevealDesk
+from linkage.service.routes import (
+    audit,
+    health,
+    members,
+    projects,
+    results,
+    reveals,
+    runs,
+    uploads,
+)
 from linkage.service.runs import RunWorker, recover_interrupted_runs
 from linkage.service.settings import Settings
 from linkage.storage import Store
+from linkage.storage.audit_log import AuditLog
 
 __all__ = ["create_app"]
 
@@ -28,7 +40,9 @@ def create_app(settings: Settings) -> FastAPI:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(mode=0o700, exist_ok=True)
     store = Store.open(settings.database)
-    worker = RunWorker(store, settings)
+    signing_key = load_or_create_signing_key(settings.signing_key_path)
+    audit_log = AuditLog(store, signing_key)
+    worker = RunWorker(store, settings, audit_log)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -51,10 +65,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.worker = worker
+    app.state.signing_key = signing_key
+    app.state.audit = audit_log
+    app.state.reveals = RevealDesk(
+        store, audit_log, signing_key, settings.policy, settings.data_dir
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(uploads.router)
     app.include_router(runs.router)
     app.include_router(results.router)
+    app.include_router(members.router)
+    app.include_router(reveals.router)
+    app.include_router(audit.router)
     return app

@@ -20,8 +20,10 @@ from linkage.service.models import ResourceId
 from linkage.service.runs import RunWorker
 from linkage.service.settings import Settings
 from linkage.storage import NotFoundError, Project, Store, TokenRecord
+from linkage.storage.audit_log import AuditLog
 
 __all__ = [
+    "AuditDep",
     "CurrentToken",
     "Operator",
     "ReachableProject",
@@ -46,24 +48,37 @@ def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
+def get_audit(request: Request) -> AuditLog:
+    """The app's audit log."""
+    return cast(AuditLog, request.app.state.audit)
+
+
 def get_worker(request: Request) -> RunWorker:
     """The app's run worker."""
     return cast(RunWorker, request.app.state.worker)
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+AuditDep = Annotated[AuditLog, Depends(get_audit)]
 WorkerDep = Annotated[RunWorker, Depends(get_worker)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def current_token(
+    request: Request,
     store: StoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> TokenRecord:
-    """What the request's bearer token grants; 401 if there is none or it is bad."""
+    """What the request's bearer token grants; 401 if there is none or it is bad.
+
+    The token's holder is kept on the request, so a refusal later on can be
+    recorded in the audit log under their name.
+    """
     if credentials is None:
         raise ApiProblem(401, UNAUTHENTICATED, headers=BEARER_CHALLENGE)
-    return store.authenticate(token=credentials.credentials)
+    token = store.authenticate(token=credentials.credentials)
+    request.state.token = token
+    return token
 
 
 CurrentToken = Annotated[TokenRecord, Depends(current_token)]

@@ -15,11 +15,14 @@ detail says nothing about the internals::
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Final
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -38,6 +41,8 @@ __all__ = [
     "install_error_handlers",
     "problem_response",
 ]
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_JSON: Final = "application/problem+json"
 BEARER_CHALLENGE: Final = {"WWW-Authenticate": "Bearer"}
@@ -96,17 +101,59 @@ def _status_of(error: LinkageError) -> int:
     return 400
 
 
-async def _on_problem(_request: Request, error: Exception) -> JSONResponse:
+async def _on_problem(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiProblem)
+    await _record_refusal(request, error.status, error.detail)
     return problem_response(error.status, error.detail, error.headers)
 
 
-async def _on_linkage_error(_request: Request, error: Exception) -> JSONResponse:
+async def _on_linkage_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, LinkageError)
     status = _status_of(error)
+    await _record_refusal(request, status, str(error))
     if status == 401:
         return problem_response(401, UNAUTHENTICATED, BEARER_CHALLENGE)
     return problem_response(status, str(error))
+
+
+# Every refusal on these paths is part of a reveal's story, and is audited.
+_REVEAL_PATH = re.compile(r"/projects/[^/]+/(reveals|grants)(/|$)")
+
+
+async def _record_refusal(request: Request, status: int, detail: str) -> None:
+    """Put a refused request in the audit log: every failed authentication,
+    every forbidden action, and every refused step of a reveal."""
+    path = request.url.path
+    if status == 401:
+        action = "auth.failed"
+    elif status == 403:
+        action = "access.denied"
+    elif 400 <= status < 500 and _REVEAL_PATH.search(path):
+        action = "reveal.step_refused"
+    else:
+        return
+    token = getattr(request.state, "token", None)
+    details: dict[str, object] = {
+        "method": request.method,
+        "path": path,
+        "status": status,
+    }
+    if status != 401:
+        details["reason"] = detail
+    audit = getattr(request.app.state, "audit", None)
+    if audit is None:
+        return
+    try:
+        await run_in_threadpool(
+            audit.append,
+            actor=token.actor if token is not None else "anonymous",
+            action=action,
+            project_id=getattr(token, "project_id", None),
+            details=details,
+        )
+    except Exception:
+        # The refusal stands whether or not it could be recorded.
+        logger.exception("could not record a refused request in the audit log")
 
 
 async def _on_http_error(_request: Request, error: Exception) -> JSONResponse:

@@ -21,6 +21,7 @@ from typing import Final
 import httpx
 
 from linkage.client import ServiceError
+from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
 from linkage.service import Settings, create_app, initialise
 from linkage.service.settings import DEFAULT_MAX_UPLOAD_BYTES
 
@@ -40,6 +41,11 @@ class RunningService:
     operator_token_file: Path
 
     @property
+    def public_key_file(self) -> Path:
+        """The service's public key: agencies and oversight bodies pin it."""
+        return Settings(data_dir=self.data_dir).public_key_path
+
+    @property
     def operator_token(self) -> str:
         """The operator's token, read from the file the service wrote."""
         return self.operator_token_file.read_text(encoding="ascii").strip()
@@ -47,9 +53,13 @@ class RunningService:
 
 @contextmanager
 def running_service(
-    data_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    data_dir: Path,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    policy: RevealPolicy = DEFAULT_POLICY,
 ) -> Iterator[RunningService]:
-    """Serve the linkage service from ``data_dir`` on a free loopback port.
+    """Serve the linkage service from ``data_dir`` on a free loopback port,
+    under the reveal ``policy``.
 
     Raises:
         ServiceError: the server did not start or did not answer ``/health``.
@@ -63,7 +73,13 @@ def running_service(
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
         config = uvicorn.Config(
-            create_app(Settings(data_dir=data_dir, max_upload_bytes=max_upload_bytes)),
+            create_app(
+                Settings(
+                    data_dir=data_dir,
+                    max_upload_bytes=max_upload_bytes,
+                    policy=policy,
+                )
+            ),
             log_level="warning",
             ws="none",
             lifespan="on",

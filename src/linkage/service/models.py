@@ -30,6 +30,13 @@ ResourceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+def _unique_names(parties: list[str]) -> list[str]:
+    repeated = sorted({name for name in parties if parties.count(name) > 1})
+    if repeated:
+        raise ValueError(f"party names must be unique (repeated: {repeated})")
+    return parties
+
+
 class ProjectCreate(BaseModel):
     """What the operator gives to create a project."""
 
@@ -45,10 +52,7 @@ class ProjectCreate(BaseModel):
     @field_validator("parties")
     @classmethod
     def _unique(cls, parties: list[str]) -> list[str]:
-        repeated = sorted({name for name in parties if parties.count(name) > 1})
-        if repeated:
-            raise ValueError(f"party names must be unique (repeated: {repeated})")
-        return parties
+        return _unique_names(parties)
 
 
 class ProjectCreated(BaseModel):
@@ -132,3 +136,162 @@ class RunPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     stats: dict[str, Any]
+
+
+MemberName = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", examples=["alice"])
+]
+FreeText = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class MemberCreate(BaseModel):
+    """An investigator or approver the operator registers in a project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: MemberName
+    role: Literal["investigator", "approver"]
+    public_key: Annotated[str, Field(max_length=4000)] | None = Field(
+        default=None,
+        description="An investigator's X25519 public key (PEM), from "
+        "`linkage keygen --investigator`; identities are sealed to it.",
+    )
+
+
+class MemberCreated(BaseModel):
+    """A new member and their token, shown this once only."""
+
+    project_id: int
+    member_id: int
+    name: str
+    role: str
+    token: str
+
+
+class ServiceKeyPublic(BaseModel):
+    """The service's Ed25519 public key, which agencies pin."""
+
+    public_key: str
+    key_id: str
+
+
+class RevealCreate(BaseModel):
+    """An investigator's request to reveal one match in named agencies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match_id: Annotated[str, Field(min_length=1, max_length=64)]
+    parties: Annotated[list[PartyName], Field(min_length=1, max_length=100)]
+    purpose: FreeText
+    legal_basis: FreeText
+    case_reference: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @field_validator("parties")
+    @classmethod
+    def _unique(cls, parties: list[str]) -> list[str]:
+        return _unique_names(parties)
+
+
+class DecisionCreate(BaseModel):
+    """An approver's reason for approving or denying."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: FreeText
+
+
+class DecisionPublic(BaseModel):
+    """One approver's decision."""
+
+    approver: str
+    decision: Literal["approve", "deny"]
+    reason: str
+    created_at: datetime
+
+
+class SignedGrantBody(BaseModel):
+    """A grant as the service signed it: base64url payload and signature."""
+
+    payload: str
+    signature: str
+
+
+class TargetPublic(BaseModel):
+    """One agency a request names, and where its grant stands."""
+
+    grant_id: int
+    party: str
+    state: Literal["awaiting", "issued", "fulfilled", "refused", "withdrawn"]
+    records: int
+    expires_at: datetime | None
+    refusal_reason: str | None
+    answered_at: datetime | None
+
+
+class RevealPublic(BaseModel):
+    """A reveal request as its investigator, the approvers and the operator see
+    it: never an identity, and no pseudonym."""
+
+    request_id: int
+    project_id: int
+    run_id: int
+    match_id: str
+    investigator: str
+    purpose: str
+    legal_basis: str
+    case_reference: str | None
+    state: Literal["pending", "approved", "denied"]
+    approvals: int
+    approvals_required: int
+    created_at: datetime
+    decided_at: datetime | None
+    decisions: list[DecisionPublic]
+    targets: list[TargetPublic]
+
+
+class GrantPublic(BaseModel):
+    """A signed grant awaiting the agency's answer."""
+
+    grant_id: int
+    request_id: int
+    grant: SignedGrantBody
+
+
+class SealedPublic(BaseModel):
+    """An agency's sealed answer, for the investigator to open."""
+
+    grant_id: int
+    party: str
+    grant: SignedGrantBody
+    sealed: dict[str, str]
+
+
+class RevealAnswers(BaseModel):
+    """The investigator's collected answers: sealed disclosures and refusals."""
+
+    request: RevealPublic
+    sealed: list[SealedPublic]
+
+
+class FulfilmentCreate(BaseModel):
+    """The agency's sealed disclosure (a JSON envelope from `reveal fulfil`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sealed: dict[str, str]
+
+
+class RefusalCreate(BaseModel):
+    """The agency's refusal of a grant, with its reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: FreeText
+
+
+class OpenReport(BaseModel):
+    """The investigator's report of opening the answers (or failing to)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: Annotated[str, Field(max_length=2000)] | None = None

@@ -32,6 +32,7 @@ from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
 from linkage.service.settings import Settings
 from linkage.storage import ClaimedRun, Run, RunResult, Store
+from linkage.storage.audit_log import AuditLog
 
 __all__ = [
     "INTERRUPTED_MESSAGE",
@@ -81,9 +82,10 @@ class RunWorker:
     next progress report and put back in the queue.
     """
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, audit: AuditLog) -> None:
         self._store = store
         self._settings = settings
+        self._audit = audit
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(
@@ -128,13 +130,15 @@ class RunWorker:
         try:
             results, stats = self._match(claimed, folder)
             stats["seconds"] = round(time.perf_counter() - started, 2)
-            self._store.complete_run(
-                run_id=run.id,
-                stats=stats,
-                result_dir=str(folder.relative_to(self._settings.data_dir)),
-                results=results,
-                message=_completed_message(stats),
-            )
+            with self._store.transaction():
+                self._store.complete_run(
+                    run_id=run.id,
+                    stats=stats,
+                    result_dir=str(folder.relative_to(self._settings.data_dir)),
+                    results=results,
+                    message=_completed_message(stats),
+                )
+                self._record(run, "run.completed", groups=stats.get("groups"))
         except _Stopping:
             shutil.rmtree(folder, ignore_errors=True)
             self._store.requeue_run(run_id=run.id)
@@ -148,13 +152,23 @@ class RunWorker:
             else:
                 logger.exception("run %d failed unexpectedly", run.id)
             try:
-                self._store.fail_run(run_id=run.id, message=message)
+                with self._store.transaction():
+                    self._store.fail_run(run_id=run.id, message=message)
+                    self._record(run, "run.failed", reason=message)
             except Exception:
                 logger.exception("run %d could not be marked failed", run.id)
             if not isinstance(error, Exception):
                 raise
             return
         logger.info("run %d of project %d completed", run.id, run.project_id)
+
+    def _record(self, run: Run, action: str, **details: object) -> None:
+        self._audit.append(
+            actor="service",
+            action=action,
+            project_id=run.project_id,
+            details={"run_id": run.id, **details},
+        )
 
     def _match(
         self, claimed: ClaimedRun, folder: Path

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "Settings"]
 
@@ -21,6 +23,8 @@ class Settings:
         database_url: a SQLAlchemy URL; None means SQLite in ``data_dir``.
         max_upload_bytes: an encodings upload larger than this is refused
             with 413.
+        policy: when a reveal request is granted (``configs/policy.yaml``
+            by default).
 
     Raises:
         ValueError: ``max_upload_bytes`` is not a positive integer.
@@ -29,6 +33,7 @@ class Settings:
     data_dir: Path
     database_url: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    policy: RevealPolicy = field(default=DEFAULT_POLICY)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -54,3 +59,14 @@ class Settings:
     def operator_token_path(self) -> Path:
         """The file (mode 0600) holding the operator's token."""
         return self.data_dir / "operator.token"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The service's Ed25519 private key (mode 0600): it signs grants and
+        the audit log's heads."""
+        return self.data_dir / "service-signing.key"
+
+    @property
+    def public_key_path(self) -> Path:
+        """The service's public key, for agencies and oversight bodies to pin."""
+        return self.data_dir / "service-signing.pub"

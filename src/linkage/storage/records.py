@@ -11,14 +11,20 @@ from sqlalchemy.engine import RowMapping
 
 __all__ = [
     "CreatedProject",
+    "Member",
     "Mode",
     "Party",
     "Project",
     "RecordedUpload",
+    "RevealDecision",
+    "RevealRequest",
+    "RevealState",
+    "RevealTarget",
     "Role",
     "Run",
     "RunResult",
     "RunState",
+    "TargetState",
     "TokenRecord",
     "Upload",
 ]
@@ -79,7 +85,11 @@ class Party:
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """What a token grants; never its text or its hash."""
+    """What a token grants; never its text or its hash.
+
+    ``name`` is the party's or the member's name (None for the operator);
+    ``member_id`` is set for investigators and approvers.
+    """
 
     id: int
     role: Role
@@ -87,10 +97,12 @@ class TokenRecord:
     party_id: int | None
     created_at: datetime
     revoked_at: datetime | None
+    member_id: int | None = None
+    name: str | None = None
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        """Build from a ``tokens`` row."""
+    def from_row(cls, row: RowMapping, name: str | None = None) -> Self:
+        """Build from a ``tokens`` row, with the holder's name if known."""
         return cls(
             id=row["id"],
             role=row["role"],
@@ -98,6 +110,37 @@ class TokenRecord:
             party_id=row["party_id"],
             created_at=_utc(row["created_at"]),
             revoked_at=_utc_or_none(row["revoked_at"]),
+            member_id=row["member_id"],
+            name=name,
+        )
+
+    @property
+    def actor(self) -> str:
+        """Who holds the token, as the audit log names them: ``role:name``."""
+        return self.role if self.name is None else f"{self.role}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Member:
+    """An investigator or approver registered in a project by the operator."""
+
+    id: int
+    project_id: int
+    name: str
+    role: Role
+    public_key: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from a ``members`` row."""
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            name=row["name"],
+            role=row["role"],
+            public_key=row["public_key"],
+            created_at=_utc(row["created_at"]),
         )
 
 
@@ -223,3 +266,123 @@ class RunResult:
             path=row["path"],
             row_count=row["row_count"],
         )
+
+
+RevealState = Literal["pending", "approved", "denied"]
+TargetState = Literal["awaiting", "issued", "fulfilled", "refused", "withdrawn"]
+
+
+@dataclass(frozen=True)
+class RevealDecision:
+    """One approver's approval or denial of a reveal request."""
+
+    member_id: int
+    approver: str
+    decision: Literal["approve", "deny"]
+    reason: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from a ``reveal_decisions`` row joined with the approver's name."""
+        return cls(
+            member_id=row["member_id"],
+            approver=row["approver"],
+            decision=row["decision"],
+            reason=row["reason"],
+            created_at=_utc(row["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class RevealTarget:
+    """One agency named by a reveal request; its ``id`` is the grant's id.
+
+    ``grant_payload`` and ``grant_signature`` are set once the request is
+    approved; ``sealed`` once the agency fulfils it (a JSON envelope only the
+    investigator's private key opens).
+    """
+
+    id: int
+    request_id: int
+    party_id: int
+    party: str
+    pseudonyms: tuple[str, ...]
+    state: TargetState
+    grant_payload: bytes | None
+    grant_signature: bytes | None
+    expires_at: datetime | None
+    sealed: str | None
+    refusal_reason: str | None
+    answered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping, party: str) -> Self:
+        """Build from a ``reveal_targets`` row and the party's name."""
+        return cls(
+            id=row["id"],
+            request_id=row["request_id"],
+            party_id=row["party_id"],
+            party=party,
+            pseudonyms=tuple(json.loads(row["pseudonyms"])),
+            state=row["state"],
+            grant_payload=row["grant_payload"],
+            grant_signature=row["grant_signature"],
+            expires_at=_utc_or_none(row["expires_at"]),
+            sealed=row["sealed"],
+            refusal_reason=row["refusal_reason"],
+            answered_at=_utc_or_none(row["answered_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class RevealRequest:
+    """An investigator's request to reveal who is behind one match ID."""
+
+    id: int
+    project_id: int
+    run_id: int
+    match_id: str
+    investigator_id: int
+    investigator: str
+    purpose: str
+    legal_basis: str
+    case_reference: str | None
+    state: RevealState
+    policy: dict[str, Any]
+    created_at: datetime
+    decided_at: datetime | None
+    decisions: tuple[RevealDecision, ...] = ()
+    targets: tuple[RevealTarget, ...] = ()
+
+    @classmethod
+    def from_row(
+        cls,
+        row: RowMapping,
+        decisions: tuple[RevealDecision, ...],
+        targets: tuple[RevealTarget, ...],
+    ) -> Self:
+        """Build from a ``reveal_requests`` row joined with the investigator's
+        name, and the request's decisions and targets."""
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            run_id=row["run_id"],
+            match_id=row["match_id"],
+            investigator_id=row["investigator_id"],
+            investigator=row["investigator"],
+            purpose=row["purpose"],
+            legal_basis=row["legal_basis"],
+            case_reference=row["case_reference"],
+            state=row["state"],
+            policy=json.loads(row["policy"]),
+            created_at=_utc(row["created_at"]),
+            decided_at=_utc_or_none(row["decided_at"]),
+            decisions=decisions,
+            targets=targets,
+        )
+
+    @property
+    def approvals(self) -> int:
+        """How many approvers have approved it so far."""
+        return sum(1 for d in self.decisions if d.decision == "approve")

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from linkage.errors import LinkageError
 from linkage.storage.records import (
     CreatedProject,
+    Member,
     Mode,
     Party,
     Project,
@@ -37,7 +39,9 @@ from linkage.storage.records import (
     TokenRecord,
     Upload,
 )
+from linkage.storage.sql import NotFoundError, StoreError, insert_row, only_row
 from linkage.storage.tables import (
+    members,
     metadata,
     parties,
     projects,
@@ -63,14 +67,6 @@ ROLES: Final = frozenset(get_args(Role))
 MODES: Final = frozenset(get_args(Mode))
 
 TOKEN_BYTES: Final = 32  # 256 random bits.
-
-
-class StoreError(LinkageError):
-    """Base class of the errors the store raises for a caller's mistake."""
-
-
-class NotFoundError(StoreError, LookupError):
-    """The project, party or token asked for does not exist."""
 
 
 class ConflictError(StoreError, ValueError):
@@ -132,6 +128,12 @@ class Store:
     ) -> None:
         self._engine = engine
         self._clock = clock or (lambda: datetime.now(UTC))
+        # The connection of the transaction this thread has open, if any.
+        self._local = threading.local()
+
+    def now(self) -> datetime:
+        """The store's clock (UTC): what it stamps on new rows."""
+        return self._clock()
 
     @classmethod
     def open(
@@ -150,10 +152,27 @@ class Store:
         self._engine.dispose()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
+        """One database transaction; nested calls in a thread join the outer one.
+
+        So a caller can make several store methods (and the audit entry that
+        records them) happen whole or not at all::
+
+            with store.transaction():
+                store.add_member(...)
+                audit.append(...)
+        """
+        current: Connection | None = getattr(self._local, "connection", None)
+        if current is not None:
+            yield current
+            return
         try:
             with self._engine.begin() as connection:
-                yield connection
+                self._local.connection = connection
+                try:
+                    yield connection
+                finally:
+                    self._local.connection = None
         except sa.exc.IntegrityError:
             # Only a concurrent writer gets here: the methods check uniqueness
             # first, with a clearer message.
@@ -185,7 +204,7 @@ class Store:
         stored_threshold = _check_threshold(threshold)
         if len(set(parties)) != len(parties):
             raise ValueError(f"party names must be unique (got {list(parties)!r})")
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             if connection.scalar(
                 sa.select(projects.c.id).where(projects.c.name == name)
             ):
@@ -198,7 +217,7 @@ class Store:
                 "allow_clkhash_json": allow_clkhash_json,
                 "created_at": self._clock(),
             }
-            project_id = _insert(connection, projects, values)
+            project_id = insert_row(connection, projects, values)
             made = [self._add_party(connection, project_id, party) for party in parties]
             party_tokens = {
                 party.name: self._create_token(
@@ -215,7 +234,7 @@ class Store:
         Raises:
             NotFoundError: there is no such project.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             return self._project(connection, project_id)
 
     def add_party(self, *, project_id: int, name: str) -> Party:
@@ -225,13 +244,13 @@ class Store:
             NotFoundError: there is no such project.
             ConflictError: the project has a party called ``name``.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             self._project(connection, project_id)
             return self._add_party(connection, project_id, name)
 
     def parties_of(self, *, project_id: int) -> list[Party]:
         """Return the project's parties, in the order they were added."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             rows = connection.execute(
                 sa.select(parties)
                 .where(parties.c.project_id == project_id)
@@ -248,8 +267,8 @@ class Store:
         query = sa.select(parties).where(
             parties.c.project_id == project_id, parties.c.name == name
         )
-        with self._transaction() as connection:
-            row = _only_row(
+        with self.transaction() as connection:
+            row = only_row(
                 connection, query, f"project {project_id} has no party called {name!r}"
             )
         return Party.from_row(row)
@@ -266,7 +285,7 @@ class Store:
                 party token needs its party, other roles none).
             NotFoundError: the party is not one of the project's.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             return self._create_token(connection, role, project_id, party_id)
 
     def authenticate(self, *, token: str) -> TokenRecord:
@@ -277,7 +296,7 @@ class Store:
                 does not say which.
         """
         wanted = hash_token(token)
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             row = (
                 connection.execute(
                     sa.select(tokens).where(tokens.c.token_hash == wanted)
@@ -285,6 +304,7 @@ class Store:
                 .mappings()
                 .first()
             )
+            name = None if row is None else self._holder_name(connection, row)
         # The lookup already matched; the comparison keeps the rule explicit.
         stored = row["token_hash"] if row is not None else hash_token("")
         if (
@@ -293,7 +313,91 @@ class Store:
             or row["revoked_at"] is not None
         ):
             raise AuthenticationError("the token is not valid")
-        return TokenRecord.from_row(row)
+        return TokenRecord.from_row(row, name)
+
+    def _holder_name(self, connection: Connection, row: RowMapping) -> str | None:
+        if row["party_id"] is not None:
+            return connection.scalar(
+                sa.select(parties.c.name).where(parties.c.id == row["party_id"])
+            )
+        if row["member_id"] is not None:
+            return connection.scalar(
+                sa.select(members.c.name).where(members.c.id == row["member_id"])
+            )
+        return None
+
+    # -- investigators and approvers ----------------------------------------
+
+    def add_member(
+        self, *, project_id: int, name: str, role: Role, public_key: str | None
+    ) -> tuple[Member, str]:
+        """Register an investigator or approver; return them and their token.
+
+        An investigator must give the X25519 public key identities will be
+        sealed to; an approver gives none.
+
+        Raises:
+            ValueError: ``role`` is neither, or the key is missing or not wanted.
+            NotFoundError: there is no such project.
+            ConflictError: the project has a member of that name and role.
+        """
+        if role not in ("investigator", "approver"):
+            raise ValueError(
+                f"a member is an investigator or an approver, not {role!r}"
+            )
+        if (role == "investigator") != (public_key is not None):
+            raise ValueError("an investigator needs a public key, and only they do")
+        with self.transaction() as connection:
+            self._project(connection, project_id)
+            taken = connection.scalar(
+                sa.select(members.c.id).where(
+                    members.c.project_id == project_id,
+                    members.c.name == name,
+                    members.c.role == role,
+                )
+            )
+            if taken is not None:
+                raise ConflictError(
+                    f"project {project_id} already has an {role} called {name!r}"
+                )
+            values = {
+                "project_id": project_id,
+                "name": name,
+                "role": role,
+                "public_key": public_key,
+                "created_at": self._clock(),
+            }
+            member_id = insert_row(connection, members, values)
+            token = self._create_token(connection, role, project_id, None, member_id)
+            row = connection.execute(
+                sa.select(members).where(members.c.id == member_id)
+            ).mappings()
+            return Member.from_row(row.one()), token
+
+    def get_member(self, *, project_id: int, member_id: int) -> Member:
+        """Return the project's member.
+
+        Raises:
+            NotFoundError: the project has no such member.
+        """
+        query = sa.select(members).where(
+            members.c.id == member_id, members.c.project_id == project_id
+        )
+        with self.transaction() as connection:
+            row = only_row(
+                connection, query, f"project {project_id} has no member {member_id}"
+            )
+        return Member.from_row(row)
+
+    def members_of(self, *, project_id: int) -> list[Member]:
+        """Return the project's investigators and approvers, oldest first."""
+        with self.transaction() as connection:
+            rows = connection.execute(
+                sa.select(members)
+                .where(members.c.project_id == project_id)
+                .order_by(members.c.id)
+            ).mappings()
+            return [Member.from_row(row) for row in rows]
 
     def revoke_token(self, *, token_id: int) -> None:
         """Revoke a token; revoking twice keeps the first time.
@@ -301,7 +405,7 @@ class Store:
         Raises:
             NotFoundError: there is no such token.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             found = connection.execute(
                 sa.update(tokens)
                 .where(tokens.c.id == token_id)
@@ -319,7 +423,7 @@ class Store:
         Raises:
             NotFoundError: the party is not one of the project's.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             self._party(connection, project_id, party_id)
             connection.execute(
                 sa.update(tokens)
@@ -364,7 +468,7 @@ class Store:
             UploadRejectedError: the file disagrees with the project or the
                 other parties; the message says how.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             # Locks the project row (where the database can), so two uploads
             # to one project are checked against each other one at a time.
             project = self._project(connection, project_id, for_update=True)
@@ -403,7 +507,7 @@ class Store:
                 .where(uploads.c.id.in_([u.id for u in replaced]))
                 .values(superseded=True)
             )
-            upload_id = _insert(
+            upload_id = insert_row(
                 connection,
                 uploads,
                 {
@@ -428,7 +532,7 @@ class Store:
         self, *, project_id: int, include_superseded: bool = False
     ) -> list[Upload]:
         """Return the project's uploads: the current ones, or every version."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             if include_superseded:
                 query = sa.select(uploads).where(uploads.c.project_id == project_id)
                 rows = connection.execute(query.order_by(uploads.c.id)).mappings()
@@ -439,7 +543,7 @@ class Store:
 
     def pending_run(self, *, project_id: int) -> int | None:
         """Return the id of the project's queued or running run, if any."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             return self._pending_run(connection, project_id)
 
     def create_run(self, *, project_id: int) -> Run:
@@ -450,7 +554,7 @@ class Store:
             RunConflictError: a party has no accepted upload (the message names
                 them), or a run of the project is queued or running.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             self._project(connection, project_id, for_update=True)
             members = self._parties(connection, project_id)
             current = {
@@ -468,7 +572,7 @@ class Store:
                     f"run {pending} of project {project_id} has not finished; "
                     "wait for it before starting another"
                 )
-            run_id = _insert(
+            run_id = insert_row(
                 connection,
                 runs,
                 {
@@ -487,12 +591,12 @@ class Store:
         Raises:
             NotFoundError: the project has no such run.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             return self._run(connection, project_id, run_id)
 
     def runs_of(self, *, project_id: int) -> list[Run]:
         """Return the project's runs, newest first."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             rows = connection.execute(
                 sa.select(runs)
                 .where(runs.c.project_id == project_id)
@@ -502,7 +606,7 @@ class Store:
 
     def latest_completed_run(self, *, project_id: int) -> Run | None:
         """Return the project's newest completed run, if any."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             row = (
                 connection.execute(
                     sa.select(runs)
@@ -521,7 +625,7 @@ class Store:
         Raises:
             NotFoundError: the run is not completed or has no file for the party.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             query = (
                 sa.select(run_results)
                 .join(runs, runs.c.id == run_results.c.run_id)
@@ -531,7 +635,7 @@ class Store:
                     runs.c.state == "completed",
                 )
             )
-            row = _only_row(
+            row = only_row(
                 connection, query, f"run {run_id} has no results for this party"
             )
         return RunResult.from_row(row)
@@ -541,7 +645,7 @@ class Store:
 
         Returns None when no run is queued.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             row = (
                 connection.execute(
                     sa.select(runs)
@@ -580,7 +684,7 @@ class Store:
         self, *, run_id: int, progress: float, message: str
     ) -> None:
         """Record how far a running run has come (ignored once it has ended)."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             connection.execute(
                 sa.update(runs)
                 .where(runs.c.id == run_id, runs.c.state == "running")
@@ -601,7 +705,7 @@ class Store:
         Raises:
             ConflictError: the run is not running (it was failed meanwhile).
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             done = connection.execute(
                 sa.update(runs)
                 .where(runs.c.id == run_id, runs.c.state == "running")
@@ -617,7 +721,7 @@ class Store:
             if done.rowcount != 1:
                 raise ConflictError(f"run {run_id} is no longer running")
             for result in results:
-                _insert(
+                insert_row(
                     connection,
                     run_results,
                     {
@@ -633,7 +737,7 @@ class Store:
 
     def fail_run(self, *, run_id: int, message: str) -> None:
         """Mark a queued or running run failed with ``message``."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             connection.execute(
                 sa.update(runs)
                 .where(runs.c.id == run_id, runs.c.state.in_(("queued", "running")))
@@ -642,7 +746,7 @@ class Store:
 
     def requeue_run(self, *, run_id: int) -> None:
         """Put a running run back in the queue (the service is stopping)."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             connection.execute(
                 sa.update(runs)
                 .where(runs.c.id == run_id, runs.c.state == "running")
@@ -660,7 +764,7 @@ class Store:
         Call once at startup, before any worker runs: a run still marked
         running then was cut off by the service's end.
         """
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             ids = list(
                 connection.scalars(
                     sa.select(runs.c.id).where(runs.c.state == "running")
@@ -686,14 +790,14 @@ class Store:
         query = sa.select(projects).where(projects.c.id == project_id)
         if for_update:
             query = query.with_for_update()
-        row = _only_row(connection, query, f"there is no project {project_id}")
+        row = only_row(connection, query, f"there is no project {project_id}")
         return Project.from_row(row)
 
     def _run(self, connection: Connection, project_id: int, run_id: int) -> Run:
         query = sa.select(runs).where(
             runs.c.id == run_id, runs.c.project_id == project_id
         )
-        row = _only_row(connection, query, f"project {project_id} has no run {run_id}")
+        row = only_row(connection, query, f"project {project_id} has no run {run_id}")
         return Run.from_row(row)
 
     def _pending_run(self, connection: Connection, project_id: int) -> int | None:
@@ -746,7 +850,7 @@ class Store:
             parties.c.id == party_id, parties.c.project_id == project_id
         )
         message = f"project {project_id} has no party {party_id}"
-        return Party.from_row(_only_row(connection, query, message))
+        return Party.from_row(only_row(connection, query, message))
 
     def _add_party(self, connection: Connection, project_id: int, name: str) -> Party:
         taken = connection.scalar(
@@ -757,7 +861,7 @@ class Store:
         if taken is not None:
             raise ConflictError(f"project {project_id} has a party called {name!r}")
         values = {"project_id": project_id, "name": name}
-        return Party(_insert(connection, parties, values), project_id, name)
+        return Party(insert_row(connection, parties, values), project_id, name)
 
     def _create_token(
         self,
@@ -765,11 +869,14 @@ class Store:
         role: Role,
         project_id: int | None,
         party_id: int | None,
+        member_id: int | None = None,
     ) -> str:
         if role not in ROLES:
             raise ValueError(f"'role' must be in {sorted(ROLES)} (got {role!r})")
         if (role == "party") != (party_id is not None):
             raise ValueError("a party token needs a party_id, and only it may have one")
+        if (role in ("investigator", "approver")) != (member_id is not None):
+            raise ValueError("a member's token needs its member_id, and only it")
         if party_id is not None:
             if project_id is None:
                 raise ValueError("a party token needs the party's project_id")
@@ -782,9 +889,10 @@ class Store:
             "role": role,
             "project_id": project_id,
             "party_id": party_id,
+            "member_id": member_id,
             "created_at": self._clock(),
         }
-        _insert(connection, tokens, values)
+        insert_row(connection, tokens, values)
         return token
 
     def _current_uploads(self, connection: Connection, project_id: int) -> list[Upload]:
@@ -794,13 +902,6 @@ class Store:
             .order_by(uploads.c.party_id)
         ).mappings()
         return [Upload.from_row(row) for row in rows]
-
-
-def _insert(connection: Connection, table: sa.Table, values: dict[str, Any]) -> int:
-    result = connection.execute(sa.insert(table).values(values))
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
 
 
 def _check_consistent(
@@ -840,13 +941,3 @@ def _begin_immediate(connection: Connection) -> None:
     # when two readers both try to write; taking the write lock up front makes
     # concurrent transactions wait their turn (up to the busy timeout).
     connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _only_row(
-    connection: Connection, query: sa.Select[Any], missing: str
-) -> RowMapping:
-    """The first row ``query`` selects, or :class:`NotFoundError` saying ``missing``."""
-    row = connection.execute(query).mappings().first()
-    if row is None:
-        raise NotFoundError(missing)
-    return row

@@ -5,9 +5,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
+    "audit_entries",
+    "audit_heads",
+    "audit_state",
+    "members",
     "metadata",
     "parties",
     "projects",
+    "reveal_decisions",
+    "reveal_requests",
+    "reveal_targets",
     "run_results",
     "runs",
     "tokens",
@@ -39,6 +46,21 @@ parties = sa.Table(
     sa.UniqueConstraint("project_id", "name"),
 )
 
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    # One person may hold both roles; the name is what self-approval checks.
+    sa.Column("name", sa.String(64), nullable=False),
+    # investigator or approver.
+    sa.Column("role", sa.String(16), nullable=False),
+    # An investigator's X25519 public key (PEM); identities are sealed to it.
+    sa.Column("public_key", sa.Text, nullable=True),
+    sa.Column("created_at", _timestamp, nullable=False),
+    sa.UniqueConstraint("project_id", "name", "role"),
+)
+
 tokens = sa.Table(
     "tokens",
     metadata,
@@ -47,6 +69,7 @@ tokens = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=True),
     sa.Column("party_id", sa.ForeignKey("parties.id"), nullable=True),
+    sa.Column("member_id", sa.ForeignKey("members.id"), nullable=True),
     sa.Column("created_at", _timestamp, nullable=False),
     sa.Column("revoked_at", _timestamp, nullable=True),
 )
@@ -100,4 +123,95 @@ run_results = sa.Table(
     sa.Column("path", sa.String(1024), nullable=False),
     sa.Column("row_count", sa.Integer, nullable=False),
     sa.UniqueConstraint("run_id", "party_id"),
+)
+
+reveal_requests = sa.Table(
+    "reveal_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("run_id", sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("match_id", sa.String(64), nullable=False),
+    sa.Column("investigator_id", sa.ForeignKey("members.id"), nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("case_reference", sa.Text, nullable=True),
+    # pending, approved or denied.
+    sa.Column("state", sa.String(16), nullable=False),
+    # The policy in force when the request was made (JSON): a later change of
+    # policy does not move the goalposts of a pending request.
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("created_at", _timestamp, nullable=False),
+    sa.Column("decided_at", _timestamp, nullable=True),
+)
+
+reveal_decisions = sa.Table(
+    "reveal_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("request_id", sa.ForeignKey("reveal_requests.id"), nullable=False),
+    sa.Column("member_id", sa.ForeignKey("members.id"), nullable=False),
+    # approve or deny.
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", _timestamp, nullable=False),
+    sa.UniqueConstraint("request_id", "member_id"),
+)
+
+# One row per agency a request names; its id is the grant's id.
+reveal_targets = sa.Table(
+    "reveal_targets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("request_id", sa.ForeignKey("reveal_requests.id"), nullable=False),
+    sa.Column("party_id", sa.ForeignKey("parties.id"), nullable=False),
+    # The party's pseudonyms in the match (JSON list): the operator's own
+    # results, never an identity.
+    sa.Column("pseudonyms", sa.Text, nullable=False),
+    # awaiting (approval), issued, fulfilled, refused or withdrawn (denied).
+    sa.Column("state", sa.String(16), nullable=False),
+    # The signed grant, once issued.
+    sa.Column("grant_payload", sa.LargeBinary, nullable=True),
+    sa.Column("grant_signature", sa.LargeBinary, nullable=True),
+    sa.Column("expires_at", _timestamp, nullable=True),
+    # The sealed disclosure (JSON envelope); only the investigator can open it.
+    sa.Column("sealed", sa.Text, nullable=True),
+    sa.Column("refusal_reason", sa.Text, nullable=True),
+    sa.Column("answered_at", _timestamp, nullable=True),
+    sa.UniqueConstraint("request_id", "party_id"),
+)
+
+# The audit log: append-only, each entry hashing the one before it.
+audit_entries = sa.Table(
+    "audit_entries",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("project_id", sa.Integer, nullable=True),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+)
+
+# Every head the service signed: (seq, hash) of the last entry at the time.
+audit_heads = sa.Table(
+    "audit_heads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("signed_at", sa.String(32), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+)
+
+# One row (id 1): the chain's last entry. Appends lock it, so two writers on
+# PostgreSQL take turns instead of both extending the same entry.
+audit_state = sa.Table(
+    "audit_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from linkage.service.deps import (
+    AuditDep,
     CurrentToken,
     Operator,
     ReachableProject,
@@ -25,17 +26,29 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 @router.post("", status_code=201)
 def create_project(
-    body: ProjectCreate, _operator: Operator, store: StoreDep
+    body: ProjectCreate, operator: Operator, store: StoreDep, audit: AuditDep
 ) -> ProjectCreated:
     """Create a project; the answer holds each party's token, shown only once."""
-    created = store.create_project(
-        name=body.name,
-        schema_fingerprint=body.schema_fingerprint,
-        threshold=body.threshold,
-        mode=body.mode,
-        parties=body.parties,
-        allow_clkhash_json=body.allow_clkhash_json,
-    )
+    with store.transaction():
+        created = store.create_project(
+            name=body.name,
+            schema_fingerprint=body.schema_fingerprint,
+            threshold=body.threshold,
+            mode=body.mode,
+            parties=body.parties,
+            allow_clkhash_json=body.allow_clkhash_json,
+        )
+        audit.append(
+            actor=operator.actor,
+            action="project.created",
+            project_id=created.project.id,
+            details={
+                "name": body.name,
+                "parties": body.parties,
+                "mode": body.mode,
+                "threshold": created.project.threshold,
+            },
+        )
     return ProjectCreated(
         id=created.project.id,
         name=created.project.name,
@@ -82,7 +95,11 @@ def read_project(
 
 @router.delete("/{project_id}/parties/{party}/token")
 def revoke_party_token(
-    party: PartyName, project: ReachableProject, _operator: Operator, store: StoreDep
+    party: PartyName,
+    project: ReachableProject,
+    operator: Operator,
+    store: StoreDep,
+    audit: AuditDep,
 ) -> PartyToken:
     """Revoke the party's token(s) and answer with its new one, shown only once.
 
@@ -92,5 +109,12 @@ def revoke_party_token(
     unknown token.
     """
     found = store.find_party(project_id=project.id, name=party)
-    token = store.reissue_party_token(project_id=project.id, party_id=found.id)
+    with store.transaction():
+        token = store.reissue_party_token(project_id=project.id, party_id=found.id)
+        audit.append(
+            actor=operator.actor,
+            action="token.reissued",
+            project_id=project.id,
+            details={"party": found.name},
+        )
     return PartyToken(project_id=project.id, party=found.name, token=token)

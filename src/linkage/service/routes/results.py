@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from linkage.service.deps import (
+    AuditDep,
     CurrentToken,
     ReachableProject,
     SettingsDep,
@@ -37,6 +38,7 @@ def read_results(
     token: CurrentToken,
     store: StoreDep,
     settings: SettingsDep,
+    audit: AuditDep,
 ) -> FileResponse:
     """This party's results from the project's latest completed run."""
     if token.role != "party" or token.party_id is None:
@@ -52,6 +54,12 @@ def read_results(
     result = store.run_result(run_id=run.id, party_id=token.party_id)
     party = next(
         p for p in store.parties_of(project_id=project.id) if p.id == token.party_id
+    )
+    audit.append(
+        actor=token.actor,
+        action="results.downloaded",
+        project_id=project.id,
+        details={"run_id": run.id, "rows": result.row_count},
     )
     return FileResponse(
         settings.data_dir / result.path,

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from linkage.service.deps import (
+    AuditDep,
     CurrentToken,
     Operator,
     ReachableProject,
@@ -44,10 +45,26 @@ def run_public(run: Run) -> RunPublic:
 
 @router.post("", status_code=202, responses=_CONFLICT)
 async def start_run(
-    project: ReachableProject, _operator: Operator, store: StoreDep, worker: WorkerDep
+    project: ReachableProject,
+    operator: Operator,
+    store: StoreDep,
+    worker: WorkerDep,
+    audit: AuditDep,
 ) -> RunCreated:
     """Queue a run of the project; the worker starts it as soon as it is free."""
-    run = await run_in_threadpool(store.create_run, project_id=project.id)
+
+    def queue() -> Run:
+        with store.transaction():
+            run = store.create_run(project_id=project.id)
+            audit.append(
+                actor=operator.actor,
+                action="run.queued",
+                project_id=project.id,
+                details={"run_id": run.id},
+            )
+            return run
+
+    run = await run_in_threadpool(queue)
     worker.wake()
     return RunCreated(run_id=run.id, project_id=run.project_id, state=run.state)
 

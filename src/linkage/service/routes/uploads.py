@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from linkage.service.deps import (
+    AuditDep,
     CurrentToken,
     ReachableProject,
     SettingsDep,
@@ -52,6 +53,7 @@ async def put_encodings(
     token: CurrentToken,
     store: StoreDep,
     settings: SettingsDep,
+    audit: AuditDep,
 ) -> UploadPublic:
     """Upload (or replace) this party's encodings file.
 
@@ -83,9 +85,22 @@ async def put_encodings(
     )
     if incoming is None:
         raise _too_large(settings.max_upload_bytes)
-    return await run_in_threadpool(
+    accepted = await run_in_threadpool(
         accept_upload, store, settings, project, found, incoming
     )
+    await run_in_threadpool(
+        audit.append,
+        actor=token.actor,
+        action="encodings.uploaded",
+        project_id=project.id,
+        details={
+            "party": found.name,
+            "version": accepted.version,
+            "records": accepted.record_count,
+            "format": accepted.format,
+        },
+    )
+    return accepted
 
 
 def _too_large(limit: int) -> ApiProblem:

@@ -1,0 +1,176 @@
+"""``linkage audit``: export the service's audit log, verify it, summarise it.
+
+``export`` asks a running service (operator token). ``verify`` and
+``report`` work offline on an export, or on the service's database itself,
+with the service's public key pinned by whoever checks.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from linkage.audit.chain import AuditEntry, SignedHead, verify_log
+from linkage.audit.export import read_export
+from linkage.audit.report import transparency_report
+from linkage.cli.connection import connect, server_option, token_option
+from linkage.cli.options import existing_file, output_file
+from linkage.reveal.keys import read_service_public_key
+from linkage.service.settings import Settings
+from linkage.storage import Store
+from linkage.storage.audit_log import read_audit_log
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit log: export, verify, report."""
+
+
+@audit.command("export")
+@click.option(
+    "--out",
+    required=True,
+    type=output_file,
+    metavar="FILE",
+    help="Where to write the log as JSON Lines (mode 0600).",
+)
+@server_option
+@token_option("the operator's")
+def export(out: Path, server: str, token_file: Path | None) -> None:
+    """Save the whole audit log, with its signed heads, for an oversight body."""
+    with connect(server, token_file) as client:
+        lines = client.export_audit(out)
+    click.echo(
+        f"Wrote the audit log ({lines} lines) to {out}; check it with "
+        f"`linkage audit verify {out} --service-key FILE`.",
+        err=True,
+    )
+
+
+def _log_source(
+    export_file: Path | None, data_dir: Path | None, database_url: str | None
+) -> tuple[list[AuditEntry], list[SignedHead], str]:
+    """The entries and heads of an export file, or of the service's database."""
+    chosen = [x for x in (export_file, data_dir, database_url) if x is not None]
+    if len(chosen) != 1:
+        raise click.UsageError(
+            "give exactly one log: an EXPORT file, --data-dir DIR or --database-url"
+        )
+    if export_file is not None:
+        exported = read_export(export_file)
+        return list(exported.entries), list(exported.heads), str(export_file)
+    if data_dir is not None and not (data_dir / "linkage.db").is_file():
+        raise click.UsageError(f"{data_dir} holds no service database (linkage.db)")
+    url = database_url or Settings(data_dir=data_dir or Path()).database
+    store = Store.open(url)
+    try:
+        entries, heads = read_audit_log(store)
+    finally:
+        store.close()
+    return entries, heads, "the service's database"
+
+
+_SOURCE_OPTIONS = [
+    click.argument("export_file", required=False, type=existing_file, metavar="EXPORT"),
+    click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        default=None,
+        help="Read the log from the service's SQLite database in DIR instead.",
+    ),
+    click.option(
+        "--database-url",
+        default=None,
+        envvar="LINKAGE_DATABASE_URL",
+        help="Read the log from this database instead (e.g. PostgreSQL).",
+    ),
+    click.option(
+        "--service-key",
+        "service_key_path",
+        required=True,
+        type=existing_file,
+        metavar="FILE",
+        help="The service's public key, pinned beforehand (service-signing.pub).",
+    ),
+]
+
+
+def _with_source(function: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_SOURCE_OPTIONS):
+        function = option(function)
+    return function
+
+
+@audit.command("verify")
+@_with_source
+def verify(
+    export_file: Path | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    service_key_path: Path,
+) -> None:
+    """Check every entry's hash, the chain and the signed heads.
+
+    Reports the first entry that was changed, removed, inserted or reordered,
+    and exits with status 1 if there is one.
+    """
+    entries, heads, where = _log_source(export_file, data_dir, database_url)
+    result = verify_log(entries, heads, read_service_public_key(service_key_path))
+    if result.problem is not None:
+        raise click.ClickException(
+            f"the audit log in {where} fails verification: {result.problem.message}"
+        )
+    click.echo(
+        f"The audit log in {where} is intact: {result.entries} entries, "
+        f"{result.heads} signed heads, all verified with the service key."
+    )
+
+
+@audit.command("report")
+@_with_source
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Count events from this UTC date or time on.",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Count events before this UTC date or time.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def report(
+    export_file: Path | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    service_key_path: Path,
+    since: datetime | None,
+    until: datetime | None,
+    as_json: bool,
+) -> None:
+    """Summarise reveals for transparency: requested, approved, denied,
+    fulfilled and refused, per agency and per purpose, over a period.
+
+    The log is verified first; a log that fails verification is not reported on.
+    """
+    entries, heads, where = _log_source(export_file, data_dir, database_url)
+    result = verify_log(entries, heads, read_service_public_key(service_key_path))
+    if result.problem is not None:
+        raise click.ClickException(
+            f"the audit log in {where} fails verification, so no report is made: "
+            f"{result.problem.message}"
+        )
+    summary = transparency_report(
+        entries,
+        since=since.replace(tzinfo=UTC) if since else None,
+        until=until.replace(tzinfo=UTC) if until else None,
+    )
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo(summary.to_text())

@@ -1,0 +1,1 @@
+"""Governed reveal: keys, policy, signed grants and sealed disclosures."""

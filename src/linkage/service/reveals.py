@@ -1,0 +1,421 @@
+"""The rules of a governed reveal, as the service enforces them.
+
+An investigator asks to reveal who is behind one match ID in named agencies;
+approvers decide under the policy (k distinct approvals, nobody approves their
+own request, one deny may end it); the k-th approval issues one grant per
+agency, signed with the service's Ed25519 key; each agency answers its grant
+with a sealed disclosure or a refusal; the investigator collects the sealed
+answers. Each step and its audit entry are committed in one transaction.
+
+The service never holds an identity: it relays pseudonyms it already has (its
+own results) and sealed blobs only the investigator's private key opens.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from linkage.reveal.grants import Grant, sign_grant
+from linkage.reveal.keys import key_id, load_investigator_public_pem, raw_public_b64
+from linkage.reveal.policy import RevealPolicy
+from linkage.reveal.sealing import SealedEnvelope
+from linkage.service.errors import ApiProblem
+from linkage.storage import (
+    ConflictError,
+    NotFoundError,
+    Project,
+    RevealRequest,
+    RevealTarget,
+    Store,
+    TokenRecord,
+)
+from linkage.storage.audit_log import AuditLog
+from linkage.storage.reveals import RevealStore
+
+__all__ = ["RevealAsk", "RevealDesk"]
+
+
+@dataclass(frozen=True)
+class RevealAsk:
+    """What an investigator asks for: one match, in the named agencies."""
+
+    match_id: str
+    parties: Sequence[str]
+    purpose: str
+    legal_basis: str
+    case_reference: str | None = None
+
+
+class RevealDesk:
+    """Requests, decisions, grants and answers, under one policy."""
+
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        signing_key: Ed25519PrivateKey,
+        policy: RevealPolicy,
+        data_dir: Path,
+    ) -> None:
+        self._store = store
+        self._reveals = RevealStore(store)
+        self._audit = audit
+        self._key = signing_key
+        self._key_id = key_id(signing_key.public_key())
+        self._policy = policy
+        self._data_dir = data_dir
+
+    # -- investigator ------------------------------------------------------
+
+    def request(
+        self, token: TokenRecord, project: Project, ask: RevealAsk
+    ) -> RevealRequest:
+        """Record an investigator's request against the latest completed run.
+
+        Raises:
+            ApiProblem: 409 when no run has completed; 422 when a named party
+                does not exist or holds no record in the match.
+        """
+        run = self._store.latest_completed_run(project_id=project.id)
+        if run is None:
+            raise ApiProblem(409, f"no run of project {project.id} has completed yet")
+        targets = {
+            party.id: self._pseudonyms(run.id, party.id, party.name, ask.match_id)
+            for party in self._named_parties(project.id, ask.parties)
+        }
+        assert token.member_id is not None
+        with self._store.transaction():
+            request = self._reveals.create_request(
+                project_id=project.id,
+                run_id=run.id,
+                match_id=ask.match_id,
+                investigator_id=token.member_id,
+                purpose=ask.purpose,
+                legal_basis=ask.legal_basis,
+                case_reference=ask.case_reference,
+                policy=self._policy.to_json(),
+                targets=targets,
+            )
+            self._audit.append(
+                actor=token.actor,
+                action="reveal.requested",
+                project_id=project.id,
+                details={
+                    "request_id": request.id,
+                    "run_id": run.id,
+                    "match_id": ask.match_id,
+                    "parties": list(ask.parties),
+                    "purpose": ask.purpose,
+                    "legal_basis": ask.legal_basis,
+                    "case_reference": ask.case_reference,
+                },
+            )
+        return request
+
+    def collect(
+        self, token: TokenRecord, project: Project, request_id: int
+    ) -> RevealRequest:
+        """The investigator's own request with its answered grants.
+
+        Raises:
+            ApiProblem: 403 when the request is someone else's.
+        """
+        request = self.visible_request(token, project, request_id)
+        if token.role != "investigator":
+            raise ApiProblem(403, "only the investigator who asked may collect it")
+        answered = [t.id for t in request.targets if t.state == "fulfilled"]
+        self._audit.append(
+            actor=token.actor,
+            action="reveal.delivered",
+            project_id=project.id,
+            details={"request_id": request.id, "grants": answered},
+        )
+        return request
+
+    def report_opened(
+        self, token: TokenRecord, project: Project, request_id: int, error: str | None
+    ) -> None:
+        """Record that the investigator opened the answers (or could not)."""
+        request = self.visible_request(token, project, request_id)
+        details: dict[str, object] = {"request_id": request.id}
+        if error is not None:
+            details["reason"] = error
+        self._audit.append(
+            actor=token.actor,
+            action="reveal.opened" if error is None else "reveal.open_failed",
+            project_id=project.id,
+            details=details,
+        )
+
+    # -- approvers ---------------------------------------------------------
+
+    def decide(
+        self,
+        token: TokenRecord,
+        project: Project,
+        request_id: int,
+        decision: Literal["approve", "deny"],
+        reason: str,
+    ) -> RevealRequest:
+        """Record an approver's decision; the k-th approval issues the grants.
+
+        Raises:
+            ApiProblem: 403 for self-approval or a member without the role.
+            ConflictError: the request is decided, or this approver decided.
+        """
+        with self._store.transaction():
+            request = self._reveals.get_request(
+                project_id=project.id, request_id=request_id, for_update=True
+            )
+            self._check_may_decide(token, request)
+            assert token.member_id is not None
+            self._reveals.add_decision(
+                request_id=request.id,
+                member_id=token.member_id,
+                decision=decision,
+                reason=reason,
+            )
+            self._audit.append(
+                actor=token.actor,
+                action="reveal.approved" if decision == "approve" else "reveal.denied",
+                project_id=project.id,
+                details={"request_id": request.id, "reason": reason},
+            )
+            request = self._reveals.get_request(
+                project_id=project.id, request_id=request_id
+            )
+            self._close_if_decided(token, project, request)
+            return self._reveals.get_request(
+                project_id=project.id, request_id=request_id
+            )
+
+    def _check_may_decide(self, token: TokenRecord, request: RevealRequest) -> None:
+        if token.role != RevealPolicy.from_json(request.policy).approver_role:
+            raise ApiProblem(403, "only an approver may approve or deny a request")
+        if token.name == request.investigator:
+            raise ApiProblem(
+                403,
+                f"nobody approves their own request: {token.name!r} made request "
+                f"{request.id}; another approver must decide",
+            )
+        if request.state != "pending":
+            raise ConflictError(
+                f"request {request.id} is already {request.state}; it cannot be "
+                "decided again"
+            )
+
+    def _close_if_decided(
+        self, token: TokenRecord, project: Project, request: RevealRequest
+    ) -> None:
+        policy = RevealPolicy.from_json(request.policy)
+        denials = sum(1 for d in request.decisions if d.decision == "deny")
+        if denials and policy.deny_ends_request:
+            self._reveals.decide_request(request_id=request.id, state="denied")
+            return
+        if request.approvals >= policy.approvals_required:
+            self._reveals.decide_request(request_id=request.id, state="approved")
+            for target in request.targets:
+                self._issue(token, project, request, target)
+
+    def _issue(
+        self,
+        token: TokenRecord,
+        project: Project,
+        request: RevealRequest,
+        target: RevealTarget,
+    ) -> None:
+        member = self._store.get_member(
+            project_id=project.id, member_id=request.investigator_id
+        )
+        assert member.public_key is not None
+        public_key = load_investigator_public_pem(member.public_key, "the member row")
+        issued_at = self._store.now()
+        lifetime = RevealPolicy.from_json(request.policy).grant_lifetime
+        grant = Grant(
+            grant_id=target.id,
+            request_id=request.id,
+            project_id=project.id,
+            run_id=request.run_id,
+            match_id=request.match_id,
+            party=target.party,
+            pseudonyms=target.pseudonyms,
+            investigator=request.investigator,
+            investigator_key=raw_public_b64(public_key),
+            purpose=request.purpose,
+            legal_basis=request.legal_basis,
+            case_reference=request.case_reference,
+            issued_at=issued_at,
+            expires_at=issued_at + lifetime,
+            service_key_id=self._key_id,
+        )
+        signed = sign_grant(grant, self._key)
+        self._reveals.issue_grant(
+            grant_id=target.id,
+            payload=signed.payload,
+            signature=signed.signature,
+            expires_at=grant.expires_at,
+        )
+        self._audit.append(
+            actor="service",
+            action="reveal.granted",
+            project_id=project.id,
+            details={
+                "request_id": request.id,
+                "grant_id": target.id,
+                "party": target.party,
+                "records": len(target.pseudonyms),
+                "expires_at": grant.expires_at.isoformat(),
+                "approved_by": token.actor,
+            },
+        )
+
+    # -- agencies ----------------------------------------------------------
+
+    def grants_for(
+        self, token: TokenRecord, project: Project
+    ) -> list[tuple[RevealRequest, RevealTarget]]:
+        """The calling agency's grants that await its answer."""
+        assert token.party_id is not None
+        return self._reveals.grants_for(project_id=project.id, party_id=token.party_id)
+
+    def answer(
+        self,
+        token: TokenRecord,
+        project: Project,
+        grant_id: int,
+        sealed: SealedEnvelope | None,
+        reason: str | None,
+    ) -> RevealTarget:
+        """Record the agency's sealed disclosure, or its refusal with a reason.
+
+        Raises:
+            ApiProblem: 403 for another agency's grant; 409 for an expired
+                grant being fulfilled.
+            ConflictError: the grant was answered before.
+        """
+        with self._store.transaction():
+            request, target = self._reveals.find_grant(
+                project_id=project.id, grant_id=grant_id, for_update=True
+            )
+            if target.party_id != token.party_id:
+                raise ApiProblem(
+                    403, f"grant {grant_id} is for another agency; only it may answer"
+                )
+            if sealed is not None:
+                self._check_live(target)
+            self._reveals.answer_grant(
+                grant_id=grant_id,
+                state="fulfilled" if sealed is not None else "refused",
+                sealed=None if sealed is None else _envelope_text(sealed),
+                reason=reason,
+            )
+            details: dict[str, object] = {
+                "request_id": request.id,
+                "grant_id": grant_id,
+                "party": target.party,
+            }
+            if reason is not None:
+                details["reason"] = reason
+            self._audit.append(
+                actor=token.actor,
+                action="reveal.fulfilled" if sealed is not None else "reveal.refused",
+                project_id=project.id,
+                details=details,
+            )
+            _, answered = self._reveals.find_grant(
+                project_id=project.id, grant_id=grant_id
+            )
+            return answered
+
+    def _check_live(self, target: RevealTarget) -> None:
+        if target.state != "issued":
+            raise ConflictError(
+                f"grant {target.id} is {target.state}; only an issued grant is "
+                "answered, once"
+            )
+        assert target.expires_at is not None
+        if self._store.now() >= target.expires_at:
+            raise ApiProblem(
+                409,
+                f"grant {target.id} expired at {target.expires_at.isoformat()}; "
+                "the investigator must make a new request",
+            )
+
+    # -- reading -----------------------------------------------------------
+
+    def visible_request(
+        self, token: TokenRecord, project: Project, request_id: int
+    ) -> RevealRequest:
+        """The request, if the token may see it: the operator, approvers, and
+        the investigator who made it (others get 404, as for a missing one)."""
+        request = self._reveals.get_request(
+            project_id=project.id, request_id=request_id
+        )
+        if token.role in ("operator", "approver"):
+            return request
+        if token.role == "investigator" and token.member_id == request.investigator_id:
+            return request
+        raise NotFoundError(f"project {project.id} has no reveal request {request_id}")
+
+    def visible_requests(
+        self, token: TokenRecord, project: Project
+    ) -> list[RevealRequest]:
+        """The requests the token may see (an investigator sees their own)."""
+        if token.role in ("operator", "approver"):
+            return self._reveals.requests_of(project_id=project.id)
+        if token.role == "investigator":
+            return self._reveals.requests_of(
+                project_id=project.id, investigator_id=token.member_id
+            )
+        raise ApiProblem(403, "agencies see their grants, not the requests")
+
+    # -- helpers -----------------------------------------------------------
+
+    def _named_parties(self, project_id: int, names: Sequence[str]) -> list[_Named]:
+        found = []
+        for name in names:
+            try:
+                party = self._store.find_party(project_id=project_id, name=name)
+            except NotFoundError:
+                raise ApiProblem(
+                    422, f"project {project_id} has no party called {name!r}"
+                ) from None
+            found.append(_Named(party.id, party.name))
+        return found
+
+    def _pseudonyms(
+        self, run_id: int, party_id: int, party: str, match_id: str
+    ) -> list[str]:
+        result = self._store.run_result(run_id=run_id, party_id=party_id)
+        pseudonyms = _pseudonyms_in_match(self._data_dir / result.path, match_id)
+        if not pseudonyms:
+            raise ApiProblem(
+                422,
+                f"party {party!r} holds no record in match {match_id!r} of run "
+                f"{run_id}; name only the agencies whose records are in the match",
+            )
+        return pseudonyms
+
+
+@dataclass(frozen=True)
+class _Named:
+    id: int
+    name: str
+
+
+def _pseudonyms_in_match(path: Path, match_id: str) -> list[str]:
+    """The pseudonyms of one match in a results CSV (``pseudonym,match_id,...``)."""
+    with path.open(encoding="utf-8", newline="") as results:
+        reader = csv.DictReader(results)
+        return [row["pseudonym"] for row in reader if row["match_id"] == match_id]
+
+
+def _envelope_text(sealed: SealedEnvelope) -> str:
+    return json.dumps(sealed.to_json(), sort_keys=True)

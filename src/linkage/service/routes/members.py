@@ -1,0 +1,61 @@
+"""Investigators and approvers: the operator registers them in a project."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from linkage.reveal.keys import KeyFileError, key_id, load_investigator_public_pem
+from linkage.service.deps import AuditDep, Operator, ReachableProject, StoreDep
+from linkage.service.errors import ApiProblem
+from linkage.service.models import MemberCreate, MemberCreated
+
+router = APIRouter(prefix="/projects", tags=["members"])
+
+
+@router.post("/{project_id}/members", status_code=201)
+def add_member(
+    body: MemberCreate,
+    project: ReachableProject,
+    operator: Operator,
+    store: StoreDep,
+    audit: AuditDep,
+) -> MemberCreated:
+    """Register an investigator (with their X25519 public key) or an approver.
+
+    Operator only. The answer holds the member's token, shown only once.
+    """
+    details: dict[str, object] = {"name": body.name, "role": body.role}
+    if body.role == "investigator":
+        if body.public_key is None:
+            raise ApiProblem(
+                422,
+                "an investigator needs 'public_key': the .pub file written by "
+                "`linkage keygen --investigator`",
+            )
+        try:
+            public_key = load_investigator_public_pem(body.public_key, "public_key")
+        except KeyFileError as error:
+            raise ApiProblem(422, str(error)) from None
+        details["key_id"] = key_id(public_key)
+    elif body.public_key is not None:
+        raise ApiProblem(422, "only an investigator registers a public key")
+    with store.transaction():
+        member, token = store.add_member(
+            project_id=project.id,
+            name=body.name,
+            role=body.role,
+            public_key=body.public_key,
+        )
+        audit.append(
+            actor=operator.actor,
+            action="member.added",
+            project_id=project.id,
+            details={**details, "member_id": member.id},
+        )
+    return MemberCreated(
+        project_id=project.id,
+        member_id=member.id,
+        name=member.name,
+        role=member.role,
+        token=token,
+    )

@@ -1,0 +1,292 @@
+"""The governed reveal end to end on the CLI against a real server, and every
+way it must refuse: each refusal is also found in the audit log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from linkage.reveal.grants import Grant, sign_grant
+from linkage.reveal.keys import key_id
+from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
+from tests.conftest import RunCli
+from tests.reveal.world import BIRTH, GIVEN, SURNAME, World, build_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("reveal")
+    with build_world(RunCli(), root, DEFAULT_POLICY) as built:
+        yield built
+
+
+def _needles() -> list[bytes]:
+    """The distinctive identity in every encoding a grep would find."""
+    texts = [GIVEN, SURNAME, *BIRTH]
+    texts += [t.lower() for t in texts] + [t.upper() for t in texts]
+    found: list[bytes] = []
+    for text in texts:
+        raw = text.encode("utf-8")
+        found += [raw, text.encode("utf-16-le"), raw.hex().encode()]
+        for pad in (b"", b"x", b"xx"):
+            encoded = base64.b64encode(pad + raw)
+            skip = 4 * len(pad) // 3 + (1 if pad else 0)
+            found.append(encoded[skip : len(encoded) - 4])
+            found.append(base64.urlsafe_b64encode(pad + raw)[skip : len(encoded) - 4])
+    return [needle for needle in found if len(needle) >= 6]
+
+
+def _leaks(blob: bytes) -> list[bytes]:
+    lowered = blob.lower()
+    return [n for n in _needles() if n in blob or n.lower() in lowered]
+
+
+def test_full_flow_reveals_only_to_the_investigator(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    request_id = world.request("health", "police", purpose="welfare check")
+    world.approve_fully(request_id)
+    for party in ("health", "police"):
+        pending = world.ok(
+            "reveal", "pending", "--project", str(world.project_id),
+            "--party", party, "--service-key", world.path("tokens/service-key.pub"),
+            "--ledger", world.path(f"{party}.ledger"), token=party,
+        )  # fmt: skip
+        assert ": ok: request" in pending.stdout
+        assert world.fulfil(world.grant_of(request_id, party), party).exit_code == 0
+    opened = world.open(request_id, out="revealed.csv")
+    assert opened.exit_code == 0, opened.output
+
+    revealed = pd.read_csv(world.path("revealed.csv"), dtype=str)
+    mine = revealed[revealed["record_id"].isin(["PX0000001", "MRNX0000001"])]
+    assert set(mine["party"]) == {"health", "police"}
+    assert set(mine["surname"].str.lower()) == {SURNAME.lower()}
+    assert set(mine["date_of_birth"]) == {BIRTH[0]}
+
+    # Nowhere on the operator's side: files, database rows, log lines.
+    for path in sorted(p for p in world.data_dir.rglob("*") if p.is_file()):
+        assert not _leaks(path.read_bytes()), path
+    db = sqlite3.connect(world.data_dir / "linkage.db")
+    try:
+        dump = "\n".join(db.iterdump()).encode("utf-8")
+    finally:
+        db.close()
+    assert not _leaks(dump)
+    logged = "\n".join(r.getMessage() for r in caplog.records).encode("utf-8")
+    assert caplog.records and not _leaks(logged)
+    assert _leaks(world.path("revealed.csv").read_bytes())
+
+    actions = [action for _, action, _ in world.audit_actions()]
+    for step in ("reveal.requested", "reveal.approved", "reveal.granted",
+                 "reveal.fulfilled", "reveal.delivered", "reveal.opened"):  # fmt: skip
+        assert step in actions
+
+
+def _audited(world: World, action: str, *words: str) -> bool:
+    return any(
+        action == logged and all(word in details for word in words)
+        for _, logged, details in world.audit_actions()
+    )
+
+
+def test_self_approval_is_refused_and_audited(world: World) -> None:
+    result = world.ok(
+        "reveal", "request", "--project", str(world.project_id),
+        "--match-id", world.match_id, "--party", "health", "--purpose", "own",
+        "--legal-basis", "none", token="sam",
+    )  # fmt: skip
+    request_id = int(result.stdout.strip())
+    refused = world.decide(request_id, "sam-approver")
+    assert refused.exit_code == 1
+    assert "nobody approves their own request" in refused.output
+    assert _audited(world, "access.denied", "nobody approves their own request")
+
+
+def test_too_few_approvals_issue_no_grant(world: World) -> None:
+    request_id = world.request()
+    assert world.decide(request_id, "bob").exit_code == 0
+    grant_id = world.grant_of(request_id)
+    attempt = world.fulfil(grant_id)
+    assert attempt.exit_code == 1
+    assert "not awaiting your agency" in attempt.output
+    # Straight to the API: the service refuses too, and records it.
+    token = world.path("health.token").read_text().strip()
+    answer = httpx.post(
+        f"{world.url}/projects/{world.project_id}/grants/{grant_id}/fulfilment",
+        json={"sealed": {"scheme": "x", "enc": "AA", "ciphertext": "AA"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 422
+    assert _audited(world, "reveal.step_refused", f"/grants/{grant_id}/fulfilment")
+
+
+def test_a_deny_ends_the_request(world: World) -> None:
+    request_id = world.request()
+    assert world.decide(request_id, "bob", "deny").exit_code == 0
+    late = world.decide(request_id, "carol")
+    assert late.exit_code == 1
+    assert "already denied" in late.output
+    assert _audited(world, "reveal.denied", f'"request_id": {request_id}')
+    assert _audited(world, "reveal.step_refused", "already denied")
+
+
+def _tamper_grant(
+    world: World, grant_id: int, payload: bytes, signature: bytes
+) -> None:
+    with world.database() as db:
+        db.execute(
+            "UPDATE reveal_targets SET grant_payload = ?, grant_signature = ?"
+            " WHERE id = ?",
+            (payload, signature, grant_id),
+        )
+
+
+def _stored_grant(world: World, grant_id: int) -> tuple[bytes, bytes]:
+    with world.database() as db:
+        payload, signature = db.execute(
+            "SELECT grant_payload, grant_signature FROM reveal_targets WHERE id = ?",
+            (grant_id,),
+        ).fetchone()
+    return bytes(payload), bytes(signature)
+
+
+def test_altered_grant_is_refused_and_audited(world: World) -> None:
+    request_id = world.request()
+    world.approve_fully(request_id)
+    grant_id = world.grant_of(request_id)
+    payload, signature = _stored_grant(world, grant_id)
+    altered = payload.replace(b'"purpose":"test"', b'"purpose":"tost"')
+    assert altered != payload
+    _tamper_grant(world, grant_id, altered, signature)
+    refused = world.fulfil(grant_id)
+    assert refused.exit_code == 1
+    assert "forged or altered" in refused.output
+    assert _audited(world, "reveal.refused", "bad-signature", f'"grant_id": {grant_id}')
+
+
+def test_forged_grant_is_refused_and_audited(world: World) -> None:
+    request_id = world.request()
+    world.approve_fully(request_id)
+    grant_id = world.grant_of(request_id)
+    payload, _ = _stored_grant(world, grant_id)
+    forger = Ed25519PrivateKey.generate()
+    genuine = Grant.from_json(json.loads(payload))
+    forged_grant = Grant(
+        **{
+            **genuine.__dict__,
+            "pseudonyms": genuine.pseudonyms,
+            "service_key_id": key_id(forger.public_key()),
+        }
+    )
+    forged = sign_grant(forged_grant, forger)
+    _tamper_grant(world, grant_id, forged.payload, forged.signature)
+    refused = world.fulfil(grant_id)
+    assert refused.exit_code == 1
+    assert "does not verify against the pinned service key" in refused.output
+    assert _audited(world, "reveal.refused", "bad-signature", f'"grant_id": {grant_id}')
+
+
+def test_replayed_grant_is_refused_and_audited(world: World) -> None:
+    request_id = world.request()
+    world.approve_fully(request_id)
+    grant_id = world.grant_of(request_id)
+    assert world.fulfil(grant_id).exit_code == 0
+    # A dishonest operator offers the used grant again.
+    with world.database() as db:
+        db.execute(
+            "UPDATE reveal_targets SET state = 'issued', sealed = NULL WHERE id = ?",
+            (grant_id,),
+        )
+    replayed = world.fulfil(grant_id)
+    assert replayed.exit_code == 1
+    assert "replay" in replayed.output
+    assert _audited(world, "reveal.refused", "replayed", f'"grant_id": {grant_id}')
+
+
+def test_wrong_investigator_key_cannot_open_and_is_audited(world: World) -> None:
+    request_id = world.request()
+    world.approve_fully(request_id)
+    assert world.fulfil(world.grant_of(request_id)).exit_code == 0
+    world.local("keygen", "--investigator", "--out", world.path("mallory.key"))
+    refused = world.open(request_id, key="mallory.key", out="mallory.csv")
+    assert refused.exit_code == 1
+    assert "another investigator's key" in refused.output
+    assert not world.path("mallory.csv").exists()
+    assert _audited(world, "reveal.open_failed", f'"request_id": {request_id}')
+
+
+def test_another_agency_cannot_fulfil_and_is_audited(world: World) -> None:
+    request_id = world.request()
+    world.approve_fully(request_id)
+    grant_id = world.grant_of(request_id)
+    by_police = world.fulfil(grant_id, party="police")
+    assert by_police.exit_code == 1
+    assert "not awaiting your agency" in by_police.output
+    token = world.path("police.token").read_text().strip()
+    answer = httpx.post(
+        f"{world.url}/projects/{world.project_id}/grants/{grant_id}/refusal",
+        json={"reason": "not ours"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 403
+    assert _audited(world, "access.denied", "for another agency")
+
+
+def test_agency_refusal_reaches_the_investigator(world: World) -> None:
+    request_id = world.request()
+    world.approve_fully(request_id)
+    grant_id = world.grant_of(request_id)
+    world.ok(
+        "reveal", "refuse", "--project", str(world.project_id),
+        "--grant", str(grant_id), "--reason", "court order needed", token="health",
+    )  # fmt: skip
+    opened = world.open(request_id, out="refused.csv")
+    assert opened.exit_code == 0, opened.output
+    assert "refused (court order needed)" in opened.output
+    assert _audited(world, "reveal.refused", "court order needed")
+
+
+def test_expired_grant_is_refused_and_audited(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    policy = RevealPolicy(
+        approvals_required=2,
+        approver_role="approver",
+        deny_ends_request=True,
+        grant_lifetime=timedelta(seconds=1),
+    )
+    root = tmp_path_factory.mktemp("expiring")
+    with build_world(RunCli(), root, policy) as short:
+        request_id = short.request()
+        short.approve_fully(request_id)
+        time.sleep(1.2)
+        expired = short.fulfil(short.grant_of(request_id))
+        assert expired.exit_code == 1
+        assert "expired" in expired.output
+        assert _audited(short, "reveal.refused", "expired")
+
+
+def test_audit_log_of_the_flow_verifies(world: World, tmp_path: Path) -> None:
+    world.ok("audit", "export", "--out", tmp_path / "audit.jsonl", token="operator")
+    key = world.data_dir / "service-signing.pub"
+    verified = world.local(
+        "audit", "verify", tmp_path / "audit.jsonl", "--service-key", key
+    )
+    assert "is intact" in verified.stdout
+    world.local("audit", "verify", "--data-dir", world.data_dir, "--service-key", key)
+    report = world.local(
+        "audit", "report", tmp_path / "audit.jsonl", "--service-key", key
+    )
+    assert "health" in report.stdout

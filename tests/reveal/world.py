@@ -1,0 +1,253 @@
+"""A small linkage world for the reveal tests, built through the real CLI.
+
+Two agencies (police and health) export demo records plus one person whose
+name and birth date occur nowhere else; they encode, upload to a real service
+on loopback, the operator runs the linkage, and the police resolve their own
+results to learn the distinctive person's match ID. An investigator (with an
+X25519 key pair), two approvers and a person who is both investigator and
+approver are registered.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from click.testing import Result
+
+from linkage.reveal.policy import RevealPolicy
+from linkage.service.loopback import running_service
+from tests.conftest import CONFIGS, RunCli
+
+SCHEMA = CONFIGS / "schemas" / "demo.json"
+AGENCIES = ("police", "health")
+
+# Nobody else in the demo data is called this or born that day.
+GIVEN, SURNAME = "Zephyrine", "Quillfeather"
+BIRTH = ("1961-07-14", "14/07/1961", "19610714", "14.07.1961")
+POLICE_ROW = (
+    'PX0000001,"QUILLFEATHER, ZEPHYRINE",14/07/1961,F,12 MARBLEWOOD LANE,EPPING,2121\n'
+)
+HEALTH_ROW = (
+    "MRNX0000001,Zephyrine,Quillfeather,1961-07-14,female,"
+    "12 Marblewood Lane,Epping,2121\n"
+)
+
+
+@dataclass
+class World:
+    """Everything a reveal test needs: the server, files, tokens and the match."""
+
+    run_cli: RunCli
+    root: Path
+    url: str
+    data_dir: Path
+    project_id: int
+    match_id: str
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def cli(self, *args: str | Path, token: str | None = None) -> Result:
+        """Run `linkage` with ``--server`` and, if given, ``--token-file``."""
+        extra: list[str | Path] = ["--server", self.url]
+        if token is not None:
+            extra += ["--token-file", self.path(f"{token}.token")]
+        return self.run_cli(*args, *extra)
+
+    def ok(self, *args: str | Path, token: str | None = None) -> Result:
+        """Like :meth:`cli`, and the command must succeed."""
+        result = self.cli(*args, token=token)
+        assert result.exit_code == 0, result.output
+        return result
+
+    def local(self, *args: str | Path) -> Result:
+        """Run an offline `linkage` command; it must succeed."""
+        result = self.run_cli(*args)
+        assert result.exit_code == 0, result.output
+        return result
+
+    def request(self, *parties: str, purpose: str = "test") -> int:
+        """The investigator asks to reveal the match; return the request ID."""
+        party_args: list[str] = []
+        for party in parties or ("health",):
+            party_args += ["--party", party]
+        result = self.ok(
+            "reveal", "request", "--project", str(self.project_id),
+            "--match-id", self.match_id, *party_args, "--purpose", purpose,
+            "--legal-basis", "Data Sharing Act s.12", "--case-ref", "CASE-7",
+            token="alice",
+        )  # fmt: skip
+        return int(result.stdout.strip())
+
+    def decide(
+        self, request_id: int, approver: str, decision: str = "approve"
+    ) -> Result:
+        return self.cli(
+            "reveal", decision, "--project", str(self.project_id),
+            "--request", str(request_id), "--reason", f"{approver} checked it",
+            token=approver,
+        )  # fmt: skip
+
+    def approve_fully(self, request_id: int) -> None:
+        for approver in ("bob", "carol"):
+            result = self.decide(request_id, approver)
+            assert result.exit_code == 0, result.output
+
+    def fulfil(self, grant_id: int, party: str = "health") -> Result:
+        return self.cli(
+            "reveal", "fulfil", "--project", str(self.project_id),
+            "--party", party, "--grant", str(grant_id),
+            "--service-key", self.path("tokens/service-key.pub"),
+            "--ledger", self.path(f"{party}.ledger"),
+            "--vault", self.path(f"{party}.vault"),
+            "--vault-key-file", self.path(f"{party}-vault.key"),
+            token=party,
+        )  # fmt: skip
+
+    def open(
+        self, request_id: int, key: str = "alice.key", out: str = "out.csv"
+    ) -> Result:
+        return self.cli(
+            "reveal", "open", "--project", str(self.project_id),
+            "--request", str(request_id), "--key", self.path(key),
+            "--service-key", self.path("tokens/service-key.pub"),
+            "--out", self.path(out), token="alice",
+        )  # fmt: skip
+
+    def grant_of(self, request_id: int, party: str = "health") -> int:
+        """The grant ID of ``party`` in a request (the investigator's view)."""
+        result = self.ok(
+            "reveal", "status", "--project", str(self.project_id),
+            "--request", str(request_id), token="alice",
+        )  # fmt: skip
+        del result
+        with self.database() as db:
+            row = db.execute(
+                "SELECT t.id FROM reveal_targets t JOIN parties p ON p.id = t.party_id"
+                " WHERE t.request_id = ? AND p.name = ?",
+                (request_id, party),
+            ).fetchone()
+        return int(row[0])
+
+    @contextmanager
+    def database(self) -> Iterator[sqlite3.Connection]:
+        """The service's SQLite database, opened directly (as an attacker
+        with access to the operator's disk would)."""
+        db = sqlite3.connect(self.data_dir / "linkage.db")
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def audit_actions(self) -> list[tuple[str, str, str]]:
+        """(actor, action, details JSON) of every audit entry, in order."""
+        with self.database() as db:
+            rows = db.execute(
+                "SELECT actor, action, details FROM audit_entries ORDER BY seq"
+            ).fetchall()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+@contextmanager
+def build_world(run_cli: RunCli, root: Path, policy: RevealPolicy) -> Iterator[World]:
+    """Encode, upload, run and resolve; yield the world with the service up."""
+    from linkage.demo.generator import write_demo_data
+
+    exports = write_demo_data(root / "data", size=300, seed=11)
+    with exports["police"].open("a", encoding="utf-8") as police:
+        police.write(POLICE_ROW)
+    with exports["health"].open("a", encoding="utf-8") as health:
+        health.write(HEALTH_ROW)
+    _ok(run_cli("keygen", "--out", root / "secret.key"))
+    for agency in AGENCIES:
+        _ok(run_cli("keygen", "--out", root / f"{agency}-vault.key"))
+        encoded = run_cli(
+            "encode", exports[agency], "--schema", SCHEMA,
+            "--mapping", CONFIGS / "mappings" / f"{agency}.yaml",
+            "--secret-file", root / "secret.key",
+            "--out", root / f"{agency}.lnk", "--vault", root / f"{agency}.vault",
+            "--vault-key-file", root / f"{agency}-vault.key", "--party", agency,
+        )  # fmt: skip
+        _ok(encoded)
+    with running_service(root / "service", policy=policy) as service:
+        world = World(run_cli, root, service.url, service.data_dir, 0, "")
+        (root / "operator.token").write_text(service.operator_token + "\n")
+        world.project_id = _make_project(world)
+        _register_members(world)
+        world.match_id = _run_and_find_match(world)
+        yield world
+
+
+def _make_project(world: World) -> int:
+    result = world.ok(
+        "project", "create", "reveal-test", "--schema", SCHEMA,
+        "--party", "police", "--party", "health", "--threshold", "0.8",
+        "--tokens-dir", world.path("tokens"), token="operator",
+    )  # fmt: skip
+    project_id = int(result.stdout.strip())
+    for agency in AGENCIES:
+        world.path(f"{agency}.token").write_text(
+            world.path(f"tokens/{agency}.token").read_text()
+        )
+        world.ok(
+            "upload", world.path(f"{agency}.lnk"), "--project", str(project_id),
+            "--party", agency, token=agency,
+        )  # fmt: skip
+    return project_id
+
+
+def _register_members(world: World) -> None:
+    project = str(world.project_id)
+    for investigator in ("alice", "sam"):
+        world.local(
+            "keygen", "--investigator", "--out", world.path(f"{investigator}.key")
+        )
+        world.ok(
+            "project", "add-member", "--project", project, "--name", investigator,
+            "--role", "investigator",
+            "--public-key", world.path(f"{investigator}.key.pub"),
+            "--token-out", world.path(f"{investigator}.token"), token="operator",
+        )  # fmt: skip
+    for approver, token in (
+        ("bob", "bob"),
+        ("carol", "carol"),
+        ("sam", "sam-approver"),
+    ):
+        world.ok(
+            "project", "add-member", "--project", project, "--name", approver,
+            "--role", "approver", "--token-out", world.path(f"{token}.token"),
+            token="operator",
+        )  # fmt: skip
+
+
+def _run_and_find_match(world: World) -> str:
+    result = world.ok(
+        "run", "start", "--project", str(world.project_id), token="operator"
+    )
+    run_id = result.stdout.strip()
+    world.ok(
+        "run", "wait", "--project", str(world.project_id), "--run", run_id,
+        "--poll", "0.2", "--timeout", "300", token="operator",
+    )  # fmt: skip
+    world.ok(
+        "results", "--project", str(world.project_id),
+        "--out", world.path("police-results.csv"), token="police",
+    )  # fmt: skip
+    world.local(
+        "vault", "resolve", world.path("police-results.csv"),
+        "--vault", world.path("police.vault"),
+        "--vault-key-file", world.path("police-vault.key"),
+        "--out", world.path("police-resolved.csv"),
+    )  # fmt: skip
+    resolved = pd.read_csv(world.path("police-resolved.csv"), dtype=str)
+    return str(resolved.set_index("record_id").loc["PX0000001", "match_id"])
+
+
+def _ok(result: Result) -> None:
+    assert result.exit_code == 0, result.output
