@@ -66,6 +66,25 @@ def test_demo_runs_a_linkage_through_the_service(
         matches["match_id"].isin(parties_per_group.index[parties_per_group >= 2])
     ]
     assert across["party"].nunique() == len(AGENCIES)
+    _check_the_reveal(out, result.output, matches)
+
+
+def _check_the_reveal(out: Path, output: str, matches: pd.DataFrame) -> None:
+    """One match revealed to the investigator: health's records in it, opened
+    with the investigator's key; the audit log verified."""
+    assert "approved (2 of 2); request is approved" in output
+    assert "verified against the service key" in output
+    revealed = pd.read_csv(out / "revealed.csv", dtype=str)
+    assert stat.S_IMODE((out / "revealed.csv").stat().st_mode) == 0o600
+    assert set(revealed["party"]) == {"health"}
+    (match_id,) = set(revealed["match_id"])
+    in_match = matches[(matches["match_id"] == match_id)]
+    assert set(in_match["party"]) >= {"police", "health"}
+    health = in_match[in_match["party"] == "health"]
+    assert sorted(revealed["pseudonym"]) == sorted(health["pseudonym"])
+    resolved = pd.read_csv(out / "resolved" / "health.csv", dtype=str)
+    expected = resolved[resolved["match_id"] == match_id]["record_id"]
+    assert sorted(revealed["record_id"]) == sorted(expected)
 
 
 def test_the_demo_service_stops_when_the_demo_fails(tmp_path: Path) -> None:

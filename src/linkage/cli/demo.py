@@ -21,6 +21,7 @@ import pandas as pd
 
 from linkage.atomic import private_output
 from linkage.client import RunStatus, ServiceClient
+from linkage.demo.reveal import reveal_one_match
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
@@ -66,7 +67,10 @@ def demo(out: Path, people: int, seed: int, configs: Path) -> None:
     3. The operator creates a project; each agency uploads with its own token.
     4. The operator runs the linkage (threshold chosen automatically).
     5. Each agency downloads and resolves only its own results.
-    6. The demo, which knows the truth, scores the linkage.
+    6. An investigator asks who health holds in one match; two approvers
+       agree; health seals the records to the investigator's key; the
+       investigator opens them; the audit log is exported and verified.
+    7. The demo, which knows the truth, scores the linkage.
     """
     from linkage.demo.generator import write_demo_data
 
@@ -91,8 +95,17 @@ def demo(out: Path, people: int, seed: int, configs: Path) -> None:
         _run(service, project_id)
         click.echo("5. Each agency downloads and resolves only its own results:")
         matches = _download_and_resolve(service, out, project_id)
+        click.echo("6. A governed reveal of one match, then the audit log:")
+        reveal_one_match(
+            service,
+            out,
+            project_id,
+            matches,
+            party_token=lambda agency: _token_file(out, agency).read_text().strip(),
+            say=click.echo,
+        )
     click.echo("   The service has stopped.")
-    click.echo("6. Scored against the truth (only the demo knows it):")
+    click.echo("7. Scored against the truth (only the demo knows it):")
     _score(out, exports["truth"], matches)
     seconds = time.perf_counter() - started
     click.echo(f"Demo finished in {seconds:.1f} s; its files are in {out}.")

@@ -26,12 +26,16 @@ from linkage.cli.options import existing_file, output_file, vault_key_option
 from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault
 from linkage.errors import LinkageError
-from linkage.reveal.agency import CheckedGrant, check_grant, seal_for_grant
+from linkage.reveal.agency import (
+    CheckedGrant,
+    check_grant,
+    remember_answer,
+    seal_for_grant,
+)
 from linkage.reveal.disclosure import Disclosure, FulfilmentLedger
 from linkage.reveal.grants import SignedGrant
 from linkage.reveal.investigator import SealedAnswer, open_answer, write_disclosures
 from linkage.reveal.keys import (
-    key_id,
     read_investigator_private_key,
     read_service_public_key,
 )
@@ -394,13 +398,7 @@ def fulfil(
             raise checked.rejection
         sealed = seal_for_grant(checked.grant, vault, fields=fields or None)
         client.fulfil_grant(project_id, grant_id, sealed.to_json())
-    ledger.record(
-        project_id,
-        grant_id,
-        "fulfilled",
-        datetime.now(UTC),
-        service_key_id=key_id(service_key),
-    )
+    remember_answer(ledger, checked.grant, service_key, "fulfilled")
     click.echo(
         f"Grant {grant_id}: {len(checked.grant.pseudonyms)} records sealed to "
         f"investigator {checked.grant.investigator!r} and delivered.",

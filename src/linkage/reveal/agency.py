@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -27,7 +28,7 @@ from linkage.reveal.grants import (
 from linkage.reveal.keys import key_id, x25519_public_from_b64
 from linkage.reveal.sealing import SealedEnvelope, binding, seal
 
-__all__ = ["CheckedGrant", "check_grant", "seal_for_grant"]
+__all__ = ["CheckedGrant", "check_grant", "remember_answer", "seal_for_grant"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +114,21 @@ def seal_for_grant(
         party=grant.party,
     )
     return seal(disclosure.to_bytes(), recipient, context)
+
+
+def remember_answer(
+    ledger: FulfilmentLedger,
+    grant: Grant,
+    service_key: Ed25519PublicKey,
+    outcome: Literal["fulfilled", "refused"],
+) -> None:
+    """Put the answer to ``grant`` in the ledger, keyed as :func:`check_grant`
+    looks it up (by service key, project and grant), so it is never answered
+    again."""
+    ledger.record(
+        grant.project_id,
+        grant.grant_id,
+        outcome,
+        datetime.now(UTC),
+        service_key_id=key_id(service_key),
+    )
