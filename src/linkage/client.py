@@ -357,6 +357,11 @@ class ServiceClient:
         except (KeyError, TypeError, ValueError):
             raise _unexpected("member") from None
 
+    def revoke_member(self, project_id: int, member_id: int) -> None:
+        """Revoke an investigator's or approver's token (operator token)."""
+        path = f"/projects/{int(project_id)}/members/{int(member_id)}"
+        self._request("DELETE", path)
+
     def service_key(self) -> tuple[str, str]:
         """The service's public key (PEM) and its key ID."""
         answer = self._json(self._request("GET", "/service-key"))
@@ -394,6 +399,11 @@ class ServiceClient:
             self._request("POST", f"/projects/{int(project_id)}/reveals", json=body)
         )
 
+    def reveals(self, project_id: int) -> list[dict[str, Any]]:
+        """The reveal requests this token may see, newest first."""
+        response = self._request("GET", f"/projects/{int(project_id)}/reveals")
+        return _json_list(response, "reveal requests")
+
     def reveal(self, project_id: int, request_id: int) -> dict[str, Any]:
         """A reveal request's state, decisions and grants."""
         path = f"/projects/{int(project_id)}/reveals/{int(request_id)}"
@@ -411,13 +421,7 @@ class ServiceClient:
     def grants(self, project_id: int) -> list[dict[str, Any]]:
         """This agency's signed grants awaiting its answer (party token)."""
         response = self._request("GET", f"/projects/{int(project_id)}/grants")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, list):
-            raise _unexpected("grants")
-        return [item for item in body if isinstance(item, dict)]
+        return _json_list(response, "grants")
 
     def fulfil_grant(
         self, project_id: int, grant_id: int, sealed: Mapping[str, str]
@@ -528,6 +532,16 @@ def _refused(response: httpx.Response) -> ServiceError:
         status=status,
         detail=detail,
     )
+
+
+def _json_list(response: httpx.Response, what: str) -> list[dict[str, Any]]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, list):
+        raise _unexpected(what)
+    return [item for item in body if isinstance(item, dict)]
 
 
 def _unexpected(what: str) -> ServiceError:

@@ -290,3 +290,65 @@ def test_audit_log_of_the_flow_verifies(world: World, tmp_path: Path) -> None:
         "audit", "report", tmp_path / "audit.jsonl", "--service-key", key
     )
     assert "health" in report.stdout
+
+
+def _get(world: World, token: str, path: str) -> httpx.Response:
+    bearer = world.path(f"{token}.token").read_text().strip()
+    return httpx.get(
+        f"{world.url}/projects/{world.project_id}{path}",
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+
+
+def test_who_sees_what(world: World) -> None:
+    request_id = world.request()
+    path = f"/reveals/{request_id}"
+    assert _get(world, "alice", path).status_code == 200
+    seen = _get(world, "operator", path)
+    assert seen.status_code == 200
+    assert "pseudonym" not in seen.text
+    assert _get(world, "bob", path).status_code == 200
+    assert _get(world, "sam", path).status_code == 404  # another investigator's
+    assert _get(world, "health", path).status_code == 404
+    assert _get(world, "health", "/reveals").status_code == 403
+    assert _get(world, "operator", f"{path}/answers").status_code == 403
+    assert _get(world, "bob", "/grants").status_code == 403
+    mine = [r["request_id"] for r in _get(world, "sam", "/reveals").json()]
+    assert request_id not in mine
+    listed = world.ok(
+        "reveal", "list", "--project", str(world.project_id), "--state", "pending",
+        token="bob",
+    )  # fmt: skip
+    assert f"{request_id}\tpending\t0/2\talice" in listed.stdout
+
+
+def test_a_revoked_member_is_locked_out_and_audited(world: World) -> None:
+    world.local("keygen", "--investigator", "--out", world.path("temp.key"))
+    added = world.ok(
+        "project", "add-member", "--project", str(world.project_id),
+        "--name", "temp", "--role", "investigator",
+        "--public-key", world.path("temp.key.pub"),
+        "--token-out", world.path("temp.token"), token="operator",
+    )  # fmt: skip
+    assert _get(world, "temp", "/reveals").status_code == 200
+    world.ok(
+        "project", "remove-member", "--project", str(world.project_id),
+        "--member", added.stdout.strip(), token="operator",
+    )  # fmt: skip
+    assert _get(world, "temp", "/reveals").status_code == 401
+    assert _audited(world, "member.revoked", '"name": "temp"')
+    assert _audited(world, "auth.failed", "/reveals")
+
+
+def test_the_log_records_every_kind_of_event_and_no_token(
+    world: World, tmp_path: Path
+) -> None:
+    actions = {action for _, action, _ in world.audit_actions()}
+    assert {
+        "project.created", "member.added", "encodings.uploaded", "run.queued",
+        "run.completed", "results.downloaded",
+    } <= actions  # fmt: skip
+    world.ok("audit", "export", "--out", tmp_path / "log.jsonl", token="operator")
+    exported = (tmp_path / "log.jsonl").read_text()
+    for token_file in world.root.glob("*.token"):
+        assert token_file.read_text().strip() not in exported

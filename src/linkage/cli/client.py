@@ -413,11 +413,18 @@ def add_member(
         public_key = public_key_path.read_text(encoding="ascii", errors="replace")
     with connect(server, token_file) as client:
         member = client.add_member(project_id, name, role, public_key)
+        service_key, service_key_id = client.service_key()
     _write_token(token_out, member.token, f"{role} {name!r} was registered")
+    key_path = token_out.parent / SERVICE_KEY_FILE
+    if not key_path.exists():
+        with private_output(key_path) as out:
+            out.write(service_key.encode("ascii"))
     click.echo(member.member_id)
     click.echo(
-        f"Registered {role} {name!r} in project {project_id}; token written to "
-        f"{token_out} (mode 0600).",
+        f"Registered {role} {name!r} in project {project_id} (member "
+        f"{member.member_id}); token written to {token_out} (mode 0600). Hand "
+        f"it over with the service's public key {key_path} (key ID "
+        f"{service_key_id}).",
         err=True,
     )
 
@@ -433,3 +440,27 @@ def _write_token(path: Path, token: str, done: str) -> None:
             f"({error.strerror or error}); its token is lost: ask the operator "
             "for a new one"
         ) from None
+
+
+@project.command("remove-member")
+@project_option
+@click.option(
+    "--member",
+    "member_id",
+    required=True,
+    type=click.IntRange(min=1),
+    metavar="ID",
+    help="The member ID `linkage project add-member` printed.",
+)
+@server_option
+@token_option("the operator's")
+def remove_member(
+    project_id: int, member_id: int, server: str, token_file: Path | None
+) -> None:
+    """Revoke an investigator's or approver's token (operator).
+
+    Their requests and decisions stay on record and in the audit log.
+    """
+    with connect(server, token_file) as client:
+        client.revoke_member(project_id, member_id)
+    click.echo(f"Member {member_id} of project {project_id} revoked.", err=True)

@@ -157,6 +157,34 @@ def request(
     )
 
 
+@reveal.command("list")
+@project_option
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "approved", "denied"]),
+    default=None,
+    help="Show only requests in this state (approvers: pending).",
+)
+@server_option
+@token_option("your investigator's or approver's")
+def list_requests(
+    project_id: int, state: str | None, server: str, token_file: Path | None
+) -> None:
+    """List the requests you may see, newest first (approvers see all,
+    investigators their own)."""
+    with connect(server, token_file) as client:
+        found = client.reveals(project_id)
+    shown = [r for r in found if state is None or r["state"] == state]
+    if not shown:
+        click.echo("No requests.", err=True)
+    for item in shown:
+        click.echo(
+            f"{item['request_id']}\t{item['state']}\t{item['approvals']}/"
+            f"{item['approvals_required']}\t{item['investigator']}\t"
+            f"match {item['match_id']}\t{item['purpose']}"
+        )
+
+
 @reveal.command("status")
 @project_option
 @_request_option

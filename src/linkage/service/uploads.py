@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Final
 
@@ -21,7 +21,7 @@ from linkage.errors import EncodingFileError
 from linkage.formats.clkfile import Encodings, read_encodings
 from linkage.service.models import UploadPublic
 from linkage.service.settings import Settings
-from linkage.storage import Party, Project, Store, UploadRejectedError
+from linkage.storage import Party, Project, Store, Upload, UploadRejectedError
 
 __all__ = ["accept_upload", "receive_upload"]
 
@@ -61,9 +61,17 @@ def _sync(descriptor: int) -> None:
 
 
 def accept_upload(
-    store: Store, settings: Settings, project: Project, party: Party, incoming: Path
+    store: Store,
+    settings: Settings,
+    project: Project,
+    party: Party,
+    incoming: Path,
+    on_recorded: Callable[[Upload], None] = lambda _upload: None,
 ) -> UploadPublic:
     """Validate ``incoming`` for ``party`` and keep it, or delete it and raise.
+
+    ``on_recorded`` runs in the transaction that records the upload (the
+    service writes its audit entry there), so both happen or neither.
 
     Raises:
         EncodingFileError: the file is not a readable encodings file.
@@ -72,7 +80,7 @@ def accept_upload(
     """
     try:
         encodings = _validate(project, incoming)
-        return _keep(store, settings, project, party, incoming, encodings)
+        return _keep(store, settings, project, party, incoming, encodings, on_recorded)
     finally:
         incoming.unlink(missing_ok=True)
 
@@ -109,6 +117,7 @@ def _keep(
     party: Party,
     incoming: Path,
     encodings: Encodings,
+    on_recorded: Callable[[Upload], None],
 ) -> UploadPublic:
     header = encodings.header
     suffix = ".lnk" if header is not None else ".json"
@@ -117,15 +126,17 @@ def _keep(
     final = folder / f"{party.id}-{secrets.token_hex(8)}{suffix}"
     os.replace(incoming, final)
     try:
-        recorded = store.record_upload(
-            project_id=project.id,
-            party_id=party.id,
-            path=str(final.relative_to(settings.data_dir)),
-            record_count=len(encodings),
-            bit_length=encodings.bit_length,
-            key_check=header.key_check if header is not None else None,
-            schema_fingerprint=header.schema_fingerprint if header else None,
-        )
+        with store.transaction():
+            recorded = store.record_upload(
+                project_id=project.id,
+                party_id=party.id,
+                path=str(final.relative_to(settings.data_dir)),
+                record_count=len(encodings),
+                bit_length=encodings.bit_length,
+                key_check=header.key_check if header is not None else None,
+                schema_fingerprint=header.schema_fingerprint if header else None,
+            )
+            on_recorded(recorded.upload)
     except BaseException:
         final.unlink(missing_ok=True)
         raise

@@ -389,6 +389,25 @@ class Store:
             )
         return Member.from_row(row)
 
+    def revoke_member(self, *, project_id: int, member_id: int) -> Member:
+        """Revoke every token of the project's member (they keep their history).
+
+        Raises:
+            NotFoundError: the project has no such member.
+        """
+        with self.transaction() as connection:
+            query = sa.select(members).where(
+                members.c.id == member_id, members.c.project_id == project_id
+            )
+            message = f"project {project_id} has no member {member_id}"
+            member = Member.from_row(only_row(connection, query, message))
+            connection.execute(
+                sa.update(tokens)
+                .where(tokens.c.member_id == member_id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            )
+            return member
+
     def members_of(self, *, project_id: int) -> list[Member]:
         """Return the project's investigators and approvers, oldest first."""
         with self.transaction() as connection:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from linkage.reveal.keys import KeyFileError, key_id, load_investigator_public_pem
 from linkage.service.deps import AuditDep, Operator, ReachableProject, StoreDep
 from linkage.service.errors import ApiProblem
-from linkage.service.models import MemberCreate, MemberCreated
+from linkage.service.models import MemberCreate, MemberCreated, ResourceId
 
 router = APIRouter(prefix="/projects", tags=["members"])
 
@@ -59,3 +59,27 @@ def add_member(
         role=member.role,
         token=token,
     )
+
+
+@router.delete("/{project_id}/members/{member_id}", status_code=204)
+def revoke_member(
+    member_id: ResourceId,
+    project: ReachableProject,
+    operator: Operator,
+    store: StoreDep,
+    audit: AuditDep,
+) -> Response:
+    """Revoke an investigator's or approver's token (operator only).
+
+    Their requests and decisions stay on record; from now on their token gets
+    the same 401 as an unknown one.
+    """
+    with store.transaction():
+        member = store.revoke_member(project_id=project.id, member_id=member_id)
+        audit.append(
+            actor=operator.actor,
+            action="member.revoked",
+            project_id=project.id,
+            details={"member_id": member.id, "name": member.name, "role": member.role},
+        )
+    return Response(status_code=204)

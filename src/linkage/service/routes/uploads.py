@@ -22,6 +22,7 @@ from linkage.service.deps import (
 from linkage.service.errors import ApiProblem
 from linkage.service.models import PartyName, UploadPublic
 from linkage.service.uploads import accept_upload, receive_upload
+from linkage.storage import Upload
 
 router = APIRouter(tags=["uploads"])
 
@@ -85,22 +86,23 @@ async def put_encodings(
     )
     if incoming is None:
         raise _too_large(settings.max_upload_bytes)
-    accepted = await run_in_threadpool(
-        accept_upload, store, settings, project, found, incoming
+
+    def record(upload: Upload) -> None:
+        audit.append(
+            actor=token.actor,
+            action="encodings.uploaded",
+            project_id=project.id,
+            details={
+                "party": found.name,
+                "version": upload.version,
+                "records": upload.record_count,
+                "clkhash_json": upload.key_check is None,
+            },
+        )
+
+    return await run_in_threadpool(
+        accept_upload, store, settings, project, found, incoming, record
     )
-    await run_in_threadpool(
-        audit.append,
-        actor=token.actor,
-        action="encodings.uploaded",
-        project_id=project.id,
-        details={
-            "party": found.name,
-            "version": accepted.version,
-            "records": accepted.record_count,
-            "format": accepted.format,
-        },
-    )
-    return accepted
 
 
 def _too_large(limit: int) -> ApiProblem:
