@@ -17,16 +17,20 @@ from typing import Any
 
 import pytest
 import schemathesis
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from linkage.reveal.keys import public_pem
 from linkage.service import Settings, create_app, initialise
 from linkage.storage import Store
 
-# Examples per operation and generation mode; each is sent four times.
-MAX_EXAMPLES = 50
+# Examples per operation and generation mode; each is sent once per role and
+# path variant (up to twelve times).
+MAX_EXAMPLES = 25
+ROLES = ("operator", "party", "investigator", "approver")
 PARTY = "police"
 
 
@@ -52,12 +56,27 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
         mode="link",
         parties=(PARTY, "health"),
     )
+    public_key = X25519PrivateKey.generate().public_key()
+    _, investigator = store.add_member(
+        project_id=created.project.id,
+        name="ivy",
+        role="investigator",
+        public_key=public_pem(public_key),
+    )
+    _, approver = store.add_member(
+        project_id=created.project.id, name="abe", role="approver", public_key=None
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", _without_lifespan(app))
     try:
         yield Fuzzed(
             schema,
             created.project.id,
-            {"operator": operator, "party": created.party_tokens[PARTY]},
+            {
+                "operator": operator,
+                "party": created.party_tokens[PARTY],
+                "investigator": investigator,
+                "approver": approver,
+            },
         )
     finally:
         store.close()
@@ -114,7 +133,7 @@ def test_no_input_makes_a_server_error(fuzzed: Fuzzed, mode: GenerationMode) -> 
             variants.append(real)
             if "party" in generated:
                 variants.append({**real, "party": PARTY})
-        for role in ("operator", "party"):
+        for role in ROLES:
             for path_parameters in variants:
                 case.path_parameters = path_parameters
                 token = fuzzed.tokens[role]
