@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import codecs
 import difflib
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, cast, get_args
-
-import yaml
 
 from linkage.encoding.mapping import (
     MAPPING_VERSION,
@@ -43,6 +41,7 @@ from linkage.encoding.normalise import (
     zero_pad,
 )
 from linkage.errors import MappingError, Problem
+from linkage.yaml_files import UniqueKeyLoader, load_yaml_file
 
 __all__ = ["load_mapping", "parse_mapping"]
 
@@ -54,30 +53,14 @@ def load_mapping(path: Path) -> AgencyMapping:
         MappingError: The file cannot be read, is not YAML, or breaks any rule;
             every problem is listed, each with its key path and the fix.
     """
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise MappingError(
-            f"Cannot read mapping file {source}: {reason}",
-            hint="Check the path given for the mapping file.",
-        ) from error
-    except UnicodeDecodeError as error:
-        raise MappingError(
-            f"Mapping file {source} is not UTF-8 text ({error.reason} at byte "
-            f"{error.start})",
-            hint="Save the mapping file as UTF-8.",
-        ) from error
-    try:
-        document = yaml.load(text, Loader=_TextLoader)
-    except yaml.YAMLError as error:
-        raise MappingError(
-            f"Mapping file {source} is not valid YAML",
-            [Problem(_yaml_message(error), source=source)],
-            hint="Fix the YAML syntax at the line shown.",
-        ) from error
-    return parse_mapping(document, source=source)
+    document = load_yaml_file(
+        path,
+        what="mapping file",
+        error=MappingError,
+        loader=_TextLoader,
+        missing_hint="Check the path given for the mapping file.",
+    )
+    return parse_mapping(document, source=str(path))
 
 
 def parse_mapping(document: Any, *, source: str = "<mapping>") -> AgencyMapping:
@@ -97,7 +80,7 @@ def parse_mapping(document: Any, *, source: str = "<mapping>") -> AgencyMapping:
     return mapping
 
 
-class _TextLoader(yaml.SafeLoader):
+class _TextLoader(UniqueKeyLoader):
     """A safe YAML loader that reads every scalar as text and refuses duplicates.
 
     YAML 1.1 would read ``NULL`` as nothing, ``no`` as false and ``0700`` as
@@ -105,31 +88,6 @@ class _TextLoader(yaml.SafeLoader):
     """
 
     yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML's API
-
-    def construct_mapping(
-        self, node: yaml.MappingNode, deep: bool = False
-    ) -> dict[Hashable, Any]:
-        seen: set[Hashable] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r}; a key may appear once in a mapping",
-                    key_node.start_mark,
-                )
-            if isinstance(key, Hashable):
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _yaml_message(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error)
-    if mark is None:
-        return str(problem)
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 class _Checker:

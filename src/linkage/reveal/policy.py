@@ -17,15 +17,14 @@ keys are refused, so a typo never silently leaves a weaker default in place.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from linkage.errors import InputError, Problem
+from linkage.yaml_files import load_yaml_file
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -186,32 +185,12 @@ def load_policy(path: Path) -> RevealPolicy:
             every problem is listed, each naming its key.
     """
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(
-            f"Policy file {source} does not exist",
-            hint="Check the path; configs/policy.yaml is the shipped policy.",
-        ) from None
-    except OSError as error:
-        raise PolicyError(
-            f"Cannot read policy file {source}: {error.strerror or error}",
-            hint="Check the path and the file's permissions.",
-        ) from None
-    except UnicodeDecodeError as error:
-        raise PolicyError(
-            f"Policy file {source} is not UTF-8 text ({error.reason} at byte "
-            f"{error.start})",
-            hint="Save the policy file as UTF-8.",
-        ) from None
-    try:
-        document = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as error:
-        raise PolicyError(
-            f"Policy file {source} is not valid YAML",
-            [Problem(_yaml_message(error), source=source)],
-            hint="Fix the YAML syntax at the line shown.",
-        ) from None
+    document = load_yaml_file(
+        path,
+        what="policy file",
+        error=PolicyError,
+        missing_hint="Check the path; configs/policy.yaml is the shipped policy.",
+    )
     if not isinstance(document, Mapping) or "reveal" not in document:
         raise PolicyError(
             f"Policy file {source} has no 'reveal' block",
@@ -395,41 +374,6 @@ def _show_duration(delta: timedelta) -> str:
         return str(delta)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key written twice.
-
-    PyYAML keeps the last of two equal keys; in a policy that could hide the
-    value an operator meant, so it is an error instead.
-    """
-
-    def construct_mapping(
-        self, node: yaml.MappingNode, deep: bool = False
-    ) -> dict[Hashable, Any]:
-        seen: set[Hashable] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r}; a key may appear once in a mapping",
-                    key_node.start_mark,
-                )
-            if isinstance(key, Hashable):
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _yaml_message(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error)
-    if mark is None:
-        return str(problem)
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-
-
-# Built last: constructing a policy runs the checks defined above.
-#: The policy shipped in configs/policy.yaml.
 DEFAULT_POLICY = RevealPolicy(
     approvals_required=2,
     approver_role="approver",
