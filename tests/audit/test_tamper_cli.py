@@ -142,3 +142,26 @@ def test_every_single_edit_of_the_database_is_detected(
             code, output = _verify(logged, "--data-dir", copy)
             assert code == 1, f"{label} {seq}: {output}"
             assert "fails verification" in output
+
+
+def test_an_earlier_export_exposes_a_cut_short_log(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """Deleting the newest entry together with its signed head leaves a log
+    that verifies alone; an earlier export kept elsewhere catches it."""
+    last = logged.entries
+    copy = _tampered_copy(
+        logged,
+        tmp_path,
+        f"DELETE FROM audit_entries WHERE seq = {last}",
+        f"DELETE FROM audit_heads WHERE seq = {last}",
+    )
+    code, output = _verify(logged, "--data-dir", copy)
+    assert code == 0, output
+    code, output = _verify(logged, "--data-dir", copy, "--earlier", logged.export)
+    assert code == 1
+    assert f"entry {last}, present in the earlier copy, is missing" in output
+    code, output = _verify(
+        logged, "--data-dir", logged.data_dir, "--earlier", logged.export
+    )
+    assert code == 0, output

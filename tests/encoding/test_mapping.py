@@ -154,7 +154,7 @@ def test_yaml_values_are_read_as_text(tmp_path: Path) -> None:
 
 def test_unreadable_or_invalid_yaml_is_a_mapping_error(tmp_path: Path) -> None:
     """A missing file or broken YAML raises MappingError, not OSError or YAMLError."""
-    with pytest.raises(MappingError, match="absent.yaml does not exist"):
+    with pytest.raises(MappingError, match=r"absent\.yaml does not exist"):
         load_mapping(tmp_path / "absent.yaml")
     with pytest.raises(MappingError, match="not valid YAML"):
         load_mapping(_write(tmp_path, "version: 1\nfields: [a\n"))

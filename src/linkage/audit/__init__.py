@@ -54,6 +54,7 @@ from linkage.audit.chain import (
     next_entry,
     parse_time,
     sign_head,
+    verify_extends,
     verify_log,
 )
 from linkage.audit.export import (
@@ -94,6 +95,7 @@ __all__ = [
     "read_export",
     "sign_head",
     "transparency_report",
+    "verify_extends",
     "verify_log",
     "write_export",
 ]

@@ -45,6 +45,7 @@ ProblemKind = Literal[
     "head-mismatch",
     "unsigned",
     "empty",
+    "rewritten",
 ]
 
 
@@ -458,6 +459,38 @@ def verify_log(
     """
     problem = _chain_problem(entries) or _heads_problem(entries, heads, public_key)
     return Verification(entries=len(entries), heads=len(heads), problem=problem)
+
+
+def verify_extends(
+    entries: Sequence[AuditEntry], earlier: Sequence[AuditEntry]
+) -> AuditProblem | None:
+    """Check that ``entries`` still hold every entry of an ``earlier`` copy
+    of the log (an export kept by an oversight body), unchanged.
+
+    A log can be verified on its own and still have lost its newest entries
+    with the heads that signed them, or been rewritten whole by whoever holds
+    the signing key; an earlier copy kept elsewhere exposes both.
+    """
+    by_seq = {entry.seq: entry for entry in entries}
+    for position, old in enumerate(earlier):
+        now = by_seq.get(old.seq)
+        if now is None:
+            return AuditProblem(
+                position,
+                old.seq,
+                "removed",
+                f"entry {old.seq}, present in the earlier copy, is missing: "
+                "the log was cut short since that copy was made",
+            )
+        if now.hash != old.hash:
+            return AuditProblem(
+                position,
+                old.seq,
+                "rewritten",
+                f"entry {old.seq} differs from the earlier copy: the log was "
+                "rewritten since that copy was made",
+            )
+    return None
 
 
 def _chain_problem(entries: Sequence[AuditEntry]) -> AuditProblem | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from linkage.audit.chain import AuditEntry, SignedHead, verify_log
+from linkage.audit.chain import AuditEntry, SignedHead, verify_extends, verify_log
 from linkage.audit.export import read_export
 from linkage.audit.report import transparency_report
 from linkage.cli.connection import connect, server_option, token_option
@@ -106,11 +106,21 @@ def _with_source(function: click.decorators.FC) -> click.decorators.FC:
 
 @audit.command("verify")
 @_with_source
+@click.option(
+    "--earlier",
+    "earlier_path",
+    type=existing_file,
+    default=None,
+    metavar="EXPORT",
+    help="An earlier export you kept: the log must still hold every entry of "
+    "it, unchanged (catches a cut-short or wholly rewritten log).",
+)
 def verify(
     export_file: Path | None,
     data_dir: Path | None,
     database_url: str | None,
     service_key_path: Path,
+    earlier_path: Path | None,
 ) -> None:
     """Check every entry's hash, the chain and the signed heads.
 
@@ -119,9 +129,12 @@ def verify(
     """
     entries, heads, where = _log_source(export_file, data_dir, database_url)
     result = verify_log(entries, heads, read_service_public_key(service_key_path))
-    if result.problem is not None:
+    problem = result.problem
+    if problem is None and earlier_path is not None:
+        problem = verify_extends(entries, read_export(earlier_path).entries)
+    if problem is not None:
         raise click.ClickException(
-            f"the audit log in {where} fails verification: {result.problem.message}"
+            f"the audit log in {where} fails verification: {problem.message}"
         )
     click.echo(
         f"The audit log in {where} is intact: {result.entries} entries, "
