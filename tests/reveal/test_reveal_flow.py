@@ -16,10 +16,12 @@ import httpx
 import pandas as pd
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from linkage.reveal.grants import Grant, sign_grant
 from linkage.reveal.keys import key_id
 from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
+from linkage.reveal.sealing import seal
 from tests.conftest import RunCli
 from tests.reveal.world import BIRTH, GIVEN, SURNAME, World, build_world
 
@@ -276,6 +278,21 @@ def test_expired_grant_is_refused_and_audited(
         assert expired.exit_code == 1
         assert "expired" in expired.output
         assert _audited(short, "reveal.refused", "expired")
+        # An agency that skipped its own check is refused by the service too.
+        late = short.request()
+        short.approve_fully(late)
+        time.sleep(1.2)
+        grant_id = short.grant_of(late)
+        sealed = seal(b"{}", X25519PrivateKey.generate().public_key(), b"any")
+        token = short.path("health.token").read_text().strip()
+        answer = httpx.post(
+            f"{short.url}/projects/{short.project_id}/grants/{grant_id}/fulfilment",
+            json={"sealed": sealed.to_json()},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 409
+        assert f"grant {grant_id} expired" in answer.json()["detail"]
+        assert _audited(short, "reveal.step_refused", f"grant {grant_id} expired")
 
 
 def test_audit_log_of_the_flow_verifies(world: World, tmp_path: Path) -> None:
