@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from linkage.matching.similarity import (
     CandidateChunk,
-    _exact_fraction,
     best_scores,
     dice,
+    exact_fraction,
     find_candidates,
     iter_candidates,
     popcounts,
@@ -159,7 +159,7 @@ def test_best_scores_match_reference(data: st.DataObject) -> None:
 )
 def test_exact_fraction_agrees_with_float_scores(threshold: float, bits: int) -> None:
     """``2c·D >= T·s`` holds exactly when the float score ``2c/s`` reaches t."""
-    numer, denom = _exact_fraction(threshold, 2 * bits)
+    numer, denom = exact_fraction(threshold, 2 * bits)
     sums = np.arange(1, 2 * bits + 1)[:, None]
     common = np.arange(0, bits + 1)[None, :]
     possible = 2 * common <= sums

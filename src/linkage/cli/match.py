@@ -86,6 +86,37 @@ class ThresholdType(click.ParamType):  # type: ignore[type-arg]
     "threshold (each takes about 24 bytes of memory).",
 )
 @click.option(
+    "--blocking",
+    type=click.Choice(["auto", "lsh", "none"]),
+    default="auto",
+    show_default=True,
+    help="none: compare every pair; lsh: only pairs that collide in Hamming LSH "
+    "tables on the CLKs (no plaintext key); auto: LSH where it is modelled to "
+    "take under half the time of all pairs.",
+)
+@click.option(
+    "--lsh-bits",
+    type=click.IntRange(8, 62),
+    default=None,
+    metavar="K",
+    help="Bits sampled per LSH table (default: chosen from the data).",
+)
+@click.option(
+    "--lsh-tables",
+    type=click.IntRange(1, 4000),
+    default=None,
+    metavar="L",
+    help="LSH tables (default: enough to find --lsh-completeness of the pairs).",
+)
+@click.option(
+    "--lsh-completeness",
+    type=click.FloatRange(0.5, 0.99999),
+    default=0.998,
+    show_default=True,
+    help="Share of the pairs at or above the threshold that LSH aims to find "
+    "(estimated from a sample of them; the report gives the estimate reached).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show progress on stderr (default: when stderr is a terminal).",
@@ -99,6 +130,10 @@ def match(
     per_party_dir: Path | None,
     report: Path | None,
     max_candidates: int,
+    blocking: str,
+    lsh_bits: int | None,
+    lsh_tables: int | None,
+    lsh_completeness: float,
     progress: bool | None,
 ) -> None:
     """Link the ENCODINGS files of two or more agencies (or dedup one).
@@ -112,6 +147,14 @@ def match(
         dedup=dedup,
         solver="optimal" if solver == "optimal" else "greedy",
         max_candidates=max_candidates,
+        blocking="lsh"
+        if blocking == "lsh"
+        else "none"
+        if blocking == "none"
+        else "auto",
+        lsh_bits=lsh_bits,
+        lsh_tables=lsh_tables,
+        lsh_completeness=lsh_completeness,
     )
     show = progress if progress is not None else sys.stderr.isatty()
     result = Matcher(parties, settings, progress=_Progress() if show else None).run()
@@ -136,6 +179,13 @@ def match(
         f"Threshold {result.choice.threshold:.3f} ({result.choice.method}): "
         f"{result.stats['groups']} groups, {result.stats['records matched']} records "
         f"matched of {result.stats['records']}; wrote {out}.",
+        err=True,
+    )
+    click.echo(
+        f"Blocking: {result.stats['blocking']}; {result.stats['pairs compared']:,} "
+        f"pairs compared (reduction ratio {result.stats['reduction ratio']:.4f}, "
+        "estimated pair completeness "
+        f"{result.stats['estimated pair completeness']:.4f}).",
         err=True,
     )
 
@@ -163,10 +213,12 @@ class _Progress:
         self._done = 0
 
     def __call__(self, label: str, done: int, total: int) -> None:
-        if label != self._label:
+        # "Step (details)": a new line for a new step, not for new details.
+        step = label.split(" (")[0]
+        if step != self._label:
             if self._label:
                 click.echo("", err=True)
-            self._label, self._done = label, 0
+            self._label, self._done = step, 0
         percent = 100 * done // max(total, 1)
         click.echo(f"\r{label}: {percent:3d}% ({done}/{total})", err=True, nl=False)
         if done >= total:

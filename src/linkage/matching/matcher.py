@@ -26,6 +26,13 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.matching import clustering, solving
+from linkage.matching.blocking import (
+    DEFAULT_COMPLETENESS,
+    LshPlan,
+    all_pairs_comparisons,
+    plan_lsh,
+    run_lsh,
+)
 from linkage.matching.parties import PartySet
 from linkage.matching.similarity import CandidateChunk, best_scores, iter_candidates
 from linkage.matching.threshold import (
@@ -35,6 +42,7 @@ from linkage.matching.threshold import (
 )
 
 Solver = Literal["greedy", "optimal"]
+Blocking = Literal["auto", "lsh", "none"]
 MATCH_COLUMNS = ["match_id", "party", "pseudonym", "score"]
 _SAMPLE_ROWS = 5000  # Records scored to choose a threshold: enough for a histogram.
 _SAMPLE_SEED = 20261125  # Fixed, so the same files give the same threshold.
@@ -54,12 +62,22 @@ class MatchSettings:
         max_candidates: candidate pairs held at most (about 24 bytes each);
             a threshold that yields more stops the run with a clear message
             instead of exhausting memory.
+        blocking: ``none`` compares every pair; ``lsh`` only pairs that
+            collide in Hamming LSH tables on the CLKs; ``auto`` uses LSH where
+            it is modelled to take under half the all-pairs time.
+        lsh_bits, lsh_tables: override the LSH plan's choices.
+        lsh_completeness: the share of pairs >= threshold the LSH plan aims
+            to find.
     """
 
     threshold: float | Literal["auto"] = "auto"
     dedup: bool = False
     solver: Solver = "greedy"
     max_candidates: int = 100_000_000
+    blocking: Blocking = "auto"
+    lsh_bits: int | None = None
+    lsh_tables: int | None = None
+    lsh_completeness: float = DEFAULT_COMPLETENESS
 
 
 @dataclass
@@ -70,6 +88,8 @@ class Candidates:
     right: npt.NDArray[np.int64]
     score: npt.NDArray[np.float64]
     compared: int = 0
+    blocking: str = "none (all pairs)"
+    estimated_completeness: float = 1.0
 
 
 @dataclass
@@ -109,6 +129,7 @@ class Matcher:
         self.parties = parties
         self.settings = settings
         self._progress = progress
+        self._clks: npt.NDArray[np.uint8] | None = None
 
     def run(self) -> MatchResult:
         """Choose the threshold, find candidates, solve, and assign match IDs."""
@@ -125,6 +146,9 @@ class Matcher:
             "threshold method": choice.method,
             "candidate pairs": len(candidates.score),
             "pairs compared": candidates.compared,
+            "blocking": candidates.blocking,
+            "reduction ratio": round(1 - candidates.compared / self._all_pairs(), 6),
+            "estimated pair completeness": round(candidates.estimated_completeness, 5),
             "groups": int(matches["match_id"].nunique()),
             "records matched": len(matches),
             "seconds": round(time.perf_counter() - started, 2),
@@ -191,7 +215,61 @@ class Matcher:
         return fixed_threshold(float(self.settings.threshold))
 
     def candidates(self, threshold: float) -> Candidates:
-        """Every pair of records, across parties (and within, for dedup), >= t."""
+        """The pairs of records, across parties (and within, for dedup), >= t:
+        every one, or those LSH blocking finds (see ``settings.blocking``)."""
+        if self.settings.blocking != "none":
+            plan = self.lsh_plan(threshold)
+            if self.settings.blocking == "lsh" or plan.worthwhile:
+                return self._lsh_candidates(plan)
+        return self._all_pair_candidates(threshold)
+
+    def lsh_plan(self, threshold: float) -> LshPlan:
+        """The LSH parameters for this linkage at ``threshold``."""
+        return plan_lsh(
+            self._all_clks(),
+            self.parties.party_of,
+            threshold,
+            across=len(self.parties.parties) > 1,
+            within=self.settings.dedup,
+            completeness=self.settings.lsh_completeness,
+            bits=self.settings.lsh_bits,
+            tables=self.settings.lsh_tables,
+        )
+
+    def _lsh_candidates(self, plan: LshPlan) -> Candidates:
+        found = run_lsh(
+            self._all_clks(),
+            self.parties.party_of,
+            plan,
+            across=len(self.parties.parties) > 1,
+            within=self.settings.dedup,
+            limit=self.settings.max_candidates,
+            progress=self._progress,
+        )
+        return Candidates(
+            found.left,
+            found.right,
+            found.score,
+            found.compared,
+            blocking=plan.describe(),
+            estimated_completeness=found.estimated_completeness,
+        )
+
+    def _all_clks(self) -> npt.NDArray[np.uint8]:
+        if self._clks is None:
+            self._clks = np.concatenate(
+                [p.encodings.clks for p in self.parties.parties]
+            )
+        return self._clks
+
+    def _all_pairs(self) -> int:
+        sizes = [len(p.encodings.clks) for p in self.parties.parties]
+        across = len(sizes) > 1
+        return max(
+            all_pairs_comparisons(sizes, across=across, within=self.settings.dedup), 1
+        )
+
+    def _all_pair_candidates(self, threshold: float) -> Candidates:
         lefts, rights, scores, compared, held = [], [], [], 0, 0
         for left_party, right_party, chunk in self._chunks(threshold):
             held += len(chunk.score)

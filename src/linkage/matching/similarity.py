@@ -27,7 +27,7 @@ computed in float64 from the integer counts, and a pair is a candidate when
 that score is ``>= threshold``: a pair exactly at the threshold is included.
 The kernels decide this in integer arithmetic, as ``2c·D >= T·(|a| + |b|)``
 with a fraction ``T/D`` chosen so that the two tests agree for every possible
-pair of popcounts (see :func:`_exact_fraction`).
+pair of popcounts (see :func:`exact_fraction`).
 
 The kernels are compiled on first use (and cached on disk by numba), so
 importing this module is cheap.
@@ -219,7 +219,7 @@ def best_scores(left: Clks, right: Clks | None, *, floor: float = 0.0) -> Scores
     result = np.zeros(len(left))
     pops = popcounts(left).astype(np.int64)
     if floor > 0:
-        num, den = _exact_fraction(floor, 2 * side.bits)
+        num, den = exact_fraction(floor, 2 * side.bits)
     else:
         num, den = 0, 1
     for first in range(0, len(left), _BEST_CHUNK):
@@ -251,7 +251,7 @@ class _RightSide:
         """Sort ``clks`` by popcount and store them word-major."""
         pops = popcounts(clks).astype(np.int64)
         order = np.argsort(pops, kind="stable").astype(np.int64)
-        words = np.ascontiguousarray(_to_words(clks[order]).T)
+        words = np.ascontiguousarray(to_words(clks[order]).T)
         position = None
         if dedup:
             position = np.empty_like(order)
@@ -271,7 +271,7 @@ class _RightSide:
         return lo, hi
 
 
-def _to_words(clks: Clks, pad_rows: int = 0) -> npt.NDArray[np.uint64]:
+def to_words(clks: Clks, pad_rows: int = 0) -> npt.NDArray[np.uint64]:
     """CLKs as uint64 words, zero-padded to whole passes of the inner loop."""
     rows, width = clks.shape
     words = max(-(-width // (8 * _LANE_WORDS)), 1) * _LANE_WORDS
@@ -281,7 +281,7 @@ def _to_words(clks: Clks, pad_rows: int = 0) -> npt.NDArray[np.uint64]:
 
 
 @functools.lru_cache(maxsize=64)
-def _exact_fraction(threshold: float, max_sum: int) -> tuple[int, int]:
+def exact_fraction(threshold: float, max_sum: int) -> tuple[int, int]:
     """A fraction ``T/D`` that decides ``float(2c / s) >= threshold`` exactly.
 
     For every popcount sum ``0 < s <= max_sum`` and common count ``c``,
@@ -316,7 +316,7 @@ def _iter_candidates(
 ) -> Iterator[CandidateChunk]:
     side = _RightSide.build(left if right is None else right, dedup=right is None)
     pops = popcounts(left).astype(np.int64)
-    fraction = _exact_fraction(threshold, 2 * side.bits)
+    fraction = exact_fraction(threshold, 2 * side.bits)
     for first in range(0, len(left), chunk_rows):
         rows = np.arange(first, min(first + chunk_rows, len(left)), dtype=np.int64)
         chunk = _chunk_candidates(left, rows, pops, side, fraction, capacity)
@@ -346,7 +346,7 @@ def _chunk_candidates(
         after = side.position[rows]
         lo = np.maximum(lo, after + 1)
     job = _Job(
-        words=_to_words(left[rows], pad_rows=_GROUP),
+        words=to_words(left[rows], pad_rows=_GROUP),
         need=np.where(row_pops > 0, numer * row_pops, _NEVER),
         lo=lo,
         hi=hi,
@@ -477,7 +477,7 @@ def _best_chunk(
     if side.position is not None:
         skip = side.position[rows]
     found = np.zeros(len(rows), dtype=np.bool_)
-    words = _to_words(left[rows], pad_rows=_GROUP)
+    words = to_words(left[rows], pad_rows=_GROUP)
     _best_kernel(
         words,
         lo,
@@ -557,7 +557,7 @@ def _ctpop(typingctx: Any, word: Any) -> Any:
 
 
 # Typed as Any: numba's stubs see the typing function's signature, not the call's.
-_popcount64: Any = intrinsic(_ctpop)
+popcount64: Any = intrinsic(_ctpop)
 
 
 @njit(inline="always")
@@ -570,24 +570,24 @@ def _common8(
     x4, x5 = right[word + 4, j], right[word + 5, j]
     x6, x7 = right[word + 6, j], right[word + 7, j]
     first = (
-        _popcount64(a[0] & x0)
-        + _popcount64(a[1] & x1)
-        + _popcount64(a[2] & x2)
-        + _popcount64(a[3] & x3)
-        + _popcount64(a[4] & x4)
-        + _popcount64(a[5] & x5)
-        + _popcount64(a[6] & x6)
-        + _popcount64(a[7] & x7)
+        popcount64(a[0] & x0)
+        + popcount64(a[1] & x1)
+        + popcount64(a[2] & x2)
+        + popcount64(a[3] & x3)
+        + popcount64(a[4] & x4)
+        + popcount64(a[5] & x5)
+        + popcount64(a[6] & x6)
+        + popcount64(a[7] & x7)
     )
     second = (
-        _popcount64(b[0] & x0)
-        + _popcount64(b[1] & x1)
-        + _popcount64(b[2] & x2)
-        + _popcount64(b[3] & x3)
-        + _popcount64(b[4] & x4)
-        + _popcount64(b[5] & x5)
-        + _popcount64(b[6] & x6)
-        + _popcount64(b[7] & x7)
+        popcount64(b[0] & x0)
+        + popcount64(b[1] & x1)
+        + popcount64(b[2] & x2)
+        + popcount64(b[3] & x3)
+        + popcount64(b[4] & x4)
+        + popcount64(b[5] & x5)
+        + popcount64(b[6] & x6)
+        + popcount64(b[7] & x7)
     )
     return first, second
 

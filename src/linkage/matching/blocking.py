@@ -1,0 +1,585 @@
+"""Hamming LSH blocking on the CLKs themselves: no plaintext blocking key.
+
+A *table* samples ``k`` bit positions; two records collide in it when their
+CLKs agree on all ``k``. Records are sorted by their ``k`` sampled bits, and
+only records in the same bucket are compared (with the exact Dice score, so a
+candidate is never a false positive). Over ``L`` tables with independent
+positions, a pair whose CLKs agree on a fraction ``p`` of their bits is
+missed with probability ``(1 - p^k)^L``; pairs found in several tables are
+kept once.
+
+**Choosing k and L** (:func:`plan_lsh`). A pair with Dice ``t`` and popcounts
+``a`` and ``b`` differs in ``(a + b)(1 - t)`` bits. ``L`` is set so that a
+pair exactly at the threshold, with popcounts at the 90th percentile of the
+data (the harder case: more differing bits), is found with the target
+probability (0.995 by default); pairs above the threshold are found more
+often. ``k`` is the smallest that keeps the expected comparisons per table
+near a few per record, estimated from random pairs of the data itself. Both
+can be set by hand.
+
+**Pair completeness.** Under the model, the chance a found pair was found is
+known from its own score and popcounts, so the pairs the tables missed can be
+estimated (a Horvitz-Thompson estimate): :attr:`LshCandidates.estimated_completeness`.
+Where truth or an all-pairs answer exists, measure it instead; the benchmarks do.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+from linkage.errors import InputError
+from linkage.matching.similarity import (
+    exact_fraction,
+    iter_candidates,
+    popcount64,
+    popcounts,
+)
+
+__all__ = [
+    "DEFAULT_COMPLETENESS",
+    "LshCandidates",
+    "LshPlan",
+    "TableResult",
+    "all_pairs_comparisons",
+    "lsh_table",
+    "merge_tables",
+    "plan_lsh",
+    "run_lsh",
+]
+
+Clks = npt.NDArray[np.uint8]
+Words = npt.NDArray[np.uint64]
+Indices = npt.NDArray[np.int64]
+
+# Aimed a little above the 0.995 we promise: the plan's sample is finite.
+DEFAULT_COMPLETENESS: Final = 0.998
+_PLAN_SEED: Final = 20261126
+_SAMPLE_RECORDS: Final = 2000  # Records whose pairs >= threshold guide the plan.
+# The cost model's constants, measured on the reference machine (2 cores,
+# AVX-512): sorting, gathering and bucketing one record in one table; scoring
+# one pair in a bucket; and one pair of the all-pairs kernel. Only their
+# ratios matter: they choose bits per table, and all-pairs or LSH.
+_SECONDS_PER_RECORD_PER_TABLE: Final = 110e-9
+_SECONDS_PER_COMPARISON: Final = 6e-9
+_SECONDS_PER_ALL_PAIRS_PAIR: Final = 0.3e-9
+_AUTO_MARGIN: Final = 0.5  # LSH only when modelled at under half all-pairs' time.
+_MIN_BITS, _MAX_BITS = 8, 62
+_MAX_TABLES: Final = 4000
+_SAMPLE_PAIRS: Final = 20_000
+# A table whose buckets hold more pairs than this per record is degenerate
+# (records nearly alike on the sampled bits): refuse it rather than run out
+# of time or memory.
+_MAX_PAIRS_PER_RECORD_PER_TABLE: Final = 1000
+
+
+@dataclass(frozen=True)
+class LshPlan:
+    """The LSH parameters: ``bits`` sampled per table, ``tables`` tables.
+
+    ``expected_completeness`` is the share of the pairs at or above
+    ``threshold`` the tables are expected to find (from a sample of them);
+    the costs are the model's seconds for LSH and for all-pairs.
+    """
+
+    bits: int
+    tables: int
+    threshold: float
+    seed: int = _PLAN_SEED
+    expected_completeness: float = float("nan")
+    expected_comparisons: float = float("nan")
+    lsh_seconds: float = float("nan")
+    all_pairs_seconds: float = float("nan")
+
+    def positions(self, table: int, bit_length: int) -> Indices:
+        """The bit positions table ``table`` samples (the same on every machine)."""
+        rng = np.random.default_rng([self.seed, table])
+        chosen = rng.choice(bit_length, size=self.bits, replace=False)
+        return np.sort(chosen).astype(np.int64)
+
+    @property
+    def worthwhile(self) -> bool:
+        """Whether LSH is expected to beat all-pairs by a clear margin."""
+        return self.lsh_seconds < _AUTO_MARGIN * self.all_pairs_seconds
+
+    def describe(self) -> str:
+        """One sentence for the report."""
+        return (
+            f"Hamming LSH: {self.tables} tables of {self.bits} sampled bits, "
+            f"expected to find {self.expected_completeness:.2%} of the pairs at "
+            f"or above {self.threshold:.3f} (estimated from a sample of them)"
+        )
+
+
+def all_pairs_comparisons(sizes: list[int], *, across: bool, within: bool) -> int:
+    """How many pairs an all-pairs comparison of these parties scores."""
+    total = 0
+    for i, size in enumerate(sizes):
+        if within:
+            total += size * (size - 1) // 2
+        if across:
+            total += size * sum(sizes[i + 1 :])
+    return total
+
+
+def plan_lsh(
+    clks: Clks,
+    party_of: npt.NDArray[np.int64],
+    threshold: float,
+    *,
+    across: bool,
+    within: bool,
+    completeness: float = DEFAULT_COMPLETENESS,
+    bits: int | None = None,
+    tables: int | None = None,
+) -> LshPlan:
+    """Choose ``bits`` and ``tables`` for these records and this threshold.
+
+    A sample of records is compared with every record (all-pairs, exact) to
+    see how far apart the pairs at or above the threshold are; random pairs
+    show how often non-matches would collide. Of the ``bits`` that reach
+    ``completeness`` on the sample, the one with the least modelled time wins.
+
+    Raises:
+        InputError: ``completeness`` is not in (0, 1), or a given ``bits`` or
+            ``tables`` is out of range.
+    """
+    if not 0 < completeness < 1:
+        raise InputError(f"LSH completeness must be in (0, 1) (got {completeness})")
+    if bits is not None and not _MIN_BITS <= bits <= _MAX_BITS:
+        raise InputError(f"LSH bits per table must be {_MIN_BITS}..{_MAX_BITS}")
+    if tables is not None and not 1 <= tables <= _MAX_TABLES:
+        raise InputError(f"LSH tables must be 1..{_MAX_TABLES} (got {tables})")
+    bit_length = clks.shape[1] * 8
+    pairs = all_pairs_comparisons(
+        np.bincount(party_of).tolist(), across=across, within=within
+    )
+    close = _candidate_differences(clks, party_of, threshold, across, within)
+    far = _random_pair_differences(clks, party_of, across=across)
+    options = [
+        _option(close, far, bit_length, pairs, len(clks), k, tables, completeness)
+        for k in ([bits] if bits is not None else range(_MIN_BITS, _MAX_BITS + 1))
+    ]
+    best = min(options, key=lambda option: option.lsh_seconds)
+    return LshPlan(
+        bits=best.bits,
+        tables=best.tables,
+        threshold=threshold,
+        expected_completeness=best.expected_completeness,
+        expected_comparisons=best.expected_comparisons,
+        lsh_seconds=best.lsh_seconds,
+        all_pairs_seconds=pairs * _SECONDS_PER_ALL_PAIRS_PAIR,
+    )
+
+
+def _option(
+    close: npt.NDArray[np.int64],
+    far: npt.NDArray[np.int64],
+    bit_length: int,
+    pairs: int,
+    records: int,
+    bits: int,
+    tables: int | None,
+    completeness: float,
+) -> LshPlan:
+    """The plan with ``bits`` per table, and its modelled cost."""
+    distances, weights = np.unique(close, return_counts=True)
+    hits = np.array([_all_agree(bit_length, int(d), bits) for d in distances])
+    if tables is None:
+        tables = _tables_for(hits, weights, completeness)
+    found = _found_share(hits, weights, tables)
+    comparisons = pairs * _mean_all_agree(far, bit_length, bits) * tables
+    seconds = (
+        tables * records * _SECONDS_PER_RECORD_PER_TABLE
+        + comparisons * _SECONDS_PER_COMPARISON
+    )
+    if found < completeness:
+        seconds = math.inf  # Misses too much: never the cheapest choice.
+    return LshPlan(bits, tables, 0.0, _PLAN_SEED, found, comparisons, seconds)
+
+
+def _found_share(
+    hits: npt.NDArray[np.float64], weights: npt.NDArray[np.int64], tables: int
+) -> float:
+    if not weights.sum():
+        return 1.0
+    return float(np.dot(1 - (1 - hits) ** tables, weights) / weights.sum())
+
+
+def _tables_for(
+    hits: npt.NDArray[np.float64], weights: npt.NDArray[np.int64], completeness: float
+) -> int:
+    """The fewest tables that find ``completeness`` of the sampled pairs."""
+    if _found_share(hits, weights, _MAX_TABLES) < completeness:
+        return _MAX_TABLES
+    low, high = 1, _MAX_TABLES
+    while low < high:
+        middle = (low + high) // 2
+        if _found_share(hits, weights, middle) >= completeness:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _candidate_differences(
+    clks: Clks,
+    party_of: npt.NDArray[np.int64],
+    threshold: float,
+    across: bool,
+    within: bool,
+) -> npt.NDArray[np.int64]:
+    """Differing bits of the pairs >= threshold that a sample of records has.
+
+    Falls back to a pair exactly at the threshold with popcounts at the 90th
+    percentile when the sample has no such pair.
+    """
+    rng = np.random.default_rng(_PLAN_SEED)
+    count = len(clks)
+    sample = np.sort(rng.choice(count, size=min(_SAMPLE_RECORDS, count), replace=False))
+    counts = popcounts(clks).astype(np.int64)
+    found = []
+    for chunk in iter_candidates(clks[sample], clks, threshold):
+        a, b = sample[chunk.left], chunk.right
+        same = party_of[a] == party_of[b]
+        allowed = (a != b) & ((same & within) | (~same & across))
+        differing = (counts[a] + counts[b]) * (1 - chunk.score)
+        found.append(np.rint(differing[allowed]).astype(np.int64))
+    close = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    if len(close):
+        return close
+    high = float(np.quantile(counts, 0.9)) if count else 0.0
+    return np.array([math.ceil(2 * high * (1 - threshold))], dtype=np.int64)
+
+
+def _random_pair_differences(
+    clks: Clks, party_of: npt.NDArray[np.int64], *, across: bool
+) -> npt.NDArray[np.int64]:
+    """Differing bits of random pairs (across parties when linking)."""
+    rng = np.random.default_rng(_PLAN_SEED)
+    count = len(clks)
+    if count < 2:
+        return np.zeros(1, dtype=np.int64)
+    first = rng.integers(0, count, _SAMPLE_PAIRS)
+    second = rng.integers(0, count, _SAMPLE_PAIRS)
+    keep = first != second
+    if across and party_of.max() > 0:
+        keep &= party_of[first] != party_of[second]
+    first, second = first[keep], second[keep]
+    if not len(first):
+        return np.zeros(1, dtype=np.int64)
+    differ: npt.NDArray[np.int64] = (
+        np.unpackbits(clks[first] ^ clks[second], axis=1).sum(axis=1).astype(np.int64)
+    )
+    return differ
+
+
+def _log_all_agree(bit_length: int, differing: int, bits: int) -> float:
+    """log P(k positions drawn without replacement all avoid the differing bits)."""
+    agree = bit_length - differing
+    if agree < bits:
+        return -math.inf
+    return (
+        math.lgamma(agree + 1)
+        - math.lgamma(agree - bits + 1)
+        - math.lgamma(bit_length + 1)
+        + math.lgamma(bit_length - bits + 1)
+    )
+
+
+def _all_agree(bit_length: int, differing: int, bits: int) -> float:
+    return math.exp(_log_all_agree(bit_length, differing, bits))
+
+
+def _mean_all_agree(
+    differing: npt.NDArray[np.int64], bit_length: int, bits: int
+) -> float:
+    distances, weights = np.unique(differing, return_counts=True)
+    values = [_all_agree(bit_length, int(d), bits) for d in distances]
+    return float(np.dot(values, weights) / weights.sum())
+
+
+# --- One table --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """The candidates one table found: pair codes ``left * n + right`` (left <
+    right, global indices), their scores, and how many pairs it compared."""
+
+    codes: Indices
+    scores: npt.NDArray[np.float64]
+    compared: int
+
+
+def lsh_table(
+    words: Words,
+    counts: npt.NDArray[np.int64],
+    party_of: npt.NDArray[np.int64],
+    plan: LshPlan,
+    table: int,
+    *,
+    across: bool,
+    within: bool,
+) -> TableResult:
+    """Compare the records that collide in one table; keep pairs >= threshold.
+
+    ``words`` are the CLKs as uint64 words and ``counts`` their popcounts. A
+    pure function of its arguments, so tables can run anywhere (a Dask worker)
+    and give the same pairs.
+
+    Raises:
+        InputError: the table's buckets would hold a degenerate number of pairs.
+    """
+    count = len(words)
+    positions = plan.positions(table, words.shape[1] * 64)
+    keys = _keys(words, positions)
+    # Equal keys may come in any order: pairs are sorted out when merged.
+    order = np.argsort(keys).astype(np.int64)
+    starts = _bucket_starts(keys[order])
+    sizes = np.diff(starts)
+    pairs = int((sizes * (sizes - 1) // 2).sum())
+    if pairs > _MAX_PAIRS_PER_RECORD_PER_TABLE * max(count, 1):
+        raise InputError(
+            f"LSH table {table} would compare {pairs:,} pairs: the records are too "
+            "alike on the sampled bits",
+            hint="Sample more bits per table (--lsh-bits), or use --blocking none.",
+        )
+    numerator, denominator = exact_fraction(plan.threshold, int(2 * counts.max() + 2))
+    # Bucket members side by side: the comparisons then read memory in order.
+    sorted_words, sorted_counts = _gather(words, order), counts[order]
+    sorted_parties = party_of[order]
+    rule = (numerator, denominator, across, within)
+    kept, compared = _bucket_pairs(
+        sorted_words, sorted_counts, sorted_parties, starts, rule, None
+    )
+    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(kept)
+    first, second, common = _empty_pairs(int(offsets[-1]))
+    _bucket_pairs(
+        sorted_words, sorted_counts, sorted_parties, starts, rule,
+        (offsets, first, second, common),
+    )  # fmt: skip
+    a, b = order[first], order[second]
+    left, right = np.minimum(a, b), np.maximum(a, b)
+    scores = 2.0 * common / (counts[left] + counts[right])
+    return TableResult(left * count + right, scores, int(compared))
+
+
+@njit(cache=True, parallel=True)
+def _keys(words: Words, positions: Indices) -> npt.NDArray[np.uint64]:
+    """Each record's sampled bits packed into one word."""
+    keys = np.zeros(len(words), dtype=np.uint64)
+    for row in prange(len(words)):
+        key = np.uint64(0)
+        for index in range(len(positions)):
+            position = positions[index]
+            bit = (words[row, position >> 6] >> np.uint64(position & 63)) & np.uint64(1)
+            key |= bit << np.uint64(index)
+        keys[row] = key
+    return keys
+
+
+@njit(cache=True, parallel=True)
+def _gather(words: Words, order: Indices) -> Words:
+    """``words[order]``, in parallel (numpy's fancy indexing is ten times slower)."""
+    out = np.empty((len(order), words.shape[1]), dtype=words.dtype)
+    for i in prange(len(order)):
+        row = order[i]
+        for word in range(words.shape[1]):
+            out[i, word] = words[row, word]
+    return out
+
+
+@njit(cache=True)
+def _bucket_starts(sorted_keys: npt.NDArray[np.uint64]) -> Indices:
+    """Where each run of equal keys starts, and the end."""
+    starts = [0]
+    for i in range(1, len(sorted_keys)):
+        if sorted_keys[i] != sorted_keys[i - 1]:
+            starts.append(i)
+    starts.append(len(sorted_keys))
+    return np.array(starts, dtype=np.int64)
+
+
+def _empty_pairs(size: int) -> tuple[Indices, Indices, Indices]:
+    return (
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+    )
+
+
+@njit(cache=True, parallel=True)
+def _bucket_pairs(
+    words: Words,
+    counts: npt.NDArray[np.int64],
+    party_of: npt.NDArray[np.int64],
+    starts: Indices,
+    rule: tuple[int, int, bool, bool],
+    out: tuple[Indices, Indices, Indices, Indices] | None,
+) -> tuple[Indices, int]:
+    """Score every allowed pair in every bucket (rows in bucket order).
+
+    Without ``out``: count the pairs each bucket keeps (>= the threshold),
+    and the pairs compared. With ``out = (offsets, first, second, common)``
+    from those counts: write the kept pairs, visiting only buckets that keep
+    some. Kept pairs are rare, so the second pass costs little, and memory
+    holds only what is kept.
+    """
+    numerator, denominator, across, within = rule
+    buckets = len(starts) - 1
+    kept = np.zeros(buckets, dtype=np.int64)
+    compared = np.zeros(buckets, dtype=np.int64)
+    for bucket in prange(buckets):
+        if out is not None and out[0][bucket] == out[0][bucket + 1]:
+            continue
+        at = 0 if out is None else out[0][bucket]
+        for i in range(starts[bucket], starts[bucket + 1]):
+            for j in range(i + 1, starts[bucket + 1]):
+                same = party_of[i] == party_of[j]
+                if (same and not within) or (not same and not across):
+                    continue
+                compared[bucket] += 1
+                shared = 0
+                for word in range(words.shape[1]):
+                    shared += popcount64(words[i, word] & words[j, word])
+                if 2 * shared * denominator >= numerator * (counts[i] + counts[j]):
+                    kept[bucket] += 1
+                    if out is not None:
+                        out[1][at] = i
+                        out[2][at] = j
+                        out[3][at] = shared
+                        at += 1
+    return kept, compared.sum()
+
+
+# --- All tables -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LshCandidates:
+    """Every pair >= the threshold that some table found, once each."""
+
+    left: Indices
+    right: Indices
+    score: npt.NDArray[np.float64]
+    compared: int
+    plan: LshPlan
+    estimated_completeness: float
+
+
+def merge_tables(
+    found: tuple[Indices, npt.NDArray[np.float64]], table: TableResult, limit: int
+) -> tuple[Indices, npt.NDArray[np.float64]]:
+    """Add one table's pairs to those found so far (sorted unique codes).
+
+    Raises:
+        InputError: more than ``limit`` distinct pairs reach the threshold.
+    """
+    codes, scores = found
+    new_codes, first = np.unique(table.codes, return_index=True)
+    at = np.searchsorted(codes, new_codes)
+    present = at < len(codes)
+    present[present] = codes[at[present]] == new_codes[present]
+    fresh = ~present
+    if len(codes) + int(fresh.sum()) > limit:
+        raise InputError(
+            f"More than {limit:,} pairs of records reach the threshold: too many "
+            "to be matches",
+            hint="Raise the threshold, or check that the files were encoded "
+            "with a suitable schema.",
+        )
+    # Both are sorted: inserting keeps the result sorted, in linear time.
+    return (
+        np.insert(codes, at[fresh], new_codes[fresh]),
+        np.insert(scores, at[fresh], table.scores[first][fresh]),
+    )
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def run_lsh(
+    clks: Clks,
+    party_of: npt.NDArray[np.int64],
+    plan: LshPlan,
+    *,
+    across: bool,
+    within: bool,
+    limit: int,
+    progress: Progress | None = None,
+    tables: Iterator[TableResult] | None = None,
+) -> LshCandidates:
+    """Run every table of ``plan`` here (or merge ``tables`` computed
+    elsewhere, in table order) and return the distinct candidates."""
+    words = clks_to_words(clks)
+    counts = popcounts(clks).astype(np.int64)
+    if tables is None:
+        tables = (
+            lsh_table(words, counts, party_of, plan, t, across=across, within=within)
+            for t in range(plan.tables)
+        )
+    found: tuple[Indices, npt.NDArray[np.float64]] = (
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0),
+    )
+    compared = 0
+    started = time.perf_counter()
+    for done, table in enumerate(tables, start=1):
+        found = merge_tables(found, table, limit)
+        compared += table.compared
+        if progress is not None:
+            progress(
+                _progress_label(done, plan.tables, compared, started), done, plan.tables
+            )
+    codes, scores = found
+    count = len(clks)
+    left, right = codes // max(count, 1), codes % max(count, 1)
+    estimate = _estimated_completeness(
+        scores, counts[left], counts[right], plan, words.shape[1] * 64
+    )
+    return LshCandidates(left, right, scores, compared, plan, estimate)
+
+
+def clks_to_words(clks: Clks) -> Words:
+    """CLKs as whole uint64 words per row (zero padded)."""
+    rows, width = clks.shape
+    padded = np.zeros((rows, max(-(-width // 8), 1) * 8), dtype=np.uint8)
+    padded[:, :width] = clks
+    return padded.view(np.uint64)
+
+
+def _progress_label(done: int, total: int, compared: int, started: float) -> str:
+    elapsed = time.perf_counter() - started
+    left = elapsed / done * (total - done)
+    return (
+        f"LSH blocking (table {done} of {total}, {compared:,} pairs compared, "
+        f"about {left:.0f} s left)"
+    )
+
+
+def _estimated_completeness(
+    scores: npt.NDArray[np.float64],
+    left_counts: npt.NDArray[np.int64],
+    right_counts: npt.NDArray[np.int64],
+    plan: LshPlan,
+    bit_length: int,
+) -> float:
+    """Found pairs over found plus the estimated missed (Horvitz-Thompson)."""
+    if not len(scores):
+        return 1.0
+    differing = np.rint((left_counts + right_counts) * (1 - scores)).astype(np.int64)
+    missed = 0.0
+    for value, many in zip(*np.unique(differing, return_counts=True), strict=True):
+        hit = _all_agree(bit_length, int(value), plan.bits)
+        found = 1 - (1 - hit) ** plan.tables
+        missed += many * (1 - found) / max(found, 1e-12)
+    return float(len(scores) / (len(scores) + missed))
