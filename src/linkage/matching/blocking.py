@@ -37,6 +37,7 @@ from numba import njit, prange
 
 from linkage.errors import InputError
 from linkage.matching.similarity import (
+    candidate_limit_error,
     exact_fraction,
     iter_candidates,
     popcount64,
@@ -45,6 +46,7 @@ from linkage.matching.similarity import (
 
 __all__ = [
     "DEFAULT_COMPLETENESS",
+    "LSH_STEP",
     "LshCandidates",
     "LshPlan",
     "TableResult",
@@ -61,8 +63,11 @@ Indices = npt.NDArray[np.int64]
 
 # Aimed a little above the 0.995 we promise: the plan's sample is finite.
 DEFAULT_COMPLETENESS: Final = 0.998
+#: The progress label's step name; details follow in parentheses.
+LSH_STEP: Final = "LSH blocking"
 _PLAN_SEED: Final = 20261126
 _SAMPLE_RECORDS: Final = 2000  # Records whose pairs >= threshold guide the plan.
+_MAX_SAMPLED_PAIRS: Final = 1_000_000
 # The cost model's constants, measured on the reference machine (2 cores,
 # AVX-512): sorting, gathering and bucketing one record in one table; scoring
 # one pair in a bucket; and one pair of the all-pairs kernel. Only their
@@ -245,13 +250,17 @@ def _candidate_differences(
     count = len(clks)
     sample = np.sort(rng.choice(count, size=min(_SAMPLE_RECORDS, count), replace=False))
     counts = popcounts(clks).astype(np.int64)
-    found = []
-    for chunk in iter_candidates(clks[sample], clks, threshold):
+    found, held = [], 0
+    # Small chunks, so a low threshold stops the sampling early.
+    for chunk in iter_candidates(clks[sample], clks, threshold, chunk_rows=128):
         a, b = sample[chunk.left], chunk.right
         same = party_of[a] == party_of[b]
         allowed = (a != b) & ((same & within) | (~same & across))
         differing = (counts[a] + counts[b]) * (1 - chunk.score)
         found.append(np.rint(differing[allowed]).astype(np.int64))
+        held += len(found[-1])
+        if held >= _MAX_SAMPLED_PAIRS:
+            break  # Plenty to plan from; a low threshold would fill memory.
     close = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     if len(close):
         return close
@@ -328,6 +337,7 @@ def lsh_table(
     *,
     across: bool,
     within: bool,
+    limit: int | None = None,
 ) -> TableResult:
     """Compare the records that collide in one table; keep pairs >= threshold.
 
@@ -336,7 +346,8 @@ def lsh_table(
     and give the same pairs.
 
     Raises:
-        InputError: the table's buckets would hold a degenerate number of pairs.
+        InputError: the table's buckets would hold a degenerate number of
+            pairs, or more than ``limit`` pairs reach the threshold in it.
     """
     count = len(words)
     positions = plan.positions(table, words.shape[1] * 64)
@@ -360,6 +371,8 @@ def lsh_table(
     kept, compared = _bucket_pairs(
         sorted_words, sorted_counts, sorted_parties, starts, rule, None
     )
+    if limit is not None and int(kept.sum()) > limit:
+        raise candidate_limit_error(limit, plan.threshold)
     offsets = np.zeros(len(kept) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum(kept)
     first, second, common = _empty_pairs(int(offsets[-1]))
@@ -477,7 +490,10 @@ class LshCandidates:
 
 
 def merge_tables(
-    found: tuple[Indices, npt.NDArray[np.float64]], table: TableResult, limit: int
+    found: tuple[Indices, npt.NDArray[np.float64]],
+    table: TableResult,
+    limit: int,
+    threshold: float,
 ) -> tuple[Indices, npt.NDArray[np.float64]]:
     """Add one table's pairs to those found so far (sorted unique codes).
 
@@ -491,12 +507,7 @@ def merge_tables(
     present[present] = codes[at[present]] == new_codes[present]
     fresh = ~present
     if len(codes) + int(fresh.sum()) > limit:
-        raise InputError(
-            f"More than {limit:,} pairs of records reach the threshold: too many "
-            "to be matches",
-            hint="Raise the threshold, or check that the files were encoded "
-            "with a suitable schema.",
-        )
+        raise candidate_limit_error(limit, threshold)
     # Both are sorted: inserting keeps the result sorted, in linear time.
     return (
         np.insert(codes, at[fresh], new_codes[fresh]),
@@ -524,7 +535,16 @@ def run_lsh(
     counts = popcounts(clks).astype(np.int64)
     if tables is None:
         tables = (
-            lsh_table(words, counts, party_of, plan, t, across=across, within=within)
+            lsh_table(
+                words,
+                counts,
+                party_of,
+                plan,
+                t,
+                across=across,
+                within=within,
+                limit=limit,
+            )  # fmt: skip
             for t in range(plan.tables)
         )
     found: tuple[Indices, npt.NDArray[np.float64]] = (
@@ -534,7 +554,7 @@ def run_lsh(
     compared = 0
     started = time.perf_counter()
     for done, table in enumerate(tables, start=1):
-        found = merge_tables(found, table, limit)
+        found = merge_tables(found, table, limit, plan.threshold)
         compared += table.compared
         if progress is not None:
             progress(
@@ -561,7 +581,7 @@ def _progress_label(done: int, total: int, compared: int, started: float) -> str
     elapsed = time.perf_counter() - started
     left = elapsed / done * (total - done)
     return (
-        f"LSH blocking (table {done} of {total}, {compared:,} pairs compared, "
+        f"{LSH_STEP} (table {done} of {total}, {compared:,} pairs compared, "
         f"about {left:.0f} s left)"
     )
 

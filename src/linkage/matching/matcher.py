@@ -34,7 +34,12 @@ from linkage.matching.blocking import (
     run_lsh,
 )
 from linkage.matching.parties import PartySet
-from linkage.matching.similarity import CandidateChunk, best_scores, iter_candidates
+from linkage.matching.similarity import (
+    CandidateChunk,
+    best_scores,
+    candidate_limit_error,
+    iter_candidates,
+)
 from linkage.matching.threshold import (
     ThresholdChoice,
     choose_threshold,
@@ -274,7 +279,7 @@ class Matcher:
         for left_party, right_party, chunk in self._chunks(threshold):
             held += len(chunk.score)
             if held > self.settings.max_candidates:
-                raise _too_many_candidates(threshold, self.settings.max_candidates)
+                raise candidate_limit_error(self.settings.max_candidates, threshold)
             lefts.append(chunk.left + self.parties.offsets[left_party])
             rights.append(chunk.right + self.parties.offsets[right_party])
             scores.append(chunk.score)
@@ -328,7 +333,11 @@ class Matcher:
                 label = f"comparing {left.name} with {parties[j].name}"
                 progress = self._reporter(label, len(left))
                 for chunk in iter_candidates(
-                    left.encodings.clks, right, threshold, progress=progress
+                    left.encodings.clks,
+                    right,
+                    threshold,
+                    progress=progress,
+                    limit=self.settings.max_candidates,
                 ):
                     yield i, j, chunk
 
@@ -357,16 +366,6 @@ class Matcher:
             }
         )
         return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
-
-
-def _too_many_candidates(threshold: float, limit: int) -> InputError:
-    return InputError(
-        f"More than {limit:,} pairs of records reach the threshold {threshold:.3f}: "
-        "too many to be matches",
-        hint="Raise the threshold (a Dice threshold below about 0.6 compares "
-        "records that share little), or check that the files were encoded with "
-        "a suitable schema.",
-    )
 
 
 def _sample(

@@ -47,6 +47,8 @@ import numpy.typing as npt
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from linkage.errors import InputError
+
 Clks = npt.NDArray[np.uint8]
 Indices = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float64]
@@ -128,6 +130,7 @@ def iter_candidates(
     chunk_rows: int = 8192,
     progress: Callable[[int], None] | None = None,
     slot_capacity: int = DEFAULT_SLOT_CAPACITY,
+    limit: int | None = None,
 ) -> Iterator[CandidateChunk]:
     """Every pair of CLKs whose Dice coefficient is at least ``threshold``.
 
@@ -147,6 +150,9 @@ def iter_candidates(
             so far.
         slot_capacity: candidates a left row holds before it is run again
             with an exact slot (a tuning knob; results do not depend on it).
+        limit: the most candidates to yield in all; more raise
+            :class:`~linkage.errors.InputError` as soon as a chunk's count
+            shows it, before they are held in memory.
 
     Example:
         >>> clks = np.array([[0b1111], [0b1110], [0b0001]], dtype=np.uint8)
@@ -163,7 +169,10 @@ def iter_candidates(
     _check_threshold("threshold", threshold, low_open=True)
     _check_positive("chunk_rows", chunk_rows)
     _check_positive("slot_capacity", slot_capacity)
-    return _iter_candidates(left, right, threshold, chunk_rows, progress, slot_capacity)
+    chunks = _iter_candidates(
+        left, right, threshold, chunk_rows, progress, slot_capacity, limit
+    )
+    return chunks
 
 
 def find_candidates(
@@ -313,16 +322,31 @@ def _iter_candidates(
     chunk_rows: int,
     progress: Callable[[int], None] | None,
     capacity: int,
+    limit: int | None,
 ) -> Iterator[CandidateChunk]:
     side = _RightSide.build(left if right is None else right, dedup=right is None)
     pops = popcounts(left).astype(np.int64)
     fraction = exact_fraction(threshold, 2 * side.bits)
+    left_over = limit
     for first in range(0, len(left), chunk_rows):
         rows = np.arange(first, min(first + chunk_rows, len(left)), dtype=np.int64)
-        chunk = _chunk_candidates(left, rows, pops, side, fraction, capacity)
+        chunk = _chunk_candidates(left, rows, pops, side, fraction, capacity, left_over)
+        if left_over is not None:
+            left_over -= len(chunk.score)
         if progress is not None:
             progress(int(rows[-1]) + 1)
         yield chunk
+
+
+def candidate_limit_error(limit: int, threshold: float) -> InputError:
+    """The error for more than ``limit`` pairs at or above ``threshold``."""
+    return InputError(
+        f"More than {limit:,} pairs of records reach the threshold "
+        f"{threshold:.3f}: too many to be matches",
+        hint="Raise the threshold (a Dice threshold below about 0.6 compares "
+        "records that share little), or check that the files were encoded with "
+        "a suitable schema.",
+    )
 
 
 def _chunk_candidates(
@@ -332,8 +356,13 @@ def _chunk_candidates(
     side: _RightSide,
     fraction: tuple[int, int],
     capacity: int,
+    limit: int | None,
 ) -> CandidateChunk:
-    """Candidates of one chunk of left rows, sorted by (left, right)."""
+    """Candidates of one chunk of left rows, sorted by (left, right).
+
+    Raises:
+        InputError: the chunk alone has more than ``limit`` candidates.
+    """
     numer, denom = fraction
     # Rows in popcount order have nearly the same windows, so blocks share them.
     key = pops[rows] if side.position is None else side.position[rows]
@@ -355,7 +384,10 @@ def _chunk_candidates(
         numer=numer,
         denom=denom,
     )
-    found, common, compared = job.run(capacity)
+    try:
+        found, common, compared = job.run(capacity, limit)
+    except _CandidateLimit:
+        raise candidate_limit_error(limit or 0, numer / denom) from None
     left_rows = rows[found[0]]
     right_rows = side.order[found[1]]
     score = 2 * common / (row_pops[found[0]] + side.pops[found[1]])
@@ -366,6 +398,10 @@ def _chunk_candidates(
         )
     order = np.lexsort((right_rows, left_rows))
     return CandidateChunk(left_rows[order], right_rows[order], score[order], compared)
+
+
+class _CandidateLimit(Exception):
+    """A chunk counted more candidates than it may hold."""
 
 
 @dataclass(frozen=True)
@@ -381,15 +417,23 @@ class _Job:
     numer: int
     denom: int
 
-    def run(self, capacity: int) -> tuple[tuple[Indices, Indices], Indices, int]:
+    def run(
+        self, capacity: int, limit: int | None = None
+    ) -> tuple[tuple[Indices, Indices], Indices, int]:
         """Run the kernel, then once more for rows that overflowed their slot.
 
         Returns ``((row positions, sorted right positions), common, compared)``.
+
+        Raises:
+            InputError: more than ``limit`` candidates, found from the first
+                run's counts, before memory is taken for them.
         """
         count = len(self.lo)
         slots = np.full(count, capacity, dtype=np.int64)
         offsets = np.arange(count, dtype=np.int64) * capacity
         hits, common, totals, compared = self._kernel(slots, offsets)
+        if limit is not None and int(totals.sum()) > limit:
+            raise _CandidateLimit
         kept = np.arange(capacity)[None, :] < np.minimum(totals, capacity)[:, None]
         over = np.flatnonzero(totals > capacity)
         kept[over] = False

@@ -27,6 +27,7 @@ import pandas as pd
 from linkage.atomic import private_text_output
 from linkage.errors import LinkageError
 from linkage.formats.clkfile import read_encodings
+from linkage.matching.blocking import LSH_STEP
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
@@ -285,10 +286,16 @@ class _Progress:
 
     def __call__(self, label: str, done: int, total: int) -> None:
         self._worker.check_stop()
-        if label not in self._labels:
-            self._labels.append(label)
-        finished = len(self._labels) - 1 + (done / total if total else 1.0)
-        share = min(finished / self._comparisons, 1.0)
+        fraction = done / total if total else 1.0
+        # "Step (details)": LSH blocking is one step over all the parties.
+        step = label.split(" (")[0]
+        if step == LSH_STEP:
+            share = fraction
+        else:
+            if step not in self._labels:
+                self._labels.append(step)
+            finished = len(self._labels) - 1 + fraction
+            share = min(finished / self._comparisons, 1.0)
         now = time.monotonic()
         if now - self._last < _PROGRESS_EVERY_SECONDS and done < total:
             return
@@ -317,6 +324,11 @@ def _aggregate_stats(claimed: ClaimedRun, result: MatchResult) -> dict[str, Any]
         "matched_per_party": {name: int(per_party.get(name, 0)) for name in names},
         "records": int(result.stats.get("records", 0)),
         "pairs_compared": int(result.stats.get("pairs compared", 0)),
+        "blocking": str(result.stats.get("blocking", "")),
+        "reduction_ratio": float(result.stats.get("reduction ratio", 0.0)),
+        "estimated_pair_completeness": float(
+            result.stats.get("estimated pair completeness", 1.0)
+        ),
         "candidate_pairs": int(result.stats.get("candidate pairs", 0)),
         "groups": int(result.stats.get("groups", 0)),
         "records_matched": int(result.stats.get("records matched", 0)),

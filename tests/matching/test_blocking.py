@@ -1,0 +1,179 @@
+"""Hamming LSH blocking against the exact all-pairs answer, on encodings of
+the demo's messy agencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from linkage.encoding.mapping_file import load_mapping
+from linkage.encoding.recipe import encode_csv
+from linkage.errors import InputError
+from linkage.formats.clkfile import read_encodings
+from linkage.formats.schema import load_schema
+from linkage.matching.blocking import (
+    LshPlan,
+    TableResult,
+    clks_to_words,
+    lsh_table,
+    merge_tables,
+    plan_lsh,
+    run_lsh,
+)
+from linkage.matching.matcher import Matcher, MatchSettings
+from linkage.matching.parties import load_parties
+from linkage.matching.similarity import iter_candidates, popcounts
+from tests.conftest import CONFIGS
+
+THRESHOLD = 0.8
+Clks = npt.NDArray[np.uint8]
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Health and tax exports of one synthetic population, encoded."""
+    from linkage.demo.generator import write_demo_data
+
+    root = tmp_path_factory.mktemp("blocking")
+    exports = write_demo_data(root / "data", size=6000, seed=3)
+    schema = load_schema(CONFIGS / "schemas" / "demo.json")
+    paths = {}
+    for agency in ("health", "tax", "police"):
+        paths[agency] = root / f"{agency}.lnk"
+        encode_csv(
+            exports[agency],
+            schema,
+            b"blocking-test-secret-0123456789",
+            paths[agency],
+            mapping=load_mapping(CONFIGS / "mappings" / f"{agency}.yaml"),
+            party=agency,
+        )
+    return paths
+
+
+def _stack(*parts: Clks) -> tuple[Clks, npt.NDArray[np.int64]]:
+    party_of = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    return np.concatenate(parts), party_of.astype(np.int64)
+
+
+def _exact(
+    clks: Clks, party_of: npt.NDArray[np.int64], *, across: bool, within: bool
+) -> dict[tuple[int, int], float]:
+    """Every allowed pair >= the threshold, by the all-pairs kernel."""
+    found = {}
+    for chunk in iter_candidates(clks, None, THRESHOLD):
+        for a, b, score in zip(chunk.left, chunk.right, chunk.score, strict=True):
+            same = party_of[a] == party_of[b]
+            if (same and within) or (not same and across):
+                found[(min(a, b), max(a, b))] = score
+    return found
+
+
+def _found(result: object) -> dict[tuple[int, int], float]:
+    left, right, score = result.left, result.right, result.score  # type: ignore[attr-defined]
+    return dict(
+        zip(zip(left.tolist(), right.tolist(), strict=True), score, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("agencies", "across", "within"),
+    [
+        (("health", "tax"), True, False),
+        (("tax",), False, True),
+        (("health", "tax", "police"), True, True),
+    ],
+    ids=["link", "dedup", "link-and-dedup"],
+)
+def test_lsh_finds_the_all_pairs_answer_and_nothing_else(
+    encoded: dict[str, Path], agencies: tuple[str, ...], across: bool, within: bool
+) -> None:
+    clks, party_of = _stack(*(read_encodings(encoded[a]).clks for a in agencies))
+    exact = _exact(clks, party_of, across=across, within=within)
+    plan = plan_lsh(clks, party_of, THRESHOLD, across=across, within=within)
+    result = run_lsh(clks, party_of, plan, across=across, within=within, limit=10**7)
+    found = _found(result)
+    assert len(exact) > 500
+    assert set(found) <= set(exact)  # exact scores: never a false candidate
+    for pair, score in found.items():
+        assert score == pytest.approx(exact[pair], abs=1e-12)
+    measured = len(found) / len(exact)
+    assert measured >= 0.99
+    assert result.estimated_completeness == pytest.approx(measured, abs=0.01)
+    assert plan.expected_completeness >= 0.998
+    assert result.compared < 0.5 * len(clks) ** 2 / 2
+
+
+def test_more_tables_find_more_and_overrides_are_honoured(
+    encoded: dict[str, Path],
+) -> None:
+    clks, party_of = _stack(
+        read_encodings(encoded["health"]).clks, read_encodings(encoded["tax"]).clks
+    )
+    few = plan_lsh(clks, party_of, THRESHOLD, across=True, within=False, bits=24,
+                   tables=3)  # fmt: skip
+    many = plan_lsh(clks, party_of, THRESHOLD, across=True, within=False, bits=24,
+                    tables=60)  # fmt: skip
+    assert (few.bits, few.tables, many.tables) == (24, 3, 60)
+    found_few = run_lsh(clks, party_of, few, across=True, within=False, limit=10**7)
+    found_many = run_lsh(clks, party_of, many, across=True, within=False, limit=10**7)
+    assert set(_found(found_few)) < set(_found(found_many))
+    assert found_few.estimated_completeness < found_many.estimated_completeness
+    with pytest.raises(InputError, match="bits per table"):
+        plan_lsh(clks, party_of, THRESHOLD, across=True, within=False, bits=4)
+    with pytest.raises(InputError, match="completeness"):
+        plan_lsh(clks, party_of, THRESHOLD, across=True, within=False,
+                 completeness=1.0)  # fmt: skip
+
+
+def test_a_pair_found_in_many_tables_is_kept_once() -> None:
+    codes = np.array([5, 3, 5, 9], dtype=np.int64)
+    table = TableResult(codes, np.array([0.9, 0.8, 0.9, 0.95]), 10)
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0))
+    found = merge_tables(empty, table, 100, 0.8)
+    again = merge_tables(
+        found, TableResult(codes[:2], np.array([0.9, 0.8]), 2), 100, 0.8
+    )
+    assert again[0].tolist() == [3, 5, 9]
+    assert again[1].tolist() == [0.8, 0.9, 0.95]
+    with pytest.raises(InputError, match="More than 2 pairs"):
+        merge_tables(found, TableResult(np.array([11]), np.array([0.99]), 1), 2, 0.8)
+
+
+def test_records_alike_on_the_sampled_bits_are_refused_not_run() -> None:
+    clks = np.tile(np.arange(128, dtype=np.uint8), (3000, 1))
+    party_of = np.zeros(3000, dtype=np.int64)
+    counts = popcounts(clks).astype(np.int64)
+    with pytest.raises(InputError, match="too alike on the sampled bits"):
+        lsh_table(clks_to_words(clks), counts, party_of, LshPlan(16, 1, 0.8), 0,
+                  across=False, within=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("blocking", ["lsh", "none"])
+def test_a_pathological_threshold_ends_with_a_message(
+    encoded: dict[str, Path], blocking: str
+) -> None:
+    parties = load_parties([encoded["health"], encoded["tax"]])
+    settings = MatchSettings(
+        threshold=0.3,
+        blocking=blocking,
+        max_candidates=100_000,  # type: ignore[arg-type]
+    )
+    with pytest.raises(InputError, match="More than 100,000 pairs"):
+        Matcher(parties, settings).run()
+
+
+def test_the_matcher_reports_its_blocking(encoded: dict[str, Path]) -> None:
+    parties = load_parties([encoded["health"], encoded["tax"]])
+    auto = Matcher(parties, MatchSettings(threshold=THRESHOLD)).run()
+    assert auto.stats["blocking"] == "none (all pairs)"  # small: all pairs is cheap
+    lsh = Matcher(parties, MatchSettings(threshold=THRESHOLD, blocking="lsh")).run()
+    assert str(lsh.stats["blocking"]).startswith("Hamming LSH:")
+    assert 0 < float(lsh.stats["reduction ratio"]) < 1
+    assert float(lsh.stats["estimated pair completeness"]) >= 0.99
+    pairs = {frozenset(g["pseudonym"]) for _, g in auto.matches.groupby("match_id")}
+    lsh_pairs = {frozenset(g["pseudonym"]) for _, g in lsh.matches.groupby("match_id")}
+    assert len(pairs & lsh_pairs) / len(pairs) >= 0.99

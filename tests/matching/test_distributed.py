@@ -1,0 +1,130 @@
+"""LSH tables run on a (local, in-process) Dask cluster match a local run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+
+from linkage.encoding.encoder import ClkEncoder
+from linkage.errors import InputError, LinkageError
+from linkage.formats.schema import load_schema
+from linkage.matching.blocking import (
+    LshPlan,
+    clks_to_words,
+    lsh_table,
+    plan_lsh,
+    run_lsh,
+)
+from linkage.matching.distributed import SchedulerError, dask_tables
+from linkage.matching.similarity import popcounts
+from tests.conftest import FEBRL4_SCHEMA
+
+THRESHOLD = 0.8
+SECRET = b"distributed-test-secret-0123456789"
+RECORDS = 2000  # Per FEBRL4 file: enough for hundreds of true pairs, and fast.
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """Two single-threaded workers in this process: real tasks, no subprocesses."""
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as connected,
+    ):
+        yield connected
+
+
+@pytest.fixture(scope="module")
+def febrl4_clks(
+    febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """CLKs of FEBRL4 A and B (the first records of each) and their parties."""
+    schema = load_schema(FEBRL4_SCHEMA)
+    parts = [
+        ClkEncoder(schema, SECRET).encode(frame.head(RECORDS)).clks
+        for frame in febrl4_frames
+    ]
+    party_of = np.repeat(np.arange(2), [len(part) for part in parts])
+    return np.concatenate(parts), party_of.astype(np.int64)
+
+
+def test_dask_tables_merge_exactly_like_a_local_run(
+    client: Client,
+    febrl4_clks: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]],
+) -> None:
+    clks, party_of = febrl4_clks
+    plan = plan_lsh(clks, party_of, THRESHOLD, across=True, within=False)
+    options = {"across": True, "within": False, "limit": 10**7}
+    local = run_lsh(clks, party_of, plan, **options)  # type: ignore[arg-type]
+    # Small tasks, so there are many to come back in whatever order.
+    remote_tables = list(
+        dask_tables(
+            client, clks, party_of, plan, across=True, within=False, tables_per_task=3
+        )
+    )
+    # In table order: each is the table computed here with the same index.
+    words, counts = clks_to_words(clks), popcounts(clks).astype(np.int64)
+    assert len(remote_tables) == plan.tables
+    for index, remote_table in enumerate(remote_tables):
+        here = lsh_table(
+            words, counts, party_of, plan, index, across=True, within=False
+        )
+        assert remote_table.compared == here.compared, index
+        assert np.array_equal(np.sort(remote_table.codes), np.sort(here.codes)), index
+    remote = run_lsh(
+        clks,
+        party_of,
+        plan,
+        tables=iter(remote_tables),
+        **options,  # type: ignore[arg-type]
+    )
+    assert plan.tables > 3  # More than one task.
+    assert len(local.left) > 500  # FEBRL4's true pairs, not an empty answer.
+    for name in ("left", "right", "score"):
+        assert np.array_equal(getattr(local, name), getattr(remote, name)), name
+    assert remote.compared == local.compared
+    assert remote.estimated_completeness == local.estimated_completeness
+    assert client.status == "running"  # A client passed in is left open.
+
+
+def test_a_degenerate_table_raises_the_workers_input_error(client: Client) -> None:
+    """The worker's InputError arrives as itself, message and all."""
+    clks = np.full((2500, 128), 0b1010_1010, dtype=np.uint8)  # All alike.
+    party_of = np.zeros(len(clks), dtype=np.int64)
+    plan = LshPlan(bits=8, tables=2, threshold=THRESHOLD)
+    tables = dask_tables(client, clks, party_of, plan, across=False, within=True)
+    with pytest.raises(InputError, match="LSH table 0 would compare"):
+        next(tables)
+
+
+def test_an_unreachable_scheduler_names_the_address() -> None:
+    clks = np.zeros((2, 128), dtype=np.uint8)
+    party_of = np.zeros(2, dtype=np.int64)
+    plan = LshPlan(bits=8, tables=1, threshold=THRESHOLD)
+    started = time.perf_counter()
+    tables = dask_tables(
+        "tcp://127.0.0.1:9",
+        clks,
+        party_of,
+        plan,
+        across=False,
+        within=True,
+        connect_timeout=0.5,
+    )
+    with pytest.raises(SchedulerError) as raised:
+        next(tables)
+    assert isinstance(raised.value, LinkageError)
+    assert "tcp://127.0.0.1:9" in str(raised.value)
+    assert "`dask scheduler` is running there" in str(raised.value)
+    assert time.perf_counter() - started < 10  # The timeout bounds the wait.
