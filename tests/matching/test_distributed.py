@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +24,7 @@ from linkage.matching.blocking import (
 )
 from linkage.matching.distributed import SchedulerError, dask_tables
 from linkage.matching.similarity import popcounts
-from tests.conftest import FEBRL4_SCHEMA
+from tests.conftest import FEBRL4_SCHEMA, RunCli
 
 THRESHOLD = 0.8
 SECRET = b"distributed-test-secret-0123456789"
@@ -128,3 +129,39 @@ def test_an_unreachable_scheduler_names_the_address() -> None:
     assert "tcp://127.0.0.1:9" in str(raised.value)
     assert "`dask scheduler` is running there" in str(raised.value)
     assert time.perf_counter() - started < 10  # The timeout bounds the wait.
+
+
+def test_linkage_match_on_a_cluster_gives_the_local_answer(
+    client: Client,
+    febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+    run_cli: RunCli,
+) -> None:
+    """`linkage match --scheduler` groups the same records as a local run."""
+    encodings = []
+    for name, frame in zip(("a", "b"), febrl4_frames, strict=True):
+        source = tmp_path / f"{name}.csv"
+        frame.head(RECORDS).to_csv(source, index=False)
+        target = tmp_path / f"{name}.lnk"
+        (tmp_path / "secret").write_text(SECRET.decode())
+        encoded = run_cli(
+            "encode", source, "--schema", FEBRL4_SCHEMA,
+            "--secret-file", tmp_path / "secret", "--out", target, "--party", name,
+        )  # fmt: skip
+        assert encoded.exit_code == 0, encoded.output
+        encodings.append(target)
+    groups = []
+    for where, extra in (
+        ("local", []),
+        ("dask", ["--scheduler", client.scheduler.address]),
+    ):
+        out = tmp_path / f"{where}.csv"
+        matched = run_cli(
+            "match", *encodings, "--threshold", "0.8", "--blocking", "lsh",
+            "--out", out, *extra,
+        )  # fmt: skip
+        assert matched.exit_code == 0, matched.output
+        frame = pd.read_csv(out, dtype=str)
+        groups.append({frozenset(g["pseudonym"]) for _, g in frame.groupby("match_id")})
+    assert len(groups[0]) > 500
+    assert groups[0] == groups[1]

@@ -117,6 +117,15 @@ class ThresholdType(click.ParamType):  # type: ignore[type-arg]
     "(estimated from a sample of them; the report gives the estimate reached).",
 )
 @click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    envvar="LINKAGE_DASK_SCHEDULER",
+    help="Compare the LSH tables on a Dask cluster (tcp://host:8786; default: "
+    "the LINKAGE_DASK_SCHEDULER environment variable, else this machine). "
+    "Only CLKs go to the workers; the result is the same as a local run.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show progress on stderr (default: when stderr is a terminal).",
@@ -134,6 +143,7 @@ def match(
     lsh_bits: int | None,
     lsh_tables: int | None,
     lsh_completeness: float,
+    scheduler: str | None,
     progress: bool | None,
 ) -> None:
     """Link the ENCODINGS files of two or more agencies (or dedup one).
@@ -155,6 +165,7 @@ def match(
         lsh_bits=lsh_bits,
         lsh_tables=lsh_tables,
         lsh_completeness=lsh_completeness,
+        scheduler=scheduler,
     )
     show = progress if progress is not None else sys.stderr.isatty()
     result = Matcher(parties, settings, progress=_Progress() if show else None).run()

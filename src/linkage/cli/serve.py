@@ -56,6 +56,15 @@ from linkage.service.settings import Settings
     "approvals, one deny ends it, grants live 24 hours.",
 )
 @click.option(
+    "--dask-scheduler",
+    default=None,
+    metavar="ADDRESS",
+    envvar="LINKAGE_DASK_SCHEDULER",
+    help="Run the LSH comparisons of every run on this Dask cluster "
+    "(tcp://host:8786). Default: the LINKAGE_DASK_SCHEDULER environment "
+    "variable, else in the service's own process.",
+)
+@click.option(
     "--init",
     "init_only",
     is_flag=True,
@@ -67,6 +76,7 @@ def serve(
     port: int,
     database_url: str | None,
     policy_path: Path | None,
+    dask_scheduler: str | None,
     init_only: bool,
 ) -> None:
     """Run the linkage service: projects, uploads, runs and results over HTTP.
@@ -83,7 +93,12 @@ def serve(
     """
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
     token_path = initialise(data_dir, database_url=database_url)
-    settings = Settings(data_dir=data_dir, database_url=database_url, policy=policy)
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        policy=policy,
+        dask_scheduler=dask_scheduler,
+    )
     mode = stat.S_IMODE(token_path.stat().st_mode)
     click.echo(f"Operator token file: {token_path} (mode {mode:04o}).", err=True)
     public_key = read_service_public_key(settings.public_key_path)

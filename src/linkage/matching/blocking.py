@@ -544,7 +544,7 @@ def run_lsh(
                 across=across,
                 within=within,
                 limit=limit,
-            )  # fmt: skip
+            )
             for t in range(plan.tables)
         )
     found: tuple[Indices, npt.NDArray[np.float64]] = (

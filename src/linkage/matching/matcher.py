@@ -73,6 +73,8 @@ class MatchSettings:
         lsh_bits, lsh_tables: override the LSH plan's choices.
         lsh_completeness: the share of pairs >= threshold the LSH plan aims
             to find.
+        scheduler: a Dask scheduler's address (``tcp://host:8786``): the LSH
+            tables are compared on its workers; the result is the same.
     """
 
     threshold: float | Literal["auto"] = "auto"
@@ -83,6 +85,7 @@ class MatchSettings:
     lsh_bits: int | None = None
     lsh_tables: int | None = None
     lsh_completeness: float = DEFAULT_COMPLETENESS
+    scheduler: str | None = None
 
 
 @dataclass
@@ -224,7 +227,9 @@ class Matcher:
         every one, or those LSH blocking finds (see ``settings.blocking``)."""
         if self.settings.blocking != "none":
             plan = self.lsh_plan(threshold)
-            if self.settings.blocking == "lsh" or plan.worthwhile:
+            chosen = self.settings.blocking == "lsh" or plan.worthwhile
+            # A cluster compares LSH tables: with one, use them.
+            if chosen or self.settings.scheduler is not None:
                 return self._lsh_candidates(plan)
         return self._all_pair_candidates(threshold)
 
@@ -242,14 +247,29 @@ class Matcher:
         )
 
     def _lsh_candidates(self, plan: LshPlan) -> Candidates:
+        clks, party_of = self._all_clks(), self.parties.party_of
+        across, within = len(self.parties.parties) > 1, self.settings.dedup
+        tables = None
+        if self.settings.scheduler is not None:
+            from linkage.matching.distributed import dask_tables
+
+            tables = dask_tables(
+                self.settings.scheduler,
+                clks,
+                party_of,
+                plan,
+                across=across,
+                within=within,
+            )
         found = run_lsh(
-            self._all_clks(),
-            self.parties.party_of,
+            clks,
+            party_of,
             plan,
-            across=len(self.parties.parties) > 1,
-            within=self.settings.dedup,
+            across=across,
+            within=within,
             limit=self.settings.max_candidates,
             progress=self._progress,
+            tables=tables,
         )
         return Candidates(
             found.left,

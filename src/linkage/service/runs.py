@@ -204,6 +204,7 @@ class RunWorker:
         settings = MatchSettings(
             threshold="auto" if threshold == "auto" else float(threshold),
             dedup=dedup,
+            scheduler=self._settings.dask_scheduler,
         )
         self.report(claimed.run.id, _LOADED, "choosing the threshold")
         progress = _Progress(self, claimed.run.id, len(claimed.parties), dedup)

@@ -25,6 +25,8 @@ class Settings:
             with 413.
         policy: when a reveal request is granted (``configs/policy.yaml``
             by default).
+        dask_scheduler: a Dask scheduler's address; runs then compare their
+            LSH tables on its workers.
 
     Raises:
         ValueError: ``max_upload_bytes`` is not a positive integer.
@@ -34,6 +36,7 @@ class Settings:
     database_url: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     policy: RevealPolicy = field(default=DEFAULT_POLICY)
+    dask_scheduler: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
