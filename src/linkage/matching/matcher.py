@@ -365,7 +365,13 @@ class Matcher:
         report = self._progress
         if report is None:
             return None
-        return lambda done: report(label, done, total)
+        started = time.perf_counter()
+
+        def progress(done: int) -> None:
+            left = (time.perf_counter() - started) / max(done, 1) * (total - done)
+            report(f"{label} (about {left:.0f} s left)", done, total)
+
+        return progress
 
     def _rows(
         self, labels: npt.NDArray[np.int64], candidates: Candidates
