@@ -75,7 +75,8 @@ _MAX_SAMPLED_PAIRS: Final = 1_000_000
 _SECONDS_PER_RECORD_PER_TABLE: Final = 110e-9
 _SECONDS_PER_COMPARISON: Final = 6e-9
 _SECONDS_PER_ALL_PAIRS_PAIR: Final = 0.3e-9
-_AUTO_MARGIN: Final = 0.5  # LSH only when modelled at under half all-pairs' time.
+_AUTO_MARGIN: Final = 0.5  # LSH only when modelled at under half all-pairs' time,
+_AUTO_ALL_PAIRS_SECONDS: Final = 30.0  # and all-pairs (exact) would take longer.
 _MIN_BITS, _MAX_BITS = 8, 62
 _MAX_TABLES: Final = 4000
 _SAMPLE_PAIRS: Final = 20_000
@@ -111,8 +112,13 @@ class LshPlan:
 
     @property
     def worthwhile(self) -> bool:
-        """Whether LSH is expected to beat all-pairs by a clear margin."""
-        return self.lsh_seconds < _AUTO_MARGIN * self.all_pairs_seconds
+        """Whether to use LSH when the choice is automatic: only when the
+        exact all-pairs comparison would take long, and LSH is expected to
+        beat it by a clear margin."""
+        return (
+            self.all_pairs_seconds > _AUTO_ALL_PAIRS_SECONDS
+            and self.lsh_seconds < _AUTO_MARGIN * self.all_pairs_seconds
+        )
 
     def describe(self) -> str:
         """One sentence for the report."""
