@@ -83,7 +83,7 @@ _SAMPLE_PAIRS: Final = 20_000
 # A table whose buckets hold more pairs than this per record is degenerate
 # (records nearly alike on the sampled bits): refuse it rather than run out
 # of time or memory.
-_MAX_PAIRS_PER_RECORD_PER_TABLE: Final = 1000
+_MAX_PAIRS_PER_RECORD_PER_TABLE: Final = 200
 
 
 @dataclass(frozen=True)
@@ -357,39 +357,50 @@ def lsh_table(
     """
     count = len(words)
     positions = plan.positions(table, words.shape[1] * 64)
-    keys = _keys(words, positions)
-    # Equal keys may come in any order: pairs are sorted out when merged.
-    order = np.argsort(keys).astype(np.int64)
-    starts = _bucket_starts(keys[order])
+    order, sorted_keys = _sorted_by_key(_keys(words, positions), plan.bits)
+    starts = _bucket_starts(sorted_keys)
     sizes = np.diff(starts)
-    pairs = int((sizes * (sizes - 1) // 2).sum())
-    if pairs > _MAX_PAIRS_PER_RECORD_PER_TABLE * max(count, 1):
+    pair_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    pair_offsets[1:] = np.cumsum(sizes * (sizes - 1) // 2)
+    if pair_offsets[-1] > _MAX_PAIRS_PER_RECORD_PER_TABLE * max(count, 1):
         raise InputError(
-            f"LSH table {table} would compare {pairs:,} pairs: the records are too "
-            "alike on the sampled bits",
+            f"LSH table {table} would compare {int(pair_offsets[-1]):,} pairs: the "
+            "records are too alike on the sampled bits",
             hint="Sample more bits per table (--lsh-bits), or use --blocking none.",
         )
     numerator, denominator = exact_fraction(plan.threshold, int(2 * counts.max() + 2))
     # Bucket members side by side: the comparisons then read memory in order.
     sorted_words, sorted_counts = _gather(words, order), counts[order]
-    sorted_parties = party_of[order]
     rule = (numerator, denominator, across, within)
-    kept, compared = _bucket_pairs(
-        sorted_words, sorted_counts, sorted_parties, starts, rule, None
+    flags = np.zeros(int(pair_offsets[-1]), dtype=np.uint8)
+    kept, compared = _score_buckets(
+        sorted_words, sorted_counts, party_of[order], starts, pair_offsets, rule, flags
     )
-    if limit is not None and int(kept.sum()) > limit:
+    if limit is not None and kept > limit:
         raise candidate_limit_error(limit, plan.threshold)
-    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum(kept)
-    first, second, common = _empty_pairs(int(offsets[-1]))
-    _bucket_pairs(
-        sorted_words, sorted_counts, sorted_parties, starts, rule,
-        (offsets, first, second, common),
-    )  # fmt: skip
+    first, second = _flagged_pairs(starts, pair_offsets, flags, kept)
     a, b = order[first], order[second]
     left, right = np.minimum(a, b), np.maximum(a, b)
-    scores = 2.0 * common / (counts[left] + counts[right])
-    return TableResult(left * count + right, scores, int(compared))
+    scores = pair_scores(words, counts, left, right)
+    return TableResult(left * count + right, scores, compared)
+
+
+def _sorted_by_key(
+    keys: npt.NDArray[np.uint64], bits: int
+) -> tuple[Indices, npt.NDArray[np.uint64]]:
+    """Row order by key, and the keys in that order.
+
+    Key and row number packed into one word sort several times faster than
+    an argsort, when they fit.
+    """
+    index_bits = max(int(len(keys) - 1).bit_length(), 1)
+    if bits + index_bits > 64:
+        order = np.argsort(keys).astype(np.int64)
+        return order, keys[order]
+    packed = (keys << np.uint64(index_bits)) | np.arange(len(keys), dtype=np.uint64)
+    packed.sort()
+    mask = np.uint64((1 << index_bits) - 1)
+    return (packed & mask).astype(np.int64), packed >> np.uint64(index_bits)
 
 
 @njit(cache=True, parallel=True)
@@ -428,56 +439,80 @@ def _bucket_starts(sorted_keys: npt.NDArray[np.uint64]) -> Indices:
     return np.array(starts, dtype=np.int64)
 
 
-def _empty_pairs(size: int) -> tuple[Indices, Indices, Indices]:
-    return (
-        np.empty(size, dtype=np.int64),
-        np.empty(size, dtype=np.int64),
-        np.empty(size, dtype=np.int64),
-    )
-
-
 @njit(cache=True, parallel=True)
-def _bucket_pairs(
+def _score_buckets(
     words: Words,
     counts: npt.NDArray[np.int64],
     party_of: npt.NDArray[np.int64],
     starts: Indices,
+    pair_offsets: Indices,
     rule: tuple[int, int, bool, bool],
-    out: tuple[Indices, Indices, Indices, Indices] | None,
-) -> tuple[Indices, int]:
-    """Score every allowed pair in every bucket (rows in bucket order).
+    flags: npt.NDArray[np.uint8],
+) -> tuple[int, int]:
+    """Score every allowed pair in every bucket (rows in bucket order), and
+    flag those >= the threshold; return how many were flagged and compared.
 
-    Without ``out``: count the pairs each bucket keeps (>= the threshold),
-    and the pairs compared. With ``out = (offsets, first, second, common)``
-    from those counts: write the kept pairs, visiting only buckets that keep
-    some. Kept pairs are rare, so the second pass costs little, and memory
-    holds only what is kept.
+    Each bucket owns its stretch of ``flags`` (at ``pair_offsets``, one byte
+    per pair), so buckets run in parallel without sharing a byte.
     """
     numerator, denominator, across, within = rule
     buckets = len(starts) - 1
     kept = np.zeros(buckets, dtype=np.int64)
     compared = np.zeros(buckets, dtype=np.int64)
     for bucket in prange(buckets):
-        if out is not None and out[0][bucket] == out[0][bucket + 1]:
-            continue
-        at = 0 if out is None else out[0][bucket]
+        at = pair_offsets[bucket]
         for i in range(starts[bucket], starts[bucket + 1]):
             for j in range(i + 1, starts[bucket + 1]):
                 same = party_of[i] == party_of[j]
-                if (same and not within) or (not same and not across):
-                    continue
-                compared[bucket] += 1
-                shared = 0
-                for word in range(words.shape[1]):
-                    shared += popcount64(words[i, word] & words[j, word])
-                if 2 * shared * denominator >= numerator * (counts[i] + counts[j]):
-                    kept[bucket] += 1
-                    if out is not None:
-                        out[1][at] = i
-                        out[2][at] = j
-                        out[3][at] = shared
-                        at += 1
-    return kept, compared.sum()
+                if (same and within) or (not same and across):
+                    compared[bucket] += 1
+                    shared = 0
+                    for word in range(words.shape[1]):
+                        shared += popcount64(words[i, word] & words[j, word])
+                    need = numerator * (counts[i] + counts[j])
+                    if 2 * shared * denominator >= need:
+                        flags[at] = 1
+                        kept[bucket] += 1
+                at += 1
+    return kept.sum(), compared.sum()
+
+
+@njit(cache=True)
+def _flagged_pairs(
+    starts: Indices, pair_offsets: Indices, flags: npt.NDArray[np.uint8], kept: int
+) -> tuple[Indices, Indices]:
+    """The (row, row) positions of the flagged pairs, in bucket order."""
+    first = np.empty(kept, dtype=np.int64)
+    second = np.empty(kept, dtype=np.int64)
+    write = 0
+    for bucket in range(len(starts) - 1):
+        at = pair_offsets[bucket]
+        if flags[at : pair_offsets[bucket + 1]].sum() == 0:
+            continue
+        for i in range(starts[bucket], starts[bucket + 1]):
+            for j in range(i + 1, starts[bucket + 1]):
+                if flags[at]:
+                    first[write] = i
+                    second[write] = j
+                    write += 1
+                at += 1
+    return first, second
+
+
+@njit(cache=True, parallel=True)
+def pair_scores(
+    words: Words, counts: npt.NDArray[np.int64], left: Indices, right: Indices
+) -> npt.NDArray[np.float64]:
+    """The Dice score of each pair ``(left[k], right[k])`` of rows."""
+    scores = np.empty(len(left), dtype=np.float64)
+    for k in prange(len(left)):
+        a, b = left[k], right[k]
+        shared = 0
+        for word in range(words.shape[1]):
+            shared += popcount64(words[a, word] & words[b, word])
+        total = counts[a] + counts[b]
+        scores[k] = 2.0 * shared / total if total else 0.0
+    return scores
 
 
 # --- All tables -------------------------------------------------------------------
@@ -496,29 +531,35 @@ class LshCandidates:
 
 
 def merge_tables(
-    found: tuple[Indices, npt.NDArray[np.float64]],
-    table: TableResult,
-    limit: int,
-    threshold: float,
-) -> tuple[Indices, npt.NDArray[np.float64]]:
-    """Add one table's pairs to those found so far (sorted unique codes).
+    found: Indices, table: TableResult, limit: int, threshold: float
+) -> Indices:
+    """Add one table's pairs to those found so far: sorted, distinct codes.
 
     Raises:
         InputError: more than ``limit`` distinct pairs reach the threshold.
     """
-    codes, scores = found
-    new_codes, first = np.unique(table.codes, return_index=True)
-    at = np.searchsorted(codes, new_codes)
-    present = at < len(codes)
-    present[present] = codes[at[present]] == new_codes[present]
-    fresh = ~present
-    if len(codes) + int(fresh.sum()) > limit:
+    merged = _merge_distinct(found, np.sort(table.codes))
+    if len(merged) > limit:
         raise candidate_limit_error(limit, threshold)
-    # Both are sorted: inserting keeps the result sorted, in linear time.
-    return (
-        np.insert(codes, at[fresh], new_codes[fresh]),
-        np.insert(scores, at[fresh], table.scores[first][fresh]),
-    )
+    return merged
+
+
+@njit(cache=True)
+def _merge_distinct(first: Indices, second: Indices) -> Indices:
+    """Merge two sorted arrays into one sorted array without repeats."""
+    out = np.empty(len(first) + len(second), dtype=np.int64)
+    i = j = size = 0
+    while i < len(first) or j < len(second):
+        if j == len(second) or (i < len(first) and first[i] <= second[j]):
+            value = first[i]
+            i += 1
+        else:
+            value = second[j]
+            j += 1
+        if size == 0 or out[size - 1] != value:
+            out[size] = value
+            size += 1
+    return out[:size]
 
 
 Progress = Callable[[str, int, int], None]
@@ -553,22 +594,18 @@ def run_lsh(
             )
             for t in range(plan.tables)
         )
-    found: tuple[Indices, npt.NDArray[np.float64]] = (
-        np.zeros(0, dtype=np.int64),
-        np.zeros(0),
-    )
+    found = np.zeros(0, dtype=np.int64)
     compared = 0
     started = time.perf_counter()
     for done, table in enumerate(tables, start=1):
         found = merge_tables(found, table, limit, plan.threshold)
         compared += table.compared
         if progress is not None:
-            progress(
-                _progress_label(done, plan.tables, compared, started), done, plan.tables
-            )
-    codes, scores = found
-    count = len(clks)
-    left, right = codes // max(count, 1), codes % max(count, 1)
+            label = _progress_label(done, plan.tables, compared, started)
+            progress(label, done, plan.tables)
+    count = max(len(clks), 1)
+    left, right = found // count, found % count
+    scores = pair_scores(words, counts, left, right)
     estimate = _estimated_completeness(
         scores, counts[left], counts[right], plan, words.shape[1] * 64
     )
