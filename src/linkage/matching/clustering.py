@@ -189,6 +189,8 @@ def _pairs(
             raise ValueError(
                 f"'{name}' must be < the record count {count} (got {indices.max()})"
             )
+    if bool(np.all(lefts < rights)):
+        return lefts, rights, scores  # Already ordered (the matcher's): no copy.
     lo = np.minimum(lefts, rights)
     hi = np.maximum(lefts, rights)
     distinct = lo != hi
@@ -213,11 +215,13 @@ def _cluster(
     # and by our rule does not under average linkage; it still counts there.
     visit = order[: np.count_nonzero(scores >= threshold)]
     keys, best = _pair_table(count, lo, hi, scores, by_pair)
+    del by_pair  # Memory: at millions of candidates each array is large.
     indptr, neighbours, neighbour_scores = _adjacency(count, keys, best)
     group = _agglomerate(
-        lo[visit],
-        hi[visit],
-        scores[visit],
+        visit,
+        lo,
+        hi,
+        scores,
         keys,
         best,
         indptr,
@@ -271,6 +275,7 @@ def _adjacency(
 
 @njit(cache=True)
 def _agglomerate(
+    visits: npt.NDArray[np.intp],
     lo: Indices,
     hi: Indices,
     scores: Scores,
@@ -286,7 +291,8 @@ def _agglomerate(
 ) -> Indices:
     """The group (an id of one of its records) of each record after merging.
 
-    ``lo``, ``hi`` and ``scores`` are the pairs to visit, in visiting order.
+    ``visits`` are the positions in ``lo``, ``hi`` and ``scores`` of the
+    pairs to visit, in visiting order (indexed here rather than copied).
     Groups are linked lists of records (``head``, ``following``, ``tail``);
     a merge relabels the smaller group, so each record is relabelled at most
     ``log2(count)`` times.
@@ -301,7 +307,8 @@ def _agglomerate(
     party_mark = np.zeros(n_parties, np.int64)
     # A lookup costs a binary search; a scan, one step per neighbour.
     search_steps = max(1, int(np.log2(len(keys) + 1)))
-    for visit in range(len(lo)):
+    for step in range(len(visits)):
+        visit = visits[step]
         a = group[lo[visit]]
         b = group[hi[visit]]
         if a == b:
@@ -309,7 +316,7 @@ def _agglomerate(
         if n_parties > 0:
             if size[a] + size[b] > n_parties:
                 continue
-            if _share_a_party(a, b, head, following, parties, party_mark, visit + 1):
+            if _share_a_party(a, b, head, following, parties, party_mark, step + 1):
                 continue
         if size[a] == 1 and size[b] == 1:
             found, total, least = 1, scores[visit], scores[visit]

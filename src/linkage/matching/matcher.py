@@ -155,7 +155,12 @@ class Matcher:
             "candidate pairs": len(candidates.score),
             "pairs compared": candidates.compared,
             "blocking": candidates.blocking,
-            "reduction ratio": round(1 - candidates.compared / self._all_pairs(), 6),
+            # The all-pairs kernel scores whole blocks, a little beyond the
+            # popcount windows (and in dedup, both halves of a block on the
+            # diagonal): its count may pass n(n-1)/2, but it reduced nothing.
+            "reduction ratio": round(
+                max(0.0, 1 - candidates.compared / self._all_pairs()), 6
+            ),
             "estimated pair completeness": round(candidates.estimated_completeness, 5),
             "groups": int(matches["match_id"].nunique()),
             "records matched": len(matches),
