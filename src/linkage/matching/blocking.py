@@ -9,13 +9,19 @@ missed with probability ``(1 - p^k)^L``; pairs found in several tables are
 kept once.
 
 **Choosing k and L** (:func:`plan_lsh`). A pair with Dice ``t`` and popcounts
-``a`` and ``b`` differs in ``(a + b)(1 - t)`` bits. ``L`` is set so that a
-pair exactly at the threshold, with popcounts at the 90th percentile of the
-data (the harder case: more differing bits), is found with the target
-probability (0.995 by default); pairs above the threshold are found more
-often. ``k`` is the smallest that keeps the expected comparisons per table
-near a few per record, estimated from random pairs of the data itself. Both
-can be set by hand.
+``a`` and ``b`` differs in ``(a + b)(1 - t)`` bits, so its chance of
+colliding in a table is known. A sample of 2,000 records is compared with
+every record (exact, all pairs) to see how far apart the pairs at or above
+the threshold really are; for each ``k``, ``L`` is the fewest tables that
+find the target share of them (0.998 by default), and random pairs of the
+data show how many comparisons each table will cost. The ``k`` with the
+least modelled time wins. Both can be set by hand.
+
+**Costs.** Per table: the records' keys are packed with their row numbers
+and sorted, bucket members are gathered side by side, and each allowed pair
+in a bucket is scored once (a byte per pair flags those kept); the table's
+pairs are merged into the sorted, distinct set found so far in linear time.
+Scores are computed once, at the end.
 
 **Pair completeness.** Under the model, the chance a found pair was found is
 known from its own score and popcounts, so the pairs the tables missed can be
@@ -83,7 +89,7 @@ _SAMPLE_PAIRS: Final = 20_000
 # A table whose buckets hold more pairs than this per record is degenerate
 # (records nearly alike on the sampled bits): refuse it rather than run out
 # of time or memory.
-_MAX_PAIRS_PER_RECORD_PER_TABLE: Final = 200
+_MAX_PAIRS_PER_RECORD_PER_TABLE: Final = 500
 
 
 @dataclass(frozen=True)
