@@ -23,7 +23,10 @@ from linkage.matching.blocking import (
     run_lsh,
 )
 from linkage.matching.distributed import SchedulerError, dask_tables
+from linkage.matching.matcher import Matcher, MatchSettings
+from linkage.matching.parties import load_parties
 from linkage.matching.similarity import popcounts
+from linkage.service.loopback import running_service
 from tests.conftest import FEBRL4_SCHEMA, RunCli
 
 THRESHOLD = 0.8
@@ -165,3 +168,68 @@ def test_linkage_match_on_a_cluster_gives_the_local_answer(
         groups.append({frozenset(g["pseudonym"]) for _, g in frame.groupby("match_id")})
     assert len(groups[0]) > 500
     assert groups[0] == groups[1]
+
+
+def test_the_service_hands_its_runs_to_the_cluster(
+    client: Client,
+    febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+    run_cli: RunCli,
+) -> None:
+    """A service started with a scheduler runs LSH on it: the parties' results
+    group the records exactly as a local LSH run of the same files."""
+    (tmp_path / "secret").write_text(SECRET.decode())
+    encodings = {}
+    for name, frame in zip(("a", "b"), febrl4_frames, strict=True):
+        source = tmp_path / f"{name}.csv"
+        frame.head(RECORDS).to_csv(source, index=False)
+        encodings[name] = tmp_path / f"{name}.lnk"
+        encoded = run_cli(
+            "encode", source, "--schema", FEBRL4_SCHEMA, "--secret-file",
+            tmp_path / "secret", "--out", encodings[name], "--party", name,
+        )  # fmt: skip
+        assert encoded.exit_code == 0, encoded.output
+    address = client.scheduler.address
+    with running_service(tmp_path / "service", dask_scheduler=address) as service:
+        server = ["--server", service.url]
+        operator = [*server, "--token-file", service.operator_token_file]
+        created = run_cli(
+            "project", "create", "clustered", "--schema", FEBRL4_SCHEMA,
+            "--party", "a", "--party", "b", "--threshold", "0.8",
+            "--tokens-dir", tmp_path / "tokens", *operator,
+        )  # fmt: skip
+        assert created.exit_code == 0, created.output
+        project = created.stdout.strip()
+        for name, path in encodings.items():
+            token = ["--token-file", tmp_path / "tokens" / f"{name}.token"]
+            uploaded = run_cli(
+                "upload", path, "--project", project, "--party", name, *server, *token
+            )
+            assert uploaded.exit_code == 0, uploaded.output
+        started = run_cli("run", "start", "--project", project, *operator)
+        waited = run_cli(
+            "run", "wait", "--project", project, "--run", started.stdout.strip(),
+            "--poll", "0.2", "--timeout", "120", *operator,
+        )  # fmt: skip
+        assert waited.exit_code == 0, waited.output
+        assert "stats.blocking: Hamming LSH" in waited.output
+        results = []
+        for name in encodings:
+            token = ["--token-file", tmp_path / "tokens" / f"{name}.token"]
+            out = tmp_path / f"{name}-results.csv"
+            got = run_cli(
+                "results", "--project", project, "--out", out, *server, *token
+            )
+            assert got.exit_code == 0, got.output
+            results.append(pd.read_csv(out, dtype=str))
+    served = pd.concat(results)
+    local = Matcher(
+        load_parties([encodings["a"], encodings["b"]]),
+        MatchSettings(threshold=0.8, blocking="lsh"),
+    ).run()
+    assert _groups(served) == _groups(local.matches)
+    assert len(_groups(served)) > 500
+
+
+def _groups(matches: pd.DataFrame) -> set[frozenset[str]]:
+    return {frozenset(group["pseudonym"]) for _, group in matches.groupby("match_id")}

@@ -57,9 +57,10 @@ def running_service(
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     policy: RevealPolicy = DEFAULT_POLICY,
+    dask_scheduler: str | None = None,
 ) -> Iterator[RunningService]:
     """Serve the linkage service from ``data_dir`` on a free loopback port,
-    under the reveal ``policy``.
+    under the reveal ``policy`` (runs on ``dask_scheduler``'s cluster if given).
 
     Raises:
         ServiceError: the server did not start or did not answer ``/health``.
@@ -78,6 +79,7 @@ def running_service(
                     data_dir=data_dir,
                     max_upload_bytes=max_upload_bytes,
                     policy=policy,
+                    dask_scheduler=dask_scheduler,
                 )
             ),
             log_level="warning",
