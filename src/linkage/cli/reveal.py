@@ -39,7 +39,6 @@ from linkage.reveal.keys import (
     read_investigator_private_key,
     read_service_public_key,
 )
-from linkage.reveal.sealing import SealedEnvelope
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -279,7 +278,7 @@ def open_request(
         try:
             disclosures = [
                 open_answer(
-                    _sealed_answer(item),
+                    SealedAnswer.from_json(item),
                     private_key,
                     service_key,
                     project_id=project_id,
@@ -293,15 +292,6 @@ def open_request(
         rows = write_disclosures(disclosures, out) if disclosures else 0
         client.report_opened(project_id, request_id)
     _print_outcome(answers["request"], disclosures, rows, out)
-
-
-def _sealed_answer(item: Mapping[str, Any]) -> SealedAnswer:
-    return SealedAnswer(
-        grant_id=int(item["grant_id"]),
-        party=str(item["party"]),
-        grant=SignedGrant.from_json(item["grant"]),
-        sealed=SealedEnvelope.from_json(item["sealed"]),
-    )
 
 
 def _print_outcome(

@@ -33,7 +33,6 @@ from linkage.reveal.keys import (
     read_service_public_key,
     write_investigator_keypair,
 )
-from linkage.reveal.sealing import SealedEnvelope
 from linkage.service.loopback import RunningService
 
 __all__ = ["RevealOutcome", "reveal_one_match"]
@@ -169,12 +168,7 @@ def _open(
         answers = investigator.reveal_answers(project_id, request_id)
         opened = [
             open_answer(
-                SealedAnswer(
-                    grant_id=int(item["grant_id"]),
-                    party=str(item["party"]),
-                    grant=SignedGrant.from_json(item["grant"]),
-                    sealed=SealedEnvelope.from_json(item["sealed"]),
-                ),
+                SealedAnswer.from_json(item),
                 private_key,
                 service_key,
                 project_id=project_id,

@@ -178,8 +178,9 @@ def plan_lsh(
     pairs = all_pairs_comparisons(
         np.bincount(party_of).tolist(), across=across, within=within
     )
-    close = _candidate_differences(clks, party_of, threshold, across, within)
-    far = _random_pair_differences(clks, party_of, across=across)
+    # Counted once: every k below is scored from the same distances.
+    close = _counted(_candidate_differences(clks, party_of, threshold, across, within))
+    far = _counted(_random_pair_differences(clks, party_of, across=across))
     options = [
         _option(close, far, bit_length, pairs, len(clks), k, tables, completeness)
         for k in ([bits] if bits is not None else range(_MIN_BITS, _MAX_BITS + 1))
@@ -197,8 +198,8 @@ def plan_lsh(
 
 
 def _option(
-    close: npt.NDArray[np.int64],
-    far: npt.NDArray[np.int64],
+    close: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    far: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
     bit_length: int,
     pairs: int,
     records: int,
@@ -206,13 +207,17 @@ def _option(
     tables: int | None,
     completeness: float,
 ) -> LshPlan:
-    """The plan with ``bits`` per table, and its modelled cost."""
-    distances, weights = np.unique(close, return_counts=True)
+    """The plan with ``bits`` per table, and its modelled cost.
+
+    ``close`` and ``far`` are (distinct differing-bit counts, how often each
+    occurs) of the pairs >= threshold and of random pairs.
+    """
+    distances, weights = close
     hits = np.array([_all_agree(bit_length, int(d), bits) for d in distances])
     if tables is None:
         tables = _tables_for(hits, weights, completeness)
     found = _found_share(hits, weights, tables)
-    comparisons = pairs * _mean_all_agree(far, bit_length, bits) * tables
+    comparisons = pairs * _mean_all_agree(*far, bit_length, bits) * tables
     seconds = (
         tables * records * _SECONDS_PER_RECORD_PER_TABLE
         + comparisons * _SECONDS_PER_COMPARISON
@@ -220,6 +225,13 @@ def _option(
     if found < completeness:
         seconds = math.inf  # Misses too much: never the cheapest choice.
     return LshPlan(bits, tables, 0.0, _PLAN_SEED, found, comparisons, seconds)
+
+
+def _counted(
+    differing: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    distances, weights = np.unique(differing, return_counts=True)
+    return distances.astype(np.int64), weights.astype(np.int64)
 
 
 def _found_share(
@@ -320,9 +332,11 @@ def _all_agree(bit_length: int, differing: int, bits: int) -> float:
 
 
 def _mean_all_agree(
-    differing: npt.NDArray[np.int64], bit_length: int, bits: int
+    distances: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.int64],
+    bit_length: int,
+    bits: int,
 ) -> float:
-    distances, weights = np.unique(differing, return_counts=True)
     values = [_all_agree(bit_length, int(d), bits) for d in distances]
     return float(np.dot(values, weights) / weights.sum())
 

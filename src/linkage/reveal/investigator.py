@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -39,6 +40,20 @@ class SealedAnswer:
     party: str
     grant: SignedGrant
     sealed: SealedEnvelope
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> SealedAnswer:
+        """Read one entry of the service's ``sealed`` list.
+
+        Raises:
+            GrantRejected, SealError: the grant or envelope is malformed.
+        """
+        return cls(
+            grant_id=int(item["grant_id"]),
+            party=str(item["party"]),
+            grant=SignedGrant.from_json(item["grant"]),
+            sealed=SealedEnvelope.from_json(item["sealed"]),
+        )
 
 
 def open_answer(
