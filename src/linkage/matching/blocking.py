@@ -635,6 +635,8 @@ def run_lsh(
 def clks_to_words(clks: Clks) -> Words:
     """CLKs as whole uint64 words per row (zero padded)."""
     rows, width = clks.shape
+    if width % 8 == 0 and width and clks.flags.c_contiguous:
+        return clks.view(np.uint64)  # Whole words already: no copy.
     padded = np.zeros((rows, max(-(-width // 8), 1) * 8), dtype=np.uint8)
     padded[:, :width] = clks
     return padded.view(np.uint64)
