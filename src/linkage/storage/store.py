@@ -396,11 +396,8 @@ class Store:
             NotFoundError: the project has no such member.
         """
         with self.transaction() as connection:
-            query = sa.select(members).where(
-                members.c.id == member_id, members.c.project_id == project_id
-            )
-            message = f"project {project_id} has no member {member_id}"
-            member = Member.from_row(only_row(connection, query, message))
+            # Joins this transaction: the lookup and the revocation are one.
+            member = self.get_member(project_id=project_id, member_id=member_id)
             connection.execute(
                 sa.update(tokens)
                 .where(tokens.c.member_id == member_id, tokens.c.revoked_at.is_(None))
