@@ -47,6 +47,10 @@ def describe(loaded: LinkageSchema) -> str:
         f"{len(loaded.features)} features ({len(loaded.encoded_features)} encoded).",
     ]
     lines.extend(f"  {_describe_feature(f)}" for f in loaded.features)
+    hardening = loaded.extension.hardening.describe()
+    if hardening:
+        lines.append(f"Hardening ({loaded.clk_length}-bit encodings):")
+        lines.extend(f"  {step}" for step in hardening)
     lines.append(f"Fingerprint: {loaded.fingerprint}")
     return "\n".join(lines)
 

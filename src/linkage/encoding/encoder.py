@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.encoding.bloom import TokenHasher, bits_per_occurrence, fold, set_bits
+from linkage.encoding.hardening import Hardener, salted_keys
 from linkage.encoding.keys import derive_feature_keys
 from linkage.encoding.tokens import (
     InvalidNumber,
@@ -37,6 +38,7 @@ from linkage.formats.schema import Feature, LinkageSchema, NgramComparison
 _BATCH = 8192  # Distinct values filtered at once: bounds the bit matrix to 8 MB.
 _CACHE_LIMIT = 100_000  # Distinct values remembered per feature.
 _INVALID = -1
+_SALT_LIMIT = 1000  # Salt values whose encoders (and caches) are kept.
 
 # Arrow arrays are typed loosely (pyarrow ships no stubs), hence the alias.
 ColumnValues: TypeAlias = "Sequence[str] | npt.NDArray[np.object_] | pa.Array"
@@ -68,17 +70,22 @@ class ClkEncoder:
     def __init__(self, schema: LinkageSchema, secret: bytes, threads: int = 2):
         self.schema = schema
         keys = derive_feature_keys(schema, secret)
-        self._features = [
-            _FeatureEncoder(feature, feature_keys, schema.hash_length)
+        hardening = schema.extension.hardening
+        salted = hardening.salt.features if hardening.salt else ()
+        self._features: list[_FeatureEncoder | _SaltedFeatureEncoder] = [
+            _SaltedFeatureEncoder(feature, feature_keys, schema.hash_length)
+            if feature.identifier in salted
+            else _FeatureEncoder(feature, feature_keys, schema.hash_length)
             for feature, feature_keys in zip(schema.features, keys, strict=True)
             if not feature.ignored
         ]
+        self._hardener = Hardener(hardening, secret, schema.l)
         self._threads = threads
 
     @property
     def clk_bytes(self) -> int:
-        """Bytes per CLK: ``ceil(l / 8)``."""
-        return -(-self.schema.l // 8)
+        """Bytes per encoding: ``ceil(bits / 8)``, after any hardening."""
+        return -(-self.schema.clk_length // 8)
 
     def encode(
         self,
@@ -95,25 +102,42 @@ class ClkEncoder:
         """
         selected = {f.identifier: columns[f.identifier] for f in self._features}
         count = _row_count(selected, len(columns))
+        salts = self._salts(selected, count)
         filters = np.zeros((count, -(-self.schema.hash_length // 8)), dtype=np.uint8)
         invalid = np.zeros(count, dtype=np.bool_)
         problems: list[Problem] = []
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
             results = pool.map(
-                lambda encoder: encoder.rows_of(selected[encoder.identifier]),
+                lambda encoder: encoder.parts_of(selected[encoder.identifier], salts),
                 self._features,
             )
-            for encoder, column in zip(self._features, results, strict=True):
-                bad = column.rows == _INVALID
-                problems.extend(encoder.problems_for(column, bad, source, first_row))
-                invalid |= bad
-                _or_rows(filters, column.table, np.where(bad, 0, column.rows))
+            for encoder, parts in zip(self._features, results, strict=True):
+                for part in parts:
+                    bad = part.column.rows == _INVALID
+                    invalid[part.records[bad]] = True
+                    problems.extend(
+                        part.problems(source, first_row, encoder.identifier)
+                    )
+                    part.or_into(filters)
         filters[invalid] = 0
-        clks = fold(filters, self.schema.hash_length, self.schema.xor_folds)
+        clks = self._hardener.apply(
+            fold(filters, self.schema.hash_length, self.schema.xor_folds)
+        )
         problems.sort(key=lambda problem: problem.row or 0)
         return EncodedChunk(
             clks=np.ascontiguousarray(clks), invalid=invalid, problems=problems
         )
+
+    def _salts(
+        self, columns: Mapping[str, ColumnValues], count: int
+    ) -> ColumnValues | None:
+        salt = self.schema.extension.hardening.salt
+        if salt is None:
+            return None
+        source = columns[salt.source]
+        if isinstance(source, pa.ChunkedArray | pa.Array):
+            return pc.utf8_slice_codeunits(source, salt.start, salt.stop)
+        return [salt.salt_of(str(value)) for value in source]
 
 
 def _row_count(columns: Mapping[str, ColumnValues], default: int) -> int:
@@ -143,6 +167,40 @@ class _Column:
     rows: npt.NDArray[np.intp]
     codes: npt.NDArray[np.intp]
     distinct: list[str]
+    errors: Mapping[str, str]  # Why each invalid distinct value is invalid.
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The filters of one feature for some records of a chunk."""
+
+    column: _Column
+    records: npt.NDArray[np.intp]  # Positions of those records in the chunk.
+    whole: bool  # True when ``records`` is every record, in order.
+
+    def problems(self, source: str, first_row: int, field: str) -> list[Problem]:
+        """One problem for every invalid value, located by row and field."""
+        column = self.column
+        return [
+            Problem(
+                column.errors.get(column.distinct[column.codes[i]], "invalid value"),
+                source=source,
+                row=first_row + int(self.records[i]),
+                field=field,
+            )
+            for i in np.flatnonzero(column.rows == _INVALID)
+        ]
+
+    def or_into(self, filters: npt.NDArray[np.uint8]) -> None:
+        """OR these filters into the chunk's (invalid values add nothing)."""
+        valid = self.column.rows != _INVALID
+        if self.whole and valid.all():
+            _or_rows(filters, self.column.table, self.column.rows)
+            return
+        records = self.records[valid]
+        some = filters[records]
+        _or_rows(some, self.column.table, self.column.rows[valid])
+        filters[records] = some
 
 
 def _or_rows(
@@ -187,21 +245,13 @@ class _FeatureEncoder:
         new = np.flatnonzero(rows == -2)
         if len(new):
             rows[new] = self._add([distinct[i] for i in new])
-        return _Column(self._table, rows[codes], codes, distinct)
+        return _Column(self._table, rows[codes], codes, distinct, self._errors)
 
-    def problems_for(
-        self, column: _Column, bad: npt.NDArray[np.bool_], source: str, first_row: int
-    ) -> list[Problem]:
-        """One problem for every invalid value, located by row and field."""
-        return [
-            Problem(
-                self._errors.get(column.distinct[column.codes[i]], "invalid value"),
-                source=source,
-                row=first_row + int(i),
-                field=self.identifier,
-            )
-            for i in np.flatnonzero(bad)
-        ]
+    def parts_of(self, values: ColumnValues, salts: ColumnValues | None) -> list[_Part]:
+        """The filters of every record's value (one unsalted part)."""
+        column = self.rows_of(values)
+        everyone = np.arange(len(column.rows), dtype=np.intp)
+        return [_Part(column, everyone, whole=True)]
 
     def _forget(self) -> None:
         self._row_of.clear()
@@ -292,3 +342,41 @@ class _FeatureEncoder:
         self._filled = needed
         rows[invalid] = _INVALID
         return rows
+
+
+class _SaltedFeatureEncoder:
+    """A salted feature: one encoder, with its own keys, per salt value."""
+
+    def __init__(self, feature: Feature, keys: tuple[bytes, bytes], length: int):
+        self.feature = feature
+        self.identifier = feature.identifier
+        self._keys = keys
+        self._length = length
+        self._by_salt: dict[str, _FeatureEncoder] = {}
+
+    def parts_of(self, values: ColumnValues, salts: ColumnValues | None) -> list[_Part]:
+        """The filters of every record's value, one part per salt value."""
+        assert salts is not None
+        codes, distinct = factorize(salts)
+        if len(self._by_salt) + len(distinct) > _SALT_LIMIT:
+            self._by_salt.clear()
+        parts = []
+        for code, salt in enumerate(distinct):
+            records = np.flatnonzero(codes == code)
+            column = self._encoder(salt).rows_of(_take(values, records))
+            parts.append(_Part(column, records, whole=len(distinct) == 1))
+        return parts
+
+    def _encoder(self, salt: str) -> _FeatureEncoder:
+        encoder = self._by_salt.get(salt)
+        if encoder is None:
+            keys = salted_keys(self._keys, salt)
+            encoder = _FeatureEncoder(self.feature, keys, self._length)
+            self._by_salt[salt] = encoder
+        return encoder
+
+
+def _take(values: ColumnValues, records: npt.NDArray[np.intp]) -> ColumnValues:
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        return values.take(pa.array(records))
+    return np.asarray(values, dtype=object)[records]

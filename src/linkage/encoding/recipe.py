@@ -120,7 +120,7 @@ def encode_csv(
     summary = EncodeSummary(fields_absent=plan.absent)
     header = EncodingHeader(
         schema_fingerprint=schema.fingerprint,
-        bit_length=schema.l,
+        bit_length=schema.clk_length,
         key_check=key_check_value(secret),
         extensions={"party": party} if party else {},
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from linkage.errors import Problem, SchemaError
+from linkage.formats.extension import Extension, parse_extension
 
 CaseRule = Literal["upper", "lower", "mixed"]
 HashName = Literal["doubleHash", "blakeHash"]
@@ -157,6 +158,7 @@ class LinkageSchema:
         raw: the schema as a v3 dictionary (v2 input is upgraded).
         fingerprint: SHA-256 of the canonical JSON of ``raw``; every encodings
             file carries it so files from different schemas are never mixed.
+        extension: the ``linkage`` block (hardening); empty for plain clkhash.
     """
 
     l: int  # noqa: E741 - the name clkhash and the literature use.
@@ -167,7 +169,13 @@ class LinkageSchema:
     key_size: int
     features: tuple[Feature, ...]
     raw: Mapping[str, Any] = field(repr=False)
+    extension: Extension = field(default_factory=Extension)
     fingerprint: str = ""
+
+    @property
+    def clk_length(self) -> int:
+        """Bits per encoding as written: ``l``, or what hardening makes of it."""
+        return self.extension.hardening.output_length(self.l)
 
     @property
     def hash_length(self) -> int:
@@ -368,7 +376,7 @@ def _upgrade_v2(document: dict[str, Any], checker: _Checker) -> dict[str, Any]:
 
 
 def _parse_v3(document: dict[str, Any], checker: _Checker) -> LinkageSchema | None:
-    checker.keys(document, "", {"version", "clkConfig", "features"})
+    checker.keys(document, "", {"version", "clkConfig", "features", "linkage"})
     config = checker.object(document.get("clkConfig"), "clkConfig")
     features_doc = document.get("features")
     if not isinstance(features_doc, list) or not features_doc:
@@ -389,6 +397,11 @@ def _parse_v3(document: dict[str, Any], checker: _Checker) -> LinkageSchema | No
         for index, item in enumerate(features_doc)
     ]
     _check_identifiers(features, checker)
+    extension = parse_extension(
+        document,
+        [f.identifier for f in features if f is not None and not f.ignored],
+        checker.fail,
+    )
     if length is None or kdf is None or checker.problems:
         return None
     schema = LinkageSchema(
@@ -400,6 +413,7 @@ def _parse_v3(document: dict[str, Any], checker: _Checker) -> LinkageSchema | No
         key_size=kdf[3],
         features=tuple(f for f in features if f is not None),
         raw=document,
+        extension=extension,
         fingerprint=hashlib.sha256(canonical_json(document)).hexdigest(),
     )
     _check_blake_length(schema, checker)

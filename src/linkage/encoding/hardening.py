@@ -1,0 +1,135 @@
+"""Hardening: transforms of the Bloom filters that make them harder to attack.
+
+The schema's ``linkage.hardening`` block (:mod:`linkage.formats.extension`)
+says which steps run; :class:`Hardener` applies them to packed filters after
+clkhash's XOR folding. Everything secret is derived from the agencies' shared
+secret with HKDF under its own label, so all agencies harden identically and
+nothing here is a new key to manage. Random choices that must be the same at
+every agency (the balancing permutation, the diffusion taps) come from an
+AES-256-CTR keystream under such a key; BLIP's bit flips must differ between
+agencies and runs, so they come from the operating system's CSPRNG.
+
+- **balance**: append the complement and permute: every encoding then sets
+  exactly half its bits, so bit counts say nothing about name lengths.
+- **diffusion**: each output bit is the XOR of ``taps`` secret input bits, so
+  no output bit belongs to one token: it defeats decoders that learn which bits
+  a token sets.
+- **BLIP**: flip each bit with a small probability (randomised response), so
+  identical records no longer give identical encodings.
+- **salt** works on tokens, not bits: see :func:`salted_keys`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import numpy.typing as npt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from linkage.formats.extension import Hardening
+
+Packed = npt.NDArray[np.uint8]
+_LABEL = b"linkage/hardening/v1/"
+_PROBABILITY_STEPS = 1 << 16  # BLIP draws one 16-bit number per bit.
+
+
+def derive_key(secret: bytes, purpose: bytes) -> bytes:
+    """A 256-bit key for one hardening ``purpose``, derived from ``secret``."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL + purpose
+    ).derive(secret)
+
+
+def salted_keys(keys: tuple[bytes, bytes], salt: str) -> tuple[bytes, bytes]:
+    """The hashing keys of a salted feature for records with this ``salt``.
+
+    Equivalent to hashing every token together with the salt, but it leaves
+    clkhash's token hashing untouched: only the keys differ per salt value.
+    """
+    info = b"salt/" + salt.encode("utf-8")
+    return (
+        HKDF(hashes.SHA256(), len(keys[0]), salt=keys[0], info=info).derive(b"\x01"),
+        HKDF(hashes.SHA256(), len(keys[1]), salt=keys[1], info=info).derive(b"\x02"),
+    )
+
+
+class KeyStream:
+    """Uniform random integers from an AES-256-CTR keystream under ``key``."""
+
+    def __init__(self, key: bytes) -> None:
+        cipher = Cipher(algorithms.AES(key), modes.CTR(bytes(16)))
+        self._encryptor = cipher.encryptor()
+
+    def words(self, count: int) -> npt.NDArray[np.uint64]:
+        """``count`` uniform 64-bit words."""
+        raw = self._encryptor.update(bytes(8 * count))
+        return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+    def permutation(self, size: int) -> npt.NDArray[np.intp]:
+        """A uniform random permutation of ``range(size)``."""
+        return np.argsort(self.words(size), kind="stable").astype(np.intp)
+
+    def distinct_rows(self, rows: int, width: int, bound: int) -> npt.NDArray[np.intp]:
+        """``rows`` rows of ``width`` distinct integers below ``bound``."""
+        # 64-bit words reduced modulo bound <= 2**16: the bias is below 2**-48.
+        choice = (self.words(rows * width) % np.uint64(bound)).astype(np.intp)
+        choice = choice.reshape(rows, width)
+        while True:
+            ordered = np.sort(choice, axis=1)
+            repeated = np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1))
+            if not len(repeated):
+                return choice
+            fresh = self.words(len(repeated) * width) % np.uint64(bound)
+            choice[repeated] = fresh.astype(np.intp).reshape(-1, width)
+
+
+class Hardener:
+    """Applies a schema's bit-level hardening steps to packed filters."""
+
+    def __init__(self, hardening: Hardening, secret: bytes, length: int) -> None:
+        self.hardening = hardening
+        self.input_length = length
+        self.output_length = hardening.output_length(length)
+        self._permutation: npt.NDArray[np.intp] | None = None
+        self._taps: npt.NDArray[np.intp] | None = None
+        if hardening.balance:
+            stream = KeyStream(derive_key(secret, b"balance"))
+            self._permutation = stream.permutation(2 * length)
+        if hardening.diffusion is not None:
+            stream = KeyStream(derive_key(secret, b"diffusion"))
+            balanced = length * (2 if hardening.balance else 1)
+            self._taps = stream.distinct_rows(
+                hardening.diffusion.length, hardening.diffusion.taps, balanced
+            )
+
+    def apply(self, filters: Packed) -> Packed:
+        """Harden packed filters of ``input_length`` bits, one row per record."""
+        if not self.hardening.changes_bits:
+            return filters
+        bits = np.unpackbits(filters, axis=1, count=self.input_length)
+        if self._permutation is not None:
+            bits = np.concatenate([bits, 1 - bits], axis=1)[:, self._permutation]
+        if self._taps is not None:
+            bits = _diffuse(bits, self._taps)
+        if self.hardening.blip:
+            bits ^= _random_flips(bits.shape, self.hardening.blip)
+        return np.packbits(bits, axis=1)
+
+
+def _diffuse(
+    bits: npt.NDArray[np.uint8], taps: npt.NDArray[np.intp]
+) -> npt.NDArray[np.uint8]:
+    out = bits[:, taps[:, 0]]
+    for column in range(1, taps.shape[1]):
+        out ^= bits[:, taps[:, column]]
+    return out
+
+
+def _random_flips(shape: tuple[int, ...], probability: float) -> npt.NDArray[np.uint8]:
+    count = int(np.prod(shape))
+    draws = np.frombuffer(os.urandom(2 * count), dtype="<u2").reshape(shape)
+    limit = round(probability * _PROBABILITY_STEPS)
+    return (draws < limit).astype(np.uint8)

@@ -1,0 +1,250 @@
+"""The ``linkage`` block of a schema: encoder options clkhash does not have.
+
+A plain clkhash v3 schema has no such block and keeps meaning plain clkhash
+behaviour. The block sits at the top level of the schema document, so it is
+covered by the schema fingerprint: encodings made with different options can
+never be linked by mistake. Example::
+
+    "linkage": {
+      "hardening": {
+        "salt": {"features": ["given_name", "surname"],
+                 "with": "date_of_birth", "characters": [0, 4]},
+        "balance": true,
+        "diffusion": {"taps": 3, "length": 1024},
+        "blip": {"flip_probability": 0.02}
+      }
+    }
+
+The steps always run in the order salt, (clkhash's XOR folding), balance,
+diffusion, BLIP; what each protects against and costs is in the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Reports one problem: the JSON path of the key, and what is wrong.
+Fail = Callable[[str, str], None]
+
+_BLOCK = "linkage"
+_HARDENING = f"{_BLOCK}.hardening"
+_MAX_TAPS = 16
+_MAX_LENGTH = 1 << 16
+
+
+@dataclass(frozen=True)
+class Salt:
+    """Hash the tokens of ``features`` under a key that depends on a salt.
+
+    The salt is ``characters[0]:characters[1]`` of the value of feature
+    ``source`` (for example the year of a ``YYYY-MM-DD`` date of birth), so the
+    same name of people born in different years sets unrelated bits.
+    """
+
+    features: tuple[str, ...]
+    source: str
+    start: int = 0
+    stop: int | None = None
+
+    def salt_of(self, value: str) -> str:
+        """The salt a record with ``value`` in the source feature gets."""
+        return value[self.start : self.stop]
+
+
+@dataclass(frozen=True)
+class Diffusion:
+    """Each output bit is the XOR of ``taps`` secret-chosen input bits."""
+
+    taps: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Hardening:
+    """Hardening steps applied by the encoder after clkhash's Bloom filter."""
+
+    salt: Salt | None = None
+    balance: bool = False
+    diffusion: Diffusion | None = None
+    blip: float = 0.0
+
+    @property
+    def is_plain(self) -> bool:
+        """True when nothing is changed: plain clkhash CLKs."""
+        return self == Hardening()
+
+    @property
+    def changes_bits(self) -> bool:
+        """True when a step transforms the filters (salting works on tokens)."""
+        return self.balance or self.diffusion is not None or self.blip > 0
+
+    def output_length(self, folded_length: int) -> int:
+        """Bits per encoding after every step, from the folded filter length."""
+        length = folded_length * (2 if self.balance else 1)
+        if self.diffusion is not None:
+            length = self.diffusion.length
+        return length
+
+    def describe(self) -> list[str]:
+        """One line per step, for `linkage schema check`."""
+        lines = []
+        if self.salt is not None:
+            stop = "" if self.salt.stop is None else self.salt.stop
+            lines.append(
+                f"salt {', '.join(self.salt.features)} with "
+                f"{self.salt.source}[{self.salt.start}:{stop}]"
+            )
+        if self.balance:
+            lines.append("balance (bits and their complement, permuted)")
+        if self.diffusion is not None:
+            lines.append(
+                f"diffusion: {self.diffusion.length} bits, each the XOR of "
+                f"{self.diffusion.taps}"
+            )
+        if self.blip:
+            lines.append(f"BLIP: each bit flipped with probability {self.blip}")
+        return lines
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Everything the ``linkage`` block says."""
+
+    hardening: Hardening = field(default_factory=Hardening)
+
+
+def parse_extension(
+    document: Mapping[str, Any], feature_ids: Sequence[str], fail: Fail
+) -> Extension:
+    """Validate the ``linkage`` block of a schema document (absent: plain)."""
+    block = document.get(_BLOCK)
+    if block is None:
+        return Extension()
+    if not isinstance(block, dict):
+        fail(_BLOCK, "must be a JSON object")
+        return Extension()
+    _only_keys(block, _BLOCK, {"hardening"}, fail)
+    hardening = block.get("hardening", {})
+    if not isinstance(hardening, dict):
+        fail(_HARDENING, "must be a JSON object")
+        return Extension()
+    return Extension(hardening=_parse_hardening(hardening, feature_ids, fail))
+
+
+def _parse_hardening(
+    block: Mapping[str, Any], feature_ids: Sequence[str], fail: Fail
+) -> Hardening:
+    _only_keys(block, _HARDENING, {"salt", "balance", "diffusion", "blip"}, fail)
+    balance = block.get("balance", False)
+    if not isinstance(balance, bool):
+        fail(f"{_HARDENING}.balance", f"must be true or false, got {balance!r}")
+        balance = False
+    return Hardening(
+        salt=_parse_salt(block.get("salt"), feature_ids, fail),
+        balance=balance,
+        diffusion=_parse_diffusion(block.get("diffusion"), fail),
+        blip=_parse_blip(block.get("blip"), fail),
+    )
+
+
+def _parse_salt(value: Any, feature_ids: Sequence[str], fail: Fail) -> Salt | None:
+    path = f"{_HARDENING}.salt"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        fail(path, "must be a JSON object with 'features' and 'with'")
+        return None
+    _only_keys(value, path, {"features", "with", "characters"}, fail)
+    features = value.get("features")
+    if (
+        not isinstance(features, list)
+        or not features
+        or not all(isinstance(name, str) for name in features)
+    ):
+        fail(f"{path}.features", "must be a non-empty list of feature identifiers")
+        return None
+    source = value.get("with")
+    if not isinstance(source, str):
+        fail(f"{path}.with", "must name the feature whose value is the salt")
+        return None
+    for name in [*features, source]:
+        if name not in feature_ids:
+            fail(path, f"no feature is called {name!r}")
+    if source in features:
+        fail(f"{path}.with", "a feature cannot be salted with itself")
+    start, stop = _parse_characters(value.get("characters"), f"{path}.characters", fail)
+    return Salt(features=tuple(features), source=source, start=start, stop=stop)
+
+
+def _parse_characters(value: Any, path: str, fail: Fail) -> tuple[int, int | None]:
+    if value is None:
+        return 0, None
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(i, int) and not isinstance(i, bool) for i in value)
+        and 0 <= value[0] < value[1]
+    ):
+        return value[0], value[1]
+    fail(path, f"must be [first, stop] with 0 <= first < stop, got {value!r}")
+    return 0, None
+
+
+def _parse_diffusion(value: Any, fail: Fail) -> Diffusion | None:
+    path = f"{_HARDENING}.diffusion"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        fail(path, "must be a JSON object with 'taps' and 'length'")
+        return None
+    _only_keys(value, path, {"taps", "length"}, fail)
+    taps = _whole(value.get("taps"), f"{path}.taps", 2, _MAX_TAPS, fail)
+    length = _whole(value.get("length"), f"{path}.length", 8, _MAX_LENGTH, fail)
+    if taps is None or length is None:
+        return None
+    if length % 8:
+        fail(f"{path}.length", f"must be a multiple of 8, got {length}")
+        return None
+    return Diffusion(taps=taps, length=length)
+
+
+def _parse_blip(value: Any, fail: Fail) -> float:
+    path = f"{_HARDENING}.blip"
+    if value is None:
+        return 0.0
+    if not isinstance(value, dict) or set(value) != {"flip_probability"}:
+        fail(path, 'must be {"flip_probability": p} with 0 < p < 0.5')
+        return 0.0
+    probability = value["flip_probability"]
+    if (
+        isinstance(probability, bool)
+        or not isinstance(probability, int | float)
+        or not 0 < probability < 0.5
+    ):
+        fail(f"{path}.flip_probability", f"must be between 0 and 0.5, got {value!r}")
+        return 0.0
+    return float(probability)
+
+
+def _whole(value: Any, path: str, low: int, high: int, fail: Fail) -> int | None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not low <= value <= high
+    ):
+        fail(path, f"must be a whole number from {low} to {high}, got {value!r}")
+        return None
+    return value
+
+
+def _only_keys(
+    block: Mapping[str, Any], path: str, allowed: set[str], fail: Fail
+) -> None:
+    for key in block:
+        if key not in allowed:
+            fail(
+                f"{path}.{key}",
+                f"unknown key; allowed here: {', '.join(sorted(allowed))}",
+            )
