@@ -33,6 +33,7 @@ from linkage.encoding.tokens import (
 )
 from linkage.encoding.values import prepare_values
 from linkage.errors import Problem
+from linkage.formats.extension import Hardening, Segment
 from linkage.formats.schema import Feature, LinkageSchema, NgramComparison
 
 _BATCH = 8192  # Distinct values filtered at once: bounds the bit matrix to 8 MB.
@@ -69,17 +70,30 @@ class ClkEncoder:
 
     def __init__(self, schema: LinkageSchema, secret: bytes, threads: int = 2):
         self.schema = schema
-        keys = derive_feature_keys(schema, secret)
+        keys = dict(
+            zip(schema.identifiers, derive_feature_keys(schema, secret), strict=True)
+        )
         hardening = schema.extension.hardening
         salted = hardening.salt.features if hardening.salt else ()
-        self._features: list[_FeatureEncoder | _SaltedFeatureEncoder] = [
-            _SaltedFeatureEncoder(feature, feature_keys, schema.hash_length)
-            if feature.identifier in salted
-            else _FeatureEncoder(feature, feature_keys, schema.hash_length)
-            for feature, feature_keys in zip(schema.features, keys, strict=True)
-            if not feature.ignored
+        self._segments = [
+            _Segment(segment, index, secret, hardening, schema.xor_folds)
+            for index, segment in enumerate(schema.segments)
         ]
-        self._hardener = Hardener(hardening, secret, schema.l)
+        self._features: list[_FeatureEncoder | _SaltedFeatureEncoder] = []
+        self._segment_of: list[int] = []
+        for number, segment in enumerate(schema.segments):
+            for feature in schema.encoded_features:
+                if feature.identifier not in segment.features:
+                    continue
+                kind = (
+                    _SaltedFeatureEncoder
+                    if feature.identifier in salted
+                    else _FeatureEncoder
+                )
+                self._features.append(
+                    kind(feature, keys[feature.identifier], segment.hash_bits)
+                )
+                self._segment_of.append(number)
         self._threads = threads
 
     @property
@@ -102,8 +116,8 @@ class ClkEncoder:
         """
         selected = {f.identifier: columns[f.identifier] for f in self._features}
         count = _row_count(selected, len(columns))
-        salts = self._salts(selected, count)
-        filters = np.zeros((count, -(-self.schema.hash_length // 8)), dtype=np.uint8)
+        salts = self._salts(selected)
+        filters = [segment.empty(count) for segment in self._segments]
         invalid = np.zeros(count, dtype=np.bool_)
         problems: list[Problem] = []
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
@@ -111,33 +125,71 @@ class ClkEncoder:
                 lambda encoder: encoder.parts_of(selected[encoder.identifier], salts),
                 self._features,
             )
-            for encoder, parts in zip(self._features, results, strict=True):
+            for number, encoder, parts in zip(
+                self._segment_of, self._features, results, strict=True
+            ):
                 for part in parts:
                     bad = part.column.rows == _INVALID
                     invalid[part.records[bad]] = True
                     problems.extend(
                         part.problems(source, first_row, encoder.identifier)
                     )
-                    part.or_into(filters)
-        filters[invalid] = 0
-        clks = self._hardener.apply(
-            fold(filters, self.schema.hash_length, self.schema.xor_folds)
+                    part.or_into(filters[number])
+        clks = np.concatenate(
+            [
+                segment.finish(segment_filters, invalid)
+                for segment, segment_filters in zip(
+                    self._segments, filters, strict=True
+                )
+            ],
+            axis=1,
         )
         problems.sort(key=lambda problem: problem.row or 0)
         return EncodedChunk(
             clks=np.ascontiguousarray(clks), invalid=invalid, problems=problems
         )
 
-    def _salts(
-        self, columns: Mapping[str, ColumnValues], count: int
-    ) -> ColumnValues | None:
+    def _salts(self, columns: Mapping[str, ColumnValues]) -> ColumnValues | None:
         salt = self.schema.extension.hardening.salt
         if salt is None:
             return None
         source = columns[salt.source]
         if isinstance(source, pa.ChunkedArray | pa.Array):
-            return pc.utf8_slice_codeunits(source, salt.start, salt.stop)
+            sliced = pc.utf8_slice_codeunits(source, salt.start, salt.stop)
+            return pc.fill_null(sliced, "")
         return [salt.salt_of(str(value)) for value in source]
+
+
+class _Segment:
+    """One filter of the encoding: its size, folding and hardening."""
+
+    def __init__(
+        self,
+        segment: Segment,
+        index: int,
+        secret: bytes,
+        hardening: Hardening,
+        folds: int,
+    ) -> None:
+        self.hash_bits = segment.hash_bits
+        self._folds = folds
+        # Segment 0 keeps the unnumbered label, so a one-segment (plain layout)
+        # encoding is hardened the same whether or not segments were asked for.
+        label = b"" if index == 0 else f"/segment/{index}".encode()
+        self._hardener = Hardener(
+            hardening, secret, segment.hash_bits >> folds, label=label
+        )
+
+    def empty(self, count: int) -> npt.NDArray[np.uint8]:
+        """Zeroed filters for ``count`` records."""
+        return np.zeros((count, -(-self.hash_bits // 8)), dtype=np.uint8)
+
+    def finish(
+        self, filters: npt.NDArray[np.uint8], invalid: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.uint8]:
+        """Fold and harden the filters; invalid records stay all zero."""
+        filters[invalid] = 0
+        return self._hardener.apply(fold(filters, self.hash_bits, self._folds))
 
 
 def _row_count(columns: Mapping[str, ColumnValues], default: int) -> int:

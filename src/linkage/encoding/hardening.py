@@ -89,17 +89,19 @@ class KeyStream:
 class Hardener:
     """Applies a schema's bit-level hardening steps to packed filters."""
 
-    def __init__(self, hardening: Hardening, secret: bytes, length: int) -> None:
+    def __init__(
+        self, hardening: Hardening, secret: bytes, length: int, label: bytes = b""
+    ) -> None:
         self.hardening = hardening
         self.input_length = length
         self.output_length = hardening.output_length(length)
         self._permutation: npt.NDArray[np.intp] | None = None
         self._taps: npt.NDArray[np.intp] | None = None
         if hardening.balance:
-            stream = KeyStream(derive_key(secret, b"balance"))
+            stream = KeyStream(derive_key(secret, b"balance" + label))
             self._permutation = stream.permutation(2 * length)
         if hardening.diffusion is not None:
-            stream = KeyStream(derive_key(secret, b"diffusion"))
+            stream = KeyStream(derive_key(secret, b"diffusion" + label))
             balanced = length * (2 if hardening.balance else 1)
             self._taps = stream.distinct_rows(
                 hardening.diffusion.length, hardening.diffusion.taps, balanced

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,7 @@ from linkage.formats.clkfile import (
     EncodingHeader,
     format_pseudonyms,
     open_writer,
+    segment_list,
 )
 from linkage.formats.schema import LinkageSchema
 
@@ -122,7 +123,7 @@ def encode_csv(
         schema_fingerprint=schema.fingerprint,
         bit_length=schema.clk_length,
         key_check=key_check_value(secret),
-        extensions={"party": party} if party else {},
+        extensions=_header_extensions(schema, party),
     )
     chunks = iter_chunks(records, encoding=text_encoding)
     with contextlib.ExitStack() as outputs:
@@ -245,6 +246,14 @@ def _texts(values: ColumnValues) -> list[str]:
     if isinstance(values, pa.Array | pa.ChunkedArray):
         return [str(value) for value in values.to_pylist()]
     return [str(value) for value in values]
+
+
+def _header_extensions(schema: LinkageSchema, party: str | None) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"party": party} if party else {}
+    if schema.extension.segments is not None:
+        # The matcher needs the layout to compare records field by field.
+        extensions["segments"] = segment_list(schema.segments)
+    return extensions
 
 
 def _encode_chunk(

@@ -236,6 +236,20 @@ class EncodingHeader:
             raise ValueError(
                 f"'extensions' must be a JSON object (got {self.extensions!r})"
             )
+        if "segments" in self.extensions:
+            _check_segments(self.extensions["segments"], self.bit_length)
+
+    @property
+    def segments(self) -> tuple[FieldSegment, ...] | None:
+        """The per-field filters of each encoding, or None for one CLK."""
+        listed = self.extensions.get("segments")
+        if listed is None:
+            return None
+        offsets = np.cumsum([0] + [item["bits"] for item in listed]).tolist()
+        return tuple(
+            FieldSegment(item["name"], offset // 8, item["bits"] // 8)
+            for item, offset in zip(listed, offsets, strict=False)
+        )
 
     @property
     def clk_bytes(self) -> int:
@@ -260,6 +274,46 @@ class EncodingHeader:
 
 
 _HEADER_KEYS: Final = frozenset(f.name for f in fields(EncodingHeader))
+
+
+@dataclass(frozen=True)
+class FieldSegment:
+    """Where one field's filter lies in each encoding, in bytes."""
+
+    name: str
+    start: int
+    size: int
+
+    @property
+    def stop(self) -> int:
+        """The byte after the segment."""
+        return self.start + self.size
+
+
+def segment_list(segments: Sequence[Any]) -> list[dict[str, Any]]:
+    """The header's ``segments`` entry: name and bits of each field's filter."""
+    return [{"name": segment.name, "bits": segment.clk_bits} for segment in segments]
+
+
+def _check_segments(listed: object, bit_length: int) -> None:
+    if not isinstance(listed, list) or not all(
+        isinstance(item, dict)
+        and set(item) == {"name", "bits"}
+        and isinstance(item["name"], str)
+        and isinstance(item["bits"], int)
+        and item["bits"] > 0
+        and item["bits"] % 8 == 0
+        for item in listed
+    ):
+        raise ValueError(
+            '\'extensions.segments\' must list {"name", "bits"} objects '
+            "with bits a positive multiple of 8"
+        )
+    total = sum(item["bits"] for item in listed)
+    if total != bit_length:
+        raise ValueError(
+            f"'extensions.segments' add up to {total} bits, not bit_length {bit_length}"
+        )
 
 
 def _quoted(names: Sequence[str]) -> str:

@@ -109,10 +109,34 @@ class Hardening:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One part of every encoding: the Bloom filter of some features.
+
+    A plain schema has one segment, the whole CLK. With ``segments`` in the
+    ``linkage`` block each field (or group of fields) gets its own filter of
+    ``hash_bits``, so the matcher can compare records field by field.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    hash_bits: int  # Bits of the filter before XOR folding and hardening.
+    clk_bits: int  # Bits this segment takes in the encoding.
+
+
+@dataclass(frozen=True)
+class SegmentLayout:
+    """The ``segments`` setting: filter size and groups (default: one per field)."""
+
+    bits: int
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Extension:
     """Everything the ``linkage`` block says."""
 
     hardening: Hardening = field(default_factory=Hardening)
+    segments: SegmentLayout | None = None
 
 
 def parse_extension(
@@ -125,12 +149,56 @@ def parse_extension(
     if not isinstance(block, dict):
         fail(_BLOCK, "must be a JSON object")
         return Extension()
-    _only_keys(block, _BLOCK, {"hardening"}, fail)
+    _only_keys(block, _BLOCK, {"hardening", "segments"}, fail)
     hardening = block.get("hardening", {})
     if not isinstance(hardening, dict):
         fail(_HARDENING, "must be a JSON object")
-        return Extension()
-    return Extension(hardening=_parse_hardening(hardening, feature_ids, fail))
+        hardening = {}
+    return Extension(
+        hardening=_parse_hardening(hardening, feature_ids, fail),
+        segments=_parse_segments(block.get("segments"), feature_ids, fail),
+    )
+
+
+def _parse_segments(
+    value: Any, feature_ids: Sequence[str], fail: Fail
+) -> SegmentLayout | None:
+    path = f"{_BLOCK}.segments"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        fail(path, 'must be a JSON object such as {"bits": 512}')
+        return None
+    _only_keys(value, path, {"bits", "groups"}, fail)
+    bits = _whole(value.get("bits"), f"{path}.bits", 64, _MAX_LENGTH, fail)
+    if bits is not None and bits % 8:
+        fail(f"{path}.bits", f"must be a multiple of 8, got {bits}")
+    groups = _parse_groups(value.get("groups", {}), feature_ids, f"{path}.groups", fail)
+    if bits is None or bits % 8:
+        return None
+    return SegmentLayout(bits=bits, groups=groups)
+
+
+def _parse_groups(
+    value: Any, feature_ids: Sequence[str], path: str, fail: Fail
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        fail(path, 'must map a group name to its features: {"name": [...]}')
+        return ()
+    grouped: dict[str, str] = {}
+    groups = []
+    for name, members in value.items():
+        if not isinstance(members, list) or not members:
+            fail(f"{path}.{name}", "must be a non-empty list of feature identifiers")
+            continue
+        for member in members:
+            if member not in feature_ids:
+                fail(f"{path}.{name}", f"no encoded feature is called {member!r}")
+            elif member in grouped:
+                fail(f"{path}.{name}", f"{member!r} is already in {grouped[member]!r}")
+            grouped[str(member)] = name
+        groups.append((name, tuple(str(member) for member in members)))
+    return tuple(groups)
 
 
 def _parse_hardening(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from linkage.errors import Problem, SchemaError
-from linkage.formats.extension import Extension, parse_extension
+from linkage.formats.extension import Extension, Segment, parse_extension
 
 CaseRule = Literal["upper", "lower", "mixed"]
 HashName = Literal["doubleHash", "blakeHash"]
@@ -174,8 +174,30 @@ class LinkageSchema:
 
     @property
     def clk_length(self) -> int:
-        """Bits per encoding as written: ``l``, or what hardening makes of it."""
-        return self.extension.hardening.output_length(self.l)
+        """Bits per encoding as written, after segments and hardening."""
+        return sum(segment.clk_bits for segment in self.segments)
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """The filters every encoding is made of; one, the CLK, unless the
+        ``linkage`` block asks for one per field or group of fields."""
+        hardening = self.extension.hardening
+        layout = self.extension.segments
+        if layout is None:
+            names = tuple(f.identifier for f in self.encoded_features)
+            clk_bits = hardening.output_length(self.l)
+            return (Segment("clk", names, self.hash_length, clk_bits),)
+        grouped = {name for _, members in layout.groups for name in members}
+        groups = list(layout.groups) + [
+            (f.identifier, (f.identifier,))
+            for f in self.encoded_features
+            if f.identifier not in grouped
+        ]
+        hash_bits = layout.bits * (1 << self.xor_folds)
+        clk_bits = hardening.output_length(layout.bits)
+        return tuple(
+            Segment(name, members, hash_bits, clk_bits) for name, members in groups
+        )
 
     @property
     def hash_length(self) -> int:
