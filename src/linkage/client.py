@@ -206,8 +206,14 @@ class ServiceClient:
         threshold: Literal["auto"] | float = "auto",
         dedup: bool = False,
         allow_clkhash_json: bool = False,
+        retain_encodings: bool = False,
     ) -> ProjectCreated:
-        """Create a project (operator token); returns each party's token."""
+        """Create a project (operator token); returns each party's token.
+
+        Unless ``retain_encodings``, the service deletes the project's
+        encodings once its run has completed and every party has downloaded
+        its results.
+        """
         body = {
             "name": name,
             "schema_fingerprint": schema_fingerprint,
@@ -215,6 +221,7 @@ class ServiceClient:
             "threshold": threshold,
             "mode": "link-dedup" if dedup else "link",
             "allow_clkhash_json": allow_clkhash_json,
+            "retain_encodings": retain_encodings,
         }
         answer = self._json(self._request("POST", "/projects", json=body))
         try:
@@ -226,6 +233,17 @@ class ServiceClient:
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise _unexpected("project") from None
+
+    def project(self, project_id: int) -> dict[str, Any]:
+        """The project's settings, retention and upload state (operator or
+        party token), as the service answers it."""
+        return self._json(self._request("GET", f"/projects/{int(project_id)}"))
+
+    def delete_encodings(self, project_id: int) -> dict[str, Any]:
+        """Delete every encodings upload of the project now (operator token);
+        returns how many uploads and records were deleted."""
+        path = f"/projects/{int(project_id)}/encodings"
+        return self._json(self._request("DELETE", path))
 
     # Uploads ------------------------------------------------------------------
 

@@ -143,7 +143,8 @@ def test_no_input_makes_a_server_error(fuzzed: Fuzzed, mode: GenerationMode) -> 
                 if (
                     case.method.upper() == "DELETE"
                     and response.status_code == 200
-                    and response.json()["party"] == PARTY
+                    # Not every DELETE reissues a token (one deletes encodings).
+                    and response.json().get("party") == PARTY
                     and response.json()["project_id"] == fuzzed.project_id
                 ):
                     # The fuzzer revoked our party's token: use the new one.

@@ -84,6 +84,16 @@ def _threshold(value: str) -> Literal["auto"] | float:
     help='Accept clkhash {"clks": [...]} uploads as well as linkage files.',
 )
 @click.option(
+    "--keep-encodings",
+    is_flag=True,
+    help="Keep the encodings on the service after the run, for later runs "
+    "(until `linkage project delete-encodings`). By default they are deleted "
+    "once the run has completed and every party has downloaded its results: "
+    "whoever holds encodings and learns a few identities (say, through a "
+    "reveal) can decode everyone else's records. A failed run keeps them "
+    "either way, so it can be retried.",
+)
+@click.option(
     "--tokens-dir",
     required=True,
     metavar="DIR",
@@ -100,6 +110,7 @@ def create(
     threshold: str,
     dedup: bool,
     allow_clkhash_json: bool,
+    keep_encodings: bool,
     tokens_dir: Path,
     server: str,
     token_file: Path | None,
@@ -109,6 +120,10 @@ def create(
     Every upload must carry the fingerprint of the schema given here. Each
     party's token is written to its own file and shown nowhere else: send each
     agency its file over a secure channel. Prints the project ID.
+
+    The service deletes the project's encodings once its run has completed
+    and every party has downloaded its results; the results and match IDs
+    stay. Pass --keep-encodings only if later runs must reuse them.
     """
     chosen = _threshold(threshold)
     schema = load_schema(schema_path)
@@ -133,6 +148,7 @@ def create(
             threshold=chosen,
             dedup=dedup,
             allow_clkhash_json=allow_clkhash_json,
+            retain_encodings=keep_encodings,
         )
         service_key, service_key_id = client.service_key()
     done = f"project {created.id} was created"
@@ -149,6 +165,65 @@ def create(
         f"to {written} (mode 0600). Give each agency its own file only, with "
         f"the service's public key {key_path} (key ID {service_key_id}): "
         "agencies pin it to check reveal grants.",
+        err=True,
+    )
+
+
+@project.command("status")
+@project_option
+@server_option
+@token_option("the operator's or a party's")
+def project_status(project_id: int, server: str, token_file: Path | None) -> None:
+    """Print a project's settings, its retention and who has uploaded."""
+    with connect(server, token_file) as client:
+        shown = client.project(project_id)
+    for key in (
+        "id",
+        "name",
+        "schema_fingerprint",
+        "threshold",
+        "mode",
+        "allow_clkhash_json",
+        "created_at",
+    ):
+        click.echo(f"{key}: {shown.get(key)}")
+    deleted = shown.get("encodings_deleted_at")
+    if shown.get("retain_encodings"):
+        retention = "kept for later runs (--keep-encodings)"
+    else:
+        retention = "deleted once the run is done and every party has its results"
+    click.echo(f"encodings: {retention}")
+    if deleted:
+        click.echo(f"encodings_deleted_at: {deleted}")
+    for party in shown.get("parties") or []:
+        if not isinstance(party, dict):
+            continue
+        state = "uploaded" if party.get("uploaded") else "not uploaded"
+        if party.get("record_count") is not None:
+            state += (
+                f" (version {party.get('upload_version')}, "
+                f"{party.get('record_count')} records)"
+            )
+        click.echo(f"party {party.get('name')}: {state}")
+
+
+@project.command("delete-encodings")
+@project_option
+@server_option
+@token_option("the operator's")
+def delete_encodings(project_id: int, server: str, token_file: Path | None) -> None:
+    """Delete every encodings upload of a project now (operator).
+
+    For a project created with --keep-encodings once later runs no longer
+    need them, or when a party never downloads its results (which would keep
+    them otherwise). Results and match IDs stay; the project then takes no
+    new uploads or runs. The deletion is recorded in the audit log.
+    """
+    with connect(server, token_file) as client:
+        deleted = client.delete_encodings(project_id)
+    click.echo(
+        f"Deleted the encodings of project {project_id}: "
+        f"{deleted.get('uploads')} upload(s), {deleted.get('records')} records.",
         err=True,
     )
 
@@ -180,7 +255,8 @@ def upload(
 
     The file is streamed; the service checks its format, schema fingerprint,
     bit length and key check before accepting it. A re-upload before a run
-    replaces the previous one.
+    replaces the previous one. Once the project's encodings were deleted
+    after its run, uploads are refused.
     """
     size = encodings.stat().st_size
     show = _show(progress, size >= PROGRESS_MIN_BYTES)
@@ -341,7 +417,9 @@ def results(project_id: int, out: Path, server: str, token_file: Path | None) ->
     """Download your party's results from the project's completed run.
 
     The file lists your pseudonyms with their match IDs; turn it into your
-    own record IDs with `linkage vault resolve FILE`.
+    own record IDs with `linkage vault resolve FILE`. Once every party has
+    downloaded its results, the service deletes the project's encodings
+    (unless the project keeps them); the results can still be downloaded.
     """
     with connect(server, token_file) as client:
         try:

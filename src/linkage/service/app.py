@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from linkage import __version__
 from linkage.reveal.keys import load_or_create_signing_key
 from linkage.service.errors import install_error_handlers
+from linkage.service.retention import sweep_deleted_encodings
 from linkage.service.reveals import RevealDesk
 from linkage.service.routes import (
     audit,
@@ -34,8 +35,9 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the service: open (or create) its database and data folders.
 
     When the app's lifespan starts, runs a killed service left running are
-    marked failed and the run worker starts; when it ends, the worker stops
-    (a run in progress goes back to the queue) and the store is closed.
+    marked failed, encodings files a crash left after their deletion are
+    removed, and the run worker starts; when it ends, the worker stops (a run
+    in progress goes back to the queue) and the store is closed.
     """
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(mode=0o700, exist_ok=True)
@@ -48,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             recover_interrupted_runs(store, settings)
+            sweep_deleted_encodings(store, settings)
             worker.start()
             try:
                 yield

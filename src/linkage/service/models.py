@@ -9,6 +9,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "EncodingsDeleted",
     "PartyName",
     "PartyPublic",
     "PartyToken",
@@ -48,6 +49,13 @@ class ProjectCreate(BaseModel):
     threshold: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = "auto"
     mode: Literal["link", "link-dedup"] = "link"
     allow_clkhash_json: bool = False
+    retain_encodings: bool = Field(
+        default=False,
+        description="Keep the encodings after a run, for later runs. By "
+        "default they are deleted once the run has completed and every party "
+        "has downloaded its results: encodings plus a few known identities "
+        "decode everyone else's records. A failed run keeps them either way.",
+    )
 
     @field_validator("parties")
     @classmethod
@@ -82,7 +90,11 @@ class PartyPublic(BaseModel):
 
 
 class ProjectPublic(BaseModel):
-    """A project's settings and upload state, with no record-level data."""
+    """A project's settings and upload state, with no record-level data.
+
+    ``retain_encodings`` is the retention setting; ``encodings_deleted_at``
+    says when the encodings were deleted (None while the service holds them).
+    """
 
     id: int
     name: str
@@ -90,8 +102,19 @@ class ProjectPublic(BaseModel):
     threshold: str
     mode: str
     allow_clkhash_json: bool
+    retain_encodings: bool
+    encodings_deleted_at: datetime | None
     created_at: datetime
     parties: list[PartyPublic]
+
+
+class EncodingsDeleted(BaseModel):
+    """What the operator's deletion of a project's encodings removed."""
+
+    project_id: int
+    uploads: int
+    records: int
+    deleted_at: datetime
 
 
 class UploadPublic(BaseModel):

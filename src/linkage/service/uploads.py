@@ -3,7 +3,9 @@
 Files live under ``<data-dir>/uploads/<project id>/``. A file arrives as a
 hidden ``.incoming-*.part`` file in ``uploads/``, mode 0600; it is renamed
 into its project's folder only once it has been read in full and found
-consistent, and the rename is undone if the database refuses the row.
+consistent, and the rename is undone if the database refuses the row. They
+are deleted again once the project's run is done with them (see
+:mod:`linkage.service.retention`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from linkage.storage.records import (
     CreatedProject,
+    DeletedEncodings,
     Member,
     Mode,
     Party,
@@ -21,6 +22,7 @@ from linkage.storage.store import (
     AuthenticationError,
     ClaimedRun,
     ConflictError,
+    EncodingsDeletedError,
     NotFoundError,
     RunConflictError,
     Store,
@@ -34,6 +36,8 @@ __all__ = [
     "ClaimedRun",
     "ConflictError",
     "CreatedProject",
+    "DeletedEncodings",
+    "EncodingsDeletedError",
     "Member",
     "Mode",
     "NotFoundError",

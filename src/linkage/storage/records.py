@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 __all__ = [
     "CreatedProject",
+    "DeletedEncodings",
     "Member",
     "Mode",
     "Party",
@@ -45,7 +46,13 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class Project:
-    """A linkage project. ``threshold`` is ``"auto"`` or a number in (0, 1]."""
+    """A linkage project. ``threshold`` is ``"auto"`` or a number in (0, 1].
+
+    ``retain_encodings`` is False unless the operator chose to keep the
+    encodings for later runs; ``encodings_deleted_at`` is set once they were
+    deleted: after run ``encodings_deleted_after_run`` (every party had
+    downloaded its results), or by the operator (that field is then None).
+    """
 
     id: int
     name: str
@@ -54,6 +61,9 @@ class Project:
     mode: Mode
     allow_clkhash_json: bool
     created_at: datetime
+    retain_encodings: bool = False
+    encodings_deleted_at: datetime | None = None
+    encodings_deleted_after_run: int | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Self:
@@ -66,6 +76,9 @@ class Project:
             mode=row["mode"],
             allow_clkhash_json=bool(row["allow_clkhash_json"]),
             created_at=_utc(row["created_at"]),
+            retain_encodings=bool(row["retain_encodings"]),
+            encodings_deleted_at=_utc_or_none(row["encodings_deleted_at"]),
+            encodings_deleted_after_run=row["encodings_deleted_after_run"],
         )
 
 
@@ -147,7 +160,8 @@ class Member:
 @dataclass(frozen=True)
 class Upload:
     """One accepted encodings file. ``key_check`` and ``schema_fingerprint``
-    are None for clkhash JSON, which has no header."""
+    are None for clkhash JSON, which has no header. ``deleted_at`` is set once
+    the file was deleted; ``path`` is then empty."""
 
     id: int
     project_id: int
@@ -160,6 +174,7 @@ class Upload:
     schema_fingerprint: str | None
     created_at: datetime
     superseded: bool
+    deleted_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Self:
@@ -176,6 +191,7 @@ class Upload:
             schema_fingerprint=row["schema_fingerprint"],
             created_at=_utc(row["created_at"]),
             superseded=bool(row["superseded"]),
+            deleted_at=_utc_or_none(row["deleted_at"]),
         )
 
 
@@ -206,6 +222,32 @@ class RecordedUpload:
         """The replaced uploads no run used, whose files may be deleted."""
         kept = {upload.id for upload in self.retained}
         return tuple(upload for upload in self.replaced if upload.id not in kept)
+
+
+@dataclass(frozen=True)
+class DeletedEncodings:
+    """What :meth:`Store.delete_encodings` removed from the database.
+
+    ``uploads`` are the rows as they were before (with their file paths,
+    relative to the data folder): the caller deletes those files once the
+    transaction has committed. ``run_id`` is the completed run whose results
+    every party had downloaded, or None when the operator deleted them.
+    """
+
+    project_id: int
+    run_id: int | None
+    uploads: tuple[Upload, ...]
+    deleted_at: datetime
+
+    @property
+    def records(self) -> int:
+        """How many records' encodings were deleted, over every upload."""
+        return sum(upload.record_count for upload in self.uploads)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The deleted uploads' files, relative to the data folder."""
+        return tuple(upload.path for upload in self.uploads if upload.path)
 
 
 @dataclass(frozen=True)
@@ -255,6 +297,7 @@ class RunResult:
     upload_id: int
     path: str
     row_count: int
+    downloaded_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Self:
@@ -265,6 +308,7 @@ class RunResult:
             upload_id=row["upload_id"],
             path=row["path"],
             row_count=row["row_count"],
+            downloaded_at=_utc_or_none(row["downloaded_at"]),
         )
 
 

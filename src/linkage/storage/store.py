@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from linkage.errors import LinkageError
 from linkage.storage.records import (
     CreatedProject,
+    DeletedEncodings,
     Member,
     Mode,
     Party,
@@ -55,6 +56,7 @@ __all__ = [
     "AuthenticationError",
     "ClaimedRun",
     "ConflictError",
+    "EncodingsDeletedError",
     "NotFoundError",
     "RunConflictError",
     "Store",
@@ -79,6 +81,30 @@ class UploadRejectedError(StoreError, ValueError):
 
 class RunConflictError(ConflictError):
     """A run cannot start now: a party has not uploaded, or a run is pending."""
+
+
+class EncodingsDeletedError(ConflictError):
+    """The project's encodings were deleted: no upload or run is accepted."""
+
+
+def encodings_deleted_message(project: Project) -> str:
+    """Why ``project`` (whose encodings were deleted) takes no upload or run."""
+    when = project.encodings_deleted_at
+    day = when.date().isoformat() if when is not None else "an earlier date"
+    if project.encodings_deleted_after_run is not None:
+        why = (
+            f"after run {project.encodings_deleted_after_run} completed and every "
+            "party downloaded its results, as the project's retention setting "
+            "says (it was created without --keep-encodings)"
+        )
+    else:
+        why = "by the operator"
+    return (
+        f"the encodings of project {project.id} were deleted on {day} {why}; "
+        "it takes no new uploads or runs. Its results and match IDs still "
+        "work; to link again, create a new project (with --keep-encodings if "
+        "its encodings must serve later runs)"
+    )
 
 
 @dataclass(frozen=True)
@@ -191,8 +217,13 @@ class Store:
         mode: Mode,
         parties: Sequence[str] = (),
         allow_clkhash_json: bool = False,
+        retain_encodings: bool = False,
     ) -> CreatedProject:
         """Create a project with its parties and one party token each.
+
+        With ``retain_encodings`` False (the default) the project's encodings
+        are to be deleted once its latest run has completed and every party
+        has downloaded its results (see :meth:`encodings_due_for_deletion`).
 
         Raises:
             ValueError: ``threshold`` or ``mode`` is invalid, or a party name
@@ -216,6 +247,7 @@ class Store:
                 "mode": mode,
                 "allow_clkhash_json": allow_clkhash_json,
                 "created_at": self._clock(),
+                "retain_encodings": retain_encodings,
             }
             project_id = insert_row(connection, projects, values)
             made = [self._add_party(connection, project_id, party) for party in parties]
@@ -481,6 +513,7 @@ class Store:
             NotFoundError: the party is not one of the project's.
             RunConflictError: a run of the project is queued or running; it
                 reads the current uploads, so none may change until it ends.
+            EncodingsDeletedError: the project's encodings were deleted.
             UploadRejectedError: the file disagrees with the project or the
                 other parties; the message says how.
         """
@@ -489,6 +522,8 @@ class Store:
             # to one project are checked against each other one at a time.
             project = self._project(connection, project_id, for_update=True)
             self._party(connection, project_id, party_id)
+            if project.encodings_deleted_at is not None:
+                raise EncodingsDeletedError(encodings_deleted_message(project))
             pending = self._pending_run(connection, project_id)
             if pending is not None:
                 raise RunConflictError(
@@ -569,9 +604,12 @@ class Store:
             NotFoundError: there is no such project.
             RunConflictError: a party has no accepted upload (the message names
                 them), or a run of the project is queued or running.
+            EncodingsDeletedError: the project's encodings were deleted.
         """
         with self.transaction() as connection:
-            self._project(connection, project_id, for_update=True)
+            project = self._project(connection, project_id, for_update=True)
+            if project.encodings_deleted_at is not None:
+                raise EncodingsDeletedError(encodings_deleted_message(project))
             members = self._parties(connection, project_id)
             current = {
                 u.party_id for u in self._current_uploads(connection, project_id)
@@ -798,6 +836,130 @@ class Store:
             ).mappings()
             return [Run.from_row(row) for row in rows]
 
+    # -- downloads and retention ---------------------------------------------
+
+    def record_download(self, *, run_id: int, party_id: int) -> RunResult:
+        """Note that the party downloaded its results of a completed run.
+
+        The first download's time is kept; later ones change nothing.
+
+        Raises:
+            NotFoundError: the run is not completed or has no file for the party.
+        """
+        with self.transaction() as connection:
+            # Raises NotFoundError unless the run is completed and has a file.
+            self.run_result(run_id=run_id, party_id=party_id)
+            connection.execute(
+                sa.update(run_results)
+                .where(
+                    run_results.c.run_id == run_id,
+                    run_results.c.party_id == party_id,
+                    run_results.c.downloaded_at.is_(None),
+                )
+                .values(downloaded_at=self._clock())
+            )
+            return self.run_result(run_id=run_id, party_id=party_id)
+
+    def encodings_due_for_deletion(self, *, project_id: int) -> int | None:
+        """The run after which the project's encodings are due for deletion.
+
+        They are due when the project does not retain its encodings, they
+        have not been deleted yet, and its newest run has completed and every
+        party of that run has downloaded its results. A newer failed run, or
+        a queued or running one, keeps them: it needs them to be retried or
+        to run. Returns that completed run's id, or None when not due.
+        """
+        with self.transaction() as connection:
+            project = self._project(connection, project_id, for_update=True)
+            if project.retain_encodings or project.encodings_deleted_at is not None:
+                return None
+            newest = (
+                connection.execute(
+                    sa.select(runs.c.id, runs.c.state)
+                    .where(runs.c.project_id == project_id)
+                    .order_by(runs.c.id.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+            if newest is None or newest["state"] != "completed":
+                return None
+            run_id = int(newest["id"])
+            waiting = connection.scalar(
+                sa.select(sa.func.count())
+                .select_from(run_results)
+                .where(
+                    run_results.c.run_id == run_id,
+                    run_results.c.downloaded_at.is_(None),
+                )
+            )
+            return run_id if not waiting else None
+
+    def delete_encodings(
+        self, *, project_id: int, after_run: int | None = None
+    ) -> DeletedEncodings:
+        """Mark every encodings upload of the project deleted, and the project.
+
+        The rows stay (they hold counts only, and results refer to them) but
+        lose their file paths, and no upload or run of the project is accepted
+        any more. The files are the caller's to delete, *after* this
+        transaction commits (see :class:`DeletedEncodings`); files a crash
+        left behind are found again with
+        :meth:`projects_with_deleted_encodings`. ``after_run`` is the
+        completed run whose last download made them due, or None when the
+        operator deletes them.
+
+        Raises:
+            NotFoundError: there is no such project.
+            EncodingsDeletedError: they were deleted before.
+            RunConflictError: a run of the project is queued or running and
+                reads them.
+        """
+        with self.transaction() as connection:
+            project = self._project(connection, project_id, for_update=True)
+            if project.encodings_deleted_at is not None:
+                raise EncodingsDeletedError(encodings_deleted_message(project))
+            pending = self._pending_run(connection, project_id)
+            if pending is not None:
+                raise RunConflictError(
+                    f"run {pending} of project {project_id} is queued or running "
+                    "and reads the encodings; wait for it to finish"
+                )
+            rows = connection.execute(
+                sa.select(uploads)
+                .where(
+                    uploads.c.project_id == project_id,
+                    uploads.c.deleted_at.is_(None),
+                )
+                .order_by(uploads.c.id)
+            ).mappings()
+            gone = tuple(Upload.from_row(row) for row in rows)
+            now = self._clock()
+            connection.execute(
+                sa.update(uploads)
+                .where(uploads.c.id.in_([upload.id for upload in gone]))
+                .values(deleted_at=now, path="")
+            )
+            connection.execute(
+                sa.update(projects)
+                .where(projects.c.id == project_id)
+                .values(encodings_deleted_at=now, encodings_deleted_after_run=after_run)
+            )
+            return DeletedEncodings(project_id, after_run, gone, now)
+
+    def projects_with_deleted_encodings(self) -> list[int]:
+        """The ids of the projects whose encodings were deleted: any file
+        still in their uploads folder is a leftover to remove."""
+        with self.transaction() as connection:
+            return list(
+                connection.scalars(
+                    sa.select(projects.c.id)
+                    .where(projects.c.encodings_deleted_at.is_not(None))
+                    .order_by(projects.c.id)
+                )
+            )
+
     # -- helpers, each inside the caller's transaction ---------------------
 
     def _project(
@@ -912,9 +1074,14 @@ class Store:
         return token
 
     def _current_uploads(self, connection: Connection, project_id: int) -> list[Upload]:
+        # A deleted upload is no longer current: the service holds no file.
         rows = connection.execute(
             sa.select(uploads)
-            .where(uploads.c.project_id == project_id, sa.not_(uploads.c.superseded))
+            .where(
+                uploads.c.project_id == project_id,
+                sa.not_(uploads.c.superseded),
+                uploads.c.deleted_at.is_(None),
+            )
             .order_by(uploads.c.party_id)
         ).mappings()
         return [Upload.from_row(row) for row in rows]

@@ -35,6 +35,16 @@ projects = sa.Table(
     sa.Column("mode", sa.String(16), nullable=False),
     sa.Column("allow_clkhash_json", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", _timestamp, nullable=False),
+    # False (the default): the encodings are deleted once the latest run has
+    # completed and every party has downloaded its results. Encodings plus a
+    # few known identities decode everyone else, so keeping them is opt-in.
+    sa.Column("retain_encodings", sa.Boolean, nullable=False, default=False),
+    # Set when the project's encodings were deleted; from then on no upload or
+    # run is accepted, and startup removes any file left in its folder.
+    sa.Column("encodings_deleted_at", _timestamp, nullable=True),
+    # The completed run after whose last download they were deleted; null when
+    # the operator deleted them.
+    sa.Column("encodings_deleted_after_run", sa.Integer, nullable=True),
 )
 
 parties = sa.Table(
@@ -89,6 +99,9 @@ uploads = sa.Table(
     sa.Column("schema_fingerprint", sa.String(64), nullable=True),
     sa.Column("created_at", _timestamp, nullable=False),
     sa.Column("superseded", sa.Boolean, nullable=False, default=False),
+    # Set when the encodings file was deleted (its path is then emptied). The
+    # row stays: it holds counts only, and run_results refer to it.
+    sa.Column("deleted_at", _timestamp, nullable=True),
     sa.UniqueConstraint("project_id", "party_id", "version"),
 )
 
@@ -122,6 +135,9 @@ run_results = sa.Table(
     sa.Column("upload_id", sa.ForeignKey("uploads.id"), nullable=False),
     sa.Column("path", sa.String(1024), nullable=False),
     sa.Column("row_count", sa.Integer, nullable=False),
+    # When the party first downloaded this file: once every party of the run
+    # has, the project's encodings may be deleted.
+    sa.Column("downloaded_at", _timestamp, nullable=True),
     sa.UniqueConstraint("run_id", "party_id"),
 )
 

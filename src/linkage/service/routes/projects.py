@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 
 from linkage.service.deps import (
     AuditDep,
     CurrentToken,
     Operator,
     ReachableProject,
+    SettingsDep,
     StoreDep,
     forbidden,
 )
 from linkage.service.models import (
+    EncodingsDeleted,
     PartyName,
     PartyPublic,
     PartyToken,
@@ -20,6 +23,7 @@ from linkage.service.models import (
     ProjectCreated,
     ProjectPublic,
 )
+from linkage.service.retention import delete_encodings, remove_encodings_files
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -37,6 +41,7 @@ def create_project(
             mode=body.mode,
             parties=body.parties,
             allow_clkhash_json=body.allow_clkhash_json,
+            retain_encodings=body.retain_encodings,
         )
         audit.append(
             actor=operator.actor,
@@ -47,6 +52,7 @@ def create_project(
                 "parties": body.parties,
                 "mode": body.mode,
                 "threshold": created.project.threshold,
+                "retain_encodings": body.retain_encodings,
             },
         )
     return ProjectCreated(
@@ -88,6 +94,8 @@ def read_project(
         threshold=project.threshold,
         mode=project.mode,
         allow_clkhash_json=project.allow_clkhash_json,
+        retain_encodings=project.retain_encodings,
+        encodings_deleted_at=project.encodings_deleted_at,
         created_at=project.created_at,
         parties=parties,
     )
@@ -118,3 +126,40 @@ def revoke_party_token(
             details={"party": found.name},
         )
     return PartyToken(project_id=project.id, party=found.name, token=token)
+
+
+@router.delete(
+    "/{project_id}/encodings",
+    responses={
+        409: {
+            "description": "A run of the project is queued or running, or its "
+            "encodings were deleted before."
+        }
+    },
+)
+async def delete_project_encodings(
+    project: ReachableProject,
+    operator: Operator,
+    store: StoreDep,
+    settings: SettingsDep,
+    audit: AuditDep,
+) -> EncodingsDeleted:
+    """Delete every encodings upload of the project now (operator only).
+
+    For a project that keeps its encodings once it needs them no more, or
+    one where a party never downloads its results. Results, match IDs and
+    reveals keep working; the project takes no new uploads or runs.
+    """
+
+    def delete() -> EncodingsDeleted:
+        deleted = delete_encodings(store, audit, project.id, actor=operator.actor)
+        # Only once the deletion has committed: see linkage.service.retention.
+        remove_encodings_files(settings, deleted)
+        return EncodingsDeleted(
+            project_id=project.id,
+            uploads=len(deleted.uploads),
+            records=deleted.records,
+            deleted_at=deleted.deleted_at,
+        )
+
+    return await run_in_threadpool(delete)

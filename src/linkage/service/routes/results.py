@@ -18,6 +18,7 @@ from linkage.service.deps import (
     forbidden,
 )
 from linkage.service.errors import ApiProblem
+from linkage.service.retention import delete_encodings_if_due, remove_encodings_files
 
 router = APIRouter(tags=["results"])
 
@@ -40,7 +41,13 @@ def read_results(
     settings: SettingsDep,
     audit: AuditDep,
 ) -> FileResponse:
-    """This party's results from the project's latest completed run."""
+    """This party's results from the project's latest completed run.
+
+    The first download by the last party of the run deletes the project's
+    encodings, unless the project retains them (see
+    :mod:`linkage.service.retention`); the results themselves are kept and
+    may be downloaded again.
+    """
     if token.role != "party" or token.party_id is None:
         raise forbidden(
             "only a party's own token may read its results; the operator sees "
@@ -51,16 +58,23 @@ def read_results(
         raise ApiProblem(
             409, f"no run of project {project.id} has completed yet; wait for one"
         )
-    result = store.run_result(run_id=run.id, party_id=token.party_id)
     party = next(
         p for p in store.parties_of(project_id=project.id) if p.id == token.party_id
     )
-    audit.append(
-        actor=token.actor,
-        action="results.downloaded",
-        project_id=project.id,
-        details={"run_id": run.id, "rows": result.row_count},
-    )
+    # The download, its audit entry and (when it was the last one due) the
+    # deletion of the encodings rows commit together.
+    with store.transaction():
+        result = store.record_download(run_id=run.id, party_id=token.party_id)
+        audit.append(
+            actor=token.actor,
+            action="results.downloaded",
+            project_id=project.id,
+            details={"run_id": run.id, "rows": result.row_count},
+        )
+        deleted = delete_encodings_if_due(store, audit, project.id)
+    if deleted is not None:
+        # After the commit, never before: see linkage.service.retention.
+        remove_encodings_files(settings, deleted)
     return FileResponse(
         settings.data_dir / result.path,
         media_type="text/csv",

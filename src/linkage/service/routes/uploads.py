@@ -23,6 +23,7 @@ from linkage.service.errors import ApiProblem
 from linkage.service.models import PartyName, UploadPublic
 from linkage.service.uploads import accept_upload, receive_upload
 from linkage.storage import Upload
+from linkage.storage.store import encodings_deleted_message
 
 router = APIRouter(tags=["uploads"])
 
@@ -43,7 +44,10 @@ _FILE_BODY = {
     "/projects/{project_id}/parties/{party}/encodings",
     openapi_extra=_FILE_BODY,
     responses={
-        409: {"description": "A run of the project is queued or running."},
+        409: {
+            "description": "A run of the project is queued or running, or the "
+            "project's encodings were deleted after its run."
+        },
         413: {"description": "The file is larger than the service accepts."},
     },
 )
@@ -60,15 +64,19 @@ async def put_encodings(
 
     Before any run, a re-upload replaces the previous file. While a run of the
     project is queued or running it is refused (409): wait for the run. After
-    a run, it starts a new version; the file the run used is kept.
+    a run, it starts a new version; the file the run used is kept until the
+    project's encodings are deleted. Once they are (after the run, per the
+    project's retention setting, or by the operator), it is refused (409).
     """
     if token.role != "party":
         raise forbidden("only a party's own token may upload its encodings")
     found = await run_in_threadpool(store.find_party, project_id=project.id, name=party)
     if found.id != token.party_id:
         raise forbidden(f"this token may not upload for party {party!r}")
-    # Checked again when the upload is recorded; this spares streaming a file
-    # that would be refused.
+    # Both checked again when the upload is recorded; this spares streaming a
+    # file that would be refused.
+    if project.encodings_deleted_at is not None:
+        raise ApiProblem(409, encodings_deleted_message(project))
     pending = await run_in_threadpool(store.pending_run, project_id=project.id)
     if pending is not None:
         raise ApiProblem(
