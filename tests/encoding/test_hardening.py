@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage.encoding.encoder import ClkEncoder
-from linkage.encoding.recipe import encode_csv
 from linkage.encoding.hardening import KeyStream, derive_key
+from linkage.encoding.recipe import encode_csv
 from linkage.errors import SchemaError
 from linkage.formats.schema import LinkageSchema, schema_from_dict
 from tests.conftest import FEBRL4_SCHEMA, RunCli

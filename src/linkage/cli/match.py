@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from linkage.atomic import private_output
 from linkage.cli.options import existing_file, output_file
+from linkage.matching.fellegi_sunter import FellegiSunterResult
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
 from linkage.matching.parties import load_parties
+
+_CLOSE_CALLS = 5  # Waterfalls written with the model: the pairs nearest the line.
 
 
 class ThresholdType(click.ParamType):  # type: ignore[type-arg]
@@ -126,6 +132,32 @@ class ThresholdType(click.ParamType):  # type: ignore[type-arg]
     "Only CLKs go to the workers; the result is the same as a local run.",
 )
 @click.option(
+    "--method",
+    type=click.Choice(["clk", "probabilistic"]),
+    default="clk",
+    show_default=True,
+    help="clk: score a pair by the Dice similarity of the whole encodings. "
+    "probabilistic: per-field encodings only; compare field by field and score "
+    "a pair by a Fellegi-Sunter match probability whose m and u are learnt "
+    "from the data (no ground truth).",
+)
+@click.option(
+    "--candidate-threshold",
+    type=click.FloatRange(0.05, 1.0),
+    default=None,
+    metavar="T",
+    help="probabilistic: the Dice of the whole encodings that makes a pair a "
+    "candidate (default: 0.2 under the single-CLK threshold, at least 0.5).",
+)
+@click.option(
+    "--model-out",
+    type=output_file,
+    default=None,
+    help="probabilistic: write the model (m, u, weight per field and level, "
+    "the threshold, the weight histogram and a waterfall of the closest "
+    "calls) as JSON.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show progress on stderr (default: when stderr is a terminal).",
@@ -144,6 +176,9 @@ def match(
     lsh_tables: int | None,
     lsh_completeness: float,
     scheduler: str | None,
+    method: str,
+    candidate_threshold: float | None,
+    model_out: Path | None,
     progress: bool | None,
 ) -> None:
     """Link the ENCODINGS files of two or more agencies (or dedup one).
@@ -166,6 +201,8 @@ def match(
         lsh_tables=lsh_tables,
         lsh_completeness=lsh_completeness,
         scheduler=scheduler,
+        method="probabilistic" if method == "probabilistic" else "clk",
+        candidate_threshold=candidate_threshold,
     )
     show = progress if progress is not None else sys.stderr.isatty()
     result = Matcher(parties, settings, progress=_Progress() if show else None).run()
@@ -185,6 +222,10 @@ def match(
             choice=result.choice,
             summary=_summary(result, encodings),
         )
+    if result.model is not None:
+        click.echo(result.model.model.to_text(), err=True)
+        if model_out is not None:
+            _write_model(model_out, result.model)
     click.echo(result.choice.explanation, err=True)
     click.echo(
         f"Threshold {result.choice.threshold:.3f} ({result.choice.method}): "
@@ -199,6 +240,15 @@ def match(
         f"{result.stats['estimated pair completeness']:.4f}).",
         err=True,
     )
+
+
+def _write_model(path: Path, model: FellegiSunterResult) -> None:
+    """The model and the waterfalls of the pairs closest to the threshold."""
+    document = model.summary()
+    closest = np.argsort(np.abs(model.weights - model.threshold.weight))[:_CLOSE_CALLS]
+    document["closest_calls"] = [asdict(model.waterfall(int(i))) for i in closest]
+    with private_output(path) as binary:
+        binary.write(json.dumps(document, indent=2, default=float).encode("utf-8"))
 
 
 def _write_csv(path: Path, frame: Any) -> None:

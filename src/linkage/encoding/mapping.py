@@ -60,7 +60,21 @@ Its value then goes through, in this order:
    ``casefold``, ``collapse_whitespace``, ``remove_whitespace``,
    ``remove_punctuation`` (options ``hyphen`` and ``apostrophe``, each
    ``keep | space | remove``; default ``{hyphen: space, apostrophe: remove}``),
-   ``digits_only``, ``first_word`` and ``zero_pad: WIDTH``.
+   ``digits_only``, ``first_word``, ``zero_pad: WIDTH``,
+   ``given_name_variants`` and ``surname_parts``.
+
+   ``given_name_variants`` replaces each word that is a known variant of a
+   given name with its canonical form ("bill" -> "william"), using the
+   built-in table (:mod:`linkage.encoding.name_variants`); its options are
+   ``builtin`` (the default), or ``{table: builtin | none, extra: FILE.csv}``
+   to add the agency's own tables (``variant,canonical`` rows, read relative
+   to the mapping file; a row there replaces the built-in one). Put it after
+   ``lower`` and ``remove_punctuation``, and use the same tables at every
+   agency. ``surname_parts`` splits a hyphenated or double surname into its
+   parts joined by one space (option ``order: sort | keep``, default
+   ``sort``): "Smith-Jones" -> "jones smith", so that its bigrams are those
+   of each part and Jones-Smith encodes alike
+   (:func:`~linkage.encoding.normalise.split_name_parts`).
 4. ``value_map``: a value equal to a key (exactly, after the steps) is replaced
    by the key's value; ``""`` means missing. Other values follow ``unmapped``.
 5. ``date_formats``: the value is read with the first pattern that fits exactly

@@ -24,8 +24,10 @@ from linkage.encoding.mapping import (
     Step,
     Unmapped,
 )
+from linkage.encoding.name_variants import load_variant_table
 from linkage.encoding.normalise import (
     NameOrder,
+    PartOrder,
     PunctuationRule,
     collapse_whitespace,
     digits_only,
@@ -35,6 +37,7 @@ from linkage.encoding.normalise import (
     nfkc,
     remove_punctuation,
     remove_whitespace,
+    split_name_parts,
     strip_accents,
     uses_two_digit_year,
     validate_date_format,
@@ -96,6 +99,8 @@ class _Checker:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        # Files the mapping names (variant tables) are read from its folder.
+        self.folder = Path(source).parent if not source.startswith("<") else Path()
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append(Problem(message, source=self.source, field=path))
@@ -375,7 +380,13 @@ _SIMPLE_STEPS: dict[str, Callable[[str], str]] = {
     "digits_only": digits_only,
     "first_word": first_word,
 }
-_STEP_NAMES = (*_SIMPLE_STEPS, "remove_punctuation", "zero_pad")
+_STEP_NAMES = (
+    *_SIMPLE_STEPS,
+    "remove_punctuation",
+    "zero_pad",
+    "given_name_variants",
+    "surname_parts",
+)
 
 
 def _parse_steps(value: Any, path: str, checker: _Checker) -> tuple[Step, ...]:
@@ -411,6 +422,10 @@ def _parse_step(item: Any, path: str, checker: _Checker) -> Step | None:
             checker.fail(path, f"step {name!r} takes no options; write just `{name}`")
             return None
         return Step(name, _SIMPLE_STEPS[name])
+    if name == "given_name_variants":
+        return _parse_variants_step(options, path, checker)
+    if name == "surname_parts":
+        return _parse_surname_parts_step(options, path, checker)
     if name == "zero_pad":
         if options is None:
             checker.fail(path, "step 'zero_pad' needs a width, like `zero_pad: 4`")
@@ -444,6 +459,74 @@ def _parse_punctuation_step(options: Any, path: str, checker: _Checker) -> Step 
     )
     label = f"remove_punctuation: {{hyphen: {hyphen}, apostrophe: {apostrophe}}}"
     return Step(label, function)
+
+
+_VARIANT_TABLES = ("builtin", "none")
+
+
+def _parse_variants_step(options: Any, path: str, checker: _Checker) -> Step | None:
+    """``given_name_variants``, ``: builtin`` or ``: {table: ..., extra: ...}``."""
+    path = f"{path}.given_name_variants"
+    settings: dict[str, Any] | None
+    if options is None or isinstance(options, str):
+        table_path, settings = path, {"table": options or "builtin"}
+    else:
+        table_path, settings = f"{path}.table", checker.mapping(options, path)
+    if settings is None:
+        return None
+    checker.keys(settings, path, ("table", "extra"))
+    table = checker.choice(
+        settings.get("table", "builtin"), table_path, _VARIANT_TABLES
+    )
+    extra = _parse_extra_tables(settings.get("extra", []), f"{path}.extra", checker)
+    if table is None or extra is None:
+        return None
+    if table == "none" and not extra:
+        checker.fail(
+            path,
+            "uses no table: add `extra: YOUR_TABLE.csv` or set `table: builtin`",
+        )
+        return None
+    try:
+        variants = load_variant_table(
+            builtin=table == "builtin", extra=[checker.folder / name for name in extra]
+        )
+    except MappingError as error:
+        for problem in error.problems or [Problem(error.summary)]:
+            checker.fail(f"{path}.extra", f"{problem}")
+        return None
+    shown = f"{{table: {table}, extra: [{', '.join(extra)}]}}" if extra else table
+    return Step(f"given_name_variants: {shown}", variants.canonicalise)
+
+
+def _parse_extra_tables(
+    value: Any, path: str, checker: _Checker
+) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        value = [value]
+    before = len(checker.problems)
+    names = checker.texts(value, path, allow_empty=True)
+    if any(not name for name in names):
+        checker.fail(path, "must name CSV files, relative to the mapping file")
+    return None if len(checker.problems) > before else names
+
+
+def _parse_surname_parts_step(
+    options: Any, path: str, checker: _Checker
+) -> Step | None:
+    """``surname_parts`` or ``surname_parts: {order: sort | keep}``."""
+    path = f"{path}.surname_parts"
+    settings = {} if options is None else checker.mapping(options, path)
+    if settings is None:
+        return None
+    checker.keys(settings, path, ("order",))
+    order = checker.choice(
+        settings.get("order", "sort"), f"{path}.order", get_args(PartOrder)
+    )
+    if order is None:
+        return None
+    function = partial(split_name_parts, order=cast(PartOrder, order))
+    return Step(f"surname_parts: {{order: {order}}}", function)
 
 
 def _parse_value_map(

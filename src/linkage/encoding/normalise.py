@@ -35,6 +35,7 @@ __all__ = [
     "SURNAME_PARTICLES",
     "NameOrder",
     "NameParts",
+    "PartOrder",
     "PunctuationRule",
     "collapse_whitespace",
     "digits_only",
@@ -49,6 +50,7 @@ __all__ = [
     "remove_punctuation",
     "remove_whitespace",
     "split_full_name",
+    "split_name_parts",
     "strip_accents",
     "uses_two_digit_year",
     "validate_date_format",
@@ -57,6 +59,7 @@ __all__ = [
 
 PunctuationRule = Literal["keep", "space", "remove"]
 NameOrder = Literal["auto", "given_first", "surname_first"]
+PartOrder = Literal["keep", "sort"]
 
 # Letters that Unicode does not decompose into a base letter plus accents, with
 # the plain-Latin spelling a records clerk would type for them.
@@ -241,6 +244,40 @@ def first_word(value: str) -> str:
     """Keep the first whitespace-separated word (``"John Paul"`` -> ``"John"``)."""
     words = value.split(maxsplit=1)
     return words[0] if words else ""
+
+
+def split_name_parts(value: str, *, order: PartOrder = "sort") -> str:
+    """Split a double or hyphenated name into its parts, joined by one space.
+
+    Hyphens (any dash variant) and runs of whitespace separate the parts:
+    ``"Smith-Jones"`` -> ``"Jones Smith"`` (sorted) or ``"Smith Jones"``
+    (``order="keep"``). A value with no letters between its separators
+    becomes ``""`` (missing).
+
+    Why a single space: a bigram tokeniser pads each value with a space, so
+    ``"smith jones"`` gives exactly the bigrams of ``"smith"`` and of
+    ``"jones"`` together, and any order of the parts gives the same bigrams.
+    Joining without a space would add a bigram ("hj") that neither part
+    has, and keeping the hyphen one ("h-", "-j") that a record with the parts
+    spaced lacks. Sorting (the default) makes the order irrelevant for other
+    comparisons too (exact, trigrams): Smith-Jones and Jones-Smith agree.
+
+    Example:
+        >>> split_name_parts("Smith-Jones")
+        'Jones Smith'
+        >>> split_name_parts("smith – jones", order="keep")
+        'smith jones'
+    """
+    parts = [part for part in _NAME_PART_SEPARATORS.split(value) if part]
+    if order == "sort":
+        # Case-folded first so "de" and "De" sort alike; then exact, for ties.
+        parts.sort(key=lambda part: (part.casefold(), part))
+    return " ".join(parts)
+
+
+_NAME_PART_SEPARATORS = re.compile(
+    "[\\s" + "".join(sorted(_HYPHENS)).replace("-", "\\-") + "]+"
+)
 
 
 def zero_pad(value: str, width: int) -> str:

@@ -33,7 +33,9 @@ from linkage.matching.blocking import (
     plan_lsh,
     run_lsh,
 )
+from linkage.matching.fellegi_sunter import FellegiSunterResult
 from linkage.matching.parties import PartySet
+from linkage.matching.probabilistic import link_probabilistically
 from linkage.matching.similarity import (
     CandidateChunk,
     best_scores,
@@ -47,6 +49,7 @@ from linkage.matching.threshold import (
 )
 
 Solver = Literal["greedy", "optimal"]
+Method = Literal["clk", "probabilistic"]
 Blocking = Literal["auto", "lsh", "none"]
 MATCH_COLUMNS = ["match_id", "party", "pseudonym", "score"]
 _SAMPLE_ROWS = 5000  # Records scored to choose a threshold: enough for a histogram.
@@ -75,6 +78,12 @@ class MatchSettings:
             to find.
         scheduler: a Dask scheduler's address (``tcp://host:8786``): the LSH
             tables are compared on its workers; the result is the same.
+        method: ``clk`` scores pairs by the Dice of the whole encoding;
+            ``probabilistic`` (per-field encodings only) by a Fellegi-Sunter
+            match probability learnt from the data.
+        candidate_threshold: for ``probabilistic``, the Dice floor of the
+            whole encoding that makes a pair a candidate (default: 0.2 under
+            the single-CLK threshold, at least 0.5).
     """
 
     threshold: float | Literal["auto"] = "auto"
@@ -86,6 +95,8 @@ class MatchSettings:
     lsh_tables: int | None = None
     lsh_completeness: float = DEFAULT_COMPLETENESS
     scheduler: str | None = None
+    method: Method = "clk"
+    candidate_threshold: float | None = None
 
 
 @dataclass
@@ -108,6 +119,7 @@ class MatchResult:
     choice: ThresholdChoice
     best: npt.NDArray[np.float64]
     stats: dict[str, int | float | str] = field(default_factory=dict)
+    model: FellegiSunterResult | None = None  # The probabilistic method's model.
 
     def for_party(self, name: str) -> pd.DataFrame:
         """One party's rows only: what that agency may receive."""
@@ -144,10 +156,17 @@ class Matcher:
         started = time.perf_counter()
         best = self.best_match_scores()
         choice = self.threshold(best)
-        candidates = self.candidates(self._candidate_floor(choice.threshold))
-        labels = self.solve(candidates, choice.threshold)
+        model = None
+        if self.settings.method == "probabilistic":
+            linked = link_probabilistically(self, choice)
+            candidates, choice, model = linked.candidates, linked.choice, linked.model
+            labels = self.solve(candidates, choice.threshold)
+        else:
+            candidates = self.candidates(self._candidate_floor(choice.threshold))
+            labels = self.solve(candidates, choice.threshold)
         matches = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {
+            "method": self.settings.method,
             "parties": len(self.parties.parties),
             "records": self.parties.total,
             "threshold": round(choice.threshold, 4),
@@ -166,7 +185,9 @@ class Matcher:
             "records matched": len(matches),
             "seconds": round(time.perf_counter() - started, 2),
         }
-        return MatchResult(matches=matches, choice=choice, best=best, stats=stats)
+        return MatchResult(
+            matches=matches, choice=choice, best=best, stats=stats, model=model
+        )
 
     def best_match_scores(self) -> npt.NDArray[np.float64]:
         """Scores whose distribution shows the match and non-match modes.
@@ -241,7 +262,7 @@ class Matcher:
     def lsh_plan(self, threshold: float) -> LshPlan:
         """The LSH parameters for this linkage at ``threshold``."""
         return plan_lsh(
-            self._all_clks(),
+            self.all_clks(),
             self.parties.party_of,
             threshold,
             across=len(self.parties.parties) > 1,
@@ -252,7 +273,7 @@ class Matcher:
         )
 
     def _lsh_candidates(self, plan: LshPlan) -> Candidates:
-        clks, party_of = self._all_clks(), self.parties.party_of
+        clks, party_of = self.all_clks(), self.parties.party_of
         across, within = len(self.parties.parties) > 1, self.settings.dedup
         tables = None
         if self.settings.scheduler is not None:
@@ -285,7 +306,8 @@ class Matcher:
             estimated_completeness=found.estimated_completeness,
         )
 
-    def _all_clks(self) -> npt.NDArray[np.uint8]:
+    def all_clks(self) -> npt.NDArray[np.uint8]:
+        """Every party's encodings, in global record order."""
         if self._clks is None:
             self._clks = np.concatenate(
                 [p.encodings.clks for p in self.parties.parties]
@@ -329,6 +351,13 @@ class Matcher:
             return clustering.cluster_links_and_dedup(
                 self.parties.party_of, *pairs, threshold=threshold
             )
+        # Probabilistic candidates reach below the threshold; the CLK ones don't.
+        above = candidates.score >= threshold
+        pairs = (
+            candidates.left[above],
+            candidates.right[above],
+            candidates.score[above],
+        )
         if len(self.parties.parties) == 2:
             solve = (
                 solving.optimal_one_to_one

@@ -1,0 +1,119 @@
+"""`--method probabilistic` on per-field encodings of FEBRL4, end to end."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.vault import Vault
+from linkage.formats.schema import load_schema, schema_from_dict
+from linkage.matching.evaluation import evaluate
+from linkage.matching.matcher import Matcher, MatchSettings
+from linkage.matching.parties import load_parties
+from tests.conftest import CONFIGS, RunCli
+
+SECRET = b"probabilistic tests secret"
+VAULT_KEY = bytes(32)
+FIELDS_SCHEMA = CONFIGS / "schemas" / "febrl-fields.json"
+
+
+@pytest.fixture(scope="module")
+def febrl4_fields(
+    tmp_path_factory: pytest.TempPathFactory,
+    febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> tuple[list[Path], pd.DataFrame]:
+    """1,000 FEBRL4 people in A and in B, per-field encoded, and the truth."""
+    work = tmp_path_factory.mktemp("febrl4_fields")
+    schema = load_schema(FIELDS_SCHEMA)
+    first = febrl4_frames[0].head(1000)
+    entities = set(first["rec_id"].str.split("-").str[1])
+    second = febrl4_frames[1][
+        febrl4_frames[1]["rec_id"].str.split("-").str[1].isin(entities)
+    ]
+    paths, truth = [], []
+    for party, frame in (("a", first), ("b", second)):
+        export = work / f"{party}.csv"
+        frame.to_csv(export, index=False)
+        out, vault = work / f"{party}.lnk", work / f"{party}.vault"
+        encode_csv(
+            export, schema, SECRET, out, vault=VaultTarget(vault, VAULT_KEY),
+            id_column="rec_id", party=party,
+        )  # fmt: skip
+        paths.append(out)
+        truth.extend(
+            (party, entry.pseudonym, entry.record_id.split("-")[1])
+            for entry in Vault.open(vault, VAULT_KEY)
+        )
+    return paths, pd.DataFrame(truth, columns=["party", "id", "entity"])
+
+
+def f1(paths: list[Path], truth: pd.DataFrame, method: str) -> float:
+    settings = MatchSettings(method="probabilistic" if method == "fs" else "clk")
+    result = Matcher(load_parties(paths), settings).run()
+    return evaluate(result.matches, truth).all_pairs.f1 or 0.0
+
+
+def test_probabilistic_links_febrl4_at_least_as_well_as_the_clk(
+    febrl4_fields: tuple[list[Path], pd.DataFrame],
+) -> None:
+    paths, truth = febrl4_fields
+    probabilistic, clk = f1(paths, truth, "fs"), f1(paths, truth, "clk")
+    assert probabilistic >= 0.995
+    assert probabilistic >= clk - 0.001
+
+
+def test_cli_writes_the_model_with_weights_and_waterfalls(
+    tmp_path: Path, run_cli: RunCli, febrl4_fields: tuple[list[Path], pd.DataFrame]
+) -> None:
+    paths, _ = febrl4_fields
+    model = tmp_path / "model.json"
+    result = run_cli(
+        "match", *paths, "--method", "probabilistic", "--out", tmp_path / "m.csv",
+        "--model-out", model,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "given_name" in result.output and "Prior: lambda" in result.output
+    document = json.loads(model.read_text())
+    fields = {level["field"] for level in document["levels"]}
+    assert {"given_name", "surname", "date_of_birth"} <= fields
+    for call in document["closest_calls"]:
+        steps = sum(step["weight"] for step in call["steps"])
+        assert call["weight"] == pytest.approx(call["prior_weight"] + steps)
+    scores = pd.read_csv(tmp_path / "m.csv")["score"]
+    assert scores.between(0, 1).all() and len(scores) > 1500
+
+
+def test_probabilistic_needs_per_field_encodings(
+    tmp_path: Path, run_cli: RunCli, febrl4_frames: tuple[pd.DataFrame, ...]
+) -> None:
+    plain = schema_from_dict(
+        {
+            k: v
+            for k, v in json.loads(FIELDS_SCHEMA.read_text()).items()
+            if k != "linkage"
+        }
+    )
+    paths = []
+    for party, frame in zip("ab", febrl4_frames, strict=True):
+        export = tmp_path / f"{party}.csv"
+        frame.head(50).to_csv(export, index=False)
+        paths.append(tmp_path / f"{party}.lnk")
+        encode_csv(export, plain, SECRET, paths[-1], party=party)
+    result = run_cli(
+        "match", *paths, "--method", "probabilistic", "--out", tmp_path / "m.csv"
+    )
+    assert result.exit_code != 0
+    assert "needs per-field encodings" in result.output
+    assert "segments" in result.output
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_fields_schema_is_the_plain_schema_plus_segments() -> None:
+    document = json.loads(FIELDS_SCHEMA.read_text())
+    plain = json.loads((CONFIGS / "schemas" / "febrl-linkage.json").read_text())
+    assert copy.deepcopy(document) | {"linkage": None} == plain | {"linkage": None}
