@@ -207,6 +207,7 @@ class ServiceClient:
         dedup: bool = False,
         allow_clkhash_json: bool = False,
         retain_encodings: bool = False,
+        method: Literal["clk", "probabilistic"] = "clk",
     ) -> ProjectCreated:
         """Create a project (operator token); returns each party's token.
 
@@ -220,6 +221,7 @@ class ServiceClient:
             "parties": list(parties),
             "threshold": threshold,
             "mode": "link-dedup" if dedup else "link",
+            "method": method,
             "allow_clkhash_json": allow_clkhash_json,
             "retain_encodings": retain_encodings,
         }

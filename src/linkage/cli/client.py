@@ -79,6 +79,16 @@ def _threshold(value: str) -> Literal["auto"] | float:
     help="Also find duplicates within each agency, not only across agencies.",
 )
 @click.option(
+    "--method",
+    type=click.Choice(["clk", "probabilistic"]),
+    default="clk",
+    show_default=True,
+    help="clk: score pairs by the Dice similarity of whole encodings. "
+    "probabilistic: compare per-field encodings field by field, scored by a "
+    "Fellegi-Sunter match probability learnt from the data (the schema needs "
+    "a linkage.segments block).",
+)
+@click.option(
     "--allow-clkhash-json",
     is_flag=True,
     help='Accept clkhash {"clks": [...]} uploads as well as linkage files.',
@@ -109,6 +119,7 @@ def create(
     parties: tuple[str, ...],
     threshold: str,
     dedup: bool,
+    method: str,
     allow_clkhash_json: bool,
     keep_encodings: bool,
     tokens_dir: Path,
@@ -127,6 +138,12 @@ def create(
     """
     chosen = _threshold(threshold)
     schema = load_schema(schema_path)
+    if method == "probabilistic" and schema.extension.segments is None:
+        raise click.UsageError(
+            f"--method probabilistic needs per-field encodings, but {schema_path} "
+            'has no "linkage": {"segments": ...} block; use a *-fields.json schema '
+            "or --method clk."
+        )
     try:
         tokens_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
@@ -149,6 +166,7 @@ def create(
             dedup=dedup,
             allow_clkhash_json=allow_clkhash_json,
             retain_encodings=keep_encodings,
+            method="probabilistic" if method == "probabilistic" else "clk",
         )
         service_key, service_key_id = client.service_key()
     done = f"project {created.id} was created"

@@ -48,6 +48,12 @@ class ProjectCreate(BaseModel):
     parties: Annotated[list[PartyName], Field(min_length=1, max_length=100)]
     threshold: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = "auto"
     mode: Literal["link", "link-dedup"] = "link"
+    method: Literal["clk", "probabilistic"] = Field(
+        default="clk",
+        description="clk: pairs scored by the Dice similarity of whole "
+        "encodings. probabilistic: per-field encodings compared field by field "
+        "and scored by a Fellegi-Sunter match probability learnt from the data.",
+    )
     allow_clkhash_json: bool = False
     retain_encodings: bool = Field(
         default=False,
@@ -101,6 +107,7 @@ class ProjectPublic(BaseModel):
     schema_fingerprint: str
     threshold: str
     mode: str
+    method: str
     allow_clkhash_json: bool
     retain_encodings: bool
     encodings_deleted_at: datetime | None

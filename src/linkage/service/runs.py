@@ -205,6 +205,7 @@ class RunWorker:
             threshold="auto" if threshold == "auto" else float(threshold),
             dedup=dedup,
             scheduler=self._settings.dask_scheduler,
+            method=project.method,
         )
         self.report(claimed.run.id, _LOADED, "choosing the threshold")
         progress = _Progress(self, claimed.run.id, len(claimed.parties), dedup)

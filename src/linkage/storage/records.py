@@ -32,6 +32,7 @@ __all__ = [
 
 Role = Literal["operator", "party", "investigator", "approver"]
 Mode = Literal["link", "link-dedup"]
+Method = Literal["clk", "probabilistic"]
 RunState = Literal["queued", "running", "completed", "failed"]
 
 
@@ -61,6 +62,7 @@ class Project:
     mode: Mode
     allow_clkhash_json: bool
     created_at: datetime
+    method: Method = "clk"
     retain_encodings: bool = False
     encodings_deleted_at: datetime | None = None
     encodings_deleted_after_run: int | None = None
@@ -74,6 +76,7 @@ class Project:
             schema_fingerprint=row["schema_fingerprint"],
             threshold=row["threshold"],
             mode=row["mode"],
+            method=row["method"],
             allow_clkhash_json=bool(row["allow_clkhash_json"]),
             created_at=_utc(row["created_at"]),
             retain_encodings=bool(row["retain_encodings"]),

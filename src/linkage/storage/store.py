@@ -30,6 +30,7 @@ from linkage.storage.records import (
     CreatedProject,
     DeletedEncodings,
     Member,
+    Method,
     Mode,
     Party,
     Project,
@@ -67,6 +68,7 @@ __all__ = [
 
 ROLES: Final = frozenset(get_args(Role))
 MODES: Final = frozenset(get_args(Mode))
+METHODS: Final = frozenset(get_args(Method))
 
 TOKEN_BYTES: Final = 32  # 256 random bits.
 
@@ -218,6 +220,7 @@ class Store:
         parties: Sequence[str] = (),
         allow_clkhash_json: bool = False,
         retain_encodings: bool = False,
+        method: Method = "clk",
     ) -> CreatedProject:
         """Create a project with its parties and one party token each.
 
@@ -232,6 +235,8 @@ class Store:
         """
         if mode not in MODES:
             raise ValueError(f"'mode' must be in {sorted(MODES)} (got {mode!r})")
+        if method not in METHODS:
+            raise ValueError(f"'method' must be in {sorted(METHODS)} (got {method!r})")
         stored_threshold = _check_threshold(threshold)
         if len(set(parties)) != len(parties):
             raise ValueError(f"party names must be unique (got {list(parties)!r})")
@@ -245,6 +250,7 @@ class Store:
                 "schema_fingerprint": schema_fingerprint,
                 "threshold": stored_threshold,
                 "mode": mode,
+                "method": method,
                 "allow_clkhash_json": allow_clkhash_json,
                 "created_at": self._clock(),
                 "retain_encodings": retain_encodings,

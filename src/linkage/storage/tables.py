@@ -33,6 +33,7 @@ projects = sa.Table(
     sa.Column("schema_fingerprint", sa.String(64), nullable=False),
     sa.Column("threshold", sa.String(32), nullable=False),
     sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False, default="clk"),
     sa.Column("allow_clkhash_json", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", _timestamp, nullable=False),
     # False (the default): the encodings are deleted once the latest run has
