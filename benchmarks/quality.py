@@ -1,0 +1,135 @@
+"""Linkage quality side by side: one CLK, per-field probabilistic, plaintext.
+
+Usage (from the repository root, after `make install`)::
+
+    .venv/bin/python benchmarks/quality.py [--demo-size 5000] [--demo-seed 7]
+        [--no-splink] [--json OUT]
+
+On FEBRL4 (A vs B), FEBRL3 (dedup) and the demo's synthetic four-agency
+population (link across agencies and dedup within them; nicknames, married
+names, moves, missing fields, in-agency duplicates), the same records are
+
+* encoded with the plain schema (one CLK per record) and linked with
+  ``--method clk`` at its automatic threshold;
+* encoded per field (the ``*-fields.json`` schema: the same features, one
+  filter each) and linked with ``--method probabilistic``;
+* linked in plaintext by the references of ``quality_reference.py``:
+  recordlinkage's ECM, our Fellegi-Sunter on plaintext bigram Dice, and Splink
+  (if ``/tmp/splinkvenv`` exists; see that file).
+
+No threshold is chosen with the truth. Precision, recall and F1 count record
+pairs: for our engines, every pair of records in one predicted group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import quality_reference as ref
+
+from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.vault import Vault
+from linkage.formats.schema import load_schema
+from linkage.matching.evaluation import evaluate
+from linkage.matching.matcher import Matcher, MatchSettings, Method
+from linkage.matching.parties import load_parties
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "configs" / "schemas"
+SECRET = b"quality benchmark secret 2026"  # The benchmark plays every agency.
+VAULT_KEY = bytes(32)
+PLAIN = {"FEBRL4": "febrl-linkage.json", "FEBRL3": "febrl-linkage.json"}
+FIELDS = {"FEBRL4": "febrl-fields.json", "FEBRL3": "febrl-fields.json"}
+
+
+def schema_for(data: ref.ReferenceData, per_field: bool) -> Path:
+    """The schema a data set is encoded with: plain or per field."""
+    table = FIELDS if per_field else PLAIN
+    default = "demo-fields.json" if per_field else "demo.json"
+    return SCHEMAS / table.get(data.name, default)
+
+
+def encode_sources(
+    data: ref.ReferenceData, schema_path: Path, work: Path
+) -> tuple[list[Path], pd.DataFrame]:
+    """Each source's records encoded as its agency would; and the truth."""
+    schema = load_schema(schema_path)
+    paths, truth = [], []
+    for source, records in data.records.groupby("source", sort=True):
+        name = str(source)
+        export = work / f"{name}.csv"
+        columns = ["record_id", *(f.identifier for f in schema.encoded_features)]
+        records.reindex(columns=columns, fill_value="").to_csv(export, index=False)
+        out, vault = work / f"{name}.lnk", work / f"{name}.vault"
+        encode_csv(
+            export, schema, SECRET, out, vault=VaultTarget(vault, VAULT_KEY),
+            id_column="record_id", party=name,
+        )  # fmt: skip
+        paths.append(out)
+        entity = records.set_index("record_id")["entity"]
+        truth.extend(
+            (name, entry.pseudonym, entity[entry.record_id])
+            for entry in Vault.open(vault, VAULT_KEY)
+        )
+    return paths, pd.DataFrame(truth, columns=["party", "id", "entity"])
+
+
+def run_engine(data: ref.ReferenceData, method: Method, work: Path) -> ref.Outcome:
+    """Encode, link with one of our methods, and score against the truth."""
+    schema_path = schema_for(data, per_field=method == "probabilistic")
+    paths, truth = encode_sources(data, schema_path, work)
+    started = time.perf_counter()
+    dedup = data.link_type != "link_only"
+    settings = MatchSettings(dedup=dedup, method=method)
+    result = Matcher(load_parties(paths), settings).run()
+    seconds = time.perf_counter() - started
+    pairs = evaluate(result.matches, truth).all_pairs
+    label = "linkage one CLK" if method == "clk" else "linkage per-field FS"
+    return ref.Outcome(
+        data=data.name,
+        method=label,
+        precision=pairs.precision or 0.0,
+        recall=pairs.recall or 0.0,
+        f1=pairs.f1 or 0.0,
+        predicted=pairs.predicted,
+        true=pairs.true,
+        seconds=seconds,
+        note=f"{schema_path.name}, threshold {result.choice.threshold:.3f}",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo-size", type=int, default=5000)
+    parser.add_argument("--demo-seed", type=int, default=7)
+    parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write rows")
+    options = parser.parse_args()
+    size, seed = options.demo_size, options.demo_seed
+    loaders = [ref.febrl4, ref.febrl3, lambda: ref.demo(size, seed)]
+    outcomes: list[ref.Outcome] = []
+    for load in loaders:
+        data = load()
+        for method in ("clk", "probabilistic"):
+            with tempfile.TemporaryDirectory() as work:
+                outcomes.append(run_engine(data, method, Path(work)))
+        plaintext = ref.reference(
+            [lambda data=data: data], splink=not options.no_splink
+        )
+        outcomes.extend(
+            row for row in plaintext if not row.method.startswith("all candidates")
+        )
+        print(f"{data.name} done", flush=True)
+    print(ref.table(outcomes))
+    if options.json is not None:
+        options.json.write_text(json.dumps([asdict(row) for row in outcomes], indent=1))
+
+
+if __name__ == "__main__":
+    main()
