@@ -161,3 +161,21 @@ def test_random_pairs_respect_the_linkage_kind(
         assert not same.any()
     if not across:
         assert same.all()
+
+
+def test_hardened_segments_of_missing_fields_stay_empty(records: pd.DataFrame) -> None:
+    document = copy.deepcopy(PLAIN)
+    document["linkage"] = {
+        "segments": {"bits": 256},
+        "hardening": {
+            "balance": True,
+            "diffusion": {"taps": 3, "length": 256},
+            "blip": {"flip_probability": 0.05},
+        },
+    }
+    schema = schema_from_dict(document)
+    clks = ClkEncoder(schema, SECRET).encode(records.assign(address_2="")).clks
+    names = [segment.name for segment in schema.segments]
+    segments = clks.reshape(len(records), len(names), 32)
+    assert not segments[:, names.index("address_2")].any()
+    assert segments[:, names.index("surname")].any(axis=1).all()

@@ -111,6 +111,9 @@ class Hardener:
         """Harden packed filters of ``input_length`` bits, one row per record."""
         if not self.hardening.changes_bits:
             return filters
+        # An empty filter (a missing field, an invalid record) stays empty, so
+        # the matcher can still tell "missing" from "disagrees".
+        empty = ~filters.any(axis=1)
         bits = np.unpackbits(filters, axis=1, count=self.input_length)
         if self._permutation is not None:
             bits = np.concatenate([bits, 1 - bits], axis=1)[:, self._permutation]
@@ -118,6 +121,7 @@ class Hardener:
             bits = _diffuse(bits, self._taps)
         if self.hardening.blip:
             bits ^= _random_flips(bits.shape, self.hardening.blip)
+        bits[empty] = 0
         return np.packbits(bits, axis=1)
 
 
