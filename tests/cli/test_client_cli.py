@@ -28,7 +28,7 @@ from linkage.encoding.keyfiles import read_vault_key, write_key_file
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.formats.schema import load_schema
 from linkage.service.loopback import RunningService, running_service
-from tests.conftest import FEBRL4_SCHEMA
+from tests.conftest import CONFIGS, FEBRL4_SCHEMA
 
 SECRET = b"a secret shared by the test agencies"
 
@@ -200,6 +200,31 @@ def test_project_create_keeps_existing_token_files(
     assert result.exit_code != 0
     assert "already exist" in result.output
     assert (tokens / "police.token").read_text() == "old\n"
+
+
+@pytest.mark.parametrize(
+    ("schema", "options", "expected"),
+    [
+        ("demo.json", ["--allow-clkhash-json"], "clkhash ignores"),
+        ("demo.json", ["--method", "probabilistic"], "needs per-field encodings"),
+    ],
+)
+def test_project_create_refuses_settings_the_schema_cannot_meet(
+    server: RunningService,
+    tmp_path: Path,
+    schema: str,
+    options: list[str],
+    expected: str,
+) -> None:
+    """Hardened schemas take no clkhash JSON; probabilistic needs segments."""
+    result = invoke(
+        "project", "create", "refused", "--schema", CONFIGS / "schemas" / schema,
+        "--party", "a", "--tokens-dir", tmp_path / "tokens", "--server", server.url,
+        "--token-file", server.operator_token_file, *options,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert not (tmp_path / "tokens" / "a.token").exists()
 
 
 def test_upload_is_accepted(

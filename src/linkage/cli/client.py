@@ -138,6 +138,12 @@ def create(
     """
     chosen = _threshold(threshold)
     schema = load_schema(schema_path)
+    if allow_clkhash_json and schema.raw.get("linkage") is not None:
+        raise click.UsageError(
+            f"{schema_path} has a linkage block (hardening or per-field filters), "
+            "which clkhash ignores: clkhash JSON uploads would hold plain CLKs "
+            "that cannot link with the others. Leave out --allow-clkhash-json."
+        )
     if method == "probabilistic" and schema.extension.segments is None:
         raise click.UsageError(
             f"--method probabilistic needs per-field encodings, but {schema_path} "

@@ -29,12 +29,17 @@ from linkage.encoding.resolve import resolve_results
 from linkage.encoding.vault import Vault
 from linkage.formats.schema import load_schema
 from linkage.matching.evaluation import evaluate
+from linkage.matching.matcher import Method
 from linkage.service.loopback import RunningService, running_service
 
 AGENCIES = ("police", "health", "social_services", "tax")
-# Per-field encodings, linked probabilistically: on the demo's messy data this
-# beats one CLK per record by far (benchmarks/README.md, "Quality").
-SCHEMA = Path("schemas") / "demo-fields.json"
+# The shipped default: one hardened CLK per record. Per-field encodings linked
+# probabilistically are far better on this messy data but far more exposed to
+# attack (benchmarks/README.md); --method probabilistic shows them.
+SCHEMAS = {
+    "clk": Path("schemas") / "demo.json",
+    "probabilistic": Path("schemas") / "demo-fields.json",
+}
 RUN_TIMEOUT_SECONDS = 1800.0
 
 
@@ -55,22 +60,32 @@ RUN_TIMEOUT_SECONDS = 1800.0
 )
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
 @click.option(
+    "--method",
+    type=click.Choice(["clk", "probabilistic"]),
+    default="clk",
+    show_default=True,
+    help="clk: one hardened CLK per record (schemas/demo.json, the shipped "
+    "default). probabilistic: one filter per field (schemas/demo-fields.json) "
+    "linked with Fellegi-Sunter weights: much better linkage on this messy data, "
+    "but per-field filters are far easier to attack (see the README).",
+)
+@click.option(
     "--configs",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=Path("configs"),
     show_default=True,
-    help="Directory with schemas/demo-fields.json and mappings/<agency>.yaml.",
+    help="Directory with schemas/demo.json, schemas/demo-fields.json and "
+    "mappings/<agency>.yaml.",
 )
-def demo(out: Path, people: int, seed: int, configs: Path) -> None:
+def demo(out: Path, people: int, seed: int, method: str, configs: Path) -> None:
     """Run a linkage end to end on four synthetic agencies, through the service.
 
     \b
     1. Each agency maps and encodes its own export (keys and vault stay home).
     2. The service starts on a free loopback port (stopped at the end).
     3. The operator creates a project; each agency uploads with its own token.
-    4. The operator runs the linkage: per-field encodings compared field by
-       field, Fellegi-Sunter weights learnt from the data, threshold chosen
-       automatically.
+    4. The operator runs the linkage (threshold chosen automatically; with
+       --method probabilistic, field by field with Fellegi-Sunter weights).
     5. Each agency downloads and resolves only its own results.
     6. An investigator asks who health holds in one match; two approvers
        agree; health seals the records to the investigator's key; the
@@ -89,12 +104,15 @@ def demo(out: Path, people: int, seed: int, configs: Path) -> None:
     exports = write_demo_data(out / "data", size=people, seed=seed)
     click.echo(f"Synthetic exports of {people} people written to {out / 'data'}.")
     click.echo("1. Agencies encode their exports:")
-    _encode_agencies(out, exports, configs)
+    schema_path = (
+        configs / SCHEMAS["probabilistic" if method == "probabilistic" else "clk"]
+    )
+    _encode_agencies(out, exports, configs, schema_path)
     click.echo("2. The service starts on loopback:")
     with running_service(out / "service") as service:
         click.echo(f"   listening at {service.url}; its data in {service.data_dir}")
         click.echo("3. The operator creates a project; each agency uploads:")
-        project_id = _create_project(service, out, configs)
+        project_id = _create_project(service, out, schema_path)
         _upload(service, out, project_id)
         click.echo("4. The operator runs the linkage and sees only aggregates:")
         _run(service, project_id)
@@ -116,8 +134,10 @@ def demo(out: Path, people: int, seed: int, configs: Path) -> None:
     click.echo(f"Demo finished in {seconds:.1f} s; its files are in {out}.")
 
 
-def _encode_agencies(out: Path, exports: dict[str, Path], configs: Path) -> None:
-    schema = load_schema(configs / SCHEMA)
+def _encode_agencies(
+    out: Path, exports: dict[str, Path], configs: Path, schema_path: Path
+) -> None:
+    schema = load_schema(schema_path)
     secret = read_secret(_key(out / "keys" / "linkage-secret.key"))
     for agency in AGENCIES:
         vault_key = read_vault_key(_key(out / "keys" / f"{agency}-vault.key"))
@@ -139,9 +159,10 @@ def _encode_agencies(out: Path, exports: dict[str, Path], configs: Path) -> None
         )
 
 
-def _create_project(service: RunningService, out: Path, configs: Path) -> int:
+def _create_project(service: RunningService, out: Path, schema_path: Path) -> int:
     """The operator creates the project and writes each agency's token file."""
-    schema = load_schema(configs / SCHEMA)
+    schema = load_schema(schema_path)
+    method: Method = "probabilistic" if schema.extension.segments else "clk"
     with ServiceClient(service.url, service.operator_token) as operator:
         created = operator.create_project(
             "demo",
@@ -149,13 +170,13 @@ def _create_project(service: RunningService, out: Path, configs: Path) -> int:
             parties=AGENCIES,
             threshold="auto",
             dedup=True,
-            method="probabilistic",
+            method=method,
         )
     for agency in AGENCIES:
         with private_output(_token_file(out, agency), overwrite=False) as target:
             target.write(created.party_tokens[agency].encode("ascii") + b"\n")
     click.echo(
-        f"   operator: project {created.id} (link-dedup, probabilistic, threshold auto) for "
+        f"   operator: project {created.id} (link-dedup, {method}, threshold auto) for "
         f"{', '.join(AGENCIES)}; party tokens in {out / 'tokens'}"
     )
     return created.id

@@ -1,0 +1,242 @@
+"""Hardening: re-identification by three attackers against linkage quality.
+
+Usage (from the repository root, after `make install`)::
+
+    .venv/bin/python benchmarks/privacy_vs_quality.py [--victims 1000]
+        [--data FEBRL4 --data demo] [--config NAME ...] [--json OUT]
+
+For each encoding configuration (the plain schema, or the plain schema with a
+``linkage`` block: hardening steps, per-field segments) and each data set:
+
+* **quality**: the whole data set encoded and linked as in
+  ``benchmarks/quality.py`` (``--method clk`` at its automatic threshold, or
+  ``probabilistic`` for per-field configurations); F1 over record pairs;
+* **privacy**: :func:`linkage.privacy.privacy_check` plays the attacker on
+  ``--victims`` encodings of one source (FEBRL4: A; demo: health). Its
+  population list is, with ``--population same`` (the default), exactly the
+  encoded records: the strongest case for every attack, and what an agency
+  checking its own export sees; with ``other``, another source's records
+  (FEBRL4: B, A's people with errors; demo: police, partly the same people).
+  The known-plaintext attacker gets 50 known pairs. Re-identified = correct
+  one-to-one assignments over the encodings whose person is in the list.
+
+The secret is random for each configuration: the attacker never has it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import quality_reference as ref
+from quality import SCHEMAS
+
+from linkage.encoding.encoder import ClkEncoder
+from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.vault import Vault
+from linkage.formats.schema import LinkageSchema, schema_from_dict
+from linkage.matching.evaluation import evaluate
+from linkage.matching.matcher import Matcher, MatchSettings
+from linkage.matching.parties import load_parties
+from linkage.privacy.check import privacy_check
+
+VAULT_KEY = bytes(32)
+NAMES = ["given_name", "surname"]
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """Records to link, and who attacks whom."""
+
+    data: ref.ReferenceData
+    base_schema: str
+    victim: str
+    population: str
+
+
+def configurations(length: int) -> dict[str, dict[str, Any] | None]:
+    """The ``linkage`` blocks tried, by name, for a schema of ``length`` bits."""
+    salt = {"features": NAMES, "with": "date_of_birth", "characters": [0, 4]}
+    double = 2 * length
+    return {
+        "plain": None,
+        "balance": {"hardening": {"balance": True}},
+        "blip 0.05": {"hardening": {"blip": {"flip_probability": 0.05}}},
+        "salt names with birth year": {"hardening": {"salt": salt}},
+        "diffusion t=3": {"hardening": {"diffusion": {"taps": 3, "length": double}}},
+        "balance + diffusion t=3": {
+            "hardening": {
+                "balance": True,
+                "diffusion": {"taps": 3, "length": double},
+            }
+        },
+        "balance + diffusion t=4": {
+            "hardening": {
+                "balance": True,
+                "diffusion": {"taps": 4, "length": double},
+            }
+        },
+        "per-field": {"segments": {"bits": 512}},
+        "per-field 256, diffusion t=3": {
+            "segments": {"bits": 256},
+            "hardening": {"diffusion": {"taps": 3, "length": 512}},
+        },
+        "per-field 256, diffusion t=5": {
+            "segments": {"bits": 256},
+            "hardening": {"diffusion": {"taps": 5, "length": 512}},
+        },
+        "per-field 256, diffusion t=3, blip 0.05": {
+            "segments": {"bits": 256},
+            "hardening": {
+                "diffusion": {"taps": 3, "length": 512},
+                "blip": {"flip_probability": 0.05},
+            },
+        },
+        "diffusion t=3, blip 0.02": {
+            "hardening": {
+                "diffusion": {"taps": 3, "length": double},
+                "blip": {"flip_probability": 0.02},
+            }
+        },
+        "diffusion t=3, length l": {
+            "hardening": {"diffusion": {"taps": 3, "length": length}}
+        },
+    }
+
+
+def data_sets(victims: int) -> dict[str, DataSet]:
+    """FEBRL4 and the demo population, with the attack's two sides."""
+    del victims
+    return {
+        "FEBRL4": DataSet(ref.febrl4(), "febrl-linkage.json", "A", "B"),
+        "demo": DataSet(ref.demo(5000, 7), "demo.json", "health", "police"),
+    }
+
+
+def schema_with(base: str, block: dict[str, Any] | None) -> LinkageSchema:
+    """The base schema, with a ``linkage`` block if given."""
+    document = json.loads((SCHEMAS / base).read_text())
+    if block is not None:
+        document["linkage"] = copy.deepcopy(block)
+    return schema_from_dict(document)
+
+
+def link_f1(data: ref.ReferenceData, schema: LinkageSchema, secret: bytes) -> float:
+    """F1 over record pairs of the whole data set, no threshold from the truth."""
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        paths, truth = [], []
+        for source, records in data.records.groupby("source", sort=True):
+            name = str(source)
+            export = work / f"{name}.csv"
+            columns = ["record_id", *(f.identifier for f in schema.encoded_features)]
+            records.reindex(columns=columns, fill_value="").to_csv(export, index=False)
+            out, vault = work / f"{name}.lnk", work / f"{name}.vault"
+            encode_csv(
+                export, schema, secret, out, vault=VaultTarget(vault, VAULT_KEY),
+                id_column="record_id", party=name,
+            )  # fmt: skip
+            paths.append(out)
+            entity = records.set_index("record_id")["entity"]
+            truth.extend(
+                (name, e.pseudonym, entity[e.record_id])
+                for e in Vault.open(vault, VAULT_KEY)
+            )
+        method = "probabilistic" if schema.extension.segments else "clk"
+        settings = MatchSettings(dedup=data.link_type != "link_only", method=method)
+        result = Matcher(load_parties(paths), settings).run()
+        frame = pd.DataFrame(truth, columns=["party", "id", "entity"])
+        return evaluate(result.matches, frame).all_pairs.f1 or 0.0
+
+
+def attack(
+    data_set: DataSet,
+    schema: LinkageSchema,
+    secret: bytes,
+    victims: int,
+    same: bool,
+) -> dict[str, float | None]:
+    """Share re-identified by each attacker.
+
+    With ``same``, the attacker's list holds exactly the encoded records (the
+    strongest case, and what an agency checking its own export sees);
+    otherwise it is another source's records of partly the same people.
+    """
+    records = data_set.data.records
+    features = [f.identifier for f in schema.encoded_features]
+    victim = records[records["source"] == data_set.victim].head(victims)
+    population = records[records["source"] == data_set.population]
+    if same:
+        population = victim
+    population = population.reset_index(drop=True)
+    clks = ClkEncoder(schema, secret).encode(victim[features]).clks
+    row_of = {entity: row for row, entity in enumerate(population["entity"])}
+    truth = np.array([row_of.get(e, -1) for e in victim["entity"]], dtype=np.int64)
+    report = privacy_check(clks, population[features], schema, truth=truth)
+    return {result.attack: result.share for result in report.results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--victims", type=int, default=1000)
+    parser.add_argument("--data", action="append", default=None)
+    parser.add_argument("--config", action="append", default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--population",
+        choices=["same", "other"],
+        default="same",
+        help="same: the attacker's list holds exactly the encoded records "
+        "(strongest); other: another source's records (FEBRL4 B, demo police)",
+    )
+    options = parser.parse_args()
+    rows = []
+    for name, data_set in data_sets(options.victims).items():
+        if options.data and name not in options.data:
+            continue
+        base = schema_with(data_set.base_schema, None)
+        for config, block in configurations(base.l).items():
+            if options.config and config not in options.config:
+                continue
+            schema = schema_with(data_set.base_schema, block)
+            secret = os.urandom(32)
+            started = time.perf_counter()
+            same = options.population == "same"
+            shares = attack(data_set, schema, secret, options.victims, same)
+            f1 = link_f1(data_set.data, schema, secret)
+            row = {"data": name, "config": config, "F1": f1, **shares}
+            row["seconds"] = time.perf_counter() - started
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print_table(rows)
+    if options.json is not None:
+        options.json.write_text(json.dumps(rows, indent=1))
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    """Markdown: re-identified share per attack, and F1 against plain."""
+    plain = {row["data"]: row["F1"] for row in rows if row["config"] == "plain"}
+    print("| data | configuration | frequency | graph | known plaintext (50) |", end="")
+    print(" F1 | F1 vs plain (points) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        shares = [row.get(a) for a in ("frequency", "graph", "known-plaintext")]
+        cells = " | ".join("-" if s is None else f"{100 * s:.1f} %" for s in shares)
+        base = plain.get(row["data"])
+        delta = "" if base is None else f"{100 * (row['F1'] - base):+.2f}"
+        print(
+            f"| {row['data']} | {row['config']} | {cells} | {row['F1']:.4f} | {delta} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
