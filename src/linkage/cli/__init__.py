@@ -53,6 +53,7 @@ def _register() -> None:
         evaluate,
         keys,
         match,
+        privacy,
         reveal,
         schema,
         serve,
@@ -73,6 +74,7 @@ def _register() -> None:
     main.add_command(client.results)
     main.add_command(reveal.reveal)
     main.add_command(audit.audit)
+    main.add_command(privacy.privacy_check_command)
 
 
 _register()

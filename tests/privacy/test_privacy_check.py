@@ -1,0 +1,91 @@
+"""privacy_check: scoring, verdicts and the JSON report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from privacy_data import demo_schema, encode, people, truth_by_id
+
+from linkage.privacy.check import privacy_check
+
+
+def test_encodings_without_a_counterpart_are_not_counted() -> None:
+    """The share is over encodings whose person the population holds."""
+    schema = demo_schema()
+    everyone = people(700)
+    encoded = everyone.head(600)
+    population = everyone.iloc[100:700].sample(frac=1, random_state=2)
+    population = population.reset_index(drop=True)
+    truth = truth_by_id(encoded["person_id"], population["person_id"])
+    assert (truth == -1).sum() == 100
+    report = privacy_check(
+        encode(schema, encoded), population, schema, truth=truth,
+        attacks=["graph", "known-plaintext"],
+    )  # fmt: skip
+    graph, known = report.results
+    assert graph.scored == 500
+    assert graph.correct is not None and graph.correct <= 500
+    assert graph.share == graph.correct / 500
+    assert known.scored == 450  # The 50 known pairs are not counted.
+    assert known.share is not None and known.share > 0.9
+    assert known.verdict == "exposed"
+    assert report.known_pairs == 50
+    assert any("Known plaintext" in advice for advice in report.advice)
+
+
+def test_report_is_json() -> None:
+    """The report serialises to JSON with every attack's figures."""
+    schema = demo_schema("given_name", "surname")
+    population = people(300)
+    truth = np.arange(300, dtype=np.int64)
+    report = privacy_check(
+        encode(schema, population), population, schema, truth=truth,
+        attacks=["graph"],
+    )  # fmt: skip
+    document = json.loads(report.to_json())
+    assert document["encodings"] == 300
+    assert [r["attack"] for r in document["results"]] == ["graph"]
+    assert set(document["results"][0]) >= {"assigned", "correct", "share", "verdict"}
+
+
+def test_without_truth_nothing_is_scored_and_known_plaintext_does_not_run() -> None:
+    """No truth: assignments are counted, not judged; known plaintext is skipped."""
+    schema = demo_schema("given_name", "surname")
+    population = people(200)
+    report = privacy_check(encode(schema, population), population, schema)
+    verdicts = {r.attack: r.verdict for r in report.results}
+    assert verdicts == {
+        "frequency": "not scored",
+        "graph": "not scored",
+        "known-plaintext": "not run",
+    }
+    graph = report.results[1]
+    assert graph.assigned == 200 and graph.share is None
+    assert not report.exposed
+
+
+def test_no_counterpart_at_all_scores_zero() -> None:
+    """If the population holds none of the encoded people, the share is 0."""
+    schema = demo_schema("given_name", "surname")
+    everyone = people(400)
+    encoded, population = everyone.head(200), everyone.tail(200)
+    truth = np.full(200, -1, dtype=np.int64)
+    report = privacy_check(
+        encode(schema, encoded), population.reset_index(drop=True), schema,
+        truth=truth, attacks=["graph"],
+    )  # fmt: skip
+    (graph,) = report.results
+    assert (graph.correct, graph.scored, graph.share) == (0, 0, 0.0)
+    assert graph.verdict == "resistant"
+    assert "no encoding has a counterpart" in graph.note
+
+
+def test_truth_must_match_the_encodings() -> None:
+    """A truth of the wrong length is refused."""
+    schema = demo_schema("given_name", "surname")
+    population = people(50)
+    clks = encode(schema, population)
+    with pytest.raises(ValueError, match="one entry per encoding"):
+        privacy_check(clks, population, schema, truth=np.zeros(3, dtype=np.int64))

@@ -1,0 +1,185 @@
+"""`linkage privacy-check` end to end, on files made with `linkage encode`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from privacy_data import PLAIN_DEMO_SCHEMA, people
+
+from linkage.formats.clkfile import read_encodings
+from tests.conftest import FEBRL4_SCHEMA, RunCli
+
+
+@pytest.fixture()
+def demo_files(tmp_path: Path, run_cli: RunCli, secret_file: Path) -> dict[str, Path]:
+    """1,000 people encoded by an agency; the attacker's list holds them all."""
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(PLAIN_DEMO_SCHEMA))
+    frame = people(1000)
+    frame["person_id"] = "p" + frame["person_id"].astype(str)
+    columns = ["person_id", "given_name", "surname", "date_of_birth", "sex",
+               "postcode", "street"]  # fmt: skip
+    records = tmp_path / "records.csv"
+    frame[columns].to_csv(records, index=False)
+    encodings = tmp_path / "agency.lnk"
+    result = run_cli(
+        "encode", records, "--schema", schema, "--secret-file", secret_file,
+        "--out", encodings,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    population = tmp_path / "population.csv"
+    frame[columns].sample(frac=1, random_state=1).to_csv(population, index=False)
+    # Pseudonyms come in the records' row order.
+    pseudonyms = read_encodings(encodings).pseudonym_strings()
+    pairs = tmp_path / "pairs.csv"
+    _write_pairs(pairs, zip(pseudonyms, frame["person_id"], strict=True))
+    return {
+        "encodings": encodings,
+        "population": population,
+        "pairs": pairs,
+        "schema": schema,
+    }
+
+
+def _write_pairs(path: Path, rows: object) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["pseudonym", "record_id"])
+        writer.writerows(rows)  # type: ignore[arg-type]
+
+
+def check(run_cli: RunCli, files: dict[str, Path], *extra: str | Path):
+    return run_cli(
+        "privacy-check", files["encodings"], "--schema", files["schema"],
+        "--reference-population", files["population"], *extra,
+    )  # fmt: skip
+
+
+def test_plain_clks_are_reported_exposed(
+    run_cli: RunCli, demo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """With the truth, every attack is scored; plain CLKs are exposed."""
+    out = tmp_path / "report.json"
+    result = check(
+        run_cli, demo_files, "--known-pairs", demo_files["pairs"], "--json", out
+    )
+    assert result.exit_code == 0, result.output
+    assert "attack" in result.output and "verdict" in result.output
+    report = json.loads(out.read_text())
+    shares = {r["attack"]: r["share"] for r in report["results"]}
+    assert shares["graph"] >= 0.8
+    assert shares["known-plaintext"] >= 0.9
+    assert report["known_pairs"] == 50
+    assert "graph" in result.output and "exposed" in result.output
+    assert "delete encodings" in result.output
+
+
+def test_one_attack_and_fewer_known_pairs(
+    run_cli: RunCli, demo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """--attack picks attacks; --known sets the known-plaintext attacker's pairs."""
+    out = tmp_path / "report.json"
+    result = check(
+        run_cli, demo_files, "--known-pairs", demo_files["pairs"],
+        "--attack", "known-plaintext", "--known", "40", "--json", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert [r["attack"] for r in report["results"]] == ["known-plaintext"]
+    assert report["known_pairs"] == 40
+    assert report["results"][0]["scored"] == 960
+
+
+def test_without_known_pairs_nothing_is_scored(
+    run_cli: RunCli, demo_files: dict[str, Path]
+) -> None:
+    """The output says why no share is given and known plaintext did not run."""
+    result = check(run_cli, demo_files, "--attack", "graph",
+                   "--attack", "known-plaintext")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "not scored" in result.output
+    assert "not run" in result.output
+    assert "Without --known-pairs" in result.output
+
+
+def test_unknown_pseudonyms_and_ids_are_named_by_row(
+    run_cli: RunCli, demo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Every unusable pair is listed with its row and field; exit status 1."""
+    pairs = tmp_path / "bad-pairs.csv"
+    first = read_encodings(demo_files["encodings"]).pseudonym_strings()[0]
+    _write_pairs(pairs, [(first, "p1"), ("f" * 32, "p2"), (first, "nobody")])
+    result = check(run_cli, demo_files, "--known-pairs", pairs)
+    assert result.exit_code == 1
+    assert "row 2, field 'pseudonym'" in result.output
+    assert "row 3, field 'record_id'" in result.output
+    assert "'nobody'" in result.output
+
+
+def test_known_pairs_file_needs_its_columns(
+    run_cli: RunCli, demo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A pairs file without pseudonym,record_id columns is refused."""
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("id,person\n1,2\n")
+    result = check(run_cli, demo_files, "--known-pairs", pairs)
+    assert result.exit_code == 1
+    assert "pseudonym,record_id" in result.output
+
+
+def test_population_missing_a_feature_column(
+    run_cli: RunCli, demo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """The error names the file and the missing feature."""
+    population = tmp_path / "short.csv"
+    frame = pd.read_csv(demo_files["population"], dtype=str)
+    frame.drop(columns=["surname"]).to_csv(population, index=False)
+    files = dict(demo_files, population=population)
+    result = check(run_cli, files)
+    assert result.exit_code == 1
+    assert "short.csv" in result.output and "field 'surname'" in result.output
+
+
+def test_unknown_id_column(run_cli: RunCli, demo_files: dict[str, Path]) -> None:
+    """--id-column must name a column of the population."""
+    result = check(run_cli, demo_files, "--id-column", "nope")
+    assert result.exit_code == 1
+    assert "no ID column 'nope'" in result.output
+
+
+def test_encodings_of_another_schema_are_refused(
+    run_cli: RunCli, demo_files: dict[str, Path]
+) -> None:
+    """The schema's fingerprint must be the encodings'."""
+    result = run_cli(
+        "privacy-check", demo_files["encodings"], "--schema", FEBRL4_SCHEMA,
+        "--reference-population", demo_files["population"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "different schema" in result.output
+
+
+def test_not_an_encodings_file(run_cli: RunCli, demo_files: dict[str, Path]) -> None:
+    """A CSV given as ENCODINGS is refused with a message naming it."""
+    files = dict(demo_files, encodings=demo_files["population"])
+    result = check(run_cli, files)
+    assert result.exit_code == 1
+    assert "population.csv" in result.output
+
+
+def test_help_documents_every_option(run_cli: RunCli) -> None:
+    """Every option of the command has help text."""
+    from linkage.cli.privacy import privacy_check_command
+
+    result = run_cli("privacy-check", "--help")
+    assert result.exit_code == 0
+    for parameter in privacy_check_command.params:
+        if parameter.param_type_name == "option":
+            assert parameter.help, parameter.name  # type: ignore[attr-defined]
+            assert parameter.opts[0] in result.output
+    for attack in ("frequency", "graph", "known-plaintext"):
+        assert attack in result.output
