@@ -62,20 +62,22 @@ _ADVICE: dict[AttackName, str] = {
         "q-gram's pattern among more bits."
     ),
     "graph": (
-        "Graph matching: salt the name features with the year of birth, or use "
-        '"diffusion" with "taps" of 5 or more; both break the similarity '
-        "graph's shape for anyone without the secret. An attacker whose list "
+        'Graph matching: use "diffusion" ({"taps": 3, "length": <l>}, the '
+        "shipped default: measured to take this attack from 97-100 % to under "
+        "1 %); the literature reports stronger graph attacks that need 5 or "
+        "more taps on some data. Salting every feature with the year of birth "
+        "also breaks the graph, at a cost in recall. An attacker whose list "
         "holds few of the encoded people does much worse, so keep the "
         "encodings from parties who hold population registers."
     ),
     "known-plaintext": (
-        "Known plaintext: hardening is no defence here. Every deterministic "
-        "token-to-bits map is learnt from a few dozen known pairs (balancing "
-        "is learnt by this check; the literature reports BLIP and salting "
-        "learnt too). Keep the encodings away from anyone who can also learn "
-        "identities: let the service delete encodings once the run completes "
-        "(the default; do not set retain_encodings), and limit who may "
-        "request reveals."
+        "Known plaintext: balancing, BLIP and salting are learnt from a few "
+        "dozen known pairs; diffusion (the shipped default) took this "
+        "decoder from 100 % to under 1 % in our measurements, but it is "
+        "linear and a decoder aware of it may do better. Above all keep the "
+        "encodings away from anyone who can also learn identities: let the "
+        "service delete encodings once the run completes (the default; do not "
+        "set retain_encodings), and limit who may request reveals."
     ),
 }
 
