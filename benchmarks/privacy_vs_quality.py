@@ -36,13 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import quality_reference as ref
-from quality import SCHEMAS
+from quality import SCHEMAS, encode_sources
 
 from linkage.encoding.encoder import ClkEncoder
-from linkage.encoding.recipe import VaultTarget, encode_csv
-from linkage.encoding.vault import Vault
 from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
@@ -123,8 +120,9 @@ def data_sets(victims: int) -> dict[str, DataSet]:
 
 
 def schema_with(base: str, block: dict[str, Any] | None) -> LinkageSchema:
-    """The base schema, with a ``linkage`` block if given."""
+    """The base schema's clkhash part, with ``block`` as its ``linkage`` block."""
     document = json.loads((SCHEMAS / base).read_text())
+    document.pop("linkage", None)  # The shipped demo schema has the default's.
     if block is not None:
         document["linkage"] = copy.deepcopy(block)
     return schema_from_dict(document)
@@ -133,29 +131,11 @@ def schema_with(base: str, block: dict[str, Any] | None) -> LinkageSchema:
 def link_f1(data: ref.ReferenceData, schema: LinkageSchema, secret: bytes) -> float:
     """F1 over record pairs of the whole data set, no threshold from the truth."""
     with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        paths, truth = [], []
-        for source, records in data.records.groupby("source", sort=True):
-            name = str(source)
-            export = work / f"{name}.csv"
-            columns = ["record_id", *(f.identifier for f in schema.encoded_features)]
-            records.reindex(columns=columns, fill_value="").to_csv(export, index=False)
-            out, vault = work / f"{name}.lnk", work / f"{name}.vault"
-            encode_csv(
-                export, schema, secret, out, vault=VaultTarget(vault, VAULT_KEY),
-                id_column="record_id", party=name,
-            )  # fmt: skip
-            paths.append(out)
-            entity = records.set_index("record_id")["entity"]
-            truth.extend(
-                (name, e.pseudonym, entity[e.record_id])
-                for e in Vault.open(vault, VAULT_KEY)
-            )
+        paths, truth = encode_sources(data, schema, secret, Path(folder))
         method = "probabilistic" if schema.extension.segments else "clk"
         settings = MatchSettings(dedup=data.link_type != "link_only", method=method)
         result = Matcher(load_parties(paths), settings).run()
-        frame = pd.DataFrame(truth, columns=["party", "id", "entity"])
-        return evaluate(result.matches, frame).all_pairs.f1 or 0.0
+        return evaluate(result.matches, truth).all_pairs.f1 or 0.0
 
 
 def attack(

@@ -35,7 +35,7 @@ import quality_reference as ref
 
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
-from linkage.formats.schema import load_schema
+from linkage.formats.schema import LinkageSchema, load_schema
 from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings, Method
 from linkage.matching.parties import load_parties
@@ -56,10 +56,9 @@ def schema_for(data: ref.ReferenceData, per_field: bool) -> Path:
 
 
 def encode_sources(
-    data: ref.ReferenceData, schema_path: Path, work: Path
+    data: ref.ReferenceData, schema: LinkageSchema, secret: bytes, work: Path
 ) -> tuple[list[Path], pd.DataFrame]:
     """Each source's records encoded as its agency would; and the truth."""
-    schema = load_schema(schema_path)
     paths, truth = [], []
     for source, records in data.records.groupby("source", sort=True):
         name = str(source)
@@ -68,7 +67,7 @@ def encode_sources(
         records.reindex(columns=columns, fill_value="").to_csv(export, index=False)
         out, vault = work / f"{name}.lnk", work / f"{name}.vault"
         encode_csv(
-            export, schema, SECRET, out, vault=VaultTarget(vault, VAULT_KEY),
+            export, schema, secret, out, vault=VaultTarget(vault, VAULT_KEY),
             id_column="record_id", party=name,
         )  # fmt: skip
         paths.append(out)
@@ -83,7 +82,7 @@ def encode_sources(
 def run_engine(data: ref.ReferenceData, method: Method, work: Path) -> ref.Outcome:
     """Encode, link with one of our methods, and score against the truth."""
     schema_path = schema_for(data, per_field=method == "probabilistic")
-    paths, truth = encode_sources(data, schema_path, work)
+    paths, truth = encode_sources(data, load_schema(schema_path), SECRET, work)
     started = time.perf_counter()
     dedup = data.link_type != "link_only"
     settings = MatchSettings(dedup=dedup, method=method)

@@ -15,6 +15,9 @@ from click.testing import CliRunner, Result
 
 from linkage.cli import main
 from linkage.encoding.keyfiles import write_key_file
+from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.vault import Vault
+from linkage.formats.schema import LinkageSchema
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 FEBRL4_SCHEMA = CONFIGS / "schemas" / "febrl4.json"
@@ -66,3 +69,34 @@ class RunCli:
 def run_cli() -> RunCli:
     """Invoke the `linkage` command line in process, like a user would."""
     return RunCli()
+
+
+def encode_febrl4_agencies(
+    work: Path,
+    frames: tuple[pd.DataFrame, ...],
+    schema: LinkageSchema,
+    secret: bytes,
+    people: int,
+) -> tuple[list[Path], pd.DataFrame]:
+    """``people`` FEBRL4 people in A and their records in B, encoded by two
+    agencies (``a``, ``b``), and the truth (party, pseudonym, entity) read
+    back from their vaults."""
+    vault_key = bytes(32)  # The test plays both agencies; not a secret here.
+    first = frames[0].head(people)
+    entities = set(first["rec_id"].str.split("-").str[1])
+    second = frames[1][frames[1]["rec_id"].str.split("-").str[1].isin(entities)]
+    paths, truth = [], []
+    for party, frame in (("agency_a", first), ("agency_b", second)):
+        export = work / f"{party}.csv"
+        frame.to_csv(export, index=False)
+        out, vault = work / f"{party}.lnk", work / f"{party}.vault"
+        encode_csv(
+            export, schema, secret, out, vault=VaultTarget(vault, vault_key),
+            id_column="rec_id", party=party,
+        )  # fmt: skip
+        paths.append(out)
+        truth.extend(
+            (party, entry.pseudonym, entry.record_id.split("-")[1])
+            for entry in Vault.open(vault, vault_key)
+        )
+    return paths, pd.DataFrame(truth, columns=["party", "id", "entity"])

@@ -7,13 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from linkage.encoding.recipe import VaultTarget, encode_csv
-from linkage.encoding.vault import Vault
+from linkage.encoding.recipe import encode_csv
 from linkage.formats.schema import load_schema
-from tests.conftest import CONFIGS, FEBRL4_SCHEMA, RunCli
+from tests.conftest import CONFIGS, FEBRL4_SCHEMA, RunCli, encode_febrl4_agencies
 
 SECRET = b"a secret shared by the test agencies"
-VAULT_KEY = bytes(32)
 
 
 @pytest.fixture()
@@ -22,26 +20,7 @@ def febrl4_encodings(
 ) -> tuple[list[Path], pd.DataFrame]:
     """800 FEBRL4 people in A and in B, encoded by two agencies, and the truth."""
     schema = load_schema(FEBRL4_SCHEMA)
-    paths, truth = [], []
-    first = febrl4_frames[0].head(800)
-    entities = set(first["rec_id"].str.split("-").str[1])
-    second = febrl4_frames[1][
-        febrl4_frames[1]["rec_id"].str.split("-").str[1].isin(entities)
-    ]
-    for party, frame in zip(("agency_a", "agency_b"), (first, second), strict=True):
-        export = tmp_path / f"{party}.csv"
-        frame.to_csv(export, index=False)
-        out, vault = tmp_path / f"{party}.lnk", tmp_path / f"{party}.vault"
-        encode_csv(
-            export, schema, SECRET, out, vault=VaultTarget(vault, VAULT_KEY),
-            id_column="rec_id", party=party,
-        )  # fmt: skip
-        paths.append(out)
-        truth.extend(
-            (party, entry.pseudonym, entry.record_id.split("-")[1])
-            for entry in Vault.open(vault, VAULT_KEY)
-        )
-    return paths, pd.DataFrame(truth, columns=["party", "id", "entity"])
+    return encode_febrl4_agencies(tmp_path, febrl4_frames, schema, SECRET, 800)
 
 
 def test_two_agencies_link_and_each_gets_only_its_rows(

@@ -9,16 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from linkage.encoding.recipe import VaultTarget, encode_csv
-from linkage.encoding.vault import Vault
+from linkage.encoding.recipe import encode_csv
 from linkage.formats.schema import load_schema, schema_from_dict
 from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from tests.conftest import CONFIGS, RunCli
+from tests.conftest import CONFIGS, RunCli, encode_febrl4_agencies
 
 SECRET = b"probabilistic tests secret"
-VAULT_KEY = bytes(32)
 FIELDS_SCHEMA = CONFIGS / "schemas" / "febrl-fields.json"
 
 
@@ -30,26 +28,7 @@ def febrl4_fields(
     """1,000 FEBRL4 people in A and in B, per-field encoded, and the truth."""
     work = tmp_path_factory.mktemp("febrl4_fields")
     schema = load_schema(FIELDS_SCHEMA)
-    first = febrl4_frames[0].head(1000)
-    entities = set(first["rec_id"].str.split("-").str[1])
-    second = febrl4_frames[1][
-        febrl4_frames[1]["rec_id"].str.split("-").str[1].isin(entities)
-    ]
-    paths, truth = [], []
-    for party, frame in (("a", first), ("b", second)):
-        export = work / f"{party}.csv"
-        frame.to_csv(export, index=False)
-        out, vault = work / f"{party}.lnk", work / f"{party}.vault"
-        encode_csv(
-            export, schema, SECRET, out, vault=VaultTarget(vault, VAULT_KEY),
-            id_column="rec_id", party=party,
-        )  # fmt: skip
-        paths.append(out)
-        truth.extend(
-            (party, entry.pseudonym, entry.record_id.split("-")[1])
-            for entry in Vault.open(vault, VAULT_KEY)
-        )
-    return paths, pd.DataFrame(truth, columns=["party", "id", "entity"])
+    return encode_febrl4_agencies(work, febrl4_frames, schema, SECRET, 1000)
 
 
 def f1(paths: list[Path], truth: pd.DataFrame, method: str) -> float:

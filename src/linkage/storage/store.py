@@ -528,15 +528,11 @@ class Store:
             # to one project are checked against each other one at a time.
             project = self._project(connection, project_id, for_update=True)
             self._party(connection, project_id, party_id)
-            if project.encodings_deleted_at is not None:
-                raise EncodingsDeletedError(encodings_deleted_message(project))
-            pending = self._pending_run(connection, project_id)
-            if pending is not None:
-                raise RunConflictError(
-                    f"run {pending} of project {project_id} is queued or running "
-                    "and reads the current uploads; wait for the run to finish, "
-                    "then upload again"
-                )
+            self._check_encodings_free(
+                connection,
+                project,
+                "the current uploads; wait for the run to finish, then upload again",
+            )
             if schema_fingerprint is not None and (
                 schema_fingerprint != project.schema_fingerprint
             ):
@@ -924,14 +920,9 @@ class Store:
         """
         with self.transaction() as connection:
             project = self._project(connection, project_id, for_update=True)
-            if project.encodings_deleted_at is not None:
-                raise EncodingsDeletedError(encodings_deleted_message(project))
-            pending = self._pending_run(connection, project_id)
-            if pending is not None:
-                raise RunConflictError(
-                    f"run {pending} of project {project_id} is queued or running "
-                    "and reads the encodings; wait for it to finish"
-                )
+            self._check_encodings_free(
+                connection, project, "the encodings; wait for it to finish"
+            )
             rows = connection.execute(
                 sa.select(uploads)
                 .where(
@@ -983,6 +974,22 @@ class Store:
         )
         row = only_row(connection, query, f"project {project_id} has no run {run_id}")
         return Run.from_row(row)
+
+    def _check_encodings_free(
+        self, connection: Connection, project: Project, reads: str
+    ) -> None:
+        """Refuse to touch the encodings once deleted, or while a run reads them.
+
+        ``reads`` ends the conflict message: what the run reads, what to do.
+        """
+        if project.encodings_deleted_at is not None:
+            raise EncodingsDeletedError(encodings_deleted_message(project))
+        pending = self._pending_run(connection, project.id)
+        if pending is not None:
+            raise RunConflictError(
+                f"run {pending} of project {project.id} is queued or running "
+                f"and reads {reads}"
+            )
 
     def _pending_run(self, connection: Connection, project_id: int) -> int | None:
         """The id of the project's oldest queued or running run, if any."""
