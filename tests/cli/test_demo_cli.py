@@ -69,6 +69,23 @@ def test_demo_runs_a_linkage_through_the_service(
     _check_the_reveal(out, result.output, matches)
 
 
+def test_demo_links_per_field_encodings_probabilistically(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """--method probabilistic: per-field encodings, a probabilistic project."""
+    out = tmp_path / "demo"
+    result = run_cli(
+        "demo", "--out", out, "--people", "600", "--configs", CONFIGS,
+        "--method", "probabilistic",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "(link-dedup, probabilistic, threshold auto)" in result.output
+    assert "probabilistic, expected_f1" in result.output
+    header = read_encodings(out / "encodings" / "police.lnk").header
+    assert header is not None and header.segments is not None
+    assert [s.name for s in header.segments][:2] == ["given_name", "surname"]
+
+
 def _check_the_reveal(out: Path, output: str, matches: pd.DataFrame) -> None:
     """One match revealed to the investigator: health's records in it, opened
     with the investigator's key; the audit log verified."""
