@@ -75,17 +75,26 @@ def segment_hashes(
 
 
 def choose_keys(
-    hashes: npt.NDArray[np.uint64], budget: int, *, max_width: int = 2
+    hashes: npt.NDArray[np.uint64],
+    budget: int,
+    *,
+    total_budget: int | None = None,
+    max_width: int = 2,
 ) -> tuple[Key, ...]:
-    """Keys (one or two segments) whose blocks hold at most ``budget`` pairs."""
+    """Keys (one or two segments) whose blocks hold at most ``budget`` pairs
+    each, and at most ``total_budget`` together (tightest keys first)."""
     segments = hashes.shape[1]
+    limit = total_budget if total_budget is not None else 4 * budget
     chosen: list[Key] = []
+    held = 0
     for width in range(1, max_width + 1):
         for key in combinations(range(segments), width):
             if any(set(kept) <= set(key) for kept in chosen):
                 continue  # Every pair it finds, a looser key finds already.
-            if _pair_count(_key_hash(hashes, key)) <= budget:
+            pairs = _pair_count(_key_hash(hashes, key))
+            if pairs <= budget and held + pairs <= limit:
                 chosen.append(key)
+                held += pairs
     return tuple(chosen)
 
 

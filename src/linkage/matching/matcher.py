@@ -395,6 +395,11 @@ class Matcher:
                 ):
                     yield i, j, chunk
 
+    def report(self, label: str, done: int, total: int) -> None:
+        """Tell the progress callback, if any, how far step ``label`` is."""
+        if self._progress is not None:
+            self._progress(label, done, total)
+
     def _reporter(self, label: str, total: int) -> Callable[[int], None] | None:
         report = self._progress
         if report is None:

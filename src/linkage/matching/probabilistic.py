@@ -43,6 +43,7 @@ from linkage.matching.field_similarity import (
     random_pairs,
     segment_popcounts,
 )
+from linkage.matching.similarity import candidate_limit_error
 from linkage.matching.threshold import ThresholdChoice
 
 if TYPE_CHECKING:
@@ -74,13 +75,19 @@ def link_probabilistically(
     clks, party_of = matcher.all_clks(), matcher.parties.party_of
     across = len(matcher.parties.parties) > 1
     within = matcher.settings.dedup
+    matcher.report("field blocking", 0, 3)
     hashes = segment_hashes(clks, segments)
     budget = max(_MIN_BUDGET, _PAIRS_PER_RECORD * len(clks))
-    keys = choose_keys(hashes, budget)
+    # Field blocks and the whole-encoding candidates share the candidate cap.
+    cap = matcher.settings.max_candidates
+    keys = choose_keys(hashes, min(budget, cap // 2), total_budget=cap // 2)
     blocks = block_pairs(hashes, keys, party_of, across=across, within=within)
     floor = matcher.settings.candidate_threshold or clk_choice.threshold
     similar = matcher.candidates(floor)
     left, right, source = _union(blocks, similar, len(clks))
+    if len(left) > cap:
+        raise candidate_limit_error(cap, floor)
+    matcher.report("field similarities and the model", 1, 3)
     blocked = blocks.key_table(len(segments))[source]
     popcounts = segment_popcounts(clks, segments)
     similarities = field_similarities(clks, segments, left, right, popcounts)
@@ -94,6 +101,7 @@ def link_probabilistically(
     baseline = field_similarities(clks, segments, random_left, random_right, popcounts)
     names = [segment.name for segment in segments]
     model = fellegi_sunter(similarities, names, baseline, blocked=blocked)
+    matcher.report("field similarities and the model", 3, 3)
     description = _describe(keys, names, floor, similar.blocking)
     scored = Candidates(
         left,
