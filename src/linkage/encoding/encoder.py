@@ -90,8 +90,13 @@ class ClkEncoder:
                     if feature.identifier in salted
                     else _FeatureEncoder
                 )
+                owner = segment.features[0] if segment.shared_keys else None
                 self._features.append(
-                    kind(feature, keys[feature.identifier], segment.hash_bits)
+                    kind(
+                        feature,
+                        keys[owner or feature.identifier],
+                        segment.hash_bits,
+                    )
                 )
                 self._segment_of.append(number)
         self._threads = threads

@@ -121,14 +121,22 @@ class Segment:
     features: tuple[str, ...]
     hash_bits: int  # Bits of the filter before XOR folding and hardening.
     clk_bits: int  # Bits this segment takes in the encoding.
+    shared_keys: bool = False  # Its features hash with the first one's keys.
 
 
 @dataclass(frozen=True)
 class SegmentLayout:
-    """The ``segments`` setting: filter size and groups (default: one per field)."""
+    """The ``segments`` setting: filter size and groups (default: one per field).
+
+    With ``shared_keys`` the features of a group hash their tokens with the
+    group's first feature's keys, so a token sets the same bits whichever of
+    them holds it: a group of given name and surname then encodes "Smith
+    John" and "John Smith" alike (tolerance of swapped names).
+    """
 
     bits: int
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    shared_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,14 +177,18 @@ def _parse_segments(
     if not isinstance(value, dict):
         fail(path, 'must be a JSON object such as {"bits": 512}')
         return None
-    _only_keys(value, path, {"bits", "groups"}, fail)
+    _only_keys(value, path, {"bits", "groups", "shared_keys"}, fail)
+    shared = value.get("shared_keys", False)
+    if not isinstance(shared, bool):
+        fail(f"{path}.shared_keys", f"must be true or false, got {shared!r}")
+        shared = False
     bits = _whole(value.get("bits"), f"{path}.bits", 64, _MAX_LENGTH, fail)
     if bits is not None and bits % 8:
         fail(f"{path}.bits", f"must be a multiple of 8, got {bits}")
     groups = _parse_groups(value.get("groups", {}), feature_ids, f"{path}.groups", fail)
     if bits is None or bits % 8:
         return None
-    return SegmentLayout(bits=bits, groups=groups)
+    return SegmentLayout(bits=bits, groups=groups, shared_keys=shared)
 
 
 def _parse_groups(

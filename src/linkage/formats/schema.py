@@ -196,7 +196,8 @@ class LinkageSchema:
         hash_bits = layout.bits * (1 << self.xor_folds)
         clk_bits = hardening.output_length(layout.bits)
         return tuple(
-            Segment(name, members, hash_bits, clk_bits) for name, members in groups
+            Segment(name, members, hash_bits, clk_bits, layout.shared_keys)
+            for name, members in groups
         )
 
     @property
