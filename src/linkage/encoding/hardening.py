@@ -116,7 +116,8 @@ class Hardener:
         empty = ~filters.any(axis=1)
         bits = np.unpackbits(filters, axis=1, count=self.input_length)
         if self._permutation is not None:
-            bits = np.concatenate([bits, 1 - bits], axis=1)[:, self._permutation]
+            balanced = np.concatenate([bits, 1 - bits], axis=1)
+            bits = np.take(balanced, self._permutation, axis=1)
         if self._taps is not None:
             bits = _diffuse(bits, self._taps)
         if self.hardening.blip:
@@ -128,9 +129,10 @@ class Hardener:
 def _diffuse(
     bits: npt.NDArray[np.uint8], taps: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.uint8]:
-    out = bits[:, taps[:, 0]]
+    # np.take along the columns is several times faster than fancy indexing.
+    out = np.take(bits, taps[:, 0], axis=1)
     for column in range(1, taps.shape[1]):
-        out ^= bits[:, taps[:, column]]
+        out ^= np.take(bits, taps[:, column], axis=1)
     return out
 
 
