@@ -63,6 +63,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from linkage.formats.schema import load_schema
+
 if TYPE_CHECKING:
     from linkage.encoding.mapping import AgencyMapping
 
@@ -74,17 +76,12 @@ SEED = 20261126
 LinkType = Literal["link_only", "dedupe_only", "link_and_dedupe"]
 Pairs = tuple[NDArray[np.intp], NDArray[np.intp]]
 
-FEBRL_FIELDS = (
-    "given_name",
-    "surname",
-    "street_number",
-    "address_1",
-    "address_2",
-    "suburb",
-    "postcode",
-    "state",
-    "date_of_birth",
-    "soc_sec_id",
+# The fields the FEBRL schema encodes, in its order.
+FEBRL_FIELDS = tuple(
+    feature.identifier
+    for feature in load_schema(
+        ROOT / "configs" / "schemas" / "febrl-linkage.json"
+    ).encoded_features
 )
 FEBRL_BLOCKING = (("date_of_birth",), ("surname",), ("given_name",), ("postcode",))
 DEMO_FIELDS = ("given_name", "surname", "date_of_birth", "sex", "postcode", "street")

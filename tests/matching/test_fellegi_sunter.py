@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
+from linkage.formats.schema import load_schema
 from linkage.matching.fellegi_sunter import (
     FellegiSunterModel,
     FellegiSunterResult,
@@ -32,19 +33,11 @@ from linkage.matching.fellegi_sunter import (
     with_name_swaps,
 )
 from linkage.matching.fs_levels import MISSING, level_codes
+from tests.conftest import CONFIGS
 
-FIELDS = (
-    "given_name",
-    "surname",
-    "street_number",
-    "address_1",
-    "address_2",
-    "suburb",
-    "postcode",
-    "state",
-    "date_of_birth",
-    "soc_sec_id",
-)
+# Every FEBRL column, as the FEBRL linkage schema encodes them.
+_SCHEMA = load_schema(CONFIGS / "schemas" / "febrl-linkage.json")
+FIELDS = tuple(feature.identifier for feature in _SCHEMA.encoded_features)
 BLOCKING_KEYS = ("postcode", "date_of_birth", "surname", "given_name")
 RANDOM_PAIRS = 20_000
 TRUE_PAIRS = 5_000  # FEBRL4: rec-N-org in A matches rec-N-dup-0 in B.
