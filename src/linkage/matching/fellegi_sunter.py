@@ -41,7 +41,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -111,6 +111,8 @@ class FellegiSunterResult:
         probabilities: Each pair's match probability.
         threshold: The threshold on the probability and why.
         histogram: The match weights, counted in bins of whole units.
+        adjustments: Per-pair weight added after the fields (a term-frequency
+            adjustment), already included in ``weights``; None if none.
     """
 
     model: FellegiSunterModel
@@ -120,6 +122,7 @@ class FellegiSunterResult:
     probabilities: NDArray[np.float64]
     threshold: ProbabilityThreshold
     histogram: WeightHistogram
+    adjustments: NDArray[np.float64] | None = None
 
     @property
     def matches(self) -> NDArray[np.bool_]:
@@ -128,7 +131,32 @@ class FellegiSunterResult:
 
     def waterfall(self, pair: int) -> Waterfall:
         """How pair ``pair``'s match weight adds up, field by field."""
-        return waterfall(self.model, self.similarities, pair, self.blocked)
+        extra = None if self.adjustments is None else float(self.adjustments[pair])
+        return waterfall(self.model, self.similarities, pair, self.blocked, extra)
+
+    def adjusted(
+        self,
+        adjustments: NDArray[np.floating],
+        threshold: ThresholdMethod | float = "expected_f1",
+    ) -> FellegiSunterResult:
+        """The same pairs with ``adjustments`` added to their match weights
+        (a term-frequency adjustment), and the threshold chosen again."""
+        extra = np.asarray(adjustments, dtype=np.float64)
+        if extra.shape != self.weights.shape:
+            raise ValueError(
+                f"adjustments must have one value per pair ({len(self.weights)}), "
+                f"got shape {extra.shape}"
+            )
+        weights = self.weights + extra
+        chances = probabilities(weights)
+        return replace(
+            self,
+            weights=weights,
+            probabilities=chances,
+            threshold=choose_probability_threshold(chances, threshold),
+            histogram=weight_histogram(weights),
+            adjustments=extra,
+        )
 
     def summary(self) -> dict[str, Any]:
         """Everything a report needs, as JSON-serialisable data."""

@@ -310,11 +310,13 @@ def waterfall(
     similarities: NDArray[np.floating],
     pair: int,
     blocked: NDArray[np.bool_] | None = None,
+    adjustment: float | None = None,
 ) -> Waterfall:
     """How the match weight of row ``pair`` of ``similarities`` adds up.
 
     A field the pair was blocked on (``blocked``, as given in training) is
     shown with level ``"blocked"`` and weight 0; its agreement is in the prior.
+    An ``adjustment`` (the pair's term-frequency adjustment) is a last step.
 
     Raises:
         IndexError: ``pair`` is not a row of ``similarities``.
@@ -342,6 +344,19 @@ def waterfall(
                 m=model.m[f][code - 1] if counted else None,
                 u=model.u[f][code - 1] if counted else None,
                 weight=float(weights[f]),
+                cumulative=total,
+            )
+        )
+    if adjustment is not None:
+        total += adjustment
+        steps.append(
+            WaterfallStep(
+                field="term frequency",
+                similarity=None,
+                level="-",
+                m=None,
+                u=None,
+                weight=adjustment,
                 cumulative=total,
             )
         )
