@@ -6,6 +6,7 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,6 +15,7 @@ from linkage.formats.schema import load_schema, schema_from_dict
 from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
+from linkage.matching.probabilistic import term_frequency
 from tests.conftest import CONFIGS, RunCli, encode_febrl4_agencies
 
 SECRET = b"probabilistic tests secret"
@@ -96,3 +98,29 @@ def test_fields_schema_is_the_plain_schema_plus_segments() -> None:
     document = json.loads(FIELDS_SCHEMA.read_text())
     plain = json.loads((CONFIGS / "schemas" / "febrl-linkage.json").read_text())
     assert copy.deepcopy(document) | {"linkage": None} == plain | {"linkage": None}
+
+
+def test_a_rare_value_agreeing_weighs_more_than_a_common_one() -> None:
+    # One field: value 1 held by half the records, value 3 by a quarter.
+    hashes = np.array([[1], [1], [1], [1], [2], [2], [3], [3]], dtype=np.uint64)
+    left, right = np.array([0, 6, 4, 0]), np.array([1, 7, 5, 6])
+    blocked = np.array([[False], [False], [True], [False]])
+    adjustment = term_frequency(hashes, left, right, blocked, top_u=[0.3])
+    assert adjustment[0] == pytest.approx(np.log2(0.3 / 0.5))
+    assert adjustment[1] == pytest.approx(np.log2(0.3 / 0.25))
+    assert adjustment[2] == 0  # Blocking forced the agreement: not evidence.
+    assert adjustment[3] == 0  # Different values: no adjustment.
+
+
+def test_the_waterfall_ends_with_the_term_frequency_step(
+    febrl4_fields: tuple[list[Path], pd.DataFrame],
+) -> None:
+    paths, _ = febrl4_fields
+    settings = MatchSettings(method="probabilistic")
+    model = Matcher(load_parties(paths), settings).run().model
+    assert model is not None and model.adjustments is not None
+    pair = int(np.argmax(model.adjustments))
+    steps = model.waterfall(pair).steps
+    assert steps[-1].field == "term frequency"
+    assert steps[-1].weight == pytest.approx(model.adjustments[pair])
+    assert model.waterfall(pair).weight == pytest.approx(model.weights[pair])

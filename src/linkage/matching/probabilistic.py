@@ -21,6 +21,7 @@ single-CLK method; the score reported is the match probability.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,8 @@ def link_probabilistically(
     baseline = field_similarities(clks, segments, random_left, random_right, popcounts)
     names = [segment.name for segment in segments]
     model = fellegi_sunter(similarities, names, baseline, blocked=blocked)
-    model = model.adjusted(term_frequency(hashes, left, right, blocked, model))
+    top_u = [float(u[-1]) for u in model.model.u]  # Each field's exact level.
+    model = model.adjusted(term_frequency(hashes, left, right, blocked, top_u))
     matcher.report("field similarities and the model", 3, 3)
     description = _describe(keys, names, floor, similar.blocking)
     scored = Candidates(
@@ -120,20 +122,20 @@ def term_frequency(
     left: Indices,
     right: Indices,
     blocked: npt.NDArray[np.bool_],
-    model: FellegiSunterResult,
+    top_u: Sequence[float],
 ) -> npt.NDArray[np.float64]:
     """Each pair's term-frequency adjustment of its match weight.
 
     Where both records hold the identical filter for a field, a rare value
     says more than a common one: the field's top level weighs
-    ``log2(m / u_exact)`` on average, and the adjustment ``log2(u_exact /
-    share)`` replaces the average chance agreement ``u_exact`` by the share
-    of records holding that very filter. It uses only the filters' equality
+    ``log2(m / u_exact)`` on average (``top_u`` gives each field's
+    ``u_exact``), and the adjustment ``log2(u_exact / share)`` replaces the
+    average chance agreement ``u_exact`` by the share of records holding that
+    very filter. It uses only the filters' equality
     counts, which the operator of per-field encodings sees anyway. Fields a
     pair's block forced to agree are left out, as in its weight.
     """
     adjustment = np.zeros(len(left))
-    top_u = _top_level_u(model)
     for field in range(hashes.shape[1]):
         column = hashes[:, field]
         present = column != 0
@@ -146,11 +148,6 @@ def term_frequency(
         same = present[left] & (column[left] == column[right]) & ~blocked[:, field]
         adjustment[same] += np.log2(top_u[field] / share[left[same]])
     return adjustment
-
-
-def _top_level_u(model: FellegiSunterResult) -> list[float]:
-    """Each field's u at its top level (exact agreement)."""
-    return [float(u[-1]) for u in model.model.u]
 
 
 def _union(
