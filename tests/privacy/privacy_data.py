@@ -16,6 +16,9 @@ from linkage.formats.schema import LinkageSchema, schema_from_dict
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 FIXED_SECRET = bytes(range(32))  # The agencies' secret; never the attacker's.
+# The graph attacker's own secret, fixed so that its result is repeatable (its
+# success varies a little with the collisions of the secret it picks).
+ATTACKER_SECRET = bytes(range(32, 64))
 
 
 def _feature(
