@@ -351,13 +351,15 @@ class Matcher:
             return clustering.cluster_links_and_dedup(
                 self.parties.party_of, *pairs, threshold=threshold
             )
-        # Probabilistic candidates reach below the threshold; the CLK ones don't.
+        # Probabilistic candidates reach below the threshold; the CLK ones
+        # don't, and copying millions of pairs for nothing costs memory.
         above = candidates.score >= threshold
-        pairs = (
-            candidates.left[above],
-            candidates.right[above],
-            candidates.score[above],
-        )
+        if not above.all():
+            pairs = (
+                candidates.left[above],
+                candidates.right[above],
+                candidates.score[above],
+            )
         if len(self.parties.parties) == 2:
             solve = (
                 solving.optimal_one_to_one
