@@ -70,3 +70,36 @@ def test_diffusion_hardening_defeats_this_graph_attack() -> None:
     truth = truth_by_id(encoded["person_id"], population["person_id"])
     correct, scored = correct_share(assignment, truth)
     assert correct / scored <= 0.01
+
+
+GROUPS = {
+    "name": ["given_name", "surname"],
+    "birth": ["date_of_birth", "sex"],
+    "address": ["postcode", "street"],
+}
+
+
+@pytest.mark.parametrize(("taps", "low", "high"), [(3, 0.5, 1.0), (5, 0.0, 0.05)])
+def test_field_groups_are_compared_filter_by_filter(
+    taps: int, low: float, high: float
+) -> None:
+    """With one filter per group of fields the attacker compares group by group.
+
+    Diffusion with 3 taps hides the similarities of whole encodings (2.4 % of
+    these people re-identified when they were compared whole) but not each
+    group's (68 %); 5 taps hide those too (1.3 %).
+    """
+    document = copy.deepcopy(PLAIN_DEMO_SCHEMA)
+    document["linkage"] = {
+        "segments": {"bits": 512, "groups": GROUPS},
+        "hardening": {"diffusion": {"taps": taps, "length": 512}},
+    }
+    schema = schema_from_dict(document)
+    encoded = people(1000)
+    population = encoded.sample(frac=1, random_state=3).reset_index(drop=True)
+    assignment = graph_attack(
+        encode(schema, encoded), population, schema, secret=ATTACKER_SECRET
+    )
+    truth = truth_by_id(encoded["person_id"], population["person_id"])
+    correct, scored = correct_share(assignment, truth)
+    assert low <= correct / scored <= high

@@ -9,6 +9,11 @@ the similarity graph of the encodings and the similarity graph of the
 attacker's own encodings have nearly the same shape, and matching the two
 graphs' nodes re-identifies the encodings.
 
+When the schema gives every field (or group of fields) its own filter, the
+attacker knows where each filter lies and compares records filter by filter:
+every feature below is then taken per filter, side by side, which tells far
+more than the similarity of whole encodings.
+
 Steps: describe each node by features of its neighbourhood (its highest
 similarities, its degree at several thresholds, its bit count, its mean
 similarity), match the nodes of the two graphs on those features one to one,
@@ -74,16 +79,20 @@ def graph_attack(
     usable = np.flatnonzero(~chunk.invalid)
     theirs = unpack_bits(clks, schema.clk_length)
     ours = unpack_bits(chunk.clks[usable], schema.clk_length)
+    filters = _filter_bits(schema)
     total = len(_FIRST_ANCHORS) * rounds + 1
     report(progress, _STEP, 0, total)
-    seeded = assign_one_to_one(-_distances(*_node_features(theirs, ours)))
+    features = [_node_features(theirs[:, part], ours[:, part]) for part in filters]
+    seeded = assign_one_to_one(
+        -_distances(*(np.hstack(side) for side in zip(*features, strict=True)))
+    )
     best: Assignment | None = None
     best_fit = -np.inf
     for trial, first in enumerate(_FIRST_ANCHORS):
         # Seeds from node features are often wrong; several starts, and the
         # one whose matches stand out most from the alternatives, win.
-        assignment = _refine(theirs, ours, seeded, first, rounds, progress,
-                             trial * rounds, total)  # fmt: skip
+        assignment = _refine(theirs, ours, filters, seeded, first, rounds,
+                             progress, trial * rounds, total)  # fmt: skip
         fit = float(np.median(assignment.confidence))
         if fit > best_fit:
             best, best_fit = assignment, fit
@@ -94,9 +103,16 @@ def graph_attack(
     return Assignment(record=record.astype(np.int64), confidence=assignment.confidence)
 
 
+def _filter_bits(schema: LinkageSchema) -> list[slice]:
+    """The bit columns of each filter of an encoding (one for a plain CLK)."""
+    ends = np.cumsum([segment.clk_bits for segment in schema.segments]).tolist()
+    return [slice(start, end) for start, end in zip([0, *ends], ends, strict=False)]
+
+
 def _refine(
     theirs: Bits,
     ours: Bits,
+    filters: list[slice],
     assignment: Assignment,
     anchors: int,
     rounds: int,
@@ -110,8 +126,9 @@ def _refine(
         chosen = assignment.most_confident(min(anchors, len(theirs), len(ours)))
         if not len(chosen):
             break
-        mine = _dice(theirs, theirs[chosen])
-        yours = _dice(ours, ours[assignment.record[chosen]])
+        matched = assignment.record[chosen]
+        mine = np.hstack([_dice(theirs[:, f], theirs[chosen, f]) for f in filters])
+        yours = np.hstack([_dice(ours[:, f], ours[matched, f]) for f in filters])
         assignment = assign_one_to_one(-_distances(mine, yours))
         anchors = min(int(anchors * _GROWTH), _MAX_ANCHORS)
     return assignment
