@@ -48,6 +48,7 @@ from linkage.privacy.check import privacy_check
 
 VAULT_KEY = bytes(32)
 NAMES = ["given_name", "surname"]
+GROUPS = "hardened field groups"  # The data set's shipped *-groups.json.
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class DataSet:
 
     data: ref.ReferenceData
     base_schema: str
+    groups_schema: str  # The shipped hardened field groups for this data.
     victim: str
     population: str
 
@@ -107,15 +109,28 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
         "diffusion t=3, length l": {
             "hardening": {"diffusion": {"taps": 3, "length": length}}
         },
+        GROUPS: None,  # Read from the data set's *-groups.json.
     }
+
+
+def groups_block(data_set: DataSet) -> dict[str, Any]:
+    """The ``linkage`` block of the data set's shipped field-groups schema."""
+    block: dict[str, Any] = json.loads((SCHEMAS / data_set.groups_schema).read_text())[
+        "linkage"
+    ]
+    return block
 
 
 def data_sets(victims: int) -> dict[str, DataSet]:
     """FEBRL4 and the demo population, with the attack's two sides."""
     del victims
     return {
-        "FEBRL4": DataSet(ref.febrl4(), "febrl-linkage.json", "A", "B"),
-        "demo": DataSet(ref.demo(5000, 7), "demo.json", "health", "police"),
+        "FEBRL4": DataSet(
+            ref.febrl4(), "febrl-linkage.json", "febrl-groups.json", "A", "B"
+        ),
+        "demo": DataSet(
+            ref.demo(5000, 7), "demo.json", "demo-groups.json", "health", "police"
+        ),
     }
 
 
@@ -187,6 +202,8 @@ def main() -> None:
         for config, block in configurations(base.l).items():
             if options.config and config not in options.config:
                 continue
+            if config == GROUPS:
+                block = groups_block(data_set)
             schema = schema_with(data_set.base_schema, block)
             secret = os.urandom(32)
             started = time.perf_counter()

@@ -13,6 +13,9 @@ names, moves, missing fields, in-agency duplicates), the same records are
   ``--method clk`` at its automatic threshold;
 * encoded per field (the ``*-fields.json`` schema: the same features, one
   filter each) and linked with ``--method probabilistic``;
+* encoded in hardened field groups (the ``*-groups.json`` schema: one filter
+  per group such as name, birth, address, each diffused with 5 taps) and
+  linked with ``--method probabilistic``;
 * linked in plaintext by the references of ``quality_reference.py``:
   recordlinkage's ECM, our Fellegi-Sunter on plaintext bigram Dice, and Splink
   (if ``/tmp/splinkvenv`` exists; see that file).
@@ -27,7 +30,7 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -44,15 +47,35 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "configs" / "schemas"
 SECRET = b"quality benchmark secret 2026"  # The benchmark plays every agency.
 VAULT_KEY = bytes(32)
-PLAIN = {"FEBRL4": "febrl-linkage.json", "FEBRL3": "febrl-linkage.json"}
-FIELDS = {"FEBRL4": "febrl-fields.json", "FEBRL3": "febrl-fields.json"}
 
 
-def schema_for(data: ref.ReferenceData, per_field: bool) -> Path:
-    """The schema a data set is encoded with: plain or per field."""
-    table = FIELDS if per_field else PLAIN
-    default = "demo-fields.json" if per_field else "demo.json"
-    return SCHEMAS / table.get(data.name, default)
+@dataclass(frozen=True)
+class Engine:
+    """One of our configurations: a schema per data set and a method."""
+
+    label: str
+    method: Method
+    febrl_schema: str
+    demo_schema: str
+
+    def schema_for(self, data: ref.ReferenceData) -> Path:
+        """The schema ``data`` is encoded with."""
+        febrl = data.name.startswith("FEBRL")
+        return SCHEMAS / (self.febrl_schema if febrl else self.demo_schema)
+
+
+ENGINES = (
+    Engine("linkage one CLK", "clk", "febrl-linkage.json", "demo.json"),
+    Engine(
+        "linkage per-field FS", "probabilistic", "febrl-fields.json", "demo-fields.json"
+    ),
+    Engine(
+        "linkage hardened groups FS",
+        "probabilistic",
+        "febrl-groups.json",
+        "demo-groups.json",
+    ),
+)
 
 
 def encode_sources(
@@ -79,20 +102,19 @@ def encode_sources(
     return paths, pd.DataFrame(truth, columns=["party", "id", "entity"])
 
 
-def run_engine(data: ref.ReferenceData, method: Method, work: Path) -> ref.Outcome:
-    """Encode, link with one of our methods, and score against the truth."""
-    schema_path = schema_for(data, per_field=method == "probabilistic")
+def run_engine(data: ref.ReferenceData, engine: Engine, work: Path) -> ref.Outcome:
+    """Encode, link with one of our configurations, and score against the truth."""
+    schema_path = engine.schema_for(data)
     paths, truth = encode_sources(data, load_schema(schema_path), SECRET, work)
     started = time.perf_counter()
     dedup = data.link_type != "link_only"
-    settings = MatchSettings(dedup=dedup, method=method)
+    settings = MatchSettings(dedup=dedup, method=engine.method)
     result = Matcher(load_parties(paths), settings).run()
     seconds = time.perf_counter() - started
     pairs = evaluate(result.matches, truth).all_pairs
-    label = "linkage one CLK" if method == "clk" else "linkage per-field FS"
     return ref.Outcome(
         data=data.name,
-        method=label,
+        method=engine.label,
         precision=pairs.precision or 0.0,
         recall=pairs.recall or 0.0,
         f1=pairs.f1 or 0.0,
@@ -115,9 +137,9 @@ def main() -> None:
     outcomes: list[ref.Outcome] = []
     for load in loaders:
         data = load()
-        for method in ("clk", "probabilistic"):
+        for engine in ENGINES:
             with tempfile.TemporaryDirectory() as work:
-                outcomes.append(run_engine(data, method, Path(work)))
+                outcomes.append(run_engine(data, engine, Path(work)))
         plaintext = ref.reference(
             [lambda data=data: data], splink=not options.no_splink
         )

@@ -13,6 +13,7 @@ import pytest
 from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings
+from linkage.formats.schema import load_schema
 from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
 from tests.conftest import CONFIGS, RunCli
 
@@ -69,10 +70,10 @@ def test_demo_runs_a_linkage_through_the_service(
     _check_the_reveal(out, result.output, matches)
 
 
-def test_demo_links_per_field_encodings_probabilistically(
+def test_demo_links_hardened_field_groups_probabilistically(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
-    """--method probabilistic: per-field encodings, a probabilistic project."""
+    """--method probabilistic: hardened field groups, a probabilistic project."""
     out = tmp_path / "demo"
     result = run_cli(
         "demo", "--out", out, "--people", "600", "--configs", CONFIGS,
@@ -83,7 +84,9 @@ def test_demo_links_per_field_encodings_probabilistically(
     assert "probabilistic, expected_f1" in result.output
     header = read_encodings(out / "encodings" / "police.lnk").header
     assert header is not None and header.segments is not None
-    assert [s.name for s in header.segments][:2] == ["given_name", "surname"]
+    assert [s.name for s in header.segments] == ["name", "birth", "address"]
+    groups = load_schema(CONFIGS / "schemas" / "demo-groups.json")
+    assert header.schema_fingerprint == groups.fingerprint
 
 
 def _check_the_reveal(out: Path, output: str, matches: pd.DataFrame) -> None:

@@ -18,7 +18,7 @@ from linkage.encoding.hardening import KeyStream, derive_key
 from linkage.encoding.recipe import encode_csv
 from linkage.errors import SchemaError
 from linkage.formats.schema import LinkageSchema, schema_from_dict
-from tests.conftest import FEBRL4_SCHEMA, RunCli
+from tests.conftest import CONFIGS, FEBRL4_SCHEMA, RunCli
 
 SECRET = b"hardening tests secret"
 PLAIN: dict[str, Any] = json.loads(FEBRL4_SCHEMA.read_text())
@@ -178,8 +178,17 @@ def test_schema_check_lists_the_hardening(tmp_path: Path, run_cli: RunCli) -> No
     path.write_text(json.dumps(document))
     result = run_cli("schema", "check", path)
     assert result.exit_code == 0, result.output
-    assert "Hardening (2048-bit encodings)" in result.output
+    assert "Hardening (the CLK; 2048-bit encodings)" in result.output
     assert "BLIP: each bit flipped with probability 0.01" in result.output
+
+
+def test_schema_check_lists_the_filters_of_field_groups(run_cli: RunCli) -> None:
+    result = run_cli("schema", "check", CONFIGS / "schemas" / "demo-groups.json")
+    assert result.exit_code == 0, result.output
+    assert "Per-field encodings (1536 bits), one filter per group:" in result.output
+    assert "  birth: date_of_birth, sex (512 bits)" in result.output
+    assert "Hardening (each filter; 1536-bit encodings):" in result.output
+    assert "diffusion: 512 bits, each the XOR of 5" in result.output
 
 
 @settings(max_examples=30, deadline=None)

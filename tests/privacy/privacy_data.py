@@ -13,6 +13,7 @@ import pandas as pd
 from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
 from linkage.formats.schema import LinkageSchema, schema_from_dict
+from linkage.privacy.check import PrivacyReport, privacy_check
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 FIXED_SECRET = bytes(range(32))  # The agencies' secret; never the attacker's.
@@ -126,3 +127,19 @@ def truth_by_id(encoded: pd.Series, population: pd.Series) -> npt.NDArray[np.int
     """Each encoded record's row in the population (-1 where it has none)."""
     row_of = {value: row for row, value in enumerate(population)}
     return np.array([row_of.get(value, -1) for value in encoded], dtype=np.int64)
+
+
+def attacked(schema: LinkageSchema) -> PrivacyReport:
+    """1,000 people encoded; the attacker's list holds exactly them, shuffled."""
+    encoded = people(1000, seed=11)
+    population = encoded.sample(frac=1, random_state=4).reset_index(drop=True)
+    truth = truth_by_id(encoded["person_id"], population["person_id"])
+    features = [f.identifier for f in schema.encoded_features]
+    return privacy_check(
+        encode(schema, encoded), population[features], schema, truth=truth
+    )
+
+
+def shares(report: PrivacyReport) -> dict[str, float]:
+    """The share each attack re-identified."""
+    return {r.attack: r.share for r in report.results if r.share is not None}

@@ -47,9 +47,19 @@ def describe(loaded: LinkageSchema) -> str:
         f"{len(loaded.features)} features ({len(loaded.encoded_features)} encoded).",
     ]
     lines.extend(f"  {_describe_feature(f)}" for f in loaded.features)
+    if loaded.extension.segments is not None:
+        # The operator sees each of these filters on its own: say which exist.
+        lines.append(
+            f"Per-field encodings ({loaded.clk_length} bits), one filter per group:"
+        )
+        lines.extend(
+            f"  {segment.name}: {', '.join(segment.features)} ({segment.clk_bits} bits)"
+            for segment in loaded.segments
+        )
     hardening = loaded.extension.hardening.describe()
     if hardening:
-        lines.append(f"Hardening ({loaded.clk_length}-bit encodings):")
+        scope = "each filter" if loaded.extension.segments else "the CLK"
+        lines.append(f"Hardening ({scope}; {loaded.clk_length}-bit encodings):")
         lines.extend(f"  {step}" for step in hardening)
     lines.append(f"Fingerprint: {loaded.fingerprint}")
     return "\n".join(lines)
