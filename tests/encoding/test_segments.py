@@ -17,9 +17,9 @@ from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.recipe import encode_csv
 from linkage.errors import SchemaError
 from linkage.formats.clkfile import EncodingHeader, read_encodings
-from linkage.formats.schema import LinkageSchema, schema_from_dict
+from linkage.formats.schema import LinkageSchema, load_schema, schema_from_dict
 from linkage.matching.field_similarity import field_similarities, random_pairs
-from tests.conftest import FEBRL4_SCHEMA
+from tests.conftest import CONFIGS, FEBRL4_SCHEMA
 
 SECRET = b"segments tests secret"
 PLAIN: dict[str, Any] = json.loads(FEBRL4_SCHEMA.read_text())
@@ -193,3 +193,20 @@ def test_shared_keys_make_swapped_names_encode_alike(
     again = ClkEncoder(schema, SECRET).encode(swapped).clks
     names = slice(0, 64)  # The "name" group is the first segment.
     assert np.array_equal(clks[:, names], again[:, names]) == shared
+
+
+def test_the_shipped_febrl_groups_tolerate_swapped_names(records: pd.DataFrame) -> None:
+    """configs/schemas/febrl-groups.json: hardened groups with shared keys, so
+    given name and surname the wrong way round leave the name filter as it was
+    (and every other filter too)."""
+    schema = load_schema(CONFIGS / "schemas" / "febrl-groups.json")
+    assert schema.extension.hardening.diffusion is not None
+    swapped = records.assign(
+        given_name=records["surname"], surname=records["given_name"]
+    )
+    clks = ClkEncoder(schema, SECRET).encode(records).clks
+    again = ClkEncoder(schema, SECRET).encode(swapped).clks
+    assert schema.segments[0].name == "name"
+    differ = records["given_name"] != records["surname"]
+    assert differ.sum() > 150  # The swap changes most records' fields.
+    assert np.array_equal(clks, again)

@@ -49,8 +49,15 @@ def describe(loaded: LinkageSchema) -> str:
     lines.extend(f"  {_describe_feature(f)}" for f in loaded.features)
     if loaded.extension.segments is not None:
         # The operator sees each of these filters on its own: say which exist.
+        shared = (
+            "; a group's fields share hash keys, so a value sets the same bits "
+            "in any of them"
+            if loaded.extension.segments.shared_keys
+            else ""
+        )
         lines.append(
-            f"Per-field encodings ({loaded.clk_length} bits), one filter per group:"
+            f"Per-field encodings ({loaded.clk_length} bits), one filter per "
+            f"group{shared}:"
         )
         lines.extend(
             f"  {segment.name}: {', '.join(segment.features)} ({segment.clk_bits} bits)"
