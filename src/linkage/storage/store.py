@@ -52,6 +52,7 @@ from linkage.storage.tables import (
     tokens,
     uploads,
 )
+from linkage.storage.upgrade import add_missing_columns
 
 __all__ = [
     "AuthenticationError",
@@ -167,12 +168,14 @@ class Store:
     def open(
         cls, database_url: str, *, clock: Callable[[], datetime] | None = None
     ) -> Store:
-        """Connect to ``database_url`` and create the tables that are absent."""
+        """Connect to ``database_url``, create the tables that are absent and
+        add the columns an earlier linkage's tables lack."""
         engine = sa.create_engine(database_url)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _configure_sqlite)
             sa.event.listen(engine, "begin", _begin_immediate)
         metadata.create_all(engine)
+        add_missing_columns(engine)
         return cls(engine, clock=clock)
 
     def close(self) -> None:
