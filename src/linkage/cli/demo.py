@@ -34,7 +34,7 @@ from linkage.service.loopback import RunningService, running_service
 
 AGENCIES = ("police", "health", "social_services", "tax")
 # The shipped default: one hardened CLK per record, the one configuration
-# measured that keeps every attack under 1 %. Hardened field groups linked
+# measured that keeps every attack at or under 1 %. Hardened field groups linked
 # probabilistically link this messy data far better, at a little more exposure
 # to the graph attack (benchmarks/README.md); --method probabilistic shows them.
 SCHEMAS = {

@@ -11,6 +11,8 @@ than half-migrated.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -28,13 +30,12 @@ def add_missing_columns(engine: Engine) -> list[str]:
             null, or takes part in a key; nothing is changed then.
     """
     inspector = sa.inspect(engine)
-    missing = [
-        (table, column)
-        for table in metadata.sorted_tables
-        if inspector.has_table(table.name)
-        for column in table.columns
-        if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
-    ]
+    missing: list[tuple[sa.Table, sa.Column[Any]]] = []
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue  # create_all has just made it whole.
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing.extend((table, c) for c in table.columns if c.name not in present)
     for table, column in missing:
         _check_addable(table, column)
     with engine.begin() as connection:
@@ -43,7 +44,7 @@ def add_missing_columns(engine: Engine) -> list[str]:
     return [f"{table.name}.{column.name}" for table, column in missing]
 
 
-def _check_addable(table: sa.Table, column: sa.Column[object]) -> None:
+def _check_addable(table: sa.Table, column: sa.Column[Any]) -> None:
     keyed = column.primary_key or column.foreign_keys or column.unique
     if keyed or (not column.nullable and _constant_default(column) is None):
         raise StoreError(
@@ -54,7 +55,7 @@ def _check_addable(table: sa.Table, column: sa.Column[object]) -> None:
         )
 
 
-def _constant_default(column: sa.Column[object]) -> object | None:
+def _constant_default(column: sa.Column[Any]) -> object | None:
     default = column.default
     if isinstance(default, sa.ColumnDefault) and default.is_scalar:
         value: object = default.arg
@@ -62,9 +63,7 @@ def _constant_default(column: sa.Column[object]) -> object | None:
     return None
 
 
-def _add_column(
-    connection: Connection, table: sa.Table, column: sa.Column[object]
-) -> str:
+def _add_column(connection: Connection, table: sa.Table, column: sa.Column[Any]) -> str:
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     parts = [
