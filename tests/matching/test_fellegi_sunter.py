@@ -568,3 +568,31 @@ def test_field_levels_defaults() -> None:
     (levels,) = field_levels(["x"])
     assert levels == FieldLevels("x")
     assert [levels.band(code) for code in (1, 4)] == [(0.0, 0.45), (0.95, math.inf)]
+
+
+def test_a_blocking_key_is_not_called_useless() -> None:
+    """Every exact agreement on a key field was forced by its block, so EM
+    sees that field agree in no pair: its exact m is only a pseudo-count,
+    which says nothing about whether the field helps."""
+    rng = np.random.default_rng(12)
+    blocked_matches, other_matches, others = 300, 300, 1400
+    key = np.concatenate(
+        [
+            np.ones(blocked_matches),  # Found by the key's block.
+            rng.uniform(0.0, 0.45, other_matches + others),  # Found otherwise.
+        ]
+    )
+    tell = np.concatenate(
+        [
+            np.ones(blocked_matches + other_matches),
+            rng.uniform(0.0, 0.45, others),
+        ]
+    )
+    candidates = np.stack([key, tell], axis=1).astype(np.float32)
+    randoms = rng.uniform(0.0, 0.45, (5000, 2)).astype(np.float32)
+    randoms[:100, 0] = 1.0  # The key's value is shared by 2 % of random pairs.
+    blocked = np.zeros(candidates.shape, dtype=bool)
+    blocked[:blocked_matches, 0] = True
+    result = fellegi_sunter(candidates, ["key", "tell"], randoms, blocked=blocked)
+    assert int(result.matches.sum()) == blocked_matches + other_matches
+    assert result.model.warnings == ()

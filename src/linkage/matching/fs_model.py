@@ -367,7 +367,9 @@ def train_model(
         candidate_pairs=int(codes.shape[0]),
         random_pairs=int(random_codes.shape[0]),
         parameters=parameters,
-        warnings=_warnings(levels, fit, u, settings, blocked is not None),
+        warnings=_warnings(
+            levels, fit, u, candidate_counts, settings, blocked is not None
+        ),
         blocked_priors=()
         if blocked is None
         else tuple(
@@ -513,6 +515,7 @@ def _warnings(
     levels: Sequence[FieldLevels],
     fit: _Fit,
     u: NDArray[np.float64],
+    candidate_counts: NDArray[np.float64],
     settings: TrainingSettings,
     has_blocked: bool,
 ) -> tuple[str, ...]:
@@ -536,7 +539,9 @@ def _warnings(
         )
     for f, spec in enumerate(levels):
         top = spec.count
-        if fit.m[f, top] <= u[f, top]:
+        # A blocking key's exact agreements are all left out of the evidence;
+        # its top m is then only a pseudo-count and says nothing either way.
+        if candidate_counts[f, top] and fit.m[f, top] <= u[f, top]:
             found.append(
                 f"Field {spec.name!r}: matches agree on it no more often than "
                 f"random pairs (m {fit.m[f, top]:.3g} <= u {u[f, top]:.3g} at "
