@@ -6,7 +6,9 @@ Usage (from the repository root, after `make install`)::
         [--data FEBRL4 --data demo] [--config NAME ...] [--json OUT]
 
 For each encoding configuration (the plain schema, or the plain schema with a
-``linkage`` block: hardening steps, per-field segments) and each data set:
+``linkage`` block: hardening steps, per-field segments; "hardened field
+groups" takes the block of the data set's shipped ``*-groups.json``) and each
+data set:
 
 * **quality**: the whole data set encoded and linked as in
   ``benchmarks/quality.py`` (``--method clk`` at its automatic threshold, or
@@ -115,9 +117,8 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
 
 def groups_block(data_set: DataSet) -> dict[str, Any]:
     """The ``linkage`` block of the data set's shipped field-groups schema."""
-    block: dict[str, Any] = json.loads((SCHEMAS / data_set.groups_schema).read_text())[
-        "linkage"
-    ]
+    document = json.loads((SCHEMAS / data_set.groups_schema).read_text())
+    block: dict[str, Any] = document["linkage"]
     return block
 
 
