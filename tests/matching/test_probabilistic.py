@@ -103,13 +103,11 @@ def test_fields_schema_is_the_plain_schema_plus_segments() -> None:
 def test_a_rare_value_agreeing_weighs_more_than_a_common_one() -> None:
     # One field: value 1 held by half the records, value 3 by a quarter.
     hashes = np.array([[1], [1], [1], [1], [2], [2], [3], [3]], dtype=np.uint64)
-    left, right = np.array([0, 6, 4, 0]), np.array([1, 7, 5, 6])
-    blocked = np.array([[False], [False], [True], [False]])
-    adjustment = term_frequency(hashes, left, right, blocked, top_u=[0.3])
+    left, right = np.array([0, 6, 0]), np.array([1, 7, 6])
+    adjustment = term_frequency(hashes, left, right, top_u=[0.3])
     assert adjustment[0] == pytest.approx(np.log2(0.3 / 0.5))
     assert adjustment[1] == pytest.approx(np.log2(0.3 / 0.25))
-    assert adjustment[2] == 0  # Blocking forced the agreement: not evidence.
-    assert adjustment[3] == 0  # Different values: no adjustment.
+    assert adjustment[2] == 0  # Different values: no adjustment.
 
 
 def test_the_waterfall_ends_with_the_term_frequency_step(

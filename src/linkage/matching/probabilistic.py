@@ -103,7 +103,7 @@ def link_probabilistically(
     names = [segment.name for segment in segments]
     model = fellegi_sunter(similarities, names, baseline, blocked=blocked)
     top_u = [float(u[-1]) for u in model.model.u]  # Each field's exact level.
-    model = model.adjusted(term_frequency(hashes, left, right, blocked, top_u))
+    model = model.adjusted(term_frequency(hashes, left, right, top_u))
     matcher.report("field similarities and the model", 3, 3)
     description = _describe(keys, names, floor, similar.blocking)
     scored = Candidates(
@@ -121,7 +121,6 @@ def term_frequency(
     hashes: npt.NDArray[np.uint64],
     left: Indices,
     right: Indices,
-    blocked: npt.NDArray[np.bool_],
     top_u: Sequence[float],
 ) -> npt.NDArray[np.float64]:
     """Each pair's term-frequency adjustment of its match weight.
@@ -132,8 +131,14 @@ def term_frequency(
     ``u_exact``), and the adjustment ``log2(u_exact / share)`` replaces the
     average chance agreement ``u_exact`` by the share of records holding that
     very filter. It uses only the filters' equality
-    counts, which the operator of per-field encodings sees anyway. Fields a
-    pair's block forced to agree are left out, as in its weight.
+    counts, which the operator of per-field encodings sees anyway.
+
+    Fields a pair's block forced to agree are adjusted too. Their average
+    evidence is in the block's prior (the odds of a match among pairs that
+    agree on them: lambda's odds times ``m / u_exact``), and the same
+    ``log2(u_exact / share)`` turns that average into this value's. Leaving
+    them out scored every pair of one name block alike, John Smiths and rare
+    names together.
     """
     adjustment = np.zeros(len(left))
     for field in range(hashes.shape[1]):
@@ -145,7 +150,7 @@ def term_frequency(
         share = np.zeros(len(column))
         holders = counts[np.searchsorted(values, column[present])]
         share[present] = holders / counts.sum()
-        same = present[left] & (column[left] == column[right]) & ~blocked[:, field]
+        same = present[left] & (column[left] == column[right])
         adjustment[same] += np.log2(top_u[field] / share[left[same]])
     return adjustment
 
