@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import stat
 import threading
 from pathlib import Path
@@ -82,11 +84,37 @@ def test_demo_links_hardened_field_groups_probabilistically(
     assert result.exit_code == 0, result.output
     assert "(link-dedup, probabilistic, threshold auto)" in result.output
     assert "probabilistic, expected_f1" in result.output
+    assert "model warning" not in result.output  # The fit had no doubts.
     header = read_encodings(out / "encodings" / "police.lnk").header
     assert header is not None and header.segments is not None
     assert [s.name for s in header.segments] == ["name", "birth", "address"]
     groups = load_schema(CONFIGS / "schemas" / "demo-groups.json")
     assert header.schema_fingerprint == groups.fingerprint
+
+
+def test_the_operator_sees_when_the_model_doubts_itself(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Groups too coarse to tell people apart (sex on its own, everything
+    else but the name in one filter): EM takes every candidate for a match,
+    and the run says so instead of reporting it as an ordinary result."""
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIGS, configs)
+    schema_path = configs / "schemas" / "demo-groups.json"
+    document = json.loads(schema_path.read_text())
+    document["linkage"]["segments"]["groups"] = {
+        "name": ["given_name", "surname"],
+        "person": ["date_of_birth", "postcode", "street"],
+        "sex": ["sex"],
+    }
+    schema_path.write_text(json.dumps(document))
+    result = run_cli(
+        "demo", "--out", tmp_path / "demo", "--people", "600", "--configs", configs,
+        "--method", "probabilistic",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "model warning: EM takes" in result.output
+    assert "too coarse to tell people apart" in result.output
 
 
 def _check_the_reveal(out: Path, output: str, matches: pd.DataFrame) -> None:

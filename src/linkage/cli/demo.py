@@ -223,6 +223,8 @@ def _run(service: RunningService, project_id: int) -> None:
         f"   operator: threshold {stats['threshold']} ({stats['threshold_method']})"
     )
     click.echo(f"   {stats['threshold_explanation']}")
+    for warning in stats.get("model_warnings", []):
+        click.echo(f"   model warning: {warning}")
     click.echo(
         f"   operator: {stats['groups']} groups of {stats['records_matched']} of "
         f"{stats['records']} records, matched in {stats['seconds']} s"

@@ -521,15 +521,17 @@ def _warnings(
 ) -> tuple[str, ...]:
     found = []
     if fit.prior > MAX_PLAUSIBLE_LAMBDA:
-        hint = (
-            "check the blocked flags"
+        cause = (
+            "the fields left once blocking is accounted for may be too few or "
+            "too coarse to tell people apart (a field or group holding little "
+            "more than sex, say): compare more fields, or use another method"
             if has_blocked
-            else "if blocking forced agreement on some fields, pass `blocked`"
+            else "the agreement blocking forces may look like evidence of a "
+            "match; if blocking forced agreement on some fields, pass `blocked`"
         )
         found.append(
             f"EM takes {fit.prior:.1%} of the candidate pairs for matches, which "
-            f"is implausible: the agreement blocking forces may look like "
-            f"evidence of a match; {hint}."
+            f"is implausible: {cause}."
         )
     if not fit.converged:
         found.append(

@@ -340,6 +340,11 @@ def _aggregate_stats(claimed: ClaimedRun, result: MatchResult) -> dict[str, Any]
         "threshold_explanation": choice.explanation,
         "histogram_edges": [round(float(edge), 6) for edge in choice.histogram_edges],
         "histogram_counts": [int(count) for count in choice.histogram_counts],
+        # The probabilistic model's own doubts (an implausible share of
+        # matches, EM not converging): the operator should see them.
+        "model_warnings": []
+        if result.model is None
+        else list(result.model.model.warnings),
     }
 
 
