@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 from pathlib import Path
@@ -36,7 +37,9 @@ def test_encode_writes_pseudonyms_and_clks_only(
     assert len(encodings) == 500
     assert encodings.header is not None
     assert encodings.header.schema_fingerprint == load_schema(FEBRL4_SCHEMA).fingerprint
-    assert encodings.header.key_check == key_check_value(read_secret(secret_file))
+    schema = load_schema(FEBRL4_SCHEMA)
+    key = read_secret(secret_file, schema)
+    assert encodings.header.key_check == key_check_value(key, schema)
     pseudonyms = encodings.pseudonym_strings()
     assert len(set(pseudonyms)) == 500
     assert all(len(p) == 32 for p in pseudonyms)
@@ -248,7 +251,7 @@ def test_wrong_text_encoding_suggests_the_option(
 
 @pytest.mark.parametrize(
     ("secret_content", "expected"),
-    [(None, "does not exist"), ("", "empty"), ("short", "16")],
+    [(None, "does not exist"), ("", "empty"), ("short", "20")],
     ids=["missing", "empty", "short"],
 )
 def test_bad_secret_files_are_refused(
@@ -350,3 +353,56 @@ def test_messy_export_with_mapping_resolves_to_own_ids(
     assert table["record_id"].tolist() == export["PERSON_REF"].tolist()
     assert (table["given_name"] == table["given_name"].str.lower()).all()
     assert table["given_name"].map(str.isascii).all()
+
+
+def _project_schema(dated_schema: Path, project: str) -> Path:
+    """``dated_schema`` with the project's own HKDF salt, as projects should."""
+    document = json.loads(dated_schema.read_text())
+    salt = base64.b64encode(f"{project} salt".encode()).decode()
+    document["clkConfig"]["kdf"]["salt"] = salt
+    path = dated_schema.with_name(f"{project}.json")
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_weak_secret_is_refused_without_output(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path
+) -> None:
+    """A 16-character secret of one letter is refused, pointing to keygen."""
+    secret = tmp_path / "weak.secret"
+    secret.write_text("aaaaaaaaaaaaaaaa\n")
+    records = write_rows(tmp_path / "p.csv", [["ref", "name", "dob"]])
+    result, out = encode_small(run_cli, dated_schema, records, secret)
+    assert result.exit_code == 1
+    assert "too weak" in result.output and "linkage keygen" in result.output
+    assert str(secret) in result.output
+    assert "aaaaaaaaaaaaaaaa" not in result.output
+    assert not out.exists()
+
+
+def test_key_check_is_salted_per_project_and_agreed_within_one(
+    run_cli: RunCli,
+    tmp_path: Path,
+    dated_schema: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One passphrase in two projects: the two agencies of a project agree on
+    the key-check value, the projects' values differ; it is stretched, with
+    a warning."""
+    secret = tmp_path / "shared.secret"
+    secret.write_text("seven tall giraffes drink cold blue tea\n")
+    rows = [["ref", "name", "dob"], ["1", "ann", "1990-01-02"]]
+    checks = {}
+    for project in ("north", "south"):
+        schema = _project_schema(dated_schema, project)
+        for agency in ("police", "health"):
+            records = write_rows(tmp_path / f"{project}-{agency}.csv", rows)
+            result, out = encode_small(run_cli, schema, records, secret)
+            assert result.exit_code == 0, result.output
+            checks[project, agency] = read_encodings(out).header.key_check
+    assert checks["north", "police"] == checks["north", "health"]
+    assert checks["south", "police"] == checks["south", "health"]
+    assert checks["north", "police"] != checks["south", "police"]
+    assert len(checks["north", "police"]) == 32
+    assert "stretched with scrypt" in caplog.text
+    assert "giraffes" not in caplog.text

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from linkage.cli import main
 from linkage.encoding.keyfiles import read_secret, read_vault_key
+from linkage.formats.schema import load_schema
+from tests.conftest import FEBRL4_SCHEMA
 
 
 def test_keygen_writes_a_0600_key(tmp_path: Path) -> None:
@@ -27,7 +29,7 @@ def test_keygen_file_serves_as_secret_and_vault_key(tmp_path: Path) -> None:
     """The file keygen writes reads as a linkage secret and as a vault key."""
     out = tmp_path / "k"
     assert CliRunner().invoke(main, ["keygen", "--out", str(out)]).exit_code == 0
-    assert len(read_secret(out)) == 43
+    assert read_secret(out, load_schema(FEBRL4_SCHEMA)) == out.read_bytes().strip()
     assert len(read_vault_key(out)) == 32
 
 

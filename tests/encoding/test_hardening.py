@@ -217,6 +217,62 @@ def test_diffusion_taps_are_distinct_and_in_range(
     assert all(len(set(row)) == width for row in taps.tolist())
 
 
+def with_length(length: int, hardening: dict[str, Any], **linkage: Any) -> Any:
+    """The FEBRL4 schema at CLK length ``length``, with this hardening."""
+    document = copy.deepcopy(PLAIN)
+    document["clkConfig"]["l"] = length
+    document["linkage"] = {"hardening": hardening, **linkage}
+    return schema_from_dict(document)
+
+
+@pytest.mark.parametrize(
+    ("length", "hardening", "linkage", "allowed"),
+    [
+        (8, {"diffusion": {"taps": 9, "length": 8}}, {}, "2"),
+        (8, {"diffusion": {"taps": 3, "length": 8}}, {}, "2"),
+        (64, {"diffusion": {"taps": 9, "length": 64}}, {}, "2 to 8"),
+        (2048, {"diffusion": {"taps": 9, "length": 64}}, {"segments": {"bits": 64}},
+         "2 to 8"),
+        (32, {"balance": True, "diffusion": {"taps": 9, "length": 64}}, {}, "2 to 8"),
+    ],
+)  # fmt: skip
+def test_diffusion_taps_not_well_below_the_filter_are_refused(
+    length: int, hardening: dict[str, Any], linkage: dict[str, Any], allowed: str
+) -> None:
+    """Taps above the filter's length hung the encoder; now the schema is
+    refused with the range allowed (up to the square root of the bits)."""
+    with pytest.raises(SchemaError) as caught:
+        with_length(length, hardening, **linkage)
+    message = str(caught.value)
+    assert "linkage.hardening.diffusion.taps" in message
+    assert f"the allowed taps here are: {allowed}." in message
+
+
+def test_diffusion_on_too_short_a_filter_is_refused() -> None:
+    with pytest.raises(SchemaError, match="too short for diffusion"):
+        with_length(2, {"diffusion": {"taps": 2, "length": 8}})
+
+
+def test_keystream_refuses_more_distinct_draws_than_values() -> None:
+    """Drawing 9 distinct taps from 8 bits used to loop for ever."""
+    with pytest.raises(ValueError, match="cannot draw 9 distinct"):
+        KeyStream(derive_key(b"seed", b"test")).distinct_rows(1, 9, 8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(length=st.integers(min_value=1, max_value=300), taps=st.integers(2, 16))
+def test_accepted_diffusion_builds_an_encoder(length: int, taps: int) -> None:
+    """Any diffusion the schema check accepts, the encoder sets up at once."""
+    try:
+        schema = with_length(length, {"diffusion": {"taps": taps, "length": 64}})
+    except SchemaError as error:
+        assert "the allowed taps here are" in str(error)
+        assert taps * taps > length
+        return
+    assert taps * taps <= length
+    assert ClkEncoder(schema, SECRET).clk_bytes == 8
+
+
 def test_matcher_refuses_encodings_with_different_hardening(
     tmp_path: Path, run_cli: RunCli, records: pd.DataFrame
 ) -> None:

@@ -17,9 +17,13 @@ from linkage.encoding.keyfiles import (
     read_vault_key,
     write_key_file,
 )
+from linkage.encoding.passphrase import stretch_passphrase
 from linkage.errors import SecretError
+from linkage.formats.schema import load_schema
+from tests.conftest import FEBRL4_SCHEMA
 
-SECRET = "correct horse battery staple"
+KEY = generate_key_text()
+SCHEMA = load_schema(FEBRL4_SCHEMA)
 
 
 def _mode(path: Path) -> int:
@@ -105,49 +109,42 @@ def test_private_output_leaves_nothing_on_error(tmp_path: Path) -> None:
 
 def test_read_secret_from_file_strips_newline(tmp_path: Path) -> None:
     """The secret is the file's text without the trailing newline, as bytes."""
-    path = _write(tmp_path / "s", f"  {SECRET}\n".encode())
-    assert read_secret(path) == SECRET.encode()
+    path = _write(tmp_path / "s", f"  {KEY}\n".encode())
+    assert read_secret(path, SCHEMA) == KEY.encode()
 
 
-def test_read_secret_accepts_keygen_output(tmp_path: Path) -> None:
-    """A key made by write_key_file is a valid linkage secret."""
+def test_read_secret_accepts_keygen_output_as_is(tmp_path: Path) -> None:
+    """A key made by write_key_file is used exactly as written (as clkhash)."""
     path = tmp_path / "s"
     write_key_file(path)
-    assert read_secret(path) == path.read_text().strip().encode()
-
-
-def test_read_secret_non_ascii_is_utf8(tmp_path: Path) -> None:
-    """A non-ASCII secret is returned as its UTF-8 bytes."""
-    secret = "clé secrète partagée ünd ß"
-    path = _write(tmp_path / "s", secret.encode() + b"\n")
-    assert read_secret(path) == secret.encode("utf-8")
+    assert read_secret(path, SCHEMA) == path.read_text().strip().encode()
 
 
 def test_read_secret_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a file, the secret comes from LINKAGE_SECRET."""
-    monkeypatch.setenv("LINKAGE_SECRET", SECRET + "\n")
-    assert read_secret(None) == SECRET.encode()
+    monkeypatch.setenv("LINKAGE_SECRET", KEY + "\n")
+    assert read_secret(None, SCHEMA) == KEY.encode()
 
 
 def test_read_secret_from_custom_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment variable name can be chosen by the caller."""
-    monkeypatch.setenv("OTHER_SECRET", SECRET)
-    assert read_secret(None, env_var="OTHER_SECRET") == SECRET.encode()
+    monkeypatch.setenv("OTHER_SECRET", KEY)
+    assert read_secret(None, SCHEMA, env_var="OTHER_SECRET") == KEY.encode()
 
 
 def test_read_secret_file_wins_over_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A given file is used even when the environment variable is set."""
-    monkeypatch.setenv("LINKAGE_SECRET", "from the environment, long enough")
-    path = _write(tmp_path / "s", SECRET.encode())
-    assert read_secret(path) == SECRET.encode()
+    monkeypatch.setenv("LINKAGE_SECRET", generate_key_text())
+    path = _write(tmp_path / "s", KEY.encode())
+    assert read_secret(path, SCHEMA) == KEY.encode()
 
 
 def test_read_secret_neither_file_nor_env() -> None:
     """With no file and no variable, the error names both ways to give one."""
     with pytest.raises(SecretError) as caught:
-        read_secret(None)
+        read_secret(None, SCHEMA)
     message = str(caught.value)
     assert "LINKAGE_SECRET" in message
     assert "file" in message
@@ -157,22 +154,23 @@ def test_read_secret_empty_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty LINKAGE_SECRET is refused, by name."""
     monkeypatch.setenv("LINKAGE_SECRET", "  \n")
     with pytest.raises(SecretError, match="LINKAGE_SECRET is empty"):
-        read_secret(None)
+        read_secret(None, SCHEMA)
 
 
 def test_read_secret_short_env_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A short secret from the environment is refused without showing it."""
     monkeypatch.setenv("LINKAGE_SECRET", "tiny-secret")
-    with pytest.raises(SecretError, match="too short") as caught:
-        read_secret(None)
+    with pytest.raises(SecretError, match="fewer than 20 characters") as caught:
+        read_secret(None, SCHEMA)
     assert "tiny-secret" not in str(caught.value)
+    assert "LINKAGE_SECRET" in str(caught.value)
 
 
 def test_read_secret_missing_file(tmp_path: Path) -> None:
     """A missing secret file is named, with how to create one."""
     path = tmp_path / "missing.key"
     with pytest.raises(SecretError, match="does not exist") as caught:
-        read_secret(path)
+        read_secret(path, SCHEMA)
     assert str(path) in str(caught.value)
     assert "linkage keygen --out FILE" in str(caught.value)
 
@@ -180,49 +178,62 @@ def test_read_secret_missing_file(tmp_path: Path) -> None:
 def test_read_secret_directory_is_unreadable(tmp_path: Path) -> None:
     """A path that cannot be read as a file is a SecretError naming it."""
     with pytest.raises(SecretError, match="cannot read") as caught:
-        read_secret(tmp_path)
+        read_secret(tmp_path, SCHEMA)
     assert str(tmp_path) in str(caught.value)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_read_secret_permission_denied(tmp_path: Path) -> None:
     """A file we may not read is a SecretError naming it."""
-    path = _write(tmp_path / "s", SECRET.encode(), mode=0o000)
+    path = _write(tmp_path / "s", KEY.encode(), mode=0o000)
     with pytest.raises(SecretError, match="cannot read"):
-        read_secret(path)
+        read_secret(path, SCHEMA)
 
 
 def test_read_secret_empty_file(tmp_path: Path) -> None:
     """An empty (or blank) secret file is refused, with how to make one."""
     path = _write(tmp_path / "s", b" \n")
     with pytest.raises(SecretError, match="is empty") as caught:
-        read_secret(path)
+        read_secret(path, SCHEMA)
     assert "linkage keygen --out FILE" in str(caught.value)
 
 
-def test_read_secret_short_file(tmp_path: Path) -> None:
-    """A secret under 16 characters is refused and its text is not shown."""
-    path = _write(tmp_path / "s", b"hunter2hunter2\n")
-    with pytest.raises(SecretError, match="too short") as caught:
-        read_secret(path)
+@pytest.mark.parametrize(
+    "weak",
+    ["hunter2hunter2", "aaaaaaaaaaaaaaaa", "a" * 43, "password123",
+     "Password2024!Password", "correct horse battery staple"],
+)  # fmt: skip
+def test_read_secret_weak_file_is_refused(tmp_path: Path, weak: str) -> None:
+    """A weak secret is refused, naming the file and keygen, never showing it."""
+    path = _write(tmp_path / "s", weak.encode() + b"\n")
+    with pytest.raises(SecretError, match="too weak") as caught:
+        read_secret(path, SCHEMA)
     message = str(caught.value)
-    assert "hunter2" not in message
+    assert weak not in message
     assert str(path) in message
     assert "linkage keygen --out FILE" in message
 
 
-def test_read_secret_exactly_16_characters(tmp_path: Path) -> None:
-    """Sixteen characters (not bytes) are enough."""
-    secret = "ééééééééééééééé1"
-    path = _write(tmp_path / "s", secret.encode())
-    assert read_secret(path) == secret.encode()
+def test_read_secret_stretches_a_passphrase(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A passphrase that is not weak is stretched for the schema, with a
+    warning that names the file but not the passphrase."""
+    passphrase = "clé secrète partagée ünd ß"
+    path = _write(tmp_path / "s", passphrase.encode() + b"\n")
+    with caplog.at_level(logging.WARNING, logger="linkage.encoding.keyfiles"):
+        key = read_secret(path, SCHEMA)
+    assert key == stretch_passphrase(passphrase, SCHEMA)
+    assert len(key) == 43 and passphrase.encode() not in key
+    assert "scrypt" in caplog.text and str(path) in caplog.text
+    assert passphrase not in caplog.text
 
 
 def test_read_secret_not_utf8(tmp_path: Path) -> None:
     """A secret that is not UTF-8 is refused without quoting its bytes."""
     path = _write(tmp_path / "s", b"\xff\xfe secret bytes that are long\n")
     with pytest.raises(SecretError, match="not UTF-8") as caught:
-        read_secret(path)
+        read_secret(path, SCHEMA)
     message = str(caught.value)
     assert "secret bytes" not in message
     assert "xff" not in message
@@ -232,21 +243,21 @@ def test_read_secret_warns_when_others_can_read(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A group- or world-readable secret file is logged as a warning, sans secret."""
-    path = _write(tmp_path / "s", SECRET.encode(), mode=0o644)
+    path = _write(tmp_path / "s", KEY.encode(), mode=0o644)
     with caplog.at_level(logging.WARNING, logger="linkage.encoding.keyfiles"):
-        assert read_secret(path) == SECRET.encode()
+        assert read_secret(path, SCHEMA) == KEY.encode()
     assert "chmod 600" in caplog.text
     assert str(path) in caplog.text
-    assert SECRET not in caplog.text
+    assert KEY not in caplog.text
 
 
 def test_read_secret_private_file_does_not_warn(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A mode 0600 secret file reads without warnings."""
-    path = _write(tmp_path / "s", SECRET.encode())
+    """A mode 0600 keygen secret file reads without warnings."""
+    path = _write(tmp_path / "s", KEY.encode())
     with caplog.at_level(logging.WARNING):
-        read_secret(path)
+        read_secret(path, SCHEMA)
     assert caplog.records == []
 
 

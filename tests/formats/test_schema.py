@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -11,8 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from linkage.encoding import hardening, keys
 from linkage.errors import SchemaError
 from linkage.formats.schema import (
+    INTERNAL_INFO_LABELS,
     BitsPerFeature,
     load_schema,
     schema_from_dict,
@@ -191,3 +194,38 @@ def test_fingerprint_changes_with_any_setting() -> None:
     assert (
         schema_from_dict(changed).fingerprint != schema_from_dict(document).fingerprint
     )
+
+
+def _with_info(info: bytes) -> dict[str, Any]:
+    document = base_schema()
+    document["clkConfig"]["kdf"]["info"] = base64.b64encode(info).decode()
+    return document
+
+
+@pytest.mark.parametrize(
+    "info",
+    [b"linkage/key-check-value/v1", b"linkage/key-check-value/v2",
+     b"linkage/hardening/v1/diffusion", b"linkage/hardening/v1/balance/segment/1"],
+)  # fmt: skip
+def test_info_of_an_internal_label_is_refused(info: bytes) -> None:
+    """A crafted info could make a feature's key equal the public key-check
+    value or a hardening key: refused, naming the key and what to do."""
+    message = problems_of(_with_info(info))
+    assert "clkConfig.kdf.info: starts with 'linkage/" in message
+    assert "reserves for its own keys" in message
+    assert "Choose another info" in message
+
+
+@pytest.mark.parametrize("info", [b"linkage-demo", b"linkage/test-vectors/v1", b""])
+def test_other_info_is_accepted(info: bytes) -> None:
+    """Project names, the shipped schemas' and the test vectors' infos load."""
+    assert schema_from_dict(_with_info(info)).kdf_info == info
+
+
+def test_every_internal_label_is_refused_as_info() -> None:
+    """The labels the key-check value and hardening derive under are covered."""
+    labels = [keys._KEY_CHECK_INFO, keys._LEGACY_KEY_CHECK_INFO, hardening._LABEL]
+    for label in labels:
+        assert label.startswith(INTERNAL_INFO_LABELS), label
+        with pytest.raises(SchemaError, match="reserves for its own keys"):
+            schema_from_dict(_with_info(label))

@@ -75,6 +75,23 @@ def test_disagreeing_files_are_refused_naming_them(
     assert str(first) in message and str(second) in message
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "hint"),
+    [("0" * 16, "1" * 32, "older version of linkage"),
+     ("0" * 32, "1" * 32, "same shared secret"),
+     ("0" * 16, "1" * 16, "same shared secret")],
+)  # fmt: skip
+def test_key_check_mismatch_says_whether_a_file_is_from_an_older_version(
+    tmp_path: Path, old: str, new: str, hint: str
+) -> None:
+    """A 16-digit (unsalted) value beside a 32-digit one: re-encode, not
+    another secret."""
+    first = write(tmp_path / "a.lnk", 3, key_check=old)
+    second = write(tmp_path / "b.lnk", 3, key_check=new)
+    with pytest.raises(InputError, match=hint):
+        load_parties([first, second])
+
+
 def test_clkhash_json_files_are_checked_for_length_only(tmp_path: Path) -> None:
     """clkhash JSON has no header; its row index stands in for the pseudonym."""
     ours = write(tmp_path / "a.lnk", 3)

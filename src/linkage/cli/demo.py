@@ -140,7 +140,7 @@ def _encode_agencies(
     out: Path, exports: dict[str, Path], configs: Path, schema_path: Path
 ) -> None:
     schema = load_schema(schema_path)
-    secret = read_secret(_key(out / "keys" / "linkage-secret.key"))
+    secret = read_secret(_key(out / "keys" / "linkage-secret.key"), schema)
     for agency in AGENCIES:
         vault_key = read_vault_key(_key(out / "keys" / f"{agency}-vault.key"))
         started = time.perf_counter()

@@ -107,6 +107,10 @@ def encode(
     The encodings file holds only pseudonyms and CLKs; the vault links each
     pseudonym to your own record ID and stays with you. Nothing is written if
     any row cannot be encoded, unless --skip-invalid is given.
+
+    The secret should be a key made by `linkage keygen`. A passphrase is
+    accepted instead only if it is not obviously weak; it is then stretched
+    with scrypt for this schema (with a warning).
     """
     if report is not None and not skip_invalid:
         raise click.UsageError(
@@ -115,7 +119,7 @@ def encode(
     if vault_key_file is not None and vault_path is None:
         raise click.UsageError("--vault-key-file needs --vault FILE.")
     schema = load_schema(schema_path)
-    secret = read_secret(secret_file)
+    secret = read_secret(secret_file, schema)
     vault = None
     if vault_path is not None:
         vault = VaultTarget(vault_path, read_vault_key(vault_key_file))

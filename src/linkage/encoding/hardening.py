@@ -30,9 +30,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.formats.extension import Hardening
+from linkage.formats.schema import HARDENING_LABEL
 
 Packed = npt.NDArray[np.uint8]
-_LABEL = b"linkage/hardening/v1/"
+_LABEL = HARDENING_LABEL + b"v1/"
 _PROBABILITY_STEPS = 1 << 16  # BLIP draws one 16-bit number per bit.
 
 
@@ -73,7 +74,14 @@ class KeyStream:
         return np.argsort(self.words(size), kind="stable").astype(np.intp)
 
     def distinct_rows(self, rows: int, width: int, bound: int) -> npt.NDArray[np.intp]:
-        """``rows`` rows of ``width`` distinct integers below ``bound``."""
+        """``rows`` rows of ``width`` distinct integers below ``bound``.
+
+        Raises:
+            ValueError: ``width`` exceeds ``bound``: no row could be distinct
+                (schemas are refused long before; see ``max_taps``).
+        """
+        if width > bound:
+            raise ValueError(f"cannot draw {width} distinct integers below {bound}")
         # 64-bit words reduced modulo bound <= 2**16: the bias is below 2**-48.
         choice = (self.words(rows * width) % np.uint64(bound)).astype(np.intp)
         choice = choice.reshape(rows, width)
@@ -102,7 +110,7 @@ class Hardener:
             self._permutation = stream.permutation(2 * length)
         if hardening.diffusion is not None:
             stream = KeyStream(derive_key(secret, b"diffusion" + label))
-            balanced = length * (2 if hardening.balance else 1)
+            balanced = hardening.balanced_length(length)
             self._taps = stream.distinct_rows(
                 hardening.diffusion.length, hardening.diffusion.taps, balanced
             )

@@ -4,7 +4,9 @@ An agency holds two keys, both made by ``linkage keygen`` and stored the same
 way (43 base64url characters and a newline, in a file of mode 0600):
 
 - the *linkage secret*, shared among the agencies (and never with the linkage
-  operator), from which the Bloom filter hashing keys are derived;
+  operator), from which the Bloom filter hashing keys are derived. A
+  passphrase is accepted in its place if it is not obviously weak, and is
+  stretched with scrypt (:mod:`linkage.encoding.passphrase`);
 - the *vault key*, kept by the agency alone, which seals its pseudonym vault.
 
 Keys never travel on the command line, and no message or log line here
@@ -24,11 +26,16 @@ import stat
 from pathlib import Path
 
 from linkage.atomic import private_output
+from linkage.encoding.passphrase import (
+    is_generated_key,
+    passphrase_weakness,
+    stretch_passphrase,
+)
 from linkage.errors import SecretError
+from linkage.formats.schema import LinkageSchema
 
 __all__ = [
     "KEY_BYTES",
-    "MIN_SECRET_CHARS",
     "generate_key_text",
     "read_secret",
     "read_vault_key",
@@ -39,8 +46,6 @@ logger = logging.getLogger(__name__)
 
 #: Random bytes in a key made by :func:`generate_key_text` (256 bits).
 KEY_BYTES = 32
-#: The shortest linkage secret we accept, in characters.
-MIN_SECRET_CHARS = 16
 
 _KEYGEN_HINT = "Create one with `linkage keygen --out FILE`."
 _VAULT_KEY_TEXT = re.compile(r"[A-Za-z0-9_-]{43}=?")
@@ -49,12 +54,19 @@ _VAULT_KEY_TEXT = re.compile(r"[A-Za-z0-9_-]{43}=?")
 def generate_key_text() -> str:
     """Return a new random key: 32 bytes from :mod:`secrets`, base64url, unpadded.
 
+    Draws are repeated (about 4,000 times, a few milliseconds) until the key
+    carries the check bits that tell a keygen key from typed text
+    (:func:`~linkage.encoding.passphrase.is_generated_key`): 244 random bits.
+
     Example:
         >>> len(generate_key_text())
         43
     """
-    raw = secrets.token_bytes(KEY_BYTES)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    while True:
+        raw = secrets.token_bytes(KEY_BYTES)
+        text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        if is_generated_key(text):
+            return text
 
 
 def write_key_file(path: Path, *, force: bool = False) -> None:
@@ -83,24 +95,38 @@ def write_key_file(path: Path, *, force: bool = False) -> None:
         raise SecretError(f"cannot write key file {path}: {error.strerror}") from None
 
 
-def read_secret(path: Path | None, env_var: str = "LINKAGE_SECRET") -> bytes:
-    """Read the linkage secret shared by the agencies, as UTF-8 bytes.
+def read_secret(
+    path: Path | None, schema: LinkageSchema, env_var: str = "LINKAGE_SECRET"
+) -> bytes:
+    """Read the linkage secret shared by the agencies: the key to encode with.
 
     The secret comes from ``path`` when given, else from the environment
-    variable ``env_var``. Surrounding whitespace (the trailing newline) is
-    removed.
+    variable ``env_var``; surrounding whitespace (the trailing newline) is
+    removed. A key made by ``linkage keygen`` is returned as is (its UTF-8
+    text, as clkhash uses a secret). Any other text is a passphrase: refused
+    if weak, else stretched with scrypt for ``schema``, with a warning.
 
     Raises:
         SecretError: there is no secret, or it cannot be read, is not UTF-8
-            text, or is shorter than :data:`MIN_SECRET_CHARS` characters.
+            text, or is a weak passphrase.
     """
     text, source = _read_key_text(path, env_var, "linkage secret")
-    if len(text) < MIN_SECRET_CHARS:
+    if is_generated_key(text):
+        return text.encode("ascii")
+    weakness = passphrase_weakness(text)
+    if weakness is not None:
         raise SecretError(
-            f"the linkage secret in {source} is too short: it must have at "
-            f"least {MIN_SECRET_CHARS} characters. {_KEYGEN_HINT}"
+            f"the linkage secret in {source} is not a key made by `linkage "
+            f"keygen` and is too weak to use as a passphrase: {weakness}. "
+            f"{_KEYGEN_HINT} Share that file among the agencies instead."
         )
-    return text.encode("utf-8")
+    logger.warning(
+        "the linkage secret in %s is a passphrase, not a key made by `linkage "
+        "keygen`: it is stretched with scrypt for this schema, so clkhash given "
+        "the same text would make other CLKs. A keygen key is stronger.",
+        source,
+    )
+    return stretch_passphrase(text, schema)
 
 
 def read_vault_key(path: Path | None, env_var: str = "LINKAGE_VAULT_KEY") -> bytes:

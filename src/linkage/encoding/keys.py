@@ -11,12 +11,14 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from linkage.formats.schema import LinkageSchema
+from linkage.formats.schema import KEY_CHECK_LABEL, LinkageSchema
 
 FeatureKeys = tuple[bytes, bytes]
 
-_KEY_CHECK_INFO = b"linkage/key-check-value/v1"
-_KEY_CHECK_BYTES = 8
+_KEY_CHECK_INFO = KEY_CHECK_LABEL + b"v2"
+_KEY_CHECK_BYTES = 16
+_LEGACY_KEY_CHECK_INFO = KEY_CHECK_LABEL + b"v1"
+_LEGACY_KEY_CHECK_BYTES = 8
 
 
 def derive_feature_keys(schema: LinkageSchema, secret: bytes) -> list[FeatureKeys]:
@@ -41,19 +43,37 @@ def derive_feature_keys(schema: LinkageSchema, secret: bytes) -> list[FeatureKey
     ]
 
 
-def key_check_value(secret: bytes) -> str:
-    """A short public fingerprint of the secret.
+def key_check_value(secret: bytes, schema: LinkageSchema) -> str:
+    """A short public fingerprint of the secret under ``schema``: 32 hex digits.
 
-    Agencies that used the same secret get the same value, so the operator can
-    refuse to link files made with different secrets. It is derived through
-    HKDF under its own label, so it reveals nothing about the hashing keys; a
-    secret of at least 128 bits (``linkage keygen``) keeps it from being
-    guessed.
+    Agencies that encode with the same secret and schema get the same value,
+    so the operator can refuse to link files made with different secrets. It
+    is salted with the schema's fingerprint (which covers the schema's own
+    HKDF salt), so the same secret in another project gives an unrelated
+    value, and derived under its own label, so it reveals nothing about the
+    hashing keys. ``secret`` is the key the encoder uses: a passphrase has
+    already been stretched with scrypt, so each guess of it costs that much.
+
+    Files written before it was salted carry :func:`legacy_key_check_value`,
+    16 hex digits; the length tells the two apart.
     """
-    check = HKDF(
-        algorithm=hashes.SHA256(),
-        length=_KEY_CHECK_BYTES,
-        salt=None,
-        info=_KEY_CHECK_INFO,
-    ).derive(secret)
-    return check.hex()
+    return _check_value(
+        secret, bytes.fromhex(schema.fingerprint), _KEY_CHECK_INFO, _KEY_CHECK_BYTES
+    )
+
+
+def legacy_key_check_value(secret: bytes) -> str:
+    """The unsalted key-check value of files from older versions: 16 hex digits.
+
+    Not written any more: it is the same in every project, and cheap to test
+    guesses against. Kept so the guessing attacker can try old files.
+    """
+    return _check_value(secret, None, _LEGACY_KEY_CHECK_INFO, _LEGACY_KEY_CHECK_BYTES)
+
+
+def _check_value(secret: bytes, salt: bytes | None, info: bytes, size: int) -> str:
+    return (
+        HKDF(algorithm=hashes.SHA256(), length=size, salt=salt, info=info)
+        .derive(secret)
+        .hex()
+    )

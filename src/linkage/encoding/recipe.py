@@ -122,7 +122,7 @@ def encode_csv(
     header = EncodingHeader(
         schema_fingerprint=schema.fingerprint,
         bit_length=schema.clk_length,
-        key_check=key_check_value(secret),
+        key_check=key_check_value(secret, schema),
         extensions=_header_extensions(schema, party),
     )
     chunks = iter_chunks(records, encoding=text_encoding)

@@ -92,12 +92,17 @@ __all__ = [
     "open_writer",
     "parse_pseudonyms",
     "read_encodings",
+    "secret_mismatch_hint",
 ]
 
 MAGIC: Final = b"LNKCLK\r\n"
 FORMAT_VERSION: Final = 1
 SUPPORTED_VERSIONS: Final = (1,)
 PSEUDONYM_BYTES: Final = 16
+#: Hex digits of the key-check value written now (salted per schema). Files
+#: from versions before it was salted carry 16 (unsalted, the same in every
+#: project); the length is what tells the two forms apart.
+KEY_CHECK_HEX_DIGITS: Final = 32
 
 _PREAMBLE: Final = struct.Struct("<8sHHQI")
 _FLAG_CHECKSUM: Final = 0x0001
@@ -124,6 +129,17 @@ def _created_by() -> str:
     from linkage import __version__
 
     return f"linkage {__version__}"
+
+
+def secret_mismatch_hint(key_checks: Sequence[str]) -> str:
+    """What to do when the parties' key-check values differ."""
+    if len({len(value) for value in key_checks}) > 1:
+        return (
+            "Some files carry the older, unsalted 16-digit key-check value: "
+            "they were encoded by an older version of linkage. Encode them "
+            "again with this version (same secret and schema)."
+        )
+    return "All parties must encode with the same shared secret."
 
 
 def clk_bytes_for(bit_length: int) -> int:
@@ -204,7 +220,9 @@ class EncodingHeader:
         bit_length: CLK length in bits; each CLK takes ``ceil(bit_length / 8)``
             bytes.
         key_check: a short key-check value (lowercase hex) of the secret, so
-            parties can see they used the same secret without revealing it.
+            parties can see they used the same secret without revealing it:
+            :data:`KEY_CHECK_HEX_DIGITS` digits salted with the schema, or 16
+            unsalted ones in files from older versions.
         record_count: number of records in the file.
         encoding: how the CLKs were built; ``"clk"`` for now.
         created_by: the program that wrote the file, ``"linkage <version>"``.

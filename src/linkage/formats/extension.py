@@ -21,6 +21,7 @@ diffusion, BLIP; what each protects against and costs is in the README.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,16 @@ class Salt:
         return value[self.start : self.stop]
 
 
+def max_taps(drawn_from: int) -> int:
+    """The most diffusion taps allowed when they are drawn from ``drawn_from`` bits.
+
+    The square root keeps repeats among a row's random draws rare (under one
+    half expected), so choosing distinct taps stays quick; more taps than bits
+    could never be distinct at all.
+    """
+    return min(_MAX_TAPS, math.isqrt(drawn_from))
+
+
 @dataclass(frozen=True)
 class Diffusion:
     """Each output bit is the XOR of ``taps`` secret-chosen input bits."""
@@ -80,9 +91,13 @@ class Hardening:
         """True when a step transforms the filters (salting works on tokens)."""
         return self.balance or self.diffusion is not None or self.blip > 0
 
+    def balanced_length(self, folded_length: int) -> int:
+        """Bits after balancing (which appends the complement), before diffusion."""
+        return folded_length * (2 if self.balance else 1)
+
     def output_length(self, folded_length: int) -> int:
         """Bits per encoding after every step, from the folded filter length."""
-        length = folded_length * (2 if self.balance else 1)
+        length = self.balanced_length(folded_length)
         if self.diffusion is not None:
             length = self.diffusion.length
         return length

@@ -25,11 +25,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 from linkage.errors import Problem, SchemaError
-from linkage.formats.extension import Extension, Segment, parse_extension
+from linkage.formats.extension import (
+    Extension,
+    Segment,
+    max_taps,
+    parse_extension,
+)
 
 CaseRule = Literal["upper", "lower", "mixed"]
 HashName = Literal["doubleHash", "blakeHash"]
 STRING_ENCODINGS = ("ascii", "utf-8", "utf-16", "utf-32")
+
+#: The HKDF ``info`` labels of linkage's own keys derived from the secret.
+#: They are defined here, beside the check that refuses a schema whose info
+#: starts with one of them: HKDF under the same salt and info would make a
+#: feature's hashing key equal the public key-check value or a hardening key.
+KEY_CHECK_LABEL = b"linkage/key-check-value/"
+HARDENING_LABEL = b"linkage/hardening/"
+INTERNAL_INFO_LABELS = (KEY_CHECK_LABEL, HARDENING_LABEL)
 
 
 @dataclass(frozen=True)
@@ -441,6 +454,7 @@ def _parse_v3(document: dict[str, Any], checker: _Checker) -> LinkageSchema | No
     )
     _check_blake_length(schema, checker)
     _check_key_material(schema, checker)
+    _check_diffusion_taps(schema, checker)
     return schema
 
 
@@ -466,6 +480,14 @@ def _parse_kdf(value: Any, checker: _Checker) -> KdfParams | None:
         key_size = checker.integer(kdf, "keySize", path, 1) or 64
     salt = _base64_bytes(kdf, "salt", path, checker)
     info = _base64_bytes(kdf, "info", path, checker)
+    if info is not None and info.startswith(INTERNAL_INFO_LABELS):
+        label = next(label for label in INTERNAL_INFO_LABELS if info.startswith(label))
+        checker.fail(
+            _join(path, "info"),
+            f"starts with {label.decode()!r}, which linkage reserves for its own "
+            "keys (the key-check value, hardening): a feature's key could equal "
+            "one of them. Choose another info, e.g. the project's name in base64",
+        )
     return hash_name, salt, info, key_size
 
 
@@ -822,3 +844,30 @@ def _check_key_material(schema: LinkageSchema, checker: _Checker) -> None:
             f"{len(schema.features)} features need {needed} bytes of keys, more than "
             f"HKDF-{schema.kdf_hash} can derive ({limit}); lower keySize or use SHA512",
         )
+
+
+def _check_diffusion_taps(schema: LinkageSchema, checker: _Checker) -> None:
+    """Taps must be distinct bits of the filter: far fewer than it has."""
+    hardening = schema.extension.hardening
+    if hardening.diffusion is None:
+        return
+    folded = schema.segments[0].hash_bits >> schema.xor_folds
+    drawn_from = hardening.balanced_length(folded)
+    most = max_taps(drawn_from)
+    taps = hardening.diffusion.taps
+    if taps <= most:
+        return
+    checker.fail(
+        "linkage.hardening.diffusion.taps",
+        f"each output bit XORs {taps} distinct bits drawn from the {drawn_from} "
+        "bits of the filter as diffusion receives it (after XOR folding and "
+        "balancing); taps must stay well below that, at most its square root, "
+        f"so the allowed taps here are: {_tap_range(most)}. "
+        "Lower taps, or use a longer filter (clkConfig.l, linkage.segments.bits)",
+    )
+
+
+def _tap_range(most: int) -> str:
+    if most < 2:
+        return "none (the filter is too short for diffusion)"
+    return "2" if most == 2 else f"2 to {most}"

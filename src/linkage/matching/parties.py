@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.errors import InputError, Problem
-from linkage.formats.clkfile import Encodings, read_encodings
+from linkage.formats.clkfile import Encodings, read_encodings, secret_mismatch_hint
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def _check_agree(
         "bit length": "All parties must encode with the same schema (clkConfig.l).",
         "schema fingerprint": "All parties must encode with the same schema file; "
         "compare `linkage schema check` fingerprints.",
-    }.get(what, "All parties must encode with the same shared secret.")
+    }.get(what) or secret_mismatch_hint(list(seen))
     raise InputError(f"The encodings files differ in {what}:", problems, hint=hint)
 
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from linkage.errors import LinkageError
+from linkage.formats.clkfile import secret_mismatch_hint
 from linkage.storage.records import (
     CreatedProject,
     DeletedEncodings,
@@ -1119,10 +1120,11 @@ def _check_consistent(
                 f"{theirs} {unit}; every party must encode with the same schema"
             )
         if exact and key_check != other.key_check:
+            assert key_check is not None and other.key_check is not None
             raise UploadRejectedError(
                 f"the file's key-check value {key_check} differs from another "
-                f"party's {other.key_check}; every party must encode with the "
-                "same secret"
+                f"party's {other.key_check}. "
+                + secret_mismatch_hint([key_check, other.key_check])
             )
 
 
