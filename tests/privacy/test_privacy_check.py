@@ -60,6 +60,7 @@ def test_without_truth_nothing_is_scored_and_known_plaintext_does_not_run() -> N
         "frequency": "not scored",
         "graph": "not scored",
         "known-plaintext": "not run",
+        "secret-guess": "not run",
     }
     graph = report.results[1]
     assert graph.assigned == 200 and graph.share is None

@@ -181,5 +181,55 @@ def test_help_documents_every_option(run_cli: RunCli) -> None:
         if parameter.param_type_name == "option":
             assert parameter.help, parameter.name  # type: ignore[attr-defined]
             assert parameter.opts[0] in result.output
-    for attack in ("frequency", "graph", "known-plaintext"):
+    for attack in ("frequency", "graph", "known-plaintext", "secret-guess"):
         assert attack in result.output
+
+
+def test_secret_guess_does_not_find_a_keygen_secret(
+    run_cli: RunCli, demo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """The built-in guesses against the file's header: resistant, with the
+    number of guesses and their rate."""
+    out = tmp_path / "report.json"
+    result = check(run_cli, demo_files, "--attack", "secret-guess", "--json", out)
+    assert result.exit_code == 0, result.output
+    (guess,) = json.loads(out.read_text())["results"]
+    assert (guess["attack"], guess["share"], guess["verdict"]) == (
+        "secret-guess",
+        0.0,
+        "resistant",
+    )
+    assert "secret-guess: not found in" in result.output
+    assert "a second" in result.output
+
+
+def test_secret_guess_finds_a_passphrase_in_the_dictionary(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A passphrase the encoder accepted falls to a --dictionary holding it:
+    every record exposed, with advice to use keygen; the passphrase is never
+    shown."""
+    passphrase = "seven tall giraffes drink cold blue tea"
+    secret = tmp_path / "passphrase.secret"
+    secret.write_text(passphrase + "\n")
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(PLAIN_DEMO_SCHEMA))
+    records = tmp_path / "records.csv"
+    people(30).drop(columns=["person_id"]).to_csv(records, index=False)
+    encodings = tmp_path / "agency.lnk"
+    encoded = run_cli(
+        "encode", records, "--schema", schema, "--secret-file", secret,
+        "--out", encodings,
+    )  # fmt: skip
+    assert encoded.exit_code == 0, encoded.output
+    dictionary = tmp_path / "guesses.txt"
+    dictionary.write_text(f"letmein\n{passphrase}\n")
+    files = {"encodings": encodings, "schema": schema, "population": records}
+    result = check(
+        run_cli, files, "--attack", "secret-guess", "--dictionary", dictionary
+    )
+    assert result.exit_code == 0, result.output
+    assert "100.0 %" in result.output and "exposed" in result.output
+    assert "the secret was found (stretched)" in result.output
+    assert "linkage keygen" in result.output
+    assert passphrase not in result.output

@@ -172,8 +172,9 @@ def common_secrets() -> Iterator[str]:
     """
     seen: set[str] = set()
     for candidate in itertools.chain(
-        _word_variants(),
+        _COMMON_WORDS,
         _repeated_characters(),
+        _word_variants(),
         _walks(),
         _FAMOUS_PHRASES,
     ):

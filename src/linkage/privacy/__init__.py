@@ -1,9 +1,10 @@
 """The privacy self-check: how many encodings could an attacker re-identify?
 
 Three attackers who hold the encodings but not the secret, each given a
-plaintext reference population (see :mod:`linkage.privacy.check` for what
-each models). Use :func:`privacy_check` for all three and a verdict, or an
-attack function on its own.
+plaintext reference population, and a fourth who guesses the secret from the
+key-check value in an encodings file's header (see :mod:`linkage.privacy.check`
+for what each models). Use :func:`privacy_check` for all four and a verdict,
+or an attack function on its own.
 
 Example:
     >>> report = privacy_check(clks, population, schema, truth=truth)  # doctest: +SKIP
@@ -22,6 +23,7 @@ from linkage.privacy.check import (
 )
 from linkage.privacy.frequency import frequency_attack
 from linkage.privacy.graph import graph_attack
+from linkage.privacy.guessing import GuessResult, guess_secret
 from linkage.privacy.known_plaintext import known_plaintext_attack
 from linkage.privacy.tokens import TokenTable, token_table
 
@@ -31,6 +33,7 @@ __all__ = [
     "Assignment",
     "AttackName",
     "AttackResult",
+    "GuessResult",
     "PrivacyReport",
     "TokenTable",
     "Verdict",
@@ -38,6 +41,7 @@ __all__ = [
     "correct_share",
     "frequency_attack",
     "graph_attack",
+    "guess_secret",
     "known_plaintext_attack",
     "privacy_check",
     "token_table",

@@ -2,7 +2,8 @@
 
 An agency or operator can ask: if these encodings leaked, how many people
 could an attacker without the secret re-identify? :func:`privacy_check` runs
-three attackers against the encodings and a plaintext reference population:
+three attackers against the encodings and a plaintext reference population,
+and a fourth that tries to guess the secret itself:
 
 ``frequency``
     Aligns frequent bit patterns with frequent q-grams of the population
@@ -16,6 +17,11 @@ three attackers against the encodings and a plaintext reference population:
     Learns each token's bits from a few known (encoding, person) pairs.
     Models someone who sees the encodings and can learn some identities, such
     as the operator after reveals. No bit-level hardening stops it.
+``secret-guess``
+    Tries a dictionary of likely secrets against the key-check value in the
+    encodings file's header (:mod:`linkage.privacy.guessing`). Models anyone
+    holding one file, the operator included. A found secret exposes every
+    record (share 1.0); a keygen key is never found.
 
 With the truth (which population row each encoding is), each attack's share
 of correct re-identifications is measured and judged against a threshold.
@@ -26,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -40,13 +46,19 @@ from linkage.privacy.assign import Assignment, correct_share
 from linkage.privacy.bits import Progress
 from linkage.privacy.frequency import frequency_attack
 from linkage.privacy.graph import graph_attack
+from linkage.privacy.guessing import guess_secret
 from linkage.privacy.known_plaintext import known_plaintext_attack
 
-AttackName = Literal["frequency", "graph", "known-plaintext"]
+AttackName = Literal["frequency", "graph", "known-plaintext", "secret-guess"]
 Verdict = Literal["exposed", "resistant", "not scored", "not run"]
 
 #: Every attack, in the order they run.
-ATTACKS: tuple[AttackName, ...] = ("frequency", "graph", "known-plaintext")
+ATTACKS: tuple[AttackName, ...] = (
+    "frequency",
+    "graph",
+    "known-plaintext",
+    "secret-guess",
+)
 
 _GRAPH_ATTEMPTS = 3  # Attacker secrets tried by the graph attack.
 
@@ -81,6 +93,13 @@ _ADVICE: dict[AttackName, str] = {
         "encodings away from anyone who can also learn identities: let the "
         "service delete encodings once the run completes (the default; do not "
         "set retain_encodings), and limit who may request reveals."
+    ),
+    "secret-guess": (
+        "Secret guessing: the linkage secret was found from the key-check "
+        "value in the file's header, so every encoding can be recomputed. "
+        "Make a new secret with `linkage keygen --out FILE`, share it among "
+        "the agencies over a secure channel, and encode every file again; "
+        "never use a password as the linkage secret."
     ),
 }
 
@@ -148,6 +167,8 @@ def privacy_check(
     seed: int = 0,
     threshold: float = DEFAULT_THRESHOLD,
     progress: Progress | None = None,
+    key_check: str | None = None,
+    dictionary: Iterable[str] | None = None,
 ) -> PrivacyReport:
     """Run the attacks on ``clks`` and judge how exposed they are.
 
@@ -164,6 +185,10 @@ def privacy_check(
         seed: seeds the draw of known pairs.
         threshold: the share above which the verdict is "exposed".
         progress: called as the attacks advance.
+        key_check: the key-check value of the encodings file's header, which
+            the secret-guess attack tests guesses against (None: not run).
+        dictionary: the secret-guess attack's candidates (default: its
+            built-in list of common passwords and patterns).
 
     Raises:
         InputError: the population lacks a column the schema encodes, or the
@@ -182,6 +207,11 @@ def privacy_check(
     results: list[AttackResult] = []
     pairs = _known_pairs(truth, known, seed)
     for name in attacks:
+        if name == "secret-guess":
+            results.append(
+                _secret_guess(len(clks), schema, key_check, dictionary, threshold)
+            )
+            continue
         results.append(
             _run(
                 name, clks, population, schema, truth, pairs, threshold, seed, progress
@@ -237,6 +267,35 @@ def _run(
             "without the truth, correct re-identifications cannot be counted",
         )  # fmt: skip
     return _scored(name, assignment, truth, threshold, started, "")
+
+
+def _secret_guess(
+    encodings: int,
+    schema: LinkageSchema,
+    key_check: str | None,
+    dictionary: Iterable[str] | None,
+    threshold: float,
+) -> AttackResult:
+    """Guess the secret; found, it exposes every encoding (no truth needed)."""
+    if key_check is None:
+        return AttackResult(
+            "secret-guess", 0, None, None, None, "not run", 0.0,
+            "needs the key-check value of an encodings file's header "
+            "(clkhash JSON carries none)",
+        )  # fmt: skip
+    guess = guess_secret(key_check, schema, dictionary)
+    exposed = encodings if guess.found else 0
+    share = 1.0 if guess.found else 0.0
+    return AttackResult(
+        attack="secret-guess",
+        assigned=exposed,
+        correct=exposed,
+        scored=encodings,
+        share=share,
+        verdict="exposed" if share > threshold else "resistant",
+        seconds=guess.seconds,
+        note=guess.describe(),
+    )
 
 
 def _graph_attack(
