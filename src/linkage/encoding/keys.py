@@ -4,6 +4,9 @@ Keys come from HKDF (RFC 5869) in the ``cryptography`` package: ``2 * F`` keys
 of ``keySize`` bytes for ``F`` features, ignored features included. Feature
 ``i`` gets keys ``2i`` (HMAC-SHA1 in doubleHash, the BLAKE2b key in blakeHash)
 and ``2i + 1`` (HMAC-MD5 in doubleHash).
+
+The key-check value every encodings file carries is derived here too, under
+its own label (which schemas may not use as their HKDF info).
 """
 
 from __future__ import annotations
