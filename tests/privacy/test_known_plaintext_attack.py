@@ -44,6 +44,26 @@ def test_fifty_known_pairs_re_identify_febrl4(
     assert (assignment.record[rows] == truth[rows]).all()
 
 
+def test_twenty_known_pairs_re_identify_febrl4(
+    febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """As the reference decoder: 20 known pairs suffice on plain CLKs (99 %
+    measured; the model of each token on its own found 0.6 %)."""
+    schema = febrl4_schema()
+    encoded, truth = _febrl4_a_and_truth(febrl4_frames, 1000)
+    rows = np.random.default_rng(1).choice(1000, 20, replace=False)
+    assignment = known_plaintext_attack(
+        encode(schema, encoded),
+        febrl4_frames[1],
+        schema,
+        np.column_stack([rows, truth[rows]]),
+    )
+    others = truth.copy()
+    others[rows] = -1
+    correct, scored = correct_share(assignment, others)
+    assert correct / scored >= 0.9
+
+
 def test_known_pairs_must_name_rows_that_exist(
     febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:

@@ -5,17 +5,26 @@ copies its storage) and also knows who a few of them are: records of their own,
 public persons, identities disclosed through a reveal. No secret is needed.
 
 From the known (encoding, record) pairs the attacker estimates, for every
-token (feature, q-gram) and every bit position, the probability that the bit
-is set when the token is present. The estimate is a posterior over three
-hypotheses: the token sets the bit (almost always 1), clears it (almost
-always 0), or leaves it alone (1 at the bit's overall rate). So a token seen
-once moves the estimate a little, a token seen often pins it down, and
-nothing assumes a bit is the OR of token bits: a token that clears bits
-(balancing) or sets them only mostly (BLIP) is learnt the same way. Each token
-then scores an encoding by the log-likelihood ratio of its bits, a record
-scores the sum over its tokens, and the records are assigned one to one. The
-most confident assignments (half as many again as the pairs known so far)
-become the known pairs of the next round; growing slowly keeps them right.
+token (feature, q-gram) and every bit position, the probability that the token
+sets the bit. Unless the schema balances, a bit is the OR of the bits its
+record's tokens set (a noisy OR: BLIP and typing errors flip a few), so:
+
+* a known record whose bit is 0 rules the bit out for each of its tokens;
+* a known record whose bit is 1 credits its tokens only as far as the record's
+  other tokens do not already explain it ("explaining away"), so a rare token
+  learns its bits from a single record;
+* each record predicts each bit's probability from all its tokens, tokens the
+  known pairs never showed setting a bit at the prior rate, and each encoding
+  scores the Bernoulli log-likelihood of its bits.
+
+The records are assigned one to one, and the most confident assignments (half
+as many again as the pairs used so far) become the pairs of the next round:
+after a few rounds they cover most encodings, and 20 known pairs suffice
+where a model of each token on its own needed about 50 (benchmarks/README.md).
+
+Balancing adds each bit's complement, which a token clears: no OR model fits,
+so balanced encodings are scored token by token instead, from a posterior over
+three hypotheses (the token sets the bit, clears it, or leaves it alone).
 """
 
 from __future__ import annotations
@@ -26,16 +35,27 @@ import pandas as pd
 import scipy.sparse as sp
 
 from linkage.formats.schema import LinkageSchema
-from linkage.privacy.assign import Assignment, assign_one_to_one
-from linkage.privacy.bits import Progress, report, unpack_bits
+from linkage.privacy.assign import Assignment
+from linkage.privacy.bits import Progress, unpack_bits
+from linkage.privacy.self_training import Pairs, checked_pairs, self_train
 from linkage.privacy.tokens import token_table
 
-Pairs = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float32]
 
 _DRIVEN = 0.03  # Prior share of bits a token sets (and again, that it clears).
 _NOISE = 0.02  # How often a bit a token drives still disagrees.
-_GROWTH = 1.5  # Known pairs are multiplied by this each round.
 _RATE_FLOOR = 0.002  # Keeps logarithms finite for bits that are (almost) never set.
+# The noisy OR: a bit a token sets is still 0 this often (a typing error in
+# the attacker's list, a token that sets fewer bits in a longer value), and a
+# bit no token sets is 1 this often. BLIP raises both to its flip rate.
+_MISSED = 0.05
+_SPURIOUS = 0.01
+# Explaining away trusts the other tokens' estimates this much; the rest of a
+# bit's chance of being set by them is its overall rate, as the estimates are
+# themselves uncertain.
+_TRUST = 0.8
+_EXPLAIN_ROUNDS = 2
+_CHUNK = 20_000  # (record, token) pairs explained at once: bounds the memory.
 
 
 def known_plaintext_attack(
@@ -44,7 +64,7 @@ def known_plaintext_attack(
     schema: LinkageSchema,
     known: Pairs,
     *,
-    rounds: int = 10,
+    rounds: int = 20,
     progress: Progress | None = None,
 ) -> Assignment:
     """Re-identify encodings from a few known (encoding, population row) pairs.
@@ -56,7 +76,7 @@ def known_plaintext_attack(
         known: ``(k, 2)`` array of (encoding row, population row) pairs.
         rounds: the most learning rounds; each takes the most confident
             assignments as the known pairs of the next. Rounds stop early once
-            every encoding is in the known pairs and the assignment is stable.
+            the assignment no longer changes.
         progress: called with ("Known-plaintext attack", round, rounds).
 
     Returns:
@@ -66,35 +86,131 @@ def known_plaintext_attack(
         ValueError: ``known`` has a row outside the encodings or population.
         InputError: the population lacks a column the schema encodes.
     """
-    known = _checked_pairs(known, len(clks), len(population))
+    known = checked_pairs(known, len(clks), len(population), "known-plaintext attack")
     bits = unpack_bits(clks, schema.clk_length)
     tokens = token_table(schema, population).matrix
     rate = np.clip(bits.mean(axis=0), _RATE_FLOOR, 1 - _RATE_FLOOR)
-    pairs = known
-    assignment = _with_known(_empty(len(clks)), known)
-    for round_number in range(1, rounds + 1):
-        report(progress, "Known-plaintext attack", round_number - 1, rounds)
-        scores = _scores(bits, tokens, rate, pairs)
-        previous = assignment.record
-        assignment = _with_known(_assign_rest(scores, known), known)
-        if len(pairs) >= assignment.assigned and np.array_equal(
-            previous, assignment.record
-        ):
-            break
-        grown = min(len(clks), int(len(pairs) * _GROWTH) + 1)
-        more = assignment.most_confident(grown)
-        pairs = np.column_stack([more, assignment.record[more]])
-    report(progress, "Known-plaintext attack", rounds, rounds)
-    return assignment
+    hardening = schema.extension.hardening
+    noise = (max(_MISSED, hardening.blip), max(_SPURIOUS, hardening.blip))
+
+    def scores_of(pairs: Pairs) -> Floats:
+        if hardening.balance:
+            return _token_scores(bits, tokens, rate, pairs)
+        return _noisy_or_scores(bits, tokens, rate, pairs, noise)
+
+    return self_train(
+        scores_of,
+        known,
+        len(clks),
+        step="Known-plaintext attack",
+        rounds=rounds,
+        progress=progress,
+    )
 
 
-def _scores(
-    bits: npt.NDArray[np.float32],
+def _noisy_or_scores(
+    bits: Floats,
     tokens: sp.csr_matrix,
-    rate: npt.NDArray[np.float32],
+    rate: Floats,
     pairs: Pairs,
-) -> npt.NDArray[np.float32]:
-    """Log-likelihood score of every (encoding, record) pair, float32."""
+    noise: tuple[float, float],
+) -> Floats:
+    """Bernoulli log-likelihood of every (encoding, record) pair, float32.
+
+    ``noise`` is (missed, spurious): how often a set bit reads 0, a bit no
+    token sets reads 1.
+    """
+    seen, sets = _learn_noisy_or(bits, tokens, rate, pairs, noise)
+    missed, spurious = noise
+    unset = np.log1p(-np.minimum(sets, 1 - missed))
+    present = tokens[:, seen]
+    unseen = np.asarray(tokens.sum(axis=1) - present.sum(axis=1)).ravel()
+    # log P(no token of the record sets the bit): (records, bits).
+    none = np.asarray(present @ unset) + unseen[:, None] * np.log1p(-_DRIVEN)
+    one = spurious + (1 - spurious - missed) * -np.expm1(none)
+    when_set = np.log(one) - np.log1p(-one)
+    scores = bits @ when_set.T.astype(np.float32)
+    scores += np.log1p(-one).sum(axis=1).astype(np.float32)[None, :]
+    return np.ascontiguousarray(scores, dtype=np.float32)
+
+
+def _learn_noisy_or(
+    bits: Floats,
+    tokens: sp.csr_matrix,
+    rate: Floats,
+    pairs: Pairs,
+    noise: tuple[float, float],
+) -> tuple[npt.NDArray[np.intp], Floats]:
+    """(tokens seen in the pairs, P(token sets bit) for each of them).
+
+    Starts from the bit's overall rate as what else sets it, then explains
+    away with the estimates of the record's other tokens.
+    """
+    missed, _ = noise
+    known_bits = bits[pairs[:, 0]]
+    known_tokens = tokens[pairs[:, 1]]
+    seen = np.flatnonzero(np.asarray(known_tokens.sum(axis=0)).ravel() > 0)
+    occurs = sp.csr_matrix(known_tokens[:, seen])
+    count = np.asarray(occurs.sum(axis=0), dtype=np.float32).reshape(-1, 1)
+    ones = np.asarray(occurs.T @ known_bits, dtype=np.float32)
+    # Log-likelihood of the token's records if it sets the bit, with its prior.
+    if_sets = ones * np.log1p(-missed) + (count - ones) * np.log(missed)
+    if_sets += np.log(_DRIVEN)
+    if_not = ones * np.log(rate) + (count - ones) * np.log1p(-rate)
+    sets = _posterior(if_sets, if_not + np.log1p(-_DRIVEN))
+    for _ in range(_EXPLAIN_ROUNDS):
+        if_not = _explained(occurs, known_bits, sets, rate, noise)
+        sets = _posterior(if_sets, if_not + np.log1p(-_DRIVEN))
+    return seen, sets
+
+
+def _explained(
+    occurs: sp.csr_matrix,
+    known_bits: Floats,
+    sets: Floats,
+    rate: Floats,
+    noise: tuple[float, float],
+) -> Floats:
+    """Log-likelihood of each token's records if it does not set the bit.
+
+    The bit is then set by the record's other tokens, at the chance their
+    current estimates give (mixed with the bit's rate).
+    """
+    missed, spurious = noise
+    unset = np.log1p(-np.minimum(sets, 1 - missed)).astype(np.float32)
+    none = np.asarray(occurs @ unset)  # (known records, bits)
+    entries = occurs.tocoo()
+    result = np.zeros_like(sets)
+    for start in range(0, entries.nnz, _CHUNK):
+        record = entries.row[start : start + _CHUNK]
+        token = entries.col[start : start + _CHUNK]
+        others = spurious + (1 - spurious) * -np.expm1(none[record] - unset[token])
+        chance = np.clip(_TRUST * others + (1 - _TRUST) * rate, spurious, 1 - missed)
+        bit = known_bits[record]
+        fit = bit * np.log(chance) + (1 - bit) * np.log1p(-chance)
+        # Sum the fit of each token's records: a (tokens, chunk) 0/1 matrix.
+        gather = sp.csr_matrix(
+            (np.ones(len(token), dtype=np.float32), (token, np.arange(len(token)))),
+            shape=(len(sets), len(token)),
+        )
+        result += np.asarray(gather @ fit, dtype=np.float32)
+    return result
+
+
+def _posterior(if_sets: Floats, if_not: Floats) -> Floats:
+    """P(sets) from the two log-likelihoods (priors included)."""
+    odds = np.clip(if_not - if_sets, -50.0, 50.0)
+    result: Floats = (1.0 / (1.0 + np.exp(odds))).astype(np.float32)
+    return result
+
+
+def _token_scores(
+    bits: Floats,
+    tokens: sp.csr_matrix,
+    rate: Floats,
+    pairs: Pairs,
+) -> Floats:
+    """Log-likelihood score of every (encoding, record) pair, token by token."""
     known_bits = bits[pairs[:, 0]]
     known_tokens = tokens[pairs[:, 1]]
     seen = np.flatnonzero(np.asarray(known_tokens.sum(axis=0)).ravel() > 0)
@@ -131,37 +247,3 @@ def _posterior_rate(
         np.float32
     )
     return result
-
-
-def _assign_rest(scores: npt.NDArray[np.float32], known: Pairs) -> Assignment:
-    """Assign every encoding, keeping the known pairs' rows and records out."""
-    scores = scores.copy()
-    scores[known[:, 0], :] = -np.inf
-    scores[:, known[:, 1]] = -np.inf
-    return assign_one_to_one(scores)
-
-
-def _with_known(assignment: Assignment, known: Pairs) -> Assignment:
-    record = assignment.record.copy()
-    confidence = assignment.confidence.copy()
-    record[known[:, 0]] = known[:, 1]
-    top = float(confidence.max()) if len(confidence) else 0.0
-    confidence[known[:, 0]] = top + 1.0
-    return Assignment(record=record, confidence=confidence)
-
-
-def _empty(count: int) -> Assignment:
-    return Assignment(
-        record=np.full(count, -1, dtype=np.int64), confidence=np.zeros(count)
-    )
-
-
-def _checked_pairs(known: Pairs, encodings: int, records: int) -> Pairs:
-    pairs = np.asarray(known, dtype=np.int64).reshape(-1, 2)
-    if len(pairs) == 0:
-        raise ValueError("the known-plaintext attack needs at least one known pair")
-    if (pairs[:, 0] < 0).any() or (pairs[:, 0] >= encodings).any():
-        raise ValueError(f"known pairs must name encodings 0 to {encodings - 1}")
-    if (pairs[:, 1] < 0).any() or (pairs[:, 1] >= records).any():
-        raise ValueError(f"known pairs must name population rows 0 to {records - 1}")
-    return pairs
