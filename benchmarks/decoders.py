@@ -18,8 +18,8 @@ Data sets:
   schema's fields (``configs/schemas/demo.json``); the attacker's list holds
   exactly them, shuffled (as ``tests/privacy``).
 
-Encodings: ``plain`` (clkhash, no hardening), ``2 taps`` and ``3 taps`` (XOR
-diffusion to 1,024 bits; 3 taps is the shipped default). The secret is fixed
+Encodings: ``plain`` (clkhash, no hardening), ``2 taps`` to ``5 taps`` (XOR
+diffusion to 1,024 bits). The secret is fixed
 and never the attacker's. Known pairs are drawn at random (seed 1) from the
 encodings whose person is in the list; re-identified = correct assignments
 over the other encodings whose person is in the list. ``--relations``
@@ -53,6 +53,8 @@ ENCODINGS: dict[str, dict[str, Any] | None] = {
     "plain": None,
     "2 taps": {"hardening": {"diffusion": {"taps": 2, "length": 1024}}},
     "3 taps": {"hardening": {"diffusion": {"taps": 3, "length": 1024}}},
+    "4 taps": {"hardening": {"diffusion": {"taps": 4, "length": 1024}}},
+    "5 taps": {"hardening": {"diffusion": {"taps": 5, "length": 1024}}},
 }
 Attack = Callable[..., Assignment]
 ATTACKS: dict[str, Attack] = {

@@ -1,4 +1,4 @@
-"""Hardening: re-identification by three attackers against linkage quality.
+"""Hardening: re-identification by four attackers against linkage quality.
 
 Usage (from the repository root, after `make install`)::
 
@@ -19,8 +19,11 @@ data set:
   encoded records: the strongest case for every attack, and what an agency
   checking its own export sees; with ``other``, another source's records
   (FEBRL4: B, A's people with errors; demo: police, partly the same people).
-  The known-plaintext attacker gets 50 known pairs. Re-identified = correct
-  one-to-one assignments over the encodings whose person is in the list.
+  The known-plaintext and linear attackers get 50 known pairs, and again 20.
+  Re-identified = correct one-to-one assignments over the encodings whose
+  person is in the list. The fakename-like list (given name, surname and
+  date of birth of distinct people, as in the published attack's data) is
+  attacked only, not linked.
 
 The secret is random for each configuration: the attacker never has it.
 """
@@ -38,17 +41,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import quality_reference as ref
 from quality import SCHEMAS, encode_sources
 
+from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
 from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from linkage.privacy.check import privacy_check
+from linkage.privacy.check import AttackName, privacy_check
 
 VAULT_KEY = bytes(32)
+FAKENAME = ("given_name", "surname", "date_of_birth")
+# Every attack that re-identifies records (secret-guess needs a file header),
+# and those given known pairs, which also run with 20 of them.
+ATTACKS: tuple[AttackName, ...] = ("frequency", "graph", "known-plaintext", "linear")
+FROM_PAIRS: tuple[AttackName, ...] = ("known-plaintext", "linear")
+COLUMNS = (
+    "frequency",
+    "graph",
+    "known-plaintext (20)",
+    "known-plaintext",
+    "linear (20)",
+    "linear",
+)
 NAMES = ["given_name", "surname"]
 GROUPS = "hardened field groups"  # The data set's shipped *-groups.json.
 
@@ -57,11 +75,13 @@ GROUPS = "hardened field groups"  # The data set's shipped *-groups.json.
 class DataSet:
     """Records to link, and who attacks whom."""
 
-    data: ref.ReferenceData
+    data: ref.ReferenceData | None  # None: attacked only, not linked.
     base_schema: str
     groups_schema: str  # The shipped hardened field groups for this data.
     victim: str
     population: str
+    fields: tuple[str, ...] = ()  # The base schema's features kept (all if none).
+    records: pd.DataFrame | None = None  # Attacked records when not linked.
 
 
 def configurations(length: int) -> dict[str, dict[str, Any] | None]:
@@ -111,6 +131,12 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
         "diffusion t=3, length l": {
             "hardening": {"diffusion": {"taps": 3, "length": length}}
         },
+        "diffusion t=4, length l": {
+            "hardening": {"diffusion": {"taps": 4, "length": length}}
+        },
+        "diffusion t=5, length l": {
+            "hardening": {"diffusion": {"taps": 5, "length": length}}
+        },
         GROUPS: None,  # Read from the data set's *-groups.json.
     }
 
@@ -123,8 +149,8 @@ def groups_block(data_set: DataSet) -> dict[str, Any]:
 
 
 def data_sets(victims: int) -> dict[str, DataSet]:
-    """FEBRL4 and the demo population, with the attack's two sides."""
-    del victims
+    """FEBRL4, the demo population and a fakename-like list, with the attack's
+    two sides."""
     return {
         "FEBRL4": DataSet(
             ref.febrl4(), "febrl-linkage.json", "febrl-groups.json", "A", "B"
@@ -132,13 +158,40 @@ def data_sets(victims: int) -> dict[str, DataSet]:
         "demo": DataSet(
             ref.demo(5000, 7), "demo.json", "demo-groups.json", "health", "police"
         ),
+        "fakename-like": DataSet(
+            None,
+            "demo.json",
+            "demo-groups.json",
+            "people",
+            "people",
+            fields=FAKENAME,
+            records=fakename_like(victims),
+        ),
     }
 
 
-def schema_with(base: str, block: dict[str, Any] | None) -> LinkageSchema:
-    """The base schema's clkhash part, with ``block`` as its ``linkage`` block."""
+def fakename_like(size: int) -> pd.DataFrame:
+    """A list like the published attack's fakename data: given name, surname
+    and date of birth of distinct people (the demo generator's names)."""
+    people = generate_population(size, np.random.default_rng(20))
+    for column in ("given_name", "surname"):
+        people[column] = people[column].str.lower()
+    people["entity"] = people["person_id"]
+    people["source"] = "people"
+    return people[["source", "entity", *FAKENAME]]
+
+
+def schema_with(
+    base: str, block: dict[str, Any] | None, fields: tuple[str, ...] = ()
+) -> LinkageSchema:
+    """The base schema's clkhash part (its ``fields`` only, if given), with
+    ``block`` as its ``linkage`` block."""
     document = json.loads((SCHEMAS / base).read_text())
     document.pop("linkage", None)  # The shipped demo schema has the default's.
+    if fields:
+        document["features"] = [
+            f for f in document["features"] if f["identifier"] in fields
+        ]
     if block is not None:
         document["linkage"] = copy.deepcopy(block)
     return schema_from_dict(document)
@@ -167,7 +220,10 @@ def attack(
     strongest case, and what an agency checking its own export sees);
     otherwise it is another source's records of partly the same people.
     """
-    records = data_set.data.records
+    records = data_set.records
+    if data_set.data is not None:
+        records = data_set.data.records
+    assert records is not None
     features = [f.identifier for f in schema.encoded_features]
     victim = records[records["source"] == data_set.victim].head(victims)
     population = records[records["source"] == data_set.population]
@@ -177,8 +233,16 @@ def attack(
     clks = ClkEncoder(schema, secret).encode(victim[features]).clks
     row_of = {entity: row for row, entity in enumerate(population["entity"])}
     truth = np.array([row_of.get(e, -1) for e in victim["entity"]], dtype=np.int64)
-    report = privacy_check(clks, population[features], schema, truth=truth)
-    return {result.attack: result.share for result in report.results}
+    shares: dict[str, float | None] = {}
+    for known, attacks in ((50, ATTACKS), (20, FROM_PAIRS)):
+        report = privacy_check(
+            clks, population[features], schema, truth=truth, attacks=attacks,
+            known=known,
+        )  # fmt: skip
+        for result in report.results:
+            name = result.attack if known == 50 else f"{result.attack} (20)"
+            shares[name] = result.share
+    return shares
 
 
 def main() -> None:
@@ -194,6 +258,9 @@ def main() -> None:
         help="same: the attacker's list holds exactly the encoded records "
         "(strongest); other: another source's records (FEBRL4 B, demo police)",
     )
+    parser.add_argument(
+        "--no-f1", action="store_true", help="attack only, do not link (F1 '-')"
+    )
     options = parser.parse_args()
     rows = []
     for name, data_set in data_sets(options.victims).items():
@@ -205,12 +272,16 @@ def main() -> None:
                 continue
             if config == GROUPS:
                 block = groups_block(data_set)
-            schema = schema_with(data_set.base_schema, block)
+                if data_set.fields:
+                    continue  # Groups are laid out for the whole schema.
+            schema = schema_with(data_set.base_schema, block, data_set.fields)
             secret = os.urandom(32)
             started = time.perf_counter()
             same = options.population == "same"
             shares = attack(data_set, schema, secret, options.victims, same)
-            f1 = link_f1(data_set.data, schema, secret)
+            f1 = None
+            if data_set.data is not None and not options.no_f1:
+                f1 = link_f1(data_set.data, schema, secret)
             row = {"data": name, "config": config, "F1": f1, **shares}
             row["seconds"] = time.perf_counter() - started
             rows.append(row)
@@ -223,17 +294,19 @@ def main() -> None:
 def print_table(rows: list[dict[str, Any]]) -> None:
     """Markdown: re-identified share per attack, and F1 against plain."""
     plain = {row["data"]: row["F1"] for row in rows if row["config"] == "plain"}
-    print("| data | configuration | frequency | graph | known plaintext (50) |", end="")
-    print(" F1 | F1 vs plain (points) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    named = [
+        c if "(" in c or c in ("frequency", "graph") else f"{c} (50)" for c in COLUMNS
+    ]
+    print("| data | configuration | " + " | ".join(named), end="")
+    print(" | F1 | F1 vs plain (points) |")
+    print("|---|---|" + "---:|" * (len(COLUMNS) + 2))
     for row in rows:
-        shares = [row.get(a) for a in ("frequency", "graph", "known-plaintext")]
+        shares = [row.get(column) for column in COLUMNS]
         cells = " | ".join("-" if s is None else f"{100 * s:.1f} %" for s in shares)
-        base = plain.get(row["data"])
-        delta = "" if base is None else f"{100 * (row['F1'] - base):+.2f}"
-        print(
-            f"| {row['data']} | {row['config']} | {cells} | {row['F1']:.4f} | {delta} |"
-        )
+        base, f1 = plain.get(row["data"]), row["F1"]
+        delta = "" if base is None or f1 is None else f"{100 * (f1 - base):+.2f}"
+        shown = "-" if f1 is None else f"{f1:.4f}"
+        print(f"| {row['data']} | {row['config']} | {cells} | {shown} | {delta} |")
 
 
 if __name__ == "__main__":

@@ -51,22 +51,23 @@ from linkage.privacy.tokens import check_columns
     help="CSV with columns pseudonym,record_id: the truth for some or all "
     "encodings (the pseudonym in ENCODINGS, the ID of the same person in the "
     "reference population). Used to score every attack; the known-plaintext "
-    "attacker is given --known of them. Without it, nothing can be scored "
-    "and the known-plaintext attack does not run.",
+    "and linear attackers are given --known of them. Without it, nothing can "
+    "be scored and those two attacks do not run.",
 )
 @click.option(
     "--known",
     type=click.IntRange(min=1),
     default=50,
     show_default=True,
-    help="Known pairs the known-plaintext attacker is given, drawn from --known-pairs.",
+    help="Known pairs the known-plaintext and linear attackers are given, "
+    "drawn from --known-pairs.",
 )
 @click.option(
     "--attack",
     "attacks",
     type=click.Choice(list(ATTACKS)),
     multiple=True,
-    help="Attack to run; repeat for several (default: all four).",
+    help="Attack to run; repeat for several (default: all five).",
 )
 @click.option(
     "--dictionary",
@@ -82,9 +83,8 @@ from linkage.privacy.tokens import check_columns
     type=int,
     default=0,
     show_default=True,
-    help="Seeds the draw of the known-plaintext attacker's known pairs and the "
-    "graph attacker's own secrets (three are tried, the clearest result kept), "
-    "so a check can be repeated.",
+    help="Seeds the draw of the known pairs and the graph attacker's own "
+    "secrets, so a check can be repeated.",
 )
 @click.option(
     "--threshold",
@@ -124,22 +124,27 @@ def privacy_check_command(
 
     ENCODINGS is an encodings file as `linkage encode` writes it. The attacker
     holds it and the (public) schema, but not the secret, plus a plaintext
-    reference population. Four attacks:
+    reference population. Five attacks:
 
     \b
     frequency        aligns frequent bit patterns with frequent q-grams of the
                      population (pattern mining, Christen et al. 2018). Models
                      anyone with the encodings and a population list the
                      records were drawn from.
-    graph            encodes the population under the attacker's own secret
-                     and matches the two similarity graphs (Vidanage et al.
-                     2020). Models an attacker whose list holds many of the
+    graph            encodes the population under the attacker's own secrets
+                     and matches the two similarity graphs as published
+                     (embeddings, alignment, assignment; Vidanage et al.
+                     2020, Schäfer et al. 2024), then refines on anchors.
+                     Models an attacker whose list holds many of the
                      encoded people.
     known-plaintext  learns each q-gram's bits from a few known (encoding,
                      person) pairs (--known). Models the operator, or anyone
                      with the encodings, who learns some identities, e.g.
                      through reveals. Balancing, BLIP and salting do not
                      stop it; diffusion did in our measurements.
+    linear           the same attacker, using that XOR diffusion is linear:
+                     distances between diffused encodings follow the
+                     distances of the records, which the known pairs anchor.
     secret-guess     tries likely secrets (built-in list, plus --dictionary)
                      against the key-check value in ENCODINGS' header.
                      Models anyone holding the file, the operator included.
