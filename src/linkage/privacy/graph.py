@@ -20,8 +20,10 @@ several secrets of her own, which removes her own hash collisions from her
 graph; and every start is refined on anchors, the most confident matches:
 each node is described by its similarities to the anchors, which is far more
 telling than any embedding, matched again, and the anchors grow. Node
-features (highest similarities, degrees, bit counts) give a second start. The
-result whose matching makes the two graphs agree best wins.
+features (highest similarities, degrees, mean similarity) give a cheap first
+start; the published steps run when its matching makes the two graphs agree
+less than a right matching would (the attacker measures that on her own
+keys). The result that makes the two graphs agree best wins.
 
 When the schema gives every field (or group of fields) its own filter, the
 attacker knows where each filter lies and compares records filter by filter.
@@ -91,7 +93,7 @@ def graph_attack(
         InputError: the population lacks a column the schema encodes.
     """
     check_columns(schema, list(population.columns))
-    total = 4 + 2 * rounds
+    total = 3 + 2 * rounds
     step = _Steps(progress, total)
     usable, ours, attainable = _attacker_similarities(
         population, schema, secret or os.urandom(32), max(keys, 1)
@@ -101,11 +103,8 @@ def graph_attack(
     bits = unpack_bits(clks, schema.clk_length)
     theirs = [_dice(bits[:, part], bits[:, part]) for part in filters]
     step()
-    step()
     if published:
-        found = _published(theirs, ours)
-        record = np.where(found.record >= 0, usable[found.record], -1)
-        return Assignment(record=record.astype(np.int64), confidence=found.confidence)
+        return _in_population_rows(_published(theirs, ours), usable)
     best: Assignment | None = None
     best_agreement = -np.inf
     # The cheap start first; the published one only if that one falls short
@@ -119,8 +118,15 @@ def graph_attack(
             break
     assert best is not None
     report(progress, _STEP, total, total)
-    record = np.where(best.record >= 0, usable[best.record], -1)
-    return Assignment(record=record.astype(np.int64), confidence=best.confidence)
+    return _in_population_rows(best, usable)
+
+
+def _in_population_rows(
+    assignment: Assignment, usable: npt.NDArray[np.intp]
+) -> Assignment:
+    """An assignment to the attacker's usable rows, as population rows."""
+    record = np.where(assignment.record >= 0, usable[assignment.record], -1)
+    return Assignment(record=record.astype(np.int64), confidence=assignment.confidence)
 
 
 class _Steps:
