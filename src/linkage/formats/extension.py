@@ -10,7 +10,7 @@ never be linked by mistake. Example::
         "salt": {"features": ["given_name", "surname"],
                  "with": "date_of_birth", "characters": [0, 4]},
         "balance": true,
-        "diffusion": {"taps": 3, "length": 1024},
+        "diffusion": {"taps": 4, "length": 1024},
         "blip": {"flip_probability": 0.02}
       }
     }

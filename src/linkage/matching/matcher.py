@@ -40,6 +40,7 @@ from linkage.matching.similarity import (
     CandidateChunk,
     best_scores,
     candidate_limit_error,
+    dice,
     iter_candidates,
 )
 from linkage.matching.threshold import (
@@ -55,6 +56,8 @@ MATCH_COLUMNS = ["match_id", "party", "pseudonym", "score"]
 _SAMPLE_ROWS = 5000  # Records scored to choose a threshold: enough for a histogram.
 _SAMPLE_SEED = 20261125  # Fixed, so the same files give the same threshold.
 _DEDUP_MARGIN = 0.1  # Dedup candidates reach this far below the threshold.
+_UNRELATED_PAIRS = 200_000  # Random pairs that show the scores of unrelated records.
+_UNRELATED_SHARE = 0.001  # Share of random pairs the dedup floor may let in.
 
 
 @dataclass(frozen=True)
@@ -235,10 +238,28 @@ class Matcher:
 
     def _candidate_floor(self, threshold: float) -> float:
         # Average-linkage clustering needs the pairs a little below the
-        # threshold too: they count in the average between two groups.
+        # threshold too: they count in the average between two groups. But
+        # never pairs from the bulk of unrelated records: diffusion squeezes
+        # scores towards 0.5, where a fixed margin below the threshold would
+        # take in a large share of all pairs (4 taps: 0.613 - 0.1 held more
+        # than 100 million of the 20,000-person demo's pairs).
         if self.settings.dedup:
-            return max(threshold - _DEDUP_MARGIN, threshold / 2)
+            floor = max(threshold - _DEDUP_MARGIN, threshold / 2)
+            return min(threshold, max(floor, self._unrelated_ceiling()))
         return threshold
+
+    def _unrelated_ceiling(self) -> float:
+        """The score that about one pair in ``_UNRELATED_SHARE`` of random
+        pairs reaches: above it lie related records, below it the bulk."""
+        clks = self.all_clks()
+        if len(clks) < 2:
+            return 0.0
+        rng = np.random.default_rng(_SAMPLE_SEED)
+        left = rng.integers(0, len(clks), _UNRELATED_PAIRS)
+        right = rng.integers(0, len(clks), _UNRELATED_PAIRS)
+        distinct = left != right
+        scores = dice(clks[left[distinct]], clks[right[distinct]])
+        return float(np.quantile(scores, 1 - _UNRELATED_SHARE)) if len(scores) else 0.0
 
     def threshold(self, best: npt.NDArray[np.float64]) -> ThresholdChoice:
         """The settings' fixed threshold, or one chosen from ``best``."""
