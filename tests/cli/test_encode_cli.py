@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.keyfiles import read_secret
 from linkage.encoding.keys import key_check_value
 from linkage.formats.clkfile import read_encodings
@@ -406,3 +407,31 @@ def test_key_check_is_salted_per_project_and_agreed_within_one(
     assert len(checks["north", "police"]) == 32
     assert "stretched with scrypt" in caplog.text
     assert "giraffes" not in caplog.text
+
+
+def test_a_secret_used_as_is_makes_the_clks_clkhash_would(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path
+) -> None:
+    """--secret-as-is: a secret keygen did not make is hashed as written, as
+    clkhash uses its secret, so files made by clkhash itself with it link with
+    ours; without the flag it is stretched and the CLKs differ."""
+    text = "seven tall giraffes drink cold blue tea"
+    secret = tmp_path / "clkhash.secret"
+    secret.write_text(text + "\n")
+    rows = [["ref", "name", "dob"], ["1", "ann", "1990-01-02"]]
+    as_is, out = encode_small(
+        run_cli, dated_schema, write_rows(tmp_path / "a.csv", rows), secret,
+        "--secret-as-is",
+    )  # fmt: skip
+    assert as_is.exit_code == 0, as_is.output
+    stretched, other = encode_small(
+        run_cli, dated_schema, write_rows(tmp_path / "b.csv", rows), secret
+    )
+    assert stretched.exit_code == 0, stretched.output
+    schema = load_schema(dated_schema)
+    written = read_encodings(out)
+    values = pd.DataFrame({"name": ["ann"], "dob": ["1990-01-02"]})
+    expected = ClkEncoder(schema, text.encode()).encode(values).clks
+    assert np.array_equal(written.clks, expected)
+    assert written.header.key_check == key_check_value(text.encode(), schema)
+    assert not np.array_equal(read_encodings(other).clks, expected)

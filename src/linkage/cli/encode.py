@@ -82,6 +82,13 @@ _PROGRESS_MIN_ROWS = 50_000
     "operator's results name you (default: the operator uses the file name).",
 )
 @click.option(
+    "--secret-as-is",
+    is_flag=True,
+    help="Use a secret that `linkage keygen` did not make exactly as written, "
+    "as clkhash does, instead of stretching it: only to link with files made "
+    "by clkhash itself with that secret.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar on stderr (default: for large files on a terminal).",
@@ -100,6 +107,7 @@ def encode(
     report: Path | None,
     encoding: str | None,
     party: str | None,
+    secret_as_is: bool,
     progress: bool | None,
 ) -> None:
     """Encode RECORDS.csv into CLKs with fresh random pseudonyms.
@@ -110,7 +118,7 @@ def encode(
 
     The secret should be a key made by `linkage keygen`. A passphrase is
     accepted instead only if it is not obviously weak; it is then stretched
-    with scrypt for this schema (with a warning).
+    with scrypt for this schema (with a warning), unless --secret-as-is.
     """
     if report is not None and not skip_invalid:
         raise click.UsageError(
@@ -119,7 +127,7 @@ def encode(
     if vault_key_file is not None and vault_path is None:
         raise click.UsageError("--vault-key-file needs --vault FILE.")
     schema = load_schema(schema_path)
-    secret = read_secret(secret_file, schema)
+    secret = read_secret(secret_file, schema, as_is=secret_as_is)
     vault = None
     if vault_path is not None:
         vault = VaultTarget(vault_path, read_vault_key(vault_key_file))

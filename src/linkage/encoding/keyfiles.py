@@ -96,7 +96,11 @@ def write_key_file(path: Path, *, force: bool = False) -> None:
 
 
 def read_secret(
-    path: Path | None, schema: LinkageSchema, env_var: str = "LINKAGE_SECRET"
+    path: Path | None,
+    schema: LinkageSchema,
+    env_var: str = "LINKAGE_SECRET",
+    *,
+    as_is: bool = False,
 ) -> bytes:
     """Read the linkage secret shared by the agencies: the key to encode with.
 
@@ -104,7 +108,9 @@ def read_secret(
     variable ``env_var``; surrounding whitespace (the trailing newline) is
     removed. A key made by ``linkage keygen`` is returned as is (its UTF-8
     text, as clkhash uses a secret). Any other text is a passphrase: refused
-    if weak, else stretched with scrypt for ``schema``, with a warning.
+    if weak, else stretched with scrypt for ``schema``, with a warning; with
+    ``as_is`` it is used as written instead (not stretched), as clkhash itself
+    would, so that files made by clkhash with that secret link with ours.
 
     Raises:
         SecretError: there is no secret, or it cannot be read, is not UTF-8
@@ -120,6 +126,14 @@ def read_secret(
             f"keygen` and is too weak to use as a passphrase: {weakness}. "
             f"{_KEYGEN_HINT} Share that file among the agencies instead."
         )
+    if as_is:
+        logger.warning(
+            "the linkage secret in %s is used as written, as clkhash uses it, "
+            "not stretched: anyone holding an encodings file can test guesses "
+            "of it at full speed against its key-check value.",
+            source,
+        )
+        return text.encode("utf-8")
     logger.warning(
         "the linkage secret in %s is a passphrase, not a key made by `linkage "
         "keygen`: it is stretched with scrypt for this schema, so clkhash given "
