@@ -9,8 +9,10 @@ On FEBRL4 (A vs B), FEBRL3 (dedup) and the demo's synthetic four-agency
 population (link across agencies and dedup within them; nicknames, married
 names, moves, missing fields, in-agency duplicates), the same records are
 
-* encoded with the plain schema (one CLK per record) and linked with
-  ``--method clk`` at its automatic threshold;
+* encoded with the plain schema (one CLK per record), and again with the
+  shipped default's hardening (``demo.json``'s ``linkage`` block, diffusion
+  as long as the CLK), and linked with ``--method clk`` at its automatic
+  threshold;
 * encoded per field (the ``*-fields.json`` schema: the same features, one
   filter each) and linked with ``--method probabilistic``;
 * encoded in hardened field groups (the ``*-groups.json`` schema: one filter
@@ -32,13 +34,14 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 import quality_reference as ref
 
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
-from linkage.formats.schema import LinkageSchema, load_schema
+from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings, Method
 from linkage.matching.parties import load_parties
@@ -57,15 +60,39 @@ class Engine:
     method: Method
     febrl_schema: str
     demo_schema: str
+    hardening: Literal["as is", "none", "shipped"] = "as is"
 
     def schema_for(self, data: ref.ReferenceData) -> Path:
-        """The schema ``data`` is encoded with."""
+        """The schema file ``data`` is encoded with."""
         febrl = data.name.startswith("FEBRL")
         return SCHEMAS / (self.febrl_schema if febrl else self.demo_schema)
 
+    def load(self, data: ref.ReferenceData) -> LinkageSchema:
+        """The schema, its ``linkage`` block dropped or replaced as asked."""
+        document = json.loads(self.schema_for(data).read_text())
+        if self.hardening != "as is":
+            document.pop("linkage", None)
+        if self.hardening == "shipped":
+            document["linkage"] = shipped_hardening(document["clkConfig"]["l"])
+        return schema_from_dict(document)
+
+
+def shipped_hardening(length: int) -> dict[str, Any]:
+    """The shipped default's ``linkage`` block, diffusing to ``length`` bits."""
+    block: dict[str, Any] = json.loads((SCHEMAS / "demo.json").read_text())["linkage"]
+    block["hardening"]["diffusion"]["length"] = length
+    return block
+
 
 ENGINES = (
-    Engine("linkage one CLK", "clk", "febrl-linkage.json", "demo.json"),
+    Engine("linkage one CLK, plain", "clk", "febrl-linkage.json", "demo.json", "none"),
+    Engine(
+        "linkage one CLK, shipped default",
+        "clk",
+        "febrl-linkage.json",
+        "demo.json",
+        "shipped",
+    ),
     Engine(
         "linkage per-field FS", "probabilistic", "febrl-fields.json", "demo-fields.json"
     ),
@@ -105,7 +132,7 @@ def encode_sources(
 def run_engine(data: ref.ReferenceData, engine: Engine, work: Path) -> ref.Outcome:
     """Encode, link with one of our configurations, and score against the truth."""
     schema_path = engine.schema_for(data)
-    paths, truth = encode_sources(data, load_schema(schema_path), SECRET, work)
+    paths, truth = encode_sources(data, engine.load(data), SECRET, work)
     started = time.perf_counter()
     dedup = data.link_type != "link_only"
     settings = MatchSettings(dedup=dedup, method=engine.method)
