@@ -17,20 +17,13 @@ from tests.conftest import FEBRL4_SCHEMA, RunCli
 @pytest.fixture()
 def demo_files(tmp_path: Path, run_cli: RunCli, secret_file: Path) -> dict[str, Path]:
     """1,000 people encoded by an agency; the attacker's list holds them all."""
-    schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps(PLAIN_DEMO_SCHEMA))
     frame = people(1000)
     frame["person_id"] = "p" + frame["person_id"].astype(str)
     columns = ["person_id", "given_name", "surname", "date_of_birth", "sex",
                "postcode", "street"]  # fmt: skip
     records = tmp_path / "records.csv"
     frame[columns].to_csv(records, index=False)
-    encodings = tmp_path / "agency.lnk"
-    result = run_cli(
-        "encode", records, "--schema", schema, "--secret-file", secret_file,
-        "--out", encodings,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    schema, encodings = _encoded(run_cli, tmp_path, records, secret_file)
     population = tmp_path / "population.csv"
     frame[columns].sample(frac=1, random_state=1).to_csv(population, index=False)
     # Pseudonyms come in the records' row order.
@@ -43,6 +36,21 @@ def demo_files(tmp_path: Path, run_cli: RunCli, secret_file: Path) -> dict[str, 
         "pairs": pairs,
         "schema": schema,
     }
+
+
+def _encoded(
+    run_cli: RunCli, folder: Path, records: Path, secret: Path
+) -> tuple[Path, Path]:
+    """``records`` encoded under the plain demo schema: (schema, encodings)."""
+    schema = folder / "schema.json"
+    schema.write_text(json.dumps(PLAIN_DEMO_SCHEMA))
+    encodings = folder / "agency.lnk"
+    result = run_cli(
+        "encode", records, "--schema", schema, "--secret-file", secret,
+        "--out", encodings,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return schema, encodings
 
 
 def _write_pairs(path: Path, rows: object) -> None:
@@ -212,16 +220,9 @@ def test_secret_guess_finds_a_passphrase_in_the_dictionary(
     passphrase = "seven tall giraffes drink cold blue tea"
     secret = tmp_path / "passphrase.secret"
     secret.write_text(passphrase + "\n")
-    schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps(PLAIN_DEMO_SCHEMA))
     records = tmp_path / "records.csv"
     people(30).drop(columns=["person_id"]).to_csv(records, index=False)
-    encodings = tmp_path / "agency.lnk"
-    encoded = run_cli(
-        "encode", records, "--schema", schema, "--secret-file", secret,
-        "--out", encodings,
-    )  # fmt: skip
-    assert encoded.exit_code == 0, encoded.output
+    schema, encodings = _encoded(run_cli, tmp_path, records, secret)
     dictionary = tmp_path / "guesses.txt"
     dictionary.write_text(f"letmein\n{passphrase}\n")
     files = {"encodings": encodings, "schema": schema, "population": records}
