@@ -69,6 +69,7 @@ COLUMNS = (
 )
 NAMES = ["given_name", "surname"]
 GROUPS = "hardened field groups"  # The data set's shipped *-groups.json.
+GROUPS_T4 = "hardened field groups, t=4"  # The same groups, 4 taps, 1,024 bits.
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,14 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
             "segments": {"bits": 256},
             "hardening": {"diffusion": {"taps": 5, "length": 512}},
         },
+        "per-field 1024, diffusion t=4": {
+            "segments": {"bits": 1024},
+            "hardening": {"diffusion": {"taps": 4, "length": 1024}},
+        },
+        "per-field 512, diffusion t=5": {
+            "segments": {"bits": 512},
+            "hardening": {"diffusion": {"taps": 5, "length": 512}},
+        },
         "per-field 256, diffusion t=3, blip 0.05": {
             "segments": {"bits": 256},
             "hardening": {
@@ -138,13 +147,18 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
             "hardening": {"diffusion": {"taps": 5, "length": length}}
         },
         GROUPS: None,  # Read from the data set's *-groups.json.
+        GROUPS_T4: None,
     }
 
 
-def groups_block(data_set: DataSet) -> dict[str, Any]:
-    """The ``linkage`` block of the data set's shipped field-groups schema."""
+def groups_block(data_set: DataSet, four_taps: bool = False) -> dict[str, Any]:
+    """The ``linkage`` block of the data set's shipped field-groups schema;
+    with ``four_taps``, each group 1,024 bits diffused with 4 taps."""
     document = json.loads((SCHEMAS / data_set.groups_schema).read_text())
     block: dict[str, Any] = document["linkage"]
+    if four_taps:
+        block["segments"]["bits"] = 1024
+        block["hardening"]["diffusion"] = {"taps": 4, "length": 1024}
     return block
 
 
@@ -270,8 +284,8 @@ def main() -> None:
         for config, block in configurations(base.l).items():
             if options.config and config not in options.config:
                 continue
-            if config == GROUPS:
-                block = groups_block(data_set)
+            if config in (GROUPS, GROUPS_T4):
+                block = groups_block(data_set, four_taps=config == GROUPS_T4)
                 if data_set.fields:
                     continue  # Groups are laid out for the whole schema.
             schema = schema_with(data_set.base_schema, block, data_set.fields)

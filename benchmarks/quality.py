@@ -3,11 +3,14 @@
 Usage (from the repository root, after `make install`)::
 
     .venv/bin/python benchmarks/quality.py [--demo-size 5000] [--demo-seed 7]
-        [--no-splink] [--json OUT]
+        [--households-seed 11] [--no-splink] [--json OUT]
 
-On FEBRL4 (A vs B), FEBRL3 (dedup) and the demo's synthetic four-agency
+On FEBRL4 (A vs B), FEBRL3 (dedup), the demo's synthetic four-agency
 population (link across agencies and dedup within them; nicknames, married
-names, moves, missing fields, in-agency duplicates), the same records are
+names, moves, missing fields, in-agency duplicates) and the households
+population of a second generator (``linkage.demo.households``: households
+and twins, transliterated names, five agencies holding different fields,
+their own date formats; never tuned on), the same records are
 
 * encoded with the plain schema (one CLK per record), and again with the
   shipped default's hardening (``demo.json``'s ``linkage`` block, diffusion
@@ -38,6 +41,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import quality_reference as ref
+from households_data import households
 
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
@@ -156,11 +160,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo-size", type=int, default=5000)
     parser.add_argument("--demo-seed", type=int, default=7)
+    parser.add_argument("--households-seed", type=int, default=11)
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="also write rows")
     options = parser.parse_args()
     size, seed = options.demo_size, options.demo_seed
-    loaders = [ref.febrl4, ref.febrl3, lambda: ref.demo(size, seed)]
+    loaders = [
+        ref.febrl4,
+        ref.febrl3,
+        lambda: ref.demo(size, seed),
+        lambda: households(size, options.households_seed),
+    ]
     outcomes: list[ref.Outcome] = []
     for load in loaders:
         data = load()

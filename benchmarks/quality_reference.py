@@ -174,29 +174,44 @@ def demo(size: int = 5000, seed: int = 7, name_steps: bool = False) -> Reference
     mapping files would do.
     """
     from linkage.demo import AGENCIES, write_demo_data
-    from linkage.encoding.mapping_file import load_mapping
 
+    name = "demo + name steps" if name_steps else "demo"
     with tempfile.TemporaryDirectory() as folder:
         paths = write_demo_data(Path(folder), size, seed)
-        truth = pd.read_csv(paths["truth"], dtype=str, keep_default_na=False)
-        frames = []
-        for agency in AGENCIES:
-            mapping = load_mapping(ROOT / "configs" / "mappings" / f"{agency}.yaml")
-            if name_steps:
-                mapping = _with_name_steps(mapping)
-            export = pd.read_csv(paths[agency], dtype=str, keep_default_na=False)
-            mapped = mapping.apply(export, source=agency, first_row=1)
-            fields = mapped.fields.reindex(columns=list(DEMO_FIELDS), fill_value="")
-            fields.insert(0, "record_id", mapped.record_ids)
-            fields.insert(0, "source", agency)
-            frames.append(fields)
+        return mapped_exports(
+            name, paths, AGENCIES, ROOT / "configs" / "mappings", name_steps
+        )
+
+
+def mapped_exports(
+    name: str,
+    paths: dict[str, Path],
+    agencies: Sequence[str],
+    mappings: Path,
+    name_steps: bool = False,
+) -> ReferenceData:
+    """Agencies' exports (``paths[agency]``, plus ``paths["truth"]``), each
+    mapped with ``mappings/<agency>.yaml``, linked and deduplicated."""
+    from linkage.encoding.mapping_file import load_mapping
+
+    truth = pd.read_csv(paths["truth"], dtype=str, keep_default_na=False)
+    frames = []
+    for agency in agencies:
+        mapping = load_mapping(mappings / f"{agency}.yaml")
+        if name_steps:
+            mapping = _with_name_steps(mapping)
+        export = pd.read_csv(paths[agency], dtype=str, keep_default_na=False)
+        mapped = mapping.apply(export, source=agency, first_row=1)
+        fields = mapped.fields.reindex(columns=list(DEMO_FIELDS), fill_value="")
+        fields.insert(0, "record_id", mapped.record_ids)
+        fields.insert(0, "source", agency)
+        frames.append(fields)
     records = pd.concat(frames, ignore_index=True).merge(
         truth.rename(columns={"agency": "source", "person_id": "entity"}),
         on=["source", "record_id"],
         how="left",
         validate="one_to_one",
     )
-    name = "demo + name steps" if name_steps else "demo"
     return ReferenceData(name, records, DEMO_FIELDS, "link_and_dedupe", DEMO_BLOCKING)
 
 

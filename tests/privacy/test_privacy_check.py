@@ -59,13 +59,14 @@ def test_without_truth_nothing_is_scored_and_known_plaintext_does_not_run() -> N
     verdicts = {r.attack: r.verdict for r in report.results}
     assert verdicts == {
         "frequency": "not scored",
+        "equality": "not scored",
         "graph": "not scored",
         "known-plaintext": "not run",
         "linear": "not run",
         "secret-guess": "not run",
     }
-    graph = report.results[1]
-    assert graph.assigned == 200 and graph.share is None
+    graph = report.results[2]
+    assert graph.attack == "graph" and graph.assigned == 200 and graph.share is None
     assert not report.exposed
 
 

@@ -35,7 +35,7 @@ def test_the_shipped_default_resists_every_attack(default: PrivacyReport) -> Non
     """4 taps: every attacker at or under 1 % on these people (the linear one
     re-identified 0.8 % with 50 known pairs; 3 taps let it take 5.2 %)."""
     found = shares(default)
-    assert set(found) == {"frequency", "graph", "known-plaintext", "linear"}
+    assert set(found) == {"frequency", "equality", "graph", "known-plaintext", "linear"}
     assert max(found.values()) <= 0.01, found
     assert not default.exposed
     assert np.isclose(default.threshold, 0.01)

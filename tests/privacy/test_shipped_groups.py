@@ -36,5 +36,5 @@ def test_hardened_field_groups_keep_every_attack_to_a_few_per_cent(
     """What the README states: about the 1 % bar, above it for the graph attack
     on the demo's households and shared surnames (benchmarks/README.md)."""
     found = shares(groups)
-    assert set(found) == {"frequency", "graph", "known-plaintext", "linear"}
+    assert set(found) == {"frequency", "equality", "graph", "known-plaintext", "linear"}
     assert max(found.values()) <= 0.03, found

@@ -67,7 +67,7 @@ from linkage.privacy.tokens import check_columns
     "attacks",
     type=click.Choice(list(ATTACKS)),
     multiple=True,
-    help="Attack to run; repeat for several (default: all five).",
+    help="Attack to run; repeat for several (default: all six).",
 )
 @click.option(
     "--dictionary",
@@ -124,13 +124,18 @@ def privacy_check_command(
 
     ENCODINGS is an encodings file as `linkage encode` writes it. The attacker
     holds it and the (public) schema, but not the secret, plus a plaintext
-    reference population. Five attacks:
+    reference population. Six attacks:
 
     \b
     frequency        aligns frequent bit patterns with frequent q-grams of the
                      population (pattern mining, Christen et al. 2018). Models
                      anyone with the encodings and a population list the
                      records were drawn from.
+    equality         encodes the population under the attacker's own secret
+                     and matches the pattern of identical filters (who
+                     shares a name, birth date or address) by colour
+                     refinement. Models anyone holding per-field or
+                     field-group encodings.
     graph            encodes the population under the attacker's own secrets
                      and matches the two similarity graphs as published
                      (embeddings, alignment, assignment; Vidanage et al.

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from linkage.formats.schema import LinkageSchema
 
 #: ``progress(step, done, total)``: called as an attack advances.
 Progress = Callable[[str, int, int], None]
@@ -23,6 +27,12 @@ def unpack_bits(
     if bit_length is not None:
         bits = bits[:, :bit_length]
     return bits.astype(np.float32)
+
+
+def filter_slices(schema: LinkageSchema) -> list[slice]:
+    """The bit columns of each filter of an encoding (one for a plain CLK)."""
+    ends = np.cumsum([segment.clk_bits for segment in schema.segments]).tolist()
+    return [slice(start, end) for start, end in zip([0, *ends], ends, strict=False)]
 
 
 def report(progress: Progress | None, step: str, done: int, total: int) -> None:

@@ -43,7 +43,7 @@ from linkage.encoding.encoder import ClkEncoder
 from linkage.formats.schema import LinkageSchema
 from linkage.privacy.alignment import wasserstein_procrustes
 from linkage.privacy.assign import Assignment, assign_one_to_one
-from linkage.privacy.bits import Progress, report, unpack_bits
+from linkage.privacy.bits import Progress, filter_slices, report, unpack_bits
 from linkage.privacy.embedding import netmf_embedding, strongest_edges
 from linkage.privacy.tokens import check_columns
 
@@ -99,7 +99,7 @@ def graph_attack(
         population, schema, secret or os.urandom(32), max(keys, 1)
     )
     step()
-    filters = _filter_bits(schema)
+    filters = filter_slices(schema)
     bits = unpack_bits(clks, schema.clk_length)
     theirs = [_dice(bits[:, part], bits[:, part]) for part in filters]
     step()
@@ -170,7 +170,7 @@ def _attacker_similarities(
     victim's graph agrees with hers under the right matching.
     """
     values = population.fillna("").astype(str)
-    filters = _filter_bits(schema)
+    filters = filter_slices(schema)
     usable: npt.NDArray[np.intp] | None = None
     sums: Similarities = []
     for index in range(keys):
@@ -197,12 +197,6 @@ def _attacker_similarities(
     ]
     attainable = graph_agreement(first, rest if keys > 1 else first, identity)
     return usable, sums, attainable
-
-
-def _filter_bits(schema: LinkageSchema) -> list[slice]:
-    """The bit columns of each filter of an encoding (one for a plain CLK)."""
-    ends = np.cumsum([segment.clk_bits for segment in schema.segments]).tolist()
-    return [slice(start, end) for start, end in zip([0, *ends], ends, strict=False)]
 
 
 def _published(theirs: Similarities, ours: Similarities) -> Assignment:
