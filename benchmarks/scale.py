@@ -84,13 +84,13 @@ sys.path.insert(0, str(ROOT / "src"))
 from linkage.demo.generator import export_agency, generate_population  # noqa: E402
 from linkage.encoding.mapping_file import load_mapping  # noqa: E402
 from linkage.encoding.recipe import encode_csv  # noqa: E402
+from linkage.evaluation import evaluate  # noqa: E402
 from linkage.formats.clkfile import (  # noqa: E402
     EncodingWriter,
     format_pseudonyms,
     read_encodings,
 )
 from linkage.formats.schema import LinkageSchema, schema_from_dict  # noqa: E402
-from linkage.matching.evaluation import evaluate  # noqa: E402
 
 SCHEMA = ROOT / "configs" / "schemas" / "demo.json"
 MAPPINGS = ROOT / "configs" / "mappings"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from linkage.encoding.recipe import encode_csv
+from linkage.evaluation import evaluate
 from linkage.formats.schema import load_schema, schema_from_dict
-from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.matching.probabilistic import term_frequency
