@@ -247,7 +247,8 @@ def peak_mb() -> float:
 
 def worker(spec_path: Path) -> None:
     """Run one linkage as the CLI would, and write its figures as JSON."""
-    from linkage.matching.matcher import Candidates, Matcher, MatchSettings
+    from linkage.matching.candidates import CandidatePairs
+    from linkage.matching.matcher import Matcher, MatchSettings
     from linkage.matching.parties import load_parties
 
     spec = json.loads(spec_path.read_text())
@@ -264,10 +265,10 @@ def worker(spec_path: Path) -> None:
     parties = load_parties([Path(name) for name in spec["files"]])
     loaded = time.perf_counter()
     matcher = Matcher(parties, MatchSettings(**spec["settings"]), progress=progress)
-    kept: list[Candidates] = []
+    kept: list[CandidatePairs] = []
     find = matcher.candidates
 
-    def keep(threshold: float) -> Candidates:
+    def keep(threshold: float) -> CandidatePairs:
         found = find(threshold)
         kept.append(found)
         return found

@@ -33,16 +33,11 @@ from linkage.matching.blocking import (
     plan_lsh,
     run_lsh,
 )
+from linkage.matching.candidates import CandidatePairs, candidate_limit_error
 from linkage.matching.fellegi_sunter import FellegiSunterResult
 from linkage.matching.parties import PartySet
 from linkage.matching.probabilistic import link_probabilistically
-from linkage.matching.similarity import (
-    CandidateChunk,
-    best_scores,
-    candidate_limit_error,
-    dice,
-    iter_candidates,
-)
+from linkage.matching.similarity import best_scores, dice, iter_candidates
 from linkage.matching.threshold import (
     ThresholdChoice,
     choose_threshold,
@@ -100,18 +95,6 @@ class MatchSettings:
     scheduler: str | None = None
     method: Method = "clk"
     candidate_threshold: float | None = None
-
-
-@dataclass
-class Candidates:
-    """Candidate pairs in the global record index."""
-
-    left: npt.NDArray[np.int64]
-    right: npt.NDArray[np.int64]
-    score: npt.NDArray[np.float64]
-    compared: int = 0
-    blocking: str = "none (all pairs)"
-    estimated_completeness: float = 1.0
 
 
 @dataclass
@@ -269,7 +252,7 @@ class Matcher:
             return choose_threshold(best, prefer_fit=len(self.parties.parties) <= 2)
         return fixed_threshold(float(self.settings.threshold))
 
-    def candidates(self, threshold: float) -> Candidates:
+    def candidates(self, threshold: float) -> CandidatePairs:
         """The pairs of records, across parties (and within, for dedup), >= t:
         every one, or those LSH blocking finds (see ``settings.blocking``)."""
         if self.settings.blocking != "none":
@@ -293,7 +276,7 @@ class Matcher:
             tables=self.settings.lsh_tables,
         )
 
-    def _lsh_candidates(self, plan: LshPlan) -> Candidates:
+    def _lsh_candidates(self, plan: LshPlan) -> CandidatePairs:
         clks, party_of = self.all_clks(), self.parties.party_of
         across, within = len(self.parties.parties) > 1, self.settings.dedup
         tables = None
@@ -308,7 +291,7 @@ class Matcher:
                 across=across,
                 within=within,
             )
-        found = run_lsh(
+        return run_lsh(
             clks,
             party_of,
             plan,
@@ -317,14 +300,6 @@ class Matcher:
             limit=self.settings.max_candidates,
             progress=self._progress,
             tables=tables,
-        )
-        return Candidates(
-            found.left,
-            found.right,
-            found.score,
-            found.compared,
-            blocking=plan.describe(),
-            estimated_completeness=found.estimated_completeness,
         )
 
     def all_clks(self) -> npt.NDArray[np.uint8]:
@@ -342,7 +317,7 @@ class Matcher:
             all_pairs_comparisons(sizes, across=across, within=self.settings.dedup), 1
         )
 
-    def _all_pair_candidates(self, threshold: float) -> Candidates:
+    def _all_pair_candidates(self, threshold: float) -> CandidatePairs:
         lefts, rights, scores, compared, held = [], [], [], 0, 0
         for left_party, right_party, chunk in self._chunks(threshold):
             held += len(chunk.score)
@@ -354,15 +329,17 @@ class Matcher:
             compared += chunk.compared
         if not scores:
             empty = np.zeros(0, dtype=np.int64)
-            return Candidates(empty, empty.copy(), np.zeros(0))
-        return Candidates(
+            return CandidatePairs(empty, empty.copy(), np.zeros(0))
+        return CandidatePairs(
             np.concatenate(lefts),
             np.concatenate(rights),
             np.concatenate(scores),
             compared,
         )
 
-    def solve(self, candidates: Candidates, threshold: float) -> npt.NDArray[np.int64]:
+    def solve(
+        self, candidates: CandidatePairs, threshold: float
+    ) -> npt.NDArray[np.int64]:
         """A group label per global record (-1: in no group)."""
         pairs = (candidates.left, candidates.right, candidates.score)
         count = self.parties.total
@@ -400,7 +377,7 @@ class Matcher:
         ]
         return np.concatenate(others) if others else None
 
-    def _chunks(self, threshold: float) -> Iterator[tuple[int, int, CandidateChunk]]:
+    def _chunks(self, threshold: float) -> Iterator[tuple[int, int, CandidatePairs]]:
         parties = self.parties.parties
         for i, left in enumerate(parties):
             for j in range(i, len(parties)):
@@ -436,7 +413,7 @@ class Matcher:
         return progress
 
     def _rows(
-        self, labels: npt.NDArray[np.int64], candidates: Candidates
+        self, labels: npt.NDArray[np.int64], candidates: CandidatePairs
     ) -> pd.DataFrame:
         grouped = np.flatnonzero(labels >= 0)
         if not len(grouped):
@@ -465,7 +442,7 @@ def _sample(
 
 
 def _member_scores(
-    labels: npt.NDArray[np.int64], candidates: Candidates
+    labels: npt.NDArray[np.int64], candidates: CandidatePairs
 ) -> npt.NDArray[np.float64]:
     """Each grouped record's best score with another member of its group."""
     best = np.zeros(len(labels))

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from linkage.errors import InputError
 from linkage.formats.clkfile import FieldSegment
+from linkage.matching.candidates import CandidatePairs, Indices, candidate_limit_error
 from linkage.matching.fellegi_sunter import FellegiSunterResult, fellegi_sunter
 from linkage.matching.field_blocking import (
     FieldBlocks,
@@ -39,16 +40,14 @@ from linkage.matching.field_blocking import (
     segment_hashes,
 )
 from linkage.matching.field_similarity import (
-    Indices,
     field_similarities,
     random_pairs,
     segment_popcounts,
 )
-from linkage.matching.similarity import candidate_limit_error
 from linkage.matching.threshold import ThresholdChoice
 
 if TYPE_CHECKING:
-    from linkage.matching.matcher import Candidates, Matcher
+    from linkage.matching.matcher import Matcher
 
 _RANDOM_PAIRS = 200_000  # Enough to see rare agreement levels (a whole birth date).
 _RANDOM_SEED = 20261126  # Fixed, so the same files give the same model.
@@ -60,7 +59,7 @@ _MIN_BUDGET = 100_000
 class ProbabilisticLink:
     """What the probabilistic method decided, ready for solving."""
 
-    candidates: Candidates  # Pairs with their match probability as score.
+    candidates: CandidatePairs  # Pairs with their match probability as score.
     choice: ThresholdChoice  # The threshold on match probability.
     model: FellegiSunterResult
     blocking: str
@@ -70,8 +69,6 @@ def link_probabilistically(
     matcher: Matcher, clk_choice: ThresholdChoice
 ) -> ProbabilisticLink:
     """Find candidates, learn the model, and score every candidate pair."""
-    from linkage.matching.matcher import Candidates
-
     segments = file_segments(matcher)
     clks, party_of = matcher.all_clks(), matcher.parties.party_of
     across = len(matcher.parties.parties) > 1
@@ -106,7 +103,7 @@ def link_probabilistically(
     model = model.adjusted(term_frequency(hashes, left, right, top_u))
     matcher.report("field similarities and the model", 3, 3)
     description = _describe(keys, names, floor, similar.blocking)
-    scored = Candidates(
+    scored = CandidatePairs(
         left,
         right,
         model.probabilities.astype(np.float64),
@@ -156,7 +153,7 @@ def term_frequency(
 
 
 def _union(
-    blocks: FieldBlocks, similar: Candidates, total: int
+    blocks: FieldBlocks, similar: CandidatePairs, total: int
 ) -> tuple[Indices, Indices, npt.NDArray[np.int32]]:
     """Both candidate sets, each pair once; a pair a key found keeps that key.
 
