@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from linkage.encoding.encoder import ClkEncoder  # noqa: E402
 from linkage.formats.schema import load_schema  # noqa: E402
 from linkage.matching.candidates import CandidatePairs  # noqa: E402
-from linkage.matching.similarity import find_candidates  # noqa: E402
+from linkage.matching.clk.similarity import find_candidates  # noqa: E402
 
 SCHEMA = ROOT / "configs" / "schemas" / "febrl4.json"
 SECRET = b"benchmark secret, not for production use"

@@ -26,18 +26,18 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.matching import clustering, solving
-from linkage.matching.blocking import (
+from linkage.matching.candidates import CandidatePairs, candidate_limit_error
+from linkage.matching.clk.blocking import (
     DEFAULT_COMPLETENESS,
     LshPlan,
     all_pairs_comparisons,
     plan_lsh,
     run_lsh,
 )
-from linkage.matching.candidates import CandidatePairs, candidate_limit_error
+from linkage.matching.clk.similarity import best_scores, dice, iter_candidates
 from linkage.matching.fellegi_sunter import FellegiSunterResult
 from linkage.matching.parties import PartySet
 from linkage.matching.probabilistic import link_probabilistically
-from linkage.matching.similarity import best_scores, dice, iter_candidates
 from linkage.matching.threshold import (
     ThresholdChoice,
     choose_threshold,
@@ -281,7 +281,7 @@ class Matcher:
         across, within = len(self.parties.parties) > 1, self.settings.dedup
         tables = None
         if self.settings.scheduler is not None:
-            from linkage.matching.distributed import dask_tables
+            from linkage.matching.clk.distributed import dask_tables
 
             tables = dask_tables(
                 self.settings.scheduler,

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linkage.matching.candidates import CandidatePairs
-from linkage.matching.similarity import (
+from linkage.matching.clk.similarity import (
     best_scores,
     dice,
     exact_fraction,
@@ -317,7 +317,7 @@ def test_bad_inputs_are_refused() -> None:
 def test_import_compiles_nothing() -> None:
     """Importing the module compiles no kernel: that waits for the first call."""
     code = (
-        "import linkage.matching.similarity as s; "
+        "import linkage.matching.clk.similarity as s; "
         "assert not s._candidates_kernel.signatures; "
         "assert not s._best_kernel.signatures"
     )

@@ -48,7 +48,7 @@ from linkage.matching.candidates import (
     Indices,
     candidate_limit_error,
 )
-from linkage.matching.similarity import (
+from linkage.matching.clk.similarity import (
     exact_fraction,
     iter_candidates,
     popcount64,

@@ -15,7 +15,7 @@ from linkage.encoding.recipe import encode_csv
 from linkage.errors import InputError
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import schema_from_dict
-from linkage.matching.blocking import (
+from linkage.matching.clk.blocking import (
     LshPlan,
     TableResult,
     clks_to_words,
@@ -24,9 +24,9 @@ from linkage.matching.blocking import (
     plan_lsh,
     run_lsh,
 )
+from linkage.matching.clk.similarity import iter_candidates, popcounts
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from linkage.matching.similarity import iter_candidates, popcounts
 from tests.conftest import CONFIGS
 
 THRESHOLD = 0.8
