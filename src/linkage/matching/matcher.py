@@ -35,9 +35,9 @@ from linkage.matching.clk.blocking import (
     run_lsh,
 )
 from linkage.matching.clk.similarity import best_scores, dice, iter_candidates
-from linkage.matching.fellegi_sunter import FellegiSunterResult
 from linkage.matching.parties import PartySet
-from linkage.matching.probabilistic import link_probabilistically
+from linkage.matching.probabilistic import FellegiSunterResult
+from linkage.matching.probabilistic.link import link_probabilistically
 from linkage.matching.threshold import (
     ThresholdChoice,
     choose_threshold,

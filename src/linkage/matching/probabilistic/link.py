@@ -4,14 +4,14 @@ Candidates come from two sources, and each remembers which:
 
 - **field blocks**: records whose filters for a field (or a pair of fields)
   are identical, as plaintext linkers block on equal surnames or birth dates
-  (:mod:`linkage.matching.field_blocking`; keys chosen to fit a pair budget);
+  (:mod:`linkage.matching.probabilistic.blocking`; keys chosen to fit a pair budget);
 - **whole encodings**: the pairs the single-CLK method would consider (Dice of
   the whole encodings at or above ``candidate_threshold``, by default the
   single-CLK threshold), which catches records with small errors everywhere.
 
 Each candidate is then compared field by field, and a Fellegi-Sunter model
 learnt without ground truth (u from random pairs, m by EM over the candidates;
-:mod:`linkage.matching.fellegi_sunter`) turns the field similarities into a
+:mod:`linkage.matching.probabilistic`) turns the field similarities into a
 match probability. The fields a candidate's block forced to agree are not
 counted as evidence, and each source has its own prior, so blocking cannot
 make every candidate look like a match. Pairs above the probability threshold
@@ -31,15 +31,15 @@ import numpy.typing as npt
 from linkage.errors import InputError
 from linkage.formats.clkfile import FieldSegment
 from linkage.matching.candidates import CandidatePairs, Indices, candidate_limit_error
-from linkage.matching.fellegi_sunter import FellegiSunterResult, fellegi_sunter
-from linkage.matching.field_blocking import (
+from linkage.matching.probabilistic import FellegiSunterResult, fellegi_sunter
+from linkage.matching.probabilistic.blocking import (
     FieldBlocks,
     Key,
     block_pairs,
     choose_keys,
     segment_hashes,
 )
-from linkage.matching.field_similarity import (
+from linkage.matching.probabilistic.similarity import (
     field_similarities,
     random_pairs,
     segment_popcounts,
