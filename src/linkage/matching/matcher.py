@@ -37,7 +37,12 @@ from linkage.matching.clk.blocking import (
 from linkage.matching.clk.similarity import best_scores, dice, iter_candidates
 from linkage.matching.parties import PartySet
 from linkage.matching.probabilistic import FellegiSunterResult
-from linkage.matching.probabilistic.link import link_probabilistically
+from linkage.matching.probabilistic.link import (
+    LinkSettings,
+    ProbabilisticLink,
+    file_segments,
+    link_probabilistically,
+)
 from linkage.matching.threshold import (
     ThresholdChoice,
     choose_threshold,
@@ -144,7 +149,7 @@ class Matcher:
         choice = self.threshold(best)
         model = None
         if self.settings.method == "probabilistic":
-            linked = link_probabilistically(self, choice)
+            linked = self._link_probabilistically(choice)
             candidates, choice, model = linked.candidates, linked.choice, linked.model
             labels = self.solve(candidates, choice.threshold)
         else:
@@ -173,6 +178,25 @@ class Matcher:
         }
         return MatchResult(
             matches=matches, choice=choice, best=best, stats=stats, model=model
+        )
+
+    def _link_probabilistically(self, choice: ThresholdChoice) -> ProbabilisticLink:
+        """Candidates scored by their match probability, from field blocks and
+        whole encodings at Dice >= the candidate threshold (else ``choice``)."""
+        segments = file_segments(self.parties)
+        settings = LinkSettings(
+            floor=self.settings.candidate_threshold or choice.threshold,
+            max_candidates=self.settings.max_candidates,
+            across=len(self.parties.parties) > 1,
+            within=self.settings.dedup,
+        )
+        return link_probabilistically(
+            self.all_clks(),
+            self.parties.party_of,
+            segments,
+            self.candidates,
+            settings,
+            progress=self.report,
         )
 
     def best_match_scores(self) -> npt.NDArray[np.float64]:
