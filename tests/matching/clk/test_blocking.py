@@ -15,6 +15,7 @@ from linkage.encoding.recipe import encode_csv
 from linkage.errors import InputError
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import schema_from_dict
+from linkage.matching.candidates import CandidatePairs
 from linkage.matching.clk.blocking import (
     LshPlan,
     TableResult,
@@ -110,6 +111,8 @@ def test_lsh_finds_the_all_pairs_answer_and_nothing_else(
     assert result.estimated_completeness == pytest.approx(measured, abs=0.01)
     assert plan.expected_completeness >= 0.998
     assert result.compared < 0.5 * len(clks) ** 2 / 2
+    assert isinstance(result, CandidatePairs) and result.plan == plan
+    assert result.blocking == plan.describe()
 
 
 def test_more_tables_find_more_and_overrides_are_honoured(

@@ -2,11 +2,12 @@
 
 In the per-field encoding each record carries one Bloom filter per field, so
 the matcher knows, for each candidate pair, a Dice similarity per field (NaN
-where either record lacks the field). This module turns those into a match
+where either record lacks the field). This package turns those into a match
 weight and a match probability per pair, and explains both:
 
 1. Each field's similarity is cut into levels
-   (:mod:`linkage.matching.probabilistic.levels`: exact, close, partial, far, missing).
+   (:mod:`linkage.matching.probabilistic.levels`: exact, close, partial, far,
+   missing).
 2. u (how often non-matches land in each level) is taken from random pairs;
    m (the same for matches) and lambda (the share of candidates that match)
    are fitted by EM on the candidate pairs
@@ -26,6 +27,13 @@ surname, matches or not. Pass ``blocked`` (pairs x fields, True where the
 blocking forced agreement) so that forced agreement is not counted as
 evidence; without it EM can take every candidate for a match, which the model
 reports in its warnings.
+
+The sub-modules, besides the model's parts above:
+:mod:`~linkage.matching.probabilistic.similarity` (Dice field by field),
+:mod:`~linkage.matching.probabilistic.blocking` (candidates whose field
+filters are identical) and :mod:`~linkage.matching.probabilistic.link`
+(``--method probabilistic``: candidates, model and scores for the matcher).
+This module holds the public API; it does not import ``link``.
 
 Example:
     >>> rng = np.random.default_rng(0)
