@@ -23,8 +23,8 @@ import pandas as pd
 
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
+from linkage.evaluation import evaluate
 from linkage.formats.schema import load_schema
-from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 

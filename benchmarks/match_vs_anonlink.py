@@ -49,7 +49,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from linkage.encoding.encoder import ClkEncoder  # noqa: E402
 from linkage.formats.schema import load_schema  # noqa: E402
-from linkage.matching.similarity import CandidateChunk, find_candidates  # noqa: E402
+from linkage.matching.candidates import CandidatePairs  # noqa: E402
+from linkage.matching.clk.similarity import find_candidates  # noqa: E402
 
 SCHEMA = ROOT / "configs" / "schemas" / "febrl4.json"
 SECRET = b"benchmark secret, not for production use"
@@ -193,7 +194,7 @@ def encode(frame: pd.DataFrame) -> Clks:
 
 def run_peer(
     peer: Path, a: Clks, b: Clks, threshold: float, repeat: int
-) -> tuple[float, CandidateChunk]:
+) -> tuple[float, CandidatePairs]:
     """anonlink's best time of ``repeat`` runs, and its candidates."""
     with tempfile.TemporaryDirectory() as work:
         paths = [Path(work) / name for name in ("a.npy", "b.npy", "out.npz")]
@@ -206,13 +207,13 @@ def run_peer(
             sys.exit(f"anonlink failed:\n{done.stderr}")
         seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
         with np.load(paths[2]) as found:
-            pairs = CandidateChunk(found["left"], found["right"], found["score"], 0)
+            pairs = CandidatePairs(found["left"], found["right"], found["score"], 0)
     return float(seconds), pairs
 
 
 def run_ours(
     a: Clks, b: Clks, threshold: float, repeat: int
-) -> tuple[float, CandidateChunk]:
+) -> tuple[float, CandidatePairs]:
     """linkage's best time of ``repeat`` runs, and its candidates."""
     find_candidates(a[:500], b[:500], threshold)  # Compile or load the kernels.
     best, found = float("inf"), None
@@ -224,7 +225,7 @@ def run_ours(
     return best, found
 
 
-def same_candidates(ours: CandidateChunk, theirs: CandidateChunk, width: int) -> str:
+def same_candidates(ours: CandidatePairs, theirs: CandidatePairs, width: int) -> str:
     """``yes`` when both found the same pairs with the same scores, else why not."""
     mine = ours.left * width + ours.right
     peer = theirs.left * width + theirs.right

@@ -47,8 +47,8 @@ from quality import SCHEMAS, encode_sources
 
 from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
+from linkage.evaluation import evaluate
 from linkage.formats.schema import LinkageSchema, schema_from_dict
-from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.privacy.check import AttackName, privacy_check

@@ -45,8 +45,8 @@ from households_data import households
 
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
+from linkage.evaluation import evaluate
 from linkage.formats.schema import LinkageSchema, schema_from_dict
-from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings, Method
 from linkage.matching.parties import load_parties
 

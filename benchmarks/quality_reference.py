@@ -25,7 +25,7 @@ exactly on any one blocking key of the data set):
   binary features only, so names and addresses agree when their Jaro-Winkler
   similarity is at least 0.85 and codes (dates, postcodes, numbers) when equal;
   a missing value counts as disagreement, as recordlinkage does.
-* ``linkage FS (plaintext Dice)``: :func:`linkage.matching.fellegi_sunter`
+* ``linkage FS (plaintext Dice)``: :func:`linkage.matching.probabilistic.fellegi_sunter`
   on the plaintext Dice of each field's bigram sets, u from 20,000 random
   pairs, told which fields each pair's blocking keys forced to agree
   (``blocked``): what our engine does with per-field Bloom filters, without
@@ -387,7 +387,7 @@ def dice_similarities(data: ReferenceData, pairs: Pairs) -> NDArray[np.float32]:
 
 def run_fellegi_sunter(data: ReferenceData, pairs: Pairs) -> Outcome:
     """Our engine on plaintext bigram Dice: the per-field encoding's ceiling."""
-    from linkage.matching.fellegi_sunter import fellegi_sunter
+    from linkage.matching.probabilistic import fellegi_sunter
 
     started = time.perf_counter()
     similarities = dice_similarities(data, pairs)

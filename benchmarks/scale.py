@@ -84,13 +84,13 @@ sys.path.insert(0, str(ROOT / "src"))
 from linkage.demo.generator import export_agency, generate_population  # noqa: E402
 from linkage.encoding.mapping_file import load_mapping  # noqa: E402
 from linkage.encoding.recipe import encode_csv  # noqa: E402
+from linkage.evaluation import evaluate  # noqa: E402
 from linkage.formats.clkfile import (  # noqa: E402
     EncodingWriter,
     format_pseudonyms,
     read_encodings,
 )
 from linkage.formats.schema import LinkageSchema, schema_from_dict  # noqa: E402
-from linkage.matching.evaluation import evaluate  # noqa: E402
 
 SCHEMA = ROOT / "configs" / "schemas" / "demo.json"
 MAPPINGS = ROOT / "configs" / "mappings"
@@ -247,7 +247,8 @@ def peak_mb() -> float:
 
 def worker(spec_path: Path) -> None:
     """Run one linkage as the CLI would, and write its figures as JSON."""
-    from linkage.matching.matcher import Candidates, Matcher, MatchSettings
+    from linkage.matching.candidates import CandidatePairs
+    from linkage.matching.matcher import Matcher, MatchSettings
     from linkage.matching.parties import load_parties
 
     spec = json.loads(spec_path.read_text())
@@ -264,10 +265,10 @@ def worker(spec_path: Path) -> None:
     parties = load_parties([Path(name) for name in spec["files"]])
     loaded = time.perf_counter()
     matcher = Matcher(parties, MatchSettings(**spec["settings"]), progress=progress)
-    kept: list[Candidates] = []
+    kept: list[CandidatePairs] = []
     find = matcher.candidates
 
-    def keep(threshold: float) -> Candidates:
+    def keep(threshold: float) -> CandidatePairs:
         found = find(threshold)
         kept.append(found)
         return found

@@ -18,7 +18,7 @@ from linkage.encoding.recipe import encode_csv
 from linkage.errors import SchemaError
 from linkage.formats.clkfile import EncodingHeader, read_encodings
 from linkage.formats.schema import LinkageSchema, load_schema, schema_from_dict
-from linkage.matching.field_similarity import field_similarities, random_pairs
+from linkage.matching.probabilistic.similarity import field_similarities, random_pairs
 from tests.conftest import CONFIGS, FEBRL4_SCHEMA
 
 SECRET = b"segments tests secret"

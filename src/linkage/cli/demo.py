@@ -27,8 +27,8 @@ from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.resolve import resolve_results
 from linkage.encoding.vault import Vault
+from linkage.evaluation import evaluate
 from linkage.formats.schema import load_schema
-from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Method
 from linkage.service.loopback import RunningService, running_service
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from linkage import evaluation
 from linkage.cli.options import existing_file
 from linkage.errors import InputError, LinkageError
-from linkage.matching import evaluation
 
 __all__ = ["evaluate", "read_table"]
 

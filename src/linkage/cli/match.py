@@ -13,9 +13,9 @@ import numpy as np
 
 from linkage.atomic import private_output
 from linkage.cli.options import existing_file, output_file
-from linkage.matching.fellegi_sunter import FellegiSunterResult
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
 from linkage.matching.parties import load_parties
+from linkage.matching.probabilistic import FellegiSunterResult
 
 _CLOSE_CALLS = 5  # Waterfalls written with the model: the pairs nearest the line.
 

@@ -37,12 +37,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from linkage.matching.solving import (
-    Indices,
-    Scores,
-    candidate_arrays,
-    visit_and_pair_orders,
-)
+from linkage.matching.candidates import Indices, Scores
+from linkage.matching.solving import candidate_arrays, visit_and_pair_orders
 
 Linkage = Literal["complete", "average"]
 LINKAGES: tuple[Linkage, ...] = ("complete", "average")

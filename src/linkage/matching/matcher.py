@@ -26,22 +26,22 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.matching import clustering, solving
-from linkage.matching.blocking import (
+from linkage.matching.candidates import CandidatePairs, candidate_limit_error
+from linkage.matching.clk.blocking import (
     DEFAULT_COMPLETENESS,
     LshPlan,
     all_pairs_comparisons,
     plan_lsh,
     run_lsh,
 )
-from linkage.matching.fellegi_sunter import FellegiSunterResult
+from linkage.matching.clk.similarity import best_scores, dice, iter_candidates
 from linkage.matching.parties import PartySet
-from linkage.matching.probabilistic import link_probabilistically
-from linkage.matching.similarity import (
-    CandidateChunk,
-    best_scores,
-    candidate_limit_error,
-    dice,
-    iter_candidates,
+from linkage.matching.probabilistic import FellegiSunterResult
+from linkage.matching.probabilistic.link import (
+    LinkSettings,
+    ProbabilisticLink,
+    file_segments,
+    link_probabilistically,
 )
 from linkage.matching.threshold import (
     ThresholdChoice,
@@ -103,18 +103,6 @@ class MatchSettings:
 
 
 @dataclass
-class Candidates:
-    """Candidate pairs in the global record index."""
-
-    left: npt.NDArray[np.int64]
-    right: npt.NDArray[np.int64]
-    score: npt.NDArray[np.float64]
-    compared: int = 0
-    blocking: str = "none (all pairs)"
-    estimated_completeness: float = 1.0
-
-
-@dataclass
 class MatchResult:
     """What a linkage produced, and what it rests on."""
 
@@ -161,7 +149,7 @@ class Matcher:
         choice = self.threshold(best)
         model = None
         if self.settings.method == "probabilistic":
-            linked = link_probabilistically(self, choice)
+            linked = self._link_probabilistically(choice)
             candidates, choice, model = linked.candidates, linked.choice, linked.model
             labels = self.solve(candidates, choice.threshold)
         else:
@@ -190,6 +178,25 @@ class Matcher:
         }
         return MatchResult(
             matches=matches, choice=choice, best=best, stats=stats, model=model
+        )
+
+    def _link_probabilistically(self, choice: ThresholdChoice) -> ProbabilisticLink:
+        """Candidates scored by their match probability, from field blocks and
+        whole encodings at Dice >= the candidate threshold (else ``choice``)."""
+        segments = file_segments(self.parties)
+        settings = LinkSettings(
+            floor=self.settings.candidate_threshold or choice.threshold,
+            max_candidates=self.settings.max_candidates,
+            across=len(self.parties.parties) > 1,
+            within=self.settings.dedup,
+        )
+        return link_probabilistically(
+            self.all_clks(),
+            self.parties.party_of,
+            segments,
+            self.candidates,
+            settings,
+            progress=self.report,
         )
 
     def best_match_scores(self) -> npt.NDArray[np.float64]:
@@ -269,7 +276,7 @@ class Matcher:
             return choose_threshold(best, prefer_fit=len(self.parties.parties) <= 2)
         return fixed_threshold(float(self.settings.threshold))
 
-    def candidates(self, threshold: float) -> Candidates:
+    def candidates(self, threshold: float) -> CandidatePairs:
         """The pairs of records, across parties (and within, for dedup), >= t:
         every one, or those LSH blocking finds (see ``settings.blocking``)."""
         if self.settings.blocking != "none":
@@ -293,12 +300,12 @@ class Matcher:
             tables=self.settings.lsh_tables,
         )
 
-    def _lsh_candidates(self, plan: LshPlan) -> Candidates:
+    def _lsh_candidates(self, plan: LshPlan) -> CandidatePairs:
         clks, party_of = self.all_clks(), self.parties.party_of
         across, within = len(self.parties.parties) > 1, self.settings.dedup
         tables = None
         if self.settings.scheduler is not None:
-            from linkage.matching.distributed import dask_tables
+            from linkage.matching.clk.distributed import dask_tables
 
             tables = dask_tables(
                 self.settings.scheduler,
@@ -308,7 +315,7 @@ class Matcher:
                 across=across,
                 within=within,
             )
-        found = run_lsh(
+        return run_lsh(
             clks,
             party_of,
             plan,
@@ -317,14 +324,6 @@ class Matcher:
             limit=self.settings.max_candidates,
             progress=self._progress,
             tables=tables,
-        )
-        return Candidates(
-            found.left,
-            found.right,
-            found.score,
-            found.compared,
-            blocking=plan.describe(),
-            estimated_completeness=found.estimated_completeness,
         )
 
     def all_clks(self) -> npt.NDArray[np.uint8]:
@@ -342,7 +341,7 @@ class Matcher:
             all_pairs_comparisons(sizes, across=across, within=self.settings.dedup), 1
         )
 
-    def _all_pair_candidates(self, threshold: float) -> Candidates:
+    def _all_pair_candidates(self, threshold: float) -> CandidatePairs:
         lefts, rights, scores, compared, held = [], [], [], 0, 0
         for left_party, right_party, chunk in self._chunks(threshold):
             held += len(chunk.score)
@@ -354,15 +353,17 @@ class Matcher:
             compared += chunk.compared
         if not scores:
             empty = np.zeros(0, dtype=np.int64)
-            return Candidates(empty, empty.copy(), np.zeros(0))
-        return Candidates(
+            return CandidatePairs(empty, empty.copy(), np.zeros(0))
+        return CandidatePairs(
             np.concatenate(lefts),
             np.concatenate(rights),
             np.concatenate(scores),
             compared,
         )
 
-    def solve(self, candidates: Candidates, threshold: float) -> npt.NDArray[np.int64]:
+    def solve(
+        self, candidates: CandidatePairs, threshold: float
+    ) -> npt.NDArray[np.int64]:
         """A group label per global record (-1: in no group)."""
         pairs = (candidates.left, candidates.right, candidates.score)
         count = self.parties.total
@@ -400,7 +401,7 @@ class Matcher:
         ]
         return np.concatenate(others) if others else None
 
-    def _chunks(self, threshold: float) -> Iterator[tuple[int, int, CandidateChunk]]:
+    def _chunks(self, threshold: float) -> Iterator[tuple[int, int, CandidatePairs]]:
         parties = self.parties.parties
         for i, left in enumerate(parties):
             for j in range(i, len(parties)):
@@ -436,7 +437,7 @@ class Matcher:
         return progress
 
     def _rows(
-        self, labels: npt.NDArray[np.int64], candidates: Candidates
+        self, labels: npt.NDArray[np.int64], candidates: CandidatePairs
     ) -> pd.DataFrame:
         grouped = np.flatnonzero(labels >= 0)
         if not len(grouped):
@@ -465,7 +466,7 @@ def _sample(
 
 
 def _member_scores(
-    labels: npt.NDArray[np.int64], candidates: Candidates
+    labels: npt.NDArray[np.int64], candidates: CandidatePairs
 ) -> npt.NDArray[np.float64]:
     """Each grouped record's best score with another member of its group."""
     best = np.zeros(len(labels))

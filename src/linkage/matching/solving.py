@@ -24,8 +24,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-Indices = npt.NDArray[np.int64]
-Scores = npt.NDArray[np.float64]
+from linkage.matching.candidates import Indices, Scores
+
 Matching = tuple[Indices, Indices, Scores]
 
 #: Default limit on the records in one connected component for the optimum.

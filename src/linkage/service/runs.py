@@ -27,7 +27,7 @@ import pandas as pd
 from linkage.atomic import private_text_output
 from linkage.errors import LinkageError
 from linkage.formats.clkfile import read_encodings
-from linkage.matching.blocking import LSH_STEP
+from linkage.matching.clk.blocking import LSH_STEP
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet

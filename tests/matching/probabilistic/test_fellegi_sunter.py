@@ -1,4 +1,4 @@
-"""Tests for linkage.matching.fellegi_sunter on FEBRL4 and on properties.
+"""Tests for linkage.matching.probabilistic on FEBRL4 and on properties.
 
 The similarities are plaintext Dice coefficients of bigram sets (the same
 bigrams a per-field Bloom filter encodes, without the bit collisions), for
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from linkage.formats.schema import load_schema
-from linkage.matching.fellegi_sunter import (
+from linkage.matching.probabilistic import (
     FellegiSunterModel,
     FellegiSunterResult,
     FieldLevels,
@@ -32,7 +32,7 @@ from linkage.matching.fellegi_sunter import (
     train_model,
     with_name_swaps,
 )
-from linkage.matching.fs_levels import MISSING, level_codes
+from linkage.matching.probabilistic.levels import MISSING, level_codes
 from tests.conftest import CONFIGS
 
 # Every FEBRL column, as the FEBRL linkage schema encodes them.

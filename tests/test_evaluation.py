@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from linkage.errors import InputError
-from linkage.matching.evaluation import Evaluation, PairScores, evaluate
+from linkage.evaluation import Evaluation, PairScores, evaluate
 
 
 def _truth(*rows: tuple[str, str, str]) -> pd.DataFrame:

@@ -14,9 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.formats.clkfile import FieldSegment
+from linkage.matching.candidates import Clks, Indices
 
-Clks = npt.NDArray[np.uint8]
-Indices = npt.NDArray[np.int64]
 _PAIRS_PER_BATCH = 1 << 18  # Bounds the gathered rows to 2**18 x segment bytes.
 
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from linkage.errors import InputError
 from linkage.formats.schema import load_schema
-from linkage.matching.field_blocking import block_pairs, choose_keys
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
+from linkage.matching.probabilistic.blocking import block_pairs, choose_keys
 from tests.conftest import CONFIGS, encode_febrl4_agencies
 
 values = st.integers(min_value=0, max_value=4)  # 0: the field is missing.

@@ -47,11 +47,13 @@ import numpy.typing as npt
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from linkage.errors import InputError
-
-Clks = npt.NDArray[np.uint8]
-Indices = npt.NDArray[np.int64]
-Scores = npt.NDArray[np.float64]
+from linkage.matching.candidates import (
+    CandidatePairs,
+    Clks,
+    Indices,
+    Scores,
+    candidate_limit_error,
+)
 
 #: Candidates each left row may hold before it is run again with an exact slot.
 DEFAULT_SLOT_CAPACITY = 64
@@ -61,25 +63,6 @@ _BLOCK = 256  # Right rows per block: 32 KB at 1024 bits, so it stays in L1.
 _TILE = 64  # Left rows that go over each block in turn (cache blocking).
 _BEST_CHUNK = 8192  # Left rows per call of the best-score kernel.
 _NEVER = 2**60  # A need no pair can meet: rows with an empty CLK match nothing.
-
-
-@dataclass(frozen=True)
-class CandidateChunk:
-    """Candidate pairs found for one chunk of left rows.
-
-    Attributes:
-        left: row indices into the left CLKs.
-        right: row indices into the right CLKs (into the left ones when
-            deduplicating, and then ``left < right``).
-        score: the Dice coefficient of each pair.
-        compared: the pairs actually compared to find these, after pruning
-            (a row run again after its slot overflowed counts once).
-    """
-
-    left: Indices
-    right: Indices
-    score: Scores
-    compared: int
 
 
 # --- Public API --------------------------------------------------------------
@@ -131,7 +114,7 @@ def iter_candidates(
     progress: Callable[[int], None] | None = None,
     slot_capacity: int = DEFAULT_SLOT_CAPACITY,
     limit: int | None = None,
-) -> Iterator[CandidateChunk]:
+) -> Iterator[CandidatePairs]:
     """Every pair of CLKs whose Dice coefficient is at least ``threshold``.
 
     Chunks come in the order of the left rows, one per ``chunk_rows`` rows;
@@ -183,7 +166,7 @@ def find_candidates(
     chunk_rows: int = 8192,
     progress: Callable[[int], None] | None = None,
     slot_capacity: int = DEFAULT_SLOT_CAPACITY,
-) -> CandidateChunk:
+) -> CandidatePairs:
     """All of :func:`iter_candidates`' chunks in one (same arguments)."""
     chunks = list(
         iter_candidates(
@@ -196,8 +179,8 @@ def find_candidates(
         )
     )
     if not chunks:
-        return CandidateChunk(_no_indices(), _no_indices(), np.zeros(0), 0)
-    return CandidateChunk(
+        return CandidatePairs(_no_indices(), _no_indices(), np.zeros(0), 0)
+    return CandidatePairs(
         np.concatenate([c.left for c in chunks]),
         np.concatenate([c.right for c in chunks]),
         np.concatenate([c.score for c in chunks]),
@@ -323,7 +306,7 @@ def _iter_candidates(
     progress: Callable[[int], None] | None,
     capacity: int,
     limit: int | None,
-) -> Iterator[CandidateChunk]:
+) -> Iterator[CandidatePairs]:
     side = _RightSide.build(left if right is None else right, dedup=right is None)
     pops = popcounts(left).astype(np.int64)
     fraction = exact_fraction(threshold, 2 * side.bits)
@@ -338,17 +321,6 @@ def _iter_candidates(
         yield chunk
 
 
-def candidate_limit_error(limit: int, threshold: float) -> InputError:
-    """The error for more than ``limit`` pairs at or above ``threshold``."""
-    return InputError(
-        f"More than {limit:,} pairs of records reach the threshold "
-        f"{threshold:.3f}: too many to be matches",
-        hint="Raise the threshold (a Dice threshold below about 0.6 compares "
-        "records that share little), or check that the files were encoded with "
-        "a suitable schema.",
-    )
-
-
 def _chunk_candidates(
     left: Clks,
     rows: Indices,
@@ -357,7 +329,7 @@ def _chunk_candidates(
     fraction: tuple[int, int],
     capacity: int,
     limit: int | None,
-) -> CandidateChunk:
+) -> CandidatePairs:
     """Candidates of one chunk of left rows, sorted by (left, right).
 
     Raises:
@@ -397,7 +369,7 @@ def _chunk_candidates(
             np.maximum(left_rows, right_rows),
         )
     order = np.lexsort((right_rows, left_rows))
-    return CandidateChunk(left_rows[order], right_rows[order], score[order], compared)
+    return CandidatePairs(left_rows[order], right_rows[order], score[order], compared)
 
 
 class _CandidateLimit(Exception):

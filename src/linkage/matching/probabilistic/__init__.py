@@ -2,20 +2,21 @@
 
 In the per-field encoding each record carries one Bloom filter per field, so
 the matcher knows, for each candidate pair, a Dice similarity per field (NaN
-where either record lacks the field). This module turns those into a match
+where either record lacks the field). This package turns those into a match
 weight and a match probability per pair, and explains both:
 
 1. Each field's similarity is cut into levels
-   (:mod:`linkage.matching.fs_levels`: exact, close, partial, far, missing).
+   (:mod:`linkage.matching.probabilistic.levels`: exact, close, partial, far,
+   missing).
 2. u (how often non-matches land in each level) is taken from random pairs;
    m (the same for matches) and lambda (the share of candidates that match)
    are fitted by EM on the candidate pairs
-   (:mod:`linkage.matching.fs_model`).
+   (:mod:`linkage.matching.probabilistic.model`).
 3. A pair's match weight is the prior weight log2(lambda / (1 - lambda)) plus,
    for each field, log2(m / u) of its level (0 if missing); its probability is
    2^w / (1 + 2^w).
 4. The threshold on the probability maximises the F1 the model expects
-   (:mod:`linkage.matching.fs_explain`), with no ground truth.
+   (:mod:`linkage.matching.probabilistic.explain`), with no ground truth.
 
 :func:`fellegi_sunter` does all four; the parts are public for callers that
 train once and score many times. Tolerating swapped given name and surname is
@@ -26,6 +27,13 @@ surname, matches or not. Pass ``blocked`` (pairs x fields, True where the
 blocking forced agreement) so that forced agreement is not counted as
 evidence; without it EM can take every candidate for a match, which the model
 reports in its warnings.
+
+The sub-modules, besides the model's parts above:
+:mod:`~linkage.matching.probabilistic.similarity` (Dice field by field),
+:mod:`~linkage.matching.probabilistic.blocking` (candidates whose field
+filters are identical) and :mod:`~linkage.matching.probabilistic.link`
+(``--method probabilistic``: candidates, model and scores for the matcher).
+This module holds the public API; it does not import ``link``.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -47,7 +55,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from linkage.matching.fs_explain import (
+from linkage.matching.probabilistic.explain import (
     ProbabilityThreshold,
     ThresholdMethod,
     Waterfall,
@@ -58,14 +66,14 @@ from linkage.matching.fs_explain import (
     waterfall,
     weight_histogram,
 )
-from linkage.matching.fs_levels import (
+from linkage.matching.probabilistic.levels import (
     DEFAULT_EDGES,
     DEFAULT_LABELS,
     FieldLevels,
     field_levels,
     with_name_swaps,
 )
-from linkage.matching.fs_model import (
+from linkage.matching.probabilistic.model import (
     FellegiSunterModel,
     LevelParameters,
     TrainingSettings,
@@ -282,7 +290,8 @@ def fellegi_sunter(
             True). Those fields then weigh 0 for that pair and each
             combination of blocked fields gets its own lambda, so forced
             agreement is not read as evidence (see
-            :mod:`linkage.matching.fs_model`). Without it, every field counts.
+            :mod:`linkage.matching.probabilistic.model`). Without it, every
+            field counts.
 
     Raises:
         ValueError: Bad shapes, values, edges or settings; each message says

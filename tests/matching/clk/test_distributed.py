@@ -15,17 +15,17 @@ from distributed import Client, LocalCluster
 from linkage.encoding.encoder import ClkEncoder
 from linkage.errors import InputError, LinkageError
 from linkage.formats.schema import load_schema
-from linkage.matching.blocking import (
+from linkage.matching.clk.blocking import (
     LshPlan,
     clks_to_words,
     lsh_table,
     plan_lsh,
     run_lsh,
 )
-from linkage.matching.distributed import SchedulerError, dask_tables
+from linkage.matching.clk.distributed import SchedulerError, dask_tables
+from linkage.matching.clk.similarity import popcounts
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from linkage.matching.similarity import popcounts
 from linkage.service.loopback import running_service
 from tests.conftest import FEBRL4_SCHEMA, RunCli
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from linkage.encoding.recipe import encode_csv
+from linkage.evaluation import evaluate
 from linkage.formats.schema import load_schema, schema_from_dict
-from linkage.matching.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from linkage.matching.probabilistic import term_frequency
+from linkage.matching.probabilistic.link import term_frequency
 from tests.conftest import CONFIGS, RunCli, encode_febrl4_agencies
 
 SECRET = b"probabilistic tests secret"

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from linkage.matching.fs_levels import MISSING, FieldLevels, level_codes
+from linkage.matching.probabilistic.levels import MISSING, FieldLevels, level_codes
 
 __all__ = [
     "MAX_PLAUSIBLE_LAMBDA",

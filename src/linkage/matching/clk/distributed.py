@@ -1,7 +1,7 @@
 """Run the LSH blocking tables on a Dask cluster.
 
 Each LSH table is a pure function of the CLKs and the plan
-(:func:`~linkage.matching.blocking.lsh_table`), so tables can be computed on
+(:func:`~linkage.matching.clk.blocking.lsh_table`), so tables can be computed on
 other machines and merged here exactly as if they had run locally:
 ``run_lsh(..., tables=dask_tables(...))`` gives the same candidates, scores
 and counts as ``run_lsh(...)``.
@@ -44,8 +44,8 @@ from distributed import Client, Future, as_completed
 from distributed.scheduler import KilledWorker
 
 from linkage.errors import LinkageError
-from linkage.matching.blocking import LshPlan, TableResult, clks_to_words, lsh_table
-from linkage.matching.similarity import popcounts
+from linkage.matching.clk.blocking import LshPlan, TableResult, clks_to_words, lsh_table
+from linkage.matching.clk.similarity import popcounts
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "SchedulerError", "dask_tables"]
 

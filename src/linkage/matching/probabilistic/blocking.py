@@ -23,9 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.formats.clkfile import FieldSegment
+from linkage.matching.candidates import Clks, Indices
 
-Clks = npt.NDArray[np.uint8]
-Indices = npt.NDArray[np.int64]
 Key = tuple[int, ...]  # Segment numbers whose filters must all be identical.
 _MIXER = np.uint64(0x9E3779B97F4A7C15)
 

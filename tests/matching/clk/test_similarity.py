@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkage.matching.similarity import (
-    CandidateChunk,
+from linkage.matching.candidates import CandidatePairs
+from linkage.matching.clk.similarity import (
     best_scores,
     dice,
     exact_fraction,
@@ -65,7 +65,7 @@ def reference_best(
     return np.where(best >= floor, best, 0.0)
 
 
-def assert_same_pairs(found: CandidateChunk, expected: tuple[np.ndarray, ...]) -> None:
+def assert_same_pairs(found: CandidatePairs, expected: tuple[np.ndarray, ...]) -> None:
     """Same pairs (in any order) and exactly the same scores."""
     order = np.lexsort((found.right, found.left))
     np.testing.assert_array_equal(found.left[order], expected[0])
@@ -317,7 +317,7 @@ def test_bad_inputs_are_refused() -> None:
 def test_import_compiles_nothing() -> None:
     """Importing the module compiles no kernel: that waits for the first call."""
     code = (
-        "import linkage.matching.similarity as s; "
+        "import linkage.matching.clk.similarity as s; "
         "assert not s._candidates_kernel.signatures; "
         "assert not s._best_kernel.signatures"
     )

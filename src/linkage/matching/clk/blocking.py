@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -42,8 +42,13 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from linkage.errors import InputError
-from linkage.matching.similarity import (
+from linkage.matching.candidates import (
+    CandidatePairs,
+    Clks,
+    Indices,
     candidate_limit_error,
+)
+from linkage.matching.clk.similarity import (
     exact_fraction,
     iter_candidates,
     popcount64,
@@ -63,9 +68,7 @@ __all__ = [
     "run_lsh",
 ]
 
-Clks = npt.NDArray[np.uint8]
 Words = npt.NDArray[np.uint64]
-Indices = npt.NDArray[np.int64]
 
 # Aimed a little above the 0.995 we promise: the plan's sample is finite.
 DEFAULT_COMPLETENESS: Final = 0.998
@@ -539,15 +542,15 @@ def pair_scores(
 
 
 @dataclass(frozen=True)
-class LshCandidates:
-    """Every pair >= the threshold that some table found, once each."""
+class LshCandidates(CandidatePairs):
+    """Every pair >= the threshold that some table found, once each.
 
-    left: Indices
-    right: Indices
-    score: npt.NDArray[np.float64]
-    compared: int
-    plan: LshPlan
-    estimated_completeness: float
+    The fields of :class:`~linkage.matching.candidates.CandidatePairs`, in
+    the global record index (``blocking`` is the plan's description), plus
+    the ``plan`` that found them.
+    """
+
+    plan: LshPlan = field(kw_only=True)
 
 
 def merge_tables(
@@ -629,7 +632,15 @@ def run_lsh(
     estimate = _estimated_completeness(
         scores, counts[left], counts[right], plan, words.shape[1] * 64
     )
-    return LshCandidates(left, right, scores, compared, plan, estimate)
+    return LshCandidates(
+        left,
+        right,
+        scores,
+        compared,
+        blocking=plan.describe(),
+        estimated_completeness=estimate,
+        plan=plan,
+    )
 
 
 def clks_to_words(clks: Clks) -> Words:

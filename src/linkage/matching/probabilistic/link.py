@@ -4,14 +4,14 @@ Candidates come from two sources, and each remembers which:
 
 - **field blocks**: records whose filters for a field (or a pair of fields)
   are identical, as plaintext linkers block on equal surnames or birth dates
-  (:mod:`linkage.matching.field_blocking`; keys chosen to fit a pair budget);
+  (:mod:`linkage.matching.probabilistic.blocking`; keys chosen to fit a pair budget);
 - **whole encodings**: the pairs the single-CLK method would consider (Dice of
   the whole encodings at or above ``candidate_threshold``, by default the
   single-CLK threshold), which catches records with small errors everywhere.
 
 Each candidate is then compared field by field, and a Fellegi-Sunter model
 learnt without ground truth (u from random pairs, m by EM over the candidates;
-:mod:`linkage.matching.fellegi_sunter`) turns the field similarities into a
+:mod:`linkage.matching.probabilistic`) turns the field similarities into a
 match probability. The fields a candidate's block forced to agree are not
 counted as evidence, and each source has its own prior, so blocking cannot
 make every candidate look like a match. Pairs above the probability threshold
@@ -21,92 +21,113 @@ single-CLK method; the score reported is the match probability.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from linkage.errors import InputError
 from linkage.formats.clkfile import FieldSegment
-from linkage.matching.fellegi_sunter import FellegiSunterResult, fellegi_sunter
-from linkage.matching.field_blocking import (
+from linkage.matching.candidates import (
+    CandidatePairs,
+    Clks,
+    Indices,
+    candidate_limit_error,
+)
+from linkage.matching.parties import PartySet
+from linkage.matching.probabilistic import FellegiSunterResult, fellegi_sunter
+from linkage.matching.probabilistic.blocking import (
     FieldBlocks,
     Key,
     block_pairs,
     choose_keys,
     segment_hashes,
 )
-from linkage.matching.field_similarity import (
-    Indices,
+from linkage.matching.probabilistic.similarity import (
     field_similarities,
     random_pairs,
     segment_popcounts,
 )
-from linkage.matching.similarity import candidate_limit_error
 from linkage.matching.threshold import ThresholdChoice
-
-if TYPE_CHECKING:
-    from linkage.matching.matcher import Candidates, Matcher
 
 _RANDOM_PAIRS = 200_000  # Enough to see rare agreement levels (a whole birth date).
 _RANDOM_SEED = 20261126  # Fixed, so the same files give the same model.
 _PAIRS_PER_RECORD = 25  # Field-block budget per key, per record linked.
 _MIN_BUDGET = 100_000
 
+#: Told ``(step, done, total)`` as the steps go.
+Progress = Callable[[str, int, int], None]
+#: The pairs whose whole encodings reach a Dice floor (the CLK method's).
+ClkCandidates = Callable[[float], CandidatePairs]
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """What the probabilistic method needs of the linkage's settings.
+
+    Attributes:
+        floor: the Dice of the whole encodings that makes a pair a candidate.
+        max_candidates: candidate pairs held at most; the field blocks and
+            the whole-encoding candidates share it.
+        across: link records of different parties.
+        within: link records within a party (deduplication).
+    """
+
+    floor: float
+    max_candidates: int
+    across: bool
+    within: bool
+
 
 @dataclass(frozen=True)
 class ProbabilisticLink:
     """What the probabilistic method decided, ready for solving."""
 
-    candidates: Candidates  # Pairs with their match probability as score.
+    candidates: CandidatePairs  # Pairs with their match probability as score.
     choice: ThresholdChoice  # The threshold on match probability.
     model: FellegiSunterResult
     blocking: str
 
 
 def link_probabilistically(
-    matcher: Matcher, clk_choice: ThresholdChoice
+    clks: Clks,
+    party_of: Indices,
+    segments: Sequence[FieldSegment],
+    clk_candidates: ClkCandidates,
+    settings: LinkSettings,
+    progress: Progress | None = None,
 ) -> ProbabilisticLink:
-    """Find candidates, learn the model, and score every candidate pair."""
-    from linkage.matching.matcher import Candidates
+    """Find candidates, learn the model, and score every candidate pair.
 
-    segments = file_segments(matcher)
-    clks, party_of = matcher.all_clks(), matcher.parties.party_of
-    across = len(matcher.parties.parties) > 1
-    within = matcher.settings.dedup
-    matcher.report("field blocking", 0, 3)
+    Args:
+        clks: every party's encodings, in global record order.
+        party_of: the party of each record.
+        segments: the fields' places in the encodings (:func:`file_segments`).
+        clk_candidates: finds the pairs whose whole encodings reach a Dice
+            floor (the matcher's
+            :meth:`~linkage.matching.matcher.Matcher.candidates`).
+        settings: the floor, the candidate cap, and which pairs to link.
+        progress: told how far the steps are, if given.
+
+    Raises:
+        InputError: more than ``settings.max_candidates`` candidate pairs.
+    """
+    report = progress or _quiet
+    report("field blocking", 0, 3)
     hashes = segment_hashes(clks, segments)
-    budget = max(_MIN_BUDGET, _PAIRS_PER_RECORD * len(clks))
-    # Field blocks and the whole-encoding candidates share the candidate cap.
-    cap = matcher.settings.max_candidates
-    keys = choose_keys(hashes, min(budget, cap // 2), total_budget=cap // 2)
-    blocks = block_pairs(hashes, keys, party_of, across=across, within=within)
-    floor = matcher.settings.candidate_threshold or clk_choice.threshold
-    similar = matcher.candidates(floor)
+    keys, blocks = _field_blocks(hashes, party_of, settings)
+    similar = clk_candidates(settings.floor)
     left, right, source = _union(blocks, similar, len(clks))
-    if len(left) > cap:
-        raise candidate_limit_error(cap, floor)
-    matcher.report("field similarities and the model", 1, 3)
+    if len(left) > settings.max_candidates:
+        raise candidate_limit_error(settings.max_candidates, settings.floor)
+    report("field similarities and the model", 1, 3)
     blocked = blocks.key_table(len(segments))[source]
-    popcounts = segment_popcounts(clks, segments)
-    similarities = field_similarities(clks, segments, left, right, popcounts)
-    random_left, random_right = random_pairs(
-        party_of,
-        _RANDOM_PAIRS,
-        np.random.default_rng(_RANDOM_SEED),
-        across=across,
-        within=within,
-    )
-    baseline = field_similarities(clks, segments, random_left, random_right, popcounts)
+    model = _learn(clks, party_of, segments, hashes, (left, right), blocked, settings)
+    report("field similarities and the model", 3, 3)
     names = [segment.name for segment in segments]
-    model = fellegi_sunter(similarities, names, baseline, blocked=blocked)
-    top_u = [float(u[-1]) for u in model.model.u]  # Each field's exact level.
-    model = model.adjusted(term_frequency(hashes, left, right, top_u))
-    matcher.report("field similarities and the model", 3, 3)
-    description = _describe(keys, names, floor, similar.blocking)
-    scored = Candidates(
+    description = _describe(keys, names, settings.floor, similar.blocking)
+    scored = CandidatePairs(
         left,
         right,
         model.probabilities.astype(np.float64),
@@ -115,6 +136,52 @@ def link_probabilistically(
         estimated_completeness=similar.estimated_completeness,
     )
     return ProbabilisticLink(scored, _choice(model, description), model, description)
+
+
+def _quiet(label: str, done: int, total: int) -> None:
+    """Progress nobody is told of."""
+
+
+def _field_blocks(
+    hashes: npt.NDArray[np.uint64], party_of: Indices, settings: LinkSettings
+) -> tuple[tuple[Key, ...], FieldBlocks]:
+    """The field keys that fit the budget, and the pairs they block together."""
+    budget = max(_MIN_BUDGET, _PAIRS_PER_RECORD * len(hashes))
+    # Field blocks and the whole-encoding candidates share the candidate cap.
+    cap = settings.max_candidates
+    keys = choose_keys(hashes, min(budget, cap // 2), total_budget=cap // 2)
+    blocks = block_pairs(
+        hashes, keys, party_of, across=settings.across, within=settings.within
+    )
+    return keys, blocks
+
+
+def _learn(
+    clks: Clks,
+    party_of: Indices,
+    segments: Sequence[FieldSegment],
+    hashes: npt.NDArray[np.uint64],
+    pairs: tuple[Indices, Indices],
+    blocked: npt.NDArray[np.bool_],
+    settings: LinkSettings,
+) -> FellegiSunterResult:
+    """The model learnt on the candidates' field similarities (u from random
+    pairs), each pair's weight adjusted for the rarity of its values."""
+    left, right = pairs
+    popcounts = segment_popcounts(clks, segments)
+    similarities = field_similarities(clks, segments, left, right, popcounts)
+    random_left, random_right = random_pairs(
+        party_of,
+        _RANDOM_PAIRS,
+        np.random.default_rng(_RANDOM_SEED),
+        across=settings.across,
+        within=settings.within,
+    )
+    baseline = field_similarities(clks, segments, random_left, random_right, popcounts)
+    names = [segment.name for segment in segments]
+    model = fellegi_sunter(similarities, names, baseline, blocked=blocked)
+    top_u = [float(u[-1]) for u in model.model.u]  # Each field's exact level.
+    return model.adjusted(term_frequency(hashes, left, right, top_u))
 
 
 def term_frequency(
@@ -156,7 +223,7 @@ def term_frequency(
 
 
 def _union(
-    blocks: FieldBlocks, similar: Candidates, total: int
+    blocks: FieldBlocks, similar: CandidatePairs, total: int
 ) -> tuple[Indices, Indices, npt.NDArray[np.int32]]:
     """Both candidate sets, each pair once; a pair a key found keeps that key.
 
@@ -182,18 +249,18 @@ def _describe(keys: tuple[Key, ...], names: list[str], floor: float, clk: str) -
     )
 
 
-def file_segments(matcher: Matcher) -> tuple[FieldSegment, ...]:
-    """The per-field layout the encodings files share.
+def file_segments(parties: PartySet) -> tuple[FieldSegment, ...]:
+    """The per-field layout the parties' encodings files share.
 
     Raises:
         InputError: the files hold one CLK per record, not per-field filters.
     """
-    header = matcher.parties.parties[0].encodings.header
-    segments = header.segments if header is not None else None
+    encodings = parties.parties[0].encodings
+    segments = encodings.header.segments if encodings.header is not None else None
     if not segments or len(segments) < 2:
         raise InputError(
             "The probabilistic method needs per-field encodings, and "
-            f"{matcher.parties.parties[0].encodings.source} holds one CLK per record",
+            f"{encodings.source} holds one CLK per record",
             hint='Encode with a schema whose "linkage" block has "segments" '
             "(see configs/schemas/*-fields.json), or use --method clk.",
         )

@@ -15,7 +15,8 @@ from linkage.encoding.recipe import encode_csv
 from linkage.errors import InputError
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import schema_from_dict
-from linkage.matching.blocking import (
+from linkage.matching.candidates import CandidatePairs
+from linkage.matching.clk.blocking import (
     LshPlan,
     TableResult,
     clks_to_words,
@@ -24,9 +25,9 @@ from linkage.matching.blocking import (
     plan_lsh,
     run_lsh,
 )
+from linkage.matching.clk.similarity import iter_candidates, popcounts
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from linkage.matching.similarity import iter_candidates, popcounts
 from tests.conftest import CONFIGS
 
 THRESHOLD = 0.8
@@ -110,6 +111,8 @@ def test_lsh_finds_the_all_pairs_answer_and_nothing_else(
     assert result.estimated_completeness == pytest.approx(measured, abs=0.01)
     assert plan.expected_completeness >= 0.998
     assert result.compared < 0.5 * len(clks) ** 2 / 2
+    assert isinstance(result, CandidatePairs) and result.plan == plan
+    assert result.blocking == plan.describe()
 
 
 def test_more_tables_find_more_and_overrides_are_honoured(

@@ -32,8 +32,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from linkage.matching.fs_levels import MISSING, level_codes
-from linkage.matching.fs_model import FellegiSunterModel
+from linkage.matching.probabilistic.levels import MISSING, level_codes
+from linkage.matching.probabilistic.model import FellegiSunterModel
 
 __all__ = [
     "ProbabilityThreshold",

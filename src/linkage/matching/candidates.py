@@ -1,0 +1,92 @@
+"""Candidate pairs: the one type every step of matching hands on.
+
+A candidate pair is two record indices and a score. Pairs travel as three
+parallel arrays (``left``, ``right``, ``score``) in one
+:class:`CandidatePairs`, with the number of pairs compared to find them, and,
+once gathered for a whole linkage, a sentence on how they were found
+(``blocking``) and the share of the pairs at or above the threshold they are
+estimated to hold (``estimated_completeness``). Whoever found them:
+
+- the all-pairs Dice kernel
+  (:func:`linkage.matching.clk.similarity.iter_candidates`) yields one per
+  chunk of left rows, in that call's row indices;
+- Hamming LSH (:func:`linkage.matching.clk.blocking.run_lsh`) returns
+  :class:`~linkage.matching.clk.blocking.LshCandidates`: the same fields in
+  the global record index, plus the plan that found them;
+- the matcher (:mod:`linkage.matching.matcher`) gathers the kernel's chunks
+  into the global record index, and the probabilistic method
+  (:mod:`linkage.matching.probabilistic.link`) rescores pairs with their
+  match probability.
+
+``CandidateChunk`` (the kernel's name) and ``Candidates`` (the matcher's) are
+other names for :class:`CandidatePairs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from linkage.errors import InputError
+
+__all__ = [
+    "ALL_PAIRS",
+    "CandidateChunk",
+    "CandidatePairs",
+    "Candidates",
+    "Clks",
+    "Indices",
+    "Scores",
+    "candidate_limit_error",
+]
+
+Clks = npt.NDArray[np.uint8]  # Packed Bloom filters, one row of bytes each.
+Indices = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float64]
+
+#: How pairs found by comparing every pair are described.
+ALL_PAIRS = "none (all pairs)"
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """Candidate pairs and how they were found.
+
+    Attributes:
+        left: record indices (into the left CLKs for a chunk of the all-pairs
+            kernel, else the global record index).
+        right: record indices (into the right CLKs for a chunk, or into the
+            left ones when deduplicating, and then ``left < right``).
+        score: each pair's score: Dice, or the probabilistic method's match
+            probability.
+        compared: the pairs actually compared to find these, after pruning
+            (a row run again after its slot overflowed counts once).
+        blocking: how the pairs were found, for the report.
+        estimated_completeness: the share of the pairs at or above the
+            threshold these are estimated to hold (1 when every pair was
+            compared).
+    """
+
+    left: Indices
+    right: Indices
+    score: Scores
+    compared: int = 0
+    blocking: str = ALL_PAIRS
+    estimated_completeness: float = 1.0
+
+
+CandidateChunk = CandidatePairs
+Candidates = CandidatePairs
+
+
+def candidate_limit_error(limit: int, threshold: float) -> InputError:
+    """The error for more than ``limit`` pairs at or above ``threshold``."""
+    return InputError(
+        f"More than {limit:,} pairs of records reach the threshold "
+        f"{threshold:.3f}: too many to be matches",
+        hint="Raise the threshold (a Dice threshold below about 0.6 compares "
+        "records that share little), or check that the files were encoded with "
+        "a suitable schema.",
+    )
