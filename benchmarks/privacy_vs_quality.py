@@ -57,10 +57,17 @@ VAULT_KEY = bytes(32)
 FAKENAME = ("given_name", "surname", "date_of_birth")
 # Every attack that re-identifies records (secret-guess needs a file header),
 # and those given known pairs, which also run with 20 of them.
-ATTACKS: tuple[AttackName, ...] = ("frequency", "graph", "known-plaintext", "linear")
+ATTACKS: tuple[AttackName, ...] = (
+    "frequency",
+    "equality",
+    "graph",
+    "known-plaintext",
+    "linear",
+)
 FROM_PAIRS: tuple[AttackName, ...] = ("known-plaintext", "linear")
 COLUMNS = (
     "frequency",
+    "equality",
     "graph",
     "known-plaintext (20)",
     "known-plaintext",
@@ -227,12 +234,14 @@ def attack(
     secret: bytes,
     victims: int,
     same: bool,
+    only: tuple[str, ...] = (),
 ) -> dict[str, float | None]:
     """Share re-identified by each attacker.
 
     With ``same``, the attacker's list holds exactly the encoded records (the
     strongest case, and what an agency checking its own export sees);
     otherwise it is another source's records of partly the same people.
+    ``only`` names the attacks to run (all when empty).
     """
     records = data_set.records
     if data_set.data is not None:
@@ -248,7 +257,10 @@ def attack(
     row_of = {entity: row for row, entity in enumerate(population["entity"])}
     truth = np.array([row_of.get(e, -1) for e in victim["entity"]], dtype=np.int64)
     shares: dict[str, float | None] = {}
-    for known, attacks in ((50, ATTACKS), (20, FROM_PAIRS)):
+    for known, every in ((50, ATTACKS), (20, FROM_PAIRS)):
+        attacks = [name for name in every if not only or name in only]
+        if not attacks:
+            continue
         report = privacy_check(
             clks, population[features], schema, truth=truth, attacks=attacks,
             known=known,
@@ -265,6 +277,9 @@ def main() -> None:
     parser.add_argument("--data", action="append", default=None)
     parser.add_argument("--config", action="append", default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--attack", action="append", default=[], help="run only this attack"
+    )
     parser.add_argument(
         "--population",
         choices=["same", "other"],
@@ -292,7 +307,9 @@ def main() -> None:
             secret = os.urandom(32)
             started = time.perf_counter()
             same = options.population == "same"
-            shares = attack(data_set, schema, secret, options.victims, same)
+            shares = attack(
+                data_set, schema, secret, options.victims, same, tuple(options.attack)
+            )
             f1 = None
             if data_set.data is not None and not options.no_f1:
                 f1 = link_f1(data_set.data, schema, secret)
@@ -309,7 +326,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     """Markdown: re-identified share per attack, and F1 against plain."""
     plain = {row["data"]: row["F1"] for row in rows if row["config"] == "plain"}
     named = [
-        c if "(" in c or c in ("frequency", "graph") else f"{c} (50)" for c in COLUMNS
+        c if "(" in c or c in ("frequency", "equality", "graph") else f"{c} (50)"
+        for c in COLUMNS
     ]
     print("| data | configuration | " + " | ".join(named), end="")
     print(" | F1 | F1 vs plain (points) |")

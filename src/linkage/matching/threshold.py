@@ -15,7 +15,13 @@ standard errors of the smoothed count wins. Two figures check it:
   the scores; where its posterior crosses 0.5 should lie in the valley too;
 * Otsu's threshold, the cut that maximises the variance between the sides.
 
-The valley decides because it assumes no shape for either group. On
+Hardening by diffusion changes that picture: the non-matches pile up in a
+narrow peak and the matches spread thinly from just above it to 1.0, so the
+valley's lowest point lies anywhere in a flat run of matches. So the pile is
+fitted on its own (:mod:`linkage.matching.non_matches`); where it ends below
+the valley, its end is the threshold ("non-match pile").
+
+Otherwise the valley decides because it assumes no shape for either group. On
 synthetic scores the mixture's boundary drifted low whenever a group was
 skewed (non-match best scores are maxima, so skewed; identical records pile
 up at exactly 1.0), while the valley stayed put.
@@ -40,6 +46,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
+
+from linkage.matching.non_matches import fit_non_matches
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -79,8 +87,9 @@ class ThresholdChoice:
 
     Attributes:
         threshold: Pairs scoring at least this much are matches.
-        method: ``"valley"``, ``"default"`` (no two clear groups) or
-            ``"fixed"`` (set by the operator).
+        method: ``"non-match pile"``, ``"mixture"``, ``"valley"``,
+            ``"default"`` (no two clear groups) or ``"fixed"`` (set by the
+            operator).
         explanation: One or two sentences for the operator.
         histogram_edges: Bin edges of the best-match scores (empty if fixed).
         histogram_counts: Records per bin (empty if fixed).
@@ -90,6 +99,8 @@ class ThresholdChoice:
         records: Best-match scores given.
         records_above: Scores at or above the threshold.
         valley_threshold: The bottom of the deepest valley, if any.
+        non_match_end: Where the fitted pile of non-match scores ends, when
+            that comes before the valley (then it is the threshold).
         mixture_threshold: Where the mixture's posterior crosses 0.5, if it does.
         otsu_threshold: Otsu's threshold, if enough scores lie between 0 and 1.
     """
@@ -106,6 +117,7 @@ class ThresholdChoice:
     valley_threshold: float | None = None
     mixture_threshold: float | None = None
     otsu_threshold: float | None = None
+    non_match_end: float | None = None
 
 
 def fixed_threshold(value: float) -> ThresholdChoice:
@@ -234,16 +246,8 @@ def _from_distribution(
     if valley is None or reason is not None:
         return _default(scores, checked, reason or "only one peak")
     agrees = crossing is not None and valley.holds(density.at(crossing))
-    # Where the fit agrees with the valley and lies below its lowest bin, the
-    # crossing is the better point: a flat valley's lowest bin is noise, and
-    # the tail of the matches reaches into the valley, where the crossing
-    # (a record as likely a match as not) keeps it.
-    use_fit = (
-        prefer_fit and agrees and crossing is not None and crossing < valley.location
-    )
-    threshold = _round(
-        crossing if use_fit and crossing is not None else valley.location
-    )
+    pile_end = _end_of_non_matches(middle, valley)
+    method, threshold = _decide(valley, crossing, agrees, pile_end, prefer_fit)
     # Identical encodings (score 1.0) were left out of the fit; they match.
     identical = int(np.count_nonzero(scores == 1.0))
     return replace(
@@ -252,13 +256,45 @@ def _from_distribution(
         if mixture is None
         else mixture.matches(middle.size) + identical,
         threshold=threshold,
-        method="mixture" if use_fit else "valley",
+        method=method,
         explanation=_explain_two_groups(
-            scores, threshold, valley, crossing, agrees, use_fit
+            scores, threshold, valley, crossing, agrees, method
         ),
         modes=(_round(valley.low_peak), _round(valley.high_peak)),
         records_above=int(np.count_nonzero(scores >= threshold)),
+        non_match_end=None if pile_end is None else _round(pile_end),
     )
+
+
+def _end_of_non_matches(middle: NDArray[np.float64], valley: _Valley) -> float | None:
+    """Where the fitted pile of non-match scores ends, if below the valley."""
+    fit = fit_non_matches(np.sort(middle), valley.low_peak)
+    end = None if fit is None else fit.end(np.sort(middle))
+    if end is None or not valley.low_peak < end < valley.location:
+        return None
+    return end
+
+
+def _decide(
+    valley: _Valley,
+    crossing: float | None,
+    agrees: bool,
+    pile_end: float | None,
+    prefer_fit: bool,
+) -> tuple[str, float]:
+    """(method, threshold): the end of the non-match pile where it comes
+    before the valley; else the fit's crossing or the valley's bottom."""
+    if pile_end is not None:
+        # Matches spread thinly below a flat valley's lowest bin (diffusion
+        # does this); above the pile's end a record is likelier a match.
+        return "non-match pile", _round(pile_end)
+    # Where the fit agrees with the valley and lies below its lowest bin, the
+    # crossing is the better point: a flat valley's lowest bin is noise, and
+    # the tail of the matches reaches into the valley, where the crossing
+    # (a record as likely a match as not) keeps it.
+    if prefer_fit and agrees and crossing is not None and crossing < valley.location:
+        return "mixture", _round(crossing)
+    return "valley", _round(valley.location)
 
 
 def _why_not_two_groups(valley: _Valley | None) -> str | None:
@@ -306,7 +342,7 @@ def _explain_two_groups(
     valley: _Valley,
     crossing: float | None,
     agrees: bool,
-    use_fit: bool,
+    method: str,
 ) -> str:
     above = int(np.count_nonzero(scores >= threshold))
     empty = int(np.count_nonzero(scores == 0.0))
@@ -317,7 +353,15 @@ def _explain_two_groups(
         f"{scores.size - above:,} around {_fmt(valley.low_peak, 2)} "
         f"(likely non-matches{no_candidate})."
     )
-    if use_fit:
+    if method == "non-match pile":
+        return (
+            f"{groups} The non-matches' scores pile up tightly around "
+            f"{_fmt(valley.low_peak, 2)} and the matches spread thinly above "
+            f"them, so the threshold {_fmt(threshold)} is where that pile "
+            "ends (a fit of it holds at most half the records nearby), below "
+            f"the valley's lowest point ({_fmt(valley.location)})."
+        )
+    if method == "mixture":
         where = (
             f"A two-group fit puts the threshold at {_fmt(threshold)}, where a "
             "record is as likely a match as not"
