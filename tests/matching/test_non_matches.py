@@ -69,3 +69,17 @@ def test_well_separated_groups_keep_the_valley() -> None:
     choice = choose_threshold(best)
     assert choice.method in ("valley", "mixture")
     assert choice.non_match_end is None
+
+
+def test_one_to_one_linkage_counts_only_unmatched_records_as_competitors() -> None:
+    """Where each record links at most once, records whose match scores
+    higher never take a non-match: the end moves down, but never into the
+    pile's body."""
+    best, _ = _diffused_like(3000, 2000, seed=5)
+    shared = choose_threshold(best)
+    alone = choose_threshold(best, one_to_one=True)
+    assert alone.method == "non-match pile"
+    assert alone.threshold <= shared.threshold
+    pile = fit_non_matches(np.sort(best[(best > 0) & (best < 1)]), alone.modes[0])
+    assert pile is not None
+    assert alone.threshold >= pile.location + 2 * pile.scale - 0.001

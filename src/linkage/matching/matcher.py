@@ -273,7 +273,11 @@ class Matcher:
         if self.settings.threshold == "auto":
             # Across three or more parties a false link spreads through the
             # groups it joins, so the threshold stays at the valley's bottom.
-            return choose_threshold(best, prefer_fit=len(self.parties.parties) <= 2)
+            return choose_threshold(
+                best,
+                prefer_fit=len(self.parties.parties) <= 2,
+                one_to_one=not self.settings.dedup,
+            )
         return fixed_threshold(float(self.settings.threshold))
 
     def candidates(self, threshold: float) -> CandidatePairs:

@@ -79,6 +79,8 @@ _MIN_SD = 0.05  # Floor on a group's spread (logit scale) so EM cannot collapse.
 _EM_STEPS = 500
 _EM_TOLERANCE = 1e-9
 _SEED_QUANTILES = (0.5, 0.8, 0.95)  # EM also starts from these cuts.
+_LEAST_COMPETING = 0.1  # Share of the non-match pile always counted as competing.
+_BODY_SCALES = 2.0  # The pile's end lies at least this many scales above its mode.
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,11 @@ def fixed_threshold(value: float) -> ThresholdChoice:
 
 
 def choose_threshold(
-    best: NDArray[np.float64], *, bins: int = 100, prefer_fit: bool = True
+    best: NDArray[np.float64],
+    *,
+    bins: int = 100,
+    prefer_fit: bool = True,
+    one_to_one: bool = False,
 ) -> ThresholdChoice:
     """Choose the Dice threshold from each record's best-match score alone.
 
@@ -162,6 +168,9 @@ def choose_threshold(
             the valley and lies below its bottom (recovers the tail of the
             matches). Pass False where a false match costs more than a missed
             one, e.g. when groups are built across many parties.
+        one_to_one: each record links at most one record of each other
+            party (no dedup): records with a match do not compete for false
+            links, which lowers the end of the non-match pile.
 
     Raises:
         ValueError: ``best`` is empty, not one-dimensional, or holds a value
@@ -193,7 +202,7 @@ def choose_threshold(
         return _default(scores, base, _too_few(middle.size))
     if float(np.ptp(middle)) == 0.0:
         return _default(scores, base, f"all others are {_fmt(middle[0])}")
-    return _from_distribution(scores, middle, base, prefer_fit)
+    return _from_distribution(scores, middle, base, prefer_fit, one_to_one)
 
 
 def _validated(best: NDArray[np.float64], bins: int) -> NDArray[np.float64]:
@@ -229,6 +238,7 @@ def _from_distribution(
     middle: NDArray[np.float64],
     base: ThresholdChoice,
     prefer_fit: bool,
+    one_to_one: bool,
 ) -> ThresholdChoice:
     density = _Density.of(middle)
     valley = density.deepest_valley()
@@ -246,7 +256,7 @@ def _from_distribution(
     if valley is None or reason is not None:
         return _default(scores, checked, reason or "only one peak")
     agrees = crossing is not None and valley.holds(density.at(crossing))
-    pile_end = _end_of_non_matches(middle, valley)
+    pile_end = _end_of_non_matches(middle, valley, one_to_one)
     method, threshold = _decide(valley, crossing, agrees, pile_end, prefer_fit)
     # Identical encodings (score 1.0) were left out of the fit; they match.
     identical = int(np.count_nonzero(scores == 1.0))
@@ -266,13 +276,29 @@ def _from_distribution(
     )
 
 
-def _end_of_non_matches(middle: NDArray[np.float64], valley: _Valley) -> float | None:
-    """Where the fitted pile of non-match scores ends, if below the valley."""
-    fit = fit_non_matches(np.sort(middle), valley.low_peak)
-    end = None if fit is None else fit.end(np.sort(middle))
-    if end is None or not valley.low_peak < end < valley.location:
+def _end_of_non_matches(
+    middle: NDArray[np.float64], valley: _Valley, one_to_one: bool
+) -> float | None:
+    """Where the fitted pile of non-match scores ends, if below the valley.
+
+    With ``one_to_one`` linkage a record links at most one record of each
+    other party, so a record whose match scores higher never takes a
+    non-match: only the records without a match compete for false links.
+    """
+    ordered = np.sort(middle)
+    fit = fit_non_matches(ordered, valley.low_peak)
+    if fit is None:
         return None
-    return end
+    competing = 1.0
+    if one_to_one:
+        unmatched = fit.records - (len(ordered) - fit.records)
+        competing = max(unmatched / fit.records, _LEAST_COMPETING)
+    end = fit.end(ordered, competing)
+    if end is None or end >= valley.location:
+        return None
+    # Never inside the pile's body: there a record is still likelier a
+    # non-match than not, whoever competes.
+    return max(end, fit.location + _BODY_SCALES * fit.scale)
 
 
 def _decide(
