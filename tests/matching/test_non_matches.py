@@ -83,3 +83,18 @@ def test_one_to_one_linkage_counts_only_unmatched_records_as_competitors() -> No
     pile = fit_non_matches(np.sort(best[(best > 0) & (best < 1)]), alone.modes[0])
     assert pile is not None
     assert alone.threshold >= pile.location + 2 * pile.scale - 0.001
+
+
+def test_a_second_model_gets_its_candidates_from_the_valley() -> None:
+    """The probabilistic method re-scores whole-encoding candidates; it takes
+    them from the valley, not from the pile's lower end."""
+    best, _ = _diffused_like(3000, 2000, seed=0)
+    choice = choose_threshold(best)
+    assert choice.method == "non-match pile"
+    assert choice.valley_or_threshold == choice.valley_threshold
+    assert choice.valley_or_threshold > choice.threshold
+    rng = np.random.default_rng(4)
+    apart = np.concatenate([rng.beta(60, 6, 5000), rng.beta(60, 40, 5000)])
+    valley = choose_threshold(apart, prefer_fit=False)
+    assert valley.method == "valley"
+    assert valley.valley_or_threshold == valley.threshold

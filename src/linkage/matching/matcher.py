@@ -182,10 +182,12 @@ class Matcher:
 
     def _link_probabilistically(self, choice: ThresholdChoice) -> ProbabilisticLink:
         """Candidates scored by their match probability, from field blocks and
-        whole encodings at Dice >= the candidate threshold (else ``choice``)."""
+        whole encodings at Dice >= the candidate threshold (else ``choice``'s
+        valley: the end of the non-match pile let in so many pairs that the
+        demo's hardened groups lost 4 F1 points, 0.873 -> 0.834)."""
         segments = file_segments(self.parties)
         settings = LinkSettings(
-            floor=self.settings.candidate_threshold or _whole_encoding_floor(choice),
+            floor=self.settings.candidate_threshold or choice.valley_or_threshold,
             max_candidates=self.settings.max_candidates,
             across=len(self.parties.parties) > 1,
             within=self.settings.dedup,
@@ -459,18 +461,6 @@ class Matcher:
             }
         )
         return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
-
-
-def _whole_encoding_floor(choice: ThresholdChoice) -> float:
-    """The Dice floor for the probabilistic method's whole-encoding candidates.
-
-    The valley, not the end of the non-match pile: the pile's end lets in
-    many pairs the field-by-field model then has to sort out, and on the
-    demo's hardened groups that cost 4 F1 points (0.873 -> 0.834).
-    """
-    if choice.method == "non-match pile" and choice.valley_threshold is not None:
-        return choice.valley_threshold
-    return choice.threshold
 
 
 def _sample(

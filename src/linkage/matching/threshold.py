@@ -121,6 +121,15 @@ class ThresholdChoice:
     otsu_threshold: float | None = None
     non_match_end: float | None = None
 
+    @property
+    def valley_or_threshold(self) -> float:
+        """The valley's bottom where the threshold is the non-match pile's
+        end, else the threshold: a floor for candidates that a second model
+        scores again, which more pairs near the pile would only confuse."""
+        if self.method == "non-match pile" and self.valley_threshold is not None:
+            return self.valley_threshold
+        return self.threshold
+
 
 def fixed_threshold(value: float) -> ThresholdChoice:
     """A threshold the operator set, with no histogram behind it.
