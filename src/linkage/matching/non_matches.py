@@ -92,8 +92,8 @@ def fit_non_matches(
         sorted_scores: best-match scores strictly between 0 and 1, ascending.
         mode: where the lower peak of their density lies.
 
-    Returns None when the pile is too small to fit (fewer than 20 records
-    below its 5th percentile's rank allow).
+    Returns None when the pile's body holds fewer than 20 records: too few
+    to place its median and 5th percentile.
     """
     location, scale, records = mode, 0.01, 0.0
     for _ in range(_ROUNDS):
