@@ -577,3 +577,13 @@ def test_bad_clkhash_json(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "clks.json"
     path.write_text(text, encoding="utf-8")
     assert message in read_error(path)
+
+
+def test_absent_fields_are_declared_and_checked() -> None:
+    """The fields an agency does not hold travel in the header, checked."""
+    header = make_header(extensions={"absent_fields": ["date_of_birth", "sex"]})
+    assert header.absent_fields == ("date_of_birth", "sex")
+    assert make_header().absent_fields == ()
+    for bad in ("sex", ["sex", "sex"], ["", "sex"], [1]):
+        with pytest.raises(ValueError, match="absent_fields"):
+            make_header(extensions={"absent_fields": bad})

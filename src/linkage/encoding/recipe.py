@@ -123,7 +123,7 @@ def encode_csv(
         schema_fingerprint=schema.fingerprint,
         bit_length=schema.clk_length,
         key_check=key_check_value(secret, schema),
-        extensions=_header_extensions(schema, party),
+        extensions=_header_extensions(schema, party, plan.absent),
     )
     chunks = iter_chunks(records, encoding=text_encoding)
     with contextlib.ExitStack() as outputs:
@@ -248,11 +248,17 @@ def _texts(values: ColumnValues) -> list[str]:
     return [str(value) for value in values]
 
 
-def _header_extensions(schema: LinkageSchema, party: str | None) -> dict[str, Any]:
+def _header_extensions(
+    schema: LinkageSchema, party: str | None, absent: list[str]
+) -> dict[str, Any]:
     extensions: dict[str, Any] = {"party": party} if party else {}
     if schema.extension.segments is not None:
         # The matcher needs the layout to compare records field by field.
         extensions["segments"] = segment_list(schema.segments)
+    if absent:
+        # So the operator can see which agencies' records rest on fewer
+        # fields; the schema is public, so this tells nothing about a record.
+        extensions["absent_fields"] = list(absent)
     return extensions
 
 

@@ -227,7 +227,9 @@ class EncodingHeader:
         encoding: how the CLKs were built; ``"clk"`` for now.
         created_by: the program that wrote the file, ``"linkage <version>"``.
         format_version: version of the file format.
-        extensions: JSON-compatible data added by later features.
+        extensions: JSON-compatible data added by later features:
+            ``party``, ``segments`` (per-field filters) and ``absent_fields``
+            (the schema's fields the agency does not hold).
 
     Raises:
         ValueError: a field has the wrong type or an impossible value.
@@ -256,6 +258,8 @@ class EncodingHeader:
             )
         if "segments" in self.extensions:
             _check_segments(self.extensions["segments"], self.bit_length)
+        if "absent_fields" in self.extensions:
+            _check_absent_fields(self.extensions["absent_fields"])
 
     @property
     def segments(self) -> tuple[FieldSegment, ...] | None:
@@ -268,6 +272,12 @@ class EncodingHeader:
             FieldSegment(item["name"], offset // 8, item["bits"] // 8)
             for item, offset in zip(listed, offsets, strict=False)
         )
+
+    @property
+    def absent_fields(self) -> tuple[str, ...]:
+        """The schema's fields the agency does not hold at all (encoded empty
+        in every record), as its encoder declared them."""
+        return tuple(self.extensions.get("absent_fields", ()))
 
     @property
     def clk_bytes(self) -> int:
@@ -331,6 +341,18 @@ def _check_segments(listed: object, bit_length: int) -> None:
     if total != bit_length:
         raise ValueError(
             f"'extensions.segments' add up to {total} bits, not bit_length {bit_length}"
+        )
+
+
+def _check_absent_fields(listed: object) -> None:
+    if (
+        not isinstance(listed, list)
+        or not all(isinstance(name, str) and name for name in listed)
+        or len(set(listed)) != len(listed)
+    ):
+        raise ValueError(
+            "'extensions.absent_fields' must list distinct field identifiers "
+            f"(got {listed!r})"
         )
 
 

@@ -160,6 +160,7 @@ class Matcher:
             "method": self.settings.method,
             "parties": len(self.parties.parties),
             "records": self.parties.total,
+            "fields not held": self.parties.fields_not_held(),
             "threshold": round(choice.threshold, 4),
             "threshold method": choice.method,
             "candidate pairs": len(candidates.score),

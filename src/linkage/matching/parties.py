@@ -59,10 +59,26 @@ class PartySet:
         """Records over all parties."""
         return sum(len(party) for party in self.parties)
 
+    def fields_not_held(self) -> str:
+        """Which schema fields each party does not hold, as its header says
+        ("none" if every party holds them all): links to a party that lacks
+        fields rest on fewer of them and score lower."""
+        lacking = [
+            f"{party.name}: {', '.join(absent)}"
+            for party in self.parties
+            if (absent := _absent_fields(party))
+        ]
+        return "; ".join(lacking) or "none"
+
     def locate(self, global_index: int) -> tuple[Party, int]:
         """The party of a global record and its row in that party's file."""
         number = int(self.party_of[global_index])
         return self.parties[number], global_index - int(self.offsets[number])
+
+
+def _absent_fields(party: Party) -> tuple[str, ...]:
+    header = party.encodings.header
+    return () if header is None else header.absent_fields
 
 
 def load_parties(paths: Sequence[Path]) -> PartySet:
