@@ -79,6 +79,8 @@ def test_one_to_one_linkage_counts_only_unmatched_records_as_competitors() -> No
     shared = choose_threshold(best)
     alone = choose_threshold(best, one_to_one=True)
     assert alone.method == "non-match pile"
+    assert "only records without a match" in alone.explanation
+    assert "only records without a match" not in shared.explanation
     assert alone.threshold <= shared.threshold
     pile = fit_non_matches(np.sort(best[(best > 0) & (best < 1)]), alone.modes[0])
     assert pile is not None

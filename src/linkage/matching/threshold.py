@@ -276,8 +276,12 @@ def _from_distribution(
         else mixture.matches(middle.size) + identical,
         threshold=threshold,
         method=method,
-        explanation=_explain_two_groups(
-            scores, threshold, valley, crossing, agrees, method
+        explanation=(
+            _explain_pile(scores, threshold, valley, one_to_one)
+            if method == "non-match pile"
+            else _explain_two_groups(
+                scores, threshold, valley, crossing, agrees, method
+            )
         ),
         modes=(_round(valley.low_peak), _round(valley.high_peak)),
         records_above=int(np.count_nonzero(scores >= threshold)),
@@ -371,6 +375,36 @@ def _too_few(middle: int) -> str:
     )
 
 
+def _two_groups(scores: NDArray[np.float64], threshold: float, valley: _Valley) -> str:
+    above = int(np.count_nonzero(scores >= threshold))
+    empty = int(np.count_nonzero(scores == 0.0))
+    no_candidate = f", {empty:,} of them with no candidate at all" if empty else ""
+    return (
+        f"Best-match scores form two groups: {above:,} around "
+        f"{_fmt(valley.high_peak, 2)} (likely matches) and "
+        f"{scores.size - above:,} around {_fmt(valley.low_peak, 2)} "
+        f"(likely non-matches{no_candidate})."
+    )
+
+
+def _explain_pile(
+    scores: NDArray[np.float64], threshold: float, valley: _Valley, one_to_one: bool
+) -> str:
+    counted = (
+        ", counting only records without a match, as each record links at "
+        "most one record of each other agency"
+        if one_to_one
+        else ""
+    )
+    return (
+        f"{_two_groups(scores, threshold, valley)} The non-matches' scores pile "
+        f"up tightly around {_fmt(valley.low_peak, 2)} and the matches spread "
+        f"thinly above them, so the threshold {_fmt(threshold)} is where that "
+        f"pile ends (a fit of it holds at most half the records nearby{counted}), "
+        f"below the valley's lowest point ({_fmt(valley.location)})."
+    )
+
+
 def _explain_two_groups(
     scores: NDArray[np.float64],
     threshold: float,
@@ -379,23 +413,7 @@ def _explain_two_groups(
     agrees: bool,
     method: str,
 ) -> str:
-    above = int(np.count_nonzero(scores >= threshold))
-    empty = int(np.count_nonzero(scores == 0.0))
-    no_candidate = f", {empty:,} of them with no candidate at all" if empty else ""
-    groups = (
-        f"Best-match scores form two groups: {above:,} around "
-        f"{_fmt(valley.high_peak, 2)} (likely matches) and "
-        f"{scores.size - above:,} around {_fmt(valley.low_peak, 2)} "
-        f"(likely non-matches{no_candidate})."
-    )
-    if method == "non-match pile":
-        return (
-            f"{groups} The non-matches' scores pile up tightly around "
-            f"{_fmt(valley.low_peak, 2)} and the matches spread thinly above "
-            f"them, so the threshold {_fmt(threshold)} is where that pile "
-            "ends (a fit of it holds at most half the records nearby), below "
-            f"the valley's lowest point ({_fmt(valley.location)})."
-        )
+    groups = _two_groups(scores, threshold, valley)
     if method == "mixture":
         where = (
             f"A two-group fit puts the threshold at {_fmt(threshold)}, where a "
