@@ -14,7 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from linkage.cli import main
+from linkage.demo.generator import write_demo_data
 from linkage.encoding.keyfiles import write_key_file
+from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
 from linkage.formats.schema import LinkageSchema
@@ -69,6 +71,30 @@ class RunCli:
 def run_cli() -> RunCli:
     """Invoke the `linkage` command line in process, like a user would."""
     return RunCli()
+
+
+def encode_demo_agencies(
+    root: Path,
+    agencies: tuple[str, ...],
+    schema: LinkageSchema,
+    secret: bytes,
+    *,
+    size: int,
+    seed: int,
+) -> dict[str, Path]:
+    """A synthetic population's exports (``linkage.demo``), each of
+    ``agencies`` mapped with its shipped mapping file and encoded under
+    ``schema``, as that agency would: its encodings file by agency name."""
+    exports = write_demo_data(root / "data", size=size, seed=seed)
+    paths = {}
+    for agency in agencies:
+        paths[agency] = root / f"{agency}.lnk"
+        encode_csv(
+            exports[agency], schema, secret, paths[agency],
+            mapping=load_mapping(CONFIGS / "mappings" / f"{agency}.yaml"),
+            party=agency,
+        )  # fmt: skip
+    return paths
 
 
 def encode_febrl4_agencies(

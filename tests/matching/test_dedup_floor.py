@@ -7,35 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from linkage.demo.generator import write_demo_data
-from linkage.encoding.mapping_file import load_mapping
-from linkage.encoding.recipe import encode_csv
 from linkage.formats.schema import load_schema
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, encode_demo_agencies
 
 SCHEMA = CONFIGS / "schemas" / "demo.json"  # The shipped default: diffusion.
 
 
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    root = tmp_path_factory.mktemp("dedup-floor")
-    exports = write_demo_data(root / "data", size=4000, seed=8)
-    schema = load_schema(SCHEMA)
-    paths = []
-    for agency in ("health", "police"):
-        path = root / f"{agency}.lnk"
-        encode_csv(
-            exports[agency],
-            schema,
-            b"dedup-floor-test-secret-0123456789",
-            path,
-            mapping=load_mapping(CONFIGS / "mappings" / f"{agency}.yaml"),
-            party=agency,
-        )
-        paths.append(path)
-    return paths
+    paths = encode_demo_agencies(
+        tmp_path_factory.mktemp("dedup-floor"),
+        ("health", "police"),
+        load_schema(SCHEMA),
+        b"dedup-floor-test-secret-0123456789",
+        size=4000,
+        seed=8,
+    )
+    return list(paths.values())
 
 
 def test_dedup_candidates_stay_out_of_the_unrelated_bulk(encoded: list[Path]) -> None:

@@ -7,14 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linkage.demo.generator import write_demo_data
-from linkage.encoding.mapping_file import load_mapping
-from linkage.encoding.recipe import encode_csv
 from linkage.errors import InputError
 from linkage.formats.clkfile import EncodingHeader, open_writer
 from linkage.formats.schema import load_schema
 from linkage.matching.parties import load_parties
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, encode_demo_agencies
 
 FINGERPRINT = "a" * 64
 
@@ -118,19 +115,14 @@ def test_empty_file_and_duplicate_names_are_refused(tmp_path: Path) -> None:
 def test_the_fields_an_agency_lacks_reach_the_operator(tmp_path: Path) -> None:
     """The demo's tax agency holds no birth date and no sex: its encoder says
     so in the header, and the parties (and a run's stats) name them."""
-    exports = write_demo_data(tmp_path / "data", size=300, seed=9)
-    schema = load_schema(CONFIGS / "schemas" / "demo.json")
-    paths = []
-    for agency in ("police", "tax"):
-        path = tmp_path / f"{agency}.lnk"
-        encode_csv(
-            exports[agency],
-            schema,
-            b"fields-not-held-test-secret-012345",
-            path,
-            mapping=load_mapping(CONFIGS / "mappings" / f"{agency}.yaml"),
-            party=agency,
-        )
-        paths.append(path)
+    encoded = encode_demo_agencies(
+        tmp_path,
+        ("police", "tax"),
+        load_schema(CONFIGS / "schemas" / "demo.json"),
+        b"fields-not-held-test-secret-012345",
+        size=300,
+        seed=9,
+    )
+    paths = list(encoded.values())
     assert load_parties(paths).fields_not_held() == "tax: date_of_birth, sex"
     assert load_parties(paths[:1]).fields_not_held() == "none"

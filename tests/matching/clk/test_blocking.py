@@ -10,8 +10,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from linkage.encoding.mapping_file import load_mapping
-from linkage.encoding.recipe import encode_csv
 from linkage.errors import InputError
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import schema_from_dict
@@ -28,7 +26,7 @@ from linkage.matching.clk.blocking import (
 from linkage.matching.clk.similarity import iter_candidates, popcounts
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, encode_demo_agencies
 
 THRESHOLD = 0.8
 Clks = npt.NDArray[np.uint8]
@@ -37,27 +35,18 @@ Clks = npt.NDArray[np.uint8]
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Health and tax exports of one synthetic population, encoded."""
-    from linkage.demo.generator import write_demo_data
-
-    root = tmp_path_factory.mktemp("blocking")
-    exports = write_demo_data(root / "data", size=6000, seed=3)
     # Plain CLKs (the demo schema without its diffusion): hardening moves the
     # scores, not what LSH must find.
     document = json.loads((CONFIGS / "schemas" / "demo.json").read_text())
     document.pop("linkage")
-    schema = schema_from_dict(document)
-    paths = {}
-    for agency in ("health", "tax", "police"):
-        paths[agency] = root / f"{agency}.lnk"
-        encode_csv(
-            exports[agency],
-            schema,
-            b"blocking-test-secret-0123456789",
-            paths[agency],
-            mapping=load_mapping(CONFIGS / "mappings" / f"{agency}.yaml"),
-            party=agency,
-        )
-    return paths
+    return encode_demo_agencies(
+        tmp_path_factory.mktemp("blocking"),
+        ("health", "tax", "police"),
+        schema_from_dict(document),
+        b"blocking-test-secret-0123456789",
+        size=6000,
+        seed=3,
+    )
 
 
 def _stack(*parts: Clks) -> tuple[Clks, npt.NDArray[np.int64]]:
