@@ -33,21 +33,19 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from quality import schema_with
 
 from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
-from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.privacy.assign import Assignment, correct_share
 from linkage.privacy.known_plaintext import known_plaintext_attack
 from linkage.privacy.linear import bit_relations, linear_attack
 
-SCHEMAS = Path(__file__).parents[1] / "configs" / "schemas"
 SECRET = bytes(range(32))
 ENCODINGS: dict[str, dict[str, Any] | None] = {
     "plain": None,
@@ -61,15 +59,6 @@ ATTACKS: dict[str, Attack] = {
     "known-plaintext": known_plaintext_attack,
     "linear": linear_attack,
 }
-
-
-def schema(base: str, block: dict[str, Any] | None) -> LinkageSchema:
-    """The base schema's clkhash part with ``block`` as its ``linkage`` block."""
-    document = json.loads((SCHEMAS / base).read_text())
-    document.pop("linkage", None)
-    if block is not None:
-        document["linkage"] = block
-    return schema_from_dict(document)
 
 
 def febrl4(size: int, same: bool) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -108,7 +97,7 @@ def run(
 ) -> dict[str, Any]:
     """One attack on one configuration: its share re-identified and its time."""
     encoded, population, base = DATA[data](size, same)
-    encoding_schema = schema(base, ENCODINGS[encoding])
+    encoding_schema = schema_with(base, ENCODINGS[encoding])
     features = [f.identifier for f in encoding_schema.encoded_features]
     clks = ClkEncoder(encoding_schema, SECRET).encode(encoded[features]).clks
     truth = _truth(encoded["entity"], population["entity"])
@@ -140,7 +129,7 @@ def run(
 def relations(data: str, encoding: str, size: int) -> dict[str, Any]:
     """Rank and relations Gaussian elimination finds in ``size`` encodings."""
     encoded, _, base = DATA[data](size, False)
-    encoding_schema = schema(base, ENCODINGS[encoding])
+    encoding_schema = schema_with(base, ENCODINGS[encoding])
     features = [f.identifier for f in encoding_schema.encoded_features]
     clks = ClkEncoder(encoding_schema, SECRET).encode(encoded[features]).clks
     start = time.perf_counter()

@@ -31,7 +31,6 @@ The secret is random for each configuration: the attacker never has it.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import tempfile
@@ -43,12 +42,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import quality_reference as ref
-from quality import SCHEMAS, encode_sources
+from quality import SCHEMAS, encode_sources, schema_with
 
 from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
 from linkage.evaluation import evaluate
-from linkage.formats.schema import LinkageSchema, schema_from_dict
+from linkage.formats.schema import LinkageSchema
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.privacy.check import ATTACKS as ALL_ATTACKS
@@ -195,22 +194,6 @@ def fakename_like(size: int) -> pd.DataFrame:
     people["entity"] = people["person_id"]
     people["source"] = "people"
     return people[["source", "entity", *FAKENAME]]
-
-
-def schema_with(
-    base: str, block: dict[str, Any] | None, fields: tuple[str, ...] = ()
-) -> LinkageSchema:
-    """The base schema's clkhash part (its ``fields`` only, if given), with
-    ``block`` as its ``linkage`` block."""
-    document = json.loads((SCHEMAS / base).read_text())
-    document.pop("linkage", None)  # The shipped demo schema has the default's.
-    if fields:
-        document["features"] = [
-            f for f in document["features"] if f["identifier"] in fields
-        ]
-    if block is not None:
-        document["linkage"] = copy.deepcopy(block)
-    return schema_from_dict(document)
 
 
 def link_f1(data: ref.ReferenceData, schema: LinkageSchema, secret: bytes) -> float:

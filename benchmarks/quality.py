@@ -32,9 +32,11 @@ pairs: for our engines, every pair of records in one predicted group.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -73,12 +75,12 @@ class Engine:
 
     def load(self, data: ref.ReferenceData) -> LinkageSchema:
         """The schema, its ``linkage`` block dropped or replaced as asked."""
-        document = json.loads(self.schema_for(data).read_text())
-        if self.hardening != "as is":
-            document.pop("linkage", None)
+        name = self.schema_for(data).name
         if self.hardening == "shipped":
-            document["linkage"] = shipped_hardening(document["clkConfig"]["l"])
-        return schema_from_dict(document)
+            return shipped_schema(name)
+        if self.hardening == "none":
+            return schema_with(name, None)
+        return schema_from_dict(json.loads((SCHEMAS / name).read_text()))
 
 
 def shipped_hardening(length: int) -> dict[str, Any]:
@@ -86,6 +88,43 @@ def shipped_hardening(length: int) -> dict[str, Any]:
     block: dict[str, Any] = json.loads((SCHEMAS / "demo.json").read_text())["linkage"]
     block["hardening"]["diffusion"]["length"] = length
     return block
+
+
+def _clkhash_part(base: str, fields: Sequence[str]) -> dict[str, Any]:
+    """The base schema's document without its ``linkage`` block, keeping only
+    ``fields`` (all when empty)."""
+    document: dict[str, Any] = json.loads((SCHEMAS / base).read_text())
+    document.pop("linkage", None)  # The shipped demo schema has the default's.
+    if fields:
+        document["features"] = [
+            f for f in document["features"] if f["identifier"] in fields
+        ]
+    return document
+
+
+def schema_with(
+    base: str, block: dict[str, Any] | None, fields: Sequence[str] = ()
+) -> LinkageSchema:
+    """The base schema's clkhash part (its ``fields`` only, if given), with
+    ``block`` as its ``linkage`` block (none if None)."""
+    document = _clkhash_part(base, fields)
+    if block is not None:
+        document["linkage"] = copy.deepcopy(block)
+    return schema_from_dict(document)
+
+
+def shipped_schema(
+    base: str, fields: Sequence[str] = (), taps: int | None = None
+) -> LinkageSchema:
+    """The base schema's clkhash part (its ``fields`` only, if given) with
+    the shipped default's hardening, diffusing to the schema's own length
+    (with ``taps`` instead of the default's, if given)."""
+    document = _clkhash_part(base, fields)
+    block = shipped_hardening(document["clkConfig"]["l"])
+    if taps is not None:
+        block["hardening"]["diffusion"]["taps"] = taps
+    document["linkage"] = block
+    return schema_from_dict(document)
 
 
 ENGINES = (

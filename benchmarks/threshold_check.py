@@ -31,10 +31,9 @@ import numpy as np
 import pandas as pd
 import quality_reference as ref
 from households_data import households
-from quality import SCHEMAS, SECRET, encode_sources, shipped_hardening
+from quality import SECRET, encode_sources, shipped_schema
 
 from linkage.evaluation import evaluate
-from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.matching.threshold import ThresholdChoice
@@ -66,15 +65,6 @@ class Row:
     @property
     def gap(self) -> float:
         return self.best_f1 - self.f1
-
-
-def shipped_schema(febrl: bool) -> LinkageSchema:
-    """The base schema with the shipped default's hardening."""
-    document = json.loads(
-        (SCHEMAS / ("febrl-linkage.json" if febrl else "demo.json")).read_text()
-    )
-    document["linkage"] = shipped_hardening(document["clkConfig"]["l"])
-    return schema_from_dict(document)
 
 
 def subset(data: ref.ReferenceData, sources: list[str]) -> ref.ReferenceData:
@@ -130,7 +120,8 @@ def f1_at(
 
 def check(scenario: Scenario, work: Path) -> Row:
     febrl = scenario.data.name.startswith("FEBRL")
-    paths, truth = encode_sources(scenario.data, shipped_schema(febrl), SECRET, work)
+    base = "febrl-linkage.json" if febrl else "demo.json"
+    paths, truth = encode_sources(scenario.data, shipped_schema(base), SECRET, work)
     f1, choice = f1_at(paths, truth, scenario.dedup, "auto")
     start = (choice.modes[0] if choice.modes else 0.5) + _STEP
     best_f1, best_threshold = f1, choice.threshold

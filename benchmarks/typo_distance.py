@@ -20,17 +20,15 @@ among the top random pairs, where no threshold can tell them apart.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from quality import SCHEMAS
+from quality import schema_with, shipped_schema
 
 from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
-from linkage.formats.schema import LinkageSchema, schema_from_dict
+from linkage.formats.schema import LinkageSchema
 
 FIELDS = ["given_name", "surname", "date_of_birth", "sex", "postcode", "street"]
 _LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
@@ -38,14 +36,9 @@ _LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 
 def schema(taps: int) -> LinkageSchema:
     """The demo schema, plain (``taps`` 0) or diffused with ``taps``."""
-    document: dict[str, Any] = json.loads((SCHEMAS / "demo.json").read_text())
-    document.pop("linkage", None)
-    if taps:
-        length = document["clkConfig"]["l"]
-        document["linkage"] = {
-            "hardening": {"diffusion": {"taps": taps, "length": length}}
-        }
-    return schema_from_dict(document)
+    if not taps:
+        return schema_with("demo.json", None)
+    return shipped_schema("demo.json", taps=taps)
 
 
 def people(size: int) -> pd.DataFrame:

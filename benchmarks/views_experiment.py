@@ -26,22 +26,19 @@ encodings format and the matcher (issue 18). It overrides private parts of
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import quality_reference as ref
 from households_data import households
-from quality import SCHEMAS, SECRET, encode_sources, shipped_hardening
+from quality import SECRET, encode_sources, shipped_schema
 
 from linkage.encoding.encoder import ClkEncoder
 from linkage.evaluation import evaluate
-from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.candidates import CandidatePairs
 from linkage.matching.clk.similarity import best_scores, iter_candidates
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
@@ -124,17 +121,6 @@ class PairViewMatcher(Matcher):
         )
 
 
-def shipped(fields: frozenset[str] | None = None) -> LinkageSchema:
-    """The demo schema (its ``fields`` only) with the default's hardening."""
-    document: dict[str, Any] = json.loads((SCHEMAS / "demo.json").read_text())
-    if fields is not None:
-        document["features"] = [
-            f for f in document["features"] if f["identifier"] in fields
-        ]
-    document["linkage"] = shipped_hardening(document["clkConfig"]["l"])
-    return schema_from_dict(document)
-
-
 def held_fields(records: pd.DataFrame, fields: list[str]) -> dict[str, frozenset[str]]:
     """The fields more than half of each source's records hold."""
     return {
@@ -148,7 +134,7 @@ def pair_views(
 ) -> dict[tuple[int, int], tuple[Clks, Clks]]:
     """For each pair of parties holding different fields, the CLKs of the
     fields both hold (at least ``least`` of them)."""
-    fields = [f.identifier for f in shipped().encoded_features]
+    fields = [f.identifier for f in shipped_schema("demo.json").encoded_features]
     held = held_fields(records, fields)
     views: dict[tuple[int, int], tuple[Clks, Clks]] = {}
     for i, left in enumerate(names):
@@ -156,7 +142,7 @@ def pair_views(
             common = held[left] & held[names[j]]
             if common == frozenset(fields) or len(common) < least:
                 continue
-            schema = shipped(common)
+            schema = shipped_schema("demo.json", sorted(common))
             columns = [f.identifier for f in schema.encoded_features]
             encoder = ClkEncoder(schema, SECRET)
             left_clks, right_clks = (
@@ -174,7 +160,9 @@ def main() -> None:
     options = parser.parse_args()
     data = ref.demo(5000, 7) if options.data == "demo" else households(5000, 11)
     with tempfile.TemporaryDirectory() as work:
-        paths, truth = encode_sources(data, shipped(), SECRET, Path(work))
+        paths, truth = encode_sources(
+            data, shipped_schema("demo.json"), SECRET, Path(work)
+        )
         names = [party.name for party in load_parties(paths).parties]
         PairViewMatcher.views = pair_views(data.records, names, options.least_fields)
         for matcher in (Matcher, PairViewMatcher):
