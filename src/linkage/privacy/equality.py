@@ -86,8 +86,9 @@ def value_classes(clks: npt.NDArray[np.uint8], schema: LinkageSchema) -> Codes:
     tells nothing about who else lacks it.
     """
     bits = np.unpackbits(np.asarray(clks, dtype=np.uint8), axis=1)
-    codes = np.full((len(bits), len(filter_slices(schema))), _MISSING, np.int64)
-    for column, part in enumerate(filter_slices(schema)):
+    filters = filter_slices(schema)
+    codes = np.full((len(bits), len(filters)), _MISSING, np.int64)
+    for column, part in enumerate(filters):
         packed = np.packbits(bits[:, part], axis=1)
         present = packed.any(axis=1)
         keys = [row.tobytes() for row in packed[present]]
