@@ -81,18 +81,23 @@ def encode_demo_agencies(
     *,
     size: int,
     seed: int,
+    vault_key: bytes | None = None,
 ) -> dict[str, Path]:
     """A synthetic population's exports (``linkage.demo``), each of
     ``agencies`` mapped with its shipped mapping file and encoded under
-    ``schema``, as that agency would: its encodings file by agency name."""
+    ``schema``, as that agency would: its encodings file by agency name.
+    With ``vault_key``, each agency's vault is ``root/<agency>.vault`` and
+    the truth ``root/data/truth.csv``."""
     exports = write_demo_data(root / "data", size=size, seed=seed)
     paths = {}
     for agency in agencies:
         paths[agency] = root / f"{agency}.lnk"
+        vault = root / f"{agency}.vault"
         encode_csv(
             exports[agency], schema, secret, paths[agency],
             mapping=load_mapping(CONFIGS / "mappings" / f"{agency}.yaml"),
             party=agency,
+            vault=None if vault_key is None else VaultTarget(vault, vault_key),
         )  # fmt: skip
     return paths
 

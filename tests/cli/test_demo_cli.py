@@ -92,6 +92,29 @@ def test_demo_links_hardened_field_groups_probabilistically(
     assert header.schema_fingerprint == groups.fingerprint
 
 
+def test_demo_compares_agencies_on_views_of_the_fields_both_hold(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """--method views: each record carries CLKs without the address and
+    without the birth date, and the operator says which agencies were
+    compared on which."""
+    out = tmp_path / "demo"
+    result = run_cli(
+        "demo", "--out", out, "--people", "600", "--configs", CONFIGS,
+        "--method", "views",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "(link-dedup, clk, threshold auto)" in result.output
+    assert "police with tax: without_birth" in result.output
+    assert "police with social_services: without_address" in result.output
+    header = read_encodings(out / "encodings" / "tax.lnk").header
+    assert header is not None
+    assert [v.name for v in header.views] == ["clk", "without_address", "without_birth"]
+    assert header.absent_fields == ("date_of_birth", "sex")
+    views = load_schema(CONFIGS / "schemas" / "demo-views.json")
+    assert header.schema_fingerprint == views.fingerprint
+
+
 def test_the_operator_sees_when_the_model_doubts_itself(
     run_cli: RunCli, tmp_path: Path
 ) -> None:

@@ -39,6 +39,7 @@ AGENCIES = ("police", "health", "social_services", "tax")
 # to the graph attack (benchmarks/README.md); --method probabilistic shows them.
 SCHEMAS = {
     "clk": Path("schemas") / "demo.json",
+    "views": Path("schemas") / "demo-views.json",
     "probabilistic": Path("schemas") / "demo-groups.json",
 }
 RUN_TIMEOUT_SECONDS = 1800.0
@@ -62,22 +63,24 @@ RUN_TIMEOUT_SECONDS = 1800.0
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
 @click.option(
     "--method",
-    type=click.Choice(["clk", "probabilistic"]),
+    type=click.Choice(["clk", "views", "probabilistic"]),
     default="clk",
     show_default=True,
     help="clk: one hardened CLK per record (schemas/demo.json, the shipped "
-    "default). probabilistic: one hardened filter per group of fields (name, "
-    "birth, address; schemas/demo-groups.json) linked with Fellegi-Sunter "
-    "weights: much better linkage on this messy data, a little more exposed to "
-    "the graph attack (see the README).",
+    "default). views: the same plus CLKs without the address and without the "
+    "birth date, so agencies that hold different fields are compared on what "
+    "both hold (schemas/demo-views.json): better linkage, more exposed to the "
+    "linear attack. probabilistic: one hardened filter per group of fields "
+    "(name, birth, address; schemas/demo-groups.json) linked with "
+    "Fellegi-Sunter weights: much better linkage on this messy data, more "
+    "exposed to the graph and equality attacks (see the README).",
 )
 @click.option(
     "--configs",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=Path("configs"),
     show_default=True,
-    help="Directory with schemas/demo.json, schemas/demo-groups.json and "
-    "mappings/<agency>.yaml.",
+    help="Directory with the schemas/demo*.json and mappings/<agency>.yaml.",
 )
 def demo(out: Path, people: int, seed: int, method: str, configs: Path) -> None:
     """Run a linkage end to end on four synthetic agencies, through the service.
@@ -106,9 +109,7 @@ def demo(out: Path, people: int, seed: int, method: str, configs: Path) -> None:
     exports = write_demo_data(out / "data", size=people, seed=seed)
     click.echo(f"Synthetic exports of {people} people written to {out / 'data'}.")
     click.echo("1. Agencies encode their exports:")
-    schema_path = (
-        configs / SCHEMAS["probabilistic" if method == "probabilistic" else "clk"]
-    )
+    schema_path = configs / SCHEMAS[method]
     _encode_agencies(out, exports, configs, schema_path)
     click.echo("2. The service starts on loopback:")
     with running_service(out / "service") as service:
@@ -223,6 +224,8 @@ def _run(service: RunningService, project_id: int) -> None:
         f"   operator: threshold {stats['threshold']} ({stats['threshold_method']})"
     )
     click.echo(f"   {stats['threshold_explanation']}")
+    if stats.get("compared_on_views", "none") != "none":
+        click.echo(f"   operator: compared on views: {stats['compared_on_views']}")
     for warning in stats.get("model_warnings", []):
         click.echo(f"   model warning: {warning}")
     click.echo(

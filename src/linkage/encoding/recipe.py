@@ -36,6 +36,7 @@ from linkage.formats.clkfile import (
     format_pseudonyms,
     open_writer,
     segment_list,
+    view_list,
 )
 from linkage.formats.schema import LinkageSchema
 
@@ -255,6 +256,9 @@ def _header_extensions(
     if schema.extension.segments is not None:
         # The matcher needs the layout to compare records field by field.
         extensions["segments"] = segment_list(schema.segments)
+    if schema.extension.views:
+        # The matcher compares two agencies on the view of the fields both hold.
+        extensions["views"] = view_list(schema.segments)
     if absent:
         # So the operator can see which agencies' records rest on fewer
         # fields; the schema is public, so this tells nothing about a record.

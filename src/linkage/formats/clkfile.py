@@ -228,7 +228,8 @@ class EncodingHeader:
         created_by: the program that wrote the file, ``"linkage <version>"``.
         format_version: version of the file format.
         extensions: JSON-compatible data added by later features:
-            ``party``, ``segments`` (per-field filters) and ``absent_fields``
+            ``party``, ``segments`` (per-field filters), ``views`` (CLKs of
+            subsets of the fields, after the CLK of all) and ``absent_fields``
             (the schema's fields the agency does not hold).
 
     Raises:
@@ -260,6 +261,8 @@ class EncodingHeader:
             _check_segments(self.extensions["segments"], self.bit_length)
         if "absent_fields" in self.extensions:
             _check_absent_fields(self.extensions["absent_fields"])
+        if "views" in self.extensions:
+            _check_views(self.extensions["views"], self.bit_length)
 
     @property
     def segments(self) -> tuple[FieldSegment, ...] | None:
@@ -271,6 +274,17 @@ class EncodingHeader:
         return tuple(
             FieldSegment(item["name"], offset // 8, item["bits"] // 8)
             for item, offset in zip(listed, offsets, strict=False)
+        )
+
+    @property
+    def views(self) -> tuple[EncodingView, ...]:
+        """Where each CLK of an encoding lies: the CLK of every field ("clk")
+        first, then one per view; () for a file without views."""
+        listed = self.extensions.get("views", ())
+        size = self.clk_bytes // max(len(listed), 1)
+        return tuple(
+            EncodingView(item["name"], tuple(item["fields"]), number * size, size)
+            for number, item in enumerate(listed)
         )
 
     @property
@@ -321,6 +335,51 @@ class FieldSegment:
 def segment_list(segments: Sequence[Any]) -> list[dict[str, Any]]:
     """The header's ``segments`` entry: name and bits of each field's filter."""
     return [{"name": segment.name, "bits": segment.clk_bits} for segment in segments]
+
+
+def view_list(segments: Sequence[Any]) -> list[dict[str, Any]]:
+    """The header's ``views`` entry: name and fields of each CLK of an
+    encoding, the CLK of every field ("clk") first."""
+    return [{"name": s.name, "fields": list(s.features)} for s in segments]
+
+
+@dataclass(frozen=True)
+class EncodingView:
+    """Where one CLK of an encoding lies, in bytes, and the fields it holds."""
+
+    name: str
+    fields: tuple[str, ...]
+    start: int
+    size: int
+
+    @property
+    def stop(self) -> int:
+        """The byte after the view's CLK."""
+        return self.start + self.size
+
+
+def _check_views(listed: object, bit_length: int) -> None:
+    if (
+        not isinstance(listed, list)
+        or len(listed) < 2
+        or not all(
+            isinstance(item, dict)
+            and set(item) == {"name", "fields"}
+            and isinstance(item["name"], str)
+            and isinstance(item["fields"], list)
+            and all(isinstance(name, str) for name in item["fields"])
+            for item in listed
+        )
+    ):
+        raise ValueError(
+            '\'extensions.views\' must list two or more {"name", "fields"} '
+            'objects ("clk" first), fields a list of identifiers'
+        )
+    if bit_length % (8 * len(listed)):
+        raise ValueError(
+            f"'extensions.views' lists {len(listed)} CLKs, but bit_length "
+            f"{bit_length} is not {len(listed)} whole-byte CLKs"
+        )
 
 
 def _check_segments(listed: object, bit_length: int) -> None:

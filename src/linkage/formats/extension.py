@@ -17,6 +17,12 @@ never be linked by mistake. Example::
 
 The steps always run in the order salt, (clkhash's XOR folding), balance,
 diffusion, BLIP; what each protects against and costs is in the README.
+
+``views`` adds, after the CLK of every field, one more CLK per named subset
+of the fields (hardened alike), so two agencies that do not both hold a
+field can be compared on the fields they do hold::
+
+    "views": {"without_address": ["given_name", "surname", "date_of_birth", "sex"]}
 """
 
 from __future__ import annotations
@@ -154,12 +160,20 @@ class SegmentLayout:
     shared_keys: bool = False
 
 
+#: A view: its name and the fields its CLK holds, in schema order.
+View = tuple[str, tuple[str, ...]]
+
+#: Fewer fields than this in one view would let its CLK stand for one field.
+MIN_VIEW_FIELDS = 2
+
+
 @dataclass(frozen=True)
 class Extension:
     """Everything the ``linkage`` block says."""
 
     hardening: Hardening = field(default_factory=Hardening)
     segments: SegmentLayout | None = None
+    views: tuple[View, ...] = ()
 
 
 def parse_extension(
@@ -172,15 +186,65 @@ def parse_extension(
     if not isinstance(block, dict):
         fail(_BLOCK, "must be a JSON object")
         return Extension()
-    _only_keys(block, _BLOCK, {"hardening", "segments"}, fail)
+    _only_keys(block, _BLOCK, {"hardening", "segments", "views"}, fail)
     hardening = block.get("hardening", {})
     if not isinstance(hardening, dict):
         fail(_HARDENING, "must be a JSON object")
         hardening = {}
+    segments = _parse_segments(block.get("segments"), feature_ids, fail)
+    views = _parse_views(block.get("views", {}), feature_ids, fail)
+    if views and "segments" in block:
+        fail(
+            f"{_BLOCK}.views",
+            "cannot be combined with 'segments': views are whole CLKs of "
+            "several fields, segments per-field filters; choose one",
+        )
     return Extension(
         hardening=_parse_hardening(hardening, feature_ids, fail),
-        segments=_parse_segments(block.get("segments"), feature_ids, fail),
+        segments=segments,
+        views=views,
     )
+
+
+def _parse_views(
+    value: Any, feature_ids: Sequence[str], fail: Fail
+) -> tuple[View, ...]:
+    path = f"{_BLOCK}.views"
+    if not isinstance(value, dict):
+        fail(path, 'must map a view name to its fields: {"name": ["f1", "f2"]}')
+        return ()
+    views: list[View] = []
+    seen: dict[frozenset[str], str] = {}
+    for name, members in value.items():
+        where = f"{path}.{name}"
+        if name == "clk":
+            fail(where, "'clk' is the name of the CLK of every field; rename it")
+            continue
+        if not isinstance(members, list) or not all(
+            isinstance(member, str) for member in members
+        ):
+            fail(where, "must be a list of feature identifiers")
+            continue
+        unknown = [member for member in members if member not in feature_ids]
+        if unknown:
+            fail(where, f"no encoded feature is called {', '.join(map(repr, unknown))}")
+            continue
+        chosen = frozenset(members)
+        if len(chosen) < MIN_VIEW_FIELDS:
+            fail(
+                where,
+                f"must hold at least {MIN_VIEW_FIELDS} distinct fields, so that "
+                "no CLK stands for one field alone",
+            )
+        elif chosen == frozenset(feature_ids):
+            fail(where, "holds every field: it would repeat the CLK itself")
+        elif chosen in seen:
+            fail(where, f"holds the same fields as {seen[chosen]!r}")
+        else:
+            seen[chosen] = name
+            ordered = tuple(f for f in feature_ids if f in chosen)
+            views.append((name, ordered))
+    return tuple(views)
 
 
 def _parse_segments(

@@ -192,14 +192,19 @@ class LinkageSchema:
 
     @property
     def segments(self) -> tuple[Segment, ...]:
-        """The filters every encoding is made of; one, the CLK, unless the
-        ``linkage`` block asks for one per field or group of fields."""
+        """The filters every encoding is made of: the CLK, then one CLK per
+        view, unless the ``linkage`` block asks for one filter per field or
+        group of fields."""
         hardening = self.extension.hardening
         layout = self.extension.segments
         if layout is None:
             names = tuple(f.identifier for f in self.encoded_features)
             clk_bits = hardening.output_length(self.l)
-            return (Segment("clk", names, self.hash_length, clk_bits),)
+            views = [("clk", names), *self.extension.views]
+            return tuple(
+                Segment(name, members, self.hash_length, clk_bits)
+                for name, members in views
+            )
         grouped = {name for _, members in layout.groups for name in members}
         groups = list(layout.groups) + [
             (f.identifier, (f.identifier,))

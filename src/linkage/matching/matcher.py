@@ -48,6 +48,7 @@ from linkage.matching.threshold import (
     choose_threshold,
     fixed_threshold,
 )
+from linkage.matching.views import WHOLE, ViewPlan
 
 Solver = Literal["greedy", "optimal"]
 Method = Literal["clk", "probabilistic"]
@@ -139,14 +140,19 @@ class Matcher:
             )
         self.parties = parties
         self.settings = settings
+        self.views = ViewPlan(parties)
         self._progress = progress
         self._clks: npt.NDArray[np.uint8] | None = None
+        # Per view other than the whole CLK: what its scores are shifted by,
+        # so that one threshold applies to every pair (see ``_view_shifts``).
+        self._shift: dict[str, float] = {}
 
     def run(self) -> MatchResult:
         """Choose the threshold, find candidates, solve, and assign match IDs."""
         started = time.perf_counter()
         best = self.best_match_scores()
         choice = self.threshold(best)
+        self._shift = self._view_shifts(choice)
         model = None
         if self.settings.method == "probabilistic":
             linked = self._link_probabilistically(choice)
@@ -161,8 +167,10 @@ class Matcher:
             "parties": len(self.parties.parties),
             "records": self.parties.total,
             "fields not held": self.parties.fields_not_held(),
+            "compared on views": self.views.describe(),
             "threshold": round(choice.threshold, 4),
             "threshold method": choice.method,
+            "view score shifts": _describe_shifts(self._shift),
             "candidate pairs": len(candidates.score),
             "pairs compared": candidates.compared,
             "blocking": candidates.blocking,
@@ -215,26 +223,60 @@ class Matcher:
         rng = np.random.default_rng(_SAMPLE_SEED)
         pooled = []
         for number in range(len(self.parties.parties)):
-            first, second = self._half_scores(number, rng)
-            pooled.extend([np.maximum(first, second), np.minimum(first, second)])
+            others = self._other_clks(number)
+            if others is None and not self.settings.dedup:
+                continue  # Compared with every other party on views only.
+            pooled.append(_pair_halves(*self._half_scores(number, others, rng)))
             if len(self.parties.parties) == 2 and not self.settings.dedup:
                 break  # Both directions of a two-party link tell the same story.
+        if not pooled:
+            return self._view_best_scores(self.views.views_in_use()[0], rng)
         return np.concatenate(pooled)
 
+    def _view_best_scores(
+        self, view: str, rng: np.random.Generator
+    ) -> npt.NDArray[np.float64]:
+        """Best-match scores, as ``best_match_scores``, of the pairs of
+        parties compared on ``view``."""
+        pooled = [
+            _pair_halves(
+                *_halves(self.views.clks(i, view), self.views.clks(j, view), rng)
+            )
+            for (i, j), name in sorted(self.views.pair_view.items())
+            if name == view
+        ]
+        return np.concatenate(pooled)
+
+    def _view_shifts(self, choice: ThresholdChoice) -> dict[str, float]:
+        """For each view some pairs are compared on: how far its scores are
+        shifted so that the threshold chosen from its own scores lands on
+        ``choice``. Fewer fields score differently; with a fixed threshold,
+        or where no threshold could be chosen, nothing is shifted."""
+        if self.settings.threshold != "auto":
+            return {}
+        rng = np.random.default_rng(_SAMPLE_SEED)
+        shifts = {}
+        for view in self.views.views_in_use():
+            own = choose_threshold(
+                self._view_best_scores(view, rng),
+                prefer_fit=False,
+                one_to_one=not self.settings.dedup,
+            )
+            if own.method != "default":
+                shifts[view] = round(choice.threshold - own.threshold, 4)
+        return shifts
+
     def _half_scores(
-        self, number: int, rng: np.random.Generator
+        self,
+        number: int,
+        others: npt.NDArray[np.uint8] | None,
+        rng: np.random.Generator,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """A sample's best scores against two disjoint halves of its references."""
-        clks = self.parties.parties[number].encodings.clks
-        others = self._other_clks(number)
+        clks = self.views.clks(number)
         if not self.settings.dedup:
             assert others is not None
-            sample = clks[_sample(rng, len(clks))]
-            halves = np.array_split(others[rng.permutation(len(others))], 2)
-            return (
-                best_scores(sample, halves[0], floor=0.0),
-                best_scores(sample, halves[1], floor=0.0),
-            )
+            return _halves(clks, others, rng)
         rows = _sample(rng, len(clks), limit=min(_SAMPLE_ROWS, len(clks) // 2 or 1))
         rest = np.setdiff1d(np.arange(len(clks)), rows)
         references = (
@@ -291,8 +333,34 @@ class Matcher:
             chosen = self.settings.blocking == "lsh" or plan.worthwhile
             # A cluster compares LSH tables: with one, use them.
             if chosen or self.settings.scheduler is not None:
-                return self._lsh_candidates(plan)
+                return self._with_view_pairs(self._lsh_candidates(plan), threshold)
         return self._all_pair_candidates(threshold)
+
+    def _with_view_pairs(
+        self, found: CandidatePairs, threshold: float
+    ) -> CandidatePairs:
+        """LSH candidates on the whole CLKs, with the pairs of parties that
+        are compared on a view compared in full on it instead."""
+        if not self.views.pair_view:
+            return found
+        party_of = self.parties.party_of
+        left, right = party_of[found.left], party_of[found.right]
+        whole = np.array(
+            [
+                self.views.view_of(int(a), int(b)) == WHOLE
+                for a, b in zip(left, right, strict=True)
+            ],
+            dtype=bool,
+        )
+        on_views = self._all_pair_candidates(threshold, views_only=True)
+        return CandidatePairs(
+            np.concatenate([found.left[whole], on_views.left]),
+            np.concatenate([found.right[whole], on_views.right]),
+            np.concatenate([found.score[whole], on_views.score]),
+            found.compared + on_views.compared,
+            found.blocking,
+            found.estimated_completeness,
+        )
 
     def lsh_plan(self, threshold: float) -> LshPlan:
         """The LSH parameters for this linkage at ``threshold``."""
@@ -337,7 +405,7 @@ class Matcher:
         """Every party's encodings, in global record order."""
         if self._clks is None:
             self._clks = np.concatenate(
-                [p.encodings.clks for p in self.parties.parties]
+                [self.views.clks(number) for number in range(len(self.parties.parties))]
             )
         return self._clks
 
@@ -348,9 +416,12 @@ class Matcher:
             all_pairs_comparisons(sizes, across=across, within=self.settings.dedup), 1
         )
 
-    def _all_pair_candidates(self, threshold: float) -> CandidatePairs:
+    def _all_pair_candidates(
+        self, threshold: float, *, views_only: bool = False
+    ) -> CandidatePairs:
         lefts, rights, scores, compared, held = [], [], [], 0, 0
-        for left_party, right_party, chunk in self._chunks(threshold):
+        chunks = self._chunks(threshold, views_only=views_only)
+        for left_party, right_party, chunk in chunks:
             held += len(chunk.score)
             if held > self.settings.max_candidates:
                 raise candidate_limit_error(self.settings.max_candidates, threshold)
@@ -403,27 +474,43 @@ class Matcher:
         return clustering.cluster_parties(self.parties.party_of, *pairs)
 
     def _other_clks(self, number: int) -> npt.NDArray[np.uint8] | None:
+        """The whole CLKs of the other parties compared with ``number`` on
+        them (not on a view)."""
         others = [
-            p.encodings.clks for i, p in enumerate(self.parties.parties) if i != number
+            self.views.clks(i)
+            for i in range(len(self.parties.parties))
+            if i != number and self.views.view_of(number, i) == WHOLE
         ]
         return np.concatenate(others) if others else None
 
-    def _chunks(self, threshold: float) -> Iterator[tuple[int, int, CandidatePairs]]:
+    def _chunks(
+        self, threshold: float, *, views_only: bool = False
+    ) -> Iterator[tuple[int, int, CandidatePairs]]:
         parties = self.parties.parties
         for i, left in enumerate(parties):
             for j in range(i, len(parties)):
                 if i == j and not self.settings.dedup:
                     continue
-                right = None if i == j else parties[j].encodings.clks
+                view = self.views.view_of(i, j)
+                if views_only and view == WHOLE:
+                    continue
+                shift = self._shift.get(view, 0.0)
+                right = None if i == j else self.views.clks(j, view)
                 label = f"comparing {left.name} with {parties[j].name}"
+                if view != WHOLE:
+                    label += f" on {view}"
                 progress = self._reporter(label, len(left))
                 for chunk in iter_candidates(
-                    left.encodings.clks,
+                    self.views.clks(i, view),
                     right,
-                    threshold,
+                    threshold - shift,
                     progress=progress,
                     limit=self.settings.max_candidates,
                 ):
+                    if shift:
+                        chunk = CandidatePairs(
+                            chunk.left, chunk.right, chunk.score + shift, chunk.compared
+                        )
                     yield i, j, chunk
 
     def report(self, label: str, done: int, total: int) -> None:
@@ -462,6 +549,31 @@ class Matcher:
             }
         )
         return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
+
+
+def _halves(
+    clks: npt.NDArray[np.uint8],
+    others: npt.NDArray[np.uint8],
+    rng: np.random.Generator,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """A sample of ``clks``'s best scores against two random halves of ``others``."""
+    sample = clks[_sample(rng, len(clks))]
+    halves = np.array_split(others[rng.permutation(len(others))], 2)
+    return (
+        best_scores(sample, halves[0], floor=0.0),
+        best_scores(sample, halves[1], floor=0.0),
+    )
+
+
+def _pair_halves(
+    first: npt.NDArray[np.float64], second: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    # The better half holds a record's match, the other its best non-match.
+    return np.concatenate([np.maximum(first, second), np.minimum(first, second)])
+
+
+def _describe_shifts(shifts: dict[str, float]) -> str:
+    return "; ".join(f"{view} {shift:+.4f}" for view, shift in shifts.items()) or "none"
 
 
 def _sample(

@@ -338,6 +338,10 @@ def _aggregate_stats(claimed: ClaimedRun, result: MatchResult) -> dict[str, Any]
         "threshold": round(float(choice.threshold), 4),
         "threshold_method": choice.method,
         "threshold_explanation": choice.explanation,
+        # Which pairs of agencies were compared on a view, and the shift of
+        # each view's scores: aggregates the operator needs to read a run.
+        "compared_on_views": str(result.stats.get("compared on views", "none")),
+        "view_score_shifts": str(result.stats.get("view score shifts", "none")),
         "histogram_edges": [round(float(edge), 6) for edge in choice.histogram_edges],
         "histogram_counts": [int(count) for count in choice.histogram_counts],
         # The probabilistic model's own doubts (an implausible share of

@@ -1,0 +1,99 @@
+"""Which CLK two agencies are compared on: the CLK of every field, or a view.
+
+An agency that never holds a field (a tax file without birth dates) encodes
+it empty, so its records share fewer bits with anyone's CLK of every field
+and their true links score like non-matches. A schema with ``views`` gives
+every record, after that CLK, one CLK per named subset of the fields; two
+agencies whose headers declare different ``absent_fields`` are compared on
+the view that holds the most fields both hold and the fewest either lacks.
+Agencies that hold the same fields, and records within one agency, keep the
+CLK of every field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from linkage.formats.clkfile import EncodingView
+from linkage.matching.parties import Party, PartySet
+
+#: The name of the CLK of every field, the first of each encoding.
+WHOLE = "clk"
+
+
+class ViewPlan:
+    """The view each pair of parties is compared on, and the parties' CLKs
+    of each view (sliced from the encodings once, on first use)."""
+
+    def __init__(self, parties: PartySet) -> None:
+        self._parties = parties.parties
+        header = self._parties[0].encodings.header
+        views = header.views if header is not None else ()
+        self._views = {view.name: view for view in views}
+        self.pair_view: dict[tuple[int, int], str] = {}
+        for i, left in enumerate(self._parties):
+            for j in range(i + 1, len(self._parties)):
+                chosen = _view_for(views, _absent(left), _absent(self._parties[j]))
+                if chosen != WHOLE:
+                    self.pair_view[(i, j)] = chosen
+        self._clks: dict[tuple[int, str], npt.NDArray[np.uint8]] = {}
+
+    def view_of(self, left: int, right: int) -> str:
+        """The view parties ``left`` and ``right`` are compared on."""
+        return self.pair_view.get((min(left, right), max(left, right)), WHOLE)
+
+    def clks(self, number: int, view: str = WHOLE) -> npt.NDArray[np.uint8]:
+        """Party ``number``'s CLKs of ``view``: its whole encodings when the
+        files have no views."""
+        encodings = self._parties[number].encodings.clks
+        if not self._views:
+            return encodings
+        key = (number, view)
+        if key not in self._clks:
+            place = self._views[view]
+            self._clks[key] = np.ascontiguousarray(
+                encodings[:, place.start : place.stop]
+            )
+        return self._clks[key]
+
+    def views_in_use(self) -> list[str]:
+        """The views some pair is compared on, other than the whole CLK."""
+        return sorted(set(self.pair_view.values()))
+
+    def describe(self) -> str:
+        """Which pairs are compared on which view ("none" if every pair is
+        compared on the CLK of every field)."""
+        return (
+            "; ".join(
+                f"{self._parties[i].name} with {self._parties[j].name}: {view}"
+                for (i, j), view in sorted(self.pair_view.items())
+            )
+            or "none"
+        )
+
+
+def _absent(party: Party) -> frozenset[str]:
+    header = party.encodings.header
+    return frozenset(header.absent_fields if header is not None else ())
+
+
+def _view_for(
+    views: tuple[EncodingView, ...], left: frozenset[str], right: frozenset[str]
+) -> str:
+    """The view holding the most fields both sides hold, and of those the
+    one with fewest fields either side lacks; the whole CLK on a tie.
+
+    A view that leaves out a field both hold costs more than a field one
+    side lacks: a school register without sex is compared with a hospital
+    on the CLK of every field, not on a view without birth dates.
+    """
+    if left == right or len(views) < 2:
+        return WHOLE
+    lacking = left | right
+
+    def rank(fields: set[str]) -> tuple[int, int]:
+        return (len(fields - lacking), -len(fields & lacking))
+
+    best = max(views[1:], key=lambda view: rank(set(view.fields)))
+    return best.name if rank(set(best.fields)) > rank(set(views[0].fields)) else WHOLE
