@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import quality_reference as ref
-from quality import SCHEMAS, encode_sources, schema_with
+from quality import SCHEMAS, encode_sources, schema_with, shipped_hardening
 
 from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
@@ -71,6 +71,7 @@ COLUMNS = (
 NAMES = ["given_name", "surname"]
 GROUPS = "hardened field groups"  # The data set's shipped *-groups.json.
 GROUPS_T4 = "hardened field groups, t=4"  # The same groups, 4 taps, 1,024 bits.
+VIEWS = "shipped default + views"  # demo-views.json's block, its views that fit.
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
         },
         GROUPS: None,  # Read from the data set's *-groups.json.
         GROUPS_T4: None,
+        VIEWS: None,  # Read from configs/schemas/demo-views.json.
     }
 
 
@@ -281,6 +283,13 @@ def main() -> None:
                 block = groups_block(data_set, four_taps=config == GROUPS_T4)
                 if data_set.fields:
                     continue  # Groups are laid out for the whole schema.
+            if config == VIEWS:
+                fields = schema_with(data_set.base_schema, None, data_set.fields)
+                block = shipped_hardening(
+                    base.l,
+                    [f.identifier for f in fields.encoded_features],
+                    "demo-views.json",
+                )
             schema = schema_with(data_set.base_schema, block, data_set.fields)
             secret = os.urandom(32)
             started = time.perf_counter()

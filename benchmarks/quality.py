@@ -12,10 +12,12 @@ population of a second generator (``linkage.demo.households``: households
 and twins, transliterated names, five agencies holding different fields,
 their own date formats; never tuned on), the same records are
 
-* encoded with the plain schema (one CLK per record), and again with the
+* encoded with the plain schema (one CLK per record), again with the
   shipped default's hardening (``demo.json``'s ``linkage`` block, diffusion
-  as long as the CLK), and linked with ``--method clk`` at its automatic
-  threshold;
+  as long as the CLK), and again with ``demo-views.json``'s (the same, plus
+  views: CLKs without the address and without the birth date, used where
+  two agencies do not hold the same fields), and linked with ``--method
+  clk`` at its automatic threshold;
 * encoded per field (the ``*-fields.json`` schema: the same features, one
   filter each) and linked with ``--method probabilistic``;
 * encoded in hardened field groups (the ``*-groups.json`` schema: one filter
@@ -45,6 +47,7 @@ import pandas as pd
 import quality_reference as ref
 from households_data import households
 
+from linkage.encoding.mapping import identity_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
 from linkage.evaluation import evaluate
@@ -66,7 +69,7 @@ class Engine:
     method: Method
     febrl_schema: str
     demo_schema: str
-    hardening: Literal["as is", "none", "shipped"] = "as is"
+    hardening: Literal["as is", "none", "shipped", "views"] = "as is"
 
     def schema_for(self, data: ref.ReferenceData) -> Path:
         """The schema file ``data`` is encoded with."""
@@ -76,17 +79,29 @@ class Engine:
     def load(self, data: ref.ReferenceData) -> LinkageSchema:
         """The schema, its ``linkage`` block dropped or replaced as asked."""
         name = self.schema_for(data).name
-        if self.hardening == "shipped":
-            return shipped_schema(name)
+        if self.hardening in ("shipped", "views"):
+            shipped = "demo-views.json" if self.hardening == "views" else "demo.json"
+            return shipped_schema(name, shipped=shipped)
         if self.hardening == "none":
             return schema_with(name, None)
         return schema_from_dict(json.loads((SCHEMAS / name).read_text()))
 
 
-def shipped_hardening(length: int) -> dict[str, Any]:
-    """The shipped default's ``linkage`` block, diffusing to ``length`` bits."""
-    block: dict[str, Any] = json.loads((SCHEMAS / "demo.json").read_text())["linkage"]
+def shipped_hardening(
+    length: int, fields: Sequence[str], shipped: str = "demo.json"
+) -> dict[str, Any]:
+    """The ``linkage`` block of a shipped schema (the default: ``demo.json``),
+    diffusing to ``length`` bits, with those of its views that hold some but
+    not all of ``fields`` and no other field."""
+    block: dict[str, Any] = json.loads((SCHEMAS / shipped).read_text())["linkage"]
     block["hardening"]["diffusion"]["length"] = length
+    views = {
+        name: members
+        for name, members in block.pop("views", {}).items()
+        if set(members) < set(fields)
+    }
+    if views:
+        block["views"] = views
     return block
 
 
@@ -114,13 +129,21 @@ def schema_with(
 
 
 def shipped_schema(
-    base: str, fields: Sequence[str] = (), taps: int | None = None
+    base: str,
+    fields: Sequence[str] = (),
+    taps: int | None = None,
+    shipped: str = "demo.json",
 ) -> LinkageSchema:
     """The base schema's clkhash part (its ``fields`` only, if given) with
-    the shipped default's hardening, diffusing to the schema's own length
-    (with ``taps`` instead of the default's, if given)."""
+    the hardening (and fitting views) of a shipped schema (the default's,
+    ``demo.json``), diffusing to the schema's own length (with ``taps``
+    instead of its own, if given)."""
     document = _clkhash_part(base, fields)
-    block = shipped_hardening(document["clkConfig"]["l"])
+    block = shipped_hardening(
+        document["clkConfig"]["l"],
+        [feature["identifier"] for feature in document["features"]],
+        shipped,
+    )
     if taps is not None:
         block["hardening"]["diffusion"]["taps"] = taps
     document["linkage"] = block
@@ -137,6 +160,13 @@ ENGINES = (
         "shipped",
     ),
     Engine(
+        "linkage one CLK + views",
+        "clk",
+        "febrl-linkage.json",
+        "demo.json",
+        "views",
+    ),
+    Engine(
         "linkage per-field FS", "probabilistic", "febrl-fields.json", "demo-fields.json"
     ),
     Engine(
@@ -151,17 +181,26 @@ ENGINES = (
 def encode_sources(
     data: ref.ReferenceData, schema: LinkageSchema, secret: bytes, work: Path
 ) -> tuple[list[Path], pd.DataFrame]:
-    """Each source's records encoded as its agency would; and the truth."""
+    """Each source's records encoded as its agency would; and the truth.
+
+    A field no record of a source holds is left out of its export, as an
+    agency's export has no column for it, and its encodings header declares
+    it not held.
+    """
     paths, truth = [], []
     for source, records in data.records.groupby("source", sort=True):
         name = str(source)
         export = work / f"{name}.csv"
-        columns = ["record_id", *(f.identifier for f in schema.encoded_features)]
-        records.reindex(columns=columns, fill_value="").to_csv(export, index=False)
+        fields = [f.identifier for f in schema.encoded_features]
+        held = [
+            f for f in fields if f in records and records[f].fillna("").ne("").any()
+        ]
+        records.reindex(columns=["record_id", *held]).to_csv(export, index=False)
         out, vault = work / f"{name}.lnk", work / f"{name}.vault"
         encode_csv(
             export, schema, secret, out, vault=VaultTarget(vault, VAULT_KEY),
             id_column="record_id", party=name,
+            mapping=None if held == fields else identity_mapping(held),
         )  # fmt: skip
         paths.append(out)
         entity = records.set_index("record_id")["entity"]

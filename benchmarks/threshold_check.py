@@ -3,9 +3,11 @@
 Usage (from the repository root, after `make install`)::
 
     .venv/bin/python benchmarks/threshold_check.py [--size 5000] [--json OUT]
+        [--shipped demo.json | demo-views.json]
 
 The shipped default (``configs/schemas/demo.json``'s hardening, diffusion as
-long as the CLK) links, with ``--threshold auto``, each scenario:
+long as the CLK; or another shipped schema's hardening and views, with
+``--shipped``) links, with ``--threshold auto``, each scenario:
 
 * the demo population with 2, 3 and 4 of its agencies, and with 6 (health
   and tax each split in two offices), each with and without ``--dedup``;
@@ -118,10 +120,11 @@ def f1_at(
     return f1, result.choice
 
 
-def check(scenario: Scenario, work: Path) -> Row:
+def check(scenario: Scenario, work: Path, shipped: str = "demo.json") -> Row:
     febrl = scenario.data.name.startswith("FEBRL")
     base = "febrl-linkage.json" if febrl else "demo.json"
-    paths, truth = encode_sources(scenario.data, shipped_schema(base), SECRET, work)
+    schema = shipped_schema(base, shipped=shipped)
+    paths, truth = encode_sources(scenario.data, schema, SECRET, work)
     f1, choice = f1_at(paths, truth, scenario.dedup, "auto")
     start = (choice.modes[0] if choice.modes else 0.5) + _STEP
     best_f1, best_threshold = f1, choice.threshold
@@ -145,6 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=5000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--shipped", default="demo.json", help="the shipped schema whose block is used"
+    )
     options = parser.parse_args()
     rows = []
     print(
@@ -154,7 +160,7 @@ def main() -> None:
     print("|---|---:|---|---:|---|---:|---:|---:|---:|")
     for scenario in scenarios(options.size):
         with tempfile.TemporaryDirectory() as work:
-            row = check(scenario, Path(work))
+            row = check(scenario, Path(work), options.shipped)
         rows.append(row)
         print(
             f"| {row.scenario} | {row.parties} | {'yes' if row.dedup else 'no'} | "
