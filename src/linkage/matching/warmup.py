@@ -13,11 +13,14 @@ install`` runs it::
 **Where the cache goes** (numba decides; nothing here overrides it): with
 ``NUMBA_CACHE_DIR`` set, there; otherwise in the ``__pycache__`` folder next to
 each kernel's source if that is writable (a clone, an editable install, a
-virtualenv); otherwise in the user's cache folder (``~/.cache/numba``). An
-entry is valid for one source file (its modification time and size), one
-Python and numba version and one CPU, so editing a kernel's module, upgrading
-numba or moving to another CPU compiles once more. Run this module as the user
-who runs linkage, or with the same ``NUMBA_CACHE_DIR``.
+virtualenv); otherwise in the user's cache folder (``~/.cache/numba``). If none
+is writable, numba refuses to import the kernels' modules ("cannot cache
+function ...: no locator available"): set ``NUMBA_CACHE_DIR`` to a writable
+folder (in a container image, set it and run this module while building). An
+entry is valid for one source file's content, one Python and numba version and
+one CPU, so editing a kernel's module, upgrading numba or moving to another
+CPU compiles once more. Run this module as the user who runs linkage, with the
+same ``NUMBA_CACHE_DIR``.
 
 The kernels see the same argument types as in a real run because the records
 take the real path: written as encodings files, read back with
