@@ -79,6 +79,22 @@ def test_help_and_version_import_no_heavy_library(
     assert report["imported"] == []
 
 
+# An agency's routine (keygen, vault resolve, upload, results) and the
+# operator's service commands need none of HEAVY; `match`, `encode`, `evaluate`,
+# `privacy-check` and `demo` do.
+LIGHT = ["keygen", "schema", "vault", "project", "upload", "run", "results"]
+LIGHT += ["reveal", "audit", "serve"]
+
+
+@pytest.mark.parametrize("command", LIGHT)
+def test_light_commands_import_no_heavy_library(command: str) -> None:
+    """Their own help, which imports their module, loads none of HEAVY."""
+    report = run_fresh([command, "--help"])
+    assert report["code"] == 0
+    assert f"linkage {command}" in str(report["output"])
+    assert report["imported"] == []
+
+
 def test_the_overview_lists_every_command_with_its_line() -> None:
     """`linkage --help` names each command with its short help, unimported."""
     output = str(run_fresh(["--help"])["output"])
