@@ -60,8 +60,16 @@ Its value then goes through, in this order:
    ``casefold``, ``collapse_whitespace``, ``remove_whitespace``,
    ``remove_punctuation`` (options ``hyphen`` and ``apostrophe``, each
    ``keep | space | remove``; default ``{hyphen: space, apostrophe: remove}``),
-   ``digits_only``, ``first_word``, ``zero_pad: WIDTH``,
-   ``given_name_variants`` and ``surname_parts``.
+   ``digits_only``, ``first_word``, ``last_word``, ``drop_first_word``,
+   ``drop_last_word``, ``zero_pad: WIDTH``, ``given_name_variants``,
+   ``surname_parts``, and the steps that take part of a value
+   (:mod:`linkage.encoding.parts`): ``split: {on: ",", part: 0}`` (a
+   negative part counts from the end), ``extract: REGEX`` or
+   ``extract: {pattern: REGEX, group: N | NAME}`` (default: group 1 if the
+   pattern has groups, else the whole match) and
+   ``replace: {pattern: REGEX, with: TEXT}`` (every match; ``\\1`` in
+   ``with`` is group 1). A part that is not there (no match, too few parts)
+   is ``""``; patterns, groups and part numbers are checked with the file.
 
    ``given_name_variants`` replaces each word that is a known variant of a
    given name with its canonical form ("bill" -> "william"), using the
