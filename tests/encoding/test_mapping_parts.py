@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import latin_words, messy_strings
 
+from linkage.encoding.mapping import AgencyMapping
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.normalise import first_word
 from linkage.encoding.parts import (
@@ -218,3 +219,43 @@ def test_the_address_example_in_the_docs_does_what_its_comments_say(
     promised = dict(re.findall(r"^  (\w+):\n(?:    .*\n)*?.*# (.+)$", block, re.M))
     assert len(promised) == 4
     assert {name: fields[name][0] for name in promised} == promised
+
+
+_STAGED = """\
+version: 1
+missing: [NULL]
+fields:
+  given:
+    column: A
+    name_part: given
+    steps: [nfkc, strip_accents, lower, remove_punctuation, given_name_variants]
+  sex:
+    column: A
+    steps: [last_word, lower, {replace: {pattern: '^(f|m)\\w*', with: '\\1'}}]
+    value_map: {f: f, m: m}
+    unmapped: problem
+  dob:
+    column: A
+    steps: [{extract: '(\\d+/\\d+/\\d+)'}]
+    date_formats: ["%d/%m/%Y"]
+    output_format: "%Y-%m-%d"
+"""
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> AgencyMapping:
+    return load_mapping(_write(tmp_path_factory.mktemp("staged"), _STAGED))
+
+
+@given(messy_strings())
+def test_the_stages_a_preview_shows_end_in_the_mapped_value(
+    staged: AgencyMapping, raw: str
+) -> None:
+    """FieldMapping.stages, which `linkage mapping preview --steps` prints,
+    ends where transform does, with the same error."""
+    for spec in staged.fields:
+        stages, error = spec.stages(raw)
+        value, expected_error = spec.transform(raw)
+        assert stages, spec.name
+        assert (stages[-1][1] if error is None else "") == value
+        assert error == expected_error

@@ -52,6 +52,7 @@ def _register() -> None:
         encode,
         evaluate,
         keys,
+        mapping,
         match,
         privacy,
         reveal,
@@ -63,6 +64,7 @@ def _register() -> None:
     main.add_command(keys.keygen)
     main.add_command(schema.schema)
     main.add_command(encode.encode)
+    main.add_command(mapping.mapping)
     main.add_command(vault.vault)
     main.add_command(match.match)
     main.add_command(evaluate.evaluate)

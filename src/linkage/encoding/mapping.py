@@ -231,6 +231,36 @@ class FieldMapping:
             return self._reformat_date(value)
         return value, None
 
+    def stages(self, raw: str) -> tuple[list[tuple[str, str]], str | None]:
+        """What each stage makes of one raw value, for a person checking the
+        mapping: ``(stage, value)`` pairs in order, and the error, if any.
+
+        The last value is what :meth:`transform` returns; a stage that does
+        not apply is left out, and a missing value ends the list.
+        """
+        seen: list[tuple[str, str]] = []
+        if is_missing(raw, self.missing):
+            return [("missing", "")], None
+        value = raw
+        if self.name_part is not None:
+            value = self.prepare(raw)
+            seen.append((f"name_part: {self.name_part}", value))
+        if not value:
+            return seen, None
+        for step in self.steps:
+            value = step.function(value)
+            seen.append((step.name, value))
+        if self.value_map:
+            value, error = self._map_value(value)
+            seen.append(("value_map", value))
+            if error is not None:
+                return seen, error
+        if value and self.dates is not None:
+            value, error = self._reformat_date(value)
+            seen.append(("date_formats", value))
+            return seen, error
+        return seen, None
+
     def _map_value(self, value: str) -> tuple[str, str | None]:
         mapped = self.value_map.get(value)
         if mapped is not None:
