@@ -74,7 +74,9 @@ Its value then goes through, in this order:
    ``given_name_variants`` replaces each word that is a known variant of a
    given name with its canonical form ("bill" -> "william"), using the
    built-in table (:mod:`linkage.encoding.name_variants`); its options are
-   ``builtin`` (the default), or ``{table: builtin | none, extra: FILE.csv}``
+   ``builtin`` (the default, English), ``international`` (English and short
+   forms in other languages), or
+   ``{table: builtin | international | none, extra: FILE.csv}``
    to add the agency's own tables (``variant,canonical`` rows, read relative
    to the mapping file; a row there replaces the built-in one). Put it after
    ``lower`` and ``remove_punctuation``, and use the same tables at every

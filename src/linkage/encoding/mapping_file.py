@@ -485,11 +485,12 @@ def _parse_punctuation_step(options: Any, path: str, checker: _Checker) -> Step 
     return Step(label, function)
 
 
-_VARIANT_TABLES = ("builtin", "none")
+_VARIANT_TABLES = ("builtin", "international", "none")
 
 
 def _parse_variants_step(options: Any, path: str, checker: _Checker) -> Step | None:
-    """``given_name_variants``, ``: builtin`` or ``: {table: ..., extra: ...}``."""
+    """``given_name_variants``, ``: builtin | international`` or
+    ``: {table: ..., extra: ...}``."""
     path = f"{path}.given_name_variants"
     settings: dict[str, Any] | None
     if options is None or isinstance(options, str):
@@ -513,7 +514,9 @@ def _parse_variants_step(options: Any, path: str, checker: _Checker) -> Step | N
         return None
     try:
         variants = load_variant_table(
-            builtin=table == "builtin", extra=[checker.folder / name for name in extra]
+            builtin=table != "none",
+            international=table == "international",
+            extra=[checker.folder / name for name in extra],
         )
     except MappingError as error:
         for problem in error.problems or [Problem(error.summary)]:
