@@ -187,8 +187,30 @@ def test_every_bad_row_and_problem_is_counted_beyond_those_kept(
     assert result.exit_code == 1
     assert "none of the 7,283 rows can be encoded (14,566 problems)" in result.output
     assert "  ... and 14,546 more" in result.output
+    assert "Without a mapping, values are encoded exactly as written" in result.output
     assert "linkage mapping preview" in result.output
     assert not out.exists()
+
+
+def test_a_mapping_that_fails_every_row_points_to_the_preview(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
+) -> None:
+    """Every name upper-cased for a lower-case schema: the mapping is suspect."""
+    rows = [["ref", "name", "dob"]]
+    rows += [[str(i), "ann", "1981-02-28"] for i in range(1, 31)]
+    records = write_rows(tmp_path / "people.csv", rows)
+    mapping = tmp_path / "agency.yaml"
+    mapping.write_text(
+        "version: 1\nfields:\n  name: {column: name, steps: [upper]}\n"
+        "  dob: {column: dob}\n",
+        encoding="utf-8",
+    )
+    result, _ = encode_small(
+        run_cli, dated_schema, records, secret_file, "--mapping", mapping
+    )
+    assert result.exit_code == 1
+    assert "none of the 30 rows can be encoded;" in result.output
+    assert "the mapping (or the schema) probably does not fit" in result.output
 
 
 def test_some_bad_rows_are_counted_once_each(

@@ -152,7 +152,7 @@ def encode_csv(
             if progress is not None:
                 progress(summary.records)
         if summary.problems and not skip_invalid:
-            raise _invalid_input(source, summary)
+            raise _invalid_input(source, summary, passthrough=plan.passthrough)
     return summary
 
 
@@ -346,7 +346,9 @@ def _write_batch(
     summary.skipped += int((~keep).sum())
 
 
-def _invalid_input(source: str, summary: EncodeSummary) -> InputError:
+def _invalid_input(
+    source: str, summary: EncodeSummary, *, passthrough: bool
+) -> InputError:
     rows, found = summary.invalid_rows, summary.problems_found
     every = rows == summary.records > 1
     counted = (
@@ -360,7 +362,14 @@ def _invalid_input(source: str, summary: EncodeSummary) -> InputError:
         "Correct the rows (or the mapping), or pass --skip-invalid to leave "
         "them out with --report FILE listing them."
     )
-    if every:
+    if every and passthrough:
+        hint = (
+            "Without a mapping, values are encoded exactly as written and must "
+            "fit the schema's formats: write one (docs/mappings.md) and see what "
+            "the first rows become with `linkage mapping preview RECORDS.csv "
+            "--mapping MAPPING.yaml --schema SCHEMA.json`. " + hint
+        )
+    elif every:
         # A mapping or schema that does not fit the export fails every row.
         hint = (
             "When every row fails, the mapping (or the schema) probably does not "
