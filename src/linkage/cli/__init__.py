@@ -56,6 +56,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "keygen",
         "Write a new random key (256 bits, base64url) to FILE.",
     ),
+    "mapping": LazyCommand(
+        "linkage.cli.mapping",
+        "mapping",
+        "Try an agency mapping on its export before encoding.",
+    ),
     "match": LazyCommand(
         "linkage.cli.match",
         "match",
@@ -149,8 +154,8 @@ def main() -> None:
     """Privacy-preserving record linkage between agencies.
 
     \b
-    At the agency:   keygen, schema check, encode, vault resolve,
-                     upload, results
+    At the agency:   keygen, schema check, mapping preview, encode,
+                     vault resolve, upload, results
     Operator:        match, evaluate, serve, project create|add-member,
                      run start|status|wait, audit export
     Investigator:    keygen --investigator, reveal request|status|open
