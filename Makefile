@@ -5,12 +5,19 @@ BIN := $(VENV)/bin
 
 .PHONY: install demo test lint typecheck unit bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(VENV)/.warmed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# numba compiles the matching kernels on first use (tens of seconds); compile
+# them here, into numba's on-disk cache, so the first command is as fast as the
+# next. Again when a kernel's source changes (the cache is per source file).
+$(VENV)/.warmed: $(VENV)/.installed $(wildcard src/linkage/matching/*.py src/linkage/matching/clk/*.py)
+	$(PY) -m linkage.matching.warmup
 	touch $@
 
 demo: install

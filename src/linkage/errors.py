@@ -59,10 +59,16 @@ class _ProblemsError(LinkageError):
         summary: str,
         problems: Sequence[Problem] = (),
         hint: str | None = None,
+        *,
+        total: int | None = None,
     ) -> None:
+        """``total`` is the number of problems found, when only the first of
+        them are kept in ``problems`` (a file with a bad value on every row
+        must not fill memory), so the message counts every one."""
         self.summary = summary
         self.problems = list(problems)
         self.hint = hint
+        self.total = max(total or 0, len(self.problems))
         super().__init__(self._render())
 
     _MAX_SHOWN = 20
@@ -71,9 +77,9 @@ class _ProblemsError(LinkageError):
         lines = [self.summary]
         for problem in self.problems[: self._MAX_SHOWN]:
             lines.append(f"  - {problem}")
-        hidden = len(self.problems) - self._MAX_SHOWN
+        hidden = self.total - min(len(self.problems), self._MAX_SHOWN)
         if hidden > 0:
-            lines.append(f"  ... and {hidden} more")
+            lines.append(f"  ... and {hidden:,} more")
         if self.hint:
             lines.append(self.hint)
         return "\n".join(lines)

@@ -376,7 +376,9 @@ def test_every_client_option_has_help() -> None:
         command: click.Command = main
         for name in path:
             assert isinstance(command, click.Group)
-            command = command.commands[name]
+            loaded = command.get_command(click.Context(command), name)
+            assert loaded is not None, f"{path} {name}"
+            command = loaded
         assert command.help
         for parameter in command.params:
             if isinstance(parameter, click.Option):

@@ -175,6 +175,59 @@ def test_invalid_values_are_all_reported_and_nothing_written(
     assert list(tmp_path.glob("*.part")) == []
 
 
+def test_every_bad_row_and_problem_is_counted_beyond_those_kept(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
+) -> None:
+    """7,283 rows with two bad values each: the message counts all of them,
+    though only the first thousand problems are kept and twenty shown."""
+    rows = [["ref", "name", "dob"]]
+    rows += [[str(i), "Bob", "1981-02-30"] for i in range(1, 7284)]
+    records = write_rows(tmp_path / "people.csv", rows)
+    result, out = encode_small(run_cli, dated_schema, records, secret_file)
+    assert result.exit_code == 1
+    assert "none of the 7,283 rows can be encoded (14,566 problems)" in result.output
+    assert "  ... and 14,546 more" in result.output
+    assert "Without a mapping, values are encoded exactly as written" in result.output
+    assert "linkage mapping preview" in result.output
+    assert not out.exists()
+
+
+def test_a_mapping_that_fails_every_row_points_to_the_preview(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
+) -> None:
+    """Every name upper-cased for a lower-case schema: the mapping is suspect."""
+    rows = [["ref", "name", "dob"]]
+    rows += [[str(i), "ann", "1981-02-28"] for i in range(1, 31)]
+    records = write_rows(tmp_path / "people.csv", rows)
+    mapping = tmp_path / "agency.yaml"
+    mapping.write_text(
+        "version: 1\nfields:\n  name: {column: name, steps: [upper]}\n"
+        "  dob: {column: dob}\n",
+        encoding="utf-8",
+    )
+    result, _ = encode_small(
+        run_cli, dated_schema, records, secret_file, "--mapping", mapping
+    )
+    assert result.exit_code == 1
+    assert "none of the 30 rows can be encoded;" in result.output
+    assert "the mapping (or the schema) probably does not fit" in result.output
+
+
+def test_some_bad_rows_are_counted_once_each(
+    run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
+) -> None:
+    """1,200 bad rows among 2,000, one with two problems: counted as rows."""
+    rows = [["ref", "name", "dob"], ["0", "Bob", "1981-02-30"]]
+    rows += [[str(i), "ann", "1981-02-30"] for i in range(1, 1200)]
+    rows += [[str(i), "ann", "1981-02-28"] for i in range(1200, 2000)]
+    records = write_rows(tmp_path / "people.csv", rows)
+    result, _ = encode_small(run_cli, dated_schema, records, secret_file)
+    assert result.exit_code == 1
+    assert "1,200 row(s) cannot be encoded (1,201 problems)" in result.output
+    assert "  ... and 1,181 more" in result.output
+    assert "mapping preview" not in result.output
+
+
 def test_skip_invalid_writes_the_rest_and_a_report(
     run_cli: RunCli, tmp_path: Path, dated_schema: Path, secret_file: Path
 ) -> None:

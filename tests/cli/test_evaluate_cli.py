@@ -135,9 +135,6 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "does not exist" in output
 
 
-@pytest.mark.skipif(
-    "evaluate" not in main.commands, reason="evaluate not yet registered in main"
-)
 def test_registered_in_main(files: tuple[Path, Path]) -> None:
     """`linkage evaluate` runs through the main group."""
     matches, truth = files

@@ -11,9 +11,14 @@ from linkage.cli import main
 def all_commands(
     group: click.Group, prefix: str = ""
 ) -> list[tuple[str, click.Command]]:
+    # list_commands/get_command, not group.commands: the top group is lazy.
+    context = click.Context(group)
     found = []
-    for name, command in sorted(group.commands.items()):
+    for name in sorted(group.list_commands(context)):
+        command = group.get_command(context, name)
         path = f"{prefix} {name}".strip()
+        assert command is not None, f"`linkage {path}` does not load"
+        assert command.name == name, f"`linkage {path}` loads {command.name}"
         found.append((path, command))
         if isinstance(command, click.Group):
             found.extend(all_commands(command, path))

@@ -194,7 +194,7 @@ def test_variants_step_short_form(tmp_path: Path) -> None:
         (
             "[{given_name_variants: builtn}]",
             "given_name_variants",
-            "must be one of builtin, none (got 'builtn')",
+            "must be one of builtin, international, none (got 'builtn')",
         ),
         (
             "[{given_name_variants: {table: none}}]",

@@ -483,6 +483,7 @@ def test_resolve_caps_reported_problems(tmp_path: Path, small_vault: Vault) -> N
         resolve_results(results, small_vault, tmp_path / "out.csv")
     assert "5000 rows that cannot be resolved" in str(caught.value)
     assert len(caught.value.problems) == 100
+    assert "  ... and 4,980 more" in str(caught.value)  # Not 80: all are counted.
 
 
 def test_header_names_fields_but_no_values(vault_path: Path) -> None:

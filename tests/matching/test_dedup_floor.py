@@ -3,14 +3,18 @@ unrelated records that diffusion piles up near a Dice of 0.5."""
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from linkage.errors import InputError
 from linkage.formats.schema import load_schema
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
-from tests.conftest import CONFIGS, encode_demo_agencies
+from tests.conftest import CONFIGS, RunCli, encode_demo_agencies
 
 SCHEMA = CONFIGS / "schemas" / "demo.json"  # The shipped default: diffusion.
 
@@ -43,3 +47,57 @@ def test_dedup_candidates_stay_out_of_the_unrelated_bulk(encoded: list[Path]) ->
     result = Matcher(parties, settings).run()
     assert 0 < int(result.stats["candidate pairs"]) <= 20 * records
     assert int(result.stats["groups"]) > 0
+
+
+def _near_copies(pairs: int, flipped: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random 1024-bit CLKs, ``pairs`` of them with a copy that has
+    ``flipped`` bits flipped (Dice about 0.85 for 150), among twenty times as
+    many unrelated ones (so random pairs are nearly all unrelated): the
+    originals and the copies."""
+    rng = np.random.default_rng(21)
+    bits = rng.random((21 * pairs, 1024)) < 0.5
+    copies = bits[:pairs].copy()
+    for row in copies:
+        row[rng.choice(1024, flipped, replace=False)] ^= True
+    return np.packbits(bits, axis=1), np.packbits(copies, axis=1)
+
+
+def _clkhash_json(path: Path, *clks: np.ndarray) -> Path:
+    rows = np.concatenate(clks)
+    document = {"clks": [base64.b64encode(clk.tobytes()).decode() for clk in rows]}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_a_stop_at_the_dedup_floor_names_the_threshold_given(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Issue 21: `--threshold 0.9 --dedup` stopped saying that too many pairs
+    "reach the threshold 0.800", the floor below 0.9 that dedup gathers at.
+    The pairs here all lie between the two, so only the floor can stop it."""
+    encodings = _clkhash_json(tmp_path / "clks.json", *_near_copies(100, 150))
+    result = run_cli(
+        "match", encodings, "--dedup", "--threshold", "0.9", "--blocking", "none",
+        "--max-candidates", "50", "--out", tmp_path / "groups.csv",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "More than 50 pairs of records reach a Dice of 0.800 (" in result.output
+    assert "for the threshold 0.900 you gave" in result.output
+    assert "reach the threshold" not in result.output
+    assert "Raise the threshold: the floor rises with it" in result.output
+
+
+def test_the_same_pairs_stop_a_link_at_the_threshold_itself(tmp_path: Path) -> None:
+    """Linking without dedup gathers at the threshold, and the message names it."""
+    originals, copies = _near_copies(100, 150)
+    paths = [
+        _clkhash_json(tmp_path / "a.json", originals),
+        _clkhash_json(tmp_path / "b.json", copies),
+    ]
+    settings = MatchSettings(
+        threshold=0.8,
+        blocking="none",
+        max_candidates=50,  # type: ignore[arg-type]
+    )
+    with pytest.raises(InputError, match=r"reach the threshold 0\.80\d: too many"):
+        Matcher(load_parties(paths), settings).run()

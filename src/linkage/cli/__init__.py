@@ -3,11 +3,16 @@
 Every command is a thin layer over the library: it parses options, calls the
 core, and turns a :class:`~linkage.errors.LinkageError` into a clear message on
 stderr and exit status 1.
+
+The group is lazy: a command's module is imported only when that command runs
+(or shows its own help), so ``linkage --help``, ``--version`` and light commands
+such as ``keygen`` never pay for the service, pandas, SciPy or numba.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import Any, NamedTuple
 
 import click
 
@@ -15,8 +20,126 @@ from linkage import __version__
 from linkage.errors import LinkageError
 
 
+class LazyCommand(NamedTuple):
+    """Where a top-level command lives, and the line ``linkage --help`` shows."""
+
+    module: str
+    attribute: str
+    short_help: str
+
+
+#: Every top-level command. The short help is the one place the overview's line
+#: is written: ``linkage --help`` shows it without importing the module.
+COMMANDS: dict[str, LazyCommand] = {
+    "audit": LazyCommand(
+        "linkage.cli.audit",
+        "audit",
+        "The tamper-evident audit log: export, verify, report.",
+    ),
+    "demo": LazyCommand(
+        "linkage.cli.demo",
+        "demo",
+        "Run a linkage end to end on four synthetic agencies.",
+    ),
+    "encode": LazyCommand(
+        "linkage.cli.encode",
+        "encode",
+        "Encode RECORDS.csv into CLKs with fresh random pseudonyms.",
+    ),
+    "evaluate": LazyCommand(
+        "linkage.cli.evaluate",
+        "evaluate",
+        "Compare match groups with the truth: precision and recall.",
+    ),
+    "keygen": LazyCommand(
+        "linkage.cli.keys",
+        "keygen",
+        "Write a new random key (256 bits, base64url) to FILE.",
+    ),
+    "mapping": LazyCommand(
+        "linkage.cli.mapping",
+        "mapping",
+        "Try an agency mapping on its export before encoding.",
+    ),
+    "match": LazyCommand(
+        "linkage.cli.match",
+        "match",
+        "Link the ENCODINGS of two or more agencies (or dedup one).",
+    ),
+    "privacy-check": LazyCommand(
+        "linkage.cli.privacy",
+        "privacy_check_command",
+        "Attack ENCODINGS as someone without the secret would.",
+    ),
+    "project": LazyCommand(
+        "linkage.cli.client",
+        "project",
+        "Create linkage projects on the service (operator).",
+    ),
+    "results": LazyCommand(
+        "linkage.cli.client",
+        "results",
+        "Download your party's results from the completed run.",
+    ),
+    "reveal": LazyCommand(
+        "linkage.cli.reveal",
+        "reveal",
+        "Reveal who is behind a match ID, only as the policy allows.",
+    ),
+    "run": LazyCommand(
+        "linkage.cli.client",
+        "run",
+        "Start matching runs and follow them.",
+    ),
+    "schema": LazyCommand(
+        "linkage.cli.schema",
+        "schema",
+        "Work with linkage schemas (clkhash linkage schema v3).",
+    ),
+    "serve": LazyCommand(
+        "linkage.cli.serve",
+        "serve",
+        "Run the linkage service: projects, uploads, runs and results.",
+    ),
+    "upload": LazyCommand(
+        "linkage.cli.client",
+        "upload",
+        "Upload your ENCODINGS file with your party token.",
+    ),
+    "vault": LazyCommand(
+        "linkage.cli.vault",
+        "vault",
+        "Use your agency's pseudonym vault, which stays at the agency.",
+    ),
+}
+
+
 class LinkageGroup(click.Group):
-    """A click group that reports our errors as messages, not tracebacks."""
+    """The top-level group: lazy commands, and our errors as messages.
+
+    Follows click's documented ``LazyGroup`` pattern, with the overview written
+    from :data:`COMMANDS` so that listing the commands imports none of them.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        command = getattr(importlib.import_module(entry.module), entry.attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{entry.module}.{entry.attribute} is not a command")
+        command.short_help = entry.short_help
+        return command
+
+    def format_commands(
+        self, ctx: click.Context, formatter: click.HelpFormatter
+    ) -> None:
+        rows = [(name, COMMANDS[name].short_help) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -31,8 +154,8 @@ def main() -> None:
     """Privacy-preserving record linkage between agencies.
 
     \b
-    At the agency:   keygen, schema check, encode, vault resolve,
-                     upload, results
+    At the agency:   keygen, schema check, mapping preview, encode,
+                     vault resolve, upload, results
     Operator:        match, evaluate, serve, project create|add-member,
                      run start|status|wait, audit export
     Investigator:    keygen --investigator, reveal request|status|open
@@ -41,40 +164,3 @@ def main() -> None:
     Oversight:       audit verify|report
     Demo:            demo
     """
-
-
-def _register() -> None:
-    # Imported here so each module can import `main`'s helpers without cycles.
-    from linkage.cli import (
-        audit,
-        client,
-        demo,
-        encode,
-        evaluate,
-        keys,
-        match,
-        privacy,
-        reveal,
-        schema,
-        serve,
-        vault,
-    )
-
-    main.add_command(keys.keygen)
-    main.add_command(schema.schema)
-    main.add_command(encode.encode)
-    main.add_command(vault.vault)
-    main.add_command(match.match)
-    main.add_command(evaluate.evaluate)
-    main.add_command(demo.demo)
-    main.add_command(serve.serve)
-    main.add_command(client.project)
-    main.add_command(client.upload)
-    main.add_command(client.run)
-    main.add_command(client.results)
-    main.add_command(reveal.reveal)
-    main.add_command(audit.audit)
-    main.add_command(privacy.privacy_check_command)
-
-
-_register()

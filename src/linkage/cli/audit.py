@@ -20,8 +20,6 @@ from linkage.cli.connection import connect, server_option, token_option
 from linkage.cli.options import existing_file, output_file
 from linkage.reveal.keys import read_service_public_key
 from linkage.service.settings import Settings
-from linkage.storage import Store
-from linkage.storage.audit_log import read_audit_log
 
 
 @click.group()
@@ -64,6 +62,11 @@ def _log_source(
         return list(exported.entries), list(exported.heads), str(export_file)
     if data_dir is not None and not (data_dir / "linkage.db").is_file():
         raise click.UsageError(f"{data_dir} holds no service database (linkage.db)")
+    # Here, not at the top: the database layer (SQLAlchemy) is only needed for
+    # this source, and `linkage audit verify EXPORT` should start at once.
+    from linkage.storage import Store
+    from linkage.storage.audit_log import read_audit_log
+
     url = database_url or Settings(data_dir=data_dir or Path()).database
     store = Store.open(url)
     try:

@@ -9,7 +9,6 @@ import click
 
 from linkage.reveal.keys import key_id, read_service_public_key
 from linkage.reveal.policy import DEFAULT_POLICY, load_policy
-from linkage.service.init import initialise
 from linkage.service.settings import Settings
 
 
@@ -92,6 +91,10 @@ def serve(
     printed here lets them check it by another channel.
     """
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
+    # Here, not at the top: the store behind it imports SQLAlchemy and the
+    # matching engine, which `linkage serve --help` does not need.
+    from linkage.service.init import initialise
+
     token_path = initialise(data_dir, database_url=database_url)
     settings = Settings(
         data_dir=data_dir,

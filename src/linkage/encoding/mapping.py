@@ -60,13 +60,23 @@ Its value then goes through, in this order:
    ``casefold``, ``collapse_whitespace``, ``remove_whitespace``,
    ``remove_punctuation`` (options ``hyphen`` and ``apostrophe``, each
    ``keep | space | remove``; default ``{hyphen: space, apostrophe: remove}``),
-   ``digits_only``, ``first_word``, ``zero_pad: WIDTH``,
-   ``given_name_variants`` and ``surname_parts``.
+   ``digits_only``, ``first_word``, ``last_word``, ``drop_first_word``,
+   ``drop_last_word``, ``zero_pad: WIDTH``, ``given_name_variants``,
+   ``surname_parts``, and the steps that take part of a value
+   (:mod:`linkage.encoding.parts`): ``split: {on: ",", part: 0}`` (a
+   negative part counts from the end), ``extract: REGEX`` or
+   ``extract: {pattern: REGEX, group: N | NAME}`` (default: group 1 if the
+   pattern has groups, else the whole match) and
+   ``replace: {pattern: REGEX, with: TEXT}`` (every match; ``\\1`` in
+   ``with`` is group 1). A part that is not there (no match, too few parts)
+   is ``""``; patterns, groups and part numbers are checked with the file.
 
    ``given_name_variants`` replaces each word that is a known variant of a
    given name with its canonical form ("bill" -> "william"), using the
    built-in table (:mod:`linkage.encoding.name_variants`); its options are
-   ``builtin`` (the default), or ``{table: builtin | none, extra: FILE.csv}``
+   ``builtin`` (the default, English), ``international`` (English and short
+   forms in other languages), or
+   ``{table: builtin | international | none, extra: FILE.csv}``
    to add the agency's own tables (``variant,canonical`` rows, read relative
    to the mapping file; a row there replaces the built-in one). Put it after
    ``lower`` and ``remove_punctuation``, and use the same tables at every
@@ -222,6 +232,36 @@ class FieldMapping:
         if value and self.dates is not None:
             return self._reformat_date(value)
         return value, None
+
+    def stages(self, raw: str) -> tuple[list[tuple[str, str]], str | None]:
+        """What each stage makes of one raw value, for a person checking the
+        mapping: ``(stage, value)`` pairs in order, and the error, if any.
+
+        The last value is what :meth:`transform` returns; a stage that does
+        not apply is left out, and a missing value ends the list.
+        """
+        seen: list[tuple[str, str]] = []
+        if is_missing(raw, self.missing):
+            return [("missing", "")], None
+        value = raw
+        if self.name_part is not None:
+            value = self.prepare(raw)
+            seen.append((f"name_part: {self.name_part}", value))
+        if not value:
+            return seen, None
+        for step in self.steps:
+            value = step.function(value)
+            seen.append((step.name, value))
+        if self.value_map:
+            value, error = self._map_value(value)
+            seen.append(("value_map", value))
+            if error is not None:
+                return seen, error
+        if value and self.dates is not None:
+            value, error = self._reformat_date(value)
+            seen.append(("date_formats", value))
+            return seen, error
+        return seen, None
 
     def _map_value(self, value: str) -> tuple[str, str | None]:
         mapped = self.value_map.get(value)

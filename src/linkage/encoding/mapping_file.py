@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -42,6 +43,17 @@ from linkage.encoding.normalise import (
     uses_two_digit_year,
     validate_date_format,
     zero_pad,
+)
+from linkage.encoding.parts import (
+    check_group,
+    check_replacement,
+    compile_pattern,
+    drop_first_word,
+    drop_last_word,
+    extract,
+    last_word,
+    replace,
+    split_part,
 )
 from linkage.errors import MappingError, Problem
 from linkage.yaml_files import UniqueKeyLoader, load_yaml_file
@@ -142,7 +154,7 @@ class _Checker:
     def integer(self, value: Any, path: str, low: int, high: int) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):
             number: int | None = value
-        elif isinstance(value, str) and value.isascii() and value.isdigit():
+        elif isinstance(value, str) and value.isascii() and _is_whole(value):
             number = int(value)
         else:
             number = None
@@ -158,6 +170,10 @@ class _Checker:
             return cast(str, value)
         self.fail(path, f"must be one of {', '.join(options)} (got {value!r})")
         return None
+
+
+def _is_whole(text: str) -> bool:
+    return text.removeprefix("-").isdigit()
 
 
 def _join(path: str, key: str) -> str:
@@ -379,6 +395,9 @@ _SIMPLE_STEPS: dict[str, Callable[[str], str]] = {
     "remove_whitespace": remove_whitespace,
     "digits_only": digits_only,
     "first_word": first_word,
+    "last_word": last_word,
+    "drop_first_word": drop_first_word,
+    "drop_last_word": drop_last_word,
 }
 _STEP_NAMES = (
     *_SIMPLE_STEPS,
@@ -386,6 +405,9 @@ _STEP_NAMES = (
     "zero_pad",
     "given_name_variants",
     "surname_parts",
+    "split",
+    "extract",
+    "replace",
 )
 
 
@@ -426,6 +448,8 @@ def _parse_step(item: Any, path: str, checker: _Checker) -> Step | None:
         return _parse_variants_step(options, path, checker)
     if name == "surname_parts":
         return _parse_surname_parts_step(options, path, checker)
+    if name in _PART_STEPS:
+        return _PART_STEPS[name](options, f"{path}.{name}", checker)
     if name == "zero_pad":
         if options is None:
             checker.fail(path, "step 'zero_pad' needs a width, like `zero_pad: 4`")
@@ -461,11 +485,12 @@ def _parse_punctuation_step(options: Any, path: str, checker: _Checker) -> Step 
     return Step(label, function)
 
 
-_VARIANT_TABLES = ("builtin", "none")
+_VARIANT_TABLES = ("builtin", "international", "none")
 
 
 def _parse_variants_step(options: Any, path: str, checker: _Checker) -> Step | None:
-    """``given_name_variants``, ``: builtin`` or ``: {table: ..., extra: ...}``."""
+    """``given_name_variants``, ``: builtin | international`` or
+    ``: {table: ..., extra: ...}``."""
     path = f"{path}.given_name_variants"
     settings: dict[str, Any] | None
     if options is None or isinstance(options, str):
@@ -489,7 +514,9 @@ def _parse_variants_step(options: Any, path: str, checker: _Checker) -> Step | N
         return None
     try:
         variants = load_variant_table(
-            builtin=table == "builtin", extra=[checker.folder / name for name in extra]
+            builtin=table != "none",
+            international=table == "international",
+            extra=[checker.folder / name for name in extra],
         )
     except MappingError as error:
         for problem in error.problems or [Problem(error.summary)]:
@@ -527,6 +554,130 @@ def _parse_surname_parts_step(
         return None
     function = partial(split_name_parts, order=cast(PartOrder, order))
     return Step(f"surname_parts: {{order: {order}}}", function)
+
+
+def _parse_split_step(options: Any, path: str, checker: _Checker) -> Step | None:
+    """``split: {on: DELIMITER, part: INDEX}``."""
+    if options is None:
+        checker.fail(path, "step 'split' needs `{on: DELIMITER, part: INDEX}`")
+        return None
+    settings = checker.mapping(options, path)
+    if settings is None:
+        return None
+    before = len(checker.problems)
+    checker.keys(settings, path, ("on", "part"))
+    delimiter = _required(settings, "on", path, checker, "the delimiter, like `,`")
+    if delimiter is not None:
+        delimiter = checker.text(delimiter, f"{path}.on")
+        if delimiter == "":
+            checker.fail(f"{path}.on", "must not be empty")
+    part = _required(settings, "part", path, checker, "0 (the first), -1 (the last)")
+    if part is not None:
+        part = checker.integer(part, f"{path}.part", -_MAX_PART, _MAX_PART)
+    if len(checker.problems) > before:
+        return None
+    function = partial(split_part, delimiter=delimiter, part=part)
+    return Step(f"split: {{on: {_quoted(delimiter)}, part: {part}}}", function)
+
+
+def _quoted(text: str) -> str:
+    # As written in the YAML file: repr() would double every backslash.
+    return f"'{text}'"
+
+
+_MAX_PART = 1000
+
+
+def _parse_extract_step(options: Any, path: str, checker: _Checker) -> Step | None:
+    """``extract: PATTERN`` or ``extract: {pattern: PATTERN, group: N | NAME}``."""
+    settings = _pattern_settings(options, path, checker, "extract")
+    if settings is None:
+        return None
+    checker.keys(settings, path, ("pattern", "group"))
+    pattern = _parse_pattern(settings, path, checker)
+    if pattern is None:
+        return None
+    group: int | str = 1 if pattern.groups else 0
+    if "group" in settings:
+        given = checker.text(settings["group"], f"{path}.group")
+        if given is None:
+            return None
+        group = int(given) if given.isascii() and given.isdigit() else given
+        try:
+            check_group(pattern, group)
+        except ValueError as error:
+            checker.fail(f"{path}.group", str(error))
+            return None
+    function = partial(extract, pattern=pattern, group=group)
+    label = f"extract: {{pattern: {_quoted(pattern.pattern)}, group: {group}}}"
+    return Step(label, function)
+
+
+def _parse_replace_step(options: Any, path: str, checker: _Checker) -> Step | None:
+    """``replace: {pattern: PATTERN, with: TEXT}``."""
+    settings = _pattern_settings(options, path, checker, "replace")
+    if settings is None:
+        return None
+    checker.keys(settings, path, ("pattern", "with"))
+    pattern = _parse_pattern(settings, path, checker)
+    replacement = checker.text(settings.get("with", ""), f"{path}.with")
+    if pattern is None or replacement is None:
+        return None
+    try:
+        check_replacement(pattern, replacement)
+    except ValueError as error:
+        checker.fail(f"{path}.with", f"{_quoted(replacement)} {error}")
+        return None
+    function = partial(replace, pattern=pattern, replacement=replacement)
+    label = (
+        f"replace: {{pattern: {_quoted(pattern.pattern)}, "
+        f"with: {_quoted(replacement)}}}"
+    )
+    return Step(label, function)
+
+
+def _pattern_settings(
+    options: Any, path: str, checker: _Checker, name: str
+) -> dict[str, Any] | None:
+    if options is None:
+        checker.fail(path, f"step {name!r} needs `{{pattern: REGEX, ...}}`")
+        return None
+    if isinstance(options, str) and name == "extract":
+        return {"pattern": options}
+    return checker.mapping(options, path)
+
+
+def _parse_pattern(
+    settings: Mapping[str, Any], path: str, checker: _Checker
+) -> re.Pattern[str] | None:
+    given = _required(settings, "pattern", path, checker, "a regular expression")
+    text = None if given is None else checker.text(given, f"{path}.pattern")
+    if text is None:
+        return None
+    if text == "":
+        checker.fail(f"{path}.pattern", "must not be empty")
+        return None
+    try:
+        return compile_pattern(text)
+    except ValueError as error:
+        checker.fail(f"{path}.pattern", f"{_quoted(text)} {error}")
+        return None
+
+
+def _required(
+    settings: Mapping[str, Any], key: str, path: str, checker: _Checker, what: str
+) -> Any:
+    if key not in settings:
+        checker.fail(f"{path}.{key}", f"is missing; add `{key}:` with {what}")
+        return None
+    return settings[key]
+
+
+_PART_STEPS: dict[str, Callable[[Any, str, _Checker], Step | None]] = {
+    "split": _parse_split_step,
+    "extract": _parse_extract_step,
+    "replace": _parse_replace_step,
+}
 
 
 def _parse_value_map(

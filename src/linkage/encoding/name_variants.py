@@ -12,7 +12,12 @@ compared ignoring case. The built-in table
 (``linkage/data/given_name_variants.csv``) holds a few hundred English
 nicknames and spellings; variants shared by several formal names (Chris, Alex,
 Sam, Pat, Jo, Terry) are left out on purpose, since mapping them would make
-Christine agree with Christopher.
+Christine agree with Christopher. The international table
+(``linkage/data/given_name_variants_international.csv``, used on top of the
+English one when asked for) adds short forms in Spanish, Portuguese,
+Italian, French, German, Dutch, Polish and Russian (pepe -> jose,
+hans -> johannes), written without accents for use after ``strip_accents``;
+its header lists the forms it leaves alone.
 
 Rules that keep canonicalising stable (twice is the same as once):
 
@@ -45,18 +50,24 @@ from linkage.errors import MappingError, Problem
 
 __all__ = [
     "BUILTIN_TABLE",
+    "INTERNATIONAL_TABLE",
     "VariantTable",
     "builtin_table",
+    "international_table",
     "load_variant_table",
     "parse_variant_text",
     "read_variant_file",
 ]
 
 BUILTIN_TABLE = "given_name_variants.csv"
-"""The file name of the built-in table in ``linkage/data``."""
+"""The file name of the built-in (English) table in ``linkage/data``."""
+
+INTERNATIONAL_TABLE = "given_name_variants_international.csv"
+"""The file name of the built-in table of other languages in ``linkage/data``."""
 
 _HEADER = ("variant", "canonical")
 _BUILTIN_SOURCE = f"builtin ({BUILTIN_TABLE})"
+_INTERNATIONAL_SOURCE = f"international ({INTERNATIONAL_TABLE})"
 _WORD = re.compile(r"\S+")
 
 
@@ -221,12 +232,13 @@ def _resolved(table: Mapping[str, str], sources: Sequence[str]) -> dict[str, str
 
 
 def load_variant_table(
-    *, builtin: bool = True, extra: Iterable[Path] = ()
+    *, builtin: bool = True, international: bool = False, extra: Iterable[Path] = ()
 ) -> VariantTable:
-    """The built-in table and/or extra tables, merged and checked.
+    """The built-in tables and/or extra tables, merged and checked.
 
     Args:
-        builtin: Whether to start from the built-in table.
+        builtin: Whether to start from the built-in (English) table.
+        international: Whether to add the built-in table of other languages.
         extra: The agency's own tables, applied in order; a later table's row
             replaces an earlier one's for the same variant.
 
@@ -239,6 +251,9 @@ def load_variant_table(
     if builtin:
         merged.update(builtin_table().canonical)
         sources.append(_BUILTIN_SOURCE)
+    if international:
+        merged.update(_read_builtin(INTERNATIONAL_TABLE))
+        sources.append(_INTERNATIONAL_SOURCE)
     for path in extra:
         merged.update(read_variant_file(path))
         sources.append(str(path))
@@ -248,6 +263,16 @@ def load_variant_table(
 @cache
 def builtin_table() -> VariantTable:
     """The built-in table of English given-name variants (read once)."""
-    text = files("linkage").joinpath("data", BUILTIN_TABLE).read_text(encoding="utf-8")
-    table = parse_variant_text(text, BUILTIN_TABLE)
+    table = _read_builtin(BUILTIN_TABLE)
     return VariantTable(_resolved(table, [BUILTIN_TABLE]), (_BUILTIN_SOURCE,))
+
+
+@cache
+def international_table() -> VariantTable:
+    """The English table with the other languages' on top (read once)."""
+    return load_variant_table(builtin=True, international=True)
+
+
+def _read_builtin(name: str) -> dict[str, str]:
+    text = files("linkage").joinpath("data", name).read_text(encoding="utf-8")
+    return parse_variant_text(text, name)

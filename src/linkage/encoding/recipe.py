@@ -62,6 +62,10 @@ class EncodeSummary:
     skipped: int = 0
     fields_absent: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: Every row that cannot be encoded and every problem found, counted
+    #: although only the first problems are kept in ``problems``.
+    invalid_rows: int = 0
+    problems_found: int = 0
 
 
 def new_pseudonyms(count: int) -> npt.NDArray[np.uint8]:
@@ -140,6 +144,7 @@ def encode_csv(
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
             summary.records += len(chunk)
+            summary.invalid_rows += int(batch.invalid.sum())
             _note_problems(summary, batch.problems)
             log_skipped(batch.problems)
             # After the first problem, without skip_invalid, only look for more.
@@ -148,7 +153,7 @@ def encode_csv(
             if progress is not None:
                 progress(summary.records)
         if summary.problems and not skip_invalid:
-            raise _invalid_input(source, summary)
+            raise _invalid_input(source, summary, passthrough=plan.passthrough)
     return summary
 
 
@@ -318,6 +323,7 @@ def _kept(values: Sequence[T], keep: npt.NDArray[np.bool_]) -> list[T]:
 
 
 def _note_problems(summary: EncodeSummary, problems: list[Problem]) -> None:
+    summary.problems_found += len(problems)
     room = _MAX_PROBLEMS_KEPT - len(summary.problems)
     summary.problems.extend(problems[: max(room, 0)])
 
@@ -344,16 +350,41 @@ def _write_batch(
     summary.skipped += int((~keep).sum())
 
 
-def _invalid_input(source: str, summary: EncodeSummary) -> InputError:
-    rows = len({problem.row for problem in summary.problems})
-    more = " (showing the first)" if len(summary.problems) >= _MAX_PROBLEMS_KEPT else ""
+def _invalid_input(
+    source: str, summary: EncodeSummary, *, passthrough: bool
+) -> InputError:
+    rows, found = summary.invalid_rows, summary.problems_found
+    every = rows == summary.records > 1
+    counted = (
+        f"none of the {rows:,} rows can be encoded"
+        if every
+        else f"{rows:,} row(s) cannot be encoded"
+    )
+    if found != rows:
+        counted += f" ({found:,} problems)"
+    hint = (
+        "Correct the rows (or the mapping), or pass --skip-invalid to leave "
+        "them out with --report FILE listing them."
+    )
+    if every and passthrough:
+        hint = (
+            "Without a mapping, values are encoded exactly as written and must "
+            "fit the schema's formats: write one (docs/mappings.md) and see what "
+            "the first rows become with `linkage mapping preview RECORDS.csv "
+            "--mapping MAPPING.yaml --schema SCHEMA.json`. " + hint
+        )
+    elif every:
+        # A mapping or schema that does not fit the export fails every row.
+        hint = (
+            "When every row fails, the mapping (or the schema) probably does not "
+            "fit the export: see what the first rows become with `linkage mapping "
+            "preview RECORDS.csv --mapping MAPPING.yaml --schema SCHEMA.json`. " + hint
+        )
     return InputError(
-        f"{source}: {rows} row(s) cannot be encoded{more}; nothing was written",
+        f"{source}: {counted}; nothing was written",
         summary.problems,
-        hint=(
-            "Correct the rows (or the mapping), or pass --skip-invalid to leave "
-            "them out with --report FILE listing them."
-        ),
+        hint=hint,
+        total=found,
     )
 
 

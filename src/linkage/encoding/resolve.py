@@ -189,4 +189,5 @@ class _Resolver:
             "nothing was written",
             self.problems,
             hint=hint,
+            total=self.problem_count,
         )

@@ -34,11 +34,13 @@ from linkage.errors import InputError
 __all__ = [
     "ALL_PAIRS",
     "CandidateChunk",
+    "CandidateLimitError",
     "CandidatePairs",
     "Candidates",
     "Clks",
     "Indices",
     "Scores",
+    "candidate_floor_error",
     "candidate_limit_error",
 ]
 
@@ -81,12 +83,53 @@ CandidateChunk = CandidatePairs
 Candidates = CandidatePairs
 
 
-def candidate_limit_error(limit: int, threshold: float) -> InputError:
+class CandidateLimitError(InputError):
+    """More than ``limit`` pairs reach ``threshold``: the run stops.
+
+    ``threshold`` is the score the pairs were gathered at, which is not always
+    the threshold the operator gave (deduplication and the probabilistic
+    method gather pairs below it), so whoever set that score may say what it
+    is (:func:`candidate_floor_error`).
+    """
+
+    def __init__(self, summary: str, hint: str, limit: int, threshold: float) -> None:
+        super().__init__(summary, hint=hint)
+        self.limit = limit
+        self.threshold = threshold
+
+
+_LIMIT_HINT = (
+    "Raise the threshold (a Dice threshold below about 0.6 compares "
+    "records that share little), or check that the files were encoded with "
+    "a suitable schema."
+)
+
+
+def candidate_limit_error(limit: int, threshold: float) -> CandidateLimitError:
     """The error for more than ``limit`` pairs at or above ``threshold``."""
-    return InputError(
+    return CandidateLimitError(
         f"More than {limit:,} pairs of records reach the threshold "
         f"{threshold:.3f}: too many to be matches",
-        hint="Raise the threshold (a Dice threshold below about 0.6 compares "
-        "records that share little), or check that the files were encoded with "
-        "a suitable schema.",
+        _LIMIT_HINT,
+        limit,
+        threshold,
+    )
+
+
+def candidate_floor_error(
+    error: CandidateLimitError, floor: str, hint: str
+) -> CandidateLimitError:
+    """``error`` again, for pairs gathered at a floor below the threshold.
+
+    Args:
+        error: The error raised at the floor.
+        floor: What the floor is: "reach a Dice of 0.500 (FLOOR)".
+        hint: What to do about it.
+    """
+    return CandidateLimitError(
+        f"More than {error.limit:,} pairs of records reach a Dice of "
+        f"{error.threshold:.3f} ({floor}): too many to gather",
+        hint,
+        error.limit,
+        error.threshold,
     )

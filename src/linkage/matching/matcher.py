@@ -26,7 +26,12 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.matching import clustering, solving
-from linkage.matching.candidates import CandidatePairs, candidate_limit_error
+from linkage.matching.candidates import (
+    CandidateLimitError,
+    CandidatePairs,
+    candidate_floor_error,
+    candidate_limit_error,
+)
 from linkage.matching.clk.blocking import (
     DEFAULT_COMPLETENESS,
     LshPlan,
@@ -159,7 +164,7 @@ class Matcher:
             candidates, choice, model = linked.candidates, linked.choice, linked.model
             labels = self.solve(candidates, choice.threshold)
         else:
-            candidates = self.candidates(self._candidate_floor(choice.threshold))
+            candidates = self._floor_candidates(choice)
             labels = self.solve(candidates, choice.threshold)
         matches = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {
@@ -201,14 +206,28 @@ class Matcher:
             across=len(self.parties.parties) > 1,
             within=self.settings.dedup,
         )
-        return link_probabilistically(
-            self.all_clks(),
-            self.parties.party_of,
-            segments,
-            self.candidates,
-            settings,
-            progress=self.report,
-        )
+        try:
+            return link_probabilistically(
+                self.all_clks(),
+                self.parties.party_of,
+                segments,
+                self.candidates,
+                settings,
+                progress=self.report,
+            )
+        except CandidateLimitError as error:
+            given = self.settings.candidate_threshold is not None
+            floor = (
+                "the --candidate-threshold given"
+                if given
+                else "the probabilistic method's candidate threshold, chosen "
+                f"from the scores for the {self._threshold_words(choice)}"
+            )
+            hint = (
+                "Raise --candidate-threshold: whole encodings at or above it "
+                "are candidates, which the model then scores."
+            )
+            raise candidate_floor_error(error, floor, hint) from None
 
     def best_match_scores(self) -> npt.NDArray[np.float64]:
         """Scores whose distribution shows the match and non-match modes.
@@ -287,6 +306,34 @@ class Matcher:
             best_scores(sample, None, floor=0.0) if len(sample) > 1 else np.zeros(1)
         )
         return within, best_scores(sample, references, floor=0.0)
+
+    def _floor_candidates(self, choice: ThresholdChoice) -> CandidatePairs:
+        """The candidates at :meth:`_candidate_floor`; a stop there names the
+        threshold it was derived from, not only the floor."""
+        floor = self._candidate_floor(choice.threshold)
+        try:
+            return self.candidates(floor)
+        except CandidateLimitError as error:
+            if floor >= choice.threshold:
+                raise
+            what = (
+                "the lowest score deduplication gathers for the "
+                f"{self._threshold_words(choice)}, since its average-linkage "
+                "clustering weighs pairs a little below the threshold too"
+            )
+            hint = (
+                "Raise the threshold: the floor rises with it (it lies "
+                f"{_DEDUP_MARGIN} below the threshold, or half the threshold if "
+                "that is higher, and no lower than the scores of nearly all "
+                "unrelated records). Or raise --max-candidates if memory allows "
+                "(about 24 bytes a pair)."
+            )
+            raise candidate_floor_error(error, what, hint) from None
+
+    def _threshold_words(self, choice: ThresholdChoice) -> str:
+        if self.settings.threshold == "auto":
+            return f"threshold {choice.threshold:.3f} chosen from the scores"
+        return f"threshold {choice.threshold:.3f} you gave"
 
     def _candidate_floor(self, threshold: float) -> float:
         # Average-linkage clustering needs the pairs a little below the

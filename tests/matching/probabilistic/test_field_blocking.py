@@ -82,5 +82,9 @@ def test_the_candidate_cap_stops_probabilistic_linkage_with_a_message(
     schema = load_schema(CONFIGS / "schemas" / "febrl-fields.json")
     paths, _ = encode_febrl4_agencies(tmp_path, febrl4_frames, schema, b"s", 300)
     settings = MatchSettings(method="probabilistic", max_candidates=100)
-    with pytest.raises(InputError, match="More than 100 pairs"):
+    with pytest.raises(InputError, match="More than 100 pairs") as caught:
         Matcher(load_parties(paths), settings).run()
+    # The floor is the method's own, not a threshold the operator gave.
+    assert "(the probabilistic method's candidate threshold" in str(caught.value)
+    assert "chosen from the scores" in str(caught.value)
+    assert "--candidate-threshold" in str(caught.value)

@@ -1,0 +1,136 @@
+"""Whole-process times of start-up and of the first run, as a user meets them.
+
+    .venv/bin/python benchmarks/startup.py [--repeat 7] [--demo-repeat 2]
+
+Times, in fresh processes, ``linkage --version``, ``linkage --help`` and
+``linkage encode --help`` (with ``python -c pass`` as the floor), then
+``linkage demo`` in a fresh copy of ``src`` and ``configs`` whose numba cache is
+empty: its first run, its second run, and, in another fresh copy, the first run
+after the install-time warm-up (``python -m linkage.matching.warmup``, as
+``make install`` runs it). Prints the median of each over the repeats.
+
+Each process imports this checkout's ``src`` (PYTHONPATH), so the figures are
+for this code whatever is installed. ``NUMBA_CACHE_DIR`` is removed from the
+children's environment, so the cache is the copy's own ``__pycache__``; so is
+``PYTHONDONTWRITEBYTECODE``, so Python caches bytecode as on a user's machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH = "import sys; from linkage.cli import main; sys.exit(main())"
+
+
+def environment(source: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("NUMBA_CACHE_DIR", "PYTHONDONTWRITEBYTECODE")
+    }
+    env["PYTHONPATH"] = str(source)
+    return env
+
+
+def timed(args: Sequence[str], source: Path, cwd: Path) -> float:
+    """Wall seconds of one process; fails loudly if the process fails."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        list(args),
+        cwd=cwd,
+        env=environment(source),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{completed.stderr}")
+    return elapsed
+
+
+def linkage(*args: str) -> list[str]:
+    # The same as the console script, without depending on where it points.
+    return [sys.executable, "-c", LAUNCH, *args]
+
+
+def fresh_copy(parent: Path, name: str) -> Path:
+    """A copy of src and configs with no bytecode and no numba cache."""
+    copy = parent / name
+    ignore = shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc", "*.pyc")
+    for folder in ("src", "configs"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=ignore)
+    return copy
+
+
+def median_row(label: str, times: list[float]) -> str:
+    return (
+        f"| {label} | {statistics.median(times):.2f} | {min(times):.2f} | "
+        f"{max(times):.2f} | {len(times)} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=7, help="Start-up repeats.")
+    parser.add_argument(
+        "--demo-repeat", type=int, default=2, help="Fresh copies per demo figure."
+    )
+    parser.add_argument(
+        "--people", type=int, default=20_000, help="The demo's population size."
+    )
+    options = parser.parse_args()
+    source = ROOT / "src"
+    startup = {
+        "python -c pass (floor)": [sys.executable, "-c", "pass"],
+        "linkage --version": linkage("--version"),
+        "linkage --help": linkage("--help"),
+        "linkage encode --help": linkage("encode", "--help"),
+    }
+    rows = {label: [] for label in startup} | {
+        "linkage demo, first run (empty numba cache)": [],
+        "linkage demo, second run": [],
+        "warm-up (`make install` step, empty cache)": [],
+        "linkage demo, first run after the warm-up": [],
+    }
+    timed(linkage("--version"), source, ROOT)  # Bytecode for this checkout.
+    for _ in range(options.repeat):
+        for label, args in startup.items():
+            rows[label].append(timed(args, source, ROOT))
+    demo = ["demo", "--people", str(options.people), "--out"]
+    for number in range(options.demo_repeat):
+        with tempfile.TemporaryDirectory(prefix="linkage-startup-") as temporary:
+            copy = fresh_copy(Path(temporary), "cold")
+            for run in ("first run (empty numba cache)", "second run"):
+                args = linkage(*demo, str(copy / f"demo-{run[:5]}"))
+                rows[f"linkage demo, {run}"].append(timed(args, copy / "src", copy))
+            warm = fresh_copy(Path(temporary), "warm")
+            warm_up = [sys.executable, "-m", "linkage.matching.warmup"]
+            rows["warm-up (`make install` step, empty cache)"].append(
+                timed(warm_up, warm / "src", warm)
+            )
+            args = linkage(*demo, str(warm / "demo"))
+            rows["linkage demo, first run after the warm-up"].append(
+                timed(args, warm / "src", warm)
+            )
+        print(f"demo repeat {number + 1} of {options.demo_repeat} done", flush=True)
+    print(f"\nPython {sys.version.split()[0]}, {os.cpu_count()} CPUs; wall seconds")
+    print("\n| process | median | min | max | runs |\n|---|---:|---:|---:|---:|")
+    for label, times in rows.items():
+        if times:
+            print(median_row(label, times))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""`linkage --help` and `--version` start at once: they import no heavy library.
+
+Each check runs a fresh interpreter, because this test process has long since
+imported everything. It looks at ``sys.modules``, not at the clock: timings
+on a shared machine are noise (they are measured in benchmarks/startup.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import linkage
+import linkage.cli
+
+HEAVY = ("fastapi", "numba", "pandas", "scipy")
+
+# Runs the command through click's main as the console script does, but without
+# leaving the process, then reports what it printed and which heavy modules
+# were imported along the way.
+SCRIPT = """
+import contextlib, io, json, sys
+import linkage.cli
+imported_by_import = [m for m in {heavy!r} if m in sys.modules]
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = linkage.cli.main({args!r}, prog_name="linkage", standalone_mode=False)
+print(json.dumps({{
+    "code": code,
+    "output": out.getvalue(),
+    "imported_by_import": imported_by_import,
+    "imported": [m for m in {heavy!r} if m in sys.modules],
+}}))
+"""
+
+
+def run_fresh(args: list[str]) -> dict[str, object]:
+    """Run the CLI with ``args`` in a new interpreter; its report as a dict."""
+    # The child must import this checkout's package, not another installed copy.
+    source_root = str(Path(linkage.__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    env = {
+        **os.environ,
+        "PYTHONPATH": source_root + (os.pathsep + path if path else ""),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(heavy=HEAVY, args=args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report: dict[str, object] = json.loads(completed.stdout.splitlines()[-1])
+    return report
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--help"], "privacy-check"),
+        (["--version"], f"linkage, version {linkage.__version__}"),
+    ],
+)
+def test_help_and_version_import_no_heavy_library(
+    args: list[str], expected: str
+) -> None:
+    """Importing the CLI and running --help or --version load none of HEAVY."""
+    report = run_fresh(args)
+    assert report["code"] == 0
+    assert expected in str(report["output"])
+    assert report["imported_by_import"] == []
+    assert report["imported"] == []
+
+
+# An agency's routine (keygen, vault resolve, upload, results) and the
+# operator's service commands need none of HEAVY; `match`, `encode`, `evaluate`,
+# `privacy-check` and `demo` do.
+LIGHT = ["keygen", "schema", "vault", "project", "upload", "run", "results"]
+LIGHT += ["reveal", "audit", "serve"]
+
+
+@pytest.mark.parametrize("command", LIGHT)
+def test_light_commands_import_no_heavy_library(command: str) -> None:
+    """Their own help, which imports their module, loads none of HEAVY."""
+    report = run_fresh([command, "--help"])
+    assert report["code"] == 0
+    assert f"linkage {command}" in str(report["output"])
+    assert report["imported"] == []
+
+
+def test_the_overview_lists_every_command_with_its_line() -> None:
+    """`linkage --help` names each command with its short help, unimported."""
+    output = str(run_fresh(["--help"])["output"])
+    for name, entry in linkage.cli.COMMANDS.items():
+        assert f"{name} " in output
+        # The formatter may wrap a long line; compare its words.
+        assert " ".join(entry.short_help.split()[:4]) in " ".join(output.split())
+
+
+def test_a_command_is_imported_when_it_runs() -> None:
+    """The check above can fail: running `match --help` does import numba."""
+    report = run_fresh(["match", "--help"])
+    assert report["code"] == 0
+    assert "--threshold" in str(report["output"])
+    imported = report["imported"]
+    assert isinstance(imported, list)
+    assert "numba" in imported
