@@ -102,6 +102,8 @@ def shipped_hardening(
     }
     if views:
         block["views"] = views
+    else:
+        block.pop("view_taps", None)  # It applies to views only.
     return block
 
 

@@ -41,7 +41,8 @@ def columns(**changes: list[str]) -> dict[str, list[str]]:
 
 def test_the_first_clk_is_the_one_a_schema_without_views_makes() -> None:
     plain = copy.deepcopy(SHIPPED)
-    del plain["linkage"]["views"]
+    for key in ("views", "view_taps"):
+        del plain["linkage"][key]
     whole = ClkEncoder(schema_from_dict(plain), SECRET).encode(columns()).clks
     viewed = ClkEncoder(schema_from_dict(SHIPPED), SECRET).encode(columns()).clks
     assert viewed.shape == (2, 3 * whole.shape[1])
@@ -107,3 +108,47 @@ def test_the_header_says_where_each_view_lies() -> None:
             EncodingHeader(
                 FINGERPRINT, bit_length=bits, key_check="ab", extensions={"views": bad}
             )
+
+
+def test_view_taps_diffuse_the_views_alone() -> None:
+    """``view_taps`` changes the views' CLKs, never the CLK of every field."""
+    other = copy.deepcopy(SHIPPED)
+    other["linkage"]["view_taps"] = 3
+    shipped, changed = (
+        ClkEncoder(schema_from_dict(document), SECRET).encode(columns()).clks
+        for document in (SHIPPED, other)
+    )
+    size = shipped.shape[1] // 3
+    assert np.array_equal(shipped[:, :size], changed[:, :size])
+    assert not np.array_equal(shipped[:, size:], changed[:, size:])
+    schema = schema_from_dict(other)
+    diffusion = schema.segments[1].hardening
+    assert diffusion is not None and diffusion.diffusion is not None
+    assert diffusion.diffusion.taps == 3
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ({"view_taps": 5}, "applies only with 'views'"),
+        (
+            {"views": {"names": ["given_name", "surname"]}, "view_taps": 5},
+            "applies only with 'views' and 'hardening.diffusion'",
+        ),
+        (
+            {
+                "views": {"names": ["given_name", "surname"]},
+                "hardening": {"diffusion": {"taps": 4, "length": 1024}},
+                "view_taps": 0,
+            },
+            "must be a whole number from 1",
+        ),
+    ],
+)
+def test_bad_view_taps_are_reported(block: dict[str, Any], expected: str) -> None:
+    document = copy.deepcopy(SHIPPED)
+    document["linkage"] = block
+    with pytest.raises(SchemaError) as raised:
+        schema_from_dict(document)
+    assert "linkage.view_taps" in str(raised.value)
+    assert expected in str(raised.value)

@@ -25,7 +25,8 @@ AGENCIES = ("police", "social_services", "tax")  # All fields; no address; no bi
 def _encode(root: Path, views: bool) -> tuple[list[Path], pd.DataFrame]:
     document = json.loads((CONFIGS / "schemas" / "demo-views.json").read_text())
     if not views:
-        del document["linkage"]["views"]
+        for key in ("views", "view_taps"):
+            del document["linkage"][key]
     paths = encode_demo_agencies(
         root, AGENCIES, schema_from_dict(document), SECRET,
         size=1500, seed=4, vault_key=VAULT_KEY,

@@ -1,5 +1,5 @@
 """The shipped field groups for the probabilistic method
-(configs/schemas/demo-groups.json) against all three attackers, beside the
+(configs/schemas/demo-groups.json) against every attacker, beside the
 unhardened one-filter-per-field layout (configs/schemas/demo-fields.json)."""
 
 from __future__ import annotations
@@ -30,11 +30,17 @@ def test_unhardened_per_field_filters_are_broken(per_field: PrivacyReport) -> No
     assert per_field.exposed
 
 
-def test_hardened_field_groups_keep_every_attack_to_a_few_per_cent(
+def test_the_linear_attacker_breaks_hardened_field_groups(
     groups: PrivacyReport,
 ) -> None:
-    """What the README states: about the 1 % bar, above it for the graph attack
-    on the demo's households and shared surnames (benchmarks/README.md)."""
+    """Each group is diffused on its own, so its distances to a few known
+    people follow the plaintext distances of that group's fields: fitted
+    filter by filter, 50 known pairs re-identify nearly everyone (the
+    attacker that fitted the whole encoding at once found about 1 %). The
+    other attackers stay at a few per cent (benchmarks/README.md)."""
     found = shares(groups)
     assert set(found) == {"frequency", "equality", "graph", "known-plaintext", "linear"}
-    assert max(found.values()) <= 0.03, found
+    assert found["linear"] >= 0.5, found
+    assert groups.exposed
+    others = {name: share for name, share in found.items() if name != "linear"}
+    assert max(others.values()) <= 0.03, found

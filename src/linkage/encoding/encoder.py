@@ -181,9 +181,8 @@ class _Segment:
         # Segment 0 keeps the unnumbered label, so a one-segment (plain layout)
         # encoding is hardened the same whether or not segments were asked for.
         label = b"" if index == 0 else f"/segment/{index}".encode()
-        self._hardener = Hardener(
-            hardening, secret, segment.hash_bits >> folds, label=label
-        )
+        own = segment.hardening or hardening
+        self._hardener = Hardener(own, secret, segment.hash_bits >> folds, label=label)
 
     def empty(self, count: int) -> npt.NDArray[np.uint8]:
         """Zeroed filters for ``count`` records."""

@@ -22,14 +22,18 @@ diffusion, BLIP; what each protects against and costs is in the README.
 of the fields (hardened alike), so two agencies that do not both hold a
 field can be compared on the fields they do hold::
 
-    "views": {"without_address": ["given_name", "surname", "date_of_birth", "sex"]}
+    "views": {"without_address": ["given_name", "surname", "date_of_birth", "sex"]},
+    "view_taps": 5
+
+``view_taps`` (optional) diffuses the views with other taps than the CLK of
+every field: a view of fewer fields is easier to predict from plaintext.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 #: Reports one problem: the JSON path of the key, and what is wrong.
@@ -143,6 +147,7 @@ class Segment:
     hash_bits: int  # Bits of the filter before XOR folding and hardening.
     clk_bits: int  # Bits this segment takes in the encoding.
     shared_keys: bool = False  # Its features hash with the first one's keys.
+    hardening: Hardening | None = None  # Its own, if not the schema's.
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,16 @@ class Extension:
     hardening: Hardening = field(default_factory=Hardening)
     segments: SegmentLayout | None = None
     views: tuple[View, ...] = ()
+    view_taps: int | None = None
+
+    @property
+    def view_hardening(self) -> Hardening:
+        """The hardening of the views: the schema's, with ``view_taps``."""
+        diffusion = self.hardening.diffusion
+        if self.view_taps is None or diffusion is None:
+            return self.hardening
+        views = replace(diffusion, taps=self.view_taps)
+        return replace(self.hardening, diffusion=views)
 
 
 def parse_extension(
@@ -186,7 +201,7 @@ def parse_extension(
     if not isinstance(block, dict):
         fail(_BLOCK, "must be a JSON object")
         return Extension()
-    _only_keys(block, _BLOCK, {"hardening", "segments", "views"}, fail)
+    _only_keys(block, _BLOCK, {"hardening", "segments", "views", "view_taps"}, fail)
     hardening = block.get("hardening", {})
     if not isinstance(hardening, dict):
         fail(_HARDENING, "must be a JSON object")
@@ -199,11 +214,25 @@ def parse_extension(
             "cannot be combined with 'segments': views are whole CLKs of "
             "several fields, segments per-field filters; choose one",
         )
+    parsed = _parse_hardening(hardening, feature_ids, fail)
     return Extension(
-        hardening=_parse_hardening(hardening, feature_ids, fail),
+        hardening=parsed,
         segments=segments,
         views=views,
+        view_taps=_parse_view_taps(block, views, parsed, fail),
     )
+
+
+def _parse_view_taps(
+    block: Mapping[str, Any], views: tuple[View, ...], hardening: Hardening, fail: Fail
+) -> int | None:
+    if "view_taps" not in block:
+        return None
+    path = f"{_BLOCK}.view_taps"
+    if not views or hardening.diffusion is None:
+        fail(path, "applies only with 'views' and 'hardening.diffusion'")
+        return None
+    return _whole(block["view_taps"], path, 1, _MAX_TAPS, fail)
 
 
 def _parse_views(

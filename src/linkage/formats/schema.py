@@ -200,11 +200,12 @@ class LinkageSchema:
         if layout is None:
             names = tuple(f.identifier for f in self.encoded_features)
             clk_bits = hardening.output_length(self.l)
-            views = [("clk", names), *self.extension.views]
-            return tuple(
-                Segment(name, members, self.hash_length, clk_bits)
-                for name, members in views
-            )
+            own = self.extension.view_hardening
+            views = [
+                Segment(name, members, self.hash_length, clk_bits, hardening=own)
+                for name, members in self.extension.views
+            ]
+            return (Segment("clk", names, self.hash_length, clk_bits), *views)
         grouped = {name for _, members in layout.groups for name in members}
         groups = list(layout.groups) + [
             (f.identifier, (f.identifier,))
@@ -859,7 +860,7 @@ def _check_diffusion_taps(schema: LinkageSchema, checker: _Checker) -> None:
     folded = schema.segments[0].hash_bits >> schema.xor_folds
     drawn_from = hardening.balanced_length(folded)
     most = max_taps(drawn_from)
-    taps = hardening.diffusion.taps
+    taps = max(hardening.diffusion.taps, schema.extension.view_taps or 0)
     if taps <= most:
         return
     checker.fail(

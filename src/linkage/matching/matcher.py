@@ -155,8 +155,7 @@ class Matcher:
     def run(self) -> MatchResult:
         """Choose the threshold, find candidates, solve, and assign match IDs."""
         started = time.perf_counter()
-        best = self.best_match_scores()
-        choice = self.threshold(best)
+        best, choice = self._reference_scores()
         self._shift = self._view_shifts(choice)
         model = None
         if self.settings.method == "probabilistic":
@@ -240,6 +239,10 @@ class Matcher:
         match. Both go into the distribution.
         """
         rng = np.random.default_rng(_SAMPLE_SEED)
+        if self.views.all_across_on_views(len(self.parties.parties)):
+            # No two parties are compared on the whole CLK: the links all lie
+            # on views, and the most used one shows them best.
+            return self._view_best_scores(self.views.views_in_use()[0], rng)
         pooled = []
         for number in range(len(self.parties.parties)):
             others = self._other_clks(number)
@@ -248,9 +251,25 @@ class Matcher:
             pooled.append(_pair_halves(*self._half_scores(number, others, rng)))
             if len(self.parties.parties) == 2 and not self.settings.dedup:
                 break  # Both directions of a two-party link tell the same story.
-        if not pooled:
-            return self._view_best_scores(self.views.views_in_use()[0], rng)
         return np.concatenate(pooled)
+
+    def _reference_scores(self) -> tuple[npt.NDArray[np.float64], ThresholdChoice]:
+        """The best-match scores the shared threshold is chosen from, and the
+        choice: those of ``best_match_scores``, or, where they show no
+        matches apart from the non-matches, those of the first view that does
+        (few parties with few people in common may show their links only
+        there)."""
+        best = self.best_match_scores()
+        choice = self.threshold(best)
+        if choice.method != "default" or self.settings.threshold != "auto":
+            return best, choice
+        rng = np.random.default_rng(_SAMPLE_SEED)
+        for view in self.views.views_in_use():
+            view_best = self._view_best_scores(view, rng)
+            view_choice = self.threshold(view_best)
+            if view_choice.method != "default":
+                return view_best, view_choice
+        return best, choice
 
     def _view_best_scores(
         self, view: str, rng: np.random.Generator

@@ -12,6 +12,8 @@ CLK of every field.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import numpy.typing as npt
 
@@ -58,8 +60,14 @@ class ViewPlan:
         return self._clks[key]
 
     def views_in_use(self) -> list[str]:
-        """The views some pair is compared on, other than the whole CLK."""
-        return sorted(set(self.pair_view.values()))
+        """The views some pair is compared on, other than the whole CLK, the
+        most used first."""
+        counts = Counter(self.pair_view.values())
+        return sorted(counts, key=lambda view: (-counts[view], view))
+
+    def all_across_on_views(self, parties: int) -> bool:
+        """Whether every pair of different parties is compared on a view."""
+        return parties > 1 and len(self.pair_view) == parties * (parties - 1) // 2
 
     def describe(self) -> str:
         """Which pairs are compared on which view ("none" if every pair is

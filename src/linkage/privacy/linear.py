@@ -23,6 +23,11 @@ schema can exploit that linearity twice:
   that fit, calibrated on the distances among the known pairs themselves;
   records are assigned one to one and the anchors grow from the most
   confident assignments (:func:`linkage.privacy.self_training.self_train`).
+  An encoding of several filters (views, field groups) is fitted filter by
+  filter, each with its own fields and taps, and the evidence summed: each
+  filter's distances are a separate measurement of the same people. Fitting
+  the whole encoding as one filter found about 1 % of the demo's hardened
+  field groups; filter by filter finds nearly all of them.
 
 Without diffusion the transform is the identity and the attack works on
 plain CLKs as well. What it does not do: recover ``M`` or the known records'
@@ -41,9 +46,10 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from linkage.formats.extension import Segment
 from linkage.formats.schema import BitsPerToken, LinkageSchema
 from linkage.privacy.assign import Assignment
-from linkage.privacy.bits import Progress, unpack_bits
+from linkage.privacy.bits import Progress, filter_slices, unpack_bits
 from linkage.privacy.self_training import Pairs, checked_pairs, self_train
 from linkage.privacy.tokens import TokenTable, token_table
 
@@ -148,14 +154,20 @@ def linear_attack(
     """
     known = checked_pairs(known, len(clks), len(population), "linear attack")
     bits = unpack_bits(clks, schema.clk_length)
-    weights = _token_weights(schema, token_table(schema, population))
-    transform = _Transform.of(schema)
+    table = token_table(schema, population)
+    weights = _token_weights(schema, table)
+    token_features = [feature for feature, _ in table.vocabulary]
+    parts = [
+        _Part.of(schema, segment, bits[:, columns], weights, token_features)
+        for segment, columns in zip(schema.segments, filter_slices(schema), strict=True)
+    ]
 
     def scores_of(pairs: Pairs) -> Floats:
+        # Each filter is diffused on its own: fitted apart, evidence summed.
         anchors = pairs[:_MAX_ANCHORS]
-        observed = _hamming(bits, bits[anchors[:, 0]])
-        predicted = transform(_filter_distance(weights, anchors[:, 1], transform))
-        return _fit_scores(observed, predicted, anchors)
+        return sum(
+            (part.scores(anchors) for part in parts[1:]), parts[0].scores(anchors)
+        )
 
     return self_train(
         scores_of,
@@ -182,14 +194,11 @@ class _Transform:
     taps: int
 
     @classmethod
-    def of(cls, schema: LinkageSchema) -> _Transform:
-        hardening = schema.extension.hardening
-        filter_bits = sum(
-            hardening.balanced_length(segment.hash_bits >> schema.xor_folds)
-            for segment in schema.segments
-        )
+    def of(cls, schema: LinkageSchema, segment: Segment) -> _Transform:
+        hardening = segment.hardening or schema.extension.hardening
+        filter_bits = hardening.balanced_length(segment.hash_bits >> schema.xor_folds)
         taps = 1 if hardening.diffusion is None else hardening.diffusion.taps
-        return cls(filter_bits, schema.clk_length, taps)
+        return cls(filter_bits, segment.clk_bits, taps)
 
     def __call__(self, distance: Floats) -> Floats:
         if self.taps == 1:
@@ -200,6 +209,34 @@ class _Transform:
         share = (1 - (1 - 2 * differ) ** self.taps) / 2
         result: Floats = (self.output_bits * share).astype(np.float32)
         return result
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One filter of the encodings (the CLK, a view, a field's filter): its
+    bits, the token weights of the features it holds, and its diffusion."""
+
+    bits: Floats
+    weights: sp.csr_matrix
+    transform: _Transform
+
+    @classmethod
+    def of(
+        cls,
+        schema: LinkageSchema,
+        segment: Segment,
+        bits: Floats,
+        weights: sp.csr_matrix,
+        token_features: list[str],
+    ) -> _Part:
+        held = [i for i, f in enumerate(token_features) if f in segment.features]
+        return cls(bits, weights[:, held], _Transform.of(schema, segment))
+
+    def scores(self, anchors: Pairs) -> Floats:
+        """Each (encoding, record) pair's fit of this filter's distances."""
+        observed = _hamming(self.bits, self.bits[anchors[:, 0]])
+        filter_distance = _filter_distance(self.weights, anchors[:, 1], self.transform)
+        return _fit_scores(observed, self.transform(filter_distance), anchors)
 
 
 def _token_weights(schema: LinkageSchema, table: TokenTable) -> sp.csr_matrix:
