@@ -7,11 +7,15 @@ Having this file in ``tests/`` also makes pytest put ``tests/`` on ``sys.path``
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from threadpoolctl import threadpool_limits
 
 from linkage.cli import main
 from linkage.demo.generator import write_demo_data
@@ -23,6 +27,37 @@ from linkage.formats.schema import LinkageSchema
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 FEBRL4_SCHEMA = CONFIGS / "schemas" / "febrl4.json"
+
+# One BLAS thread per test process. The privacy attacks' dense linear algebra
+# ran up to six times slower with OpenBLAS threads competing for the cores
+# (with other work on the machine, or with pytest-xdist's other worker).
+threadpool_limits(limits=1, user_api="blas")
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection: Any, _record: Any) -> None:
+    """The store's SQLite databases in this process skip fsync on commit.
+
+    A commit still writes through to the file (a killed process loses
+    nothing), it is only not forced to the disk, which no test can observe;
+    the service tests commit thousands of times (each audit entry is one).
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous = OFF")
+        cursor.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding a test marked ``slow`` run first, each kept whole.
+
+    With pytest-xdist (``make unit``), the longest tests then start at once
+    and the quick ones fill in around them, instead of one long test running
+    alone at the end; a module stays together so that its module-scoped
+    fixtures are built once per process.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 @pytest.fixture(scope="session")

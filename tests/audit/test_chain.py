@@ -465,6 +465,7 @@ def logs_and_mutations(draw: st.DrawFn) -> tuple[list[AuditEntry], list[SignedHe
     return entries, heads
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(logs_and_mutations())
 def test_any_single_mutation_is_detected(

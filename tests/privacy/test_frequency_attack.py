@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from privacy_data import demo_schema, encode, febrl4_schema, people, truth_by_id
 
 from linkage.privacy.assign import correct_share
 from linkage.privacy.frequency import frequency_attack
 
 
+@pytest.mark.slow
 def test_names_sampled_from_the_population_are_re_identified() -> None:
     """Given name + surname CLKs of 1,000 of 2,000 people: most are re-identified.
 
@@ -26,6 +28,7 @@ def test_names_sampled_from_the_population_are_re_identified() -> None:
     assert correct / scored >= 0.4
 
 
+@pytest.mark.slow
 def test_febrl_names_sampled_from_the_population_are_re_identified(
     febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:

@@ -42,6 +42,7 @@ def test_calibration_a_fakename_like_list_is_re_identified() -> None:
     assert re_identified(schema) >= 0.9
 
 
+@pytest.mark.slow
 def test_the_published_steps_alone_re_identify_plain_clks() -> None:
     """Embedding, alignment without known pairs and assignment, as published,
     with no refinement on anchors (the published code: 100 % at 1,000)."""
@@ -78,6 +79,7 @@ GROUPS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("taps", "low", "high"), [(3, 0.5, 1.0), (5, 0.0, 0.05)])
 def test_field_groups_are_compared_filter_by_filter(
     taps: int, low: float, high: float

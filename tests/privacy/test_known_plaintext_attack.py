@@ -25,6 +25,7 @@ def _febrl4_a_and_truth(
     return encoded, truth_by_id(duplicates, second["rec_id"])
 
 
+@pytest.mark.slow
 def test_fifty_known_pairs_re_identify_febrl4(
     febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
@@ -44,6 +45,7 @@ def test_fifty_known_pairs_re_identify_febrl4(
     assert (assignment.record[rows] == truth[rows]).all()
 
 
+@pytest.mark.slow
 def test_twenty_known_pairs_re_identify_febrl4(
     febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
@@ -79,6 +81,7 @@ def test_known_pairs_must_name_rows_that_exist(
         known_plaintext_attack(clks, encoded, schema, np.zeros((0, 2)))
 
 
+@pytest.mark.slow
 def test_balanced_encodings_are_learnt_too(
     febrl4_frames: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:

@@ -11,6 +11,7 @@ from privacy_data import demo_schema, encode, people, truth_by_id
 from linkage.privacy.check import privacy_check
 
 
+@pytest.mark.slow
 def test_encodings_without_a_counterpart_are_not_counted() -> None:
     """The share is over encodings whose person the population holds."""
     schema = demo_schema()

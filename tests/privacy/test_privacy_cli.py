@@ -102,6 +102,7 @@ def test_one_attack_and_fewer_known_pairs(
     assert report["results"][0]["scored"] == 960
 
 
+@pytest.mark.slow
 def test_without_known_pairs_nothing_is_scored(
     run_cli: RunCli, demo_files: dict[str, Path]
 ) -> None:

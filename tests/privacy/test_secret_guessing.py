@@ -108,6 +108,7 @@ def test_an_unreadable_dictionary_is_named(tmp_path: Path) -> None:
     ("secret", "share", "verdict"),
     [(b"aaaaaaaaaaaaaaaa", 1.0, "exposed"),
      (generate_key_text().encode(), 0.0, "resistant")],
+    ids=["weak", "generated"],  # The generated key differs in each process.
 )  # fmt: skip
 def test_privacy_check_scores_the_secret_guess(
     secret: bytes, share: float, verdict: str

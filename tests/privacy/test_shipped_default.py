@@ -24,6 +24,7 @@ def default() -> PrivacyReport:
     return attacked(schema)
 
 
+@pytest.mark.slow
 def test_plain_clks_of_the_same_fields_are_broken(plain: PrivacyReport) -> None:
     found = shares(plain)
     assert found["graph"] >= 0.9 and found["known-plaintext"] >= 0.9
@@ -31,6 +32,7 @@ def test_plain_clks_of_the_same_fields_are_broken(plain: PrivacyReport) -> None:
     assert plain.exposed
 
 
+@pytest.mark.slow
 def test_the_shipped_default_resists_every_attack(default: PrivacyReport) -> None:
     """4 taps: every attacker at or under 1 % on these people (the linear one
     re-identified 0.8 % with 50 known pairs; 3 taps let it take 5.2 %)."""

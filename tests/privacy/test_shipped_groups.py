@@ -24,12 +24,14 @@ def groups() -> PrivacyReport:
     return attacked(schema)
 
 
+@pytest.mark.slow
 def test_unhardened_per_field_filters_are_broken(per_field: PrivacyReport) -> None:
     found = shares(per_field)
     assert found["graph"] >= 0.9 and found["known-plaintext"] >= 0.9
     assert per_field.exposed
 
 
+@pytest.mark.slow
 def test_the_linear_attacker_breaks_hardened_field_groups(
     groups: PrivacyReport,
 ) -> None:

@@ -7,9 +7,8 @@ import base64
 import json
 import logging
 import sqlite3
-import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -263,17 +262,24 @@ def test_agency_refusal_reaches_the_investigator(world: World) -> None:
 def test_expired_grant_is_refused_and_audited(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """The service's clock runs an hour behind the agencies': a grant it issues
+    for a minute has long expired for them. Then its clock catches up, and
+    the next grant has expired for the service too. Nobody waits."""
     policy = RevealPolicy(
         approvals_required=2,
         approver_role="approver",
         deny_ends_request=True,
-        grant_lifetime=timedelta(seconds=1),
+        grant_lifetime=timedelta(minutes=1),
     )
+    behind = [timedelta(hours=1)]
+
+    def service_clock() -> datetime:
+        return datetime.now(UTC) - behind[0]
+
     root = tmp_path_factory.mktemp("expiring")
-    with build_world(RunCli(), root, policy) as short:
+    with build_world(RunCli(), root, policy, clock=service_clock) as short:
         request_id = short.request()
         short.approve_fully(request_id)
-        time.sleep(1.2)
         expired = short.fulfil(short.grant_of(request_id))
         assert expired.exit_code == 1
         assert "expired" in expired.output
@@ -281,7 +287,7 @@ def test_expired_grant_is_refused_and_audited(
         # An agency that skipped its own check is refused by the service too.
         late = short.request()
         short.approve_fully(late)
-        time.sleep(1.2)
+        behind[0] = timedelta(0)  # Issued an hour ago, by the service's clock now.
         grant_id = short.grant_of(late)
         sealed = seal(b"{}", X25519PrivateKey.generate().public_key(), b"any")
         token = short.path("health.token").read_text().strip()

@@ -11,9 +11,10 @@ approver are registered.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -155,8 +156,14 @@ class World:
 
 
 @contextmanager
-def build_world(run_cli: RunCli, root: Path, policy: RevealPolicy) -> Iterator[World]:
-    """Encode, upload, run and resolve; yield the world with the service up."""
+def build_world(
+    run_cli: RunCli,
+    root: Path,
+    policy: RevealPolicy,
+    clock: Callable[[], datetime] | None = None,
+) -> Iterator[World]:
+    """Encode, upload, run and resolve; yield the world with the service up
+    (on ``clock``, if given)."""
     from linkage.demo.generator import write_demo_data
 
     exports = write_demo_data(root / "data", size=300, seed=11)
@@ -175,7 +182,7 @@ def build_world(run_cli: RunCli, root: Path, policy: RevealPolicy) -> Iterator[W
             "--vault-key-file", root / f"{agency}-vault.key", "--party", agency,
         )  # fmt: skip
         _ok(encoded)
-    with running_service(root / "service", policy=policy) as service:
+    with running_service(root / "service", policy=policy, clock=clock) as service:
         world = World(run_cli, root, service.url, service.data_dir, 0, "")
         (root / "operator.token").write_text(service.operator_token + "\n")
         world.project_id = _make_project(world)

@@ -117,6 +117,7 @@ def _check_problem(response: Any) -> None:
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str
 )

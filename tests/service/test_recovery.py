@@ -2,7 +2,10 @@
 readable, the uploads are intact and a new run completes.
 
 The service runs as a real subprocess (uvicorn on loopback, SQLite in a data
-folder); it is killed with SIGKILL while the matcher is comparing.
+folder); it is killed with SIGKILL while the matcher is comparing. So that
+the kill lands there however fast the machine, the first service holds its
+matcher once comparing has begun (it keeps reporting that it is comparing)
+instead of racing a run made long with many records.
 """
 
 from __future__ import annotations
@@ -34,18 +37,35 @@ from linkage.service.runs import INTERRUPTED_MESSAGE
 from linkage.storage import Store
 
 FINGERPRINT = "c" * 64
-RECORDS = 80_000  # Per party: the run takes a few seconds on two cores.
-OVERLAP = 40_000
+RECORDS = 3_000  # Per party.
+OVERLAP = 1_500
 START_SECONDS = 60
 RUN_SECONDS = 120
 
 _SERVER = """
 import sys
+import time
 from pathlib import Path
 
 import uvicorn
 
+import linkage.service.runs as service_runs
 from linkage.service import Settings, create_app
+
+if "--hold-when-comparing" in sys.argv:
+
+    class HeldMatcher(service_runs.Matcher):
+        # The real matcher, held from its first comparison on.
+        def __init__(self, *args, progress, **kwargs):
+            def report(label, done, total):
+                progress(label, done, total)
+                while label.startswith("comparing"):  # Until killed.
+                    time.sleep(0.05)
+                    progress(label, done, total)
+
+            super().__init__(*args, progress=report, **kwargs)
+
+    service_runs.Matcher = HeldMatcher
 
 app = create_app(Settings(data_dir=Path(sys.argv[1])))
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
@@ -59,12 +79,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(data_dir: Path, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def serve(
+    data_dir: Path, log: Path, *options: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """Start the service in a subprocess; kill it at the end if still alive."""
     port = _free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", _SERVER, str(data_dir), str(port)],
+            [sys.executable, "-c", _SERVER, str(data_dir), str(port), *options],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -127,7 +149,7 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(tmp_path: Path) -> None:
         "health": encodings(files["health"], second, 2),
     }
 
-    with serve(data_dir, log) as (process, url):
+    with serve(data_dir, log, "--hold-when-comparing") as (process, url):
         response = httpx.post(
             f"{url}/projects",
             headers=as_operator,

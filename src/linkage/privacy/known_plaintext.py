@@ -181,13 +181,29 @@ def _explained(
     none = np.asarray(occurs @ unset)  # (known records, bits)
     entries = occurs.tocoo()
     result = np.zeros_like(sets)
+    from_rate = (1 - _TRUST) * rate
     for start in range(0, entries.nnz, _CHUNK):
         record = entries.row[start : start + _CHUNK]
         token = entries.col[start : start + _CHUNK]
-        others = spurious + (1 - spurious) * -np.expm1(none[record] - unset[token])
-        chance = np.clip(_TRUST * others + (1 - _TRUST) * rate, spurious, 1 - missed)
+        # Operation for operation (so to the last bit) what reads
+        #   others = spurious + (1 - spurious) * -expm1(none - unset)
+        #   chance = clip(TRUST * others + (1 - TRUST) * rate, spurious, 1 - missed)
+        #   fit = bit * log(chance) + (1 - bit) * log1p(-chance)
+        # but in place: each step a pass over (chunk, bits) without a new array.
+        work = none[record]
+        work -= unset[token]
+        np.expm1(work, out=work)
+        work *= -(1 - spurious)
+        work += spurious
+        work *= _TRUST
+        work += from_rate
+        chance = np.clip(work, spurious, 1 - missed, out=work)
         bit = known_bits[record]
-        fit = bit * np.log(chance) + (1 - bit) * np.log1p(-chance)
+        fit = np.log(chance)
+        fit *= bit
+        not_chance = np.log1p(np.negative(chance, out=work), out=work)
+        not_chance *= np.subtract(1, bit, out=bit)
+        fit += not_chance
         # Sum the fit of each token's records: a (tokens, chunk) 0/1 matrix.
         gather = sp.csr_matrix(
             (np.ones(len(token), dtype=np.float32), (token, np.arange(len(token)))),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -31,8 +32,13 @@ from linkage.storage.audit_log import AuditLog
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
     """Build the service: open (or create) its database and data folders.
+
+    ``clock`` is the service's time (UTC; default: the system's), what it
+    stamps on rows, audit entries and grants; tests move it instead of waiting.
 
     When the app's lifespan starts, runs a killed service left running are
     marked failed, encodings files a crash left after their deletion are
@@ -41,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     """
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(mode=0o700, exist_ok=True)
-    store = Store.open(settings.database)
+    store = Store.open(settings.database, clock=clock)
     signing_key = load_or_create_signing_key(settings.signing_key_path)
     audit_log = AuditLog(store, signing_key)
     worker = RunWorker(store, settings, audit_log)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -58,9 +59,11 @@ def running_service(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     policy: RevealPolicy = DEFAULT_POLICY,
     dask_scheduler: str | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Iterator[RunningService]:
     """Serve the linkage service from ``data_dir`` on a free loopback port,
-    under the reveal ``policy`` (runs on ``dask_scheduler``'s cluster if given).
+    under the reveal ``policy`` (runs on ``dask_scheduler``'s cluster if given),
+    on ``clock`` (see :func:`~linkage.service.create_app`).
 
     Raises:
         ServiceError: the server did not start or did not answer ``/health``.
@@ -80,7 +83,8 @@ def running_service(
                     max_upload_bytes=max_upload_bytes,
                     policy=policy,
                     dask_scheduler=dask_scheduler,
-                )
+                ),
+                clock=clock,
             ),
             log_level="warning",
             ws="none",

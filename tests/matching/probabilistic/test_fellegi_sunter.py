@@ -150,6 +150,7 @@ def febrl4_blocked_result(febrl4_pairs: Febrl4Pairs) -> FellegiSunterResult:
 # FEBRL4 ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_em_converges_on_febrl4(febrl4_result: FellegiSunterResult) -> None:
     """EM converges well within its iteration limit and raises no warning."""
     model = febrl4_result.model
