@@ -34,9 +34,10 @@ from linkage.service.loopback import RunningService, running_service
 
 AGENCIES = ("police", "health", "social_services", "tax")
 # The shipped default: one hardened CLK per record, the one configuration
-# measured that keeps every attack at or under 1 %. Hardened field groups linked
-# probabilistically link this messy data far better, at a little more exposure
-# to the graph attack (benchmarks/README.md); --method probabilistic shows them.
+# measured that keeps every attack at or under 1 % on records of several
+# fields. Views and hardened field groups link this messy data better, but
+# give the linear attacker more to fit (benchmarks/README.md); --method views
+# and --method probabilistic show them.
 SCHEMAS = {
     "clk": Path("schemas") / "demo.json",
     "views": Path("schemas") / "demo-views.json",
@@ -70,10 +71,10 @@ RUN_TIMEOUT_SECONDS = 1800.0
     "default). views: the same plus CLKs without the address and without the "
     "birth date, so agencies that hold different fields are compared on what "
     "both hold (schemas/demo-views.json): better linkage, more exposed to the "
-    "linear attack. probabilistic: one hardened filter per group of fields "
-    "(name, birth, address; schemas/demo-groups.json) linked with "
-    "Fellegi-Sunter weights: much better linkage on this messy data, more "
-    "exposed to the graph and equality attacks (see the README).",
+    "linear attack (0.8-2.9 %). probabilistic: one hardened filter per group "
+    "of fields (name, birth, address; schemas/demo-groups.json) linked with "
+    "Fellegi-Sunter weights: much better linkage on this messy data, broken "
+    "by the linear attack from a few known pairs (see the README).",
 )
 @click.option(
     "--configs",
