@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import click
+
 from linkage.cli import main
 from tests.conftest import RunCli
 
@@ -188,4 +190,6 @@ def test_an_export_without_a_mapped_column_is_refused(
 
 
 def test_the_command_is_registered_under_mapping() -> None:
-    assert "preview" in main.commands["mapping"].commands  # type: ignore[attr-defined]
+    group = main.get_command(click.Context(main), "mapping")
+    assert isinstance(group, click.Group)
+    assert "preview" in group.commands
