@@ -30,8 +30,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# One test process per core; the modules with slow tests are handed out first
+# (tests/conftest.py) and an idle process takes work from a busy one.
 unit: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 test: lint typecheck unit
 
