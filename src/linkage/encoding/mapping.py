@@ -330,6 +330,20 @@ class AgencyMapping:
         wanted.extend(column for spec in self.fields for column in spec.columns)
         return tuple(dict.fromkeys(wanted))
 
+    def check_fields(self, schema_fields: Sequence[str]) -> None:
+        """Check that every field this mapping fills is one of the schema's.
+
+        Raises:
+            InputError: naming the fields the schema does not have.
+        """
+        unknown = [name for name in self.field_names if name not in schema_fields]
+        if unknown:
+            raise InputError(
+                f"the mapping {self.source} fills fields the schema does not have: "
+                f"{', '.join(unknown)}",
+                hint=f"The schema's fields are: {', '.join(schema_fields)}.",
+            )
+
     def check_columns(self, columns: Sequence[str], source: str) -> None:
         """Check that an export has every column this mapping reads.
 

@@ -19,7 +19,6 @@ from linkage.encoding.mapping import AgencyMapping, FieldMapping
 from linkage.encoding.normalise import is_missing
 from linkage.encoding.records import iter_chunks, read_columns
 from linkage.encoding.values import InvalidValue, prepare_value
-from linkage.errors import InputError
 from linkage.formats.schema import Feature, LinkageSchema
 
 __all__ = ["FieldPreview", "RowPreview", "preview_mapping"]
@@ -85,7 +84,7 @@ def preview_mapping(
             reads, or the mapping fills a field the schema lacks.
     """
     if schema is not None:
-        _check_fields(mapping, schema)
+        mapping.check_fields(schema.identifiers)
     frame = _first_rows(records, encoding or mapping.encoding, rows)
     mapped = mapping.apply(frame, source=str(records), first_row=1)
     problems: dict[tuple[int, str | None], list[str]] = {}
@@ -121,16 +120,6 @@ def _schema_problems(feature: Feature, value: str) -> list[str]:
     except InvalidValue as error:
         return [f"does not fit the schema: {error}"]
     return []
-
-
-def _check_fields(mapping: AgencyMapping, schema: LinkageSchema) -> None:
-    unknown = [name for name in mapping.field_names if name not in schema.identifiers]
-    if unknown:
-        raise InputError(
-            f"the mapping {mapping.source} fills fields the schema does not have: "
-            f"{', '.join(unknown)}",
-            hint=f"The schema's fields are: {', '.join(schema.identifiers)}.",
-        )
 
 
 def _first_rows(records: Path, encoding: str, rows: int) -> pd.DataFrame:

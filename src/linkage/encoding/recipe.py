@@ -182,13 +182,7 @@ def _plan(
             hint=f"Its columns are: {', '.join(columns)}.",
         )
     mapped = set(mapping.field_names)
-    unknown = [name for name in mapping.field_names if name not in schema.identifiers]
-    if unknown:
-        raise InputError(
-            f"the mapping {mapping.source} fills fields the schema does not have: "
-            f"{', '.join(unknown)}",
-            hint=f"The schema's fields are: {', '.join(schema.identifiers)}.",
-        )
+    mapping.check_fields(schema.identifiers)
     absent = [
         f.identifier for f in schema.encoded_features if f.identifier not in mapped
     ]
