@@ -48,6 +48,13 @@ from linkage.matching.probabilistic.link import (
     file_segments,
     link_probabilistically,
 )
+from linkage.matching.sampling import (
+    SAMPLE_ROWS,
+    SAMPLE_SEED,
+    best_against_halves,
+    pool_halves,
+    sample_rows,
+)
 from linkage.matching.threshold import (
     ThresholdChoice,
     choose_threshold,
@@ -59,8 +66,6 @@ Solver = Literal["greedy", "optimal"]
 Method = Literal["clk", "probabilistic"]
 Blocking = Literal["auto", "lsh", "none"]
 MATCH_COLUMNS = ["match_id", "party", "pseudonym", "score"]
-_SAMPLE_ROWS = 5000  # Records scored to choose a threshold: enough for a histogram.
-_SAMPLE_SEED = 20261125  # Fixed, so the same files give the same threshold.
 _DEDUP_MARGIN = 0.1  # Dedup candidates reach this far below the threshold.
 _UNRELATED_PAIRS = 200_000  # Random pairs that show the scores of unrelated records.
 _UNRELATED_SHARE = 0.001  # Share of random pairs the dedup floor may let in.
@@ -149,14 +154,16 @@ class Matcher:
         self._progress = progress
         self._clks: npt.NDArray[np.uint8] | None = None
         # Per view other than the whole CLK: what its scores are shifted by,
-        # so that one threshold applies to every pair (see ``_view_shifts``).
+        # so that one threshold applies to every pair (see ``ViewPlan.shifts``).
         self._shift: dict[str, float] = {}
 
     def run(self) -> MatchResult:
         """Choose the threshold, find candidates, solve, and assign match IDs."""
         started = time.perf_counter()
         best, choice = self._reference_scores()
-        self._shift = self._view_shifts(choice)
+        if self.settings.threshold == "auto":
+            one_to_one = not self.settings.dedup
+            self._shift = self.views.shifts(choice.threshold, one_to_one=one_to_one)
         model = None
         if self.settings.method == "probabilistic":
             linked = self._link_probabilistically(choice)
@@ -238,17 +245,17 @@ class Matcher:
         best match, the other the best of records that are (mostly) not its
         match. Both go into the distribution.
         """
-        rng = np.random.default_rng(_SAMPLE_SEED)
+        rng = np.random.default_rng(SAMPLE_SEED)
         if self.views.all_across_on_views(len(self.parties.parties)):
             # No two parties are compared on the whole CLK: the links all lie
             # on views, and the most used one shows them best.
-            return self._view_best_scores(self.views.views_in_use()[0], rng)
+            return self.views.best_scores(self.views.views_in_use()[0], rng)
         pooled = []
         for number in range(len(self.parties.parties)):
             others = self._other_clks(number)
             if others is None and not self.settings.dedup:
                 continue  # Compared with every other party on views only.
-            pooled.append(_pair_halves(*self._half_scores(number, others, rng)))
+            pooled.append(pool_halves(*self._half_scores(number, others, rng)))
             if len(self.parties.parties) == 2 and not self.settings.dedup:
                 break  # Both directions of a two-party link tell the same story.
         return np.concatenate(pooled)
@@ -263,46 +270,13 @@ class Matcher:
         choice = self.threshold(best)
         if choice.method != "default" or self.settings.threshold != "auto":
             return best, choice
-        rng = np.random.default_rng(_SAMPLE_SEED)
+        rng = np.random.default_rng(SAMPLE_SEED)
         for view in self.views.views_in_use():
-            view_best = self._view_best_scores(view, rng)
+            view_best = self.views.best_scores(view, rng)
             view_choice = self.threshold(view_best)
             if view_choice.method != "default":
                 return view_best, view_choice
         return best, choice
-
-    def _view_best_scores(
-        self, view: str, rng: np.random.Generator
-    ) -> npt.NDArray[np.float64]:
-        """Best-match scores, as ``best_match_scores``, of the pairs of
-        parties compared on ``view``."""
-        pooled = [
-            _pair_halves(
-                *_halves(self.views.clks(i, view), self.views.clks(j, view), rng)
-            )
-            for (i, j), name in sorted(self.views.pair_view.items())
-            if name == view
-        ]
-        return np.concatenate(pooled)
-
-    def _view_shifts(self, choice: ThresholdChoice) -> dict[str, float]:
-        """For each view some pairs are compared on: how far its scores are
-        shifted so that the threshold chosen from its own scores lands on
-        ``choice``. Fewer fields score differently; with a fixed threshold,
-        or where no threshold could be chosen, nothing is shifted."""
-        if self.settings.threshold != "auto":
-            return {}
-        rng = np.random.default_rng(_SAMPLE_SEED)
-        shifts = {}
-        for view in self.views.views_in_use():
-            own = choose_threshold(
-                self._view_best_scores(view, rng),
-                prefer_fit=False,
-                one_to_one=not self.settings.dedup,
-            )
-            if own.method != "default":
-                shifts[view] = round(choice.threshold - own.threshold, 4)
-        return shifts
 
     def _half_scores(
         self,
@@ -314,8 +288,8 @@ class Matcher:
         clks = self.views.clks(number)
         if not self.settings.dedup:
             assert others is not None
-            return _halves(clks, others, rng)
-        rows = _sample(rng, len(clks), limit=min(_SAMPLE_ROWS, len(clks) // 2 or 1))
+            return best_against_halves(clks, others, rng)
+        rows = sample_rows(rng, len(clks), limit=min(SAMPLE_ROWS, len(clks) // 2 or 1))
         rest = np.setdiff1d(np.arange(len(clks)), rows)
         references = (
             clks[rest] if others is None else np.concatenate([clks[rest], others])
@@ -372,7 +346,7 @@ class Matcher:
         clks = self.all_clks()
         if len(clks) < 2:
             return 0.0
-        rng = np.random.default_rng(_SAMPLE_SEED)
+        rng = np.random.default_rng(SAMPLE_SEED)
         left = rng.integers(0, len(clks), _UNRELATED_PAIRS)
         right = rng.integers(0, len(clks), _UNRELATED_PAIRS)
         distinct = left != right
@@ -617,37 +591,8 @@ class Matcher:
         return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
 
 
-def _halves(
-    clks: npt.NDArray[np.uint8],
-    others: npt.NDArray[np.uint8],
-    rng: np.random.Generator,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """A sample of ``clks``'s best scores against two random halves of ``others``."""
-    sample = clks[_sample(rng, len(clks))]
-    halves = np.array_split(others[rng.permutation(len(others))], 2)
-    return (
-        best_scores(sample, halves[0], floor=0.0),
-        best_scores(sample, halves[1], floor=0.0),
-    )
-
-
-def _pair_halves(
-    first: npt.NDArray[np.float64], second: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64]:
-    # The better half holds a record's match, the other its best non-match.
-    return np.concatenate([np.maximum(first, second), np.minimum(first, second)])
-
-
 def _describe_shifts(shifts: dict[str, float]) -> str:
     return "; ".join(f"{view} {shift:+.4f}" for view, shift in shifts.items()) or "none"
-
-
-def _sample(
-    rng: np.random.Generator, count: int, limit: int = _SAMPLE_ROWS
-) -> npt.NDArray[np.int64]:
-    if count <= limit:
-        return np.arange(count, dtype=np.int64)
-    return np.sort(rng.choice(count, size=limit, replace=False)).astype(np.int64)
 
 
 def _member_scores(

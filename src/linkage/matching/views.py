@@ -19,6 +19,13 @@ import numpy.typing as npt
 
 from linkage.formats.clkfile import EncodingView
 from linkage.matching.parties import Party, PartySet
+from linkage.matching.sampling import (
+    SAMPLE_SEED,
+    Scores,
+    best_against_halves,
+    pool_halves,
+)
+from linkage.matching.threshold import choose_threshold
 
 #: The name of the CLK of every field, the first of each encoding.
 WHOLE = "clk"
@@ -64,6 +71,34 @@ class ViewPlan:
         most used first."""
         counts = Counter(self.pair_view.values())
         return sorted(counts, key=lambda view: (-counts[view], view))
+
+    def best_scores(self, view: str, rng: np.random.Generator) -> Scores:
+        """Sampled best-match scores (:mod:`linkage.matching.sampling`) of the
+        pairs of parties compared on ``view``."""
+        return np.concatenate(
+            [
+                pool_halves(
+                    *best_against_halves(self.clks(i, view), self.clks(j, view), rng)
+                )
+                for (i, j), name in sorted(self.pair_view.items())
+                if name == view
+            ]
+        )
+
+    def shifts(self, threshold: float, *, one_to_one: bool) -> dict[str, float]:
+        """For each view some pairs are compared on: how far its scores are
+        shifted so that the threshold chosen from its own scores lands on
+        ``threshold`` (fewer fields score differently). A view whose own
+        scores show no threshold is not shifted."""
+        rng = np.random.default_rng(SAMPLE_SEED)
+        shifts = {}
+        for view in self.views_in_use():
+            own = choose_threshold(
+                self.best_scores(view, rng), prefer_fit=False, one_to_one=one_to_one
+            )
+            if own.method != "default":
+                shifts[view] = round(threshold - own.threshold, 4)
+        return shifts
 
     def all_across_on_views(self, parties: int) -> bool:
         """Whether every pair of different parties is compared on a view."""
