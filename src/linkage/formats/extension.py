@@ -165,6 +165,10 @@ class SegmentLayout:
     shared_keys: bool = False
 
 
+#: The name of the CLK of every field: the first filter of an encoding with
+#: views, and the one filter of a plain encoding.
+WHOLE_CLK = "clk"
+
 #: A view: its name and the fields its CLK holds, in schema order.
 View = tuple[str, tuple[str, ...]]
 
@@ -246,8 +250,9 @@ def _parse_views(
     seen: dict[frozenset[str], str] = {}
     for name, members in value.items():
         where = f"{path}.{name}"
-        if name == "clk":
-            fail(where, "'clk' is the name of the CLK of every field; rename it")
+        if name == WHOLE_CLK:
+            message = f"{WHOLE_CLK!r} is the name of the CLK of every field"
+            fail(where, f"{message}; rename it")
             continue
         if not isinstance(members, list) or not all(
             isinstance(member, str) for member in members

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from linkage.errors import Problem, SchemaError
 from linkage.formats.extension import (
+    WHOLE_CLK,
     Extension,
     Segment,
     max_taps,
@@ -205,7 +206,8 @@ class LinkageSchema:
                 Segment(name, members, self.hash_length, clk_bits, hardening=own)
                 for name, members in self.extension.views
             ]
-            return (Segment("clk", names, self.hash_length, clk_bits), *views)
+            whole = Segment(WHOLE_CLK, names, self.hash_length, clk_bits)
+            return (whole, *views)
         grouped = {name for _, members in layout.groups for name in members}
         groups = list(layout.groups) + [
             (f.identifier, (f.identifier,))

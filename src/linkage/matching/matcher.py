@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.formats.extension import WHOLE_CLK
 from linkage.matching import clustering, solving
 from linkage.matching.candidates import (
     CandidateLimitError,
@@ -60,7 +61,7 @@ from linkage.matching.threshold import (
     choose_threshold,
     fixed_threshold,
 )
-from linkage.matching.views import WHOLE, ViewPlan
+from linkage.matching.views import ViewPlan
 
 Solver = Literal["greedy", "optimal"]
 Method = Literal["clk", "probabilistic"]
@@ -236,7 +237,8 @@ class Matcher:
             raise candidate_floor_error(error, floor, hint) from None
 
     def best_match_scores(self) -> npt.NDArray[np.float64]:
-        """Scores whose distribution shows the match and non-match modes.
+        """Scores whose distribution shows the match and non-match modes, of
+        the parties compared on the whole CLK.
 
         A record's best score alone is not enough: where every record has its
         match (as in FEBRL4) there is no non-match mode. So the records each
@@ -246,10 +248,6 @@ class Matcher:
         match. Both go into the distribution.
         """
         rng = np.random.default_rng(SAMPLE_SEED)
-        if self.views.all_across_on_views(len(self.parties.parties)):
-            # No two parties are compared on the whole CLK: the links all lie
-            # on views, and the most used one shows them best.
-            return self.views.best_scores(self.views.views_in_use()[0], rng)
         pooled = []
         for number in range(len(self.parties.parties)):
             others = self._other_clks(number)
@@ -262,21 +260,27 @@ class Matcher:
 
     def _reference_scores(self) -> tuple[npt.NDArray[np.float64], ThresholdChoice]:
         """The best-match scores the shared threshold is chosen from, and the
-        choice: those of ``best_match_scores``, or, where they show no
-        matches apart from the non-matches, those of the first view that does
-        (few parties with few people in common may show their links only
-        there)."""
-        best = self.best_match_scores()
-        choice = self.threshold(best)
-        if choice.method != "default" or self.settings.threshold != "auto":
-            return best, choice
+        choice: the first of :meth:`_score_distributions` whose scores show
+        the matches apart from the non-matches (few parties with few people
+        in common may show their links only on a view), else the first."""
+        first: tuple[npt.NDArray[np.float64], ThresholdChoice] | None = None
+        for best in self._score_distributions():
+            choice = self.threshold(best)
+            if choice.method != "default" or self.settings.threshold != "auto":
+                return best, choice
+            first = first or (best, choice)
+        assert first is not None  # Whole CLKs, or else at least one view.
+        return first
+
+    def _score_distributions(self) -> Iterator[npt.NDArray[np.float64]]:
+        """Best-match scores of the whole CLKs, then of each view in use, the
+        most used first. Where every two parties are compared on a view, the
+        whole CLKs show no links across parties and are left out."""
+        if not self.views.all_across_on_views(len(self.parties.parties)):
+            yield self.best_match_scores()
         rng = np.random.default_rng(SAMPLE_SEED)
         for view in self.views.views_in_use():
-            view_best = self.views.best_scores(view, rng)
-            view_choice = self.threshold(view_best)
-            if view_choice.method != "default":
-                return view_best, view_choice
-        return best, choice
+            yield self.views.best_scores(view, rng)
 
     def _half_scores(
         self,
@@ -387,7 +391,7 @@ class Matcher:
         left, right = party_of[found.left], party_of[found.right]
         whole = np.array(
             [
-                self.views.view_of(int(a), int(b)) == WHOLE
+                self.views.view_of(int(a), int(b)) == WHOLE_CLK
                 for a, b in zip(left, right, strict=True)
             ],
             dtype=bool,
@@ -519,7 +523,7 @@ class Matcher:
         others = [
             self.views.clks(i)
             for i in range(len(self.parties.parties))
-            if i != number and self.views.view_of(number, i) == WHOLE
+            if i != number and self.views.view_of(number, i) == WHOLE_CLK
         ]
         return np.concatenate(others) if others else None
 
@@ -532,12 +536,12 @@ class Matcher:
                 if i == j and not self.settings.dedup:
                     continue
                 view = self.views.view_of(i, j)
-                if views_only and view == WHOLE:
+                if views_only and view == WHOLE_CLK:
                     continue
                 shift = self._shift.get(view, 0.0)
                 right = None if i == j else self.views.clks(j, view)
                 label = f"comparing {left.name} with {parties[j].name}"
-                if view != WHOLE:
+                if view != WHOLE_CLK:
                     label += f" on {view}"
                 progress = self._reporter(label, len(left))
                 for chunk in iter_candidates(

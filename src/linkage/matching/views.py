@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.formats.clkfile import EncodingView
+from linkage.formats.extension import WHOLE_CLK
 from linkage.matching.parties import Party, PartySet
 from linkage.matching.sampling import (
     SAMPLE_SEED,
@@ -26,9 +27,6 @@ from linkage.matching.sampling import (
     pool_halves,
 )
 from linkage.matching.threshold import choose_threshold
-
-#: The name of the CLK of every field, the first of each encoding.
-WHOLE = "clk"
 
 
 class ViewPlan:
@@ -44,15 +42,15 @@ class ViewPlan:
         for i, left in enumerate(self._parties):
             for j in range(i + 1, len(self._parties)):
                 chosen = _view_for(views, _absent(left), _absent(self._parties[j]))
-                if chosen != WHOLE:
+                if chosen != WHOLE_CLK:
                     self.pair_view[(i, j)] = chosen
         self._clks: dict[tuple[int, str], npt.NDArray[np.uint8]] = {}
 
     def view_of(self, left: int, right: int) -> str:
         """The view parties ``left`` and ``right`` are compared on."""
-        return self.pair_view.get((min(left, right), max(left, right)), WHOLE)
+        return self.pair_view.get((min(left, right), max(left, right)), WHOLE_CLK)
 
-    def clks(self, number: int, view: str = WHOLE) -> npt.NDArray[np.uint8]:
+    def clks(self, number: int, view: str = WHOLE_CLK) -> npt.NDArray[np.uint8]:
         """Party ``number``'s CLKs of ``view``: its whole encodings when the
         files have no views."""
         encodings = self._parties[number].encodings.clks
@@ -132,11 +130,12 @@ def _view_for(
     on the CLK of every field, not on a view without birth dates.
     """
     if left == right or len(views) < 2:
-        return WHOLE
+        return WHOLE_CLK
     lacking = left | right
 
     def rank(fields: set[str]) -> tuple[int, int]:
         return (len(fields - lacking), -len(fields & lacking))
 
     best = max(views[1:], key=lambda view: rank(set(view.fields)))
-    return best.name if rank(set(best.fields)) > rank(set(views[0].fields)) else WHOLE
+    better = rank(set(best.fields)) > rank(set(views[0].fields))
+    return best.name if better else WHOLE_CLK
