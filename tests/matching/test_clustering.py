@@ -159,6 +159,28 @@ def test_links_and_dedup_allow_several_records_per_party() -> None:
     assert cluster_parties([0, 0, 1], *pairs).tolist() == [0, -1, 0]
 
 
+def test_two_records_of_one_party_need_their_own_link() -> None:
+    """Two people of one household at party 0, each alike to party 1's record
+    of one of them (0.9, 0.7) but not to each other, are not chained."""
+    pairs = as_arrays([(0, 1, 0.9), (1, 2, 0.7), (0, 2, 0.5)])
+    labels = cluster_links_and_dedup([0, 1, 0], *pairs, 0.6)
+    assert labels.tolist() == [0, 0, -1]
+    # Alike to each other at the threshold, they join.
+    close = as_arrays([(0, 1, 0.9), (1, 2, 0.7), (0, 2, 0.6)])
+    assert cluster_links_and_dedup([0, 1, 0], *close, 0.6).tolist() == [0, 0, 0]
+
+
+def test_links_and_dedup_of_one_party_is_average_dedup() -> None:
+    """With one party the same-party rule would be complete linkage: it is
+    left out, so duplicates that only resemble the original stay together."""
+    original = [(0, d, 0.9) for d in (1, 2, 3)]
+    among = [(1, 2, 0.76), (1, 3, 0.76), (2, 3, 0.76)]
+    pairs = as_arrays(original + among)
+    labels = cluster_links_and_dedup([0, 0, 0, 0], *pairs, 0.8)
+    assert labels.tolist() == cluster_dedup(4, *pairs, threshold=0.8).tolist()
+    assert labels.tolist() == [0, 0, 0, 0]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -230,6 +252,26 @@ def test_dedup_groups_meet_their_linkage(
     for group in groups(average):
         inside = [best.get(pair, 0.0) for pair in itertools.combinations(group, 2)]
         assert np.mean(inside) >= threshold - 1e-9
+
+
+@settings(deadline=None)  # The first call compiles the numba kernels.
+@given(parties_and_candidates(), st.sampled_from([0.5, 0.65, 0.8]))
+def test_links_and_dedup_groups_link_each_partys_records_directly(
+    case: tuple[list[int], Pairs], threshold: float
+) -> None:
+    """Each group's mean pair (0 if missing) >= t; with two or more parties,
+    every pair of one party's records in a group is a candidate >= t."""
+    party_of, pairs = case
+    best = best_scores(pairs)
+    labels = cluster_links_and_dedup(party_of, *as_arrays(pairs), threshold)
+    assert_well_labelled(labels, len(party_of))
+    several = len(set(party_of)) > 1
+    for group in groups(labels):
+        inside = list(itertools.combinations(group, 2))
+        assert np.mean([best.get(pair, 0.0) for pair in inside]) >= threshold - 1e-9
+        same_party = [(a, b) for a, b in inside if party_of[a] == party_of[b]]
+        if several:
+            assert all(best.get(pair, 0.0) >= threshold for pair in same_party)
 
 
 @settings(deadline=None)  # The first call compiles the numba kernels.
