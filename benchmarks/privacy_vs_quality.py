@@ -71,7 +71,7 @@ COLUMNS = (
 NAMES = ["given_name", "surname"]
 GROUPS = "hardened field groups"  # The data set's shipped *-groups.json.
 GROUPS_T4 = "hardened field groups, t=4"  # The same groups, 4 taps, 1,024 bits.
-VIEWS = "shipped default + views"  # demo-views.json's block, its views that fit.
+SHIPPED = "shipped default"  # demo.json's block, with its views that fit.
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
         },
         GROUPS: None,  # Read from the data set's *-groups.json.
         GROUPS_T4: None,
-        VIEWS: None,  # Read from configs/schemas/demo-views.json.
+        SHIPPED: None,  # Read from configs/schemas/demo.json.
     }
 
 
@@ -283,12 +283,11 @@ def main() -> None:
                 block = groups_block(data_set, four_taps=config == GROUPS_T4)
                 if data_set.fields:
                     continue  # Groups are laid out for the whole schema.
-            if config == VIEWS:
+            if config == SHIPPED:
                 fields = schema_with(data_set.base_schema, None, data_set.fields)
                 block = shipped_hardening(
                     base.l,
                     [f.identifier for f in fields.encoded_features],
-                    "demo-views.json",
                 )
             schema = schema_with(data_set.base_schema, block, data_set.fields)
             secret = os.urandom(32)

@@ -13,11 +13,11 @@ and twins, transliterated names, five agencies holding different fields,
 their own date formats; never tuned on), the same records are
 
 * encoded with the plain schema (one CLK per record), again with the
-  shipped default's hardening (``demo.json``'s ``linkage`` block, diffusion
-  as long as the CLK), and again with ``demo-views.json``'s (the same, plus
-  views: CLKs without the address and without the birth date, used where
-  two agencies do not hold the same fields), and linked with ``--method
-  clk`` at its automatic threshold;
+  shipped default's ``linkage`` block (``demo.json``: diffusion as long as
+  the CLK, plus views, CLKs without the address and without the birth date,
+  used where two agencies do not hold the same fields), and again with that
+  block without its views, and linked with ``--method clk`` at its automatic
+  threshold;
 * encoded per field (the ``*-fields.json`` schema: the same features, one
   filter each) and linked with ``--method probabilistic``;
 * encoded in hardened field groups (the ``*-groups.json`` schema: one filter
@@ -69,7 +69,7 @@ class Engine:
     method: Method
     febrl_schema: str
     demo_schema: str
-    hardening: Literal["as is", "none", "shipped", "views"] = "as is"
+    hardening: Literal["as is", "none", "shipped", "shipped, no views"] = "as is"
 
     def schema_for(self, data: ref.ReferenceData) -> Path:
         """The schema file ``data`` is encoded with."""
@@ -79,29 +79,31 @@ class Engine:
     def load(self, data: ref.ReferenceData) -> LinkageSchema:
         """The schema, its ``linkage`` block dropped or replaced as asked."""
         name = self.schema_for(data).name
-        if self.hardening in ("shipped", "views"):
-            shipped = "demo-views.json" if self.hardening == "views" else "demo.json"
-            return shipped_schema(name, shipped=shipped)
+        if self.hardening.startswith("shipped"):
+            return shipped_schema(name, views=self.hardening == "shipped")
         if self.hardening == "none":
             return schema_with(name, None)
         return schema_from_dict(json.loads((SCHEMAS / name).read_text()))
 
 
 def shipped_hardening(
-    length: int, fields: Sequence[str], shipped: str = "demo.json"
+    length: int,
+    fields: Sequence[str],
+    shipped: str = "demo.json",
+    views: bool = True,
 ) -> dict[str, Any]:
     """The ``linkage`` block of a shipped schema (the default: ``demo.json``),
     diffusing to ``length`` bits, with those of its views that hold some but
-    not all of ``fields`` and no other field."""
+    not all of ``fields`` and no other field (none without ``views``)."""
     block: dict[str, Any] = json.loads((SCHEMAS / shipped).read_text())["linkage"]
     block["hardening"]["diffusion"]["length"] = length
-    views = {
+    views_that_fit = {
         name: members
         for name, members in block.pop("views", {}).items()
-        if set(members) < set(fields)
+        if views and set(members) < set(fields)
     }
-    if views:
-        block["views"] = views
+    if views_that_fit:
+        block["views"] = views_that_fit
     else:
         block.pop("view_taps", None)  # It applies to views only.
     return block
@@ -135,16 +137,18 @@ def shipped_schema(
     fields: Sequence[str] = (),
     taps: int | None = None,
     shipped: str = "demo.json",
+    views: bool = True,
 ) -> LinkageSchema:
     """The base schema's clkhash part (its ``fields`` only, if given) with
-    the hardening (and fitting views) of a shipped schema (the default's,
-    ``demo.json``), diffusing to the schema's own length (with ``taps``
-    instead of its own, if given)."""
+    the hardening (and fitting views, unless not ``views``) of a shipped
+    schema (the default's, ``demo.json``), diffusing to the schema's own
+    length (with ``taps`` instead of its own, if given)."""
     document = _clkhash_part(base, fields)
     block = shipped_hardening(
         document["clkConfig"]["l"],
         [feature["identifier"] for feature in document["features"]],
         shipped,
+        views,
     )
     if taps is not None:
         block["hardening"]["diffusion"]["taps"] = taps
@@ -155,18 +159,18 @@ def shipped_schema(
 ENGINES = (
     Engine("linkage one CLK, plain", "clk", "febrl-linkage.json", "demo.json", "none"),
     Engine(
-        "linkage one CLK, shipped default",
+        "linkage shipped default (CLK + views)",
         "clk",
         "febrl-linkage.json",
         "demo.json",
         "shipped",
     ),
     Engine(
-        "linkage one CLK + views",
+        "linkage shipped default without views",
         "clk",
         "febrl-linkage.json",
         "demo.json",
-        "views",
+        "shipped, no views",
     ),
     Engine(
         "linkage per-field FS", "probabilistic", "febrl-fields.json", "demo-fields.json"

@@ -3,10 +3,10 @@
 Usage (from the repository root, after `make install`)::
 
     .venv/bin/python benchmarks/threshold_check.py [--size 5000] [--json OUT]
-        [--shipped demo.json | demo-views.json]
+        [--shipped demo.json]
 
 The shipped default (``configs/schemas/demo.json``'s hardening, diffusion as
-long as the CLK; or another shipped schema's hardening and views, with
+long as the CLK, and its views that fit; or another shipped schema's, with
 ``--shipped``) links, with ``--threshold auto``, each scenario:
 
 * the demo population with 2, 3 and 4 of its agencies, and with 6 (health

@@ -31,13 +31,24 @@ def test_demo_runs_a_linkage_through_the_service(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     """Agencies encode and upload, the operator runs, agencies download and
-    resolve their own results, the demo scores; the server is stopped."""
+    resolve their own results, the demo scores; the server is stopped. Each
+    record carries CLKs without the address and without the birth date too,
+    and the operator says which agencies were compared on which."""
     out = tmp_path / "demo"
     result = run_cli("demo", "--out", out, "--people", "600", "--configs", CONFIGS)
     assert result.exit_code == 0, result.output
     assert not _service_threads()
     assert "listening at http://127.0.0.1:" in result.output
     assert "does not hold: date_of_birth, sex" in result.output
+    assert "(link-dedup, clk, threshold auto)" in result.output
+    assert "police with tax: without_birth" in result.output
+    assert "police with social_services: without_address" in result.output
+    header = read_encodings(out / "encodings" / "tax.lnk").header
+    assert header is not None
+    assert [v.name for v in header.views] == ["clk", "without_address", "without_birth"]
+    assert header.absent_fields == ("date_of_birth", "sex")
+    shipped = load_schema(CONFIGS / "schemas" / "demo.json")
+    assert header.schema_fingerprint == shipped.fingerprint
     assert "operator: threshold" in result.output
     assert "groups of" in result.output
     assert "all pairs" in result.output
@@ -90,29 +101,6 @@ def test_demo_links_hardened_field_groups_probabilistically(
     assert [s.name for s in header.segments] == ["name", "birth", "address"]
     groups = load_schema(CONFIGS / "schemas" / "demo-groups.json")
     assert header.schema_fingerprint == groups.fingerprint
-
-
-def test_demo_compares_agencies_on_views_of_the_fields_both_hold(
-    run_cli: RunCli, tmp_path: Path
-) -> None:
-    """--method views: each record carries CLKs without the address and
-    without the birth date, and the operator says which agencies were
-    compared on which."""
-    out = tmp_path / "demo"
-    result = run_cli(
-        "demo", "--out", out, "--people", "600", "--configs", CONFIGS,
-        "--method", "views",
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "(link-dedup, clk, threshold auto)" in result.output
-    assert "police with tax: without_birth" in result.output
-    assert "police with social_services: without_address" in result.output
-    header = read_encodings(out / "encodings" / "tax.lnk").header
-    assert header is not None
-    assert [v.name for v in header.views] == ["clk", "without_address", "without_birth"]
-    assert header.absent_fields == ("date_of_birth", "sex")
-    views = load_schema(CONFIGS / "schemas" / "demo-views.json")
-    assert header.schema_fingerprint == views.fingerprint
 
 
 def test_the_operator_sees_when_the_model_doubts_itself(

@@ -16,7 +16,7 @@ from linkage.formats.schema import LinkageSchema, schema_from_dict
 from tests.conftest import CONFIGS
 
 SECRET = b"views encoding tests secret"
-VIEWS_SCHEMA = CONFIGS / "schemas" / "demo-views.json"
+VIEWS_SCHEMA = CONFIGS / "schemas" / "demo.json"
 SHIPPED: dict[str, Any] = json.loads(VIEWS_SCHEMA.read_text())
 FINGERPRINT = "0" * 64
 

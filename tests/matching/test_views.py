@@ -23,7 +23,7 @@ AGENCIES = ("police", "social_services", "tax")  # All fields; no address; no bi
 
 
 def _encode(root: Path, views: bool) -> tuple[list[Path], pd.DataFrame]:
-    document = json.loads((CONFIGS / "schemas" / "demo-views.json").read_text())
+    document = json.loads((CONFIGS / "schemas" / "demo.json").read_text())
     if not views:
         for key in ("views", "view_taps"):
             del document["linkage"][key]
@@ -68,6 +68,10 @@ def test_each_pair_of_agencies_is_compared_on_the_fields_both_hold(
 def test_views_find_links_the_whole_clk_misses(
     encoded: dict[bool, tuple[list[Path], pd.DataFrame]],
 ) -> None:
+    """With the shipped views' 8 taps the gain on these 1,500 people is
+    modest (recall across agencies 0.342 -> 0.368 measured; on the 5,000- and
+    20,000-person demos 0.63 -> 0.67 and 0.60 -> 0.66); with 5 taps it was
+    larger, and so was the linear attacker's share (benchmarks/README.md)."""
     scores = {}
     for views, (paths, truth) in encoded.items():
         settings = MatchSettings(blocking="none")
@@ -76,7 +80,7 @@ def test_views_find_links_the_whole_clk_misses(
         assert ("without_birth" in str(result.stats["compared on views"])) is views
     with_views, without = scores[True], scores[False]
     assert with_views.recall is not None and without.recall is not None
-    assert with_views.recall >= without.recall + 0.1
+    assert with_views.recall >= without.recall + 0.02
     assert with_views.f1 is not None and without.f1 is not None
     assert with_views.f1 > without.f1
 

@@ -61,23 +61,32 @@ def test_two_taps_are_re_identified_from_distances() -> None:
 
 
 def test_the_shipped_default_has_bit_relations() -> None:
-    """The shipped default (configs/schemas/demo.json: 3 taps, 1,024 bits).
+    """Each filter of the shipped default (configs/schemas/demo.json: the CLK
+    of every field, 4 taps, and two views, 8 taps; 1,024 bits each).
 
-    Its rank is below its length: input bits no tap uses leave XORs of output
-    bits that are the same in every encoding, and they hold on encodings the
-    elimination did not see. The distance attack re-identifies 1.0 % of 1,000
-    demo people from 20 known pairs and 5.3 % from 50 (benchmarks/decoders.py,
-    benchmarks/README.md): above the 1 % bar. That is a measured figure, not a
-    property, so only the relations are asserted.
+    The CLK of every field has rank below its length: input bits no tap uses
+    leave XORs of output bits that are the same in every encoding, and they
+    hold on encodings the elimination did not see. The views, with more taps,
+    have few or none; what a filter has holds on the held-out encodings. The
+    distance attack fitted filter by filter re-identifies 0.2 % of these
+    1,000 people from 50 known pairs (1.1 % with 7-tap views): a measured
+    figure, asserted in test_shipped_default.py; only the relations here.
     """
     schema = load_schema(CONFIGS / "schemas" / "demo.json")
-    assert schema.extension.hardening.diffusion is not None
+    diffusion = schema.extension.hardening.diffusion
+    assert diffusion is not None
+    filters = 1 + len(schema.extension.views)
+    assert schema.clk_length == filters * diffusion.length
     clks = encode(schema, people(2500, seed=11))
-    found = bit_relations(clks, schema.clk_length)
-    assert found.encodings == 2000
-    assert found.rank < schema.clk_length
-    assert found.count == schema.clk_length - found.rank
-    assert found.held_out_violations == 0.0
+    width = diffusion.length // 8
+    for number in range(filters):
+        part = clks[:, number * width : (number + 1) * width]
+        found = bit_relations(part, diffusion.length)
+        assert found.encodings == 2000
+        assert found.count == diffusion.length - found.rank
+        assert found.held_out_violations == 0.0
+        if number == 0:
+            assert found.rank < diffusion.length
 
 
 def test_known_pairs_must_name_rows_that_exist() -> None:
