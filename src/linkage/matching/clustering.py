@@ -154,7 +154,7 @@ def cluster_links_and_dedup(
     Why the extra rule: records of one party are formatted alike, so two
     records of one person there resemble each other directly. Without it,
     two people of one household chain through another party's record of
-    either (on the 20,000-person demo, CLKs diffused with 3 taps, within-party
+    either (on the 20,000-person demo, CLKs diffused with 4 taps, within-party
     precision was 0.36; with it 0.48, for within-party recall 0.884 -> 0.877).
     With one party the rule would be complete linkage, so it applies from two.
 
