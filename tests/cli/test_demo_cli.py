@@ -47,6 +47,7 @@ def test_demo_runs_a_linkage_through_the_service(
     assert header is not None
     assert [v.name for v in header.views] == ["clk", "without_address", "without_birth"]
     assert header.absent_fields == ("date_of_birth", "sex")
+    assert header.clk_same_as == "without_birth"  # Tax holds no other field.
     shipped = load_schema(CONFIGS / "schemas" / "demo.json")
     assert header.schema_fingerprint == shipped.fingerprint
     assert "operator: threshold" in result.output

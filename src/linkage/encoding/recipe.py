@@ -26,6 +26,7 @@ from linkage.encoding.encoder import ClkEncoder, ColumnValues
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
 from linkage.encoding.records import RecordChunk, iter_chunks, read_columns
+from linkage.encoding.stand_in import put_in_place, stand_in_view
 from linkage.encoding.values import InvalidValue, prepare_value
 from linkage.encoding.vault import VaultWriter
 from linkage.errors import InputError, Problem
@@ -128,7 +129,7 @@ def encode_csv(
         schema_fingerprint=schema.fingerprint,
         bit_length=schema.clk_length,
         key_check=key_check_value(secret, schema),
-        extensions=_header_extensions(schema, party, plan.absent),
+        extensions=_header_extensions(schema, party, plan),
     )
     chunks = iter_chunks(records, encoding=text_encoding)
     with contextlib.ExitStack() as outputs:
@@ -164,6 +165,8 @@ class _Plan:
     id_column: str | None
     absent: list[str]
     passthrough: bool
+    # The view whose CLK this agency sends as its CLK of every field, if any.
+    stand_in: str | None = None
 
 
 def _plan(
@@ -187,7 +190,10 @@ def _plan(
         f.identifier for f in schema.encoded_features if f.identifier not in mapped
     ]
     _check_absent_allowed(schema, absent, source)
-    return _Plan(mapping, schema, id_column, absent, passthrough)
+    stand_in = (
+        stand_in_view(schema.segments, absent) if schema.extension.views else None
+    )
+    return _Plan(mapping, schema, id_column, absent, passthrough, stand_in)
 
 
 def _check_absent_allowed(
@@ -249,8 +255,9 @@ def _texts(values: ColumnValues) -> list[str]:
 
 
 def _header_extensions(
-    schema: LinkageSchema, party: str | None, absent: list[str]
+    schema: LinkageSchema, party: str | None, plan: _Plan
 ) -> dict[str, Any]:
+    absent = plan.absent
     extensions: dict[str, Any] = {"party": party} if party else {}
     if schema.extension.segments is not None:
         # The matcher needs the layout to compare records field by field.
@@ -262,6 +269,8 @@ def _header_extensions(
         # So the operator can see which agencies' records rest on fewer
         # fields; the schema is public, so this tells nothing about a record.
         extensions["absent_fields"] = list(absent)
+    if plan.stand_in is not None:
+        extensions["clk_same_as"] = plan.stand_in
     return extensions
 
 
@@ -290,6 +299,8 @@ def _encode_chunk(
     for name in plan.absent:
         columns[name] = np.full(len(chunk), "", dtype=object)
     encoded = encoder.encode(columns, source=source, first_row=chunk.first_row)
+    if plan.stand_in is not None:
+        put_in_place(encoded.clks, plan.schema.segments, plan.stand_in)
     return _Batch(
         chunk=chunk,
         columns=columns,

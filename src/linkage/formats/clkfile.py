@@ -229,8 +229,10 @@ class EncodingHeader:
         format_version: version of the file format.
         extensions: JSON-compatible data added by later features:
             ``party``, ``segments`` (per-field filters), ``views`` (CLKs of
-            subsets of the fields, after the CLK of all) and ``absent_fields``
-            (the schema's fields the agency does not hold).
+            subsets of the fields, after the CLK of all), ``absent_fields``
+            (the schema's fields the agency does not hold) and
+            ``clk_same_as`` (the view whose CLK it sends as its CLK of every
+            field: :mod:`linkage.encoding.stand_in`).
 
     Raises:
         ValueError: a field has the wrong type or an impossible value.
@@ -263,6 +265,8 @@ class EncodingHeader:
             _check_absent_fields(self.extensions["absent_fields"])
         if "views" in self.extensions:
             _check_views(self.extensions["views"], self.bit_length)
+        if "clk_same_as" in self.extensions:
+            _check_same_as(self.extensions["clk_same_as"], self.extensions)
 
     @property
     def segments(self) -> tuple[FieldSegment, ...] | None:
@@ -286,6 +290,13 @@ class EncodingHeader:
             EncodingView(item["name"], tuple(item["fields"]), number * size, size)
             for number, item in enumerate(listed)
         )
+
+    @property
+    def clk_same_as(self) -> str | None:
+        """The view whose CLK the agency sends as its CLK of every field
+        (it holds no field outside that view), or None."""
+        named = self.extensions.get("clk_same_as")
+        return str(named) if named is not None else None
 
     @property
     def absent_fields(self) -> tuple[str, ...]:
@@ -960,3 +971,13 @@ def _decode_clks(path: Path, entries: list[Any]) -> Uint8Array:
             )
         buffer[index * width : (index + 1) * width] = clk
     return np.frombuffer(buffer, dtype=np.uint8).reshape(len(entries), width)
+
+
+def _check_same_as(named: object, extensions: dict[str, Any]) -> None:
+    listed = extensions.get("views", [])
+    names = [item.get("name") for item in listed[1:] if isinstance(item, dict)]
+    if not isinstance(named, str) or named not in names:
+        raise ValueError(
+            "'extensions.clk_same_as' must name one of the file's views "
+            f"(got {named!r}; views: {', '.join(map(str, names)) or 'none'})"
+        )
