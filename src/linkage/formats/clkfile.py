@@ -393,6 +393,16 @@ def _check_views(listed: object, bit_length: int) -> None:
         )
 
 
+def _check_same_as(named: object, extensions: dict[str, Any]) -> None:
+    listed = extensions.get("views", [])
+    names = [item.get("name") for item in listed[1:] if isinstance(item, dict)]
+    if not isinstance(named, str) or named not in names:
+        raise ValueError(
+            "'extensions.clk_same_as' must name one of the file's views "
+            f"(got {named!r}; views: {', '.join(map(str, names)) or 'none'})"
+        )
+
+
 def _check_segments(listed: object, bit_length: int) -> None:
     if not isinstance(listed, list) or not all(
         isinstance(item, dict)
@@ -971,13 +981,3 @@ def _decode_clks(path: Path, entries: list[Any]) -> Uint8Array:
             )
         buffer[index * width : (index + 1) * width] = clk
     return np.frombuffer(buffer, dtype=np.uint8).reshape(len(entries), width)
-
-
-def _check_same_as(named: object, extensions: dict[str, Any]) -> None:
-    listed = extensions.get("views", [])
-    names = [item.get("name") for item in listed[1:] if isinstance(item, dict)]
-    if not isinstance(named, str) or named not in names:
-        raise ValueError(
-            "'extensions.clk_same_as' must name one of the file's views "
-            f"(got {named!r}; views: {', '.join(map(str, names)) or 'none'})"
-        )
