@@ -170,6 +170,27 @@ def test_two_records_of_one_party_need_their_own_link() -> None:
     assert cluster_links_and_dedup([0, 1, 0], *close, 0.6).tolist() == [0, 0, 0]
 
 
+def test_missing_pairs_of_partially_compared_parties_count_neither_way() -> None:
+    """A health record (party 0) alike to a social services record (1) and
+    a tax record (2), which share only the names: their missing pair counts
+    0 unless the two parties are marked as partially compared."""
+    pairs = as_arrays([(0, 1, 0.9), (0, 2, 0.8)])
+    assert cluster_links_and_dedup([0, 1, 2], *pairs, 0.6).tolist() == [0, 0, -1]
+    partial = np.zeros((3, 3), dtype=bool)
+    partial[1, 2] = partial[2, 1] = True
+    labels = cluster_links_and_dedup([0, 1, 2], *pairs, 0.6, partial=partial)
+    assert labels.tolist() == [0, 0, 0]
+    # A candidate between them still counts, however low.
+    low = as_arrays([(0, 1, 0.9), (0, 2, 0.8), (1, 2, 0.05)])
+    assert cluster_links_and_dedup([0, 1, 2], *low, 0.6, partial=partial).tolist() == [
+        0,
+        0,
+        -1,
+    ]
+    with pytest.raises(ValueError, match="'partial' must be a square matrix"):
+        cluster_links_and_dedup([0, 1, 2], *pairs, 0.6, partial=np.zeros((2, 2)))
+
+
 def test_links_and_dedup_of_one_party_is_average_dedup() -> None:
     """With one party the same-party rule would be complete linkage: it is
     left out, so duplicates that only resemble the original stay together."""
@@ -272,6 +293,35 @@ def test_links_and_dedup_groups_link_each_partys_records_directly(
         same_party = [(a, b) for a, b in inside if party_of[a] == party_of[b]]
         if several:
             assert all(best.get(pair, 0.0) >= threshold for pair in same_party)
+
+
+@settings(deadline=None)  # The first call compiles the numba kernels.
+@given(
+    parties_and_candidates(),
+    st.sampled_from([0.5, 0.65, 0.8]),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=4),
+)
+def test_partially_compared_parties_leave_missing_pairs_out_of_the_mean(
+    case: tuple[list[int], Pairs], threshold: float, marked: list[tuple[int, int]]
+) -> None:
+    """Each group's mean over its pairs, less the missing ones between
+    partially compared parties, reaches the threshold."""
+    party_of, pairs = case
+    partial = np.zeros((4, 4), dtype=bool)
+    for p, q in marked:
+        partial[p, q] = partial[q, p] = p != q
+    best = best_scores(pairs)
+    labels = cluster_links_and_dedup(
+        party_of, *as_arrays(pairs), threshold, partial=partial
+    )
+    assert_well_labelled(labels, len(party_of))
+    for group in groups(labels):
+        counted = [
+            best.get(pair, 0.0)
+            for pair in itertools.combinations(group, 2)
+            if pair in best or not partial[party_of[pair[0]], party_of[pair[1]]]
+        ]
+        assert np.mean(counted) >= threshold - 1e-9
 
 
 @settings(deadline=None)  # The first call compiles the numba kernels.

@@ -63,6 +63,11 @@ def test_each_pair_of_agencies_is_compared_on_the_fields_both_hold(
     # the view without address holds fewest fields either side lacks.
     assert plan.view_of(social, tax) == "without_address"
     assert plan.view_of(police, police) == "clk"
+    # Tax lacks the birth date and sex its view with social services holds.
+    partial = plan.partially_compared()
+    assert partial[social, tax] and partial[tax, social]
+    assert not partial[police, social] and not partial[police, tax]
+    assert not partial.diagonal().any()
 
 
 def test_views_find_links_the_whole_clk_misses(

@@ -492,9 +492,13 @@ class Matcher:
         if self.settings.dedup and len(self.parties.parties) == 1:
             return clustering.cluster_dedup(count, *pairs, threshold=threshold)
         if self.settings.dedup:
+            # Fellegi-Sunter weighs a field one side lacks as neither agreeing
+            # nor not, so only Dice scores of partial comparisons run low.
+            partial = self.views.partially_compared()
             return clustering.cluster_links_and_dedup(
-                self.parties.party_of, *pairs, threshold=threshold
-            )
+                self.parties.party_of, *pairs, threshold=threshold,
+                partial=partial if self.settings.method == "clk" else None,
+            )  # fmt: skip
         # Probabilistic candidates reach below the threshold; the CLK ones
         # don't, and copying millions of pairs for nothing costs memory.
         above = candidates.score >= threshold

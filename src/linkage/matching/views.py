@@ -98,6 +98,21 @@ class ViewPlan:
                 shifts[view] = round(threshold - own.threshold, 4)
         return shifts
 
+    def partially_compared(self) -> npt.NDArray[np.bool_]:
+        """For each two parties, whether the CLK they are compared on holds
+        a field one of them holds and the other does not: then their true
+        matches score low, and a pair that is no candidate says little."""
+        count = len(self._parties)
+        partial = np.zeros((count, count), dtype=bool)
+        for i in range(count):
+            for j in range(count):
+                differ = _absent(self._parties[i]) ^ _absent(self._parties[j])
+                view = self._views.get(self.view_of(i, j))
+                # Without views the one CLK holds every field.
+                held = differ if view is None else differ & set(view.fields)
+                partial[i, j] = i != j and bool(held)
+        return partial
+
     def all_across_on_views(self, parties: int) -> bool:
         """Whether every pair of different parties is compared on a view."""
         return parties > 1 and len(self.pair_view) == parties * (parties - 1) // 2
