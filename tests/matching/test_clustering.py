@@ -189,6 +189,9 @@ def test_missing_pairs_of_partially_compared_parties_count_neither_way() -> None
     ]
     with pytest.raises(ValueError, match="'partial' must be a square matrix"):
         cluster_links_and_dedup([0, 1, 2], *pairs, 0.6, partial=np.zeros((2, 2)))
+    # One record per party: the same pair of parties may lack a candidate.
+    assert cluster_parties([0, 1, 2], *pairs).tolist() == [0, 0, -1]
+    assert cluster_parties([0, 1, 2], *pairs, partial=partial).tolist() == [0, 0, 0]
 
 
 def test_links_and_dedup_of_one_party_is_average_dedup() -> None:

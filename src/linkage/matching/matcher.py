@@ -491,14 +491,15 @@ class Matcher:
         count = self.parties.total
         if self.settings.dedup and len(self.parties.parties) == 1:
             return clustering.cluster_dedup(count, *pairs, threshold=threshold)
-        if self.settings.dedup:
-            # Fellegi-Sunter weighs a field one side lacks as neither agreeing
-            # nor not, so only Dice scores of partial comparisons run low.
+        # Fellegi-Sunter weighs a field one side lacks as neither agreeing nor
+        # not, so only Dice scores of partial comparisons run low.
+        partial = None
+        if self.settings.method == "clk":
             partial = self.views.partially_compared()
+        if self.settings.dedup:
             return clustering.cluster_links_and_dedup(
-                self.parties.party_of, *pairs, threshold=threshold,
-                partial=partial if self.settings.method == "clk" else None,
-            )  # fmt: skip
+                self.parties.party_of, *pairs, threshold=threshold, partial=partial
+            )
         # Probabilistic candidates reach below the threshold; the CLK ones
         # don't, and copying millions of pairs for nothing costs memory.
         above = candidates.score >= threshold
@@ -519,7 +520,9 @@ class Matcher:
             labels[left] = np.arange(len(left))
             labels[right] = np.arange(len(right))
             return labels
-        return clustering.cluster_parties(self.parties.party_of, *pairs)
+        return clustering.cluster_parties(
+            self.parties.party_of, *pairs, partial=partial
+        )
 
     def _other_clks(self, number: int) -> npt.NDArray[np.uint8] | None:
         """The whole CLKs of the other parties compared with ``number`` on
