@@ -11,6 +11,8 @@ import pytest
 from linkage.encoding.stand_in import stand_in_view
 from linkage.formats.clkfile import EncodingHeader, read_encodings
 from linkage.formats.schema import load_schema
+from linkage.matching.parties import load_parties
+from linkage.matching.views import ViewPlan
 from tests.conftest import CONFIGS, encode_demo_agencies
 
 SECRET = b"stand-in tests secret 0123456789"
@@ -81,3 +83,14 @@ def test_the_header_names_a_view_it_has() -> None:
                 "ab",
                 extensions={"views": listed, "clk_same_as": bad},
             )
+
+
+def test_the_operator_sees_which_agencies_sent_a_view_in_place(
+    encoded: dict[str, Path],
+) -> None:
+    plan = ViewPlan(load_parties(list(encoded.values())))
+    described = plan.describe()
+    assert described.endswith(
+        "in place of the CLK of every field: "
+        "social_services without_address, tax without_birth"
+    )

@@ -118,15 +118,21 @@ class ViewPlan:
         return parties > 1 and len(self.pair_view) == parties * (parties - 1) // 2
 
     def describe(self) -> str:
-        """Which pairs are compared on which view ("none" if every pair is
+        """Which pairs are compared on which view, and which parties send a
+        view in place of their CLK of every field ("none" if every pair is
         compared on the CLK of every field)."""
-        return (
-            "; ".join(
-                f"{self._parties[i].name} with {self._parties[j].name}: {view}"
-                for (i, j), view in sorted(self.pair_view.items())
-            )
-            or "none"
-        )
+        parts = [
+            f"{self._parties[i].name} with {self._parties[j].name}: {view}"
+            for (i, j), view in sorted(self.pair_view.items())
+        ]
+        stand_ins = [
+            f"{party.name} {header.clk_same_as}"
+            for party in self._parties
+            if (header := party.encodings.header) is not None and header.clk_same_as
+        ]
+        if stand_ins:
+            parts.append(f"in place of the CLK of every field: {', '.join(stand_ins)}")
+        return "; ".join(parts) or "none"
 
 
 def _absent(party: Party) -> frozenset[str]:
