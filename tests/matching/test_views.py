@@ -74,9 +74,8 @@ def test_views_find_links_the_whole_clk_misses(
     encoded: dict[bool, tuple[list[Path], pd.DataFrame]],
 ) -> None:
     """With the shipped views' 8 taps the gain on these 1,500 people is
-    modest (recall across agencies 0.342 -> 0.368 measured; on the 5,000- and
-    20,000-person demos 0.63 -> 0.67 and 0.60 -> 0.66); with 5 taps it was
-    larger, and so was the linear attacker's share (benchmarks/README.md)."""
+    modest (recall across agencies 0.458 -> 0.506 measured); with 5 taps it
+    was larger, and so was the linear attacker's share (benchmarks/README.md)."""
     scores = {}
     for views, (paths, truth) in encoded.items():
         settings = MatchSettings(blocking="none")
