@@ -143,7 +143,10 @@ def cluster_dedup(
     lo, hi, scores = _pairs(int(count), left, right, score)
     rule = _COMPLETE if linkage == "complete" else _AVERAGE
     no_parties = np.zeros(0, dtype=np.int64)
-    return _cluster(int(count), lo, hi, scores, rule, threshold, no_parties, 0)
+    no_partial = _partial_matrix(None, no_parties)
+    return _cluster(
+        int(count), lo, hi, scores, rule, threshold, no_parties, 0, no_partial
+    )
 
 
 def cluster_links_and_dedup(
@@ -260,7 +263,7 @@ def _cluster(
     threshold: float,
     parties: Indices,
     n_parties: int,
-    partial: Indices | None = None,
+    partial: Indices,
 ) -> Indices:
     """Run the agglomeration and number the groups."""
     if count == 0:
@@ -284,7 +287,7 @@ def _cluster(
         neighbour_scores,
         parties,
         n_parties,
-        np.zeros((0, 0), dtype=np.int64) if partial is None else partial,
+        partial,
         rule,
         float(threshold),
     )
