@@ -13,15 +13,23 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage.atomic import private_output
 from linkage.errors import LinkageError
+from linkage.reveal.approvals import (
+    ApprovalError,
+    RevealStatement,
+    SignedApproval,
+    sign_approval,
+)
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -430,13 +438,61 @@ class ServiceClient:
         return self._json(self._request("GET", path))
 
     def decide_reveal(
-        self, project_id: int, request_id: int, decision: str, reason: str
+        self,
+        project_id: int,
+        request_id: int,
+        decision: str,
+        reason: str,
+        approvals: Mapping[str, SignedApproval] | None = None,
     ) -> dict[str, Any]:
-        """Approve or deny a request, with a reason (approver token)."""
+        """Approve or deny a request, with a reason (approver token); an
+        approval carries the signed approval of each agency's statement
+        (:meth:`approve_reveal` makes them)."""
         if decision not in ("approve", "deny"):
             raise ValueError(f"decision must be 'approve' or 'deny' (got {decision!r})")
         path = f"/projects/{int(project_id)}/reveals/{int(request_id)}/{decision}"
-        return self._json(self._request("POST", path, json={"reason": reason}))
+        body: dict[str, Any] = {"reason": reason}
+        if approvals:
+            body["approvals"] = [
+                {"party": party, "approval": signed.to_json()}
+                for party, signed in sorted(approvals.items())
+            ]
+        return self._json(self._request("POST", path, json=body))
+
+    def reveal_statements(
+        self, project_id: int, request_id: int
+    ) -> list[RevealStatement]:
+        """What an approver signs to approve a request, one per agency."""
+        path = f"/projects/{int(project_id)}/reveals/{int(request_id)}/statements"
+        items = _json_list(self._request("GET", path), "statements")
+        try:
+            return [RevealStatement.from_json(item["statement"]) for item in items]
+        except (KeyError, TypeError, ApprovalError):
+            raise _unexpected("statements") from None
+
+    def approve_reveal(
+        self,
+        project_id: int,
+        request_id: int,
+        reason: str,
+        *,
+        key: Ed25519PrivateKey,
+        valid_for: timedelta,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Sign each agency's statement of a request with the approver's own
+        ``key`` (valid for ``valid_for`` from ``now``) and approve it."""
+        approvals = {
+            statement.party: sign_approval(
+                statement,
+                key,
+                reason=reason,
+                now=now,
+                valid_for=valid_for,
+            )
+            for statement in self.reveal_statements(project_id, request_id)
+        }
+        return self.decide_reveal(project_id, request_id, "approve", reason, approvals)
 
     def grants(self, project_id: int) -> list[dict[str, Any]]:
         """This agency's signed grants awaiting its answer (party token)."""

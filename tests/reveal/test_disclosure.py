@@ -264,7 +264,12 @@ def test_ledger_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / "ledger.jsonl"
     FulfilmentLedger(path).record(1, 3, "fulfilled", WHEN)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["ledger.jsonl"]
+    # No temporary file is left; the lock file beside it stays, empty.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ledger.jsonl",
+        "ledger.jsonl.lock",
+    ]
+    assert (tmp_path / "ledger.jsonl.lock").stat().st_size == 0
 
 
 @pytest.mark.parametrize(

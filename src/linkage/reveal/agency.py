@@ -1,24 +1,51 @@
 """The agency's side of a reveal: check a grant, then disclose or refuse.
 
-Everything here runs on the agency's own machine. A grant is fulfilled only if
-its signature verifies against the service key the agency pinned, it is for
-this agency and project, it has not expired, and this agency's ledger has no
-earlier answer to it; the identities then go out sealed to the investigator's
-key, so the operator relaying them cannot read them.
+Everything here runs on the agency's own machine, and trusts nothing the
+operator controls. A grant is fulfilled only if
+
+* its signature verifies against the service key the agency pinned, it is for
+  this agency and project, and it has not expired;
+* it names an investigator and key the agency pinned in its trust file;
+* at least k distinct approvers the agency pinned signed, with their own keys,
+  exactly this grant's request (project, match, agency, pseudonyms,
+  investigator key, purpose), and their approvals are still valid;
+* its pseudonyms are all the rows of that match in the results the agency
+  downloaded itself, and no more than its cap;
+* the agency's ledger has no earlier answer to it or to its request.
+
+The identities then go out signed by the agency and sealed to the
+investigator's key, so the operator relaying them can neither read them nor
+answer in the agency's place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from linkage.encoding.vault import Vault
+from linkage.errors import LinkageError
+from linkage.reveal.approvals import (
+    Approval,
+    ApprovalError,
+    RevealStatement,
+    SignedApproval,
+    claimed_key_id,
+    verify_approval,
+)
 from linkage.reveal.disclosure import FulfilmentLedger, build_disclosure
 from linkage.reveal.grants import (
+    MAX_CLOCK_SKEW,
     Grant,
     GrantRejected,
     SignedGrant,
@@ -27,8 +54,20 @@ from linkage.reveal.grants import (
 )
 from linkage.reveal.keys import key_id, x25519_public_from_b64
 from linkage.reveal.sealing import SealedEnvelope, binding, seal
+from linkage.reveal.signing import sign_disclosure
+from linkage.reveal.trust import TrustFile
 
-__all__ = ["CheckedGrant", "check_grant", "remember_answer", "seal_for_grant"]
+__all__ = [
+    "CheckedGrant",
+    "MatchRows",
+    "check_grant",
+    "read_match_rows",
+    "remember_answer",
+    "seal_for_grant",
+]
+
+#: Each match ID's pseudonyms in the agency's own downloaded results.
+MatchRows = Mapping[str, frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -37,12 +76,14 @@ class CheckedGrant:
 
     ``grant`` is set only when every check passed; ``rejection`` says why not
     otherwise (its ``reason`` is a short code: bad-signature, expired,
-    replayed, ...).
+    not-approved, not-in-match, replayed, ...). ``approvers`` are the pinned
+    approvers whose signed approvals counted.
     """
 
     grant_id: int | None
     grant: Grant | None
     rejection: GrantRejected | None
+    approvers: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -50,45 +91,176 @@ class CheckedGrant:
         return self.grant is not None
 
 
+def read_match_rows(path: Path) -> dict[str, frozenset[str]]:
+    """Read the results an agency downloaded (``pseudonym,match_id,...`` CSV).
+
+    Raises:
+        LinkageError: the file cannot be read or lacks those columns.
+    """
+    rows: defaultdict[str, set[str]] = defaultdict(set)
+    try:
+        with path.open(encoding="utf-8", newline="") as results:
+            reader = csv.DictReader(results)
+            if not {"pseudonym", "match_id"} <= set(reader.fieldnames or ()):
+                raise LinkageError(
+                    f"results file {path} has no pseudonym and match_id columns; "
+                    "give the file `linkage results` downloaded for your agency"
+                )
+            for row in reader:
+                rows[row["match_id"]].add(row["pseudonym"])
+    except (OSError, UnicodeDecodeError) as error:
+        raise LinkageError(f"cannot read results file {path}: {error}") from None
+    return {match_id: frozenset(members) for match_id, members in rows.items()}
+
+
 def check_grant(
     signed: SignedGrant,
+    approvals: Sequence[SignedApproval],
     service_key: Ed25519PublicKey,
     *,
     party: str,
     project_id: int,
     ledger: FulfilmentLedger,
+    trust: TrustFile,
+    match_rows: MatchRows,
     now: datetime,
 ) -> CheckedGrant:
-    """Verify ``signed`` for this agency now, and that it was never answered."""
+    """Run every check of the module doc on ``signed`` for this agency now."""
     try:
         grant = verify_grant(
             signed, service_key, now=now, party=party, project_id=project_id
         )
+        _check_investigator(grant, trust)
+        approvers = _count_approvals(grant, approvals, trust, now)
+        _check_records(grant, trust, match_rows)
+        _check_not_answered(grant, ledger, service_key)
     except GrantRejected as error:
         return CheckedGrant(unverified_grant_id(signed), None, error)
+    return CheckedGrant(grant.grant_id, grant, None, approvers)
+
+
+def _refuse(grant: Grant, reason: str, message: str) -> GrantRejected:
+    return GrantRejected(
+        f"grant {grant.grant_id} was refused: {message}; nothing was disclosed",
+        reason=reason,
+        grant_id=grant.grant_id,
+    )
+
+
+def _check_investigator(grant: Grant, trust: TrustFile) -> None:
+    if not trust.pinned_investigator(grant.investigator, grant.investigator_key):
+        key = x25519_public_from_b64(grant.investigator_key)
+        raise _refuse(
+            grant,
+            "unknown-investigator",
+            f"it would seal identities to investigator {grant.investigator!r} "
+            f"with key ID {key_id(key)}, which your trust file does not pin "
+            "for that name; if the investigator is genuine, check the key ID "
+            "with them and pin it (`linkage reveal trust --investigator`)",
+        )
+
+
+def _count_approvals(
+    grant: Grant,
+    approvals: Sequence[SignedApproval],
+    trust: TrustFile,
+    now: datetime,
+) -> tuple[str, ...]:
+    statement = RevealStatement.of_grant(grant)
+    counted: dict[str, Approval] = {}
+    for signed in approvals:
+        pinned = _pinned_approval(signed, trust)
+        if pinned is None:
+            continue
+        approver, approval = pinned
+        valid_for = approval.expires_at - approval.signed_at
+        if (
+            approval.statement == statement
+            and approver != grant.investigator
+            and approval.signed_at <= now + MAX_CLOCK_SKEW
+            and now < approval.expires_at
+            and valid_for <= trust.grant_lifetime
+        ):
+            counted[approver] = approval
+    if len(counted) < trust.approvals_required:
+        raise _refuse(
+            grant,
+            "not-approved",
+            f"{len(counted)} of the {trust.approvals_required} signed approvals "
+            "your trust file requires are valid: an approval counts only if an "
+            "approver you pinned signed exactly this request (agency, records, "
+            "investigator key), is not the investigator, and it has not "
+            f"expired or been valid for more than the "
+            f"{trust.grant_lifetime} you allow",
+        )
+    return tuple(sorted(counted))
+
+
+def _pinned_approval(
+    signed: SignedApproval, trust: TrustFile
+) -> tuple[str, Approval] | None:
+    """The pinned approver's name and their approval, if it verifies."""
+    claimed = claimed_key_id(signed)
+    pinned = None if claimed is None else trust.approver_by_key_id(claimed)
+    if pinned is None:
+        return None
+    name, key = pinned
+    try:
+        return name, verify_approval(signed, key)
+    except ApprovalError:
+        return None
+
+
+def _check_records(grant: Grant, trust: TrustFile, match_rows: MatchRows) -> None:
+    held = match_rows.get(grant.match_id, frozenset())
+    if not held or set(grant.pseudonyms) != held:
+        raise _refuse(
+            grant,
+            "not-in-match",
+            f"its {len(grant.pseudonyms)} pseudonyms are not exactly the "
+            f"{len(held)} rows of match {grant.match_id!r} in the results you "
+            "downloaded; download your results again, and if they still "
+            "differ, tell the operator",
+        )
+    if len(grant.pseudonyms) > trust.max_records:
+        raise _refuse(
+            grant,
+            "too-many-records",
+            f"it names {len(grant.pseudonyms)} records, more than the "
+            f"{trust.max_records} your trust file allows for one grant",
+        )
+
+
+def _check_not_answered(
+    grant: Grant, ledger: FulfilmentLedger, service_key: Ed25519PublicKey
+) -> None:
     earlier = ledger.answered(
-        project_id, grant.grant_id, service_key_id=key_id(service_key)
+        grant.project_id,
+        grant.grant_id,
+        service_key_id=key_id(service_key),
+        request=(grant.request_id, grant.party),
     )
     if earlier is not None:
-        replayed = GrantRejected(
-            f"grant {grant.grant_id} was already answered ({earlier}, in "
-            f"{ledger.path}); a grant is used once, so this is a replay: do not "
-            "answer it again, and tell the operator",
+        raise GrantRejected(
+            f"grant {grant.grant_id} (request {grant.request_id}) was already "
+            f"answered ({earlier}, in {ledger.path}); a request is answered "
+            "once, so this is a replay: do not answer it again, and tell the "
+            "operator",
             reason="replayed",
             grant_id=grant.grant_id,
         )
-        return CheckedGrant(grant.grant_id, None, replayed)
-    return CheckedGrant(grant.grant_id, grant, None)
 
 
 def seal_for_grant(
     grant: Grant,
     vault: Vault,
+    signing_key: Ed25519PrivateKey,
     *,
     fields: Sequence[str] | None = None,
 ) -> SealedEnvelope:
-    """Look the grant's pseudonyms up in ``vault`` and seal what they are to
-    the investigator's key, bound to this project, request, grant and party.
+    """Look the grant's pseudonyms up in ``vault``, sign what they are with the
+    agency's key and seal it to the investigator's key, bound to this project,
+    request, grant and party.
 
     Raises:
         DisclosureError: a pseudonym is not in the vault (nothing is sealed),
@@ -113,7 +285,7 @@ def seal_for_grant(
         grant_id=grant.grant_id,
         party=grant.party,
     )
-    return seal(disclosure.to_bytes(), recipient, context)
+    return seal(sign_disclosure(disclosure, signing_key, recipient), recipient, context)
 
 
 def remember_answer(
@@ -123,12 +295,18 @@ def remember_answer(
     outcome: Literal["fulfilled", "refused"],
 ) -> None:
     """Put the answer to ``grant`` in the ledger, keyed as :func:`check_grant`
-    looks it up (by service key, project and grant), so it is never answered
-    again."""
+    looks it up (service key, project and grant; request and agency), under
+    the ledger's lock. Call it with ``"fulfilled"`` *before* sealing: of two
+    processes answering one grant, only one gets past this.
+
+    Raises:
+        DisclosureError: the grant or its request was answered already.
+    """
     ledger.record(
         grant.project_id,
         grant.grant_id,
         outcome,
         datetime.now(UTC),
         service_key_id=key_id(service_key),
+        request=(grant.request_id, grant.party),
     )

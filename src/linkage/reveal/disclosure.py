@@ -18,8 +18,11 @@ offer it again.
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +53,10 @@ _RECORD_KEYS: Final = frozenset({"pseudonym", "record_id", "fields"})
 _LEDGER_KEYS: Final = frozenset(
     {"project_id", "service_key_id", "grant_id", "outcome", "at"}
 )
+# Lines written since approvals are signed also name the request and agency:
+# signed approvals are for a request, so a second grant for the same request
+# and agency is a replay even under a new grant ID.
+_LEDGER_KEYS_V2: Final = _LEDGER_KEYS | {"request_id", "party"}
 
 
 class DisclosureError(LinkageError, ValueError):
@@ -265,19 +272,30 @@ class _LedgerEntry:
     grant_id: int
     outcome: Outcome
     at: str
+    request_id: int | None = None
+    party: str | None = None
 
     @property
     def key(self) -> tuple[str, int, int]:
         return (self.service_key_id, self.project_id, self.grant_id)
 
+    def same_request(self, project_id: int, request_id: int, party: str) -> bool:
+        return (self.project_id, self.request_id, self.party) == (
+            project_id,
+            request_id,
+            party,
+        )
+
     def to_line(self) -> bytes:
-        document = {
+        document: dict[str, object] = {
             "project_id": self.project_id,
             "service_key_id": self.service_key_id,
             "grant_id": self.grant_id,
             "outcome": self.outcome,
             "at": self.at,
         }
+        if self.request_id is not None and self.party is not None:
+            document.update(request_id=self.request_id, party=self.party)
         return json.dumps(document, sort_keys=True, ensure_ascii=False).encode() + b"\n"
 
 
@@ -286,9 +304,12 @@ class FulfilmentLedger:
 
     A JSON Lines file, one answered grant per line, keyed on
     ``(service_key_id, project_id, grant_id)``: grant IDs alone could repeat
-    across services. Each :meth:`record` rewrites the whole file atomically
-    (mode 0600), so a crash never leaves half a line. A missing file is an
-    empty ledger.
+    across services; and, when given, on ``(project_id, request_id, party)``,
+    since approvals are signed for a request. Each :meth:`record` checks and
+    rewrites the whole file atomically (mode 0600) under an exclusive lock of
+    a ``.lock`` file beside it, so two agency processes never both answer one
+    grant and a crash never leaves half a line. A missing file is an empty
+    ledger.
     """
 
     def __init__(self, path: Path) -> None:
@@ -300,18 +321,25 @@ class FulfilmentLedger:
         return self._path
 
     def answered(
-        self, project_id: int, grant_id: int, *, service_key_id: str = ""
+        self,
+        project_id: int,
+        grant_id: int,
+        *,
+        service_key_id: str = "",
+        request: tuple[int, str] | None = None,
     ) -> str | None:
         """Return the earlier outcome and when (``"fulfilled at ..."``), or None.
+
+        ``request`` (request ID, party) also finds an answer to another grant
+        for the same request and agency.
 
         Raises:
             DisclosureError: the ledger file is unreadable or malformed.
         """
-        key = (service_key_id, project_id, grant_id)
-        for entry in self._read():
-            if entry.key == key:
-                return f"{entry.outcome} at {entry.at}"
-        return None
+        earlier = _earlier(
+            self._read(), (service_key_id, project_id, grant_id), request
+        )
+        return None if earlier is None else f"{earlier.outcome} at {earlier.at}"
 
     def record(
         self,
@@ -321,11 +349,18 @@ class FulfilmentLedger:
         at: datetime,
         *,
         service_key_id: str = "",
+        request: tuple[int, str] | None = None,
     ) -> None:
         """Record that this grant was answered with ``outcome`` at ``at``.
 
+        The check and the write happen under the ledger's lock: of two
+        processes recording one grant, exactly one succeeds. An agency
+        records a grant *before* it seals anything, so a crash after this
+        call spends the grant rather than letting it be answered twice.
+
         Raises:
-            DisclosureError: the grant is already in the ledger, ``outcome``
+            DisclosureError: the grant (or, with ``request``, another grant for
+                that request and agency) is already in the ledger, ``outcome``
                 is unknown, ``at`` has no time zone, or the file is malformed
                 or cannot be written.
         """
@@ -335,18 +370,42 @@ class FulfilmentLedger:
             )
         if at.tzinfo is None or at.utcoffset() is None:
             raise DisclosureError("the ledger needs a time-zone-aware datetime")
-        entries = self._read()
+        request_id, party = request if request is not None else (None, None)
         new = _LedgerEntry(
-            project_id, service_key_id, grant_id, outcome, at.isoformat()
+            project_id,
+            service_key_id,
+            grant_id,
+            outcome,
+            at.isoformat(),
+            request_id,
+            party,
         )
-        earlier = next((entry for entry in entries if entry.key == new.key), None)
-        if earlier is not None:
-            # An answered grant stays answered: never overwrite the record.
+        with self._locked():
+            entries = self._read()
+            earlier = _earlier(entries, new.key, request)
+            if earlier is not None:
+                # An answered grant stays answered: never overwrite the record.
+                raise DisclosureError(
+                    f"grant {grant_id} of project {project_id} was already "
+                    f"answered ({earlier.outcome} at {earlier.at}, grant "
+                    f"{earlier.grant_id}) in {self._path}"
+                )
+            self._write([*entries, new])
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = self._path.with_name(self._path.name + ".lock")
+        try:
+            handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
             raise DisclosureError(
-                f"grant {grant_id} of project {project_id} was already answered "
-                f"({earlier.outcome} at {earlier.at}) in {self._path}"
-            )
-        self._write([*entries, new])
+                f"cannot open the ledger's lock file {lock_path}: {error.strerror}"
+            ) from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(handle)  # Closing releases the lock.
 
     def _read(self) -> list[_LedgerEntry]:
         try:
@@ -368,7 +427,12 @@ class FulfilmentLedger:
             obj = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise _problem(where, "not a JSON object; the ledger is damaged") from None
-        obj = _require_keys(obj, _LEDGER_KEYS, "a ledger entry", where)
+        keys = (
+            _LEDGER_KEYS_V2
+            if isinstance(obj, dict) and "party" in obj
+            else _LEDGER_KEYS
+        )
+        obj = _require_keys(obj, keys, "a ledger entry", where)
         outcome = obj["outcome"]
         if outcome not in _OUTCOMES:
             raise _problem(where, f"unknown outcome {outcome!r}")
@@ -381,6 +445,8 @@ class FulfilmentLedger:
             grant_id=_int_field(obj, "grant_id", where),
             outcome=cast(Outcome, outcome),
             at=at,
+            request_id=_int_field(obj, "request_id", where) if "party" in obj else None,
+            party=_str_field(obj, "party", where) if "party" in obj else None,
         )
 
     def _write(self, entries: Sequence[_LedgerEntry]) -> None:
@@ -391,3 +457,16 @@ class FulfilmentLedger:
             raise DisclosureError(
                 f"cannot write ledger file {self._path}: {error.strerror}"
             ) from None
+
+
+def _earlier(
+    entries: Sequence[_LedgerEntry],
+    key: tuple[str, int, int],
+    request: tuple[int, str] | None,
+) -> _LedgerEntry | None:
+    for entry in entries:
+        if entry.key == key:
+            return entry
+        if request is not None and entry.same_request(key[1], *request):
+            return entry
+    return None

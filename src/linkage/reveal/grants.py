@@ -15,12 +15,9 @@ in a payload is read before its signature has been checked, except by
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -31,6 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from linkage.errors import LinkageError
 from linkage.reveal.keys import KeyFileError, key_id, x25519_public_from_b64
+from linkage.reveal.wire import (
+    b64decode,
+    b64encode,
+    canonical_json,
+    format_time,
+    parse_time,
+)
 
 __all__ = [
     "GRANT_VERSION",
@@ -53,8 +57,6 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Signatures are over this label and the payload, never the payload alone.
 _DOMAIN = b"linkage-grant v1\n"
 _SIGNATURE_BYTES = 64
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z")
 
 _FIELDS = (
     "grant_id",
@@ -146,8 +148,8 @@ class Grant:
             "purpose": self.purpose,
             "legal_basis": self.legal_basis,
             "case_reference": self.case_reference,
-            "issued_at": _format_time(self.issued_at),
-            "expires_at": _format_time(self.expires_at),
+            "issued_at": format_time(self.issued_at),
+            "expires_at": format_time(self.expires_at),
             "service_key_id": self.service_key_id,
         }
 
@@ -250,8 +252,8 @@ class SignedGrant:
     def to_json(self) -> dict[str, str]:
         """Return ``{"payload": ..., "signature": ...}``, base64url unpadded."""
         return {
-            "payload": _b64encode(self.payload),
-            "signature": _b64encode(self.signature),
+            "payload": b64encode(self.payload),
+            "signature": b64encode(self.signature),
         }
 
     @classmethod
@@ -274,13 +276,6 @@ class SignedGrant:
                 f"the signature has {len(signature)} bytes, not {_SIGNATURE_BYTES}"
             )
         return cls(payload=payload, signature=signature)
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Encode ``obj`` as the canonical JSON bytes that grants are signed over."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
 
 
 def sign_grant(grant: Grant, key: Ed25519PrivateKey) -> SignedGrant:
@@ -350,7 +345,7 @@ def verify_grant(
         )
     if now >= grant.expires_at:
         raise GrantRejected(
-            f"grant {grant.grant_id} expired at {_format_time(grant.expires_at)}; "
+            f"grant {grant.grant_id} expired at {format_time(grant.expires_at)}; "
             "it can no longer be fulfilled: the investigator must make a new "
             "reveal request",
             reason="expired",
@@ -359,8 +354,8 @@ def verify_grant(
     if grant.issued_at > now + MAX_CLOCK_SKEW:
         raise GrantRejected(
             f"grant {grant.grant_id} was issued at "
-            f"{_format_time(grant.issued_at)}, which is in the future "
-            f"(now {_format_time(now)}): check this machine's clock, and tell "
+            f"{format_time(grant.issued_at)}, which is in the future "
+            f"(now {format_time(now)}): check this machine's clock, and tell "
             "the operator",
             reason="not-yet-valid",
             grant_id=grant.grant_id,
@@ -404,40 +399,18 @@ def _peek_id(obj: object) -> int | None:
     return value
 
 
-def _format_time(value: datetime) -> str:
-    """Write ``value`` in UTC as ISO-8601 with a ``Z`` (microseconds if any)."""
-    utc = value.astimezone(UTC)
-    spec = "microseconds" if utc.microsecond else "seconds"
-    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-
-
 def _parse_time(value: object, name: str, grant_id: int | None) -> datetime:
-    if not isinstance(value, str) or not _TIME.fullmatch(value):
+    parsed = parse_time(value)
+    if parsed is None:
         raise _malformed(
             f"{name} must be an ISO-8601 UTC time such as 2024-05-01T12:00:00Z",
             grant_id,
         )
-    try:
-        return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
-    except ValueError:
-        raise _malformed(f"{name} {value!r} is not a valid time", grant_id) from None
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return parsed
 
 
 def _b64decode(value: object, name: str) -> bytes:
-    invalid = _malformed(f"{name} must be base64url text without padding")
-    if not isinstance(value, str) or not _B64URL.fullmatch(value):
-        raise invalid
-    if len(value) % 4 == 1:
-        raise invalid
-    try:
-        data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
-        raise invalid from None
-    # Refuse stray low bits in the last character: one value, one text.
-    if _b64encode(data) != value:
-        raise invalid
+    data = b64decode(value)
+    if data is None:
+        raise _malformed(f"{name} must be base64url text without padding")
     return data

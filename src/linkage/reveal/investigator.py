@@ -1,9 +1,11 @@
 """The investigator's side of a reveal: open the sealed answers, check them.
 
 Each answer is opened with the investigator's private key, bound to its
-project, request, grant and agency, and checked against the grant the service
-signed: the disclosure must name exactly the grant's pseudonyms, so neither an
-agency nor the operator can slip in other records.
+project, request, grant and agency; its signature must verify against the key
+the investigator pinned for that agency, so the operator cannot answer in the
+agency's place; and it is checked against the grant the service signed: the
+disclosure must name exactly the grant's pseudonyms, so neither an agency nor
+the operator can slip in other records.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from linkage.reveal.disclosure import Disclosure
 from linkage.reveal.grants import Grant, SignedGrant, verify_grant
 from linkage.reveal.keys import raw_public_b64
 from linkage.reveal.sealing import SealedEnvelope, binding, open_sealed
+from linkage.reveal.signing import verify_disclosure
 
 __all__ = ["RevealOpenError", "SealedAnswer", "open_answer", "write_disclosures"]
 
@@ -63,12 +66,15 @@ def open_answer(
     *,
     project_id: int,
     request_id: int,
+    agency_keys: Mapping[str, Ed25519PublicKey],
 ) -> Disclosure:
-    """Open one sealed answer and check it against its signed grant.
+    """Open one sealed answer and check it against its signed grant and the
+    agencies' pinned keys (``agency_keys``, by party name).
 
     Raises:
         GrantRejected: the grant does not verify against the service key.
         SealError: the answer does not open with this key or was altered.
+        DisclosureError: the answer is not signed by the agency's pinned key.
         RevealOpenError: the disclosure does not match its grant.
     """
     grant = _grant(answer, service_key, project_id)
@@ -89,8 +95,11 @@ def open_answer(
         party=grant.party,
     )
     plaintext = open_sealed(answer.sealed, private_key, context)
-    disclosure = Disclosure.from_bytes(
-        plaintext, f"the answer to grant {grant.grant_id}"
+    disclosure = verify_disclosure(
+        plaintext,
+        agency_keys,
+        private_key.public_key(),
+        f"the answer to grant {grant.grant_id}",
     )
     _check_matches(disclosure, grant)
     return disclosure

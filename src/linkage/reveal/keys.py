@@ -1,6 +1,6 @@
-"""Key files of the reveal: investigators' X25519 keys, the service's Ed25519 key.
+"""Key files of the reveal: investigators' X25519 keys and Ed25519 signing keys.
 
-Two kinds of asymmetric key take part in a reveal:
+Three kinds of asymmetric key take part in a reveal:
 
 - each *investigator* holds an X25519 key pair made by
   ``linkage keygen --investigator --out FILE``; the private key stays in
@@ -9,7 +9,12 @@ Two kinds of asymmetric key take part in a reveal:
   Agencies seal revealed identities to that public key;
 - the *service* holds an Ed25519 signing key with which it signs the grants
   that let an agency fulfil an approved request. Agencies pin the matching
-  public key and refuse grants that do not verify against it.
+  public key and refuse grants that do not verify against it;
+- each *approver* and each *agency* holds an Ed25519 signing key pair made by
+  ``linkage keygen --signing --out FILE``: approvers sign the exact request
+  they approve, agencies what they disclose. An agency pins the approvers'
+  public keys it accepts, and an investigator the agencies' keys
+  (:mod:`linkage.reveal.trust`), so the operator can forge neither.
 
 Keys are compared by :func:`key_id`, a short fingerprint two people can read
 to each other over the phone. As in :mod:`linkage.encoding.keyfiles`, no
@@ -46,18 +51,23 @@ from linkage.errors import SecretError
 
 __all__ = [
     "KeyFileError",
+    "ed25519_public_from_b64",
     "key_id",
     "load_investigator_public_pem",
     "load_or_create_signing_key",
     "load_service_public_pem",
+    "load_signing_public_pem",
     "public_key_path",
     "public_pem",
     "raw_public_b64",
     "read_investigator_private_key",
     "read_investigator_public_key",
     "read_service_public_key",
+    "read_signing_private_key",
+    "read_signing_public_key",
     "write_investigator_keypair",
     "write_service_public_key",
+    "write_signing_keypair",
     "x25519_public_from_b64",
 ]
 
@@ -111,17 +121,36 @@ def write_investigator_keypair(path: Path, *, force: bool = False) -> Path:
         KeyFileError: either file exists and ``force`` is false, or a file
             cannot be written.
     """
+    return _write_keypair(path, X25519PrivateKey.generate(), force=force)
+
+
+def write_signing_keypair(path: Path, *, force: bool = False) -> Path:
+    """Make a new Ed25519 signing key pair and return the public key's path.
+
+    Approvers sign their approvals with it and agencies what they disclose;
+    whoever relies on those signatures pins the public key (``FILE.pub``).
+    Written as :func:`write_investigator_keypair` writes its pair.
+
+    Raises:
+        KeyFileError: either file exists and ``force`` is false, or a file
+            cannot be written.
+    """
+    return _write_keypair(path, Ed25519PrivateKey.generate(), force=force)
+
+
+def _write_keypair(
+    path: Path, key: X25519PrivateKey | Ed25519PrivateKey, *, force: bool
+) -> Path:
     pub_path = public_key_path(path)
     exists_message = (
         "key file {} already exists; refusing to replace it (use --force to "
-        "replace it; whatever was sealed to the old key becomes unreadable)"
+        "replace it; whatever relies on the old key stops working)"
     )
     if not force:
         # Refuse on either file: an existing .pub may already be registered.
         for existing in (path, pub_path):
             if existing.exists():
                 raise KeyFileError(exists_message.format(existing))
-    key = X25519PrivateKey.generate()
     private_bytes = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -282,6 +311,60 @@ def _service_public(key: _AnyKey, source: str) -> Ed25519PublicKey:
     raise _wrong_kind(source, key, "the service's Ed25519 public key", hint)
 
 
+# --- approvers' and agencies' signing keys (Ed25519) -------------------------
+
+_SIGNING_HINT = "make one with `linkage keygen --signing --out FILE`"
+_SIGNING_PUB_HINT = (
+    "give the public key file written beside the private key by "
+    "`linkage keygen --signing --out FILE` (FILE.pub)"
+)
+
+
+def read_signing_private_key(path: Path) -> Ed25519PrivateKey:
+    """Read an approver's or agency's Ed25519 signing key (PKCS8 PEM).
+
+    Raises:
+        KeyFileError: the file is missing or unreadable, is not a PEM key, or
+            holds another kind of key (a public key, an investigator's key).
+    """
+    key = _load_pem(_read_file(path, "signing key file", _SIGNING_HINT), str(path))
+    if isinstance(key, Ed25519PrivateKey):
+        return key
+    hint = _SIGNING_HINT
+    if isinstance(key, Ed25519PublicKey):
+        hint = "give the private key file, not the .pub file written beside it"
+    raise _wrong_kind(str(path), key, "an Ed25519 signing key", hint)
+
+
+def read_signing_public_key(path: Path) -> Ed25519PublicKey:
+    """Read an approver's or agency's Ed25519 public key (SubjectPublicKeyInfo PEM).
+
+    Raises:
+        KeyFileError: the file is missing or unreadable, is not a PEM key, or
+            holds another kind of key (notably the private key).
+    """
+    data = _read_file(path, "public key file", _SIGNING_PUB_HINT)
+    return load_signing_public_pem(data.decode("utf-8", "replace"), str(path))
+
+
+def load_signing_public_pem(text: str, source: str) -> Ed25519PublicKey:
+    """Read an Ed25519 public key from PEM text (``source`` for messages).
+
+    Raises:
+        KeyFileError: the text is not a PEM key or holds another kind of key.
+    """
+    key = _load_pem(text.encode("utf-8"), source)
+    if isinstance(key, Ed25519PublicKey):
+        return key
+    hint = _SIGNING_PUB_HINT
+    if isinstance(key, Ed25519PrivateKey):
+        hint = (
+            "this is the PRIVATE signing key: keep it secret and give the .pub "
+            "file written beside it instead"
+        )
+    raise _wrong_kind(source, key, "an Ed25519 public key", hint)
+
+
 # --- encodings and fingerprints ----------------------------------------------
 
 
@@ -314,8 +397,26 @@ def x25519_public_from_b64(
     Raises:
         KeyFileError: ``text`` is not 43 base64url characters encoding 32 bytes.
     """
+    return X25519PublicKey.from_public_bytes(_raw_from_b64(text, source, "X25519"))
+
+
+def ed25519_public_from_b64(text: str, *, source: str) -> Ed25519PublicKey:
+    """Read an Ed25519 public key written by :func:`raw_public_b64`.
+
+    Raises:
+        KeyFileError: ``text`` is not 43 base64url characters encoding 32
+            bytes of an Ed25519 public key.
+    """
+    raw = _raw_from_b64(text, source, "Ed25519")
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        raise KeyFileError(f"{source} is not an Ed25519 public key") from None
+
+
+def _raw_from_b64(text: str, source: str, kind: str) -> bytes:
     invalid = KeyFileError(
-        f"{source} is not an X25519 public key: expected 43 base64url "
+        f"{source} is not an {kind} public key: expected 43 base64url "
         "characters that encode 32 bytes"
     )
     if not isinstance(text, str) or not _RAW_KEY_B64.fullmatch(text):
@@ -326,9 +427,9 @@ def x25519_public_from_b64(
         raise invalid from None
     # Reject non-canonical text (stray low bits in the last character), so that
     # one key has exactly one textual form.
-    if len(raw) != 32 or raw_public_b64(X25519PublicKey.from_public_bytes(raw)) != text:
+    if len(raw) != 32 or base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != text:
         raise invalid
-    return X25519PublicKey.from_public_bytes(raw)
+    return raw
 
 
 def _raw(key: X25519PublicKey | Ed25519PublicKey) -> bytes:

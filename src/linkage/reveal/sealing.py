@@ -22,11 +22,8 @@ Either way the envelope is ``enc`` (the 32-byte ephemeral public key) and
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
-import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.errors import LinkageError
+from linkage.reveal.wire import b64decode, b64encode
 
 try:
     from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
@@ -73,7 +71,6 @@ _BINDING_PREFIX: Final = b"linkage-reveal v1\n"
 _HKDF_INFO: Final = b"linkage-reveal-seal v1"
 _NONCE_BYTES: Final = 12
 _TAG_BYTES: Final = 16
-_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
 _CANNOT_OPEN: Final = (
     "the disclosure cannot be opened with this key: it was sealed to another "
     "investigator's key, was altered in transit, or belongs to another request"
@@ -105,8 +102,8 @@ class SealedEnvelope:
         """Return a JSON-ready dict; bytes are base64url without padding."""
         return {
             "scheme": self.scheme,
-            "enc": _b64encode(self.enc),
-            "ciphertext": _b64encode(self.ciphertext),
+            "enc": b64encode(self.enc),
+            "ciphertext": b64encode(self.ciphertext),
         }
 
     @classmethod
@@ -143,24 +140,12 @@ class SealedEnvelope:
         return cls(scheme, enc, _b64decode(obj["ciphertext"], "ciphertext"))
 
 
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _b64decode(value: object, field: str) -> bytes:
-    """Decode unpadded base64url, accepting only the canonical spelling."""
-    if not isinstance(value, str) or not _BASE64URL.fullmatch(value):
+    data = b64decode(value)
+    if data is None:
         raise SealError(
-            f"sealed envelope field '{field}': must be a base64url string "
-            "without padding"
+            f"sealed envelope field '{field}': must be base64url text without padding"
         )
-    try:
-        data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
-        data = None
-    # Re-encoding catches lengths like 4n+1 and non-zero trailing bits.
-    if data is None or _b64encode(data) != value:
-        raise SealError(f"sealed envelope field '{field}': is not valid base64url")
     return data
 
 

@@ -183,8 +183,10 @@ class MemberCreate(BaseModel):
     role: Literal["investigator", "approver"]
     public_key: Annotated[str, Field(max_length=4000)] | None = Field(
         default=None,
-        description="An investigator's X25519 public key (PEM), from "
-        "`linkage keygen --investigator`; identities are sealed to it.",
+        description="The member's public key (PEM): an investigator's X25519 "
+        "key from `linkage keygen --investigator` (identities are sealed to "
+        "it), an approver's Ed25519 key from `linkage keygen --signing` (their "
+        "approvals are signed with it).",
     )
 
 
@@ -222,12 +224,39 @@ class RevealCreate(BaseModel):
         return _unique_names(parties)
 
 
+class SignedBody(BaseModel):
+    """A signed document: base64url payload and signature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payload: Annotated[str, Field(max_length=200_000)]
+    signature: Annotated[str, Field(max_length=200)]
+
+
+class PartyApproval(BaseModel):
+    """An approver's signed approval of one agency's part of a request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    party: Annotated[str, Field(min_length=1, max_length=64)]
+    approval: SignedBody
+
+
 class DecisionCreate(BaseModel):
-    """An approver's reason for approving or denying."""
+    """An approver's reason for approving or denying; an approval also carries
+    the approver's signature of each agency's statement."""
 
     model_config = ConfigDict(extra="forbid")
 
     reason: FreeText
+    approvals: Annotated[list[PartyApproval], Field(max_length=100)] = []
+
+
+class StatementPublic(BaseModel):
+    """What an approver signs for one agency (`linkage reveal approve` does)."""
+
+    party: str
+    statement: dict[str, Any]
 
 
 class DecisionPublic(BaseModel):
@@ -239,11 +268,7 @@ class DecisionPublic(BaseModel):
     created_at: datetime
 
 
-class SignedGrantBody(BaseModel):
-    """A grant as the service signed it: base64url payload and signature."""
-
-    payload: str
-    signature: str
+SignedGrantBody = SignedBody
 
 
 class TargetPublic(BaseModel):
@@ -251,8 +276,11 @@ class TargetPublic(BaseModel):
 
     grant_id: int
     party: str
-    state: Literal["awaiting", "issued", "fulfilled", "refused", "withdrawn"]
-    records: int
+    state: Literal["awaiting", "issued", "fulfilled", "refused", "withdrawn", "empty"]
+    records: int | None = Field(
+        description="How many records the agency holds in the match; hidden "
+        "from the investigator until the request is approved."
+    )
     expires_at: datetime | None
     refusal_reason: str | None
     answered_at: datetime | None
@@ -280,11 +308,13 @@ class RevealPublic(BaseModel):
 
 
 class GrantPublic(BaseModel):
-    """A signed grant awaiting the agency's answer."""
+    """A signed grant awaiting the agency's answer, with the approvers' own
+    signed approvals of it, which the agency checks against its pinned keys."""
 
     grant_id: int
     request_id: int
     grant: SignedGrantBody
+    approvals: list[SignedBody]
 
 
 class SealedPublic(BaseModel):

@@ -2,28 +2,49 @@
 
 An investigator asks to reveal who is behind one match ID in named agencies;
 approvers decide under the policy (k distinct approvals, nobody approves their
-own request, one deny may end it); the k-th approval issues one grant per
-agency, signed with the service's Ed25519 key; each agency answers its grant
-with a sealed disclosure or a refusal; the investigator collects the sealed
+own request, one deny may end it), each approval signed by the approver's own
+key over each agency's exact statement (:mod:`linkage.reveal.approvals`); the
+k-th approval issues one grant per agency that holds records in the match,
+signed with the service's Ed25519 key and handed out with the approvals; each
+agency checks the approvals against the keys it pinned, then answers with a
+signed, sealed disclosure or a refusal; the investigator collects the sealed
 answers. Each step and its audit entry are committed in one transaction.
 
+Until a request is approved, its investigator is not told which named
+agencies hold records in the match, nor how many: a request naming an agency
+without any is accepted like any other.
+
 The service never holds an identity: it relays pseudonyms it already has (its
-own results) and sealed blobs only the investigator's private key opens.
+own results) and sealed blobs only the investigator's private key opens. The
+checks here keep honest users on track; agencies do not rely on them.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from linkage.reveal.approvals import (
+    ApprovalError,
+    RevealStatement,
+    SignedApproval,
+    verify_approval,
+)
 from linkage.reveal.grants import Grant, sign_grant
-from linkage.reveal.keys import key_id, load_investigator_public_pem, raw_public_b64
+from linkage.reveal.keys import (
+    KeyFileError,
+    key_id,
+    load_investigator_public_pem,
+    load_signing_public_pem,
+    raw_public_b64,
+    x25519_public_from_b64,
+)
 from linkage.reveal.policy import RevealPolicy
 from linkage.reveal.sealing import SealedEnvelope
 from linkage.service.errors import ApiProblem
@@ -81,22 +102,25 @@ class RevealDesk:
 
         Raises:
             ApiProblem: 409 when no run has completed; 422 when a named party
-                does not exist or holds no record in the match.
+                does not exist (whether it holds records in the match is not
+                said).
         """
         run = self._store.latest_completed_run(project_id=project.id)
         if run is None:
             raise ApiProblem(409, f"no run of project {project.id} has completed yet")
         targets = {
-            party.id: self._pseudonyms(run.id, party.id, party.name, ask.match_id)
+            party.id: self._pseudonyms(run.id, party.id, ask.match_id)
             for party in self._named_parties(project.id, ask.parties)
         }
         assert token.member_id is not None
+        investigator_key = self._investigator_key(project.id, token.member_id)
         with self._store.transaction():
             request = self._reveals.create_request(
                 project_id=project.id,
                 run_id=run.id,
                 match_id=ask.match_id,
                 investigator_id=token.member_id,
+                investigator_key=investigator_key,
                 purpose=ask.purpose,
                 legal_basis=ask.legal_basis,
                 case_reference=ask.case_reference,
@@ -115,6 +139,9 @@ class RevealDesk:
                     "purpose": ask.purpose,
                     "legal_basis": ask.legal_basis,
                     "case_reference": ask.case_reference,
+                    "investigator_key_id": key_id(
+                        x25519_public_from_b64(investigator_key)
+                    ),
                 },
             )
         return request
@@ -163,11 +190,17 @@ class RevealDesk:
         request_id: int,
         decision: Literal["approve", "deny"],
         reason: str,
+        approvals: Mapping[str, SignedApproval] | None = None,
     ) -> RevealRequest:
         """Record an approver's decision; the k-th approval issues the grants.
 
+        An approval must carry the approver's signed approval of each
+        agency's statement (:meth:`statements`), made with the key they
+        registered; a denial carries none.
+
         Raises:
-            ApiProblem: 403 for self-approval or a member without the role.
+            ApiProblem: 403 for self-approval or a member without the role;
+                422 for missing, extra or wrong signed approvals.
             ConflictError: the request is decided, or this approver decided.
         """
         with self._store.transaction():
@@ -176,17 +209,28 @@ class RevealDesk:
             )
             self._check_may_decide(token, request)
             assert token.member_id is not None
+            signed = self._check_approvals(
+                token, request, decision, dict(approvals or {})
+            )
             self._reveals.add_decision(
                 request_id=request.id,
                 member_id=token.member_id,
                 decision=decision,
                 reason=reason,
+                approvals={
+                    party: approval.to_json() for party, approval in signed.items()
+                }
+                if decision == "approve"
+                else None,
             )
+            details: dict[str, object] = {"request_id": request.id, "reason": reason}
+            if decision == "approve":
+                details["approver_key_id"] = self._approver_key_id(token)
             self._audit.append(
                 actor=token.actor,
                 action="reveal.approved" if decision == "approve" else "reveal.denied",
                 project_id=project.id,
-                details={"request_id": request.id, "reason": reason},
+                details=details,
             )
             request = self._reveals.get_request(
                 project_id=project.id, request_id=request_id
@@ -211,6 +255,116 @@ class RevealDesk:
                 "decided again"
             )
 
+    def statements(
+        self, token: TokenRecord, project: Project, request_id: int
+    ) -> list[RevealStatement]:
+        """What an approver signs: one statement per named agency that holds
+        records in the match.
+
+        Raises:
+            ApiProblem: 403 for anyone but an approver.
+        """
+        if token.role != "approver":
+            raise ApiProblem(403, "only an approver reads what to sign")
+        request = self.visible_request(token, project, request_id)
+        return [
+            self._statement(request, target)
+            for target in request.targets
+            if target.pseudonyms
+        ]
+
+    def _statement(
+        self, request: RevealRequest, target: RevealTarget
+    ) -> RevealStatement:
+        return RevealStatement(
+            project_id=request.project_id,
+            request_id=request.id,
+            run_id=request.run_id,
+            match_id=request.match_id,
+            party=target.party,
+            pseudonyms=target.pseudonyms,
+            investigator=request.investigator,
+            investigator_key=self._request_key(request),
+            purpose=request.purpose,
+            legal_basis=request.legal_basis,
+            case_reference=request.case_reference,
+        )
+
+    def _request_key(self, request: RevealRequest) -> str:
+        # Requests made before the key was kept with them name the member's.
+        if request.investigator_key is not None:
+            return request.investigator_key
+        return self._investigator_key(request.project_id, request.investigator_id)
+
+    def _investigator_key(self, project_id: int, member_id: int) -> str:
+        member = self._store.get_member(project_id=project_id, member_id=member_id)
+        assert member.public_key is not None
+        key = load_investigator_public_pem(member.public_key, "the member row")
+        return raw_public_b64(key)
+
+    def _approver_key_id(self, token: TokenRecord) -> str:
+        assert token.project_id is not None and token.member_id is not None
+        member = self._store.get_member(
+            project_id=token.project_id, member_id=token.member_id
+        )
+        if member.public_key is None:
+            raise ApiProblem(
+                403,
+                f"approver {member.name!r} has no signing key registered; the "
+                "operator must register them again with the .pub file of "
+                "`linkage keygen --signing`",
+            )
+        try:
+            return key_id(load_signing_public_pem(member.public_key, "the member"))
+        except KeyFileError:
+            raise ApiProblem(
+                403,
+                f"approver {member.name!r} is registered with another kind of "
+                "key; the operator must register their `linkage keygen "
+                "--signing` .pub file",
+            ) from None
+
+    def _check_approvals(
+        self,
+        token: TokenRecord,
+        request: RevealRequest,
+        decision: str,
+        approvals: dict[str, SignedApproval],
+    ) -> dict[str, SignedApproval]:
+        if decision == "deny":
+            if approvals:
+                raise ApiProblem(422, "a denial carries no signed approvals")
+            return {}
+        assert token.project_id is not None and token.member_id is not None
+        member = self._store.get_member(
+            project_id=token.project_id, member_id=token.member_id
+        )
+        self._approver_key_id(token)
+        assert member.public_key is not None
+        key = load_signing_public_pem(member.public_key, "the member")
+        wanted = {t.party: t for t in request.targets if t.pseudonyms}
+        if set(approvals) != set(wanted):
+            needed = ", ".join(sorted(wanted)) or "none"
+            got = ", ".join(sorted(approvals)) or "none"
+            raise ApiProblem(
+                422,
+                "an approval needs one signed statement for each agency in "
+                f"the request that holds records ({needed}); got {got}: use "
+                "`linkage reveal approve --key YOUR-SIGNING-KEY`",
+            )
+        for party, signed in approvals.items():
+            try:
+                approval = verify_approval(signed, key)
+            except ApprovalError as error:
+                raise ApiProblem(422, f"the approval for {party!r}: {error}") from None
+            if approval.statement != self._statement(request, wanted[party]):
+                raise ApiProblem(
+                    422,
+                    f"the approval for {party!r} signs another statement than "
+                    f"request {request.id}'s; fetch the statements again",
+                )
+        return approvals
+
     def _close_if_decided(
         self, token: TokenRecord, project: Project, request: RevealRequest
     ) -> None:
@@ -222,20 +376,26 @@ class RevealDesk:
         if request.approvals >= policy.approvals_required:
             self._reveals.decide_request(request_id=request.id, state="approved")
             for target in request.targets:
-                self._issue(token, project, request, target)
+                if target.pseudonyms:
+                    self._issue(project, request, target)
+                else:
+                    self._nothing_held(project, request, target)
+
+    def _nothing_held(
+        self, project: Project, request: RevealRequest, target: RevealTarget
+    ) -> None:
+        self._reveals.mark_empty(grant_id=target.id)
+        self._audit.append(
+            actor="service",
+            action="reveal.nothing_held",
+            project_id=project.id,
+            details={"request_id": request.id, "party": target.party},
+        )
 
     def _issue(
-        self,
-        token: TokenRecord,
-        project: Project,
-        request: RevealRequest,
-        target: RevealTarget,
+        self, project: Project, request: RevealRequest, target: RevealTarget
     ) -> None:
-        member = self._store.get_member(
-            project_id=project.id, member_id=request.investigator_id
-        )
-        assert member.public_key is not None
-        public_key = load_investigator_public_pem(member.public_key, "the member row")
+        investigator_key = self._request_key(request)
         issued_at = self._store.now()
         lifetime = RevealPolicy.from_json(request.policy).grant_lifetime
         grant = Grant(
@@ -247,7 +407,7 @@ class RevealDesk:
             party=target.party,
             pseudonyms=target.pseudonyms,
             investigator=request.investigator,
-            investigator_key=raw_public_b64(public_key),
+            investigator_key=investigator_key,
             purpose=request.purpose,
             legal_basis=request.legal_basis,
             case_reference=request.case_reference,
@@ -272,7 +432,10 @@ class RevealDesk:
                 "party": target.party,
                 "records": len(target.pseudonyms),
                 "expires_at": grant.expires_at.isoformat(),
-                "approved_by": token.actor,
+                "investigator_key_id": key_id(x25519_public_from_b64(investigator_key)),
+                "approved_by": [
+                    d.approver for d in request.decisions if d.decision == "approve"
+                ],
             },
         )
 
@@ -284,6 +447,17 @@ class RevealDesk:
         """The calling agency's grants that await its answer."""
         assert token.party_id is not None
         return self._reveals.grants_for(project_id=project.id, party_id=token.party_id)
+
+    @staticmethod
+    def approvals_of(
+        request: RevealRequest, target: RevealTarget
+    ) -> list[dict[str, str]]:
+        """The approvers' signed approvals of ``target``'s statement, as sent."""
+        return [
+            decision.approvals[target.party]
+            for decision in request.decisions
+            if decision.decision == "approve" and target.party in decision.approvals
+        ]
 
     def answer(
         self,
@@ -390,18 +564,9 @@ class RevealDesk:
             found.append(_Named(party.id, party.name))
         return found
 
-    def _pseudonyms(
-        self, run_id: int, party_id: int, party: str, match_id: str
-    ) -> list[str]:
+    def _pseudonyms(self, run_id: int, party_id: int, match_id: str) -> list[str]:
         result = self._store.run_result(run_id=run_id, party_id=party_id)
-        pseudonyms = _pseudonyms_in_match(self._data_dir / result.path, match_id)
-        if not pseudonyms:
-            raise ApiProblem(
-                422,
-                f"party {party!r} holds no record in match {match_id!r} of run "
-                f"{run_id}; name only the agencies whose records are in the match",
-            )
-        return pseudonyms
+        return _pseudonyms_in_match(self._data_dir / result.path, match_id)
 
 
 @dataclass(frozen=True)

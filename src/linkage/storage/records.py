@@ -316,7 +316,9 @@ class RunResult:
 
 
 RevealState = Literal["pending", "approved", "denied"]
-TargetState = Literal["awaiting", "issued", "fulfilled", "refused", "withdrawn"]
+TargetState = Literal[
+    "awaiting", "issued", "fulfilled", "refused", "withdrawn", "empty"
+]
 
 
 @dataclass(frozen=True)
@@ -328,16 +330,27 @@ class RevealDecision:
     decision: Literal["approve", "deny"]
     reason: str
     created_at: datetime
+    #: Party name -> the approver's signed approval (payload, signature),
+    #: both base64url, as the approver sent them.
+    approvals: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Self:
         """Build from a ``reveal_decisions`` row joined with the approver's name."""
+        signed = json.loads(row["approvals"]) if row["approvals"] else []
         return cls(
             member_id=row["member_id"],
             approver=row["approver"],
             decision=row["decision"],
             reason=row["reason"],
             created_at=_utc(row["created_at"]),
+            approvals={
+                item["party"]: {
+                    "payload": item["payload"],
+                    "signature": item["signature"],
+                }
+                for item in signed
+            },
         )
 
 
@@ -399,6 +412,7 @@ class RevealRequest:
     policy: dict[str, Any]
     created_at: datetime
     decided_at: datetime | None
+    investigator_key: str | None = None
     decisions: tuple[RevealDecision, ...] = ()
     targets: tuple[RevealTarget, ...] = ()
 
@@ -425,6 +439,7 @@ class RevealRequest:
             policy=json.loads(row["policy"]),
             created_at=_utc(row["created_at"]),
             decided_at=_utc_or_none(row["decided_at"]),
+            investigator_key=row["investigator_key"],
             decisions=decisions,
             targets=targets,
         )

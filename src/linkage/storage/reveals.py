@@ -49,6 +49,7 @@ class RevealStore:
         run_id: int,
         match_id: str,
         investigator_id: int,
+        investigator_key: str,
         purpose: str,
         legal_basis: str,
         case_reference: str | None,
@@ -56,7 +57,7 @@ class RevealStore:
         targets: Mapping[int, Sequence[str]],
     ) -> RevealRequest:
         """Record a pending request and one awaiting target per party id,
-        with the party's pseudonyms in the match."""
+        with the party's pseudonyms in the match (perhaps none)."""
         with self._store.transaction() as connection:
             request_id = insert_row(
                 connection,
@@ -66,6 +67,7 @@ class RevealStore:
                     "run_id": run_id,
                     "match_id": match_id,
                     "investigator_id": investigator_id,
+                    "investigator_key": investigator_key,
                     "purpose": purpose,
                     "legal_basis": legal_basis,
                     "case_reference": case_reference,
@@ -121,8 +123,9 @@ class RevealStore:
         member_id: int,
         decision: Literal["approve", "deny"],
         reason: str,
+        approvals: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        """Record an approver's decision.
+        """Record an approver's decision, with their signed approvals by party.
 
         Raises:
             ConflictError: this approver already decided on the request.
@@ -147,6 +150,14 @@ class RevealStore:
                     "member_id": member_id,
                     "decision": decision,
                     "reason": reason,
+                    "approvals": None
+                    if approvals is None
+                    else json.dumps(
+                        [
+                            {"party": party, **signed}
+                            for party, signed in sorted(approvals.items())
+                        ]
+                    ),
                     "created_at": self._store.now(),
                 },
             )
@@ -168,6 +179,18 @@ class RevealStore:
                     )
                     .values(state="withdrawn")
                 )
+
+    def mark_empty(self, *, grant_id: int) -> None:
+        """Close an awaiting target whose agency holds no record in the match."""
+        with self._store.transaction() as connection:
+            connection.execute(
+                sa.update(reveal_targets)
+                .where(
+                    reveal_targets.c.id == grant_id,
+                    reveal_targets.c.state == "awaiting",
+                )
+                .values(state="empty")
+            )
 
     def issue_grant(
         self,

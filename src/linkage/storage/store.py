@@ -375,11 +375,12 @@ class Store:
     ) -> tuple[Member, str]:
         """Register an investigator or approver; return them and their token.
 
-        An investigator must give the X25519 public key identities will be
-        sealed to; an approver gives none.
+        An investigator gives the X25519 public key identities will be sealed
+        to; an approver the Ed25519 key their approvals are signed with (the
+        caller checks which kind).
 
         Raises:
-            ValueError: ``role`` is neither, or the key is missing or not wanted.
+            ValueError: ``role`` is neither, or the key is missing.
             NotFoundError: there is no such project.
             ConflictError: the project has a member of that name and role.
         """
@@ -387,8 +388,8 @@ class Store:
             raise ValueError(
                 f"a member is an investigator or an approver, not {role!r}"
             )
-        if (role == "investigator") != (public_key is not None):
-            raise ValueError("an investigator needs a public key, and only they do")
+        if public_key is None:
+            raise ValueError(f"an {role} needs a public key")
         with self.transaction() as connection:
             self._project(connection, project_id)
             taken = connection.scalar(

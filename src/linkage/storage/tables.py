@@ -66,7 +66,9 @@ members = sa.Table(
     sa.Column("name", sa.String(64), nullable=False),
     # investigator or approver.
     sa.Column("role", sa.String(16), nullable=False),
-    # An investigator's X25519 public key (PEM); identities are sealed to it.
+    # The member's public key (PEM): an investigator's X25519 key, which
+    # identities are sealed to, or an approver's Ed25519 key, which signs their
+    # approvals. (Null only in databases from before approvals were signed.)
     sa.Column("public_key", sa.Text, nullable=True),
     sa.Column("created_at", _timestamp, nullable=False),
     sa.UniqueConstraint("project_id", "name", "role"),
@@ -153,6 +155,9 @@ reveal_requests = sa.Table(
     sa.Column("purpose", sa.Text, nullable=False),
     sa.Column("legal_basis", sa.Text, nullable=False),
     sa.Column("case_reference", sa.Text, nullable=True),
+    # The investigator's raw X25519 key (base64url) when the request was made:
+    # what approvers sign and grants name, whatever happens to the member row.
+    sa.Column("investigator_key", sa.Text, nullable=True),
     # pending, approved or denied.
     sa.Column("state", sa.String(16), nullable=False),
     # The policy in force when the request was made (JSON): a later change of
@@ -171,6 +176,9 @@ reveal_decisions = sa.Table(
     # approve or deny.
     sa.Column("decision", sa.String(8), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+    # An approval's signed statements, one per agency (JSON list of
+    # {"party", "payload", "signature"}); agencies check them, not the service.
+    sa.Column("approvals", sa.Text, nullable=True),
     sa.Column("created_at", _timestamp, nullable=False),
     sa.UniqueConstraint("request_id", "member_id"),
 )
@@ -185,7 +193,8 @@ reveal_targets = sa.Table(
     # The party's pseudonyms in the match (JSON list): the operator's own
     # results, never an identity.
     sa.Column("pseudonyms", sa.Text, nullable=False),
-    # awaiting (approval), issued, fulfilled, refused or withdrawn (denied).
+    # awaiting (approval), issued, fulfilled, refused, withdrawn (denied) or
+    # empty (approved, but the agency holds no record in the match).
     sa.Column("state", sa.String(16), nullable=False),
     # The signed grant, once issued.
     sa.Column("grant_payload", sa.LargeBinary, nullable=True),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from linkage.reveal.keys import KeyFileError, key_id, load_investigator_public_pem
+from linkage.reveal.keys import (
+    KeyFileError,
+    key_id,
+    load_investigator_public_pem,
+    load_signing_public_pem,
+)
 from linkage.service.deps import AuditDep, Operator, ReachableProject, StoreDep
 from linkage.service.errors import ApiProblem
 from linkage.service.models import MemberCreate, MemberCreated, ResourceId
@@ -20,25 +25,27 @@ def add_member(
     store: StoreDep,
     audit: AuditDep,
 ) -> MemberCreated:
-    """Register an investigator (with their X25519 public key) or an approver.
+    """Register an investigator (with their X25519 public key) or an approver
+    (with their Ed25519 signing key).
 
-    Operator only. The answer holds the member's token, shown only once.
+    Operator only. The answer holds the member's token, shown only once. The
+    key registered here is only what the service shows; agencies rely on the
+    keys they pinned themselves.
     """
     details: dict[str, object] = {"name": body.name, "role": body.role}
-    if body.role == "investigator":
-        if body.public_key is None:
-            raise ApiProblem(
-                422,
-                "an investigator needs 'public_key': the .pub file written by "
-                "`linkage keygen --investigator`",
-            )
-        try:
-            public_key = load_investigator_public_pem(body.public_key, "public_key")
-        except KeyFileError as error:
-            raise ApiProblem(422, str(error)) from None
-        details["key_id"] = key_id(public_key)
-    elif body.public_key is not None:
-        raise ApiProblem(422, "only an investigator registers a public key")
+    investigator = body.role == "investigator"
+    if body.public_key is None:
+        made_by = "--investigator" if investigator else "--signing"
+        raise ApiProblem(
+            422,
+            f"an {body.role} needs 'public_key': the .pub file written by "
+            f"`linkage keygen {made_by}`",
+        )
+    load = load_investigator_public_pem if investigator else load_signing_public_pem
+    try:
+        details["key_id"] = key_id(load(body.public_key, "public_key"))
+    except KeyFileError as error:
+        raise ApiProblem(422, str(error)) from None
     with store.transaction():
         member, token = store.add_member(
             project_id=project.id,

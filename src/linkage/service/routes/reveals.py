@@ -3,7 +3,8 @@
 Who may call what (others get 403, recorded in the audit log):
 
 * investigators: make requests, read their own, collect the sealed answers;
-* approvers: read requests, approve or deny with a reason;
+* approvers: read requests and the statements to sign, approve (with their
+  signed approvals) or deny with a reason;
 * agencies (party tokens): list their grants, fulfil or refuse them;
 * the operator: read requests (never an identity: it has none to read).
 """
@@ -15,6 +16,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from linkage.reveal.approvals import ApprovalError, SignedApproval
 from linkage.reveal.grants import SignedGrant
 from linkage.reveal.policy import RevealPolicy
 from linkage.reveal.sealing import SealedEnvelope, SealError
@@ -32,7 +34,9 @@ from linkage.service.models import (
     RevealCreate,
     RevealPublic,
     SealedPublic,
+    SignedBody,
     SignedGrantBody,
+    StatementPublic,
     TargetPublic,
 )
 from linkage.service.reveals import RevealAsk, RevealDesk
@@ -70,7 +74,7 @@ def request_reveal(
         legal_basis=body.legal_basis,
         case_reference=body.case_reference,
     )
-    return _public(desk.request(token, project, ask))
+    return _public(desk.request(token, project, ask), token)
 
 
 @router.get("/reveals")
@@ -78,7 +82,7 @@ def list_reveals(
     project: ReachableProject, token: CurrentToken, desk: DeskDep
 ) -> list[RevealPublic]:
     """The requests the token may see, newest first."""
-    return [_public(r) for r in desk.visible_requests(token, project)]
+    return [_public(r, token) for r in desk.visible_requests(token, project)]
 
 
 @router.get("/reveals/{request_id}")
@@ -89,7 +93,22 @@ def read_reveal(
     desk: DeskDep,
 ) -> RevealPublic:
     """One request: its state, decisions and each agency's grant state."""
-    return _public(desk.visible_request(token, project, request_id))
+    return _public(desk.visible_request(token, project, request_id), token)
+
+
+@router.get("/reveals/{request_id}/statements")
+def reveal_statements(
+    request_id: ResourceId,
+    project: ReachableProject,
+    token: CurrentToken,
+    desk: DeskDep,
+) -> list[StatementPublic]:
+    """What an approver signs to approve: one statement per agency holding
+    records in the match (approvers only)."""
+    return [
+        StatementPublic(party=statement.party, statement=statement.to_json())
+        for statement in desk.statements(token, project, request_id)
+    ]
 
 
 @router.post("/reveals/{request_id}/approve")
@@ -125,7 +144,16 @@ def _decide(
     desk: RevealDesk,
 ) -> RevealPublic:
     _require(token, "approver", f"{decision} a reveal request")
-    return _public(desk.decide(token, project, request_id, decision, body.reason))
+    approvals = {}
+    for item in body.approvals:
+        if item.party in approvals:
+            raise ApiProblem(422, f"two signed approvals for {item.party!r}")
+        try:
+            approvals[item.party] = SignedApproval.from_json(item.approval.model_dump())
+        except ApprovalError as error:
+            raise ApiProblem(422, f"the approval for {item.party!r}: {error}") from None
+    decided = desk.decide(token, project, request_id, decision, body.reason, approvals)
+    return _public(decided, token)
 
 
 @router.get("/reveals/{request_id}/answers")
@@ -148,7 +176,7 @@ def collect_answers(
         for target in request.targets
         if target.state == "fulfilled"
     ]
-    return RevealAnswers(request=_public(request), sealed=sealed)
+    return RevealAnswers(request=_public(request, token), sealed=sealed)
 
 
 @router.post("/reveals/{request_id}/opened", status_code=204)
@@ -169,10 +197,16 @@ def report_opened(
 def pending_grants(
     project: ReachableProject, token: CurrentToken, desk: DeskDep
 ) -> list[GrantPublic]:
-    """The calling agency's signed grants that await its answer."""
+    """The calling agency's signed grants that await its answer, each with
+    the approvers' signed approvals of it."""
     _require(token, "party", "list its grants")
     return [
-        GrantPublic(grant_id=t.id, request_id=r.id, grant=_grant_body(t))
+        GrantPublic(
+            grant_id=t.id,
+            request_id=r.id,
+            grant=_grant_body(t),
+            approvals=[SignedBody(**a) for a in desk.approvals_of(r, t)],
+        )
         for r, t in desk.grants_for(token, project)
     ]
 
@@ -207,7 +241,10 @@ def refuse_grant(
     return _target(desk.answer(token, project, grant_id, None, body.reason))
 
 
-def _public(request: RevealRequest) -> RevealPublic:
+def _public(request: RevealRequest, viewer: TokenRecord) -> RevealPublic:
+    # Until approval, an investigator is not told which agencies hold records
+    # in the match, nor how many.
+    hidden = viewer.role == "investigator" and request.state != "approved"
     return RevealPublic(
         request_id=request.id,
         project_id=request.project_id,
@@ -231,16 +268,16 @@ def _public(request: RevealRequest) -> RevealPublic:
             )
             for d in request.decisions
         ],
-        targets=[_target(t) for t in request.targets],
+        targets=[_target(t, hidden=hidden) for t in request.targets],
     )
 
 
-def _target(target: RevealTarget) -> TargetPublic:
+def _target(target: RevealTarget, *, hidden: bool = False) -> TargetPublic:
     return TargetPublic(
         grant_id=target.id,
         party=target.party,
         state=target.state,
-        records=len(target.pseudonyms),
+        records=None if hidden else len(target.pseudonyms),
         expires_at=target.expires_at,
         refusal_reason=target.refusal_reason,
         answered_at=target.answered_at,
