@@ -477,8 +477,9 @@ def results(project_id: int, out: Path, server: str, token_file: Path | None) ->
     type=existing_file,
     default=None,
     metavar="FILE",
-    help="An investigator's public key (the .pub file of "
-    "`linkage keygen --investigator`).",
+    help="The member's public key: an investigator's .pub file of "
+    "`linkage keygen --investigator`, an approver's of `linkage keygen "
+    "--signing`.",
 )
 @click.option(
     "--token-out",
@@ -504,15 +505,14 @@ def add_member(
     channel. Someone who is both investigator and approver gets two tokens,
     and can never approve their own request.
     """
-    if role == "investigator" and public_key_path is None:
-        raise click.UsageError("an investigator needs --public-key FILE.pub")
-    if role == "approver" and public_key_path is not None:
-        raise click.UsageError("only an investigator registers --public-key")
+    if public_key_path is None:
+        made_by = "--investigator" if role == "investigator" else "--signing"
+        raise click.UsageError(
+            f"an {role} needs --public-key FILE.pub (from `linkage keygen {made_by}`)"
+        )
     if token_out.exists():
         raise click.UsageError(f"{token_out} exists; choose another --token-out")
-    public_key = None
-    if public_key_path is not None:
-        public_key = public_key_path.read_text(encoding="ascii", errors="replace")
+    public_key = public_key_path.read_text(encoding="ascii", errors="replace")
     with connect(server, token_file) as client:
         member = client.add_member(project_id, name, role, public_key)
         service_key, service_key_id = client.service_key()

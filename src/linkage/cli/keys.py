@@ -10,8 +10,11 @@ import click
 from linkage.encoding.keyfiles import write_key_file
 from linkage.reveal.keys import (
     key_id,
+    raw_public_b64,
     read_investigator_public_key,
+    read_signing_public_key,
     write_investigator_keypair,
+    write_signing_keypair,
 )
 
 
@@ -31,11 +34,19 @@ from linkage.reveal.keys import (
     "FILE (0600, keep it), the public key to FILE.pub (give it to the operator).",
 )
 @click.option(
+    "--signing",
+    is_flag=True,
+    help="Write an Ed25519 signing key pair instead, for an approver (who "
+    "signs approvals) or an agency (which signs what it discloses): the "
+    "private key to FILE (0600, keep it), the public key to FILE.pub (give "
+    "it to whoever pins it).",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace FILE if it exists. Whatever the old key protects becomes unreadable.",
 )
-def keygen(out_path: Path, investigator: bool, force: bool) -> None:
+def keygen(out_path: Path, investigator: bool, signing: bool, force: bool) -> None:
     """Write a new random key (256 bits, base64url) to FILE.
 
     The same kind of file serves two purposes. As the linkage secret, it is
@@ -47,9 +58,25 @@ def keygen(out_path: Path, investigator: bool, force: bool) -> None:
     agencies seal what they disclose to the public key, and only the private
     key opens it.
 
+    With --signing, it writes an approver's or agency's signing key pair.
+
     The key is never printed. Pass it to other commands by file or through an
     environment variable, never on the command line.
     """
+    if investigator and signing:
+        raise click.UsageError("give --investigator or --signing, not both")
+    if signing:
+        public_path = write_signing_keypair(out_path, force=force)
+        public = read_signing_public_key(public_path)
+        click.echo(
+            f"Wrote your signing key to {out_path} (mode "
+            f"{stat.S_IMODE(out_path.stat().st_mode):04o}) and your public key "
+            f"to {public_path} (key ID {key_id(public)}, pinned as "
+            f"{raw_public_b64(public)}). Give the .pub file only, and read the "
+            "key ID to whoever pins it.",
+            err=True,
+        )
+        return
     if investigator:
         public_path = write_investigator_keypair(out_path, force=force)
         fingerprint = key_id(read_investigator_public_key(public_path))

@@ -4,12 +4,14 @@
 Investigator:  reveal request, reveal status, reveal open
 Approver:      reveal approve, reveal deny, reveal status
 Agency:        reveal pending, reveal fulfil, reveal refuse
+Everyone:      reveal trust (the public keys you pin)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,17 +30,27 @@ from linkage.encoding.vault import Vault
 from linkage.errors import LinkageError
 from linkage.reveal.agency import (
     CheckedGrant,
+    MatchRows,
     check_grant,
+    read_match_rows,
     remember_answer,
     seal_for_grant,
 )
+from linkage.reveal.approvals import SignedApproval
 from linkage.reveal.disclosure import Disclosure, FulfilmentLedger
 from linkage.reveal.grants import SignedGrant
 from linkage.reveal.investigator import SealedAnswer, open_answer, write_disclosures
 from linkage.reveal.keys import (
+    key_id,
     read_investigator_private_key,
+    read_investigator_public_key,
     read_service_public_key,
+    read_signing_private_key,
+    read_signing_public_key,
+    x25519_public_from_b64,
 )
+from linkage.reveal.policy import PolicyError, format_duration, parse_duration
+from linkage.reveal.trust import TrustFile, load_trust, write_trust
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,9 +61,12 @@ def reveal() -> None:
 
     \b
     1. An investigator requests it:        linkage reveal request
-    2. Approvers decide:                   linkage reveal approve|deny
+    2. Approvers sign and decide:          linkage reveal approve|deny
     3. Each agency checks and answers:     linkage reveal pending|fulfil|refuse
     4. The investigator opens the answers: linkage reveal open
+
+    Agencies and investigators first pin the keys they accept, received out
+    of band: linkage reveal trust.
     """
 
 
@@ -75,6 +90,18 @@ def _service_key_option(function: F) -> F:
         metavar="FILE",
         help="The service's public key you pinned (service-key.pub from the "
         "operator); grants must be signed with it.",
+    )(function)
+
+
+def _trust_option(function: F) -> F:
+    return click.option(
+        "--trust",
+        "trust_path",
+        required=True,
+        type=existing_file,
+        metavar="FILE",
+        help="Your trust file: the public keys you pinned and the limits you "
+        "accept (`linkage reveal trust` writes it).",
     )(function)
 
 
@@ -201,13 +228,62 @@ def status(
 @project_option
 @_request_option
 @_reason_option
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=existing_file,
+    metavar="FILE",
+    help="Your signing key (from `linkage keygen --signing`); agencies count "
+    "your approval only if it is signed with the key they pinned for you.",
+)
+@click.option(
+    "--valid-for",
+    default="24h",
+    show_default=True,
+    metavar="DURATION",
+    help="How long your approval may be acted on (90m, 24h, 7d); agencies "
+    "refuse approvals valid for longer than they allow.",
+)
 @server_option
 @token_option("your approver")
 def approve(
-    project_id: int, request_id: int, reason: str, server: str, token_file: Path | None
+    project_id: int,
+    request_id: int,
+    reason: str,
+    key_path: Path,
+    valid_for: str,
+    server: str,
+    token_file: Path | None,
 ) -> None:
-    """Approve a request (never your own); the last approval issues the grants."""
-    _decide(project_id, request_id, "approve", reason, server, token_file)
+    """Sign and approve a request (never your own); the last approval needed
+    issues the grants. What you sign is printed: each agency, how many of its
+    records, and the key identities will be sealed to."""
+    try:
+        lifetime = parse_duration(valid_for)
+    except PolicyError as error:
+        raise click.BadParameter(str(error), param_hint="--valid-for") from None
+    if lifetime <= timedelta(0):
+        raise click.BadParameter("must be more than zero", param_hint="--valid-for")
+    key = read_signing_private_key(key_path)
+    with connect(server, token_file) as client:
+        for statement in client.reveal_statements(project_id, request_id):
+            investigator_key = x25519_public_from_b64(statement.investigator_key)
+            click.echo(
+                f"Signing: {statement.party}: {len(statement.pseudonyms)} records "
+                f"of match {statement.match_id}, sealed to {statement.investigator!r} "
+                f"(key ID {key_id(investigator_key)}); purpose: {statement.purpose}",
+                err=True,
+            )
+        decided = client.approve_reveal(
+            project_id,
+            request_id,
+            reason,
+            key=key,
+            valid_for=lifetime,
+            now=datetime.now(UTC),
+        )
+    _print_decided(request_id, "approve", decided)
 
 
 @reveal.command("deny")
@@ -233,6 +309,10 @@ def _decide(
 ) -> None:
     with connect(server, token_file) as client:
         decided = client.decide_reveal(project_id, request_id, decision, reason)
+    _print_decided(request_id, decision, decided)
+
+
+def _print_decided(request_id: int, decision: str, decided: Mapping[str, Any]) -> None:
     click.echo(
         f"Request {request_id}: {decision} recorded; it is {decided['state']} "
         f"({decided['approvals']} of {decided['approvals_required']} approvals).",
@@ -252,6 +332,7 @@ def _decide(
     help="Your private key (from `linkage keygen --investigator`).",
 )
 @_service_key_option
+@_trust_option
 @click.option(
     "--out",
     required=True,
@@ -266,13 +347,19 @@ def open_request(
     request_id: int,
     key_path: Path,
     service_key_path: Path,
+    trust_path: Path,
     out: Path,
     server: str,
     token_file: Path | None,
 ) -> None:
-    """Open the agencies' sealed answers to your request with your private key."""
+    """Open the agencies' sealed answers to your request with your private key.
+
+    Each answer must be signed by the key your trust file pins for its
+    agency; an answer made by anyone else (the operator included) is refused.
+    """
     private_key = read_investigator_private_key(key_path)
     service_key = read_service_public_key(service_key_path)
+    agency_keys = load_trust(trust_path).agencies
     with connect(server, token_file) as client:
         answers = client.reveal_answers(project_id, request_id)
         try:
@@ -283,6 +370,7 @@ def open_request(
                     service_key,
                     project_id=project_id,
                     request_id=request_id,
+                    agency_keys=agency_keys,
                 )
                 for item in answers["sealed"]
             ]
@@ -328,10 +416,24 @@ def _ledger_option(function: F) -> F:
     )(function)
 
 
+def _results_option(function: F) -> F:
+    return click.option(
+        "--results",
+        "results_path",
+        required=True,
+        type=existing_file,
+        metavar="FILE",
+        help="The results you downloaded with `linkage results`: a grant must "
+        "name exactly the rows of its match ID there.",
+    )(function)
+
+
 @reveal.command("pending")
 @project_option
 @_party_option
 @_service_key_option
+@_trust_option
+@_results_option
 @_ledger_option
 @server_option
 @token_option("your party's")
@@ -339,21 +441,25 @@ def pending(
     project_id: int,
     party: str,
     service_key_path: Path,
+    trust_path: Path,
+    results_path: Path,
     ledger_path: Path,
     server: str,
     token_file: Path | None,
 ) -> None:
-    """List the grants awaiting your agency, each checked against the pinned
-    service key, its expiry and your ledger."""
-    service_key = read_service_public_key(service_key_path)
-    ledger = FulfilmentLedger(ledger_path)
+    """List the grants awaiting your agency, each checked as `fulfil` would:
+    the service key, expiry, the approvers' signatures against your trust
+    file, the investigator's key, the match's rows in your results, your cap
+    and your ledger."""
+    agency = _AgencyChecks.load(
+        service_key_path, trust_path, results_path, ledger_path, party, project_id
+    )
     with connect(server, token_file) as client:
         grants = client.grants(project_id)
     if not grants:
         click.echo("No grants await your agency.", err=True)
     for item in grants:
-        checked = _check(item, service_key, party, project_id, ledger)
-        click.echo(_describe(checked))
+        click.echo(_describe(agency.check(item)))
 
 
 @reveal.command("fulfil")
@@ -361,6 +467,8 @@ def pending(
 @_party_option
 @_grant_option
 @_service_key_option
+@_trust_option
+@_results_option
 @_ledger_option
 @click.option(
     "--vault",
@@ -371,6 +479,15 @@ def pending(
     help="Your agency's vault, written by `linkage encode`.",
 )
 @vault_key_option
+@click.option(
+    "--signing-key",
+    "signing_key_path",
+    required=True,
+    type=existing_file,
+    metavar="FILE",
+    help="Your agency's signing key (`linkage keygen --signing`): what you "
+    "disclose is signed with it, so investigators know you made it.",
+)
 @click.option(
     "--field",
     "fields",
@@ -386,40 +503,53 @@ def fulfil(
     party: str,
     grant_id: int,
     service_key_path: Path,
+    trust_path: Path,
+    results_path: Path,
     ledger_path: Path,
     vault_path: Path,
     vault_key_file: Path | None,
+    signing_key_path: Path,
     fields: tuple[str, ...],
     server: str,
     token_file: Path | None,
 ) -> None:
-    """Check grant ID, then seal the records it names to the investigator.
+    """Check grant ID, then sign and seal the records it names to the
+    investigator.
 
     A grant that is forged or altered, expired, for another agency or project,
-    or answered before is refused: the refusal and its reason go to the
-    service's audit log, and nothing is disclosed.
+    not signed by enough approvers you pinned, for an investigator key you did
+    not pin, for records that are not its match's rows in your results, over
+    your cap, or answered before is refused: the refusal and its reason go to
+    your ledger and the service's audit log, and nothing is disclosed. The
+    grant is written to your ledger before anything is sealed, so it is never
+    answered twice.
     """
-    service_key = read_service_public_key(service_key_path)
-    ledger = FulfilmentLedger(ledger_path)
+    agency = _AgencyChecks.load(
+        service_key_path, trust_path, results_path, ledger_path, party, project_id
+    )
     vault = Vault.open(vault_path, read_vault_key(vault_key_file))
+    signing_key = read_signing_private_key(signing_key_path)
     with connect(server, token_file) as client:
-        item = _find_grant(client.grants(project_id), grant_id)
-        checked = _check(item, service_key, party, project_id, ledger)
+        checked = agency.check(_find_grant(client.grants(project_id), grant_id))
         if checked.grant is None:
             assert checked.rejection is not None
             rejection = checked.rejection
+            agency.remember_refusal(checked)
             client.refuse_grant(
                 project_id,
                 grant_id,
                 f"rejected by the agency ({rejection.reason}): {rejection}"[:2000],
             )
-            raise checked.rejection
-        sealed = seal_for_grant(checked.grant, vault, fields=fields or None)
+            raise rejection
+        remember_answer(agency.ledger, checked.grant, agency.service_key, "fulfilled")
+        sealed = seal_for_grant(
+            checked.grant, vault, signing_key, fields=fields or None
+        )
         client.fulfil_grant(project_id, grant_id, sealed.to_json())
-    remember_answer(ledger, checked.grant, service_key, "fulfilled")
     click.echo(
-        f"Grant {grant_id}: {len(checked.grant.pseudonyms)} records sealed to "
-        f"investigator {checked.grant.investigator!r} and delivered.",
+        f"Grant {grant_id}: {len(checked.grant.pseudonyms)} records signed, "
+        f"sealed to investigator {checked.grant.investigator!r} and delivered "
+        f"(approved by {', '.join(checked.approvers)}).",
         err=True,
     )
 
@@ -439,6 +569,126 @@ def refuse(
     click.echo(f"Grant {grant_id} refused.", err=True)
 
 
+def _named_key(value: str, option: str) -> tuple[str, Path]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise click.BadParameter(
+            f"expected NAME=FILE.pub, not {value!r}", param_hint=option
+        )
+    return name, Path(path)
+
+
+@reveal.command("trust")
+@click.option(
+    "--file",
+    "trust_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Your trust file (created if missing; written atomically, mode 0600).",
+)
+@click.option(
+    "--approver",
+    "approvers",
+    multiple=True,
+    metavar="NAME=FILE.pub",
+    help="Pin an approver's signing key (their `linkage keygen --signing` "
+    ".pub); repeat for each. A name pinned again gets the new key (rotation).",
+)
+@click.option(
+    "--investigator",
+    "investigators",
+    multiple=True,
+    metavar="NAME=FILE.pub",
+    help="Pin an investigator's key (their `linkage keygen --investigator` .pub).",
+)
+@click.option(
+    "--agency",
+    "agencies",
+    multiple=True,
+    metavar="NAME=FILE.pub",
+    help="Pin an agency's signing key (investigators: answers must be signed with it).",
+)
+@click.option(
+    "--remove",
+    "removed",
+    multiple=True,
+    metavar="NAME",
+    help="Remove NAME's key from every section (revocation); repeat for each.",
+)
+@click.option(
+    "--approvals", type=click.IntRange(1, 50), default=None,
+    help="Distinct pinned approvers a grant needs.",
+)  # fmt: skip
+@click.option(
+    "--lifetime", default=None, metavar="DURATION",
+    help="The longest an approval may be valid for (24h, 7d).",
+)  # fmt: skip
+@click.option(
+    "--max-records", type=click.IntRange(1, 10_000), default=None,
+    help="The most records one grant may reveal.",
+)  # fmt: skip
+def trust(
+    trust_path: Path,
+    approvers: tuple[str, ...],
+    investigators: tuple[str, ...],
+    agencies: tuple[str, ...],
+    removed: tuple[str, ...],
+    approvals: int | None,
+    lifetime: str | None,
+    max_records: int | None,
+) -> None:
+    """Write or edit your trust file, then print what it pins.
+
+    Agencies pin the approvers and investigators they accept and the limits
+    of a grant; investigators pin the agencies' keys. Get each public key
+    out of band and compare its key ID (printed here) with its owner, by
+    phone or in person, before you rely on it.
+    """
+    current = load_trust(trust_path) if trust_path.exists() else TrustFile()
+    for name in removed:
+        current = current.without(name)
+    current = current.with_entries(
+        approvers=_read_keys(approvers, "--approver", read_signing_public_key),
+        investigators=_read_keys(
+            investigators, "--investigator", read_investigator_public_key
+        ),
+        agencies=_read_keys(agencies, "--agency", read_signing_public_key),
+    )
+    limits: dict[str, Any] = {}
+    if approvals is not None:
+        limits["approvals_required"] = approvals
+    if max_records is not None:
+        limits["max_records"] = max_records
+    if lifetime is not None:
+        try:
+            limits["grant_lifetime"] = parse_duration(lifetime)
+        except PolicyError as error:
+            raise click.BadParameter(str(error), param_hint="--lifetime") from None
+    current = replace(current, **limits)
+    write_trust(trust_path, current)
+    load_trust(trust_path)  # What is written must read back.
+    for section in ("approvers", "investigators", "agencies"):
+        for name, key in sorted(getattr(current, section).items()):
+            click.echo(f"{section[:-1]}\t{name}\tkey ID {key_id(key)}")
+    click.echo(
+        f"Wrote {trust_path}: {current.approvals_required} approvals, each valid "
+        f"at most {format_duration(current.grant_lifetime)}, at most "
+        f"{current.max_records} records per grant.",
+        err=True,
+    )
+
+
+K = TypeVar("K")
+
+
+def _read_keys(
+    values: tuple[str, ...], option: str, read: Callable[[Path], K]
+) -> dict[str, K]:
+    pairs = [_named_key(value, option) for value in values]
+    return {name: read(path) for name, path in pairs}
+
+
 def _find_grant(grants: list[dict[str, Any]], grant_id: int) -> dict[str, Any]:
     for item in grants:
         if item.get("grant_id") == grant_id:
@@ -449,21 +699,65 @@ def _find_grant(grants: list[dict[str, Any]], grant_id: int) -> dict[str, Any]:
     )
 
 
-def _check(
-    item: Mapping[str, Any],
-    service_key: Ed25519PublicKey,
-    party: str,
-    project_id: int,
-    ledger: FulfilmentLedger,
-) -> CheckedGrant:
-    return check_grant(
-        SignedGrant.from_json(item["grant"]),
-        service_key,
-        party=party,
-        project_id=project_id,
-        ledger=ledger,
-        now=datetime.now(UTC),
-    )
+class _AgencyChecks:
+    """What an agency checks grants against: all of it its own files."""
+
+    def __init__(
+        self,
+        service_key: Ed25519PublicKey,
+        trust: TrustFile,
+        match_rows: MatchRows,
+        ledger: FulfilmentLedger,
+        party: str,
+        project_id: int,
+    ) -> None:
+        self.service_key = service_key
+        self.trust = trust
+        self.match_rows = match_rows
+        self.ledger = ledger
+        self.party = party
+        self.project_id = project_id
+
+    @classmethod
+    def load(
+        cls,
+        service_key_path: Path,
+        trust_path: Path,
+        results_path: Path,
+        ledger_path: Path,
+        party: str,
+        project_id: int,
+    ) -> _AgencyChecks:
+        return cls(
+            read_service_public_key(service_key_path),
+            load_trust(trust_path),
+            read_match_rows(results_path),
+            FulfilmentLedger(ledger_path),
+            party,
+            project_id,
+        )
+
+    def check(self, item: Mapping[str, Any]) -> CheckedGrant:
+        return check_grant(
+            SignedGrant.from_json(item["grant"]),
+            [SignedApproval.from_json(a) for a in item.get("approvals", [])],
+            self.service_key,
+            party=self.party,
+            project_id=self.project_id,
+            ledger=self.ledger,
+            trust=self.trust,
+            match_rows=self.match_rows,
+            now=datetime.now(UTC),
+        )
+
+    def remember_refusal(self, checked: CheckedGrant) -> None:
+        """Put a refused grant in the ledger, if the service signed it (a
+        forged grant names nothing the ledger could key on) and it was not
+        answered already (a replay)."""
+        assert checked.rejection is not None
+        grant = checked.signed_by_service
+        if grant is not None and checked.rejection.reason != "replayed":
+            remember_answer(self.ledger, grant, self.service_key, "refused")
 
 
 def _describe(checked: CheckedGrant) -> str:
@@ -474,11 +768,13 @@ def _describe(checked: CheckedGrant) -> str:
         )
     grant = checked.grant
     case = f", case {grant.case_reference}" if grant.case_reference else ""
+    investigator_key = key_id(x25519_public_from_b64(grant.investigator_key))
     return (
         f"grant {grant.grant_id}: ok: request {grant.request_id}, match "
         f"{grant.match_id}, {len(grant.pseudonyms)} records, for investigator "
-        f"{grant.investigator!r}; purpose: {grant.purpose}; legal basis: "
-        f"{grant.legal_basis}{case}; expires {grant.expires_at.isoformat()}"
+        f"{grant.investigator!r} (key ID {investigator_key}), approved by "
+        f"{', '.join(checked.approvers)}; purpose: {grant.purpose}; legal "
+        f"basis: {grant.legal_basis}{case}; expires {grant.expires_at.isoformat()}"
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -24,15 +24,26 @@ from linkage.client import ServiceClient
 from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault
 from linkage.errors import LinkageError
-from linkage.reveal.agency import check_grant, remember_answer, seal_for_grant
+from linkage.reveal.agency import (
+    check_grant,
+    read_match_rows,
+    remember_answer,
+    seal_for_grant,
+)
+from linkage.reveal.approvals import SignedApproval
 from linkage.reveal.disclosure import Disclosure, FulfilmentLedger
 from linkage.reveal.grants import SignedGrant
 from linkage.reveal.investigator import SealedAnswer, open_answer, write_disclosures
 from linkage.reveal.keys import (
     read_investigator_private_key,
+    read_investigator_public_key,
     read_service_public_key,
+    read_signing_private_key,
+    read_signing_public_key,
     write_investigator_keypair,
+    write_signing_keypair,
 )
+from linkage.reveal.trust import TrustFile, load_trust, write_trust
 from linkage.service.loopback import RunningService
 
 __all__ = ["RevealOutcome", "reveal_one_match"]
@@ -40,6 +51,7 @@ __all__ = ["RevealOutcome", "reveal_one_match"]
 INVESTIGATOR = "inspector-lee"
 APPROVERS = ("approver-ng", "approver-okafor")
 ASKING, HOLDING = "police", "health"
+APPROVAL_VALID_FOR = timedelta(hours=24)
 
 Say = Callable[[str], None]
 
@@ -82,18 +94,26 @@ def reveal_one_match(
     )
     for approver in APPROVERS:
         with ServiceClient(service.url, tokens[approver]) as client:
-            state = client.decide_reveal(
-                project_id, request_id, "approve", "purpose and basis checked"
+            state = client.approve_reveal(
+                project_id,
+                request_id,
+                "purpose and basis checked",
+                key=read_signing_private_key(_key_file(out, approver)),
+                valid_for=APPROVAL_VALID_FOR,
+                now=datetime.now(UTC),
             )
         say(
-            f"   {approver}: approved ({state['approvals']} of "
+            f"   {approver}: signed and approved ({state['approvals']} of "
             f"{state['approvals_required']}); request is {state['state']}"
         )
     _fulfil(service, out, project_id, party_token(HOLDING), say)
     revealed = out / "revealed.csv"
     records = _open(service, out, project_id, request_id, tokens[INVESTIGATOR])
     rows = write_disclosures(records, revealed)
-    say(f"   {INVESTIGATOR}: opened {rows} records with the private key, in {revealed}")
+    say(
+        f"   {INVESTIGATOR}: opened {rows} records with the private key, "
+        f"signed by {HOLDING}'s pinned key, in {revealed}"
+    )
     entries = _audit(service, out, say)
     return RevealOutcome(request_id, rows, revealed, entries)
 
@@ -107,63 +127,106 @@ def _a_shared_match(matches: pd.DataFrame) -> str:
     return str(shared.index[0])
 
 
-def _register(service: RunningService, out: Path, project_id: int) -> dict[str, str]:
-    """The operator registers the investigator (with their public key) and
-    two approvers; their tokens stay in this process."""
-    key = out / "keys" / f"{INVESTIGATOR}.key"
-    for stale in (key, Path(f"{key}.pub")):
+def _key_file(out: Path, owner: str) -> Path:
+    return out / "keys" / f"{owner}.key"
+
+
+def _fresh_keys(path: Path, write: Callable[[Path], Path]) -> Path:
+    for stale in (path, Path(f"{path}.pub")):
         stale.unlink(missing_ok=True)
-    public_key = write_investigator_keypair(key)
+    return write(path)
+
+
+def _register(service: RunningService, out: Path, project_id: int) -> dict[str, str]:
+    """Everyone makes their own key pair; the operator registers the
+    investigator and two approvers with their public keys (their tokens stay
+    in this process); health pins the approvers' and the investigator's keys
+    in its trust file, and the investigator pins health's signing key."""
+    investigator_pub = _fresh_keys(
+        _key_file(out, INVESTIGATOR), write_investigator_keypair
+    )
+    approver_pubs = {
+        name: _fresh_keys(_key_file(out, name), write_signing_keypair)
+        for name in APPROVERS
+    }
+    agency_pub = _fresh_keys(
+        _key_file(out, f"{HOLDING}-signing"), write_signing_keypair
+    )
     tokens = {}
     with ServiceClient(service.url, service.operator_token) as operator:
         member = operator.add_member(
-            project_id, INVESTIGATOR, "investigator", public_key.read_text()
+            project_id, INVESTIGATOR, "investigator", investigator_pub.read_text()
         )
         tokens[INVESTIGATOR] = member.token
-        for approver in APPROVERS:
+        for approver, public in approver_pubs.items():
             tokens[approver] = operator.add_member(
-                project_id, approver, "approver"
+                project_id, approver, "approver", public.read_text()
             ).token
+    write_trust(
+        _trust_file(out, HOLDING),
+        TrustFile(
+            approvers={n: read_signing_public_key(p) for n, p in approver_pubs.items()},
+            investigators={
+                INVESTIGATOR: read_investigator_public_key(investigator_pub)
+            },
+        ),
+    )
+    write_trust(
+        _trust_file(out, INVESTIGATOR),
+        TrustFile(agencies={HOLDING: read_signing_public_key(agency_pub)}),
+    )
     return tokens
+
+
+def _trust_file(out: Path, owner: str) -> Path:
+    return out / "keys" / f"{owner}.trust"
 
 
 def _fulfil(
     service: RunningService, out: Path, project_id: int, token: str, say: Say
 ) -> None:
-    """The holding agency checks each grant and seals its records."""
+    """The holding agency checks each grant against its own files, then signs
+    and seals its records."""
     service_key = read_service_public_key(service.public_key_file)
     ledger = FulfilmentLedger(out / "vaults" / f"{HOLDING}.answered")
     vault = Vault.open(
         out / "vaults" / f"{HOLDING}.vault",
         read_vault_key(out / "keys" / f"{HOLDING}-vault.key"),
     )
+    signing_key = read_signing_private_key(_key_file(out, f"{HOLDING}-signing"))
     with ServiceClient(service.url, token) as agency:
         for item in agency.grants(project_id):
             checked = check_grant(
                 SignedGrant.from_json(item["grant"]),
+                [SignedApproval.from_json(a) for a in item["approvals"]],
                 service_key,
                 party=HOLDING,
                 project_id=project_id,
                 ledger=ledger,
+                trust=load_trust(_trust_file(out, HOLDING)),
+                match_rows=read_match_rows(out / "results" / f"{HOLDING}.csv"),
                 now=datetime.now(UTC),
             )
             if checked.grant is None:
                 raise LinkageError(f"the demo's grant was refused: {checked.rejection}")
-            sealed = seal_for_grant(checked.grant, vault)
-            agency.fulfil_grant(project_id, checked.grant.grant_id, sealed.to_json())
             remember_answer(ledger, checked.grant, service_key, "fulfilled")
+            sealed = seal_for_grant(checked.grant, vault, signing_key)
+            agency.fulfil_grant(project_id, checked.grant.grant_id, sealed.to_json())
             say(
-                f"   {HOLDING}: grant {checked.grant.grant_id} signature, expiry "
-                f"and ledger checked; {len(checked.grant.pseudonyms)} records "
-                "sealed to the investigator's key"
+                f"   {HOLDING}: grant {checked.grant.grant_id}: service signature, "
+                f"approvals by {' and '.join(checked.approvers)} (pinned keys), "
+                "investigator key, match rows and ledger checked; "
+                f"{len(checked.grant.pseudonyms)} records signed and sealed to "
+                "the investigator's key"
             )
 
 
 def _open(
     service: RunningService, out: Path, project_id: int, request_id: int, token: str
 ) -> list[Disclosure]:
-    private_key = read_investigator_private_key(out / "keys" / f"{INVESTIGATOR}.key")
+    private_key = read_investigator_private_key(_key_file(out, INVESTIGATOR))
     service_key = read_service_public_key(service.public_key_file)
+    agency_keys = load_trust(_trust_file(out, INVESTIGATOR)).agencies
     with ServiceClient(service.url, token) as investigator:
         answers = investigator.reveal_answers(project_id, request_id)
         opened = [
@@ -173,6 +236,7 @@ def _open(
                 service_key,
                 project_id=project_id,
                 request_id=request_id,
+                agency_keys=agency_keys,
             )
             for item in answers["sealed"]
         ]

@@ -77,13 +77,16 @@ class CheckedGrant:
     ``grant`` is set only when every check passed; ``rejection`` says why not
     otherwise (its ``reason`` is a short code: bad-signature, expired,
     not-approved, not-in-match, replayed, ...). ``approvers`` are the pinned
-    approvers whose signed approvals counted.
+    approvers whose signed approvals counted. ``signed_by_service`` is the
+    grant whenever the service's signature verified, even if a later check
+    refused it (so a refusal can be put in the ledger).
     """
 
     grant_id: int | None
     grant: Grant | None
     rejection: GrantRejected | None
     approvers: tuple[str, ...] = ()
+    signed_by_service: Grant | None = None
 
     @property
     def ok(self) -> bool:
@@ -130,13 +133,16 @@ def check_grant(
         grant = verify_grant(
             signed, service_key, now=now, party=party, project_id=project_id
         )
+    except GrantRejected as error:
+        return CheckedGrant(unverified_grant_id(signed), None, error)
+    try:
         _check_investigator(grant, trust)
         approvers = _count_approvals(grant, approvals, trust, now)
         _check_records(grant, trust, match_rows)
         _check_not_answered(grant, ledger, service_key)
     except GrantRejected as error:
-        return CheckedGrant(unverified_grant_id(signed), None, error)
-    return CheckedGrant(grant.grant_id, grant, None, approvers)
+        return CheckedGrant(grant.grant_id, None, error, signed_by_service=grant)
+    return CheckedGrant(grant.grant_id, grant, None, approvers, grant)
 
 
 def _refuse(grant: Grant, reason: str, message: str) -> GrantRejected:
