@@ -4,8 +4,10 @@ Two agencies (police and health) export demo records plus one person whose
 name and birth date occur nowhere else; they encode, upload to a real service
 on loopback, the operator runs the linkage, and the police resolve their own
 results to learn the distinctive person's match ID. An investigator (with an
-X25519 key pair), two approvers and a person who is both investigator and
-approver are registered.
+X25519 key pair), two approvers (with signing keys) and a person who is both
+investigator and approver are registered. Each agency has its own signing key
+and a trust file pinning the approvers and investigators (and the policy's k
+and lifetime); each investigator a trust file pinning both agencies' keys.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import Result
 
-from linkage.reveal.policy import RevealPolicy
+from linkage.reveal.policy import RevealPolicy, format_duration
 from linkage.service.loopback import running_service
 from tests.conftest import CONFIGS, RunCli
 
@@ -88,10 +90,15 @@ class World:
     def decide(
         self, request_id: int, approver: str, decision: str = "approve"
     ) -> Result:
+        """``approver`` is the token's name (sam's is sam-approver)."""
+        signing: list[str | Path] = []
+        if decision == "approve":
+            key = self.path(f"{approver.split('-')[0]}-signing.key")
+            signing = ["--key", key]
         return self.cli(
             "reveal", decision, "--project", str(self.project_id),
             "--request", str(request_id), "--reason", f"{approver} checked it",
-            token=approver,
+            *signing, token=approver,
         )  # fmt: skip
 
     def approve_fully(self, request_id: int) -> None:
@@ -99,14 +106,37 @@ class World:
             result = self.decide(request_id, approver)
             assert result.exit_code == 0, result.output
 
+    def agency_checks(self, party: str) -> list[str | Path]:
+        """The files an agency checks grants against: the service key, its
+        trust file, its own downloaded results (fetched first if missing)
+        and its ledger."""
+        results = self.path(f"{party}-results.csv")
+        if not results.exists():
+            self.ok(
+                "results", "--project", str(self.project_id), "--out", results,
+                token=party,
+            )  # fmt: skip
+        return [
+            "--party", party,
+            "--service-key", self.path("tokens/service-key.pub"),
+            "--trust", self.path(f"{party}.trust"),
+            "--results", results,
+            "--ledger", self.path(f"{party}.ledger"),
+        ]  # fmt: skip
+
+    def pending(self, party: str) -> Result:
+        return self.cli(
+            "reveal", "pending", "--project", str(self.project_id),
+            *self.agency_checks(party), token=party,
+        )  # fmt: skip
+
     def fulfil(self, grant_id: int, party: str = "health") -> Result:
         return self.cli(
             "reveal", "fulfil", "--project", str(self.project_id),
-            "--party", party, "--grant", str(grant_id),
-            "--service-key", self.path("tokens/service-key.pub"),
-            "--ledger", self.path(f"{party}.ledger"),
+            "--grant", str(grant_id), *self.agency_checks(party),
             "--vault", self.path(f"{party}.vault"),
             "--vault-key-file", self.path(f"{party}-vault.key"),
+            "--signing-key", self.path(f"{party}-signing.key"),
             token=party,
         )  # fmt: skip
 
@@ -117,6 +147,7 @@ class World:
             "reveal", "open", "--project", str(self.project_id),
             "--request", str(request_id), "--key", self.path(key),
             "--service-key", self.path("tokens/service-key.pub"),
+            "--trust", self.path("alice.trust"),
             "--out", self.path(out), token="alice",
         )  # fmt: skip
 
@@ -187,6 +218,7 @@ def build_world(
         (root / "operator.token").write_text(service.operator_token + "\n")
         world.project_id = _make_project(world)
         _register_members(world)
+        _pin_keys(world, policy)
         world.match_id = _run_and_find_match(world)
         yield world
 
@@ -226,10 +258,39 @@ def _register_members(world: World) -> None:
         ("carol", "carol"),
         ("sam", "sam-approver"),
     ):
+        key = world.path(f"{approver}-signing.key")
+        world.local("keygen", "--signing", "--out", key)
         world.ok(
             "project", "add-member", "--project", project, "--name", approver,
-            "--role", "approver", "--token-out", world.path(f"{token}.token"),
-            token="operator",
+            "--role", "approver", "--public-key", f"{key}.pub",
+            "--token-out", world.path(f"{token}.token"), token="operator",
+        )  # fmt: skip
+
+
+def _pin_keys(world: World, policy: RevealPolicy) -> None:
+    """Each agency pins the approvers and investigators; each investigator
+    pins the agencies (through `linkage reveal trust`, as they would)."""
+    approvers = [f"{name}={world.path(f'{name}-signing.key.pub')}"
+                 for name in ("bob", "carol", "sam")]  # fmt: skip
+    investigators = [f"{name}={world.path(f'{name}.key.pub')}"
+                     for name in ("alice", "sam")]  # fmt: skip
+    agencies = []
+    for agency in AGENCIES:
+        key = world.path(f"{agency}-signing.key")
+        world.local("keygen", "--signing", "--out", key)
+        agencies.append(f"{agency}={key}.pub")
+    lifetime = format_duration(policy.grant_lifetime)
+    for agency in AGENCIES:
+        world.local(
+            "reveal", "trust", "--file", world.path(f"{agency}.trust"),
+            *[arg for pin in approvers for arg in ("--approver", pin)],
+            *[arg for pin in investigators for arg in ("--investigator", pin)],
+            "--approvals", str(policy.approvals_required), "--lifetime", lifetime,
+        )  # fmt: skip
+    for investigator in ("alice", "sam"):
+        world.local(
+            "reveal", "trust", "--file", world.path(f"{investigator}.trust"),
+            *[arg for pin in agencies for arg in ("--agency", pin)],
         )  # fmt: skip
 
 

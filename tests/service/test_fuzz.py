@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -64,7 +65,10 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
         public_key=public_pem(public_key),
     )
     _, approver = store.add_member(
-        project_id=created.project.id, name="abe", role="approver", public_key=None
+        project_id=created.project.id,
+        name="abe",
+        role="approver",
+        public_key=public_pem(Ed25519PrivateKey.generate().public_key()),
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", _without_lifespan(app))
     try:

@@ -119,12 +119,14 @@ def reveal_one_match(
 
 
 def _a_shared_match(matches: pd.DataFrame) -> str:
-    """A match ID that both the asking and the holding agency have records in."""
+    """A match ID that both the asking and the holding agency have records
+    in, the one with the fewest records (as a real case would be)."""
     parties = matches.groupby("match_id")["party"].agg(set)
     shared = parties[parties.map(lambda held: {ASKING, HOLDING} <= held)]
     if shared.empty:
         raise LinkageError("the demo linkage found no police-health match")
-    return str(shared.index[0])
+    sizes = matches[matches["match_id"].isin(shared.index)].groupby("match_id").size()
+    return str(sizes.sort_values(kind="stable").index[0])
 
 
 def _key_file(out: Path, owner: str) -> Path:
@@ -208,7 +210,12 @@ def _fulfil(
                 now=datetime.now(UTC),
             )
             if checked.grant is None:
-                raise LinkageError(f"the demo's grant was refused: {checked.rejection}")
+                # A refusal is the agency's answer too, and the demo goes on.
+                agency.refuse_grant(
+                    project_id, int(item["grant_id"]), str(checked.rejection)[:2000]
+                )
+                say(f"   {HOLDING}: refused: {checked.rejection}")
+                continue
             remember_answer(ledger, checked.grant, service_key, "fulfilled")
             sealed = seal_for_grant(checked.grant, vault, signing_key)
             agency.fulfil_grant(project_id, checked.grant.grant_id, sealed.to_json())
