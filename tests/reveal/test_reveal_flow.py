@@ -140,34 +140,14 @@ def test_a_deny_ends_the_request(world: World) -> None:
     assert _audited(world, "reveal.step_refused", "already denied")
 
 
-def _tamper_grant(
-    world: World, grant_id: int, payload: bytes, signature: bytes
-) -> None:
-    with world.database() as db:
-        db.execute(
-            "UPDATE reveal_targets SET grant_payload = ?, grant_signature = ?"
-            " WHERE id = ?",
-            (payload, signature, grant_id),
-        )
-
-
-def _stored_grant(world: World, grant_id: int) -> tuple[bytes, bytes]:
-    with world.database() as db:
-        payload, signature = db.execute(
-            "SELECT grant_payload, grant_signature FROM reveal_targets WHERE id = ?",
-            (grant_id,),
-        ).fetchone()
-    return bytes(payload), bytes(signature)
-
-
 def test_altered_grant_is_refused_and_audited(world: World) -> None:
     request_id = world.request()
     world.approve_fully(request_id)
     grant_id = world.grant_of(request_id)
-    payload, signature = _stored_grant(world, grant_id)
+    payload, signature = world.stored_grant(grant_id)
     altered = payload.replace(b'"purpose":"test"', b'"purpose":"tost"')
     assert altered != payload
-    _tamper_grant(world, grant_id, altered, signature)
+    world.store_grant(grant_id, altered, signature)
     refused = world.fulfil(grant_id)
     assert refused.exit_code == 1
     assert "forged or altered" in refused.output
@@ -178,7 +158,7 @@ def test_forged_grant_is_refused_and_audited(world: World) -> None:
     request_id = world.request()
     world.approve_fully(request_id)
     grant_id = world.grant_of(request_id)
-    payload, _ = _stored_grant(world, grant_id)
+    payload, _ = world.stored_grant(grant_id)
     forger = Ed25519PrivateKey.generate()
     genuine = Grant.from_json(json.loads(payload))
     forged_grant = Grant(
@@ -189,7 +169,7 @@ def test_forged_grant_is_refused_and_audited(world: World) -> None:
         }
     )
     forged = sign_grant(forged_grant, forger)
-    _tamper_grant(world, grant_id, forged.payload, forged.signature)
+    world.store_grant(grant_id, forged.payload, forged.signature)
     refused = world.fulfil(grant_id)
     assert refused.exit_code == 1
     assert "does not verify against the pinned service key" in refused.output

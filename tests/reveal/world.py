@@ -166,6 +166,25 @@ class World:
             ).fetchone()
         return int(row[0])
 
+    def stored_grant(self, grant_id: int) -> tuple[bytes, bytes]:
+        """A grant's payload and signature as the database holds them."""
+        with self.database() as db:
+            payload, signature = db.execute(
+                "SELECT grant_payload, grant_signature FROM reveal_targets"
+                " WHERE id = ?",
+                (grant_id,),
+            ).fetchone()
+        return bytes(payload), bytes(signature)
+
+    def store_grant(self, grant_id: int, payload: bytes, signature: bytes) -> None:
+        """Overwrite a grant in the database, as its operator could."""
+        with self.database() as db:
+            db.execute(
+                "UPDATE reveal_targets SET grant_payload = ?, grant_signature = ?"
+                " WHERE id = ?",
+                (payload, signature, grant_id),
+            )
+
     @contextmanager
     def database(self) -> Iterator[sqlite3.Connection]:
         """The service's SQLite database, opened directly (as an attacker
