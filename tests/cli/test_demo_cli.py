@@ -82,6 +82,14 @@ def test_demo_runs_a_linkage_through_the_service(
     ]
     assert across["party"].nunique() == len(AGENCIES)
     _check_the_reveal(out, result.output, matches)
+    # Health's own ledger and the service's log tell the same story.
+    checked = run_cli(
+        "audit", "ledger", out / "audit.jsonl",
+        "--service-key", out / "service" / "service-signing.pub",
+        "--ledger", out / "vaults" / "health.answered", "--party", "health",
+    )  # fmt: skip
+    assert checked.exit_code == 0, checked.output
+    assert "agree: 1 answers of health" in checked.output
 
 
 def test_demo_links_hardened_field_groups_probabilistically(
@@ -131,8 +139,11 @@ def test_the_operator_sees_when_the_model_doubts_itself(
 
 def _check_the_reveal(out: Path, output: str, matches: pd.DataFrame) -> None:
     """One match revealed to the investigator: health's records in it, opened
-    with the investigator's key; the audit log verified."""
-    assert "approved (2 of 2); request is approved" in output
+    with the investigator's key after health checked the approvers' own
+    signatures; the audit log verified."""
+    assert "signed and approved (2 of 2); request is approved" in output
+    assert "approvals by approver-ng and approver-okafor (pinned keys)" in output
+    assert "signed by health's pinned key" in output
     assert "verified against the service key" in output
     revealed = pd.read_csv(out / "revealed.csv", dtype=str)
     assert stat.S_IMODE((out / "revealed.csv").stat().st_mode) == 0o600

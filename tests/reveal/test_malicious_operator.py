@@ -240,6 +240,37 @@ def test_an_answer_made_up_by_the_operator_is_refused(world: World) -> None:
     )
 
 
+def test_an_answer_given_in_an_agency_s_name_shows_in_its_ledger_check(
+    world: World,
+) -> None:
+    """The operator holds health's token and answers a grant through the
+    service itself, so the log looks ordinary; health's own ledger says it
+    never did."""
+    request_id = world.request()
+    world.approve_fully(request_id)
+    grant_id = world.grant_of(request_id)
+    alice = read_investigator_public_key(world.path("alice.key.pub"))
+    sealed = seal(b"{}", alice, b"anything")
+    token = world.path("health.token").read_text().strip()
+    answer = httpx.post(
+        f"{world.url}/projects/{world.project_id}/grants/{grant_id}/fulfilment",
+        json={"sealed": sealed.to_json()},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    world.path("health.ledger").touch()
+    checked = world.run_cli(
+        "audit", "ledger", "--data-dir", world.data_dir,
+        "--service-key", world.data_dir / "service-signing.pub",
+        "--ledger", world.path("health.ledger"), "--party", "health",
+    )  # fmt: skip
+    assert checked.exit_code == 1
+    assert (
+        f"says health fulfilled grant {grant_id} of project {world.project_id}, "
+        "but health's ledger has no such answer" in checked.output
+    )
+
+
 def test_a_request_does_not_say_who_holds_records(world: World) -> None:
     """Naming agencies for a real match and for a match that does not exist
     gives answers of the same shape: no 422, no counts, until approval."""

@@ -1,8 +1,9 @@
-"""``linkage audit``: export the service's audit log, verify it, summarise it.
+"""``linkage audit``: export the service's audit log, verify it, summarise it,
+and check an agency's own ledger against it.
 
-``export`` asks a running service (operator token). ``verify`` and
-``report`` work offline on an export, or on the service's database itself,
-with the service's public key pinned by whoever checks.
+``export`` asks a running service (operator token). ``verify``, ``report``
+and ``ledger`` work offline on an export, or on the service's database
+itself, with the service's public key pinned by whoever checks.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from linkage.service.settings import Settings
 
 @click.group()
 def audit() -> None:
-    """The tamper-evident audit log: export, verify, report."""
+    """The tamper-evident audit log: export, verify, report, ledger."""
 
 
 @audit.command("export")
@@ -190,3 +191,56 @@ def report(
         click.echo(json.dumps(summary.to_dict(), indent=2, sort_keys=True))
     else:
         click.echo(summary.to_text())
+
+
+@audit.command("ledger")
+@_with_source
+@click.option(
+    "--ledger",
+    "ledger_path",
+    required=True,
+    type=existing_file,
+    metavar="FILE",
+    help="Your agency's ledger of answered grants (`reveal fulfil --ledger`).",
+)
+@click.option(
+    "--party", required=True, metavar="NAME", help="Your agency's party name."
+)
+def ledger(
+    export_file: Path | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    service_key_path: Path,
+    ledger_path: Path,
+    party: str,
+) -> None:
+    """Check your agency's ledger against the service's audit log.
+
+    The log is verified first. Then every answer the log says your agency
+    gave must be in your ledger (else someone answered in your name), and
+    every answer in your ledger must be in the log. Exits with status 1 on
+    any disagreement, listing each.
+    """
+    from linkage.audit.ledger import compare_ledger
+    from linkage.reveal.disclosure import FulfilmentLedger
+
+    entries, heads, where = _log_source(export_file, data_dir, database_url)
+    result = verify_log(entries, heads, read_service_public_key(service_key_path))
+    if result.problem is not None:
+        raise click.ClickException(
+            f"the audit log in {where} fails verification, so it cannot vouch "
+            f"for anything: {result.problem.message}"
+        )
+    answers = FulfilmentLedger(ledger_path).answers()
+    mismatches = compare_ledger(entries, answers, party)
+    for mismatch in mismatches:
+        click.echo(mismatch.message)
+    if mismatches:
+        raise click.ClickException(
+            f"{len(mismatches)} disagreement(s) between {ledger_path} and the "
+            f"audit log in {where}"
+        )
+    click.echo(
+        f"{ledger_path} and the audit log in {where} agree: {len(answers)} "
+        f"answers of {party}, each in both."
+    )

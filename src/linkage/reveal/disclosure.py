@@ -38,6 +38,7 @@ __all__ = [
     "Disclosure",
     "DisclosureError",
     "FulfilmentLedger",
+    "LedgerAnswer",
     "Outcome",
     "build_disclosure",
 ]
@@ -266,7 +267,10 @@ def _check_pseudonyms(vault: Vault, pseudonyms: Sequence[str]) -> None:
 
 
 @dataclass(frozen=True)
-class _LedgerEntry:
+class LedgerAnswer:
+    """One answered grant in an agency's ledger (``request_id`` and ``party``
+    are None on lines written before approvals were signed)."""
+
     project_id: int
     service_key_id: str
     grant_id: int
@@ -371,7 +375,7 @@ class FulfilmentLedger:
         if at.tzinfo is None or at.utcoffset() is None:
             raise DisclosureError("the ledger needs a time-zone-aware datetime")
         request_id, party = request if request is not None else (None, None)
-        new = _LedgerEntry(
+        new = LedgerAnswer(
             project_id,
             service_key_id,
             grant_id,
@@ -407,7 +411,15 @@ class FulfilmentLedger:
         finally:
             os.close(handle)  # Closing releases the lock.
 
-    def _read(self) -> list[_LedgerEntry]:
+    def answers(self) -> list[LedgerAnswer]:
+        """Every answer in the ledger, oldest first.
+
+        Raises:
+            DisclosureError: the ledger file is unreadable or malformed.
+        """
+        return self._read()
+
+    def _read(self) -> list[LedgerAnswer]:
         try:
             data = self._path.read_bytes()
         except FileNotFoundError:
@@ -421,7 +433,7 @@ class FulfilmentLedger:
             lines.pop()  # The newline that ends the last line.
         return [self._parse_line(line, number) for number, line in enumerate(lines, 1)]
 
-    def _parse_line(self, line: bytes, number: int) -> _LedgerEntry:
+    def _parse_line(self, line: bytes, number: int) -> LedgerAnswer:
         where = f"ledger file {self._path}, line {number}"
         try:
             obj = json.loads(line.decode("utf-8"))
@@ -439,7 +451,7 @@ class FulfilmentLedger:
         service_key_id, at = obj["service_key_id"], obj["at"]
         if not isinstance(service_key_id, str) or not isinstance(at, str):
             raise _problem(where, "'service_key_id' and 'at' must be strings")
-        return _LedgerEntry(
+        return LedgerAnswer(
             project_id=_int_field(obj, "project_id", where),
             service_key_id=service_key_id,
             grant_id=_int_field(obj, "grant_id", where),
@@ -449,7 +461,7 @@ class FulfilmentLedger:
             party=_str_field(obj, "party", where) if "party" in obj else None,
         )
 
-    def _write(self, entries: Sequence[_LedgerEntry]) -> None:
+    def _write(self, entries: Sequence[LedgerAnswer]) -> None:
         try:
             with private_output(self._path) as out:
                 out.write(b"".join(entry.to_line() for entry in entries))
@@ -460,10 +472,10 @@ class FulfilmentLedger:
 
 
 def _earlier(
-    entries: Sequence[_LedgerEntry],
+    entries: Sequence[LedgerAnswer],
     key: tuple[str, int, int],
     request: tuple[int, str] | None,
-) -> _LedgerEntry | None:
+) -> LedgerAnswer | None:
     for entry in entries:
         if entry.key == key:
             return entry
