@@ -34,6 +34,7 @@ from linkage.reveal.keys import (
     load_or_create_signing_key,
     raw_public_b64,
     read_investigator_public_key,
+    read_signing_private_key,
 )
 from linkage.reveal.policy import DEFAULT_POLICY
 from linkage.reveal.sealing import binding, seal
@@ -41,6 +42,8 @@ from linkage.reveal.signing import sign_disclosure
 from linkage.reveal.trust import TrustFile
 from tests.conftest import RunCli
 from tests.reveal.world import World, build_world
+
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
@@ -413,3 +416,58 @@ def test_a_grant_for_no_match_is_refused(tmp_path: Path) -> None:
     case = _Case(tmp_path)
     case.rows = {}
     assert case.check(case.approvals()) == "not-in-match"
+
+
+# --- what the service itself checks (to keep honest users on track) -------------
+
+
+def _call(
+    world: World, method: str, path: str, token: str, body: object = None
+) -> httpx.Response:
+    secret = world.path(f"{token}.token").read_text().strip()
+    return httpx.request(
+        method,
+        f"{world.url}/projects/{world.project_id}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+
+def test_only_approvers_read_what_to_sign(world: World) -> None:
+    request_id = world.request()
+    path = f"/reveals/{request_id}/statements"
+    for token in ("alice", "health", "operator"):
+        assert _call(world, "GET", path, token).status_code == 403, token
+    statements = _call(world, "GET", path, "bob").json()
+    assert [item["party"] for item in statements] == ["health"]
+    assert statements[0]["statement"]["match_id"] == world.match_id
+
+
+def test_an_approval_without_the_approver_s_signature_is_refused(
+    world: World,
+) -> None:
+    request_id = world.request()
+    path = f"/reveals/{request_id}/approve"
+    unsigned = _call(world, "POST", path, "bob", {"reason": "fine"})
+    assert unsigned.status_code == 422
+    assert "one signed statement for each agency" in unsigned.json()["detail"]
+    (item,) = _call(world, "GET", f"/reveals/{request_id}/statements", "bob").json()
+    statement = RevealStatement.from_json(item["statement"])
+    # Signed, but with carol's key while bob's token is used.
+    carol = _signing_key(world, "carol")
+    signed = sign_approval(
+        statement, carol, reason="fine", now=datetime.now(UTC), valid_for=HOUR
+    )
+    body = {
+        "reason": "fine",
+        "approvals": [{"party": "health", "approval": signed.to_json()}],
+    }
+    wrong_key = _call(world, "POST", path, "bob", body)
+    assert wrong_key.status_code == 422
+    assert "does not verify" in wrong_key.json()["detail"]
+    pending = _as_investigator(world, request_id)
+    assert pending["state"] == "pending" and pending["approvals"] == 0
+
+
+def _signing_key(world: World, name: str) -> Ed25519PrivateKey:
+    return read_signing_private_key(world.path(f"{name}-signing.key"))
