@@ -102,6 +102,24 @@ _SOURCE_OPTIONS = [
 ]
 
 
+def _verified_log(
+    export_file: Path | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    service_key_path: Path,
+    consequence: str,
+) -> tuple[list[AuditEntry], str]:
+    """The log's entries and where they came from, once it verifies."""
+    entries, heads, where = _log_source(export_file, data_dir, database_url)
+    result = verify_log(entries, heads, read_service_public_key(service_key_path))
+    if result.problem is not None:
+        raise click.ClickException(
+            f"the audit log in {where} fails verification, so {consequence}: "
+            f"{result.problem.message}"
+        )
+    return entries, where
+
+
 def _with_source(function: click.decorators.FC) -> click.decorators.FC:
     for option in reversed(_SOURCE_OPTIONS):
         function = option(function)
@@ -175,13 +193,9 @@ def report(
 
     The log is verified first; a log that fails verification is not reported on.
     """
-    entries, heads, where = _log_source(export_file, data_dir, database_url)
-    result = verify_log(entries, heads, read_service_public_key(service_key_path))
-    if result.problem is not None:
-        raise click.ClickException(
-            f"the audit log in {where} fails verification, so no report is made: "
-            f"{result.problem.message}"
-        )
+    entries, _ = _verified_log(
+        export_file, data_dir, database_url, service_key_path, "no report is made"
+    )
     summary = transparency_report(
         entries,
         since=since.replace(tzinfo=UTC) if since else None,
@@ -224,13 +238,13 @@ def ledger(
     from linkage.audit.ledger import compare_ledger
     from linkage.reveal.disclosure import FulfilmentLedger
 
-    entries, heads, where = _log_source(export_file, data_dir, database_url)
-    result = verify_log(entries, heads, read_service_public_key(service_key_path))
-    if result.problem is not None:
-        raise click.ClickException(
-            f"the audit log in {where} fails verification, so it cannot vouch "
-            f"for anything: {result.problem.message}"
-        )
+    entries, where = _verified_log(
+        export_file,
+        data_dir,
+        database_url,
+        service_key_path,
+        "it cannot vouch for anything",
+    )
     answers = FulfilmentLedger(ledger_path).answers()
     mismatches = compare_ledger(entries, answers, party)
     for mismatch in mismatches:

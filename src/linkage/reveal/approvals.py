@@ -31,11 +31,11 @@ from linkage.errors import LinkageError
 from linkage.reveal.grants import Grant
 from linkage.reveal.keys import key_id
 from linkage.reveal.wire import (
-    b64decode,
-    b64encode,
     canonical_json,
     format_time,
     parse_time,
+    read_signed,
+    signed_json,
 )
 
 __all__ = [
@@ -55,7 +55,6 @@ APPROVAL_VERSION = 1
 # Signatures are over this label and the payload: no other signature by the
 # same key (a disclosure, say) can pass as an approval.
 _DOMAIN = b"linkage-approval v1\n"
-_SIGNATURE_BYTES = 64
 _STATEMENT_TEXTS = (
     "match_id",
     "party",
@@ -65,9 +64,13 @@ _STATEMENT_TEXTS = (
     "legal_basis",
 )
 _STATEMENT_INTS = ("project_id", "request_id", "run_id")
-_STATEMENT_KEYS = frozenset(
-    {*_STATEMENT_TEXTS, *_STATEMENT_INTS, "pseudonyms", "case_reference"}
+_STATEMENT_FIELDS = (
+    *_STATEMENT_INTS,
+    *_STATEMENT_TEXTS,
+    "pseudonyms",
+    "case_reference",
 )
+_STATEMENT_KEYS = frozenset(_STATEMENT_FIELDS)
 _APPROVAL_KEYS = frozenset(
     {
         "version",
@@ -110,18 +113,23 @@ class RevealStatement:
     @classmethod
     def of_grant(cls, grant: Grant) -> RevealStatement:
         """The statement a grant claims its approvers signed."""
-        return cls(
-            project_id=grant.project_id,
-            request_id=grant.request_id,
-            run_id=grant.run_id,
-            match_id=grant.match_id,
-            party=grant.party,
-            pseudonyms=grant.pseudonyms,
-            investigator=grant.investigator,
-            investigator_key=grant.investigator_key,
-            purpose=grant.purpose,
-            legal_basis=grant.legal_basis,
-            case_reference=grant.case_reference,
+        return cls(**{name: getattr(grant, name) for name in _STATEMENT_FIELDS})
+
+    def grant(
+        self,
+        grant_id: int,
+        *,
+        issued_at: datetime,
+        lifetime: timedelta,
+        service_key_id: str,
+    ) -> Grant:
+        """The grant that issues this statement (:meth:`of_grant` reads it back)."""
+        return Grant(
+            grant_id=grant_id,
+            issued_at=issued_at,
+            expires_at=issued_at + lifetime,
+            service_key_id=service_key_id,
+            **{name: getattr(self, name) for name in _STATEMENT_FIELDS},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -236,10 +244,7 @@ class SignedApproval:
 
     def to_json(self) -> dict[str, str]:
         """Return ``{"payload": ..., "signature": ...}``, base64url unpadded."""
-        return {
-            "payload": b64encode(self.payload),
-            "signature": b64encode(self.signature),
-        }
+        return signed_json(self.payload, self.signature)
 
     @classmethod
     def from_json(cls, obj: object) -> SignedApproval:
@@ -249,23 +254,10 @@ class SignedApproval:
         Raises:
             ApprovalError: it is not such an object.
         """
-        if not isinstance(obj, dict) or set(obj) != {"payload", "signature"}:
-            raise ApprovalError(
-                "a signed approval must be a JSON object with exactly the keys "
-                "payload and signature"
-            )
-        payload = b64decode(obj["payload"])
-        signature = b64decode(obj["signature"])
-        if payload is None or signature is None:
-            raise ApprovalError(
-                "a signed approval's payload and signature must be base64url "
-                "text without padding"
-            )
-        if len(signature) != _SIGNATURE_BYTES:
-            raise ApprovalError(
-                f"an approval's signature has {len(signature)} bytes, not "
-                f"{_SIGNATURE_BYTES}"
-            )
+        try:
+            payload, signature = read_signed(obj)
+        except ValueError as error:
+            raise ApprovalError(f"a signed approval is malformed: {error}") from None
         return cls(payload=payload, signature=signature)
 
 

@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from linkage.errors import LinkageError
 from linkage.reveal.keys import KeyFileError, key_id, x25519_public_from_b64
 from linkage.reveal.wire import (
-    b64decode,
-    b64encode,
     canonical_json,
     format_time,
     parse_time,
+    read_signed,
+    signed_json,
 )
 
 __all__ = [
@@ -56,7 +56,6 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 # Signatures are over this label and the payload, never the payload alone.
 _DOMAIN = b"linkage-grant v1\n"
-_SIGNATURE_BYTES = 64
 
 _FIELDS = (
     "grant_id",
@@ -251,10 +250,7 @@ class SignedGrant:
 
     def to_json(self) -> dict[str, str]:
         """Return ``{"payload": ..., "signature": ...}``, base64url unpadded."""
-        return {
-            "payload": b64encode(self.payload),
-            "signature": b64encode(self.signature),
-        }
+        return signed_json(self.payload, self.signature)
 
     @classmethod
     def from_json(cls, obj: object) -> SignedGrant:
@@ -265,16 +261,10 @@ class SignedGrant:
         Raises:
             GrantRejected: with reason ``malformed``.
         """
-        if not isinstance(obj, dict) or set(obj) != {"payload", "signature"}:
-            raise _malformed(
-                "expected a JSON object with exactly the keys payload and signature"
-            )
-        payload = _b64decode(obj["payload"], "payload")
-        signature = _b64decode(obj["signature"], "signature")
-        if len(signature) != _SIGNATURE_BYTES:
-            raise _malformed(
-                f"the signature has {len(signature)} bytes, not {_SIGNATURE_BYTES}"
-            )
+        try:
+            payload, signature = read_signed(obj)
+        except ValueError as error:
+            raise _malformed(str(error)) from None
         return cls(payload=payload, signature=signature)
 
 
@@ -407,10 +397,3 @@ def _parse_time(value: object, name: str, grant_id: int | None) -> datetime:
             grant_id,
         )
     return parsed
-
-
-def _b64decode(value: object, name: str) -> bytes:
-    data = b64decode(value)
-    if data is None:
-        raise _malformed(f"{name} must be base64url text without padding")
-    return data

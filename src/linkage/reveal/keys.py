@@ -174,14 +174,18 @@ def read_investigator_private_key(path: Path) -> X25519PrivateKey:
         KeyFileError: the file is missing or unreadable, is not a PEM key, or
             holds another kind of key (a public key, an Ed25519 key, ...).
     """
-    what = "investigator private key file"
-    key = _load_pem(_read_file(path, what, _INVESTIGATOR_HINT), str(path))
+    key = _read_private(
+        path,
+        "investigator private key file",
+        _INVESTIGATOR_HINT,
+        X25519PublicKey,
+        "an investigator's X25519 private key",
+    )
     if isinstance(key, X25519PrivateKey):
         return key
-    hint = _INVESTIGATOR_HINT
-    if isinstance(key, X25519PublicKey):
-        hint = "give the private key file, not the .pub file written beside it"
-    raise _wrong_kind(str(path), key, "an investigator's X25519 private key", hint)
+    raise _wrong_kind(
+        str(path), key, "an investigator's X25519 private key", _INVESTIGATOR_HINT
+    )
 
 
 def read_investigator_public_key(path: Path) -> X25519PublicKey:
@@ -327,13 +331,16 @@ def read_signing_private_key(path: Path) -> Ed25519PrivateKey:
         KeyFileError: the file is missing or unreadable, is not a PEM key, or
             holds another kind of key (a public key, an investigator's key).
     """
-    key = _load_pem(_read_file(path, "signing key file", _SIGNING_HINT), str(path))
+    key = _read_private(
+        path,
+        "signing key file",
+        _SIGNING_HINT,
+        Ed25519PublicKey,
+        "an Ed25519 signing key",
+    )
     if isinstance(key, Ed25519PrivateKey):
         return key
-    hint = _SIGNING_HINT
-    if isinstance(key, Ed25519PublicKey):
-        hint = "give the private key file, not the .pub file written beside it"
-    raise _wrong_kind(str(path), key, "an Ed25519 signing key", hint)
+    raise _wrong_kind(str(path), key, "an Ed25519 signing key", _SIGNING_HINT)
 
 
 def read_signing_public_key(path: Path) -> Ed25519PublicKey:
@@ -468,6 +475,22 @@ def _wrong_kind(source: str, key: object, expected: str, hint: str) -> KeyFileEr
     return KeyFileError(
         f"{source} holds {_kind(key)}, but {expected} was expected; {hint}"
     )
+
+
+def _read_private(
+    path: Path, what: str, hint: str, public_kind: type, expected: str
+) -> _AnyKey:
+    """The key in ``path``, refusing the public half of the expected kind with
+    a message that says so (the caller checks for the private kind)."""
+    key = _load_pem(_read_file(path, what, hint), str(path))
+    if isinstance(key, public_kind):
+        raise _wrong_kind(
+            str(path),
+            key,
+            expected,
+            "give the private key file, not the .pub file written beside it",
+        )
+    return key
 
 
 def _read_file(path: Path, what: str, hint: str) -> bytes:

@@ -17,12 +17,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "SIGNATURE_BYTES",
     "b64decode",
     "b64encode",
     "canonical_json",
     "format_time",
     "parse_time",
+    "read_signed",
+    "signed_json",
 ]
+
+#: The length of an Ed25519 signature.
+SIGNATURE_BYTES = 64
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z")
@@ -69,3 +75,31 @@ def parse_time(value: object) -> datetime | None:
         return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def signed_json(payload: bytes, signature: bytes) -> dict[str, str]:
+    """A signed document as JSON: ``{"payload": ..., "signature": ...}``,
+    both base64url without padding."""
+    return {"payload": b64encode(payload), "signature": b64encode(signature)}
+
+
+def read_signed(obj: object) -> tuple[bytes, bytes]:
+    """The payload and signature of what :func:`signed_json` wrote (its shape
+    only: whoever uses it verifies the signature first).
+
+    Raises:
+        ValueError: with a message saying what is wrong.
+    """
+    if not isinstance(obj, dict) or set(obj) != {"payload", "signature"}:
+        raise ValueError(
+            "expected a JSON object with exactly the keys payload and signature"
+        )
+    payload = b64decode(obj["payload"])
+    signature = b64decode(obj["signature"])
+    if payload is None or signature is None:
+        raise ValueError("payload and signature must be base64url text without padding")
+    if len(signature) != SIGNATURE_BYTES:
+        raise ValueError(
+            f"the signature has {len(signature)} bytes, not {SIGNATURE_BYTES}"
+        )
+    return payload, signature

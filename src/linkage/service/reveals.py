@@ -36,7 +36,7 @@ from linkage.reveal.approvals import (
     SignedApproval,
     verify_approval,
 )
-from linkage.reveal.grants import Grant, sign_grant
+from linkage.reveal.grants import sign_grant
 from linkage.reveal.keys import (
     KeyFileError,
     key_id,
@@ -395,26 +395,14 @@ class RevealDesk:
     def _issue(
         self, project: Project, request: RevealRequest, target: RevealTarget
     ) -> None:
-        investigator_key = self._request_key(request)
-        issued_at = self._store.now()
-        lifetime = RevealPolicy.from_json(request.policy).grant_lifetime
-        grant = Grant(
-            grant_id=target.id,
-            request_id=request.id,
-            project_id=project.id,
-            run_id=request.run_id,
-            match_id=request.match_id,
-            party=target.party,
-            pseudonyms=target.pseudonyms,
-            investigator=request.investigator,
-            investigator_key=investigator_key,
-            purpose=request.purpose,
-            legal_basis=request.legal_basis,
-            case_reference=request.case_reference,
-            issued_at=issued_at,
-            expires_at=issued_at + lifetime,
+        statement = self._statement(request, target)
+        grant = statement.grant(
+            target.id,
+            issued_at=self._store.now(),
+            lifetime=RevealPolicy.from_json(request.policy).grant_lifetime,
             service_key_id=self._key_id,
         )
+        investigator_key = statement.investigator_key
         signed = sign_grant(grant, self._key)
         self._reveals.issue_grant(
             grant_id=target.id,

@@ -182,6 +182,9 @@ class RevealStore:
 
     def mark_empty(self, *, grant_id: int) -> None:
         """Close an awaiting target whose agency holds no record in the match."""
+        self._update_awaiting(grant_id, state="empty")
+
+    def _update_awaiting(self, grant_id: int, **values: object) -> None:
         with self._store.transaction() as connection:
             connection.execute(
                 sa.update(reveal_targets)
@@ -189,7 +192,7 @@ class RevealStore:
                     reveal_targets.c.id == grant_id,
                     reveal_targets.c.state == "awaiting",
                 )
-                .values(state="empty")
+                .values(**values)
             )
 
     def issue_grant(
@@ -201,20 +204,13 @@ class RevealStore:
         expires_at: datetime,
     ) -> None:
         """Attach the signed grant to an awaiting target and mark it issued."""
-        with self._store.transaction() as connection:
-            connection.execute(
-                sa.update(reveal_targets)
-                .where(
-                    reveal_targets.c.id == grant_id,
-                    reveal_targets.c.state == "awaiting",
-                )
-                .values(
-                    state="issued",
-                    grant_payload=payload,
-                    grant_signature=signature,
-                    expires_at=expires_at,
-                )
-            )
+        self._update_awaiting(
+            grant_id,
+            state="issued",
+            grant_payload=payload,
+            grant_signature=signature,
+            expires_at=expires_at,
+        )
 
     def find_grant(
         self, *, project_id: int, grant_id: int, for_update: bool = False
