@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed $(VENV)/.warmed
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every dependency to the versions CI last tested
+# (`pip freeze --exclude-editable` of a working environment).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 # numba compiles the matching kernels on first use (tens of seconds); compile

@@ -171,3 +171,15 @@ def test_the_demo_service_stops_when_the_demo_fails(tmp_path: Path) -> None:
     assert not _service_threads()
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{service.url}/health", timeout=1)
+
+
+def test_the_demo_runs_from_any_folder_with_the_installed_configs(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a checkout there is no ./configs: the demo takes the schemas
+    and mappings installed with the package."""
+    monkeypatch.chdir(tmp_path)
+    assert not (tmp_path / "configs").exists()
+    result = run_cli("demo", "--out", tmp_path / "demo", "--people", "300")
+    assert result.exit_code == 0, result.output
+    assert "Demo finished in" in result.output

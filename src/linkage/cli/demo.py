@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+import linkage
 from linkage.atomic import private_output
 from linkage.client import RunStatus, ServiceClient
 from linkage.demo.reveal import reveal_one_match
@@ -77,11 +78,11 @@ RUN_TIMEOUT_SECONDS = 1800.0
 @click.option(
     "--configs",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=Path("configs"),
-    show_default=True,
-    help="Directory with the schemas/demo*.json and mappings/<agency>.yaml.",
+    default=None,
+    help="Directory with the schemas/demo*.json and mappings/<agency>.yaml "
+    "[default: ./configs if there is one, else the copy installed with linkage].",
 )
-def demo(out: Path, people: int, seed: int, method: str, configs: Path) -> None:
+def demo(out: Path, people: int, seed: int, method: str, configs: Path | None) -> None:
     """Run a linkage end to end on four synthetic agencies, through the service.
 
     \b
@@ -98,6 +99,7 @@ def demo(out: Path, people: int, seed: int, method: str, configs: Path) -> None:
     """
     from linkage.demo.generator import write_demo_data
 
+    configs = configs if configs is not None else shipped_configs()
     started = time.perf_counter()
     # Each demo gets a fresh service: old projects, runs and tokens go.
     for folder in ("service", "tokens"):
@@ -134,6 +136,15 @@ def demo(out: Path, people: int, seed: int, method: str, configs: Path) -> None:
     _score(out, exports["truth"], matches)
     seconds = time.perf_counter() - started
     click.echo(f"Demo finished in {seconds:.1f} s; its files are in {out}.")
+
+
+def shipped_configs() -> Path:
+    """``./configs`` when run in a checkout of linkage (or a folder laid out
+    like one), else the schemas, mappings and policy installed with it."""
+    here = Path("configs")
+    if (here / "schemas").is_dir() and (here / "mappings").is_dir():
+        return here
+    return Path(linkage.__file__).parent / "configs"
 
 
 def _encode_agencies(
