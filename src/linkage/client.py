@@ -9,6 +9,8 @@ never part of a message, a ``repr`` or a log line written here.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +41,7 @@ __all__ = [
     "ServiceClient",
     "ServiceError",
     "UploadAccepted",
+    "is_loopback_host",
 ]
 
 DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
@@ -147,15 +150,38 @@ def _optional_str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+ALLOW_HTTP_ENV: Final = "LINKAGE_ALLOW_HTTP"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback(server: str) -> bool:
+    return is_loopback_host(urllib.parse.urlsplit(server).hostname or "")
+
+
 class ServiceClient:
     """One server, one token: the operator's or a party's.
 
     Use it as a context manager, or call :meth:`close` when done.
     ``transport`` replaces the network (tests use ``httpx.MockTransport``).
 
+    The token travels in every request, so plain ``http://`` is refused for
+    any host but this machine's loopback, unless ``allow_http`` is true (or
+    the ``LINKAGE_ALLOW_HTTP`` environment variable is ``1``): for a private
+    network you trust, say.
+
     Raises:
-        ServiceError: ``server`` is not an http(s) URL, or ``token`` is empty
-            or not a single line of ASCII text.
+        ServiceError: ``server`` is not an http(s) URL, is plain http to
+            another machine, or ``token`` is empty or not a single line of
+            ASCII text.
     """
 
     def __init__(
@@ -165,11 +191,21 @@ class ServiceClient:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        allow_http: bool | None = None,
     ) -> None:
         server = server.strip().rstrip("/")
         if not server.startswith(("http://", "https://")):
             raise ServiceError(
                 f"the server URL {server!r} must start with http:// or https://"
+            )
+        if allow_http is None:
+            allow_http = os.environ.get(ALLOW_HTTP_ENV) == "1"
+        if server.startswith("http://") and not allow_http and not _loopback(server):
+            raise ServiceError(
+                f"the server URL {server!r} is plain http to another machine: "
+                "your token would cross the network unencrypted. Use https:// "
+                f"(`linkage serve --ssl-certfile`, or a TLS proxy), or set "
+                f"{ALLOW_HTTP_ENV}=1 if the network is private and you accept it"
             )
         token = token.strip()
         if not token or not token.isascii() or not token.isprintable():

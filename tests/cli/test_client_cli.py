@@ -610,7 +610,7 @@ def test_upload_streams_with_a_content_length(tmp_path: Path) -> None:
     path.write_bytes(body)
     calls: list[tuple[int, int]] = []
     with ServiceClient(
-        "http://x", "t", transport=httpx.MockTransport(handler)
+        "http://127.0.0.1", "t", transport=httpx.MockTransport(handler)
     ) as client:
         client.upload(1, "a", path, progress=lambda d, t: calls.append((d, t)))
     assert seen["body"] == body
@@ -625,7 +625,21 @@ def test_client_refuses_bad_urls_and_tokens() -> None:
     with pytest.raises(ServiceError, match="http://"):
         ServiceClient("127.0.0.1:8000", "t")
     with pytest.raises(ServiceError, match="ASCII") as caught:
-        ServiceClient("http://x", "line\nbreak-secret")
+        ServiceClient("http://localhost", "line\nbreak-secret")
     assert "secret" not in str(caught.value)
-    with ServiceClient("http://x", "t0k") as client:
+    with ServiceClient("http://[::1]:8000", "t0k") as client:
         assert "t0k" not in repr(client)
+
+
+def test_client_refuses_plain_http_to_another_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The token would cross the network in clear: refused unless allowed."""
+    monkeypatch.delenv("LINKAGE_ALLOW_HTTP", raising=False)
+    for server in ("http://linkage.example.org", "http://10.0.0.7:8000"):
+        with pytest.raises(ServiceError, match="LINKAGE_ALLOW_HTTP=1"):
+            ServiceClient(server, "t")
+    ServiceClient("https://linkage.example.org", "t").close()
+    ServiceClient("http://10.0.0.7:8000", "t", allow_http=True).close()
+    monkeypatch.setenv("LINKAGE_ALLOW_HTTP", "1")
+    ServiceClient("http://linkage.example.org", "t").close()

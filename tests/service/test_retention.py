@@ -551,3 +551,14 @@ def test_a_restart_finishes_an_interrupted_deletion(tmp_path: Path) -> None:
     assert _files(settings.uploads_dir / str(gone)) == []
     assert _files(settings.uploads_dir / str(kept)) == ["a.lnk", "b.lnk"]
     assert not stale.exists() and fresh.exists()
+    # The sweep is on record: two deleted encodings files and the stale part.
+    db = sqlite3.connect(data_dir / "linkage.db")
+    try:
+        swept = db.execute(
+            "SELECT actor, details FROM audit_entries WHERE action = 'service.swept'"
+        ).fetchall()
+    finally:
+        db.close()
+    assert [(actor, json.loads(details)) for actor, details in swept] == [
+        ("service", {"files_removed": 3})
+    ]

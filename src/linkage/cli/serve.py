@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from linkage.client import is_loopback_host
 from linkage.reveal.keys import key_id, read_service_public_key
 from linkage.reveal.policy import DEFAULT_POLICY, load_policy
 from linkage.service.settings import Settings
@@ -64,6 +65,20 @@ from linkage.service.settings import Settings
     "variable, else in the service's own process.",
 )
 @click.option(
+    "--ssl-certfile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Serve HTTPS with this certificate chain (PEM); give --ssl-keyfile too.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="The certificate's private key (PEM, keep it 0600).",
+)
+@click.option(
     "--init",
     "init_only",
     is_flag=True,
@@ -76,6 +91,8 @@ def serve(
     database_url: str | None,
     policy_path: Path | None,
     dask_scheduler: str | None,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
     init_only: bool,
 ) -> None:
     """Run the linkage service: projects, uploads, runs and results over HTTP.
@@ -90,6 +107,8 @@ def serve(
     oversight bodies pin its public key, service-signing.pub; the key ID
     printed here lets them check it by another channel.
     """
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
     # Here, not at the top: the store behind it imports SQLAlchemy and the
     # matching engine, which `linkage serve --help` does not need.
@@ -118,5 +137,21 @@ def serve(
     from linkage.service import create_app
 
     app = create_app(settings)
-    click.echo(f"Serving on http://{host}:{port} (stop with Ctrl-C).", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", ws="none")
+    scheme = "http" if ssl_certfile is None else "https"
+    if scheme == "http" and not is_loopback_host(host):
+        click.echo(
+            f"Warning: plain http on {host}: tokens cross the network in clear "
+            "unless a TLS proxy sits in front. Give --ssl-certfile and "
+            "--ssl-keyfile to serve https.",
+            err=True,
+        )
+    click.echo(f"Serving on {scheme}://{host}:{port} (stop with Ctrl-C).", err=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        ws="none",
+        ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
+        ssl_keyfile=None if ssl_keyfile is None else str(ssl_keyfile),
+    )

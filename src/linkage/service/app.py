@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from linkage import __version__
 from linkage.reveal.keys import load_or_create_signing_key
+from linkage.service.datadir import prepare_data_dir
 from linkage.service.errors import install_error_handlers
 from linkage.service.retention import sweep_deleted_encodings
 from linkage.service.reveals import RevealDesk
@@ -45,8 +46,7 @@ def create_app(
     removed, and the run worker starts; when it ends, the worker stops (a run
     in progress goes back to the queue) and the store is closed.
     """
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    settings.uploads_dir.mkdir(mode=0o700, exist_ok=True)
+    prepare_data_dir(settings)
     store = Store.open(settings.database, clock=clock)
     signing_key = load_or_create_signing_key(settings.signing_key_path)
     audit_log = AuditLog(store, signing_key)
@@ -56,7 +56,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             recover_interrupted_runs(store, settings)
-            sweep_deleted_encodings(store, settings)
+            sweep_deleted_encodings(store, settings, audit_log)
             worker.start()
             try:
                 yield

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from linkage.atomic import private_output
 from linkage.reveal.keys import load_or_create_signing_key, write_service_public_key
+from linkage.service.datadir import prepare_data_dir
 from linkage.service.settings import Settings
 from linkage.storage import Store
 
@@ -15,7 +16,8 @@ __all__ = ["initialise"]
 def initialise(data_dir: Path, *, database_url: str | None = None) -> Path:
     """Prepare ``data_dir`` and return the operator token file's path.
 
-    Creates the folder (mode 0700), the database tables, the service's
+    Creates the folder (mode 0700; one open to others is refused), the
+    database (SQLite: mode 0600) and its tables, the service's
     Ed25519 signing key (``service-signing.key``, mode 0600, with its public
     key beside it) and, unless the file already exists, an operator token
     written to ``operator.token`` (mode 0600). Running it again changes
@@ -23,11 +25,11 @@ def initialise(data_dir: Path, *, database_url: str | None = None) -> Path:
     returned; read it from the file.
 
     Raises:
+        DataFolderError: the folder is open to its group or others.
         OSError: the folder or file cannot be written.
     """
     settings = Settings(data_dir=Path(data_dir), database_url=database_url)
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    settings.uploads_dir.mkdir(mode=0o700, exist_ok=True)
+    prepare_data_dir(settings)
     signing_key = load_or_create_signing_key(settings.signing_key_path)
     write_service_public_key(settings.public_key_path, signing_key.public_key())
     path = settings.operator_token_path

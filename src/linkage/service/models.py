@@ -43,7 +43,10 @@ class ProjectCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    # No control characters: names end up in logs, file listings and terminals.
+    name: Annotated[
+        str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ]
     schema_fingerprint: Fingerprint
     parties: Annotated[list[PartyName], Field(min_length=1, max_length=100)]
     threshold: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = "auto"
@@ -171,7 +174,14 @@ class RunPublic(BaseModel):
 MemberName = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", examples=["alice"])
 ]
-FreeText = Annotated[str, Field(min_length=1, max_length=2000)]
+# Reasons and purposes may span lines, but hold no NUL or other control
+# character a terminal or a log would act on.
+FreeText = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$"
+    ),
+]
 
 
 class MemberCreate(BaseModel):

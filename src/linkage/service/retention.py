@@ -120,13 +120,17 @@ def remove_encodings_files(settings: Settings, deleted: DeletedEncodings) -> int
     return removed + _empty_folder(_project_folder(settings, deleted.project_id))
 
 
-def sweep_deleted_encodings(store: Store, settings: Settings) -> int:
+def sweep_deleted_encodings(
+    store: Store, settings: Settings, audit: AuditLog | None = None
+) -> int:
     """Finish deletions a crash interrupted; call once at startup.
 
     Removes every file left in the uploads folder of a project whose
     encodings are marked deleted, and every ``.incoming-*.part`` file a
     killed upload left (untouched for :data:`STALE_INCOMING_SECONDS`): both
-    hold encodings nothing refers to. Returns how many files were removed.
+    hold encodings nothing refers to. Returns how many files were removed,
+    and records that number in ``audit`` (action ``service.swept``) when
+    there were any.
     """
     removed = 0
     for project_id in store.projects_with_deleted_encodings():
@@ -142,6 +146,13 @@ def sweep_deleted_encodings(store: Store, settings: Settings) -> int:
                 removed += _unlink(part)
     if removed:
         logger.warning("removed %d leftover encodings file(s)", removed)
+        if audit is not None:
+            audit.append(
+                actor="service",
+                action="service.swept",
+                project_id=None,
+                details={"files_removed": removed},
+            )
     return removed
 
 

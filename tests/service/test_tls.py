@@ -1,0 +1,109 @@
+"""`linkage serve --ssl-certfile --ssl-keyfile` serves HTTPS: a real server
+process on loopback with a certificate made here, reached by the client."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from linkage.client import ServiceClient
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "linkage test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_serve_speaks_https_with_the_given_certificate(tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path)
+    port = _free_port()
+    data_dir = tmp_path / "data"
+    linkage = str(Path(sys.executable).parent / "linkage")
+    server = subprocess.Popen(
+        [linkage, "serve", "--data-dir", str(data_dir), "--port", str(port),
+         "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"https://127.0.0.1:{port}"
+    try:
+        answer = _wait_for(f"{url}/health", cert)
+        assert answer.status_code == 200
+        os.environ["SSL_CERT_FILE"] = str(cert)
+        try:
+            token = (data_dir / "operator.token").read_text().strip()
+            with ServiceClient(url, token) as client:
+                assert client.service_key()[1]
+        finally:
+            del os.environ["SSL_CERT_FILE"]
+        # Plain http on the same port gets no answer it could mistake for one.
+        try:
+            plain = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        except httpx.HTTPError:
+            pass
+        else:
+            assert plain.status_code == 400
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"Serving on https://127.0.0.1:{port}" in output
+
+
+def _wait_for(url: str, cert: Path) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            trusted = ssl.create_default_context(cafile=str(cert))
+            return httpx.get(url, verify=trusted, timeout=5)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
