@@ -12,6 +12,7 @@ import pytest
 from linkage.service import initialise
 from linkage.service.datadir import DataFolderError
 from linkage.service.loopback import running_service
+from linkage.storage import Store
 
 
 def test_the_database_is_created_private(tmp_path: Path) -> None:
@@ -51,3 +52,27 @@ def test_a_project_name_with_a_control_character_is_refused(
             headers={"Authorization": f"Bearer {service.operator_token}"},
         )
     assert answer.status_code == 422, answer.text
+
+
+def test_ready_says_the_database_and_the_worker_work(tmp_path: Path) -> None:
+    with running_service(tmp_path / "data") as service:
+        answer = httpx.get(f"{service.url}/ready")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "status": "ready",
+        "checks": {"database": True, "worker": True},
+    }
+
+
+def test_an_unreachable_database_is_not_ready(tmp_path: Path) -> None:
+    folder = tmp_path / "db"
+    folder.mkdir()
+    store = Store.open(f"sqlite:///{folder / 'linkage.db'}")
+    assert store.reachable()
+    store.close()
+    # The folder is replaced by a plain file: SQLite can neither find nor
+    # make the database now (whatever the user's privileges).
+    (folder / "linkage.db").unlink()
+    folder.rmdir()
+    folder.write_text("not a folder")
+    assert not store.reachable()

@@ -97,6 +97,11 @@ class RunWorker:
         """Start taking runs."""
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread is running (and so takes queued runs)."""
+        return self._thread.is_alive() and not self._stop.is_set()
+
     def wake(self) -> None:
         """Look at the queue now rather than at the next poll."""
         self._wake.set()

@@ -179,6 +179,15 @@ class Store:
         add_missing_columns(engine)
         return cls(engine, clock=clock)
 
+    def reachable(self) -> bool:
+        """Whether the database answers a trivial query now."""
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
     def close(self) -> None:
         """Release the connections."""
         self._engine.dispose()
