@@ -421,6 +421,18 @@ class ServiceClient:
         except (KeyError, TypeError, ValueError):
             raise _unexpected("member") from None
 
+    def reissue_party_token(self, project_id: int, party: str) -> str:
+        """Revoke a party's token(s) and return its new one (operator token)."""
+        path = f"/projects/{int(project_id)}/parties/{_segment(party)}/token"
+        answer = self._json(self._request("DELETE", path))
+        return _token_of(answer, "party token")
+
+    def reissue_member_token(self, project_id: int, member_id: int) -> str:
+        """Revoke a member's token(s) and return their new one (operator token)."""
+        path = f"/projects/{int(project_id)}/members/{int(member_id)}/token"
+        answer = self._json(self._request("DELETE", path))
+        return _token_of(answer, "member token")
+
     def revoke_member(self, project_id: int, member_id: int) -> None:
         """Revoke an investigator's or approver's token (operator token)."""
         path = f"/projects/{int(project_id)}/members/{int(member_id)}"
@@ -661,3 +673,10 @@ def _unexpected(what: str) -> ServiceError:
         f"the server's {what} answer is not as expected; "
         "is the client the same version as the server?"
     )
+
+
+def _token_of(answer: Mapping[str, Any], what: str) -> str:
+    token = answer.get("token")
+    if not isinstance(token, str) or not token:
+        raise _unexpected(what)
+    return token

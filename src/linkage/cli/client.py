@@ -566,3 +566,59 @@ def remove_member(
     with connect(server, token_file) as client:
         client.revoke_member(project_id, member_id)
     click.echo(f"Member {member_id} of project {project_id} revoked.", err=True)
+
+
+@project.command("reissue-token")
+@project_option
+@click.option(
+    "--party", default=None, metavar="NAME", help="Reissue this party's token."
+)
+@click.option(
+    "--member",
+    "member_id",
+    default=None,
+    type=click.IntRange(min=1),
+    metavar="ID",
+    help="Reissue this investigator's or approver's token.",
+)
+@click.option(
+    "--token-out",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the new token (mode 0600; must not exist).",
+)
+@server_option
+@token_option("the operator's")
+def reissue_token(
+    project_id: int,
+    party: str | None,
+    member_id: int | None,
+    token_out: Path,
+    server: str,
+    token_file: Path | None,
+) -> None:
+    """Revoke a party's or member's token and issue a new one (operator).
+
+    For a token that leaked, expired or left with someone: from now on the
+    old token gets the same 401 as an unknown one. Hand the new file over a
+    secure channel.
+    """
+    if (party is None) == (member_id is None):
+        raise click.UsageError("give --party NAME or --member ID (one of them)")
+    if token_out.exists():
+        raise click.UsageError(f"{token_out} exists; choose another --token-out")
+    with connect(server, token_file) as client:
+        if party is not None:
+            token = client.reissue_party_token(project_id, party)
+            whose = f"party {party!r}"
+        else:
+            assert member_id is not None
+            token = client.reissue_member_token(project_id, member_id)
+            whose = f"member {member_id}"
+    _write_token(token_out, token, f"{whose}'s token was reissued")
+    click.echo(
+        f"Reissued {whose}'s token in project {project_id}: written to "
+        f"{token_out} (mode 0600); the old one no longer works.",
+        err=True,
+    )

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from linkage.client import is_loopback_host
 from linkage.reveal.keys import key_id, read_service_public_key
-from linkage.reveal.policy import DEFAULT_POLICY, load_policy
+from linkage.reveal.policy import (
+    DEFAULT_POLICY,
+    PolicyError,
+    load_policy,
+    parse_duration,
+)
 from linkage.service.settings import Settings
 
 
@@ -79,6 +85,20 @@ from linkage.service.settings import Settings
     help="The certificate's private key (PEM, keep it 0600).",
 )
 @click.option(
+    "--token-lifetime",
+    default=None,
+    metavar="DURATION",
+    help="Tokens the service issues expire after this long (90d, 12h); then "
+    "they get 401 like an unknown token and the operator reissues them. "
+    "Default: valid until revoked.",
+)
+@click.option(
+    "--rotate-operator-token",
+    is_flag=True,
+    help="Revoke the operator token, write a new one to the data folder's "
+    "operator.token, record it in the audit log, then exit.",
+)
+@click.option(
     "--init",
     "init_only",
     is_flag=True,
@@ -93,6 +113,8 @@ def serve(
     dask_scheduler: str | None,
     ssl_certfile: Path | None,
     ssl_keyfile: Path | None,
+    token_lifetime: str | None,
+    rotate_operator_token: bool,
     init_only: bool,
 ) -> None:
     """Run the linkage service: projects, uploads, runs and results over HTTP.
@@ -110,16 +132,29 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
+    lifetime = _lifetime(token_lifetime)
     # Here, not at the top: the store behind it imports SQLAlchemy and the
     # matching engine, which `linkage serve --help` does not need.
     from linkage.service.init import initialise
+    from linkage.service.init import rotate_operator_token as rotate
 
-    token_path = initialise(data_dir, database_url=database_url)
+    token_path = initialise(
+        data_dir, database_url=database_url, token_lifetime=lifetime
+    )
+    if rotate_operator_token:
+        rotate(data_dir, database_url=database_url, token_lifetime=lifetime)
+        click.echo(
+            f"The operator token was rotated: the new one is in {token_path} "
+            "(mode 0600); the old one no longer works.",
+            err=True,
+        )
+        return
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
         policy=policy,
         dask_scheduler=dask_scheduler,
+        token_lifetime=lifetime,
     )
     mode = stat.S_IMODE(token_path.stat().st_mode)
     click.echo(f"Operator token file: {token_path} (mode {mode:04o}).", err=True)
@@ -155,3 +190,17 @@ def serve(
         ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
         ssl_keyfile=None if ssl_keyfile is None else str(ssl_keyfile),
     )
+
+
+def _lifetime(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        lifetime = parse_duration(text)
+    except PolicyError as error:
+        raise click.BadParameter(str(error), param_hint="--token-lifetime") from None
+    if lifetime <= timedelta(0):
+        raise click.BadParameter(
+            "must be more than zero", param_hint="--token-lifetime"
+        )
+    return lifetime

@@ -47,7 +47,9 @@ def create_app(
     in progress goes back to the queue) and the store is closed.
     """
     prepare_data_dir(settings)
-    store = Store.open(settings.database, clock=clock)
+    store = Store.open(
+        settings.database, clock=clock, token_lifetime=settings.token_lifetime
+    )
     signing_key = load_or_create_signing_key(settings.signing_key_path)
     audit_log = AuditLog(store, signing_key)
     worker = RunWorker(store, settings, audit_log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from linkage.atomic import private_output
@@ -9,11 +10,17 @@ from linkage.reveal.keys import load_or_create_signing_key, write_service_public
 from linkage.service.datadir import prepare_data_dir
 from linkage.service.settings import Settings
 from linkage.storage import Store
+from linkage.storage.audit_log import AuditLog
 
-__all__ = ["initialise"]
+__all__ = ["initialise", "rotate_operator_token"]
 
 
-def initialise(data_dir: Path, *, database_url: str | None = None) -> Path:
+def initialise(
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    token_lifetime: timedelta | None = None,
+) -> Path:
     """Prepare ``data_dir`` and return the operator token file's path.
 
     Creates the folder (mode 0700; one open to others is refused), the
@@ -33,13 +40,48 @@ def initialise(data_dir: Path, *, database_url: str | None = None) -> Path:
     signing_key = load_or_create_signing_key(settings.signing_key_path)
     write_service_public_key(settings.public_key_path, signing_key.public_key())
     path = settings.operator_token_path
-    store = Store.open(settings.database)
+    store = Store.open(settings.database, token_lifetime=token_lifetime)
     try:
         if not path.exists():
             _write_operator_token(store, path)
     finally:
         store.close()
     return path
+
+
+def rotate_operator_token(
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    token_lifetime: timedelta | None = None,
+) -> Path:
+    """Revoke every operator token, write a new one to ``operator.token``
+    (atomically, mode 0600) and record it in the audit log; return the file.
+
+    For a token that leaked or expired: run it on the service's machine, with
+    the service stopped or running (the old token stops working at once).
+
+    Raises:
+        OSError: the file cannot be written; then nothing changes (the old
+            token stays valid), so fix the cause and run it again.
+    """
+    initialise(data_dir, database_url=database_url, token_lifetime=token_lifetime)
+    settings = Settings(data_dir=Path(data_dir), database_url=database_url)
+    store = Store.open(settings.database, token_lifetime=token_lifetime)
+    try:
+        audit = AuditLog(store, load_or_create_signing_key(settings.signing_key_path))
+        with store.transaction():
+            token = store.rotate_operator_token()
+            audit.append(
+                actor="operator",
+                action="token.rotated",
+                details={"role": "operator"},
+            )
+            with private_output(settings.operator_token_path) as out:
+                out.write(token.encode("ascii") + b"\n")
+    finally:
+        store.close()
+    return settings.operator_token_path
 
 
 def _write_operator_token(store: Store, path: Path) -> None:

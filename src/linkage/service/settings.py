@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
@@ -27,6 +28,8 @@ class Settings:
             by default).
         dask_scheduler: a Dask scheduler's address; runs then compare their
             LSH tables on its workers.
+        token_lifetime: how long the tokens the service issues are valid
+            (None: until revoked).
 
     Raises:
         ValueError: ``max_upload_bytes`` is not a positive integer.
@@ -37,6 +40,7 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     policy: RevealPolicy = field(default=DEFAULT_POLICY)
     dask_scheduler: str | None = None
+    token_lifetime: timedelta | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -45,6 +49,9 @@ class Settings:
             raise ValueError(
                 f"'max_upload_bytes' must be a positive integer (got {size!r})"
             )
+        lifetime = self.token_lifetime
+        if lifetime is not None and lifetime <= timedelta(0):
+            raise ValueError(f"'token_lifetime' must be positive (got {lifetime})")
 
     @property
     def database(self) -> str:

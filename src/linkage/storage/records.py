@@ -115,6 +115,7 @@ class TokenRecord:
     revoked_at: datetime | None
     member_id: int | None = None
     name: str | None = None
+    expires_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping, name: str | None = None) -> Self:
@@ -128,6 +129,7 @@ class TokenRecord:
             revoked_at=_utc_or_none(row["revoked_at"]),
             member_id=row["member_id"],
             name=name,
+            expires_at=_utc_or_none(row["expires_at"]),
         )
 
     @property

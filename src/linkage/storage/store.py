@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, get_args
 
 import sqlalchemy as sa
@@ -154,10 +154,16 @@ class Store:
     """
 
     def __init__(
-        self, engine: Engine, *, clock: Callable[[], datetime] | None = None
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        token_lifetime: timedelta | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock or (lambda: datetime.now(UTC))
+        # How long the tokens this store issues are valid (None: until revoked).
+        self._token_lifetime = token_lifetime
         # The connection of the transaction this thread has open, if any.
         self._local = threading.local()
 
@@ -167,17 +173,22 @@ class Store:
 
     @classmethod
     def open(
-        cls, database_url: str, *, clock: Callable[[], datetime] | None = None
+        cls,
+        database_url: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        token_lifetime: timedelta | None = None,
     ) -> Store:
         """Connect to ``database_url``, create the tables that are absent and
-        add the columns an earlier linkage's tables lack."""
+        add the columns an earlier linkage's tables lack. Tokens it issues
+        expire after ``token_lifetime`` (None: only when revoked)."""
         engine = sa.create_engine(database_url)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _configure_sqlite)
             sa.event.listen(engine, "begin", _begin_immediate)
         metadata.create_all(engine)
         add_missing_columns(engine)
-        return cls(engine, clock=clock)
+        return cls(engine, clock=clock, token_lifetime=token_lifetime)
 
     def reachable(self) -> bool:
         """Whether the database answers a trivial query now."""
@@ -362,6 +373,7 @@ class Store:
             row is None
             or not hmac.compare_digest(stored, wanted)
             or row["revoked_at"] is not None
+            or _expired(row["expires_at"], self._clock())
         ):
             raise AuthenticationError("the token is not valid")
         return TokenRecord.from_row(row, name)
@@ -481,6 +493,36 @@ class Store:
             )
             if found.rowcount == 0:
                 raise NotFoundError(f"there is no token {token_id}")
+
+    def rotate_operator_token(self) -> str:
+        """Revoke every live operator token and return a new one's text, in
+        one transaction (the service is never left without an operator, nor
+        with two)."""
+        with self.transaction() as connection:
+            connection.execute(
+                sa.update(tokens)
+                .where(tokens.c.role == "operator", tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            )
+            return self._create_token(connection, "operator", None, None)
+
+    def reissue_member_token(self, *, project_id: int, member_id: int) -> str:
+        """Revoke every live token of the member and return a new one's text,
+        in one transaction.
+
+        Raises:
+            NotFoundError: the project has no such member.
+        """
+        with self.transaction() as connection:
+            member = self.get_member(project_id=project_id, member_id=member_id)
+            connection.execute(
+                sa.update(tokens)
+                .where(tokens.c.member_id == member_id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            )
+            return self._create_token(
+                connection, member.role, project_id, None, member_id
+            )
 
     def reissue_party_token(self, *, project_id: int, party_id: int) -> str:
         """Revoke every live token of the party and return a new one's text.
@@ -1089,13 +1131,16 @@ class Store:
         elif project_id is not None:
             self._project(connection, project_id)
         token = secrets.token_urlsafe(TOKEN_BYTES)
+        now = self._clock()
+        lifetime = self._token_lifetime
         values = {
             "token_hash": hash_token(token),
             "role": role,
             "project_id": project_id,
             "party_id": party_id,
             "member_id": member_id,
-            "created_at": self._clock(),
+            "created_at": now,
+            "expires_at": None if lifetime is None else now + lifetime,
         }
         insert_row(connection, tokens, values)
         return token
@@ -1152,3 +1197,12 @@ def _begin_immediate(connection: Connection) -> None:
     # when two readers both try to write; taking the write lock up front makes
     # concurrent transactions wait their turn (up to the busy timeout).
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _expired(expires_at: datetime | None, now: datetime) -> bool:
+    # SQLite drops the zone; every time stored is UTC.
+    if expires_at is None:
+        return False
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    return expires_at <= now

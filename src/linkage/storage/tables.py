@@ -85,6 +85,8 @@ tokens = sa.Table(
     sa.Column("member_id", sa.ForeignKey("members.id"), nullable=True),
     sa.Column("created_at", _timestamp, nullable=False),
     sa.Column("revoked_at", _timestamp, nullable=True),
+    # After this the token gets the same 401 as an unknown one (null: never).
+    sa.Column("expires_at", _timestamp, nullable=True),
 )
 
 uploads = sa.Table(

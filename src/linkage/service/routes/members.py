@@ -90,3 +90,34 @@ def revoke_member(
             details={"member_id": member.id, "name": member.name, "role": member.role},
         )
     return Response(status_code=204)
+
+
+@router.delete("/{project_id}/members/{member_id}/token")
+def reissue_member_token(
+    member_id: ResourceId,
+    project: ReachableProject,
+    operator: Operator,
+    store: StoreDep,
+    audit: AuditDep,
+) -> MemberCreated:
+    """Revoke the member's token(s) and answer with a new one, shown once.
+
+    Operator only; one transaction, so the member is never left with two
+    tokens or none. Their key, requests and decisions stay as they were.
+    """
+    with store.transaction():
+        member = store.get_member(project_id=project.id, member_id=member_id)
+        token = store.reissue_member_token(project_id=project.id, member_id=member_id)
+        audit.append(
+            actor=operator.actor,
+            action="token.reissued",
+            project_id=project.id,
+            details={"member_id": member.id, "name": member.name, "role": member.role},
+        )
+    return MemberCreated(
+        project_id=project.id,
+        member_id=member.id,
+        name=member.name,
+        role=member.role,
+        token=token,
+    )
