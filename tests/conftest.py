@@ -8,6 +8,7 @@ Having this file in ``tests/`` also makes pytest put ``tests/`` on ``sys.path``
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
 from linkage.formats.schema import LinkageSchema
+from tests.postgres import PostgresServer, postgres_server
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 FEBRL4_SCHEMA = CONFIGS / "schemas" / "febrl4.json"
@@ -166,3 +168,10 @@ def encode_febrl4_agencies(
             for entry in Vault.open(vault, vault_key)
         )
     return paths, pd.DataFrame(truth, columns=["party", "id", "entity"])
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on loopback for this test process."""
+    with postgres_server() as server:
+        yield server

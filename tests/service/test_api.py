@@ -31,13 +31,14 @@ class Service:
     url: str
     data_dir: Path
     operator_token: str
+    database_url: str
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
     def uploads(self, project_id: int) -> list[Upload]:
-        store = Store.open(f"sqlite:///{self.data_dir / 'linkage.db'}")
+        store = Store.open(self.database_url)
         try:
             return store.uploads_for(project_id=project_id, include_superseded=True)
         finally:
@@ -47,12 +48,25 @@ class Service:
         return sorted(p for p in (self.data_dir / "uploads").rglob("*") if p.is_file())
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """One server for the module, stopped at its end."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """One server for the module, on SQLite and then on PostgreSQL, stopped
+    at its end."""
     data_dir = tmp_path_factory.mktemp("service") / "data"
-    with running_service(data_dir, max_upload_bytes=MAX_UPLOAD) as running:
-        yield Service(running.url, data_dir, running.operator_token)
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres").new_database()
+    with running_service(
+        data_dir, max_upload_bytes=MAX_UPLOAD, database_url=database_url
+    ) as running:
+        yield Service(
+            running.url,
+            data_dir,
+            running.operator_token,
+            database_url or f"sqlite:///{data_dir / 'linkage.db'}",
+        )
 
 
 def encodings_bytes(

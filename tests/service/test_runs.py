@@ -52,11 +52,17 @@ class Agency:
     entity: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """One server for the module, stopped at its end."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """One server for the module, on SQLite and then on PostgreSQL, stopped
+    at its end."""
     data_dir = tmp_path_factory.mktemp("runs") / "data"
-    with running_service(data_dir) as running:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres").new_database()
+    with running_service(data_dir, database_url=database_url) as running:
         yield Service(running.url, data_dir, running.operator_token)
     alive = [t for t in threading.enumerate() if t.name == SERVICE_THREAD_NAME]
     assert not alive, "the server did not stop"

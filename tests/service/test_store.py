@@ -1,4 +1,4 @@
-"""The service's database, on a real SQLite file."""
+"""The service's database, on a real SQLite file and a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from linkage.storage import (
     AuthenticationError,
@@ -17,15 +18,26 @@ from linkage.storage import (
     UploadRejectedError,
     hash_token,
 )
+from linkage.storage.tables import metadata
+from tests.postgres import PostgresServer
 
 FINGERPRINT = "a" * 64
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, or a database on the test server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'linkage.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A store on a fresh SQLite file, with a fixed clock."""
-    opened = Store.open(f"sqlite:///{tmp_path / 'linkage.db'}", clock=lambda: NOW)
+def store(database_url: str) -> Iterator[Store]:
+    """A store on a fresh database, with a fixed clock."""
+    opened = Store.open(database_url, clock=lambda: NOW)
     yield opened
     opened.close()
 
@@ -113,14 +125,26 @@ def test_party_names_are_unique_per_project(store: Store) -> None:
         store.add_party(project_id=999, name="a")
 
 
-def test_tokens_are_stored_only_as_hashes(store: Store, tmp_path: Path) -> None:
-    """The database file never holds a token's text, only its SHA-256."""
+def test_tokens_are_stored_only_as_hashes(store: Store, database_url: str) -> None:
+    """The database never holds a token's text, only its SHA-256 (on SQLite,
+    not even in the file's free pages)."""
     token = store.create_token(role="operator")
     assert len(token) >= 43  # 32 random bytes in URL-safe base64.
     store.close()
-    raw = (tmp_path / "linkage.db").read_bytes()
-    assert token.encode() not in raw
-    assert hash_token(token).encode() in raw
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            stored = "\n".join(
+                repr(tuple(row))
+                for table in metadata.sorted_tables
+                for row in connection.execute(sa.select(table))
+            )
+    finally:
+        engine.dispose()
+    assert token not in stored and hash_token(token) in stored
+    if database_url.startswith("sqlite:///"):
+        raw = Path(database_url.removeprefix("sqlite:///")).read_bytes()
+        assert token.encode() not in raw
 
 
 def test_unknown_and_revoked_tokens_are_refused_alike(store: Store) -> None:
@@ -211,10 +235,9 @@ def test_upload_for_a_party_of_another_project_is_refused(store: Store) -> None:
         )
 
 
-def test_concurrent_uploads_are_serialised(tmp_path: Path) -> None:
-    """Many threads and two stores on one file: every upload lands, in order."""
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    first, second = Store.open(url), Store.open(url)
+def test_concurrent_uploads_are_serialised(database_url: str) -> None:
+    """Many threads and two stores on one database: every upload lands, in order."""
+    first, second = Store.open(database_url), Store.open(database_url)
     try:
         project_id = make_project(first, "p", *(f"party{i}" for i in range(8)))
 
@@ -253,3 +276,32 @@ def test_reissuing_a_party_token_revokes_every_earlier_one(store: Store) -> None
     assert store.authenticate(token=created.party_tokens["b"]).party_id == b.id
     with pytest.raises(NotFoundError):
         store.reissue_party_token(project_id=project_id + 1, party_id=a.id)
+
+
+def test_two_services_on_one_database_never_take_one_run_twice(
+    database_url: str,
+) -> None:
+    """Two stores (as two `linkage serve` processes would hold) claim queued
+    runs from many threads at once: every run is taken exactly once."""
+    first, second = Store.open(database_url), Store.open(database_url)
+    try:
+        queued = []
+        for index in range(12):
+            project_id = make_project(first, f"p{index}", "a", "b")
+            for party in ("a", "b"):
+                upload(first, project_id, party)
+            queued.append(first.create_run(project_id=project_id).id)
+
+        def take(index: int) -> list[int]:
+            store = first if index % 2 else second
+            taken = []
+            while (claimed := store.claim_next_run()) is not None:
+                taken.append(claimed.run.id)
+            return taken
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            taken = [run for runs in pool.map(take, range(6)) for run in runs]
+        assert sorted(taken) == sorted(queued)
+    finally:
+        first.close()
+        second.close()

@@ -60,10 +60,12 @@ def running_service(
     policy: RevealPolicy = DEFAULT_POLICY,
     dask_scheduler: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    database_url: str | None = None,
 ) -> Iterator[RunningService]:
     """Serve the linkage service from ``data_dir`` on a free loopback port,
     under the reveal ``policy`` (runs on ``dask_scheduler``'s cluster if given),
-    on ``clock`` (see :func:`~linkage.service.create_app`).
+    on ``clock`` (see :func:`~linkage.service.create_app`), with its database
+    at ``database_url`` (default: SQLite in ``data_dir``).
 
     Raises:
         ServiceError: the server did not start or did not answer ``/health``.
@@ -71,7 +73,7 @@ def running_service(
     """
     import uvicorn
 
-    token_file = initialise(data_dir)
+    token_file = initialise(data_dir, database_url=database_url)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind(("127.0.0.1", 0))
@@ -80,6 +82,7 @@ def running_service(
             create_app(
                 Settings(
                     data_dir=data_dir,
+                    database_url=database_url,
                     max_upload_bytes=max_upload_bytes,
                     policy=policy,
                     dask_scheduler=dask_scheduler,
