@@ -46,10 +46,17 @@ from tests.reveal.world import World, build_world
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     root = tmp_path_factory.mktemp("malicious")
-    with build_world(RunCli(), root, DEFAULT_POLICY) as built:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres").new_database()
+    with build_world(
+        RunCli(), root, DEFAULT_POLICY, database_url=database_url
+    ) as built:
         yield built
 
 
@@ -263,7 +270,7 @@ def test_an_answer_given_in_an_agency_s_name_shows_in_its_ledger_check(
     assert answer.status_code == 200, answer.text
     world.path("health.ledger").touch()
     checked = world.run_cli(
-        "audit", "ledger", "--data-dir", world.data_dir,
+        "audit", "ledger", *world.log_source(),
         "--service-key", world.data_dir / "service-signing.pub",
         "--ledger", world.path("health.ledger"), "--party", "health",
     )  # fmt: skip

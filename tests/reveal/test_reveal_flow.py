@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,10 +24,17 @@ from tests.conftest import RunCli
 from tests.reveal.world import BIRTH, GIVEN, SURNAME, World, build_world
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     root = tmp_path_factory.mktemp("reveal")
-    with build_world(RunCli(), root, DEFAULT_POLICY) as built:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres").new_database()
+    with build_world(
+        RunCli(), root, DEFAULT_POLICY, database_url=database_url
+    ) as built:
         yield built
 
 
@@ -76,11 +82,7 @@ def test_full_flow_reveals_only_to_the_investigator(
     # Nowhere on the operator's side: files, database rows, log lines.
     for path in sorted(p for p in world.data_dir.rglob("*") if p.is_file()):
         assert not _leaks(path.read_bytes()), path
-    db = sqlite3.connect(world.data_dir / "linkage.db")
-    try:
-        dump = "\n".join(db.iterdump()).encode("utf-8")
-    finally:
-        db.close()
+    dump = world.dump()
     assert not _leaks(dump)
     logged = "\n".join(r.getMessage() for r in caplog.records).encode("utf-8")
     assert caplog.records and not _leaks(logged)
@@ -285,7 +287,7 @@ def test_audit_log_of_the_flow_verifies(world: World, tmp_path: Path) -> None:
         "audit", "verify", tmp_path / "audit.jsonl", "--service-key", key
     )
     assert "is intact" in verified.stdout
-    world.local("audit", "verify", "--data-dir", world.data_dir, "--service-key", key)
+    world.local("audit", "verify", *world.log_source(), "--service-key", key)
     report = world.local(
         "audit", "report", tmp_path / "audit.jsonl", "--service-key", key
     )

@@ -12,7 +12,6 @@ and lifetime); each investigator a trust file pinning both agencies' keys.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,10 +19,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 from click.testing import Result
 
 from linkage.reveal.policy import RevealPolicy, format_duration
 from linkage.service.loopback import running_service
+from linkage.storage.tables import metadata
 from tests.conftest import CONFIGS, RunCli
 
 SCHEMA = CONFIGS / "schemas" / "demo.json"
@@ -51,6 +52,7 @@ class World:
     data_dir: Path
     project_id: int
     match_id: str
+    database_url: str
 
     def path(self, name: str) -> Path:
         return self.root / name
@@ -186,15 +188,27 @@ class World:
             )
 
     @contextmanager
-    def database(self) -> Iterator[sqlite3.Connection]:
-        """The service's SQLite database, opened directly (as an attacker
-        with access to the operator's disk would)."""
-        db = sqlite3.connect(self.data_dir / "linkage.db")
+    def database(self) -> Iterator[Database]:
+        """The service's database, opened directly (as an attacker with
+        access to the operator's disk or database server would); committed
+        at the end of the block."""
+        engine = sa.create_engine(self.database_url)
         try:
-            with db:
-                yield db
+            with engine.begin() as connection:
+                yield Database(connection)
         finally:
-            db.close()
+            engine.dispose()
+
+    def dump(self) -> bytes:
+        """Every row of every table, as text: what a database dump holds."""
+        with self.database() as db:
+            return db.dump().encode("utf-8")
+
+    def log_source(self) -> list[str | Path]:
+        """Where `linkage audit` reads the service's log from."""
+        if self.database_url.startswith("sqlite:"):
+            return ["--data-dir", self.data_dir]
+        return ["--database-url", self.database_url]
 
     def audit_actions(self) -> list[tuple[str, str, str]]:
         """(actor, action, details JSON) of every audit entry, in order."""
@@ -205,15 +219,41 @@ class World:
         return [(str(a), str(b), str(c)) for a, b, c in rows]
 
 
+class Database:
+    """A connection that takes SQL with ``?`` placeholders on SQLite and
+    PostgreSQL alike, as the tests write it."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sa.CursorResult:
+        parts = sql.split("?")
+        assert len(parts) == len(params) + 1, sql
+        named = "".join(
+            part + (f":p{index}" if index < len(params) else "")
+            for index, part in enumerate(parts)
+        )
+        values = {f"p{index}": value for index, value in enumerate(params)}
+        return self._connection.execute(sa.text(named), values)
+
+    def dump(self) -> str:
+        return "\n".join(
+            repr(tuple(row))
+            for table in metadata.sorted_tables
+            for row in self._connection.execute(sa.select(table))
+        )
+
+
 @contextmanager
 def build_world(
     run_cli: RunCli,
     root: Path,
     policy: RevealPolicy,
     clock: Callable[[], datetime] | None = None,
+    database_url: str | None = None,
 ) -> Iterator[World]:
     """Encode, upload, run and resolve; yield the world with the service up
-    (on ``clock``, if given)."""
+    (on ``clock``, if given; on ``database_url``, default SQLite)."""
     from linkage.demo.generator import write_demo_data
 
     exports = write_demo_data(root / "data", size=300, seed=11)
@@ -232,8 +272,11 @@ def build_world(
             "--vault-key-file", root / f"{agency}-vault.key", "--party", agency,
         )  # fmt: skip
         _ok(encoded)
-    with running_service(root / "service", policy=policy, clock=clock) as service:
-        world = World(run_cli, root, service.url, service.data_dir, 0, "")
+    with running_service(
+        root / "service", policy=policy, clock=clock, database_url=database_url
+    ) as service:
+        url = database_url or f"sqlite:///{service.data_dir / 'linkage.db'}"
+        world = World(run_cli, root, service.url, service.data_dir, 0, "", url)
         (root / "operator.token").write_text(service.operator_token + "\n")
         world.project_id = _make_project(world)
         _register_members(world)
