@@ -9,7 +9,12 @@ import click
 
 from linkage.reveal.keys import key_id, read_service_public_key
 from linkage.reveal.policy import DEFAULT_POLICY, load_policy
-from linkage.service.settings import Settings
+from linkage.service.settings import (
+    DEFAULT_MAX_JSON_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    Settings,
+    server_limits,
+)
 
 
 @click.command()
@@ -64,6 +69,22 @@ from linkage.service.settings import Settings
     "variable, else in the service's own process.",
 )
 @click.option(
+    "--max-upload-bytes",
+    default=DEFAULT_MAX_UPLOAD_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="BYTES",
+    help="Refuse (413) an encodings upload larger than this.",
+)
+@click.option(
+    "--max-json-bytes",
+    default=DEFAULT_MAX_JSON_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="BYTES",
+    help="Refuse (413) any other request body larger than this.",
+)
+@click.option(
     "--init",
     "init_only",
     is_flag=True,
@@ -76,6 +97,8 @@ def serve(
     database_url: str | None,
     policy_path: Path | None,
     dask_scheduler: str | None,
+    max_upload_bytes: int,
+    max_json_bytes: int,
     init_only: bool,
 ) -> None:
     """Run the linkage service: projects, uploads, runs and results over HTTP.
@@ -101,6 +124,8 @@ def serve(
         database_url=database_url,
         policy=policy,
         dask_scheduler=dask_scheduler,
+        max_upload_bytes=max_upload_bytes,
+        max_json_bytes=max_json_bytes,
     )
     mode = stat.S_IMODE(token_path.stat().st_mode)
     click.echo(f"Operator token file: {token_path} (mode {mode:04o}).", err=True)
@@ -119,4 +144,4 @@ def serve(
 
     app = create_app(settings)
     click.echo(f"Serving on http://{host}:{port} (stop with Ctrl-C).", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", ws="none")
+    uvicorn.run(app, host=host, port=port, log_level="info", **server_limits())
