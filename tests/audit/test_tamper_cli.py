@@ -44,10 +44,13 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
     root = tmp_path_factory.mktemp("audit")
     with running_service(root / "service") as running:
         service = _Service(running.url, running.operator_token)
+        # One failed authentication: more from the same client within a minute
+        # would only be counted, into an entry written when the service stops,
+        # after the export (see linkage.service.auth_failures).
+        with service.client("not-a-token") as stranger:
+            assert stranger.get("/projects/1").status_code == 401
         for _ in range(3):
-            project_id, tokens = create_project(service)
-            with service.client("not-a-token") as stranger:
-                assert stranger.get(f"/projects/{project_id}").status_code == 401
+            _, tokens = create_project(service)
             with service.client(tokens["police"]) as police:
                 assert police.get("/audit/export").status_code == 403
         token_file = root / "operator.token"
@@ -60,7 +63,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
         public_key = running.public_key_file
     lines = (root / "audit.jsonl").read_text().splitlines()
     entries = sum(1 for line in lines if json.loads(line).get("kind") == "entry")
-    assert entries >= 9
+    assert entries >= 7
     yield Logged(root / "service", root / "audit.jsonl", public_key, entries)
 
 

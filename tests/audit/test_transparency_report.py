@@ -215,3 +215,29 @@ def test_to_dict_is_json_and_to_text_is_readable() -> None:
     assert "child protection" in text and "Failed authentications" in text
     police = next(line for line in text.splitlines() if line.startswith("police"))
     assert police.split() == ["police", "2", "1", "1", "0"]
+
+
+@pytest.mark.parametrize(
+    ("details", "counted"),
+    [
+        ({"client": "10.0.0.1", "count": 1, "path": "/x"}, 1),
+        ({"client": "10.0.0.1", "count": 299, "since": "t"}, 299),
+        ({}, 1),  # Written before failures were counted: one each.
+        ({"count": "many"}, 1),
+        ({"count": True}, 1),
+        ({"count": 0}, 1),
+    ],
+)
+def test_failed_authentications_sum_their_counts(
+    details: dict[str, Any], counted: int
+) -> None:
+    """The service writes a client's repeated failures as one counted entry."""
+    entry = next_entry(
+        None,
+        at=START,
+        actor="anonymous",
+        action="auth.failed",
+        project_id=None,
+        details=details,
+    )
+    assert transparency_report([entry]).totals.failed_authentications == counted

@@ -30,6 +30,7 @@ from linkage.formats.clkfile import (
     open_writer,
     parse_pseudonyms,
     read_encodings,
+    starts_like_clkhash_json,
 )
 
 FINGERPRINT = hashlib.sha256(b"schema").hexdigest()
@@ -587,3 +588,33 @@ def test_absent_fields_are_declared_and_checked() -> None:
     for bad in ("sex", ["sex", "sex"], ["", "sex"], [1]):
         with pytest.raises(ValueError, match="absent_fields"):
             make_header(extensions={"absent_fields": bad})
+
+
+_BOMB = b"[" * 100_000
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'{"clks": ' + _BOMB, id="clkhash-json"),
+        pytest.param(
+            PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, 1, len(_BOMB)) + _BOMB,
+            id="linkage-header",
+        ),
+    ],
+)
+def test_json_nested_too_deeply_is_a_file_error(tmp_path: Path, content: bytes) -> None:
+    """Not a RecursionError: the file is at fault, and the message says how."""
+    path = tmp_path / "bomb.enc"
+    path.write_bytes(content)
+    with pytest.raises(EncodingFileError, match="nested too deeply"):
+        read_encodings(path)
+
+
+def test_clkhash_json_is_told_by_its_first_bytes(tmp_path: Path) -> None:
+    json_file = tmp_path / "clks.json"
+    json_file.write_bytes(b'\xef\xbb\xbf \n{"clks": [' + b"x" * 10_000)
+    binary = tmp_path / "clks.lnk"
+    binary.write_bytes(PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, 0, 2) + b"{}")
+    assert starts_like_clkhash_json(json_file)
+    assert not starts_like_clkhash_json(binary)

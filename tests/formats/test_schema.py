@@ -168,13 +168,17 @@ def test_integral_floats_count_as_integers() -> None:
 
 
 def test_unreadable_files_are_reported(tmp_path: Path) -> None:
-    """Missing file and invalid JSON name the file."""
+    """Missing file, invalid JSON and JSON nested too deeply name the file."""
     with pytest.raises(SchemaError, match="does not exist"):
         load_schema(tmp_path / "absent.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(SchemaError, match="not valid JSON"):
         load_schema(broken)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    with pytest.raises(SchemaError, match="nested too deeply"):
+        load_schema(deep)
 
 
 @given(st.permutations(["version", "clkConfig", "features"]))

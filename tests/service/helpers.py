@@ -1,4 +1,5 @@
-"""What the service tests share: creating a project as the operator."""
+"""What the service tests share: creating a project as the operator, checking
+a problem answer."""
 
 from __future__ import annotations
 
@@ -39,3 +40,14 @@ def create_project(
     assert response.status_code == 201, response.text
     created = response.json()
     return created["id"], created["party_tokens"]
+
+
+def assert_problem(response: httpx.Response, status: int) -> str:
+    """Check the RFC 9457 shape and return the detail."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert set(body) == {"type", "title", "status", "detail"}
+    assert body["status"] == status
+    assert body["detail"]
+    return str(body["detail"])

@@ -16,7 +16,7 @@ from linkage.formats.clkfile import EncodingHeader, open_writer
 from linkage.service import initialise
 from linkage.service.loopback import running_service
 from linkage.storage import Store, Upload
-from tests.service.helpers import DEFAULT_FINGERPRINT, create_project
+from tests.service.helpers import DEFAULT_FINGERPRINT, assert_problem, create_project
 
 FINGERPRINT = DEFAULT_FINGERPRINT
 OTHER_FINGERPRINT = "b" * 64
@@ -100,17 +100,6 @@ def put(
             content=body,  # type: ignore[arg-type]
             headers={"Content-Type": "application/octet-stream"},
         )
-
-
-def assert_problem(response: httpx.Response, status: int) -> str:
-    """Check the RFC 9457 shape and return the detail."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert set(body) == {"type", "title", "status", "detail"}
-    assert body["status"] == status
-    assert body["detail"]
-    return str(body["detail"])
 
 
 def test_health_needs_no_token(service: Service) -> None:

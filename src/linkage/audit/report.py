@@ -197,8 +197,8 @@ class _Tally:
         total = _TOTALS.get(entry.action)
         if total is None:
             return
-        self.totals[total] += 1
         details = entry.details
+        self.totals[total] += _events_in(entry.action, details)
         request_id = _text(details.get("request_id"))
         if entry.action == "reveal.requested":
             self._request(request_id, details)
@@ -246,6 +246,17 @@ class _Tally:
             for request_id, p in self.request_purpose.items()
             if p == purpose and request_id in request_ids
         )
+
+
+def _events_in(action: str, details: Mapping[str, Any]) -> int:
+    """How many events an entry stands for: the service writes failed
+    authentications from one client as a ``count`` (see
+    linkage.service.auth_failures); any other entry, or one without a valid
+    count, is one event."""
+    count = details.get("count")
+    if action != "auth.failed" or isinstance(count, bool) or not isinstance(count, int):
+        return 1
+    return max(count, 1)
 
 
 def _text(value: Any) -> str:

@@ -16,7 +16,12 @@ from linkage.reveal.policy import (
     load_policy,
     parse_duration,
 )
-from linkage.service.settings import Settings
+from linkage.service.settings import (
+    DEFAULT_MAX_JSON_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    Settings,
+    server_limits,
+)
 
 
 @click.command()
@@ -99,6 +104,22 @@ from linkage.service.settings import Settings
     "operator.token, record it in the audit log, then exit.",
 )
 @click.option(
+    "--max-upload-bytes",
+    default=DEFAULT_MAX_UPLOAD_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="BYTES",
+    help="Refuse (413) an encodings upload larger than this.",
+)
+@click.option(
+    "--max-json-bytes",
+    default=DEFAULT_MAX_JSON_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="BYTES",
+    help="Refuse (413) any other request body larger than this.",
+)
+@click.option(
     "--init",
     "init_only",
     is_flag=True,
@@ -115,6 +136,8 @@ def serve(
     ssl_keyfile: Path | None,
     token_lifetime: str | None,
     rotate_operator_token: bool,
+    max_upload_bytes: int,
+    max_json_bytes: int,
     init_only: bool,
 ) -> None:
     """Run the linkage service: projects, uploads, runs and results over HTTP.
@@ -155,6 +178,8 @@ def serve(
         policy=policy,
         dask_scheduler=dask_scheduler,
         token_lifetime=lifetime,
+        max_upload_bytes=max_upload_bytes,
+        max_json_bytes=max_json_bytes,
     )
     mode = stat.S_IMODE(token_path.stat().st_mode)
     click.echo(f"Operator token file: {token_path} (mode {mode:04o}).", err=True)
@@ -186,7 +211,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
-        ws="none",
+        **server_limits(),
         ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
         ssl_keyfile=None if ssl_keyfile is None else str(ssl_keyfile),
     )

@@ -76,6 +76,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.errors import EncodingFileError
+from linkage.formats.jsondoc import JSONTooDeepError, parse_json
 
 __all__ = [
     "FORMAT_VERSION",
@@ -93,6 +94,7 @@ __all__ = [
     "parse_pseudonyms",
     "read_encodings",
     "secret_mismatch_hint",
+    "starts_like_clkhash_json",
 ]
 
 MAGIC: Final = b"LNKCLK\r\n"
@@ -442,8 +444,8 @@ def _quoted(names: Sequence[str]) -> str:
 
 def _parse_header(raw: bytes, path: Path) -> EncodingHeader:
     try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = parse_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, JSONTooDeepError) as error:
         raise EncodingFileError(
             f"{path}: the header is not valid UTF-8 JSON ({error}); {_DAMAGED}"
         ) from None
@@ -815,13 +817,28 @@ def _read_open_file(path: Path, file: IO[bytes]) -> Encodings:
             f"signature is {head[:8]!r}, not {MAGIC!r}; it was probably copied "
             "in text mode, so copy it again in binary mode"
         )
-    if head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] in (b"{", b"["):
+    if _starts_like_json(head):
         return _read_clkhash_json(path, file)
     raise EncodingFileError(
         f"{path}: not an encodings file: it starts with {head[:8]!r}, but a "
         f"linkage encodings file starts with {MAGIC!r} and a clkhash JSON file "
         "with '{'; give the file written by 'linkage encode' or by clkhash"
     )
+
+
+def starts_like_clkhash_json(path: Path) -> bool:
+    """Whether the file at ``path`` would be read as clkhash JSON; reads only
+    its first bytes, so a caller can refuse the format before parsing it.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with Path(path).open("rb") as file:
+        return _starts_like_json(file.read(_SNIFF_BYTES))
+
+
+def _starts_like_json(head: bytes) -> bool:
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] in (b"{", b"[")
 
 
 def _truncated(path: Path, size: int, expected: int) -> EncodingFileError:
@@ -925,8 +942,8 @@ _CLKHASH_SHAPE: Final = 'a clkhash file looks like {"clks": ["<base64>", ...]}'
 
 def _read_clkhash_json(path: Path, file: IO[bytes]) -> Encodings:
     try:
-        document = json.loads(file.read().decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = parse_json(file.read().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, JSONTooDeepError) as error:
         raise EncodingFileError(
             f"{path}: not valid JSON ({error}); {_CLKHASH_SHAPE}"
         ) from None

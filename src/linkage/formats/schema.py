@@ -32,6 +32,7 @@ from linkage.formats.extension import (
     max_taps,
     parse_extension,
 )
+from linkage.formats.jsondoc import JSONTooDeepError, parse_json
 
 CaseRule = Literal["upper", "lower", "mixed"]
 HashName = Literal["doubleHash", "blakeHash"]
@@ -255,12 +256,14 @@ def load_schema(path: Path) -> LinkageSchema:
     except (OSError, UnicodeDecodeError) as error:
         raise SchemaError(f"Cannot read schema file {source}: {error}") from None
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except json.JSONDecodeError as error:
         raise SchemaError(
             f"Schema file {source} is not valid JSON: {error.msg} "
             f"at line {error.lineno}, column {error.colno}."
         ) from None
+    except JSONTooDeepError as error:
+        raise SchemaError(f"Schema file {source} cannot be read: {error}.") from None
     return schema_from_dict(document, source=source)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -11,8 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from linkage import __version__
 from linkage.reveal.keys import load_or_create_signing_key
+from linkage.service.auth_failures import FailedAuthentications
 from linkage.service.datadir import prepare_data_dir
 from linkage.service.errors import install_error_handlers
+from linkage.service.limits import RequestLimits
 from linkage.service.retention import sweep_deleted_encodings
 from linkage.service.reveals import RevealDesk
 from linkage.service.routes import (
@@ -32,6 +35,10 @@ from linkage.storage.audit_log import AuditLog
 
 __all__ = ["create_app"]
 
+# How often counted failed authentications are written once their window is
+# over (see linkage.service.auth_failures).
+_FLUSH_SECONDS = 10.0
+
 
 def create_app(
     settings: Settings, *, clock: Callable[[], datetime] | None = None
@@ -45,6 +52,9 @@ def create_app(
     marked failed, encodings files a crash left after their deletion are
     removed, and the run worker starts; when it ends, the worker stops (a run
     in progress goes back to the queue) and the store is closed.
+
+    Every request passes :class:`~linkage.service.limits.RequestLimits`
+    first: body size caps, and no body read without a bearer token.
     """
     prepare_data_dir(settings)
     store = Store.open(
@@ -53,6 +63,7 @@ def create_app(
     signing_key = load_or_create_signing_key(settings.signing_key_path)
     audit_log = AuditLog(store, signing_key)
     worker = RunWorker(store, settings, audit_log)
+    auth_failures = FailedAuthentications(audit_log, store.now)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -60,9 +71,12 @@ def create_app(
             recover_interrupted_runs(store, settings)
             sweep_deleted_encodings(store, settings, audit_log)
             worker.start()
+            flusher = asyncio.create_task(auth_failures.flush_every(_FLUSH_SECONDS))
             try:
                 yield
             finally:
+                flusher.cancel()
+                await run_in_threadpool(auth_failures.flush, everything=True)
                 await run_in_threadpool(worker.stop)
         finally:
             store.close()
@@ -78,10 +92,12 @@ def create_app(
     app.state.worker = worker
     app.state.signing_key = signing_key
     app.state.audit = audit_log
+    app.state.auth_failures = auth_failures
     app.state.reveals = RevealDesk(
         store, audit_log, signing_key, settings.policy, settings.data_dir
     )
     install_error_handlers(app)
+    app.add_middleware(RequestLimits, settings=settings, failures=auth_failures)
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(uploads.router)

@@ -9,7 +9,9 @@ detail says nothing about the internals::
     NotFoundError                                 404
     ConflictError                                 409
     EncodingFileError, UploadRejectedError,
-    SchemaError, InputError, request validation   422
+    SchemaError, InputError, request validation,
+    a JSON body nested too deeply                 422
+    a body over its route's cap                   413 (see limits)
     any other LinkageError                        400
 """
 
@@ -26,8 +28,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from linkage.errors import EncodingFileError, InputError, LinkageError, SchemaError
+from linkage.formats.jsondoc import TOO_DEEP
 from linkage.storage import (
     AuthenticationError,
     ConflictError,
@@ -36,8 +40,12 @@ from linkage.storage import (
 )
 
 __all__ = [
+    "BEARER_CHALLENGE",
     "PROBLEM_JSON",
+    "UNAUTHENTICATED",
     "ApiProblem",
+    "body_too_large",
+    "client_address",
     "install_error_handlers",
     "problem_response",
 ]
@@ -89,6 +97,20 @@ def problem_response(
     )
 
 
+def body_too_large(limit: int) -> str:
+    """The detail of a 413: what the limit is and what to do about it."""
+    return (
+        f"the request body is larger than this service accepts here ({limit} "
+        "bytes); send less, or ask the operator to raise the limit"
+    )
+
+
+def client_address(scope: Scope) -> str:
+    """The address the request came from (a proxy's, behind one)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 def _status_of(error: LinkageError) -> int:
     if isinstance(error, AuthenticationError):
         return 401
@@ -132,14 +154,24 @@ async def _record_refusal(request: Request, status: int, detail: str) -> None:
         action = "reveal.step_refused"
     else:
         return
+    if status == 401:
+        # Counted per client rather than one signed entry each: see
+        # linkage.service.auth_failures.
+        failures = getattr(request.app.state, "auth_failures", None)
+        if failures is not None:
+            await failures.report(
+                client=client_address(request.scope),
+                method=request.method,
+                path=path,
+            )
+        return
     token = getattr(request.state, "token", None)
     details: dict[str, object] = {
         "method": request.method,
         "path": path,
         "status": status,
+        "reason": detail,
     }
-    if status != 401:
-        details["reason"] = detail
     audit = getattr(request.app.state, "audit", None)
     if audit is None:
         return
@@ -158,6 +190,10 @@ async def _record_refusal(request: Request, status: int, detail: str) -> None:
 
 async def _on_http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
+    if isinstance(error.__cause__, RecursionError):
+        # FastAPI reports any failure to parse a JSON body as a vague 400; a
+        # document nested too deeply for the parser is the client's to fix.
+        return problem_response(422, f"the request body: {TOO_DEEP}")
     return problem_response(error.status_code, str(error.detail), error.headers)
 
 

@@ -24,7 +24,11 @@ import httpx
 from linkage.client import ServiceError
 from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
 from linkage.service import Settings, create_app, initialise
-from linkage.service.settings import DEFAULT_MAX_UPLOAD_BYTES
+from linkage.service.settings import (
+    DEFAULT_MAX_JSON_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    server_limits,
+)
 
 __all__ = ["SERVICE_THREAD_NAME", "RunningService", "running_service"]
 
@@ -57,6 +61,7 @@ def running_service(
     data_dir: Path,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
     policy: RevealPolicy = DEFAULT_POLICY,
     dask_scheduler: str | None = None,
     clock: Callable[[], datetime] | None = None,
@@ -84,14 +89,15 @@ def running_service(
                     data_dir=data_dir,
                     database_url=database_url,
                     max_upload_bytes=max_upload_bytes,
+                    max_json_bytes=max_json_bytes,
                     policy=policy,
                     dask_scheduler=dask_scheduler,
                 ),
                 clock=clock,
             ),
             log_level="warning",
-            ws="none",
             lifespan="on",
+            **server_limits(),
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(

@@ -5,13 +5,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
 
-__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "Settings"]
+__all__ = [
+    "DEFAULT_MAX_JSON_BYTES",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "MAX_REQUEST_HEAD_BYTES",
+    "Settings",
+    "server_limits",
+]
 
 DEFAULT_MAX_UPLOAD_BYTES: Final = 1024**3  # 1 GiB: ~7 million 1024-bit CLKs.
+# Every JSON request the API takes (projects, members, reveals) is a few KiB.
+DEFAULT_MAX_JSON_BYTES: Final = 1024**2
+# A request line and headers larger than this are refused (400) by the HTTP
+# parser itself; a token and a few headers are well under 1 KiB.
+MAX_REQUEST_HEAD_BYTES: Final = 16 * 1024
+
+
+def server_limits() -> dict[str, Any]:
+    """The ``uvicorn.Config`` arguments every way of serving the app shares.
+
+    h11 is named rather than left to uvicorn's choice: it is the parser whose
+    limit on the request head is set here.
+    """
+    return {
+        "http": "h11",
+        "ws": "none",
+        "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
+    }
 
 
 @dataclass(frozen=True)
@@ -24,6 +48,8 @@ class Settings:
         database_url: a SQLAlchemy URL; None means SQLite in ``data_dir``.
         max_upload_bytes: an encodings upload larger than this is refused
             with 413.
+        max_json_bytes: any other request body larger than this is refused
+            with 413.
         policy: when a reveal request is granted (``configs/policy.yaml``
             by default).
         dask_scheduler: a Dask scheduler's address; runs then compare their
@@ -32,23 +58,24 @@ class Settings:
             (None: until revoked).
 
     Raises:
-        ValueError: ``max_upload_bytes`` is not a positive integer.
+        ValueError: ``max_upload_bytes`` or ``max_json_bytes`` is not a
+            positive integer.
     """
 
     data_dir: Path
     database_url: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
     policy: RevealPolicy = field(default=DEFAULT_POLICY)
     dask_scheduler: str | None = None
     token_lifetime: timedelta | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
-        size = self.max_upload_bytes
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(
-                f"'max_upload_bytes' must be a positive integer (got {size!r})"
-            )
+        for name in ("max_upload_bytes", "max_json_bytes"):
+            size = getattr(self, name)
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"{name!r} must be a positive integer (got {size!r})")
         lifetime = self.token_lifetime
         if lifetime is not None and lifetime <= timedelta(0):
             raise ValueError(f"'token_lifetime' must be positive (got {lifetime})")

@@ -20,7 +20,11 @@ from typing import Final
 from fastapi.concurrency import run_in_threadpool
 
 from linkage.errors import EncodingFileError
-from linkage.formats.clkfile import Encodings, read_encodings
+from linkage.formats.clkfile import (
+    Encodings,
+    read_encodings,
+    starts_like_clkhash_json,
+)
 from linkage.service.models import UploadPublic
 from linkage.service.settings import Settings
 from linkage.storage import Party, Project, Store, Upload, UploadRejectedError
@@ -88,18 +92,19 @@ def accept_upload(
 
 
 def _validate(project: Project, incoming: Path) -> Encodings:
+    # Refused on its first bytes: a format the project refuses is not parsed.
+    if not project.allow_clkhash_json and starts_like_clkhash_json(incoming):
+        raise UploadRejectedError(
+            "this project accepts linkage encodings files only: clkhash JSON "
+            "carries no schema fingerprint to check; upload the file written "
+            "by 'linkage encode'"
+        )
     try:
         encodings = read_encodings(incoming)
     except EncodingFileError as error:
         # The temporary name means nothing to the uploader.
         message = str(error).replace(str(incoming), _UPLOAD_NAME)
         raise EncodingFileError(message) from None
-    if encodings.header is None and not project.allow_clkhash_json:
-        raise UploadRejectedError(
-            "this project accepts linkage encodings files only: clkhash JSON "
-            "carries no schema fingerprint to check; upload the file written "
-            "by 'linkage encode'"
-        )
     header = encodings.header
     if header is not None and header.schema_fingerprint != project.schema_fingerprint:
         raise UploadRejectedError(

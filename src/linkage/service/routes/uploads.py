@@ -19,13 +19,15 @@ from linkage.service.deps import (
     StoreDep,
     forbidden,
 )
-from linkage.service.errors import ApiProblem
+from linkage.service.errors import ApiProblem, body_too_large
 from linkage.service.models import PartyName, UploadPublic
 from linkage.service.uploads import accept_upload, receive_upload
 from linkage.storage import Upload
 from linkage.storage.store import encodings_deleted_message
 
 router = APIRouter(tags=["uploads"])
+
+ENCODINGS_PATH = "/projects/{project_id}/parties/{party}/encodings"
 
 _FILE_BODY = {
     "requestBody": {
@@ -41,7 +43,7 @@ _FILE_BODY = {
 
 
 @router.put(
-    "/projects/{project_id}/parties/{party}/encodings",
+    ENCODINGS_PATH,
     openapi_extra=_FILE_BODY,
     responses={
         409: {
@@ -85,15 +87,13 @@ async def put_encodings(
             "reads the current uploads; wait for the run to finish, then upload "
             "again",
         )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > settings.max_upload_bytes:
-            raise _too_large(settings.max_upload_bytes)
+    # The declared and the streamed size were checked before the route ran
+    # (linkage.service.limits); receive_upload checks again.
     incoming = await receive_upload(
         request.stream(), settings.uploads_dir, settings.max_upload_bytes
     )
     if incoming is None:
-        raise _too_large(settings.max_upload_bytes)
+        raise ApiProblem(413, body_too_large(settings.max_upload_bytes))
 
     def record(upload: Upload) -> None:
         audit.append(
@@ -110,10 +110,4 @@ async def put_encodings(
 
     return await run_in_threadpool(
         accept_upload, store, settings, project, found, incoming, record
-    )
-
-
-def _too_large(limit: int) -> ApiProblem:
-    return ApiProblem(
-        413, f"the file is larger than this service accepts ({limit} bytes)"
     )
