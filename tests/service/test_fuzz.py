@@ -127,7 +127,12 @@ def _check_problem(response: Any) -> None:
 )
 def test_no_input_makes_a_server_error(fuzzed: Fuzzed, mode: GenerationMode) -> None:
     """No 5xx, and every 4xx is problem+json, for every role and operation."""
-    operations = [result.ok() for result in fuzzed.schema.get_all_operations()]
+    # /ready tells the truth about this harness, which runs no worker: 503.
+    operations = [
+        operation
+        for operation in (r.ok() for r in fuzzed.schema.get_all_operations())
+        if operation.path != "/ready"
+    ]
     assert len(operations) >= 8
 
     def send(case: Any) -> None:
