@@ -175,3 +175,12 @@ def postgres() -> Iterator[PostgresServer]:
     """A real PostgreSQL server on loopback for this test process."""
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, or a database on the test server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'linkage.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()

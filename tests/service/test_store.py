@@ -19,19 +19,9 @@ from linkage.storage import (
     hash_token,
 )
 from linkage.storage.tables import metadata
-from tests.postgres import PostgresServer
 
 FINGERPRINT = "a" * 64
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database: a SQLite file, or a database on the test server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'linkage.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database()
 
 
 @pytest.fixture()

@@ -22,7 +22,8 @@ ADDED_SINCE = [
 
 
 def earlier_database(path: Path, dropped: list[tuple[str, str]]) -> int:
-    """A database with one project, then without ``dropped`` columns."""
+    """A database with one project, then without ``dropped`` columns and
+    without a schema version, as releases before migrations made them."""
     store = Store.open(f"sqlite:///{path}", clock=lambda: NOW)
     project_id = store.create_project(
         name="older", schema_fingerprint="a" * 64, threshold="auto",
@@ -32,6 +33,7 @@ def earlier_database(path: Path, dropped: list[tuple[str, str]]) -> int:
     with sqlite3.connect(path) as connection:
         for table, column in dropped:
             connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        connection.execute("DROP TABLE alembic_version")
     return project_id
 
 

@@ -34,7 +34,12 @@ COMMANDS: dict[str, LazyCommand] = {
     "audit": LazyCommand(
         "linkage.cli.audit",
         "audit",
-        "The tamper-evident audit log: export, verify, report.",
+        "The tamper-evident audit log: export, verify, report, ledger.",
+    ),
+    "db": LazyCommand(
+        "linkage.cli.db",
+        "db",
+        "The service's database schema: its version, and upgrading it.",
     ),
     "demo": LazyCommand(
         "linkage.cli.demo",

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from linkage.errors import LinkageError
 from linkage.formats.clkfile import secret_mismatch_hint
+from linkage.storage.migrations import upgrade_database
 from linkage.storage.records import (
     CreatedProject,
     DeletedEncodings,
@@ -45,7 +46,6 @@ from linkage.storage.records import (
 from linkage.storage.sql import NotFoundError, StoreError, insert_row, only_row
 from linkage.storage.tables import (
     members,
-    metadata,
     parties,
     projects,
     run_results,
@@ -53,7 +53,6 @@ from linkage.storage.tables import (
     tokens,
     uploads,
 )
-from linkage.storage.upgrade import add_missing_columns
 
 __all__ = [
     "AuthenticationError",
@@ -179,15 +178,14 @@ class Store:
         clock: Callable[[], datetime] | None = None,
         token_lifetime: timedelta | None = None,
     ) -> Store:
-        """Connect to ``database_url``, create the tables that are absent and
-        add the columns an earlier linkage's tables lack. Tokens it issues
-        expire after ``token_lifetime`` (None: only when revoked)."""
+        """Connect to ``database_url`` and bring its schema to the newest
+        version (:mod:`linkage.storage.migrations`). Tokens it issues expire
+        after ``token_lifetime`` (None: only when revoked)."""
         engine = sa.create_engine(database_url)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _configure_sqlite)
             sa.event.listen(engine, "begin", _begin_immediate)
-        metadata.create_all(engine)
-        add_missing_columns(engine)
+        upgrade_database(engine)
         return cls(engine, clock=clock, token_lifetime=token_lifetime)
 
     def reachable(self) -> bool:
