@@ -295,3 +295,19 @@ def test_two_services_on_one_database_never_take_one_run_twice(
     finally:
         first.close()
         second.close()
+
+
+def test_authenticating_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """A request's token check only reads: while another store holds the
+    write lock (a long write), it still answers (on SQLite a read no longer
+    takes the write lock, which would wait, then fail as 'locked')."""
+    url = f"sqlite:///{tmp_path / 'linkage.db'}"
+    writer, reader = Store.open(url), Store.open(url)
+    try:
+        token = writer.create_token(role="operator")
+        with writer.transaction():
+            make_project(writer, "being-written")
+            assert reader.authenticate(token=token).role == "operator"
+    finally:
+        writer.close()
+        reader.close()
