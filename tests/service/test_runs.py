@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import linkage.service.runs as service_runs
 from linkage.encoding.recipe import VaultTarget, encode_csv
@@ -404,3 +405,38 @@ def test_reupload_waits_for_a_run_and_then_starts_a_new_version(
     assert len(read_results(service, tokens["police"], project_id)) > 150
     second = wait_for(service, project_id, start_run(service, project_id))
     assert second["state"] == "completed"
+
+
+def test_the_operator_reads_prometheus_metrics(
+    service: Service, fingerprint: str, agencies: dict[str, Agency]
+) -> None:
+    """Runs by outcome, requests by route template and status, failed
+    authentications and the queue; only the operator reads them, and no
+    label names a project, a party or a token."""
+    project_id, tokens = ready_project(service, fingerprint, agencies)
+    run = wait_for(service, project_id, start_run(service, project_id))
+    assert run["state"] == "completed", run
+    with service.client() as anonymous:
+        assert_problem(anonymous.get("/metrics"), 401)
+    with service.client(tokens["police"]) as party:
+        assert_problem(party.get("/metrics"), 403)
+    with service.client(service.operator_token) as operator:
+        answer = operator.get("/metrics")
+    assert answer.status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+    assert samples[("linkage_runs_total", (("outcome", "completed"),))] >= 1
+    assert samples[("linkage_run_seconds_count", ())] >= 1
+    assert samples[("linkage_runs_queued", ())] == 0
+    assert samples[("linkage_failed_authentications_total", ())] >= 1
+    route = "/projects/{project_id}/runs"
+    assert samples[
+        ("linkage_http_requests_total", (("method", "POST"), ("route", route),
+                                         ("status", "202")))
+    ] >= 1  # fmt: skip
+    for token in (*tokens.values(), service.operator_token):
+        assert token not in answer.text
+    assert [line for line in answer.text.splitlines() if "police" in line] == []

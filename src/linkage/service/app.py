@@ -16,6 +16,7 @@ from linkage.service.auth_failures import FailedAuthentications
 from linkage.service.datadir import prepare_data_dir
 from linkage.service.errors import install_error_handlers
 from linkage.service.limits import RequestLimits
+from linkage.service.metrics import MetricsMiddleware, ServiceMetrics
 from linkage.service.retention import sweep_deleted_encodings
 from linkage.service.reveals import RevealDesk
 from linkage.service.routes import (
@@ -62,7 +63,8 @@ def create_app(
     )
     signing_key = load_or_create_signing_key(settings.signing_key_path)
     audit_log = AuditLog(store, signing_key)
-    worker = RunWorker(store, settings, audit_log)
+    metrics = ServiceMetrics(store.queued_runs)
+    worker = RunWorker(store, settings, audit_log, on_ended=metrics.run_ended)
     auth_failures = FailedAuthentications(audit_log, store.now)
 
     @asynccontextmanager
@@ -98,6 +100,9 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(RequestLimits, settings=settings, failures=auth_failures)
+    # Added last, so outermost: it sees requests the limits refuse, too.
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.metrics = metrics
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(uploads.router)

@@ -19,6 +19,7 @@ import shutil
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -83,10 +84,18 @@ class RunWorker:
     next progress report and put back in the queue.
     """
 
-    def __init__(self, store: Store, settings: Settings, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        audit: AuditLog,
+        on_ended: Callable[[str, float], None] | None = None,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._audit = audit
+        # Told each run's outcome ("completed" or "failed") and its seconds.
+        self._on_ended = on_ended or (lambda _outcome, _seconds: None)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(
@@ -145,6 +154,7 @@ class RunWorker:
                     message=_completed_message(stats),
                 )
                 self._record(run, "run.completed", groups=stats.get("groups"))
+            self._on_ended("completed", time.perf_counter() - started)
         except _Stopping:
             shutil.rmtree(folder, ignore_errors=True)
             self._store.requeue_run(run_id=run.id)
@@ -163,6 +173,7 @@ class RunWorker:
                     self._record(run, "run.failed", reason=message)
             except Exception:
                 logger.exception("run %d could not be marked failed", run.id)
+            self._on_ended("failed", time.perf_counter() - started)
             if not isinstance(error, Exception):
                 raise
             return

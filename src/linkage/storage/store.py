@@ -663,6 +663,14 @@ class Store:
 
     # -- runs --------------------------------------------------------------
 
+    def queued_runs(self) -> int:
+        """How many runs wait in the queue, across projects."""
+        with self.reading() as connection:
+            count = connection.scalar(
+                sa.select(sa.func.count()).where(runs.c.state == "queued")
+            )
+        return int(count or 0)
+
     def pending_run(self, *, project_id: int) -> int | None:
         """Return the id of the project's queued or running run, if any."""
         with self.transaction() as connection:
