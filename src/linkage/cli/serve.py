@@ -24,7 +24,30 @@ from linkage.service.settings import (
 )
 
 
+def _read_config(
+    ctx: click.Context, _param: click.Parameter, path: Path | None
+) -> None:
+    # Eager: the file's values become the defaults the other options then read.
+    if path is None:
+        return
+    from linkage.service.config_file import load_service_config
+
+    names = [p.name for p in ctx.command.params if p.name and p.name != "config"]
+    ctx.default_map = {**(ctx.default_map or {}), **load_service_config(path, names)}
+
+
 @click.command()
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    is_eager=True,
+    expose_value=False,
+    callback=_read_config,
+    help='Read any of these options from a TOML file (`data-dir = "/srv"`); '
+    "options on the command line win over it.",
+)
 @click.option(
     "--data-dir",
     required=True,
@@ -120,6 +143,13 @@ from linkage.service.settings import (
     help="Refuse (413) any other request body larger than this.",
 )
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text, or as one JSON object each (for log collectors).",
+)
+@click.option(
     "--init",
     "init_only",
     is_flag=True,
@@ -138,6 +168,7 @@ def serve(
     rotate_operator_token: bool,
     max_upload_bytes: int,
     max_json_bytes: int,
+    log_format: str,
     init_only: bool,
 ) -> None:
     """Run the linkage service: projects, uploads, runs and results over HTTP.
@@ -195,6 +226,7 @@ def serve(
     import uvicorn
 
     from linkage.service import create_app
+    from linkage.service.json_logs import log_config
 
     app = create_app(settings)
     scheme = "http" if ssl_certfile is None else "https"
@@ -211,6 +243,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        log_config=log_config(log_format),
         **server_limits(),
         ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
         ssl_keyfile=None if ssl_keyfile is None else str(ssl_keyfile),
