@@ -63,10 +63,18 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """One server for the module, on SQLite and then on PostgreSQL."""
     data_dir = tmp_path_factory.mktemp("limits") / "data"
-    with running_service(data_dir, max_upload_bytes=MAX_UPLOAD) as running:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres").new_database()
+    with running_service(
+        data_dir, max_upload_bytes=MAX_UPLOAD, database_url=database_url
+    ) as running:
         yield Service(running)
 
 

@@ -19,8 +19,9 @@ FINGERPRINT = "a" * 64
 
 
 @pytest.fixture()
-def settings(tmp_path: Path) -> Settings:
-    made = Settings(data_dir=tmp_path / "data")
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """The service's settings on SQLite and on PostgreSQL in turn."""
+    made = Settings(data_dir=tmp_path / "data", database_url=database_url)
     made.uploads_dir.mkdir(parents=True)
     return made
 
