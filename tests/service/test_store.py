@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -295,6 +296,29 @@ def test_two_services_on_one_database_never_take_one_run_twice(
     finally:
         first.close()
         second.close()
+
+
+def test_a_write_after_a_read_takes_the_write_lock_again(tmp_path: Path) -> None:
+    """The pool hands the reader's connection to the next writer: that writer
+    must begin with the write lock (a writer without it fails as 'locked'
+    when another writer holds it, as a load test found)."""
+    store = Store.open(f"sqlite:///{tmp_path / 'linkage.db'}")
+    try:
+        token = store.create_token(role="operator")
+        store.authenticate(token=token)
+        with store.transaction() as connection:
+            assert not connection.info.get("read_only")
+            raw = connection.connection.driver_connection
+            assert raw is not None and raw.in_transaction
+            # BEGIN IMMEDIATE took the write lock: a second writer is refused.
+            other = sqlite3.connect(tmp_path / "linkage.db", timeout=0)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            finally:
+                other.close()
+    finally:
+        store.close()
 
 
 def test_authenticating_does_not_wait_for_a_writer(tmp_path: Path) -> None:

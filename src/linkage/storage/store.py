@@ -241,9 +241,14 @@ class Store:
             yield current
             return
         with self._engine.connect() as connection:
+            # The flag lives on the pooled connection: it must not outlive
+            # this transaction, or a later writer would begin without the lock.
             connection.info["read_only"] = True
-            with connection.begin():
-                yield connection
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                connection.info.pop("read_only", None)
 
     # -- projects and parties ----------------------------------------------
 
