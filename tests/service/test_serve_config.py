@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from linkage.service.settings import check_dask_address
 from tests.conftest import RunCli
 
 
@@ -66,3 +68,34 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     assert logged, errors
     assert {"time", "level", "logger", "message"} <= set(logged[0])
     assert any(entry["logger"].startswith("uvicorn") for entry in logged)
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("tcp://127.0.0.1:8786", True),
+        ("localhost:8786", True),
+        ("tls://dask.internal:8786", True),
+        ("tcp://10.0.0.7:8786", False),
+        ("dask.internal:8786", False),
+        ("ws://dask.internal:8786", False),
+    ],
+)
+def test_a_dask_scheduler_elsewhere_needs_tls(address: str, allowed: bool) -> None:
+    if allowed:
+        check_dask_address(address)
+    else:
+        with pytest.raises(ValueError, match="without TLS"):
+            check_dask_address(address)
+
+
+def test_serve_refuses_a_plain_dask_scheduler_elsewhere(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    refused = run_cli(
+        "serve", "--data-dir", tmp_path / "data", "--init",
+        "--dask-scheduler", "tcp://10.0.0.7:8786",
+    )  # fmt: skip
+    assert refused.exit_code == 2
+    assert "--dask-scheduler" in refused.output and "tls://" in refused.output
+    assert not (tmp_path / "data").exists()

@@ -20,6 +20,7 @@ from linkage.service.settings import (
     DEFAULT_MAX_JSON_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES,
     Settings,
+    check_dask_address,
     server_limits,
 )
 
@@ -183,6 +184,13 @@ def serve(
     oversight bodies pin its public key, service-signing.pub; the key ID
     printed here lets them check it by another channel.
     """
+    if dask_scheduler is not None:
+        try:
+            check_dask_address(dask_scheduler)
+        except ValueError as error:
+            raise click.BadParameter(
+                str(error), param_hint="--dask-scheduler"
+            ) from None
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY

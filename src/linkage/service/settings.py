@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from linkage.client import is_loopback_host
 from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
     "MAX_REQUEST_HEAD_BYTES",
     "Settings",
+    "check_dask_address",
     "server_limits",
 ]
 
@@ -23,6 +25,33 @@ DEFAULT_MAX_JSON_BYTES: Final = 1024**2
 # A request line and headers larger than this are refused (400) by the HTTP
 # parser itself; a token and a few headers are well under 1 KiB.
 MAX_REQUEST_HEAD_BYTES: Final = 16 * 1024
+
+
+def check_dask_address(address: str) -> None:
+    """Refuse a Dask scheduler reached without TLS on another machine.
+
+    Runs send the parties' CLKs to the cluster (pickled); over plain
+    ``tcp://`` anyone on the network path could read or alter them, and an
+    unauthenticated scheduler accepts any client. ``tls://`` uses Dask's own
+    TLS settings (``DASK_DISTRIBUTED__COMM__TLS__CA_FILE``, ``...__CLIENT__CERT``,
+    ``...__CLIENT__KEY``, ``DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION=True``).
+
+    Raises:
+        ValueError: the address is plain tcp:// (or has no scheme) to a host
+            other than this machine's loopback.
+    """
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        scheme, rest = "tcp", address
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    if scheme != "tls" and not is_loopback_host(host):
+        raise ValueError(
+            f"the Dask scheduler {address!r} is reached without TLS: the "
+            "parties' CLKs would cross the network in clear to a scheduler "
+            "that accepts anyone. Use tls://host:port with Dask's TLS settings "
+            "(DASK_DISTRIBUTED__COMM__TLS__CA_FILE and the client certificate "
+            "and key), or a scheduler on this machine"
+        )
 
 
 def server_limits() -> dict[str, Any]:
@@ -79,6 +108,8 @@ class Settings:
         lifetime = self.token_lifetime
         if lifetime is not None and lifetime <= timedelta(0):
             raise ValueError(f"'token_lifetime' must be positive (got {lifetime})")
+        if self.dask_scheduler is not None:
+            check_dask_address(self.dask_scheduler)
 
     @property
     def database(self) -> str:
