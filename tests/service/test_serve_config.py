@@ -76,6 +76,7 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
         ("tcp://127.0.0.1:8786", True),
         ("localhost:8786", True),
         ("tls://dask.internal:8786", True),
+        ("inproc://192.0.2.2/5418/1", True),
         ("tcp://10.0.0.7:8786", False),
         ("dask.internal:8786", False),
         ("ws://dask.internal:8786", False),

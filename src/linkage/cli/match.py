@@ -16,6 +16,7 @@ from linkage.cli.options import existing_file, output_file
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.matching.probabilistic import FellegiSunterResult
+from linkage.service.settings import check_dask_address
 
 _CLOSE_CALLS = 5  # Waterfalls written with the model: the pairs nearest the line.
 
@@ -127,9 +128,10 @@ class ThresholdType(click.ParamType):  # type: ignore[type-arg]
     default=None,
     metavar="ADDRESS",
     envvar="LINKAGE_DASK_SCHEDULER",
-    help="Compare the LSH tables on a Dask cluster (tcp://host:8786; default: "
-    "the LINKAGE_DASK_SCHEDULER environment variable, else this machine). "
-    "Only CLKs go to the workers; the result is the same as a local run.",
+    help="Compare the LSH tables on a Dask cluster (tls://host:8786, or "
+    "tcp:// on this machine; default: the LINKAGE_DASK_SCHEDULER environment "
+    "variable, else this machine). Only CLKs go to the workers; the result is "
+    "the same as a local run.",
 )
 @click.option(
     "--method",
@@ -186,6 +188,11 @@ def match(
     Files are the agencies' encodings (linkage format or clkhash JSON). They
     must share the bit length, schema fingerprint and key-check value.
     """
+    if scheduler is not None:
+        try:
+            check_dask_address(scheduler)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--scheduler") from None
     parties = load_parties(list(encodings))
     settings = MatchSettings(
         threshold="auto" if threshold == "auto" else float(threshold),

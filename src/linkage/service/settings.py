@@ -37,14 +37,15 @@ def check_dask_address(address: str) -> None:
     ``...__CLIENT__KEY``, ``DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION=True``).
 
     Raises:
-        ValueError: the address is plain tcp:// (or has no scheme) to a host
-            other than this machine's loopback.
+        ValueError: the address is neither tls:// nor inproc://, and its
+            host is not this machine's loopback.
     """
     scheme, separator, rest = address.partition("://")
     if not separator:
         scheme, rest = "tcp", address
     host = rest.rsplit(":", 1)[0].strip("[]")
-    if scheme != "tls" and not is_loopback_host(host):
+    # inproc:// never leaves this process; tls:// is encrypted and authenticated.
+    if scheme not in ("tls", "inproc") and not is_loopback_host(host):
         raise ValueError(
             f"the Dask scheduler {address!r} is reached without TLS: the "
             "parties' CLKs would cross the network in clear to a scheduler "
