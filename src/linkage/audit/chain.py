@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -42,6 +43,7 @@ ProblemKind = Literal[
     "reordered",
     "inserted",
     "bad-signature",
+    "unpinned-key",
     "head-mismatch",
     "unsigned",
     "empty",
@@ -450,15 +452,65 @@ class Verification:
 def verify_log(
     entries: Sequence[AuditEntry],
     heads: Sequence[SignedHead],
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey],
 ) -> Verification:
     """Check the chain of ``entries`` and the ``heads`` signed over it.
+
+    ``public_key`` is the service key, or every service key the log was
+    signed with when the key was rotated: each head must be signed by the key
+    in force at its entry, as the log's ``key.rotated`` entries say (a
+    rotation entry is signed by the old key and hands over to the new one),
+    so an old key cannot sign heads after its rotation.
 
     Only the first problem is reported: after one break, later findings are
     consequences of it rather than separate tampering.
     """
-    problem = _chain_problem(entries) or _heads_problem(entries, heads, public_key)
+    keys = [public_key] if isinstance(public_key, Ed25519PublicKey) else public_key
+    problem = _chain_problem(entries) or _heads_problem(
+        entries, heads, KeySchedule(entries, keys)
+    )
     return Verification(entries=len(entries), heads=len(heads), problem=problem)
+
+
+#: The action of the entry that hands the signing over to a new service key;
+#: its details hold ``old_key_id`` and ``new_key_id``.
+KEY_ROTATED = "key.rotated"
+
+
+class KeySchedule:
+    """Which pinned service key signs the head of each entry."""
+
+    def __init__(
+        self, entries: Sequence[AuditEntry], keys: Sequence[Ed25519PublicKey]
+    ) -> None:
+        self._keys = {_key_id(key): key for key in keys}
+        self._rotations = [
+            (entry.seq, str(entry.details.get("old_key_id")),
+             str(entry.details.get("new_key_id")))
+            for entry in entries
+            if entry.action == KEY_ROTATED
+        ]  # fmt: skip
+
+    def keys_for(self, seq: int) -> tuple[list[Ed25519PublicKey], str | None]:
+        """The keys that may sign entry ``seq``'s head, and the ID of the key
+        in force when it is known but not pinned."""
+        for rotation_seq, old, _new in self._rotations:
+            if seq <= rotation_seq:
+                return self._pinned(old)
+        if self._rotations:
+            return self._pinned(self._rotations[-1][2])
+        return list(self._keys.values()), None
+
+    def _pinned(self, wanted: str) -> tuple[list[Ed25519PublicKey], str | None]:
+        key = self._keys.get(wanted)
+        return ([key], None) if key is not None else ([], wanted)
+
+
+def _key_id(key: Ed25519PublicKey) -> str:
+    # As linkage.reveal.keys.key_id: the first 32 hex digits of SHA-256 of
+    # the raw key (not imported: the audit package stands on its own).
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:32]
 
 
 def verify_extends(
@@ -598,7 +650,7 @@ def _backwards_problem(
 def _heads_problem(
     entries: Sequence[AuditEntry],
     heads: Sequence[SignedHead],
-    public_key: Ed25519PublicKey,
+    schedule: KeySchedule,
 ) -> AuditProblem | None:
     if not entries and not heads:
         return AuditProblem(
@@ -607,7 +659,7 @@ def _heads_problem(
     by_seq = {entry.seq: entry for entry in entries}
     last_seq = entries[-1].seq if entries else 0
     for head in heads:
-        problem = _head_problem(head, by_seq, last_seq, public_key)
+        problem = _head_problem(head, by_seq, last_seq, schedule)
         if problem:
             return problem
     return _coverage_problem(heads, last_seq)
@@ -617,9 +669,20 @@ def _head_problem(
     head: SignedHead,
     by_seq: Mapping[int, AuditEntry],
     last_seq: int,
-    public_key: Ed25519PublicKey,
+    schedule: KeySchedule,
 ) -> AuditProblem | None:
-    if not _signature_ok(head, public_key):
+    keys, unpinned = schedule.keys_for(head.seq)
+    if unpinned is not None:
+        return AuditProblem(
+            -1,
+            head.seq,
+            "unpinned-key",
+            f"the head for entry {head.seq} is signed by the service key "
+            f"{unpinned}, in force then (the log's key.rotated entries say so), "
+            "which is not among the keys given: give its public key too "
+            "(service-signing-<key id>.pub, kept beside the current one)",
+        )
+    if not any(_signature_ok(head, key) for key in keys):
         return AuditProblem(
             -1,
             head.seq,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from linkage.audit.chain import AuditEntry, SignedHead, verify_extends, verify_log
 from linkage.audit.export import read_export
@@ -93,11 +94,13 @@ _SOURCE_OPTIONS = [
     ),
     click.option(
         "--service-key",
-        "service_key_path",
+        "service_key_paths",
         required=True,
+        multiple=True,
         type=existing_file,
         metavar="FILE",
-        help="The service's public key, pinned beforehand (service-signing.pub).",
+        help="The service's public key, pinned beforehand (service-signing.pub); "
+        "after a key rotation, give every key the log was signed with.",
     ),
 ]
 
@@ -106,18 +109,22 @@ def _verified_log(
     export_file: Path | None,
     data_dir: Path | None,
     database_url: str | None,
-    service_key_path: Path,
+    service_key_paths: tuple[Path, ...],
     consequence: str,
 ) -> tuple[list[AuditEntry], str]:
     """The log's entries and where they came from, once it verifies."""
     entries, heads, where = _log_source(export_file, data_dir, database_url)
-    result = verify_log(entries, heads, read_service_public_key(service_key_path))
+    result = verify_log(entries, heads, _keys(service_key_paths))
     if result.problem is not None:
         raise click.ClickException(
             f"the audit log in {where} fails verification, so {consequence}: "
             f"{result.problem.message}"
         )
     return entries, where
+
+
+def _keys(paths: tuple[Path, ...]) -> list[Ed25519PublicKey]:
+    return [read_service_public_key(path) for path in paths]
 
 
 def _with_source(function: click.decorators.FC) -> click.decorators.FC:
@@ -141,7 +148,7 @@ def verify(
     export_file: Path | None,
     data_dir: Path | None,
     database_url: str | None,
-    service_key_path: Path,
+    service_key_paths: tuple[Path, ...],
     earlier_path: Path | None,
 ) -> None:
     """Check every entry's hash, the chain and the signed heads.
@@ -150,7 +157,7 @@ def verify(
     and exits with status 1 if there is one.
     """
     entries, heads, where = _log_source(export_file, data_dir, database_url)
-    result = verify_log(entries, heads, read_service_public_key(service_key_path))
+    result = verify_log(entries, heads, _keys(service_key_paths))
     problem = result.problem
     if problem is None and earlier_path is not None:
         problem = verify_extends(entries, read_export(earlier_path).entries)
@@ -183,7 +190,7 @@ def report(
     export_file: Path | None,
     data_dir: Path | None,
     database_url: str | None,
-    service_key_path: Path,
+    service_key_paths: tuple[Path, ...],
     since: datetime | None,
     until: datetime | None,
     as_json: bool,
@@ -194,7 +201,7 @@ def report(
     The log is verified first; a log that fails verification is not reported on.
     """
     entries, _ = _verified_log(
-        export_file, data_dir, database_url, service_key_path, "no report is made"
+        export_file, data_dir, database_url, service_key_paths, "no report is made"
     )
     summary = transparency_report(
         entries,
@@ -224,7 +231,7 @@ def ledger(
     export_file: Path | None,
     data_dir: Path | None,
     database_url: str | None,
-    service_key_path: Path,
+    service_key_paths: tuple[Path, ...],
     ledger_path: Path,
     party: str,
 ) -> None:
@@ -242,7 +249,7 @@ def ledger(
         export_file,
         data_dir,
         database_url,
-        service_key_path,
+        service_key_paths,
         "it cannot vouch for anything",
     )
     answers = FulfilmentLedger(ledger_path).answers()

@@ -128,6 +128,13 @@ def _read_config(
     "operator.token, record it in the audit log, then exit.",
 )
 @click.option(
+    "--rotate-signing-key",
+    is_flag=True,
+    help="Replace the service's signing key (the old one signs the hand-over "
+    "in the audit log; its public key stays as service-signing-<id>.pub), "
+    "then exit. Agencies and oversight then pin the new service-signing.pub.",
+)
+@click.option(
     "--max-upload-bytes",
     default=DEFAULT_MAX_UPLOAD_BYTES,
     show_default=True,
@@ -167,6 +174,7 @@ def serve(
     ssl_keyfile: Path | None,
     token_lifetime: str | None,
     rotate_operator_token: bool,
+    rotate_signing_key: bool,
     max_upload_bytes: int,
     max_json_bytes: int,
     log_format: str,
@@ -203,6 +211,17 @@ def serve(
     token_path = initialise(
         data_dir, database_url=database_url, token_lifetime=lifetime
     )
+    if rotate_signing_key:
+        from linkage.service.init import rotate_signing_key as rotate_key
+
+        old_id, new_id = rotate_key(data_dir, database_url=database_url)
+        click.echo(
+            f"The service signing key was rotated: {old_id} -> {new_id}. Give "
+            f"agencies and oversight the new {data_dir / 'service-signing.pub'}; "
+            "verify the audit log with both keys (--service-key twice).",
+            err=True,
+        )
+        return
     if rotate_operator_token:
         rotate(data_dir, database_url=database_url, token_lifetime=lifetime)
         click.echo(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 from linkage.atomic import private_output
-from linkage.reveal.keys import load_or_create_signing_key, write_service_public_key
+from linkage.audit.chain import KEY_ROTATED
+from linkage.reveal.keys import (
+    key_id,
+    load_or_create_signing_key,
+    write_service_public_key,
+)
 from linkage.service.datadir import prepare_data_dir
 from linkage.service.settings import Settings
 from linkage.storage import Store
 from linkage.storage.audit_log import AuditLog
 
-__all__ = ["initialise", "rotate_operator_token"]
+__all__ = ["initialise", "rotate_operator_token", "rotate_signing_key"]
 
 
 def initialise(
@@ -94,3 +100,43 @@ def _write_operator_token(store: Store, path: Path) -> None:
         store.revoke_token(token_id=store.authenticate(token=token).id)
         if not isinstance(error, FileExistsError):
             raise
+
+
+def rotate_signing_key(
+    data_dir: Path, *, database_url: str | None = None
+) -> tuple[str, str]:
+    """Replace the service's signing key; return the old and new key IDs.
+
+    The old key signs one last audit entry, ``key.rotated``, naming both keys:
+    from the entry after it, heads are signed by the new key, and a verifier
+    holding both public keys checks each head against the key in force. The
+    old public key stays beside the new one as ``service-signing-<id>.pub``;
+    its private key is gone. Grants signed by the old key are refused by
+    agencies that pin only the new one: answer or re-issue them.
+
+    Raises:
+        OSError: a key file cannot be written.
+    """
+    initialise(data_dir, database_url=database_url)
+    settings = Settings(data_dir=Path(data_dir), database_url=database_url)
+    old_key = load_or_create_signing_key(settings.signing_key_path)
+    old_id = key_id(old_key.public_key())
+    staged = settings.signing_key_path.with_name("service-signing.key.new")
+    staged.unlink(missing_ok=True)
+    new_key = load_or_create_signing_key(staged)  # Written 0600, atomically.
+    new_id = key_id(new_key.public_key())
+    write_service_public_key(
+        settings.data_dir / f"service-signing-{old_id}.pub", old_key.public_key()
+    )
+    store = Store.open(settings.database)
+    try:
+        AuditLog(store, old_key).append(
+            actor="operator",
+            action=KEY_ROTATED,
+            details={"old_key_id": old_id, "new_key_id": new_id},
+        )
+    finally:
+        store.close()
+    os.replace(staged, settings.signing_key_path)
+    write_service_public_key(settings.public_key_path, new_key.public_key())
+    return old_id, new_id
