@@ -314,7 +314,7 @@ class Store:
         Raises:
             NotFoundError: there is no such project.
         """
-        with self.transaction() as connection:
+        with self.reading() as connection:
             return self._project(connection, project_id)
 
     def add_party(self, *, project_id: int, name: str) -> Party:
@@ -330,7 +330,7 @@ class Store:
 
     def parties_of(self, *, project_id: int) -> list[Party]:
         """Return the project's parties, in the order they were added."""
-        with self.transaction() as connection:
+        with self.reading() as connection:
             rows = connection.execute(
                 sa.select(parties)
                 .where(parties.c.project_id == project_id)
@@ -347,7 +347,7 @@ class Store:
         query = sa.select(parties).where(
             parties.c.project_id == project_id, parties.c.name == name
         )
-        with self.transaction() as connection:
+        with self.reading() as connection:
             row = only_row(
                 connection, query, f"project {project_id} has no party called {name!r}"
             )
@@ -465,7 +465,7 @@ class Store:
         query = sa.select(members).where(
             members.c.id == member_id, members.c.project_id == project_id
         )
-        with self.transaction() as connection:
+        with self.reading() as connection:
             row = only_row(
                 connection, query, f"project {project_id} has no member {member_id}"
             )
@@ -489,7 +489,7 @@ class Store:
 
     def members_of(self, *, project_id: int) -> list[Member]:
         """Return the project's investigators and approvers, oldest first."""
-        with self.transaction() as connection:
+        with self.reading() as connection:
             rows = connection.execute(
                 sa.select(members)
                 .where(members.c.project_id == project_id)
@@ -659,7 +659,7 @@ class Store:
         self, *, project_id: int, include_superseded: bool = False
     ) -> list[Upload]:
         """Return the project's uploads: the current ones, or every version."""
-        with self.transaction() as connection:
+        with self.reading() as connection:
             if include_superseded:
                 query = sa.select(uploads).where(uploads.c.project_id == project_id)
                 rows = connection.execute(query.order_by(uploads.c.id)).mappings()
@@ -678,7 +678,7 @@ class Store:
 
     def pending_run(self, *, project_id: int) -> int | None:
         """Return the id of the project's queued or running run, if any."""
-        with self.transaction() as connection:
+        with self.reading() as connection:
             return self._pending_run(connection, project_id)
 
     def create_run(self, *, project_id: int) -> Run:
@@ -729,12 +729,12 @@ class Store:
         Raises:
             NotFoundError: the project has no such run.
         """
-        with self.transaction() as connection:
+        with self.reading() as connection:
             return self._run(connection, project_id, run_id)
 
     def runs_of(self, *, project_id: int) -> list[Run]:
         """Return the project's runs, newest first."""
-        with self.transaction() as connection:
+        with self.reading() as connection:
             rows = connection.execute(
                 sa.select(runs)
                 .where(runs.c.project_id == project_id)
@@ -744,7 +744,7 @@ class Store:
 
     def latest_completed_run(self, *, project_id: int) -> Run | None:
         """Return the project's newest completed run, if any."""
-        with self.transaction() as connection:
+        with self.reading() as connection:
             row = (
                 connection.execute(
                     sa.select(runs)
@@ -763,7 +763,7 @@ class Store:
         Raises:
             NotFoundError: the run is not completed or has no file for the party.
         """
-        with self.transaction() as connection:
+        with self.reading() as connection:
             query = (
                 sa.select(run_results)
                 .join(runs, runs.c.id == run_results.c.run_id)
@@ -1030,7 +1030,7 @@ class Store:
     def projects_with_deleted_encodings(self) -> list[int]:
         """The ids of the projects whose encodings were deleted: any file
         still in their uploads folder is a leftover to remove."""
-        with self.transaction() as connection:
+        with self.reading() as connection:
             return list(
                 connection.scalars(
                     sa.select(projects.c.id)
