@@ -180,7 +180,13 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh database: a SQLite file, or a database on the test server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'linkage.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database()
+    return database_for(request) or f"sqlite:///{tmp_path / 'linkage.db'}"
+
+
+def database_for(request: pytest.FixtureRequest) -> str | None:
+    """For a fixture parametrized ``["sqlite", "postgresql"]``: None (the
+    service's SQLite in its data folder) or a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        return server.new_database()
+    return None

@@ -36,12 +36,10 @@ from linkage.reveal.keys import (
     read_investigator_public_key,
     read_signing_private_key,
 )
-from linkage.reveal.policy import DEFAULT_POLICY
 from linkage.reveal.sealing import binding, seal
 from linkage.reveal.signing import sign_disclosure
 from linkage.reveal.trust import TrustFile
-from tests.conftest import RunCli
-from tests.reveal.world import World, build_world
+from tests.reveal.world import World, world_for
 
 HOUR = timedelta(hours=1)
 
@@ -50,13 +48,7 @@ HOUR = timedelta(hours=1)
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("malicious")
-    database_url = None
-    if request.param == "postgresql":
-        database_url = request.getfixturevalue("postgres").new_database()
-    with build_world(
-        RunCli(), root, DEFAULT_POLICY, database_url=database_url
-    ) as built:
+    with world_for(request, tmp_path_factory, "malicious") as built:
         yield built
 
 

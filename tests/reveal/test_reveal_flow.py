@@ -18,23 +18,17 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from linkage.reveal.grants import Grant, sign_grant
 from linkage.reveal.keys import key_id
-from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
+from linkage.reveal.policy import RevealPolicy
 from linkage.reveal.sealing import seal
 from tests.conftest import RunCli
-from tests.reveal.world import BIRTH, GIVEN, SURNAME, World, build_world
+from tests.reveal.world import BIRTH, GIVEN, SURNAME, World, build_world, world_for
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("reveal")
-    database_url = None
-    if request.param == "postgresql":
-        database_url = request.getfixturevalue("postgres").new_database()
-    with build_world(
-        RunCli(), root, DEFAULT_POLICY, database_url=database_url
-    ) as built:
+    with world_for(request, tmp_path_factory, "reveal") as built:
         yield built
 
 

@@ -19,13 +19,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from click.testing import Result
 
-from linkage.reveal.policy import RevealPolicy, format_duration
+from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy, format_duration
 from linkage.service.loopback import running_service
 from linkage.storage.tables import metadata
-from tests.conftest import CONFIGS, RunCli
+from tests.conftest import CONFIGS, RunCli, database_for
 
 SCHEMA = CONFIGS / "schemas" / "demo.json"
 AGENCIES = ("police", "health")
@@ -242,6 +243,22 @@ class Database:
             for table in metadata.sorted_tables
             for row in self._connection.execute(sa.select(table))
         )
+
+
+@contextmanager
+def world_for(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    folder: str,
+) -> Iterator[World]:
+    """A module's world under the default policy, on the database the fixture
+    is parametrized with (``["sqlite", "postgresql"]``)."""
+    root = tmp_path_factory.mktemp(folder)
+    database_url = database_for(request)
+    with build_world(
+        RunCli(), root, DEFAULT_POLICY, database_url=database_url
+    ) as built:
+        yield built
 
 
 @contextmanager

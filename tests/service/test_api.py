@@ -16,6 +16,7 @@ from linkage.formats.clkfile import EncodingHeader, open_writer
 from linkage.service import initialise
 from linkage.service.loopback import running_service
 from linkage.storage import Store, Upload
+from tests.conftest import database_for
 from tests.service.helpers import DEFAULT_FINGERPRINT, assert_problem, create_project
 
 FINGERPRINT = DEFAULT_FINGERPRINT
@@ -55,9 +56,7 @@ def service(
     """One server for the module, on SQLite and then on PostgreSQL, stopped
     at its end."""
     data_dir = tmp_path_factory.mktemp("service") / "data"
-    database_url = None
-    if request.param == "postgresql":
-        database_url = request.getfixturevalue("postgres").new_database()
+    database_url = database_for(request)
     with running_service(
         data_dir, max_upload_bytes=MAX_UPLOAD, database_url=database_url
     ) as running:

@@ -24,7 +24,7 @@ from linkage.formats.clkfile import FORMAT_VERSION, MAGIC
 from linkage.service.loopback import RunningService, running_service
 from linkage.storage import Store
 from linkage.storage.audit_log import read_audit_log
-from tests.conftest import RunCli
+from tests.conftest import RunCli, database_for
 from tests.service.helpers import assert_problem, create_project
 
 MAX_UPLOAD = 64 * 1024
@@ -69,9 +69,7 @@ def service(
 ) -> Iterator[Service]:
     """One server for the module, on SQLite and then on PostgreSQL."""
     data_dir = tmp_path_factory.mktemp("limits") / "data"
-    database_url = None
-    if request.param == "postgresql":
-        database_url = request.getfixturevalue("postgres").new_database()
+    database_url = database_for(request)
     with running_service(
         data_dir, max_upload_bytes=MAX_UPLOAD, database_url=database_url
     ) as running:

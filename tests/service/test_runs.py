@@ -26,7 +26,7 @@ from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import load_schema
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
-from tests.conftest import FEBRL4_SCHEMA
+from tests.conftest import FEBRL4_SCHEMA, database_for
 from tests.service.helpers import create_project
 
 SECRET = b"a secret shared by the test agencies"
@@ -60,9 +60,7 @@ def service(
     """One server for the module, on SQLite and then on PostgreSQL, stopped
     at its end."""
     data_dir = tmp_path_factory.mktemp("runs") / "data"
-    database_url = None
-    if request.param == "postgresql":
-        database_url = request.getfixturevalue("postgres").new_database()
+    database_url = database_for(request)
     with running_service(data_dir, database_url=database_url) as running:
         yield Service(running.url, data_dir, running.operator_token)
     alive = [t for t in threading.enumerate() if t.name == SERVICE_THREAD_NAME]

@@ -31,11 +31,11 @@ from linkage.errors import LinkageError
 from linkage.reveal.grants import Grant
 from linkage.reveal.keys import key_id
 from linkage.reveal.wire import (
+    SignedDocument,
     canonical_json,
     format_time,
     parse_time,
     read_signed,
-    signed_json,
 )
 
 __all__ = [
@@ -235,16 +235,8 @@ class Approval:
         )
 
 
-@dataclass(frozen=True)
-class SignedApproval:
+class SignedApproval(SignedDocument):
     """An approval's exact payload bytes and the approver's signature of them."""
-
-    payload: bytes
-    signature: bytes
-
-    def to_json(self) -> dict[str, str]:
-        """Return ``{"payload": ..., "signature": ...}``, base64url unpadded."""
-        return signed_json(self.payload, self.signature)
 
     @classmethod
     def from_json(cls, obj: object) -> SignedApproval:

@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from linkage.errors import LinkageError
 from linkage.reveal.keys import KeyFileError, key_id, x25519_public_from_b64
 from linkage.reveal.wire import (
+    SignedDocument,
     canonical_json,
     format_time,
     parse_time,
     read_signed,
-    signed_json,
 )
 
 __all__ = [
@@ -237,20 +237,8 @@ class Grant:
         )
 
 
-@dataclass(frozen=True)
-class SignedGrant:
-    """A grant's exact payload bytes and the service's Ed25519 signature of them.
-
-    The payload is kept as bytes, not re-encoded: the signature is over these
-    bytes, and any other serialisation of the same grant does not verify.
-    """
-
-    payload: bytes
-    signature: bytes
-
-    def to_json(self) -> dict[str, str]:
-        """Return ``{"payload": ..., "signature": ...}``, base64url unpadded."""
-        return signed_json(self.payload, self.signature)
+class SignedGrant(SignedDocument):
+    """A grant's exact payload bytes and the service's signature of them."""
 
     @classmethod
     def from_json(cls, obj: object) -> SignedGrant:

@@ -13,18 +13,19 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
     "SIGNATURE_BYTES",
+    "SignedDocument",
     "b64decode",
     "b64encode",
     "canonical_json",
     "format_time",
     "parse_time",
     "read_signed",
-    "signed_json",
 ]
 
 #: The length of an Ed25519 signature.
@@ -77,15 +78,28 @@ def parse_time(value: object) -> datetime | None:
         return None
 
 
-def signed_json(payload: bytes, signature: bytes) -> dict[str, str]:
-    """A signed document as JSON: ``{"payload": ..., "signature": ...}``,
-    both base64url without padding."""
-    return {"payload": b64encode(payload), "signature": b64encode(signature)}
+@dataclass(frozen=True)
+class SignedDocument:
+    """A document's exact payload bytes and an Ed25519 signature of them.
+
+    The payload is kept as bytes, not re-encoded: the signature is over these
+    bytes, and any other serialisation of the same document does not verify.
+    """
+
+    payload: bytes
+    signature: bytes
+
+    def to_json(self) -> dict[str, str]:
+        """Return ``{"payload": ..., "signature": ...}``, base64url unpadded."""
+        return {
+            "payload": b64encode(self.payload),
+            "signature": b64encode(self.signature),
+        }
 
 
 def read_signed(obj: object) -> tuple[bytes, bytes]:
-    """The payload and signature of what :func:`signed_json` wrote (its shape
-    only: whoever uses it verifies the signature first).
+    """The payload and signature of what :meth:`SignedDocument.to_json`
+    wrote (its shape only: whoever uses it verifies the signature first).
 
     Raises:
         ValueError: with a message saying what is wrong.
