@@ -24,7 +24,6 @@ import pytest
 from click.testing import Result
 
 from linkage.formats.clkfile import read_encodings
-from linkage.reveal.policy import DEFAULT_POLICY
 from linkage.service import Settings, initialise
 from linkage.service.loopback import running_service
 from linkage.storage import (
@@ -34,7 +33,7 @@ from linkage.storage import (
     Store,
 )
 from tests.conftest import RunCli
-from tests.reveal.world import AGENCIES, SCHEMA, World, build_world
+from tests.reveal.world import AGENCIES, SCHEMA, World, world_for
 
 FINGERPRINT = "a" * 64
 DELETED = "were deleted"
@@ -98,18 +97,35 @@ def _leaking_files(data_dir: Path, needles: list[bytes]) -> list[str]:
     return leaking
 
 
-def _audit(data_dir: Path, project_id: int) -> list[tuple[str, str, dict[str, object]]]:
-    """(actor, action, details) of the project's audit entries, in order."""
-    db = sqlite3.connect(data_dir / "linkage.db")
-    try:
-        rows = db.execute(
-            "SELECT actor, action, details FROM audit_entries WHERE project_id = ?"
-            " ORDER BY seq",
-            (project_id,),
-        ).fetchall()
-    finally:
-        db.close()
+def _audit(
+    source: World | Path, project_id: int
+) -> list[tuple[str, str, dict[str, object]]]:
+    """(actor, action, details) of the project's audit entries, in order, from
+    a world's database or the SQLite database in a data folder."""
+    query = (
+        "SELECT actor, action, details FROM audit_entries WHERE project_id = ?"
+        " ORDER BY seq"
+    )
+    if isinstance(source, World):
+        with source.database() as db:
+            rows = db.execute(query, (project_id,)).fetchall()
+    else:
+        connection = sqlite3.connect(source / "linkage.db")
+        try:
+            rows = connection.execute(query, (project_id,)).fetchall()
+        finally:
+            connection.close()
     return [(str(a), str(b), json.loads(c)) for a, b, c in rows]
+
+
+def _leaking(world: World, needles: list[bytes]) -> list[str]:
+    """The world's files that hold a needle, and "the database" if a dump of
+    it does (on SQLite the file itself is among the files)."""
+    found = _leaking_files(world.data_dir, needles)
+    dump = world.dump()
+    if any(needle in dump for needle in needles):
+        found.append("the database")
+    return found
 
 
 def _files(folder: Path) -> list[str]:
@@ -119,12 +135,14 @@ def _files(folder: Path) -> list[str]:
 # -- the default: a whole run, then every download ------------------------------
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """Encoded, uploaded and run with the default retention; the police have
-    downloaded their results, the health agency not yet."""
-    root = tmp_path_factory.mktemp("retention")
-    with build_world(RunCli(), root, DEFAULT_POLICY) as built:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """Encoded, uploaded and run with the default retention, on SQLite and on
+    PostgreSQL; the police have downloaded their results, the health agency
+    not yet."""
+    with world_for(request, tmp_path_factory, "retention") as built:
         yield built
 
 
@@ -142,7 +160,7 @@ def test_encodings_are_gone_after_every_party_downloaded(world: World) -> None:
     assert len(_files(uploads_dir)) == len(AGENCIES)
     leaking = _leaking_files(world.data_dir, uploaded.needles(set()))
     assert {f"uploads/{project}/{name}" for name in _files(uploads_dir)} <= set(leaking)
-    before = [action for _, action, _ in _audit(world.data_dir, world.project_id)]
+    before = [action for _, action, _ in _audit(world, world.project_id)]
     assert "encodings.deleted" not in before
     status = world.ok("project", "status", "--project", project, token="operator")
     assert "encodings_deleted_at" not in status.stdout
@@ -160,7 +178,7 @@ def test_encodings_are_gone_after_every_party_downloaded(world: World) -> None:
     shared = set(police_rows["pseudonym"]) | set(health_rows["pseudonym"])
     assert shared and len(shared) < len(uploaded.pseudonyms)
     assert _files(uploads_dir) == []
-    assert _leaking_files(world.data_dir, uploaded.needles(shared)) == []
+    assert _leaking(world, uploaded.needles(shared)) == []
     outside_results = [
         path
         for path in world.data_dir.rglob("*")
@@ -169,9 +187,11 @@ def test_encodings_are_gone_after_every_party_downloaded(world: World) -> None:
     for path in outside_results:
         blob = path.read_bytes()
         assert not any(p.encode() in blob for p in shared), path
+    dump = world.dump()
+    assert not any(p.encode() in dump for p in shared)
 
     # The store holds no current upload; the rows left carry counts only.
-    store = Store.open(Settings(data_dir=world.data_dir).database)
+    store = Store.open(world.database_url)
     try:
         assert store.uploads_for(project_id=world.project_id) == []
         every = store.uploads_for(project_id=world.project_id, include_superseded=True)
@@ -187,7 +207,7 @@ def test_encodings_are_gone_after_every_party_downloaded(world: World) -> None:
 
     # The deletion is in the audit log, by the service, right after the
     # download that made it due, and the signed chain verifies.
-    entries = _audit(world.data_dir, world.project_id)
+    entries = _audit(world, world.project_id)
     actions = [action for _, action, _ in entries]
     at = actions.index("encodings.deleted")
     assert entries[at - 1][:2] == ("party:health", "results.downloaded")
@@ -201,7 +221,7 @@ def test_encodings_are_gone_after_every_party_downloaded(world: World) -> None:
     assert isinstance(parties, list)
     assert sorted(u["party"] for u in parties) == sorted(AGENCIES)
     verified = world.local(
-        "audit", "verify", "--data-dir", world.data_dir,
+        "audit", "verify", *world.log_source(),
         "--service-key", world.data_dir / "service-signing.pub",
     )  # fmt: skip
     assert "intact" in verified.stdout
@@ -227,7 +247,7 @@ def test_encodings_are_gone_after_every_party_downloaded(world: World) -> None:
     assert {"PX0000001", "MRNX0000001"} <= set(revealed["record_id"])
     # Still no CLK anywhere once the reveal has written its rows.
     clks_only = Uploaded(uploaded.clks, []).needles(set())
-    assert _leaking_files(world.data_dir, clks_only) == []
+    assert _leaking(world, clks_only) == []
 
     # New uploads and runs get a 409 that says why.
     refused = world.cli(
@@ -302,6 +322,12 @@ def other(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Other]:
         )
 
 
+def _named(world: World, project: str) -> str:
+    # The world runs once per database against the one other service: a
+    # project name per world keeps the two runs apart.
+    return f"{project}-{world.root.name}"
+
+
 def _run(other: Other, project_id: int) -> Result:
     started = other.ok(
         "run", "start", "--project", str(project_id), token=other.operator_token_file
@@ -317,19 +343,19 @@ def test_keep_encodings_keeps_them_until_the_operator_deletes_them(
 ) -> None:
     """Every party downloads, nothing is deleted; `project delete-encodings`
     then deletes them, audited, and the project takes no more uploads."""
-    project_id = other.create("kept", "--keep-encodings")
+    project_id = other.create(_named(world, "kept"), "--keep-encodings")
     project = str(project_id)
     for agency in AGENCIES:
         other.ok(
             "upload", world.path(f"{agency}.lnk"), "--project", project,
-            "--party", agency, token=other.token("kept", agency),
+            "--party", agency, token=other.token(_named(world, "kept"), agency),
         )  # fmt: skip
     assert _run(other, project_id).exit_code == 0
     for agency in AGENCIES:
         other.ok(
             "results", "--project", project,
             "--out", other.root / f"kept-{agency}.csv",
-            token=other.token("kept", agency),
+            token=other.token(_named(world, "kept"), agency),
         )  # fmt: skip
     folder = other.data_dir / "uploads" / project
     assert len(_files(folder)) == len(AGENCIES)
@@ -342,7 +368,7 @@ def test_keep_encodings_keeps_them_until_the_operator_deletes_them(
     # A later run may use a new version.
     again = other.ok(
         "upload", world.path("police.lnk"), "--project", project,
-        "--party", "police", token=other.token("kept", "police"),
+        "--party", "police", token=other.token(_named(world, "kept"), "police"),
     )  # fmt: skip
     assert "(version 2)" in again.output
     assert len(_files(folder)) == len(AGENCIES) + 1
@@ -366,20 +392,20 @@ def test_keep_encodings_keeps_them_until_the_operator_deletes_them(
     assert twice.exit_code == 1 and "by the operator" in twice.output
     refused = other.cli(
         "upload", world.path("police.lnk"), "--project", project,
-        "--party", "police", token=other.token("kept", "police"),
+        "--party", "police", token=other.token(_named(world, "kept"), "police"),
     )  # fmt: skip
     assert refused.exit_code == 1 and DELETED in refused.output
     other.ok(
         "results", "--project", project, "--out", other.root / "kept-again.csv",
-        token=other.token("kept", "health"),
+        token=other.token(_named(world, "kept"), "health"),
     )  # fmt: skip
 
 
 def test_a_failed_run_keeps_the_encodings(world: World, other: Other) -> None:
     """The run can be retried: nothing is deleted, no results are served."""
-    project_id = other.create("failing", parties=("police",))
+    project_id = other.create(_named(world, "failing"), parties=("police",))
     project = str(project_id)
-    token = other.token("failing", "police")
+    token = other.token(_named(world, "failing"), "police")
     other.ok(
         "upload", world.path("police.lnk"), "--project", project,
         "--party", "police", token=token,
@@ -401,8 +427,8 @@ def test_a_failed_run_keeps_the_encodings(world: World, other: Other) -> None:
 
 def test_the_party_token_may_not_delete_encodings(world: World, other: Other) -> None:
     """Only the operator deletes on demand."""
-    project_id = other.create("guarded")
-    token = other.token("guarded", "police").read_text().strip()
+    project_id = other.create(_named(world, "guarded"))
+    token = other.token(_named(world, "guarded"), "police").read_text().strip()
     answer = httpx.delete(
         f"{other.url}/projects/{project_id}/encodings",
         headers={"Authorization": f"Bearer {token}"},
