@@ -2,7 +2,8 @@
 readable, the uploads are intact and a new run completes.
 
 The service runs as a real subprocess (uvicorn on loopback, SQLite in a data
-folder); it is killed with SIGKILL while the matcher is comparing. So that
+folder, or a PostgreSQL database); it is killed with SIGKILL while the
+matcher is comparing. So that
 the kill lands there however fast the machine, the first service holds its
 matcher once comparing has begun (it keeps reporting that it is comparing)
 instead of racing a run made long with many records.
@@ -35,6 +36,7 @@ from linkage.matching.matcher import Matcher
 from linkage.service import Settings, create_app, initialise
 from linkage.service.runs import INTERRUPTED_MESSAGE
 from linkage.storage import Store
+from tests.conftest import database_for
 
 FINGERPRINT = "c" * 64
 RECORDS = 3_000  # Per party.
@@ -43,6 +45,7 @@ START_SECONDS = 60
 RUN_SECONDS = 120
 
 _SERVER = """
+import os
 import sys
 import time
 from pathlib import Path
@@ -67,7 +70,8 @@ if "--hold-when-comparing" in sys.argv:
 
     service_runs.Matcher = HeldMatcher
 
-app = create_app(Settings(data_dir=Path(sys.argv[1])))
+database_url = os.environ.get("LINKAGE_DATABASE_URL")
+app = create_app(Settings(data_dir=Path(sys.argv[1]), database_url=database_url))
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
@@ -78,17 +82,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite in the data folder) or a fresh PostgreSQL database."""
+    return database_for(request)
+
+
 @contextmanager
 def serve(
-    data_dir: Path, log: Path, *options: str
+    data_dir: Path, log: Path, database_url: str | None, *options: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """Start the service in a subprocess; kill it at the end if still alive."""
     port = _free_port()
+    env = dict(os.environ)
+    env.pop("LINKAGE_DATABASE_URL", None)
+    if database_url is not None:
+        env["LINKAGE_DATABASE_URL"] = database_url
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-c", _SERVER, str(data_dir), str(port), *options],
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=env,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -133,10 +148,12 @@ def get_run(url: str, token: str, project_id: int, run_id: int) -> dict[str, Any
 
 
 @pytest.mark.slow
-def test_kill_9_during_a_run_fails_it_and_loses_nothing(tmp_path: Path) -> None:
+def test_kill_9_during_a_run_fails_it_and_loses_nothing(
+    tmp_path: Path, database_url: str | None
+) -> None:
     data_dir = tmp_path / "data"
     log = tmp_path / "service.log"
-    operator = initialise(data_dir).read_text().strip()
+    operator = initialise(data_dir, database_url=database_url).read_text().strip()
     as_operator = {"Authorization": f"Bearer {operator}"}
 
     rng = np.random.default_rng(7)
@@ -149,7 +166,10 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(tmp_path: Path) -> None:
         "health": encodings(files["health"], second, 2),
     }
 
-    with serve(data_dir, log, "--hold-when-comparing") as (process, url):
+    with serve(data_dir, log, database_url, "--hold-when-comparing") as (
+        process,
+        url,
+    ):
         response = httpx.post(
             f"{url}/projects",
             headers=as_operator,
@@ -202,7 +222,7 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(tmp_path: Path) -> None:
     uploads_before = sorted(p.name for p in (data_dir / "uploads").rglob("*.lnk"))
     assert len(uploads_before) == 2
 
-    with serve(data_dir, log) as (_process, url):
+    with serve(data_dir, log, database_url) as (_process, url):
         run = get_run(url, operator, project_id, run_id)
         assert run["state"] == "failed", run
         assert run["message"] == INTERRUPTED_MESSAGE
@@ -260,12 +280,12 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_clean_shutdown_puts_the_run_back_in_the_queue(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None
 ) -> None:
     """A run in progress when the service stops is queued again, with no files
     left, and the next start of the service completes it."""
     data_dir = tmp_path / "data"
-    operator = initialise(data_dir).read_text().strip()
+    operator = initialise(data_dir, database_url=database_url).read_text().strip()
     rng = np.random.default_rng(3)
     first = rng.random((500, 1024)) < 0.2
     second = rng.random((500, 1024)) < 0.2
@@ -289,7 +309,7 @@ def test_clean_shutdown_puts_the_run_back_in_the_queue(
     def in_process() -> Iterator[str]:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        app = create_app(Settings(data_dir=data_dir))
+        app = create_app(Settings(data_dir=data_dir, database_url=database_url))
         config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
@@ -333,7 +353,7 @@ def test_clean_shutdown_puts_the_run_back_in_the_queue(
         assert comparing.wait(RUN_SECONDS)
     monkeypatch.undo()
 
-    store = Store.open(f"sqlite:///{data_dir / 'linkage.db'}")
+    store = Store.open(database_url or f"sqlite:///{data_dir / 'linkage.db'}")
     try:
         stopped = store.get_run(project_id=project_id, run_id=run_id)
     finally:
