@@ -3,8 +3,6 @@ service's machine, a party's or a member's by the operator."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,15 +15,14 @@ from linkage.reveal.keys import public_pem
 from linkage.service import initialise
 from linkage.service.loopback import running_service
 from linkage.storage import AuthenticationError, Store
+from linkage.storage.audit_log import read_audit_log
 from tests.conftest import RunCli
 
 
-def test_a_token_expires_after_its_lifetime(tmp_path: Path) -> None:
+def test_a_token_expires_after_its_lifetime(database_url: str) -> None:
     now = [datetime(2026, 12, 6, 12, 0, tzinfo=UTC)]
     store = Store.open(
-        f"sqlite:///{tmp_path / 'linkage.db'}",
-        clock=lambda: now[0],
-        token_lifetime=timedelta(days=90),
+        database_url, clock=lambda: now[0], token_lifetime=timedelta(days=90)
     )
     try:
         token = store.create_token(role="operator")
@@ -40,8 +37,8 @@ def test_a_token_expires_after_its_lifetime(tmp_path: Path) -> None:
         store.close()
 
 
-def test_without_a_lifetime_a_token_lasts_until_revoked(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'linkage.db'}")
+def test_without_a_lifetime_a_token_lasts_until_revoked(database_url: str) -> None:
+    store = Store.open(database_url)
     try:
         token = store.create_token(role="operator")
         assert store.authenticate(token=token).expires_at is None
@@ -50,33 +47,31 @@ def test_without_a_lifetime_a_token_lasts_until_revoked(tmp_path: Path) -> None:
 
 
 def test_the_operator_token_is_rotated_on_the_service_machine(
-    run_cli: RunCli, tmp_path: Path
+    run_cli: RunCli, tmp_path: Path, database_url: str
 ) -> None:
     data_dir = tmp_path / "data"
-    token_file = initialise(data_dir)
+    token_file = initialise(data_dir, database_url=database_url)
     old = token_file.read_text().strip()
-    rotated = run_cli("serve", "--data-dir", data_dir, "--rotate-operator-token")
+    rotated = run_cli(
+        "serve", "--data-dir", data_dir, "--database-url", database_url,
+        "--rotate-operator-token",
+    )  # fmt: skip
     assert rotated.exit_code == 0, rotated.output
     new = token_file.read_text().strip()
     assert new and new != old
     assert new not in rotated.output and old not in rotated.output
-    store = Store.open(f"sqlite:///{data_dir / 'linkage.db'}")
+    store = Store.open(database_url)
     try:
         with pytest.raises(AuthenticationError):
             store.authenticate(token=old)
         assert store.authenticate(token=new).role == "operator"
+        entries, _ = read_audit_log(store)
     finally:
         store.close()
-    db = sqlite3.connect(data_dir / "linkage.db")
-    try:
-        (details,) = db.execute(
-            "SELECT details FROM audit_entries WHERE action = 'token.rotated'"
-        ).fetchone()
-    finally:
-        db.close()
-    assert json.loads(details) == {"role": "operator"}
+    rotations = [e.details for e in entries if e.action == "token.rotated"]
+    assert rotations == [{"role": "operator"}]
     verified = run_cli(
-        "audit", "verify", "--data-dir", data_dir,
+        "audit", "verify", "--database-url", database_url,
         "--service-key", data_dir / "service-signing.pub",
     )  # fmt: skip
     assert verified.exit_code == 0, verified.output
@@ -92,9 +87,9 @@ def test_a_token_lifetime_must_be_a_duration(run_cli: RunCli, tmp_path: Path) ->
 
 
 def test_the_operator_reissues_a_member_s_and_a_party_s_token(
-    run_cli: RunCli, tmp_path: Path
+    run_cli: RunCli, tmp_path: Path, database_url: str
 ) -> None:
-    with running_service(tmp_path / "data") as service:
+    with running_service(tmp_path / "data", database_url=database_url) as service:
         operator_file = service.operator_token_file
         with ServiceClient(service.url, service.operator_token) as operator:
             project_id = operator.create_project(
