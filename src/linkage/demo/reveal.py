@@ -111,7 +111,7 @@ def reveal_one_match(
     records = _open(service, out, project_id, request_id, tokens[INVESTIGATOR])
     rows = write_disclosures(records, revealed)
     say(
-        f"   {INVESTIGATOR}: opened {rows} records with the private key, "
+        f"   {INVESTIGATOR}: opened {_records(rows)} with the private key, "
         f"signed by {HOLDING}'s pinned key, in {revealed}"
     )
     entries = _audit(service, out, say)
@@ -223,7 +223,7 @@ def _fulfil(
                 f"   {HOLDING}: grant {checked.grant.grant_id}: service signature, "
                 f"approvals by {' and '.join(checked.approvers)} (pinned keys), "
                 "investigator key, match rows and ledger checked; "
-                f"{len(checked.grant.pseudonyms)} records signed and sealed to "
+                f"{_records(len(checked.grant.pseudonyms))} signed and sealed to "
                 "the investigator's key"
             )
 
@@ -271,3 +271,7 @@ def _audit(service: RunningService, out: Path, say: Say) -> int:
         f"{totals.fulfilments} fulfilled"
     )
     return verification.entries
+
+
+def _records(count: int) -> str:
+    return f"{count} record" if count == 1 else f"{count} records"
