@@ -28,7 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from linkage.reveal.approvals import (
     ApprovalError,
@@ -225,7 +228,7 @@ class RevealDesk:
             )
             details: dict[str, object] = {"request_id": request.id, "reason": reason}
             if decision == "approve":
-                details["approver_key_id"] = self._approver_key_id(token)
+                details["approver_key_id"] = key_id(self._approver_key(token))
             self._audit.append(
                 actor=token.actor,
                 action="reveal.approved" if decision == "approve" else "reveal.denied",
@@ -302,7 +305,8 @@ class RevealDesk:
         key = load_investigator_public_pem(member.public_key, "the member row")
         return raw_public_b64(key)
 
-    def _approver_key_id(self, token: TokenRecord) -> str:
+    def _approver_key(self, token: TokenRecord) -> Ed25519PublicKey:
+        """The signing key the approver registered (403 without a usable one)."""
         assert token.project_id is not None and token.member_id is not None
         member = self._store.get_member(
             project_id=token.project_id, member_id=token.member_id
@@ -315,7 +319,7 @@ class RevealDesk:
                 "`linkage keygen --signing`",
             )
         try:
-            return key_id(load_signing_public_pem(member.public_key, "the member"))
+            return load_signing_public_pem(member.public_key, "the member")
         except KeyFileError:
             raise ApiProblem(
                 403,
@@ -335,13 +339,7 @@ class RevealDesk:
             if approvals:
                 raise ApiProblem(422, "a denial carries no signed approvals")
             return {}
-        assert token.project_id is not None and token.member_id is not None
-        member = self._store.get_member(
-            project_id=token.project_id, member_id=token.member_id
-        )
-        self._approver_key_id(token)
-        assert member.public_key is not None
-        key = load_signing_public_pem(member.public_key, "the member")
+        key = self._approver_key(token)
         wanted = {t.party: t for t in request.targets if t.pseudonyms}
         if set(approvals) != set(wanted):
             needed = ", ".join(sorted(wanted)) or "none"
