@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -41,6 +42,10 @@ class RevealStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    def _connection(self, for_update: bool) -> AbstractContextManager[Connection]:
+        # A read that locks rows for an update is part of a write.
+        return self._store.transaction() if for_update else self._store.reading()
 
     def create_request(
         self,
@@ -100,7 +105,7 @@ class RevealStore:
         Raises:
             NotFoundError: the project has no such request.
         """
-        with self._store.transaction() as connection:
+        with self._connection(for_update) as connection:
             return _request(connection, project_id, request_id, for_update=for_update)
 
     def requests_of(
@@ -112,7 +117,7 @@ class RevealStore:
         )
         if investigator_id is not None:
             query = query.where(reveal_requests.c.investigator_id == investigator_id)
-        with self._store.transaction() as connection:
+        with self._store.reading() as connection:
             ids = connection.scalars(query.order_by(reveal_requests.c.id.desc()))
             return [_request(connection, project_id, int(i)) for i in ids]
 
@@ -228,7 +233,7 @@ class RevealStore:
                 reveal_requests.c.project_id == project_id,
             )
         )
-        with self._store.transaction() as connection:
+        with self._connection(for_update) as connection:
             request_id = connection.scalar(query)
             if request_id is None:
                 raise NotFoundError(f"project {project_id} has no grant {grant_id}")
@@ -252,7 +257,7 @@ class RevealStore:
             )
             .order_by(reveal_targets.c.id)
         )
-        with self._store.transaction() as connection:
+        with self._store.reading() as connection:
             ids = list(connection.scalars(query))
         return [self.find_grant(project_id=project_id, grant_id=int(i)) for i in ids]
 
