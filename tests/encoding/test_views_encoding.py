@@ -152,3 +152,12 @@ def test_bad_view_taps_are_reported(block: dict[str, Any], expected: str) -> Non
         schema_from_dict(document)
     assert "linkage.view_taps" in str(raised.value)
     assert expected in str(raised.value)
+
+
+def test_a_bad_value_in_several_filters_is_reported_once() -> None:
+    """The birth date is in the CLK and in a view: its problem is one."""
+    encoded = ClkEncoder(schema_from_dict(SHIPPED), SECRET).encode(
+        columns(date_of_birth=["1980-02-01", "not a date"]), source="export.csv"
+    )
+    assert list(encoded.invalid) == [False, True]
+    assert [(p.row, p.field) for p in encoded.problems] == [(2, "date_of_birth")]

@@ -149,9 +149,12 @@ class ClkEncoder:
             ],
             axis=1,
         )
-        problems.sort(key=lambda problem: problem.row or 0)
+        # A field in several filters (the CLK and a view) is checked in each:
+        # report each of its problems once.
+        unique = list(dict.fromkeys(problems))
+        unique.sort(key=lambda problem: problem.row or 0)
         return EncodedChunk(
-            clks=np.ascontiguousarray(clks), invalid=invalid, problems=problems
+            clks=np.ascontiguousarray(clks), invalid=invalid, problems=unique
         )
 
     def _salts(self, columns: Mapping[str, ColumnValues]) -> ColumnValues | None:
