@@ -27,6 +27,7 @@ from schemathesis.checks import not_a_server_error
 from linkage.reveal.keys import public_pem
 from linkage.service import Settings, create_app, initialise
 from linkage.storage import Store
+from tests.conftest import database_for
 
 # Examples per operation and generation mode; each is sent once per role and
 # path variant (up to twelve times).
@@ -44,11 +45,19 @@ class Fuzzed:
     tokens: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzzed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fuzzed]:
+    """The app on SQLite and then on PostgreSQL, with a project and members."""
     data_dir: Path = tmp_path_factory.mktemp("fuzz") / "data"
-    operator = initialise(data_dir).read_text().strip()
-    app = create_app(Settings(data_dir=data_dir, max_upload_bytes=64 * 1024))
+    database_url = database_for(request)
+    operator = initialise(data_dir, database_url=database_url).read_text().strip()
+    app = create_app(
+        Settings(
+            data_dir=data_dir, database_url=database_url, max_upload_bytes=64 * 1024
+        )
+    )
     store: Store = app.state.store
     created = store.create_project(
         name="fuzzed",
