@@ -1,5 +1,6 @@
 """The service's data folder and database are private, or it does not start;
-names that reach logs and terminals hold no control characters."""
+names that reach logs and terminals hold no control characters (on both
+databases), and /ready says whether the service can work."""
 
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ def test_a_data_folder_open_to_others_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["with\x00nul", "new\nline", "bell\x07"])
 def test_a_project_name_with_a_control_character_is_refused(
-    tmp_path: Path, name: str
+    tmp_path: Path, name: str, database_url: str
 ) -> None:
-    with running_service(tmp_path / "data") as service:
+    with running_service(tmp_path / "data", database_url=database_url) as service:
         answer = httpx.post(
             f"{service.url}/projects",
             json={"name": name, "schema_fingerprint": "a" * 64, "parties": ["p"]},
@@ -54,8 +55,10 @@ def test_a_project_name_with_a_control_character_is_refused(
     assert answer.status_code == 422, answer.text
 
 
-def test_ready_says_the_database_and_the_worker_work(tmp_path: Path) -> None:
-    with running_service(tmp_path / "data") as service:
+def test_ready_says_the_database_and_the_worker_work(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_service(tmp_path / "data", database_url=database_url) as service:
         answer = httpx.get(f"{service.url}/ready")
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
