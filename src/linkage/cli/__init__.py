@@ -161,11 +161,13 @@ def main() -> None:
     \b
     At the agency:   keygen, schema check, mapping preview, encode,
                      vault resolve, upload, results
-    Operator:        match, evaluate, serve, project create|add-member,
-                     run start|status|wait, audit export
-    Investigator:    keygen --investigator, reveal request|status|open
-    Approver:        reveal approve|deny|status
-    Agency reveals:  reveal pending|fulfil|refuse
+    Operator:        match, evaluate, serve, db upgrade, project
+                     create|add-member|reissue-token, run start|status|wait,
+                     audit export
+    Investigator:    keygen --investigator, reveal trust|request|status|open
+    Approver:        keygen --signing, reveal approve|deny|status
+    Agency reveals:  keygen --signing, reveal trust|pending|fulfil|refuse,
+                     audit ledger
     Oversight:       audit verify|report
     Demo:            demo
     """
