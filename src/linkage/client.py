@@ -9,7 +9,6 @@ never part of a message, a ``repr`` or a log line written here.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 import urllib.parse
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage.atomic import private_output
 from linkage.errors import LinkageError
+from linkage.hosts import is_loopback_host
 from linkage.reveal.approvals import (
     ApprovalError,
     RevealStatement,
@@ -41,7 +41,6 @@ __all__ = [
     "ServiceClient",
     "ServiceError",
     "UploadAccepted",
-    "is_loopback_host",
 ]
 
 DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
@@ -151,16 +150,6 @@ def _optional_str(value: object) -> str | None:
 
 
 ALLOW_HTTP_ENV: Final = "LINKAGE_ALLOW_HTTP"
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` (a name or an address) is this machine's loopback."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _loopback(server: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from linkage.client import is_loopback_host
+from linkage.hosts import is_loopback_host
 from linkage.reveal.keys import key_id, read_service_public_key
 from linkage.reveal.policy import (
     DEFAULT_POLICY,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from linkage.client import is_loopback_host
+from linkage.hosts import is_loopback_host
 from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
 
 __all__ = [
