@@ -516,9 +516,16 @@ class ServiceClient:
         key: Ed25519PrivateKey,
         valid_for: timedelta,
         now: datetime,
+        statements: Sequence[RevealStatement] | None = None,
     ) -> dict[str, Any]:
         """Sign each agency's statement of a request with the approver's own
-        ``key`` (valid for ``valid_for`` from ``now``) and approve it."""
+        ``key`` (valid for ``valid_for`` from ``now``) and approve it.
+
+        Give the ``statements`` the approver was shown, so that what is signed
+        is what was read; without them they are fetched here.
+        """
+        if statements is None:
+            statements = self.reveal_statements(project_id, request_id)
         approvals = {
             statement.party: sign_approval(
                 statement,
@@ -527,7 +534,7 @@ class ServiceClient:
                 now=now,
                 valid_for=valid_for,
             )
-            for statement in self.reveal_statements(project_id, request_id)
+            for statement in statements
         }
         return self.decide_reveal(project_id, request_id, "approve", reason, approvals)
 

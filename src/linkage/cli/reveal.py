@@ -267,7 +267,8 @@ def approve(
         raise click.BadParameter("must be more than zero", param_hint="--valid-for")
     key = read_signing_private_key(key_path)
     with connect(server, token_file) as client:
-        for statement in client.reveal_statements(project_id, request_id):
+        statements = client.reveal_statements(project_id, request_id)
+        for statement in statements:
             investigator_key = x25519_public_from_b64(statement.investigator_key)
             click.echo(
                 f"Signing: {statement.party}: {len(statement.pseudonyms)} records "
@@ -282,6 +283,7 @@ def approve(
             key=key,
             valid_for=lifetime,
             now=datetime.now(UTC),
+            statements=statements,  # Sign what was printed, not a second fetch.
         )
     _print_decided(request_id, "approve", decided)
 
