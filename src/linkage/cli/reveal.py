@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from linkage.cli.connection import (
     connect,
@@ -29,16 +28,12 @@ from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault
 from linkage.errors import LinkageError
 from linkage.reveal.agency import (
+    AgencyChecks,
     CheckedGrant,
-    MatchRows,
-    check_grant,
-    read_match_rows,
     remember_answer,
     seal_for_grant,
 )
-from linkage.reveal.approvals import SignedApproval
-from linkage.reveal.disclosure import Disclosure, FulfilmentLedger
-from linkage.reveal.grants import SignedGrant
+from linkage.reveal.disclosure import Disclosure
 from linkage.reveal.investigator import SealedAnswer, open_answer, write_disclosures
 from linkage.reveal.keys import (
     key_id,
@@ -453,7 +448,7 @@ def pending(
     the service key, expiry, the approvers' signatures against your trust
     file, the investigator's key, the match's rows in your results, your cap
     and your ledger."""
-    agency = _AgencyChecks.load(
+    agency = AgencyChecks.load(
         service_key_path, trust_path, results_path, ledger_path, party, project_id
     )
     with connect(server, token_file) as client:
@@ -526,7 +521,7 @@ def fulfil(
     grant is written to your ledger before anything is sealed, so it is never
     answered twice.
     """
-    agency = _AgencyChecks.load(
+    agency = AgencyChecks.load(
         service_key_path, trust_path, results_path, ledger_path, party, project_id
     )
     vault = Vault.open(vault_path, read_vault_key(vault_key_file))
@@ -699,67 +694,6 @@ def _find_grant(grants: list[dict[str, Any]], grant_id: int) -> dict[str, Any]:
         f"grant {grant_id} is not awaiting your agency's answer; "
         "`linkage reveal pending` lists those that are"
     )
-
-
-class _AgencyChecks:
-    """What an agency checks grants against: all of it its own files."""
-
-    def __init__(
-        self,
-        service_key: Ed25519PublicKey,
-        trust: TrustFile,
-        match_rows: MatchRows,
-        ledger: FulfilmentLedger,
-        party: str,
-        project_id: int,
-    ) -> None:
-        self.service_key = service_key
-        self.trust = trust
-        self.match_rows = match_rows
-        self.ledger = ledger
-        self.party = party
-        self.project_id = project_id
-
-    @classmethod
-    def load(
-        cls,
-        service_key_path: Path,
-        trust_path: Path,
-        results_path: Path,
-        ledger_path: Path,
-        party: str,
-        project_id: int,
-    ) -> _AgencyChecks:
-        return cls(
-            read_service_public_key(service_key_path),
-            load_trust(trust_path),
-            read_match_rows(results_path),
-            FulfilmentLedger(ledger_path),
-            party,
-            project_id,
-        )
-
-    def check(self, item: Mapping[str, Any]) -> CheckedGrant:
-        return check_grant(
-            SignedGrant.from_json(item["grant"]),
-            [SignedApproval.from_json(a) for a in item.get("approvals", [])],
-            self.service_key,
-            party=self.party,
-            project_id=self.project_id,
-            ledger=self.ledger,
-            trust=self.trust,
-            match_rows=self.match_rows,
-            now=datetime.now(UTC),
-        )
-
-    def remember_refusal(self, checked: CheckedGrant) -> None:
-        """Put a refused grant in the ledger, if the service signed it (a
-        forged grant names nothing the ledger could key on) and it was not
-        answered already (a replay)."""
-        assert checked.rejection is not None
-        grant = checked.signed_by_service
-        if grant is not None and checked.rejection.reason != "replayed":
-            remember_answer(self.ledger, grant, self.service_key, "refused")
 
 
 def _describe(checked: CheckedGrant) -> str:

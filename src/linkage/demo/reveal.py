@@ -24,15 +24,8 @@ from linkage.client import ServiceClient
 from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault
 from linkage.errors import LinkageError
-from linkage.reveal.agency import (
-    check_grant,
-    read_match_rows,
-    remember_answer,
-    seal_for_grant,
-)
-from linkage.reveal.approvals import SignedApproval
-from linkage.reveal.disclosure import Disclosure, FulfilmentLedger
-from linkage.reveal.grants import SignedGrant
+from linkage.reveal.agency import AgencyChecks, remember_answer, seal_for_grant
+from linkage.reveal.disclosure import Disclosure
 from linkage.reveal.investigator import SealedAnswer, open_answer, write_disclosures
 from linkage.reveal.keys import (
     read_investigator_private_key,
@@ -189,8 +182,14 @@ def _fulfil(
 ) -> None:
     """The holding agency checks each grant against its own files, then signs
     and seals its records."""
-    service_key = read_service_public_key(service.public_key_file)
-    ledger = FulfilmentLedger(out / "vaults" / f"{HOLDING}.answered")
+    checks = AgencyChecks.load(
+        service.public_key_file,
+        _trust_file(out, HOLDING),
+        out / "results" / f"{HOLDING}.csv",
+        out / "vaults" / f"{HOLDING}.answered",
+        HOLDING,
+        project_id,
+    )
     vault = Vault.open(
         out / "vaults" / f"{HOLDING}.vault",
         read_vault_key(out / "keys" / f"{HOLDING}-vault.key"),
@@ -198,17 +197,7 @@ def _fulfil(
     signing_key = read_signing_private_key(_key_file(out, f"{HOLDING}-signing"))
     with ServiceClient(service.url, token) as agency:
         for item in agency.grants(project_id):
-            checked = check_grant(
-                SignedGrant.from_json(item["grant"]),
-                [SignedApproval.from_json(a) for a in item["approvals"]],
-                service_key,
-                party=HOLDING,
-                project_id=project_id,
-                ledger=ledger,
-                trust=load_trust(_trust_file(out, HOLDING)),
-                match_rows=read_match_rows(out / "results" / f"{HOLDING}.csv"),
-                now=datetime.now(UTC),
-            )
+            checked = checks.check(item)
             if checked.grant is None:
                 # A refusal is the agency's answer too, and the demo goes on.
                 agency.refuse_grant(
@@ -216,7 +205,9 @@ def _fulfil(
                 )
                 say(f"   {HOLDING}: refused: {checked.rejection}")
                 continue
-            remember_answer(ledger, checked.grant, service_key, "fulfilled")
+            remember_answer(
+                checks.ledger, checked.grant, checks.service_key, "fulfilled"
+            )
             sealed = seal_for_grant(checked.grant, vault, signing_key)
             agency.fulfil_grant(project_id, checked.grant.grant_id, sealed.to_json())
             say(

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -52,12 +52,17 @@ from linkage.reveal.grants import (
     unverified_grant_id,
     verify_grant,
 )
-from linkage.reveal.keys import key_id, x25519_public_from_b64
+from linkage.reveal.keys import (
+    key_id,
+    read_service_public_key,
+    x25519_public_from_b64,
+)
 from linkage.reveal.sealing import SealedEnvelope, binding, seal
 from linkage.reveal.signing import sign_disclosure
-from linkage.reveal.trust import TrustFile
+from linkage.reveal.trust import TrustFile, load_trust
 
 __all__ = [
+    "AgencyChecks",
     "CheckedGrant",
     "MatchRows",
     "check_grant",
@@ -92,6 +97,75 @@ class CheckedGrant:
     def ok(self) -> bool:
         """Whether the grant may be fulfilled."""
         return self.grant is not None
+
+
+class AgencyChecks:
+    """What an agency checks grants against, all of it its own files: the
+    service key it pinned, its trust file, its downloaded results and its
+    ledger, read once for every grant it is sent."""
+
+    def __init__(
+        self,
+        service_key: Ed25519PublicKey,
+        trust: TrustFile,
+        match_rows: MatchRows,
+        ledger: FulfilmentLedger,
+        party: str,
+        project_id: int,
+    ) -> None:
+        self.service_key = service_key
+        self.trust = trust
+        self.match_rows = match_rows
+        self.ledger = ledger
+        self.party = party
+        self.project_id = project_id
+
+    @classmethod
+    def load(
+        cls,
+        service_key_path: Path,
+        trust_path: Path,
+        results_path: Path,
+        ledger_path: Path,
+        party: str,
+        project_id: int,
+    ) -> AgencyChecks:
+        return cls(
+            read_service_public_key(service_key_path),
+            load_trust(trust_path),
+            read_match_rows(results_path),
+            FulfilmentLedger(ledger_path),
+            party,
+            project_id,
+        )
+
+    def check(self, item: Mapping[str, Any]) -> CheckedGrant:
+        """Check one grant as the service lists it (its signed grant and the
+        approvers' signed approvals), now.
+
+        Raises:
+            GrantRejected, ApprovalError: the item is malformed.
+        """
+        return check_grant(
+            SignedGrant.from_json(item["grant"]),
+            [SignedApproval.from_json(a) for a in item.get("approvals", [])],
+            self.service_key,
+            party=self.party,
+            project_id=self.project_id,
+            ledger=self.ledger,
+            trust=self.trust,
+            match_rows=self.match_rows,
+            now=datetime.now(UTC),
+        )
+
+    def remember_refusal(self, checked: CheckedGrant) -> None:
+        """Put a refused grant in the ledger, if the service signed it (a
+        forged grant names nothing the ledger could key on) and it was not
+        answered already (a replay)."""
+        assert checked.rejection is not None
+        grant = checked.signed_by_service
+        if grant is not None and checked.rejection.reason != "replayed":
+            remember_answer(self.ledger, grant, self.service_key, "refused")
 
 
 def read_match_rows(path: Path) -> dict[str, frozenset[str]]:
