@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
 
 from linkage.errors import InputError, Problem
+from linkage.reveal.keys import key_id
 
 GENESIS_HASH = "0" * 64
 
@@ -483,7 +483,7 @@ class KeySchedule:
     def __init__(
         self, entries: Sequence[AuditEntry], keys: Sequence[Ed25519PublicKey]
     ) -> None:
-        self._keys = {_key_id(key): key for key in keys}
+        self._keys = {key_id(key): key for key in keys}
         self._rotations = [
             (entry.seq, str(entry.details.get("old_key_id")),
              str(entry.details.get("new_key_id")))
@@ -504,13 +504,6 @@ class KeySchedule:
     def _pinned(self, wanted: str) -> tuple[list[Ed25519PublicKey], str | None]:
         key = self._keys.get(wanted)
         return ([key], None) if key is not None else ([], wanted)
-
-
-def _key_id(key: Ed25519PublicKey) -> str:
-    # As linkage.reveal.keys.key_id: the first 32 hex digits of SHA-256 of
-    # the raw key (not imported: the audit package stands on its own).
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:32]
 
 
 def verify_extends(

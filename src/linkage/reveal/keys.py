@@ -23,8 +23,6 @@ message here contains key material: errors name the file and say what to do.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import os
 import re
@@ -48,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
 
 from linkage.atomic import private_output
 from linkage.errors import SecretError
+from linkage.reveal.wire import b64decode, b64encode
 
 __all__ = [
     "KeyFileError",
@@ -393,7 +392,7 @@ def key_id(key: X25519PublicKey | Ed25519PublicKey) -> str:
 
 def raw_public_b64(key: X25519PublicKey | Ed25519PublicKey) -> str:
     """Return the raw 32 public bytes of ``key``, base64url without padding."""
-    return base64.urlsafe_b64encode(_raw(key)).rstrip(b"=").decode("ascii")
+    return b64encode(_raw(key))
 
 
 def x25519_public_from_b64(
@@ -428,13 +427,10 @@ def _raw_from_b64(text: str, source: str, kind: str) -> bytes:
     )
     if not isinstance(text, str) or not _RAW_KEY_B64.fullmatch(text):
         raise invalid
-    try:
-        raw = base64.urlsafe_b64decode(text + "=")
-    except (binascii.Error, ValueError):
-        raise invalid from None
-    # Reject non-canonical text (stray low bits in the last character), so that
+    # Canonical text only (no stray low bits in the last character), so that
     # one key has exactly one textual form.
-    if len(raw) != 32 or base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != text:
+    raw = b64decode(text)
+    if raw is None or len(raw) != 32:
         raise invalid
     return raw
 
