@@ -205,16 +205,12 @@ def serve(
     lifetime = _lifetime(token_lifetime)
     # Here, not at the top: the store behind it imports SQLAlchemy and the
     # matching engine, which `linkage serve --help` does not need.
-    from linkage.service.init import initialise
-    from linkage.service.init import rotate_operator_token as rotate
+    from linkage.service import init
 
-    token_path = initialise(
-        data_dir, database_url=database_url, token_lifetime=lifetime
-    )
+    # Each rotation prepares the data folder itself: it runs instead of
+    # initialise, not after it.
     if rotate_signing_key:
-        from linkage.service.init import rotate_signing_key as rotate_key
-
-        old_id, new_id = rotate_key(data_dir, database_url=database_url)
+        old_id, new_id = init.rotate_signing_key(data_dir, database_url=database_url)
         click.echo(
             f"The service signing key was rotated: {old_id} -> {new_id}. Give "
             f"agencies and oversight the new {data_dir / 'service-signing.pub'}; "
@@ -223,13 +219,18 @@ def serve(
         )
         return
     if rotate_operator_token:
-        rotate(data_dir, database_url=database_url, token_lifetime=lifetime)
+        token_path = init.rotate_operator_token(
+            data_dir, database_url=database_url, token_lifetime=lifetime
+        )
         click.echo(
             f"The operator token was rotated: the new one is in {token_path} "
             "(mode 0600); the old one no longer works.",
             err=True,
         )
         return
+    token_path = init.initialise(
+        data_dir, database_url=database_url, token_lifetime=lifetime
+    )
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
