@@ -61,7 +61,8 @@ def upgrade_database(engine: Engine, revision: str = "head") -> list[str]:
         StoreError: a database made before migrations lacks a column that
             cannot be added in place (nothing is changed then).
     """
-    if database_version(engine) is None and sa.inspect(engine).has_table("projects"):
+    before = database_version(engine)
+    if before is None and sa.inspect(engine).has_table("projects"):
         added = add_missing_columns(engine)
         metadata.create_all(engine)  # Tables added since that release.
         with engine.begin() as connection:
@@ -69,7 +70,6 @@ def upgrade_database(engine: Engine, revision: str = "head") -> list[str]:
         return [f"added {column}" for column in added] + [
             f"recorded version {newest_version()}"
         ]
-    before = database_version(engine)
     with engine.begin() as connection:
         command.upgrade(_config(connection), revision)
     after = database_version(engine)
