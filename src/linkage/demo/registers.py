@@ -826,6 +826,8 @@ def _date_parts(birth: Dates) -> tuple[Ints, Ints, Ints]:
 
 
 def _digits(numbers: Ints, width: int) -> Texts:
+    if len(numbers) == 0:  # zfill cannot size an empty array's strings
+        return np.zeros(0, dtype=object)
     text: Texts = np.char.zfill(numbers.astype(str), width).astype(object)
     return text
 
