@@ -4,6 +4,7 @@ Usage (from the repository root, after `make install`)::
 
     .venv/bin/python benchmarks/quality.py [--demo-size 5000] [--demo-seed 7]
         [--households-seed 11] [--no-splink] [--json OUT]
+        [--final-check [--final-check-size 5000] [--final-check-seed 23]]
 
 On FEBRL4 (A vs B), FEBRL3 (dedup), the demo's synthetic four-agency
 population (link across agencies and dedup within them; nicknames, married
@@ -27,6 +28,11 @@ their own date formats; never tuned on), the same records are
   recordlinkage's ECM, our Fellegi-Sunter on plaintext bigram Dice, and Splink
   (if ``/tmp/splinkvenv`` exists; see that file).
 
+With ``--final-check`` the registers population of a third generator
+(``linkage.demo.registers``) is added after the others: a population no rule
+has been tuned on, for the final check of a change only, never to tune on
+(``benchmarks/README.md``). Without it nothing about the run changes.
+
 No threshold is chosen with the truth. Precision, recall and F1 count record
 pairs: for our engines, every pair of records in one predicted group.
 """
@@ -46,6 +52,9 @@ from typing import Any, Literal
 import pandas as pd
 import quality_reference as ref
 from households_data import households
+from registers_data import SEED as registers_seed
+from registers_data import SIZE as registers_size
+from registers_data import registers
 
 from linkage.encoding.mapping import identity_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
@@ -240,6 +249,18 @@ def run_engine(data: ref.ReferenceData, engine: Engine, work: Path) -> ref.Outco
     )
 
 
+def add_final_check_options(parser: argparse.ArgumentParser) -> None:
+    """``--final-check`` and its size and seed: the held-out population."""
+    parser.add_argument(
+        "--final-check",
+        action="store_true",
+        help="also run the held-out registers population: for the final check "
+        "of a change only, never to tune on",
+    )
+    parser.add_argument("--final-check-size", type=int, default=registers_size)
+    parser.add_argument("--final-check-seed", type=int, default=registers_seed)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo-size", type=int, default=5000)
@@ -247,6 +268,7 @@ def main() -> None:
     parser.add_argument("--households-seed", type=int, default=11)
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="also write rows")
+    add_final_check_options(parser)
     options = parser.parse_args()
     size, seed = options.demo_size, options.demo_seed
     loaders = [
@@ -255,6 +277,11 @@ def main() -> None:
         lambda: ref.demo(size, seed),
         lambda: households(size, options.households_seed),
     ]
+    if options.final_check:
+        # Last, so that every other row is printed before it is looked at.
+        loaders.append(
+            lambda: registers(options.final_check_size, options.final_check_seed)
+        )
     outcomes: list[ref.Outcome] = []
     for load in loaders:
         data = load()

@@ -3,7 +3,8 @@
 Usage (from the repository root, after `make install`)::
 
     .venv/bin/python benchmarks/threshold_check.py [--size 5000] [--json OUT]
-        [--shipped demo.json]
+        [--shipped demo.json] [--final-check [--final-check-size 5000]
+        [--final-check-seed 23]]
 
 The shipped default (``configs/schemas/demo.json``'s hardening, diffusion as
 long as the CLK, and its views that fit; or another shipped schema's, with
@@ -13,7 +14,10 @@ long as the CLK, and its views that fit; or another shipped schema's, with
   and tax each split in two offices), each with and without ``--dedup``;
 * the households population (a second generator, never tuned on) with its
   5 agencies, with and without ``--dedup``;
-* FEBRL4 (2 parties) and FEBRL3 (dedup).
+* FEBRL4 (2 parties) and FEBRL3 (dedup);
+* with ``--final-check`` only, last: the registers population (a third
+  generator, held out: for the final check of a change, never to tune on)
+  with its 5 agencies, with and without ``--dedup``.
 
 Then the same encodings are linked at fixed thresholds from just above the
 non-matches' pile to 0.9 in steps of 0.02, and the best F1 over record pairs
@@ -33,7 +37,8 @@ import numpy as np
 import pandas as pd
 import quality_reference as ref
 from households_data import households
-from quality import SECRET, encode_sources, shipped_schema
+from quality import SECRET, add_final_check_options, encode_sources, shipped_schema
+from registers_data import registers
 
 from linkage.evaluation import evaluate
 from linkage.matching.matcher import Matcher, MatchSettings
@@ -86,7 +91,8 @@ def split_offices(data: ref.ReferenceData, agencies: list[str]) -> ref.Reference
     return replace(data, records=records)
 
 
-def scenarios(size: int) -> list[Scenario]:
+def scenarios(size: int, final_check: tuple[int, int] | None = None) -> list[Scenario]:
+    """The scenarios; with ``final_check`` (size, seed) the held-out one too."""
     demo = ref.demo(size, 7)
     found = []
     for sources in (
@@ -105,6 +111,10 @@ def scenarios(size: int) -> list[Scenario]:
         found.append(Scenario("households, 5 agencies", homes, dedup))
     found.append(Scenario("FEBRL4", ref.febrl4(), False))
     found.append(Scenario("FEBRL3", ref.febrl3(), True))
+    if final_check is not None:
+        held_out = registers(*final_check)
+        for dedup in (False, True):
+            found.append(Scenario(f"{held_out.name}, 5 agencies", held_out, dedup))
     return found
 
 
@@ -151,14 +161,20 @@ def main() -> None:
     parser.add_argument(
         "--shipped", default="demo.json", help="the shipped schema whose block is used"
     )
+    add_final_check_options(parser)
     options = parser.parse_args()
+    final_check = (
+        (options.final_check_size, options.final_check_seed)
+        if options.final_check
+        else None
+    )
     rows = []
     print(
         "| scenario | parties | dedup | auto threshold | rule | F1 "
         "| best threshold | best F1 | gap (points) |"
     )
     print("|---|---:|---|---:|---|---:|---:|---:|---:|")
-    for scenario in scenarios(options.size):
+    for scenario in scenarios(options.size, final_check):
         with tempfile.TemporaryDirectory() as work:
             row = check(scenario, Path(work), options.shipped)
         rows.append(row)
