@@ -55,7 +55,8 @@ _SPURIOUS = 0.01
 # themselves uncertain.
 _TRUST = 0.8
 _EXPLAIN_ROUNDS = 2
-_CHUNK = 20_000  # (record, token) pairs explained at once: bounds the memory.
+_CHUNK = 2_000  # (record, token) pairs explained at once: each pass over a
+# (chunk, bits) array then stays near the cache (20,000 took 40 % longer).
 
 
 def known_plaintext_attack(
