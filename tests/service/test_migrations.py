@@ -4,6 +4,10 @@ the newest version, which is exactly what ``tables.py`` describes."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -88,3 +92,35 @@ def test_db_commands_say_and_set_the_version(
     assert f"at version {newest_version()}" in upgraded.output
     after = run_cli("db", "version", "--database-url", database_url)
     assert f"{newest_version()} (the newest)" in after.output
+
+
+def test_services_starting_together_on_a_new_database_both_start(
+    database_url: str,
+) -> None:
+    """Three services' processes started at once on one new database: each
+    brings it to the newest version or finds it there, and none fails
+    half-way (on PostgreSQL they would otherwise create the same tables at
+    once)."""
+    # Separate processes, as services are: Alembic's context is one per process.
+    script = (
+        "import sys, time\n"
+        "from linkage.storage import Store\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "Store.open(sys.argv[1]).close()\n"
+    )
+    start_at = str(time.time() + 3.0)  # After every interpreter has started.
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, database_url, start_at],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    errors = [start.communicate(timeout=120)[1] for start in starts]
+    assert [start.returncode for start in starts] == [0, 0, 0], errors
+    engine = _engine(database_url)
+    try:
+        assert database_version(engine) == newest_version()
+    finally:
+        engine.dispose()

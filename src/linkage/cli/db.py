@@ -51,11 +51,10 @@ def db() -> None:
 @_database_options
 def version(data_dir: Path | None, database_url: str | None) -> None:
     """Print the schema version the database is at, and the newest one."""
-    import sqlalchemy as sa
-
+    from linkage.storage.engine import open_engine
     from linkage.storage.migrations import database_version, newest_version
 
-    engine = sa.create_engine(_url(data_dir, database_url))
+    engine = open_engine(_url(data_dir, database_url))
     try:
         current = database_version(engine)
     finally:
@@ -74,11 +73,10 @@ def version(data_dir: Path | None, database_url: str | None) -> None:
 def upgrade(data_dir: Path | None, database_url: str | None) -> None:
     """Bring the database's schema to the newest version (in one transaction
     on PostgreSQL); print each step."""
-    import sqlalchemy as sa
-
+    from linkage.storage.engine import open_engine
     from linkage.storage.migrations import newest_version, upgrade_database
 
-    engine = sa.create_engine(_url(data_dir, database_url))
+    engine = open_engine(_url(data_dir, database_url))
     try:
         steps = upgrade_database(engine)
     finally:

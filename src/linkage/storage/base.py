@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Self, get_args
+from typing import Final, Self, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from linkage.errors import LinkageError
 from linkage.formats.clkfile import secret_mismatch_hint
+from linkage.storage.engine import READ_ONLY, open_engine
 from linkage.storage.migrations import upgrade_database
 from linkage.storage.records import (
     Method,
@@ -152,10 +153,7 @@ class StoreBase:
         """Connect to ``database_url`` and bring its schema to the newest
         version (:mod:`linkage.storage.migrations`). Tokens it issues expire
         after ``token_lifetime`` (None: only when revoked)."""
-        engine = sa.create_engine(database_url)
-        if engine.dialect.name == "sqlite":
-            sa.event.listen(engine, "connect", _configure_sqlite)
-            sa.event.listen(engine, "begin", _begin_immediate)
+        engine = open_engine(database_url)
         upgrade_database(engine)
         return cls(engine, clock=clock, token_lifetime=token_lifetime)
 
@@ -214,12 +212,12 @@ class StoreBase:
         with self._engine.connect() as connection:
             # The flag lives on the pooled connection: it must not outlive
             # this transaction, or a later writer would begin without the lock.
-            connection.info["read_only"] = True
+            connection.info[READ_ONLY] = True
             try:
                 with connection.begin():
                     yield connection
             finally:
-                connection.info.pop("read_only", None)
+                connection.info.pop(READ_ONLY, None)
 
     # -- helpers, each inside the caller's transaction ---------------------
 
@@ -389,26 +387,6 @@ def _check_consistent(
                 f"party's {other.key_check}. "
                 + secret_mismatch_hint([key_check, other.key_check])
             )
-
-
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event start transactions, not the driver.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA busy_timeout = 10000")
-    cursor.close()
-
-
-def _begin_immediate(connection: Connection) -> None:
-    # SQLite's default deferred transactions fail with "database is locked"
-    # when two readers both try to write; taking the write lock up front makes
-    # concurrent transactions wait their turn (up to the busy timeout). A
-    # transaction that only reads (Store.reading) needs no write lock.
-    if connection.info.get("read_only"):
-        connection.exec_driver_sql("BEGIN")
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _expired(expires_at: datetime | None, now: datetime) -> bool:

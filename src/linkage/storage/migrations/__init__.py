@@ -12,10 +12,17 @@ every start of the service and by ``linkage db upgrade``:
   tables it lacks, as earlier releases did on start (only columns that are
   nullable or have a constant default were ever added), and then records the
   newest version.
+
+Services started together on one database upgrade it one at a time: on
+PostgreSQL under an advisory lock, on SQLite under its write lock (engines
+from :func:`linkage.storage.engine.open_engine` take it as each transaction
+begins); whoever comes second finds the version the first recorded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,6 +38,8 @@ from linkage.storage.upgrade import add_missing_columns
 __all__ = ["database_version", "newest_version", "upgrade_database"]
 
 _HERE = Path(__file__).parent
+# PostgreSQL advisory lock key of schema upgrades (any constant of our own).
+_UPGRADE_LOCK = 0x6C696E6B  # "link"
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -61,6 +70,29 @@ def upgrade_database(engine: Engine, revision: str = "head") -> list[str]:
         StoreError: a database made before migrations lacks a column that
             cannot be added in place (nothing is changed then).
     """
+    with _one_upgrade_at_a_time(engine):
+        return _upgrade(engine, revision)
+
+
+@contextmanager
+def _one_upgrade_at_a_time(engine: Engine) -> Iterator[None]:
+    """Hold PostgreSQL's advisory lock of upgrades on a connection of its own
+    (SQLite's write lock serves there; see the module's docstring)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = {"key": _UPGRADE_LOCK}
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), key)
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), key)
+            connection.commit()
+
+
+def _upgrade(engine: Engine, revision: str) -> list[str]:
     before = database_version(engine)
     if before is None and sa.inspect(engine).has_table("projects"):
         added = add_missing_columns(engine)
