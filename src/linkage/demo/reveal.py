@@ -199,7 +199,9 @@ def _fulfil(
         for item in agency.grants(project_id):
             checked = checks.check(item)
             if checked.grant is None:
-                # A refusal is the agency's answer too, and the demo goes on.
+                # A refusal is the agency's answer too (in its ledger, as
+                # `linkage reveal fulfil` puts it), and the demo goes on.
+                checks.remember_refusal(checked)
                 agency.refuse_grant(
                     project_id, int(item["grant_id"]), str(checked.rejection)[:2000]
                 )
