@@ -31,8 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from numba import njit
 
 from linkage.formats.schema import BitsPerFeature, BitsPerToken, LinkageSchema
+from linkage.popcount import popcount64
 from linkage.privacy.assign import Assignment, assign_one_to_one
 from linkage.privacy.bits import Progress, report, unpack_bits
 from linkage.privacy.tokens import TokenTable, token_table
@@ -201,21 +203,55 @@ def _grow(
     for the positions of one token and does not for a mixture of tokens (by
     then chance no longer adds encodings).
     """
-    pattern = [seed]
+    pattern, rows, complete, stable = _grow_kernel(
+        columns, rows, seed, length, least, _STEADY
+    )
+    if not complete:
+        return None, rows, False
+    return np.sort(pattern), rows, stable
+
+
+@njit(cache=True)
+def _grow_kernel(  # pragma: no cover - compiled; run through _grow
+    columns: Words,
+    rows: Words,
+    seed: int,
+    length: int,
+    least: int,
+    steady: float,
+) -> tuple[npt.NDArray[np.int64], Words, bool, bool]:
+    """:func:`_grow` in one compiled loop: each step counts, for every
+    position, the encodings of ``rows`` that also set it (numpy spent most of
+    the attack on these small arrays), and takes the first with most."""
+    positions, words = columns.shape
+    pattern = np.empty(length, dtype=np.int64)
+    pattern[0] = seed
+    taken = np.zeros(positions, dtype=np.bool_)
+    taken[seed] = True
+    rows = rows.copy()
     halfway = 0
     for step in range(1, length):
-        counts = np.bitwise_count(columns & rows).sum(axis=1, dtype=np.int64)
-        counts[pattern] = -1
-        best = int(counts.argmax())
-        if counts[best] < least:
-            return None, rows, False
+        best, most = -1, -1
+        for position in range(positions):
+            if taken[position]:
+                continue
+            count = 0
+            for word in range(words):
+                count += int(popcount64(columns[position, word] & rows[word]))
+            if count > most:
+                best, most = position, count
+        if most < least:
+            return pattern[:step], rows, False, False
         if step == length // 2:
-            halfway = int(counts[best])
-        pattern.append(best)
-        rows = rows & columns[best]
-    final = int(np.bitwise_count(rows).sum())
-    stable = final >= _STEADY * halfway
-    return np.array(sorted(pattern), dtype=np.int64), rows, stable
+            halfway = most
+        pattern[step] = best
+        taken[best] = True
+        for word in range(words):
+            rows[word] &= columns[best, word]
+    final = 0
+    for word in range(words):
+        final += int(popcount64(rows[word]))
+    return pattern, rows, True, final >= steady * halfway
 
 
 def _core(columns: Words, rows: Words, width: int) -> npt.NDArray[np.bool_]:

@@ -51,9 +51,9 @@ from linkage.matching.candidates import (
 from linkage.matching.clk.similarity import (
     exact_fraction,
     iter_candidates,
-    popcount64,
     popcounts,
 )
+from linkage.popcount import popcount64
 
 __all__ = [
     "DEFAULT_COMPLETENESS",

@@ -39,13 +39,11 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from linkage.matching.candidates import (
     CandidatePairs,
@@ -54,6 +52,7 @@ from linkage.matching.candidates import (
     Scores,
     candidate_limit_error,
 )
+from linkage.popcount import popcount64
 
 #: Candidates each left row may hold before it is run again with an exact slot.
 DEFAULT_SLOT_CAPACITY = 64
@@ -559,21 +558,6 @@ def _no_indices() -> Indices:
 
 Words = npt.NDArray[np.uint64]
 Counts = npt.NDArray[np.uint64]
-
-
-def _ctpop(typingctx: Any, word: Any) -> Any:
-    """The bits set in one uint64 word: LLVM's ctpop, vpopcntq when vectorised."""
-    if word != types.uint64:
-        return None
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.ctpop(args[0])
-
-    return types.uint64(types.uint64), codegen
-
-
-# Typed as Any: numba's stubs see the typing function's signature, not the call's.
-popcount64: Any = intrinsic(_ctpop)
 
 
 @njit(inline="always")
