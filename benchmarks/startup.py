@@ -21,15 +21,12 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-LAUNCH = "import sys; from linkage.cli import main; sys.exit(main())"
+from processes import ROOT, linkage_command, wall_seconds
 
 
 def environment(source: Path) -> dict[str, str]:
@@ -44,25 +41,7 @@ def environment(source: Path) -> dict[str, str]:
 
 def timed(args: Sequence[str], source: Path, cwd: Path) -> float:
     """Wall seconds of one process; fails loudly if the process fails."""
-    started = time.perf_counter()
-    completed = subprocess.run(
-        list(args),
-        cwd=cwd,
-        env=environment(source),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if completed.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{completed.stderr}")
-    return elapsed
-
-
-def linkage(*args: str) -> list[str]:
-    # The same as the console script, without depending on where it points.
-    return [sys.executable, "-c", LAUNCH, *args]
+    return wall_seconds(args, env=environment(source), cwd=cwd)
 
 
 def fresh_copy(parent: Path, name: str) -> Path:
@@ -94,9 +73,9 @@ def main() -> None:
     source = ROOT / "src"
     startup = {
         "python -c pass (floor)": [sys.executable, "-c", "pass"],
-        "linkage --version": linkage("--version"),
-        "linkage --help": linkage("--help"),
-        "linkage encode --help": linkage("encode", "--help"),
+        "linkage --version": linkage_command("--version"),
+        "linkage --help": linkage_command("--help"),
+        "linkage encode --help": linkage_command("encode", "--help"),
     }
     rows = {label: [] for label in startup} | {
         "linkage demo, first run (empty numba cache)": [],
@@ -104,7 +83,7 @@ def main() -> None:
         "warm-up (`make install` step, empty cache)": [],
         "linkage demo, first run after the warm-up": [],
     }
-    timed(linkage("--version"), source, ROOT)  # Bytecode for this checkout.
+    timed(linkage_command("--version"), source, ROOT)  # Bytecode for this checkout.
     for _ in range(options.repeat):
         for label, args in startup.items():
             rows[label].append(timed(args, source, ROOT))
@@ -113,14 +92,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="linkage-startup-") as temporary:
             copy = fresh_copy(Path(temporary), "cold")
             for run in ("first run (empty numba cache)", "second run"):
-                args = linkage(*demo, str(copy / f"demo-{run[:5]}"))
+                args = linkage_command(*demo, str(copy / f"demo-{run[:5]}"))
                 rows[f"linkage demo, {run}"].append(timed(args, copy / "src", copy))
             warm = fresh_copy(Path(temporary), "warm")
             warm_up = [sys.executable, "-m", "linkage.matching.warmup"]
             rows["warm-up (`make install` step, empty cache)"].append(
                 timed(warm_up, warm / "src", warm)
             )
-            args = linkage(*demo, str(warm / "demo"))
+            args = linkage_command(*demo, str(warm / "demo"))
             rows["linkage demo, first run after the warm-up"].append(
                 timed(args, warm / "src", warm)
             )
