@@ -17,6 +17,7 @@ import pytest
 
 import linkage
 import linkage.cli
+from tests.conftest import FEBRL4_SCHEMA
 
 HEAVY = ("fastapi", "numba", "pandas", "scipy")
 
@@ -112,3 +113,17 @@ def test_a_command_is_imported_when_it_runs() -> None:
     imported = report["imported"]
     assert isinstance(imported, list)
     assert "numba" in imported
+
+
+def test_encoding_without_a_mapping_imports_no_heavy_library(
+    febrl4_a_csv: Path, secret_file: Path, tmp_path: Path
+) -> None:
+    """A whole `linkage encode` of an export named like the schema's fields
+    runs on Arrow alone: pandas is imported only to apply a mapping."""
+    out = tmp_path / "a.lnk"
+    args = ["encode", str(febrl4_a_csv), "--schema", str(FEBRL4_SCHEMA)]
+    args += ["--secret-file", str(secret_file), "--out", str(out)]
+    report = run_fresh(args)
+    assert report["code"] is None  # click's main returns None on success.
+    assert out.exists()
+    assert report["imported"] == []
