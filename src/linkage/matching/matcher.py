@@ -372,11 +372,16 @@ class Matcher:
     def candidates(self, threshold: float) -> CandidatePairs:
         """The pairs of records, across parties (and within, for dedup), >= t:
         every one, or those LSH blocking finds (see ``settings.blocking``)."""
-        if self.settings.blocking != "none":
+        if self.settings.blocking == "none":
+            return self._all_pair_candidates(threshold)
+        # A cluster compares LSH tables: with one, use them.
+        forced = self.settings.blocking == "lsh" or self.settings.scheduler is not None
+        # Otherwise plan only where a plan could choose LSH: planning compares
+        # a sample of records with every record (about a tenth of a 100k x 50k
+        # link's time), for nothing where all-pairs is quick anyway.
+        if forced or LshPlan.may_be_worthwhile(self._all_pairs()):
             plan = self.lsh_plan(threshold)
-            chosen = self.settings.blocking == "lsh" or plan.worthwhile
-            # A cluster compares LSH tables: with one, use them.
-            if chosen or self.settings.scheduler is not None:
+            if forced or plan.worthwhile:
                 return self._with_view_pairs(self._lsh_candidates(plan), threshold)
         return self._all_pair_candidates(threshold)
 
