@@ -18,6 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -116,13 +117,23 @@ class MatchSettings:
 
 @dataclass
 class MatchResult:
-    """What a linkage produced, and what it rests on."""
+    """What a linkage produced, and what it rests on.
+
+    ``best_scores`` gives the best-match scores of :attr:`best`; they are
+    computed when first asked for, since only a report shows them when the
+    threshold is fixed.
+    """
 
     matches: pd.DataFrame
     choice: ThresholdChoice
-    best: npt.NDArray[np.float64]
+    best_scores: Callable[[], npt.NDArray[np.float64]] = field(repr=False)
     stats: dict[str, int | float | str] = field(default_factory=dict)
     model: FellegiSunterResult | None = None  # The probabilistic method's model.
+
+    @cached_property
+    def best(self) -> npt.NDArray[np.float64]:
+        """The best-match scores the threshold was (or could be) chosen from."""
+        return self.best_scores()
 
     def for_party(self, name: str) -> pd.DataFrame:
         """One party's rows only: what that agency may receive."""
@@ -161,10 +172,19 @@ class Matcher:
     def run(self) -> MatchResult:
         """Choose the threshold, find candidates, solve, and assign match IDs."""
         started = time.perf_counter()
-        best, choice = self._reference_scores()
         if self.settings.threshold == "auto":
+            best, choice = self._reference_scores()
             one_to_one = not self.settings.dedup
             self._shift = self.views.shifts(choice.threshold, one_to_one=one_to_one)
+
+            def best_scores() -> npt.NDArray[np.float64]:
+                return best
+
+        else:
+            # A fixed threshold needs no scores (about a tenth of a 100k x 50k
+            # link's time): they are scored only if the result is asked for them.
+            choice = fixed_threshold(float(self.settings.threshold))
+            best_scores = self._first_scores
         model = None
         if self.settings.method == "probabilistic":
             linked = self._link_probabilistically(choice)
@@ -198,7 +218,11 @@ class Matcher:
             "seconds": round(time.perf_counter() - started, 2),
         }
         return MatchResult(
-            matches=matches, choice=choice, best=best, stats=stats, model=model
+            matches=matches,
+            choice=choice,
+            best_scores=best_scores,
+            stats=stats,
+            model=model,
         )
 
     def _link_probabilistically(self, choice: ThresholdChoice) -> ProbabilisticLink:
@@ -266,11 +290,15 @@ class Matcher:
         first: tuple[npt.NDArray[np.float64], ThresholdChoice] | None = None
         for best in self._score_distributions():
             choice = self.threshold(best)
-            if choice.method != "default" or self.settings.threshold != "auto":
+            if choice.method != "default":
                 return best, choice
             first = first or (best, choice)
         assert first is not None  # Whole CLKs, or else at least one view.
         return first
+
+    def _first_scores(self) -> npt.NDArray[np.float64]:
+        """The scores a fixed threshold's report shows: the first distribution."""
+        return next(self._score_distributions())
 
     def _score_distributions(self) -> Iterator[npt.NDArray[np.float64]]:
         """Best-match scores of the whole CLKs, then of each view in use, the

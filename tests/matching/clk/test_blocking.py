@@ -197,3 +197,29 @@ def test_automatic_blocking_plans_only_where_lsh_can_pay(
     assert planned == []
     Matcher(parties, MatchSettings(threshold=THRESHOLD, blocking="lsh")).run()
     assert planned == [THRESHOLD]
+
+
+def test_a_fixed_threshold_scores_best_matches_only_when_asked(
+    encoded: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The best-match scores choose an automatic threshold; a fixed one needs
+    them only for a report, so they are scored when first asked for, the
+    same scores as before."""
+    parties = load_parties([encoded["health"], encoded["tax"]])
+    expected = Matcher(parties, MatchSettings(threshold=THRESHOLD)).best_match_scores()
+    calls: list[int] = []
+    scores = Matcher.best_match_scores
+
+    def counted(self: Matcher) -> npt.NDArray[np.float64]:
+        calls.append(1)
+        return scores(self)
+
+    monkeypatch.setattr(Matcher, "best_match_scores", counted)
+    result = Matcher(parties, MatchSettings(threshold=THRESHOLD)).run()
+    assert calls == []
+    assert np.array_equal(result.best, expected)
+    assert np.array_equal(result.best, expected)
+    assert calls == [1]
+    auto = Matcher(parties, MatchSettings()).run()
+    assert calls == [1, 1]
+    assert np.array_equal(auto.best, expected)
