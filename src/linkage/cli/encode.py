@@ -136,12 +136,11 @@ def encode(
         from linkage.encoding.mapping_file import load_mapping
 
         mapping = load_mapping(mapping_path)
-    total = count_rows(records)
-    show = (
-        progress
-        if progress is not None
-        else (total >= _PROGRESS_MIN_ROWS and sys.stderr.isatty())
-    )
+    show = progress if progress is not None else sys.stderr.isatty()
+    # Counting reads the whole file once more: only for a bar that shows.
+    total = count_rows(records) if show else 0
+    if progress is None:
+        show = show and total >= _PROGRESS_MIN_ROWS
     with click.progressbar(
         length=total, label="Encoding", file=sys.stderr, hidden=not show
     ) as bar:
