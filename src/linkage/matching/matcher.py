@@ -14,16 +14,17 @@ One object does one linkage, in four steps an operator can follow:
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from linkage.errors import InputError
 from linkage.formats.extension import WHOLE_CLK
@@ -64,10 +65,17 @@ from linkage.matching.threshold import (
 )
 from linkage.matching.views import ViewPlan
 
+# pandas takes about 0.3 s to import and `linkage match` writes its groups
+# without it: only MatchResult.matches and for_party import it.
+if TYPE_CHECKING:
+    import pandas as pd
+
 Solver = Literal["greedy", "optimal"]
 Method = Literal["clk", "probabilistic"]
 Blocking = Literal["auto", "lsh", "none"]
-MATCH_COLUMNS = ["match_id", "party", "pseudonym", "score"]
+MATCH_COLUMNS = ("match_id", "party", "pseudonym", "score")
+#: What each agency receives of its own rows.
+PARTY_COLUMNS = ("pseudonym", "match_id", "score")
 _DEDUP_MARGIN = 0.1  # Dedup candidates reach this far below the threshold.
 _UNRELATED_PAIRS = 200_000  # Random pairs that show the scores of unrelated records.
 _UNRELATED_SHARE = 0.001  # Share of random pairs the dedup floor may let in.
@@ -115,6 +123,60 @@ class MatchSettings:
     candidate_threshold: float | None = None
 
 
+@dataclass(frozen=True)
+class MatchRows:
+    """The groups: one row per grouped record, sorted by match ID, party and
+    pseudonym, in the columns of :data:`MATCH_COLUMNS`."""
+
+    match_id: list[str]
+    party: list[str]
+    pseudonym: list[str]
+    score: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.match_id)
+
+    def column(self, name: str) -> Sequence[object]:
+        """One column's values, by its name in :data:`MATCH_COLUMNS`."""
+        values: Sequence[object] = getattr(self, name)
+        return values
+
+    def of_party(self, name: str) -> MatchRows:
+        """Only the rows of party ``name``, in the same order."""
+        keep = [i for i, party in enumerate(self.party) if party == name]
+        return MatchRows(
+            [self.match_id[i] for i in keep],
+            [self.party[i] for i in keep],
+            [self.pseudonym[i] for i in keep],
+            self.score[keep],
+        )
+
+    def frame(self, columns: Sequence[str] = MATCH_COLUMNS) -> pd.DataFrame:
+        """These rows as a pandas frame with ``columns``."""
+        import pandas as pd
+
+        return pd.DataFrame({name: self.column(name) for name in columns})
+
+    def write_csv(
+        self, binary: IO[bytes], columns: Sequence[str] = MATCH_COLUMNS
+    ) -> None:
+        """Write ``columns`` as CSV, byte for byte as pandas' ``to_csv`` of
+        :meth:`frame` without its index writes them (minimal quoting, ``\\n``
+        line ends, scores in their shortest round-trip form)."""
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
+        values = [
+            [repr(float(v)) for v in self.score]
+            if name == "score"
+            else self.column(name)
+            for name in columns
+        ]
+        writer.writerows(zip(*values, strict=True))
+        text.flush()
+        text.detach()
+
+
 @dataclass
 class MatchResult:
     """What a linkage produced, and what it rests on.
@@ -124,7 +186,7 @@ class MatchResult:
     threshold is fixed.
     """
 
-    matches: pd.DataFrame
+    rows: MatchRows
     choice: ThresholdChoice
     best_scores: Callable[[], npt.NDArray[np.float64]] = field(repr=False)
     stats: dict[str, int | float | str] = field(default_factory=dict)
@@ -135,10 +197,14 @@ class MatchResult:
         """The best-match scores the threshold was (or could be) chosen from."""
         return self.best_scores()
 
+    @cached_property
+    def matches(self) -> pd.DataFrame:
+        """The groups as a pandas frame (columns :data:`MATCH_COLUMNS`)."""
+        return self.rows.frame()
+
     def for_party(self, name: str) -> pd.DataFrame:
         """One party's rows only: what that agency may receive."""
-        rows = self.matches[self.matches["party"] == name]
-        return rows[["pseudonym", "match_id", "score"]].reset_index(drop=True)
+        return self.rows.of_party(name).frame(PARTY_COLUMNS)
 
 
 class Matcher:
@@ -193,7 +259,7 @@ class Matcher:
         else:
             candidates = self._floor_candidates(choice)
             labels = self.solve(candidates, choice.threshold)
-        matches = self._rows(labels, candidates)
+        rows = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {
             "method": self.settings.method,
             "parties": len(self.parties.parties),
@@ -213,12 +279,12 @@ class Matcher:
                 max(0.0, 1 - candidates.compared / self._all_pairs()), 6
             ),
             "estimated pair completeness": round(candidates.estimated_completeness, 5),
-            "groups": int(matches["match_id"].nunique()),
-            "records matched": len(matches),
+            "groups": len(set(rows.match_id)),
+            "records matched": len(rows),
             "seconds": round(time.perf_counter() - started, 2),
         }
         return MatchResult(
-            matches=matches,
+            rows=rows,
             choice=choice,
             best_scores=best_scores,
             stats=stats,
@@ -616,23 +682,28 @@ class Matcher:
 
     def _rows(
         self, labels: npt.NDArray[np.int64], candidates: CandidatePairs
-    ) -> pd.DataFrame:
+    ) -> MatchRows:
         grouped = np.flatnonzero(labels >= 0)
         if not len(grouped):
-            return pd.DataFrame({column: [] for column in MATCH_COLUMNS})
-        ids = np.array([secrets.token_hex(16) for _ in range(int(labels.max()) + 1)])
-        score = _member_scores(labels, candidates)
+            return MatchRows([], [], [], np.zeros(0))
+        ids = [secrets.token_hex(16) for _ in range(int(labels.max()) + 1)]
+        score = np.round(_member_scores(labels, candidates)[grouped], 4)
         party_names = [p.name for p in self.parties.parties]
-        pseudonyms = [self.parties.locate(int(g)) for g in grouped]
-        frame = pd.DataFrame(
-            {
-                "match_id": ids[labels[grouped]],
-                "party": [party_names[int(self.parties.party_of[g])] for g in grouped],
-                "pseudonym": [party.pseudonyms[row] for party, row in pseudonyms],
-                "score": np.round(score[grouped], 4),
-            }
+        match_id = [ids[label] for label in labels[grouped].tolist()]
+        party = [party_names[p] for p in self.parties.party_of[grouped].tolist()]
+        located = [self.parties.locate(g) for g in grouped.tolist()]
+        pseudonym = [owner.pseudonyms[row] for owner, row in located]
+        # Every record is in one group at most: the three keys tell all rows
+        # apart, so any sort gives the order pandas' sort_values gave.
+        order = sorted(
+            range(len(grouped)), key=lambda i: (match_id[i], party[i], pseudonym[i])
         )
-        return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
+        return MatchRows(
+            [match_id[i] for i in order],
+            [party[i] for i in order],
+            [pseudonym[i] for i in order],
+            score[order],
+        )
 
 
 def _describe_shifts(shifts: dict[str, float]) -> str:
