@@ -7,12 +7,14 @@ on a shared machine are noise (they are measured in benchmarks/startup.py).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import linkage
@@ -127,3 +129,23 @@ def test_encoding_without_a_mapping_imports_no_heavy_library(
     assert report["code"] is None  # click's main returns None on success.
     assert out.exists()
     assert report["imported"] == []
+
+
+def test_matching_at_a_fixed_threshold_imports_no_pandas(tmp_path: Path) -> None:
+    """A whole `linkage match` writes its groups without pandas (numba it
+    needs, and numba's first kernel call imports scipy.linalg itself)."""
+    rng = np.random.default_rng(5)
+    clks = np.packbits(rng.random((40, 1024)) < 0.4, axis=1)
+    files = []
+    for name, rows in (("a", clks[:20]), ("b", clks[10:])):
+        path = tmp_path / f"{name}.json"
+        texts = [base64.b64encode(row.tobytes()).decode() for row in rows]
+        path.write_text(json.dumps({"clks": texts}))
+        files.append(str(path))
+    out = tmp_path / "m.csv"
+    report = run_fresh(["match", *files, "--threshold", "0.8", "--out", str(out)])
+    assert report["code"] is None
+    assert len(out.read_text().splitlines()) == 1 + 2 * 10
+    imported = report["imported"]
+    assert isinstance(imported, list)
+    assert "pandas" not in imported
