@@ -29,6 +29,29 @@ def source_environment(source: Path = ROOT / "src") -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(source)}
 
 
+def run_timed(
+    command: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[float, str]:
+    """Wall seconds of one process and what it printed on stdout; exits with
+    its stderr if it fails."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        list(command),
+        cwd=cwd,
+        env=source_environment() if env is None else env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command[:4])} ... failed:\n{done.stderr}")
+    return elapsed, done.stdout
+
+
 def wall_seconds(
     command: Sequence[str],
     *,
@@ -36,20 +59,7 @@ def wall_seconds(
     cwd: Path | None = None,
 ) -> float:
     """Wall seconds of one process; exits with its stderr if it fails."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        list(command),
-        cwd=cwd,
-        env=source_environment() if env is None else env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command[:4])} ... failed:\n{done.stderr}")
-    return elapsed
+    return run_timed(command, env=env, cwd=cwd)[0]
 
 
 def best_wall_seconds(command: Sequence[str], repeat: int) -> float:
