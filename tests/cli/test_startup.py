@@ -7,16 +7,19 @@ on a shared machine are noise (they are measured in benchmarks/startup.py).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import linkage
 import linkage.cli
+from tests.conftest import FEBRL4_SCHEMA
 
 HEAVY = ("fastapi", "numba", "pandas", "scipy")
 
@@ -112,3 +115,37 @@ def test_a_command_is_imported_when_it_runs() -> None:
     imported = report["imported"]
     assert isinstance(imported, list)
     assert "numba" in imported
+
+
+def test_encoding_without_a_mapping_imports_no_heavy_library(
+    febrl4_a_csv: Path, secret_file: Path, tmp_path: Path
+) -> None:
+    """A whole `linkage encode` of an export named like the schema's fields
+    runs on Arrow alone: pandas is imported only to apply a mapping."""
+    out = tmp_path / "a.lnk"
+    args = ["encode", str(febrl4_a_csv), "--schema", str(FEBRL4_SCHEMA)]
+    args += ["--secret-file", str(secret_file), "--out", str(out)]
+    report = run_fresh(args)
+    assert report["code"] is None  # click's main returns None on success.
+    assert out.exists()
+    assert report["imported"] == []
+
+
+def test_matching_at_a_fixed_threshold_imports_no_pandas(tmp_path: Path) -> None:
+    """A whole `linkage match` writes its groups without pandas (numba it
+    needs, and numba's first kernel call imports scipy.linalg itself)."""
+    rng = np.random.default_rng(5)
+    clks = np.packbits(rng.random((40, 1024)) < 0.4, axis=1)
+    files = []
+    for name, rows in (("a", clks[:20]), ("b", clks[10:])):
+        path = tmp_path / f"{name}.json"
+        texts = [base64.b64encode(row.tobytes()).decode() for row in rows]
+        path.write_text(json.dumps({"clks": texts}))
+        files.append(str(path))
+    out = tmp_path / "m.csv"
+    report = run_fresh(["match", *files, "--threshold", "0.8", "--out", str(out)])
+    assert report["code"] is None
+    assert len(out.read_text().splitlines()) == 1 + 2 * 10
+    imported = report["imported"]
+    assert isinstance(imported, list)
+    assert "pandas" not in imported

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from hypothesis import given
@@ -22,6 +22,7 @@ from linkage.encoding.normalise import (
     NameParts,
     collapse_whitespace,
     digits_only,
+    exact_iso_date,
     first_word,
     fold_case,
     format_date,
@@ -29,6 +30,7 @@ from linkage.encoding.normalise import (
     missing_tokens,
     nfkc,
     parse_date,
+    read_date,
     reformat_date,
     remove_punctuation,
     remove_whitespace,
@@ -316,3 +318,46 @@ def test_small_helpers() -> None:
     assert zero_pad("A12", 4) == "A12"
     assert digits_only("(02) 9876-5432") == "0298765432"
     assert digits_only("٣٤") == "34"
+
+
+def _strptime_or_error(text: str, date_format: str) -> datetime | str:
+    try:
+        return datetime.strptime(text, date_format)
+    except ValueError:
+        return "error"
+
+
+def _read_or_error(text: str, date_format: str) -> datetime | str:
+    try:
+        return read_date(text, date_format)
+    except ValueError:
+        return "error"
+
+
+@pytest.mark.parametrize(
+    "year", ["0000", "0001", "0999", "1900", "2000", "2024", "9999"]
+)
+def test_iso_dates_are_read_as_strptime_reads_them(year: str) -> None:
+    """The shortcut for exact ISO dates accepts and refuses what strptime does,
+    for every month and day from 00 to 39, leap years included."""
+    for month in range(40):
+        for day in range(40):
+            text = f"{year}-{month:02d}-{day:02d}"
+            expected = _strptime_or_error(text, "%Y-%m-%d")
+            assert _read_or_error(text, "%Y-%m-%d") == expected, text
+            try:
+                mapped: date | str = parse_date(text, ["%Y-%m-%d"])
+            except ValueError:
+                mapped = "error"
+            assert mapped == (expected if expected == "error" else expected.date())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1980-2-3", " 1980-02-03", "1980-02-03 ", "1980-02-3", "１９８０-02-03",
+     "19800203", "1980/02/03", "1980-02-03T00", "+980-02-03", "1980--2-03"],
+)  # fmt: skip
+def test_other_iso_like_texts_go_to_strptime(text: str) -> None:
+    assert exact_iso_date(text, "%Y-%m-%d") is None
+    assert _read_or_error(text, "%Y-%m-%d") == _strptime_or_error(text, "%Y-%m-%d")
+    assert exact_iso_date("1980-02-03", "%Y%m%d") is None

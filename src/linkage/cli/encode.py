@@ -15,7 +15,6 @@ from linkage.cli.options import (
     vault_key_option,
 )
 from linkage.encoding.keyfiles import read_secret, read_vault_key
-from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import EncodeSummary, VaultTarget, encode_csv
 from linkage.encoding.records import count_rows
 from linkage.formats.schema import load_schema
@@ -131,13 +130,17 @@ def encode(
     vault = None
     if vault_path is not None:
         vault = VaultTarget(vault_path, read_vault_key(vault_key_file))
-    mapping = load_mapping(mapping_path) if mapping_path is not None else None
-    total = count_rows(records)
-    show = (
-        progress
-        if progress is not None
-        else (total >= _PROGRESS_MIN_ROWS and sys.stderr.isatty())
-    )
+    mapping = None
+    if mapping_path is not None:
+        # Only here: applying a mapping needs pandas, encoding without one not.
+        from linkage.encoding.mapping_file import load_mapping
+
+        mapping = load_mapping(mapping_path)
+    show = progress if progress is not None else sys.stderr.isatty()
+    # Counting reads the whole file once more: only for a bar that shows.
+    total = count_rows(records) if show else 0
+    if progress is None:
+        show = show and total >= _PROGRESS_MIN_ROWS
     with click.progressbar(
         length=total, label="Encoding", file=sys.stderr, hidden=not show
     ) as bar:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ import numpy as np
 
 from linkage.atomic import private_output
 from linkage.cli.options import existing_file, output_file
-from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
+from linkage.matching.matcher import (
+    MATCH_COLUMNS,
+    PARTY_COLUMNS,
+    Matcher,
+    MatchResult,
+    MatchRows,
+    MatchSettings,
+)
 from linkage.matching.parties import load_parties
 from linkage.matching.probabilistic import FellegiSunterResult
 from linkage.service.settings import check_dask_address
@@ -213,12 +221,14 @@ def match(
     )
     show = progress if progress is not None else sys.stderr.isatty()
     result = Matcher(parties, settings, progress=_Progress() if show else None).run()
-    _write_csv(out, result.matches)
+    _write_csv(out, result.rows)
     if per_party_dir is not None:
         per_party_dir.mkdir(parents=True, exist_ok=True)
         for party in parties.parties:
             _write_csv(
-                per_party_dir / f"{party.name}.csv", result.for_party(party.name)
+                per_party_dir / f"{party.name}.csv",
+                result.rows.of_party(party.name),
+                PARTY_COLUMNS,
             )
     if report is not None:
         from linkage.matching.report import write_report
@@ -258,9 +268,11 @@ def _write_model(path: Path, model: FellegiSunterResult) -> None:
         binary.write(json.dumps(document, indent=2, default=float).encode("utf-8"))
 
 
-def _write_csv(path: Path, frame: Any) -> None:
+def _write_csv(
+    path: Path, rows: MatchRows, columns: Sequence[str] = MATCH_COLUMNS
+) -> None:
     with private_output(path) as binary:
-        frame.to_csv(binary, index=False)
+        rows.write_csv(binary, columns)
 
 
 def _summary(

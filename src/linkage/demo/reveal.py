@@ -114,12 +114,15 @@ def reveal_one_match(
 def _a_shared_match(matches: pd.DataFrame) -> str:
     """A match ID that both the asking and the holding agency have records
     in, the one with the fewest records (as a real case would be)."""
-    parties = matches.groupby("match_id")["party"].agg(set)
-    shared = parties[parties.map(lambda held: {ASKING, HOLDING} <= held)]
-    if shared.empty:
+    # Set operations on the two parties' match IDs: a set per group, built by
+    # a Python function for each of 14,000 groups, took 0.3 s of the demo.
+    asking = set(matches.loc[matches["party"] == ASKING, "match_id"])
+    shared = asking & set(matches.loc[matches["party"] == HOLDING, "match_id"])
+    if not shared:
         raise LinkageError("the demo linkage found no police-health match")
-    sizes = matches[matches["match_id"].isin(shared.index)].groupby("match_id").size()
-    return str(sizes.sort_values(kind="stable").index[0])
+    sizes = matches["match_id"].value_counts()
+    # The smallest group; of equally small ones, the first match ID.
+    return str(min(shared, key=lambda match_id: (sizes[match_id], match_id)))
 
 
 def _key_file(out: Path, owner: str) -> Path:

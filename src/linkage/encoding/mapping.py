@@ -118,11 +118,10 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from math import isnan
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from linkage.encoding.normalise import (
     NameOrder,
@@ -133,6 +132,12 @@ from linkage.encoding.normalise import (
     split_full_name,
 )
 from linkage.errors import InputError, Problem
+
+# pandas takes about 0.3 s to import, and an export encoded without a mapping
+# (the identity mapping) never applies one: the functions that apply a mapping
+# import it when they run.
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MAPPING_VERSION",
@@ -408,6 +413,8 @@ class AgencyMapping:
         Raises:
             InputError: The frame lacks a column the mapping reads.
         """
+        import pandas as pd
+
         self.check_columns([str(column) for column in frame.columns], source)
         columns = _ColumnCache(frame)
         invalid = np.zeros(len(frame), dtype=np.bool_)
@@ -446,6 +453,8 @@ class _ColumnCache:
     def factorised(self, column: str) -> tuple[npt.NDArray[np.intp], list[str]]:
         """The codes and the unique values (as text) of ``column``."""
         if column not in self._factorised:
+            import pandas as pd
+
             codes, uniques = pd.factorize(self._frame[column], use_na_sentinel=False)
             self._factorised[column] = (codes, [_text(value) for value in uniques])
         return self._factorised[column]
@@ -479,6 +488,8 @@ def _text(value: object) -> str:
     # Frames read with keep_default_na=False hold only text; be forgiving of NaN.
     if isinstance(value, str):
         return value
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and isnan(value)):
         return ""
     return str(value)
@@ -488,6 +499,8 @@ def _map_field(
     spec: FieldMapping, columns: _ColumnCache, size: int
 ) -> tuple[npt.NDArray[np.object_], list[tuple[int, str]]]:
     """Map every row of one field; returns the values and (position, error)s."""
+    import pandas as pd
+
     if spec.constant is not None:
         value, error = spec.transform(spec.constant)
         values = np.full(size, value, dtype=object)
@@ -541,6 +554,8 @@ def _factorised_join(
         )[codes]
         both = (joined != "") & (kept != "")
         joined = np.where(both, joined + spec.join + kept, joined + kept)
+    import pandas as pd
+
     joined_codes, joined_uniques = pd.factorize(joined)
     return joined_codes, [str(value) for value in joined_uniques]
 

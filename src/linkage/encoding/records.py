@@ -18,12 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from linkage.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _BLOCK_BYTES = 8 << 20
 
@@ -45,6 +48,7 @@ class RecordChunk:
     @cached_property
     def frame(self) -> pd.DataFrame:
         """The chunk as a pandas frame of ``str`` values."""
+        # Arrow imports pandas here, only when a mapping needs a frame.
         frame: pd.DataFrame = self.batch.to_pandas()
         return frame
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from linkage.encoding.normalise import read_date
 from linkage.formats.schema import (
     DateFormat,
     EnumFormat,
@@ -145,7 +146,7 @@ def _parse_integer(spec: IntegerFormat, value: str) -> int:
 
 def _parse_date(spec: DateFormat, value: str) -> datetime:
     try:
-        return datetime.strptime(value, spec.format)
+        return read_date(value, spec.format)
     except ValueError:
         raise InvalidValue(
             f"must be a valid date in the format {spec.format!r} (got {value!r})"

@@ -14,15 +14,17 @@ One object does one linkage, in four steps an operator can follow:
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from linkage.errors import InputError
 from linkage.formats.extension import WHOLE_CLK
@@ -63,10 +65,17 @@ from linkage.matching.threshold import (
 )
 from linkage.matching.views import ViewPlan
 
+# pandas takes about 0.3 s to import and `linkage match` writes its groups
+# without it: only MatchResult.matches and for_party import it.
+if TYPE_CHECKING:
+    import pandas as pd
+
 Solver = Literal["greedy", "optimal"]
 Method = Literal["clk", "probabilistic"]
 Blocking = Literal["auto", "lsh", "none"]
-MATCH_COLUMNS = ["match_id", "party", "pseudonym", "score"]
+MATCH_COLUMNS = ("match_id", "party", "pseudonym", "score")
+#: What each agency receives of its own rows.
+PARTY_COLUMNS = ("pseudonym", "match_id", "score")
 _DEDUP_MARGIN = 0.1  # Dedup candidates reach this far below the threshold.
 _UNRELATED_PAIRS = 200_000  # Random pairs that show the scores of unrelated records.
 _UNRELATED_SHARE = 0.001  # Share of random pairs the dedup floor may let in.
@@ -114,20 +123,88 @@ class MatchSettings:
     candidate_threshold: float | None = None
 
 
+@dataclass(frozen=True)
+class MatchRows:
+    """The groups: one row per grouped record, sorted by match ID, party and
+    pseudonym, in the columns of :data:`MATCH_COLUMNS`."""
+
+    match_id: list[str]
+    party: list[str]
+    pseudonym: list[str]
+    score: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.match_id)
+
+    def column(self, name: str) -> Sequence[object]:
+        """One column's values, by its name in :data:`MATCH_COLUMNS`."""
+        values: Sequence[object] = getattr(self, name)
+        return values
+
+    def of_party(self, name: str) -> MatchRows:
+        """Only the rows of party ``name``, in the same order."""
+        keep = [i for i, party in enumerate(self.party) if party == name]
+        return MatchRows(
+            [self.match_id[i] for i in keep],
+            [self.party[i] for i in keep],
+            [self.pseudonym[i] for i in keep],
+            self.score[keep],
+        )
+
+    def frame(self, columns: Sequence[str] = MATCH_COLUMNS) -> pd.DataFrame:
+        """These rows as a pandas frame with ``columns``."""
+        import pandas as pd
+
+        return pd.DataFrame({name: self.column(name) for name in columns})
+
+    def write_csv(
+        self, binary: IO[bytes], columns: Sequence[str] = MATCH_COLUMNS
+    ) -> None:
+        """Write ``columns`` as CSV, byte for byte as pandas' ``to_csv`` of
+        :meth:`frame` without its index writes them (minimal quoting, ``\\n``
+        line ends, scores in their shortest round-trip form)."""
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
+        values = [
+            [repr(float(v)) for v in self.score]
+            if name == "score"
+            else self.column(name)
+            for name in columns
+        ]
+        writer.writerows(zip(*values, strict=True))
+        text.flush()
+        text.detach()
+
+
 @dataclass
 class MatchResult:
-    """What a linkage produced, and what it rests on."""
+    """What a linkage produced, and what it rests on.
 
-    matches: pd.DataFrame
+    ``best_scores`` gives the best-match scores of :attr:`best`; they are
+    computed when first asked for, since only a report shows them when the
+    threshold is fixed.
+    """
+
+    rows: MatchRows
     choice: ThresholdChoice
-    best: npt.NDArray[np.float64]
+    best_scores: Callable[[], npt.NDArray[np.float64]] = field(repr=False)
     stats: dict[str, int | float | str] = field(default_factory=dict)
     model: FellegiSunterResult | None = None  # The probabilistic method's model.
 
+    @cached_property
+    def best(self) -> npt.NDArray[np.float64]:
+        """The best-match scores the threshold was (or could be) chosen from."""
+        return self.best_scores()
+
+    @cached_property
+    def matches(self) -> pd.DataFrame:
+        """The groups as a pandas frame (columns :data:`MATCH_COLUMNS`)."""
+        return self.rows.frame()
+
     def for_party(self, name: str) -> pd.DataFrame:
         """One party's rows only: what that agency may receive."""
-        rows = self.matches[self.matches["party"] == name]
-        return rows[["pseudonym", "match_id", "score"]].reset_index(drop=True)
+        return self.rows.of_party(name).frame(PARTY_COLUMNS)
 
 
 class Matcher:
@@ -161,10 +238,19 @@ class Matcher:
     def run(self) -> MatchResult:
         """Choose the threshold, find candidates, solve, and assign match IDs."""
         started = time.perf_counter()
-        best, choice = self._reference_scores()
         if self.settings.threshold == "auto":
+            best, choice = self._reference_scores()
             one_to_one = not self.settings.dedup
             self._shift = self.views.shifts(choice.threshold, one_to_one=one_to_one)
+
+            def best_scores() -> npt.NDArray[np.float64]:
+                return best
+
+        else:
+            # A fixed threshold needs no scores (about a tenth of a 100k x 50k
+            # link's time): they are scored only if the result is asked for them.
+            choice = fixed_threshold(float(self.settings.threshold))
+            best_scores = self._first_scores
         model = None
         if self.settings.method == "probabilistic":
             linked = self._link_probabilistically(choice)
@@ -173,7 +259,7 @@ class Matcher:
         else:
             candidates = self._floor_candidates(choice)
             labels = self.solve(candidates, choice.threshold)
-        matches = self._rows(labels, candidates)
+        rows = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {
             "method": self.settings.method,
             "parties": len(self.parties.parties),
@@ -193,12 +279,16 @@ class Matcher:
                 max(0.0, 1 - candidates.compared / self._all_pairs()), 6
             ),
             "estimated pair completeness": round(candidates.estimated_completeness, 5),
-            "groups": int(matches["match_id"].nunique()),
-            "records matched": len(matches),
+            "groups": len(set(rows.match_id)),
+            "records matched": len(rows),
             "seconds": round(time.perf_counter() - started, 2),
         }
         return MatchResult(
-            matches=matches, choice=choice, best=best, stats=stats, model=model
+            rows=rows,
+            choice=choice,
+            best_scores=best_scores,
+            stats=stats,
+            model=model,
         )
 
     def _link_probabilistically(self, choice: ThresholdChoice) -> ProbabilisticLink:
@@ -266,11 +356,15 @@ class Matcher:
         first: tuple[npt.NDArray[np.float64], ThresholdChoice] | None = None
         for best in self._score_distributions():
             choice = self.threshold(best)
-            if choice.method != "default" or self.settings.threshold != "auto":
+            if choice.method != "default":
                 return best, choice
             first = first or (best, choice)
         assert first is not None  # Whole CLKs, or else at least one view.
         return first
+
+    def _first_scores(self) -> npt.NDArray[np.float64]:
+        """The scores a fixed threshold's report shows: the first distribution."""
+        return next(self._score_distributions())
 
     def _score_distributions(self) -> Iterator[npt.NDArray[np.float64]]:
         """Best-match scores of the whole CLKs, then of each view in use, the
@@ -372,11 +466,16 @@ class Matcher:
     def candidates(self, threshold: float) -> CandidatePairs:
         """The pairs of records, across parties (and within, for dedup), >= t:
         every one, or those LSH blocking finds (see ``settings.blocking``)."""
-        if self.settings.blocking != "none":
+        if self.settings.blocking == "none":
+            return self._all_pair_candidates(threshold)
+        # A cluster compares LSH tables: with one, use them.
+        forced = self.settings.blocking == "lsh" or self.settings.scheduler is not None
+        # Otherwise plan only where a plan could choose LSH: planning compares
+        # a sample of records with every record (about a tenth of a 100k x 50k
+        # link's time), for nothing where all-pairs is quick anyway.
+        if forced or LshPlan.may_be_worthwhile(self._all_pairs()):
             plan = self.lsh_plan(threshold)
-            chosen = self.settings.blocking == "lsh" or plan.worthwhile
-            # A cluster compares LSH tables: with one, use them.
-            if chosen or self.settings.scheduler is not None:
+            if forced or plan.worthwhile:
                 return self._with_view_pairs(self._lsh_candidates(plan), threshold)
         return self._all_pair_candidates(threshold)
 
@@ -583,23 +682,28 @@ class Matcher:
 
     def _rows(
         self, labels: npt.NDArray[np.int64], candidates: CandidatePairs
-    ) -> pd.DataFrame:
+    ) -> MatchRows:
         grouped = np.flatnonzero(labels >= 0)
         if not len(grouped):
-            return pd.DataFrame({column: [] for column in MATCH_COLUMNS})
-        ids = np.array([secrets.token_hex(16) for _ in range(int(labels.max()) + 1)])
-        score = _member_scores(labels, candidates)
+            return MatchRows([], [], [], np.zeros(0))
+        ids = [secrets.token_hex(16) for _ in range(int(labels.max()) + 1)]
+        score = np.round(_member_scores(labels, candidates)[grouped], 4)
         party_names = [p.name for p in self.parties.parties]
-        pseudonyms = [self.parties.locate(int(g)) for g in grouped]
-        frame = pd.DataFrame(
-            {
-                "match_id": ids[labels[grouped]],
-                "party": [party_names[int(self.parties.party_of[g])] for g in grouped],
-                "pseudonym": [party.pseudonyms[row] for party, row in pseudonyms],
-                "score": np.round(score[grouped], 4),
-            }
+        match_id = [ids[label] for label in labels[grouped].tolist()]
+        party = [party_names[p] for p in self.parties.party_of[grouped].tolist()]
+        located = [self.parties.locate(g) for g in grouped.tolist()]
+        pseudonym = [owner.pseudonyms[row] for owner, row in located]
+        # Every record is in one group at most: the three keys tell all rows
+        # apart, so any sort gives the order pandas' sort_values gave.
+        order = sorted(
+            range(len(grouped)), key=lambda i: (match_id[i], party[i], pseudonym[i])
         )
-        return frame.sort_values(["match_id", "party", "pseudonym"], ignore_index=True)
+        return MatchRows(
+            [match_id[i] for i in order],
+            [party[i] for i in order],
+            [pseudonym[i] for i in order],
+            score[order],
+        )
 
 
 def _describe_shifts(shifts: dict[str, float]) -> str:

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from numba import njit
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from linkage.matching.candidates import Indices, Scores
+
+# SciPy serves the optimal solver only, and takes about 0.3 s to import
+# (scipy.optimize): the functions that use it import it when they run.
 
 Matching = tuple[Indices, Indices, Scores]
 
@@ -263,6 +263,9 @@ def _components(
     left_nodes: Indices, right_nodes: Indices
 ) -> tuple[npt.NDArray[np.int32], Indices]:
     """Component of each candidate, and each component's left and right sizes."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n_left = int(left_nodes.max()) + 1
     n_nodes = n_left + int(right_nodes.max()) + 1
     graph = coo_matrix(
@@ -296,6 +299,8 @@ def _solve_with_scipy(
     ``edges`` are the component's candidates, best first, so the first of a
     repeated pair is the one with the best score.
     """
+    from scipy.optimize import linear_sum_assignment
+
     rows, row_of = np.unique(left_nodes[edges], return_inverse=True)
     cols, col_of = np.unique(right_nodes[edges], return_inverse=True)
     cell = row_of * len(cols) + col_of

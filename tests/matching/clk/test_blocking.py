@@ -172,3 +172,54 @@ def test_the_matcher_reports_its_blocking(encoded: dict[str, Path]) -> None:
     pairs = {frozenset(g["pseudonym"]) for _, g in auto.matches.groupby("match_id")}
     lsh_pairs = {frozenset(g["pseudonym"]) for _, g in lsh.matches.groupby("match_id")}
     assert len(pairs & lsh_pairs) / len(pairs) >= 0.99
+
+
+def test_automatic_blocking_plans_only_where_lsh_can_pay(
+    encoded: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan is worthwhile only when all-pairs is modelled to take long, which
+    the number of pairs alone decides: below that, no plan is made at all."""
+    few = 2 * 6000 * 6000
+    assert not LshPlan.may_be_worthwhile(few)
+    assert LshPlan.may_be_worthwhile(10**12)
+    unused = LshPlan(16, 1, THRESHOLD, lsh_seconds=1.0, all_pairs_seconds=few * 3e-10)
+    assert not unused.worthwhile
+    planned: list[float] = []
+
+    def plan(self: Matcher, threshold: float) -> LshPlan:
+        planned.append(threshold)
+        return LshPlan(16, 1, threshold)
+
+    monkeypatch.setattr(Matcher, "lsh_plan", plan)
+    parties = load_parties([encoded["health"], encoded["tax"]])
+    auto = Matcher(parties, MatchSettings(threshold=THRESHOLD)).run()
+    assert auto.stats["blocking"] == "none (all pairs)"
+    assert planned == []
+    Matcher(parties, MatchSettings(threshold=THRESHOLD, blocking="lsh")).run()
+    assert planned == [THRESHOLD]
+
+
+def test_a_fixed_threshold_scores_best_matches_only_when_asked(
+    encoded: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The best-match scores choose an automatic threshold; a fixed one needs
+    them only for a report, so they are scored when first asked for, the
+    same scores as before."""
+    parties = load_parties([encoded["health"], encoded["tax"]])
+    expected = Matcher(parties, MatchSettings(threshold=THRESHOLD)).best_match_scores()
+    calls: list[int] = []
+    scores = Matcher.best_match_scores
+
+    def counted(self: Matcher) -> npt.NDArray[np.float64]:
+        calls.append(1)
+        return scores(self)
+
+    monkeypatch.setattr(Matcher, "best_match_scores", counted)
+    result = Matcher(parties, MatchSettings(threshold=THRESHOLD)).run()
+    assert calls == []
+    assert np.array_equal(result.best, expected)
+    assert np.array_equal(result.best, expected)
+    assert calls == [1]
+    auto = Matcher(parties, MatchSettings()).run()
+    assert calls == [1, 1]
+    assert np.array_equal(auto.best, expected)

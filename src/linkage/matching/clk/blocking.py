@@ -129,6 +129,16 @@ class LshPlan:
             and self.lsh_seconds < _AUTO_MARGIN * self.all_pairs_seconds
         )
 
+    @staticmethod
+    def may_be_worthwhile(pairs: int) -> bool:
+        """Whether a plan for ``pairs`` all-pairs comparisons can be
+        :attr:`worthwhile` at all: all-pairs must be modelled to take long.
+
+        Planning compares a sample of records with every record, so automatic
+        blocking asks this first and skips a plan it could not use.
+        """
+        return _all_pairs_seconds(pairs) > _AUTO_ALL_PAIRS_SECONDS
+
     def describe(self) -> str:
         """One sentence for the report."""
         return (
@@ -196,8 +206,13 @@ def plan_lsh(
         expected_completeness=best.expected_completeness,
         expected_comparisons=best.expected_comparisons,
         lsh_seconds=best.lsh_seconds,
-        all_pairs_seconds=pairs * _SECONDS_PER_ALL_PAIRS_PAIR,
+        all_pairs_seconds=_all_pairs_seconds(pairs),
     )
+
+
+def _all_pairs_seconds(pairs: int) -> float:
+    """The model's seconds for comparing ``pairs`` pairs with all-pairs."""
+    return pairs * _SECONDS_PER_ALL_PAIRS_PAIR
 
 
 def _option(
