@@ -4,20 +4,26 @@ sign nothing after its rotation."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from linkage.audit.chain import sign_head, verify_log
 from linkage.client import ServiceClient
+from linkage.reveal.grants import Grant, SignedGrant, verify_grant
 from linkage.reveal.keys import (
     key_id,
     load_or_create_signing_key,
     read_service_public_key,
 )
+from linkage.reveal.policy import DEFAULT_POLICY
 from linkage.service.loopback import running_service
 from linkage.storage import Store
 from linkage.storage.audit_log import read_audit_log
 from tests.conftest import RunCli
+from tests.reveal.world import build_world
 
 
 def _some_activity(data_dir: Path, name: str) -> None:
@@ -67,3 +73,40 @@ def test_a_rotated_log_verifies_with_both_keys_only(
     assert verify_log(entries, heads, keys).problem is None
     problem = verify_log(entries, forged, keys).problem
     assert problem is not None and problem.kind == "bad-signature"
+
+
+def test_grants_outstanding_at_a_rotation_are_signed_with_the_new_key(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A grant issued before the rotation and not yet answered: once the
+    service starts with the new key, the agency, now pinning only the new
+    key, fulfils it; only its key ID and signature changed."""
+    with build_world(run_cli, tmp_path, DEFAULT_POLICY) as world:
+        request_id = world.request("health")
+        world.approve_fully(request_id)
+        grant_id = world.grant_of(request_id)
+        before = Grant.from_json(json.loads(world.stored_grant(grant_id)[0]))
+    rotated = run_cli("serve", "--data-dir", world.data_dir, "--rotate-signing-key")
+    assert rotated.exit_code == 0, rotated.output
+    new_key = world.data_dir / "service-signing.pub"
+    shutil.copy(new_key, world.path("tokens/service-key.pub"))  # What agencies pin.
+    with running_service(world.data_dir) as service:
+        world.url = service.url
+        payload, signature = world.stored_grant(grant_id)
+        after = verify_grant(
+            SignedGrant(payload=payload, signature=signature),
+            read_service_public_key(new_key),
+            now=datetime.now(UTC),
+            party="health",
+            project_id=world.project_id,
+        )
+        assert after == replace(before, service_key_id=after.service_key_id)
+        assert after.service_key_id != before.service_key_id
+        fulfilled = world.fulfil(grant_id)
+        assert fulfilled.exit_code == 0, fulfilled.output
+    resigned = [
+        details
+        for _, action, details in world.audit_actions()
+        if action == "reveal.grants_resigned"
+    ]
+    assert len(resigned) == 1 and str(grant_id) in resigned[0]

@@ -66,12 +66,17 @@ def create_app(
     metrics = ServiceMetrics(store.queued_runs)
     worker = RunWorker(store, settings, audit_log, on_ended=metrics.run_ended)
     auth_failures = FailedAuthentications(audit_log, store.now)
+    reveal_desk = RevealDesk(
+        store, audit_log, signing_key, settings.policy, settings.data_dir
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             recover_interrupted_runs(store, settings)
             sweep_deleted_encodings(store, settings, audit_log)
+            # After a key rotation: agencies pin the new key only.
+            reveal_desk.resign_outstanding_grants()
             worker.start()
             flusher = asyncio.create_task(auth_failures.flush_every(_FLUSH_SECONDS))
             try:
@@ -95,9 +100,7 @@ def create_app(
     app.state.signing_key = signing_key
     app.state.audit = audit_log
     app.state.auth_failures = auth_failures
-    app.state.reveals = RevealDesk(
-        store, audit_log, signing_key, settings.policy, settings.data_dir
-    )
+    app.state.reveals = reveal_desk
     install_error_handlers(app)
     app.add_middleware(RequestLimits, settings=settings, failures=auth_failures)
     # Added last, so outermost: it sees requests the limits refuse, too.

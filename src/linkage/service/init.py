@@ -111,8 +111,10 @@ def rotate_signing_key(
     from the entry after it, heads are signed by the new key, and a verifier
     holding both public keys checks each head against the key in force. The
     old public key stays beside the new one as ``service-signing-<id>.pub``;
-    its private key is gone. Grants signed by the old key are refused by
-    agencies that pin only the new one: answer or re-issue them.
+    its private key is gone. Grants the old key signed that are not yet
+    answered are signed again with the new key when the service next starts
+    (:meth:`~linkage.service.reveals.RevealDesk.resign_outstanding_grants`),
+    since agencies pin only the new one.
 
     Raises:
         OSError: a key file cannot be written.

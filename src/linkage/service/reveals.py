@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +39,7 @@ from linkage.reveal.approvals import (
     SignedApproval,
     verify_approval,
 )
-from linkage.reveal.grants import sign_grant
+from linkage.reveal.grants import Grant, sign_grant
 from linkage.reveal.keys import (
     KeyFileError,
     key_id,
@@ -378,6 +378,34 @@ class RevealDesk:
                     self._issue(project, request, target)
                 else:
                     self._nothing_held(project, request, target)
+
+    def resign_outstanding_grants(self) -> int:
+        """Sign again, with the key in force, every grant an earlier service
+        key signed that no agency has answered; return how many.
+
+        Agencies pin the service's current key, so after a rotation they
+        would refuse such grants. Only the key ID and the signature change:
+        what was approved, by whom, and until when stay as they were. Each
+        project's re-signed grants are audited (``reveal.grants_resigned``).
+        """
+        resigned: dict[int, list[int]] = {}
+        for grant_id, payload in self._reveals.issued_grants():
+            grant = Grant.from_json(json.loads(payload))
+            if grant.service_key_id == self._key_id:
+                continue
+            signed = sign_grant(replace(grant, service_key_id=self._key_id), self._key)
+            if self._reveals.resign_grant(
+                grant_id=grant_id, payload=signed.payload, signature=signed.signature
+            ):
+                resigned.setdefault(grant.project_id, []).append(grant_id)
+        for project_id, grant_ids in resigned.items():
+            self._audit.append(
+                actor="service",
+                action="reveal.grants_resigned",
+                project_id=project_id,
+                details={"grant_ids": grant_ids, "service_key_id": self._key_id},
+            )
+        return sum(len(grant_ids) for grant_ids in resigned.values())
 
     def _nothing_held(
         self, project: Project, request: RevealRequest, target: RevealTarget

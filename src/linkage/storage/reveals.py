@@ -261,6 +261,32 @@ class RevealStore:
             ids = list(connection.scalars(query))
         return [self.find_grant(project_id=project_id, grant_id=int(i)) for i in ids]
 
+    def issued_grants(self) -> list[tuple[int, bytes]]:
+        """Every issued grant not yet answered, of every project: its ID and
+        signed payload, oldest first."""
+        query = (
+            sa.select(reveal_targets.c.id, reveal_targets.c.grant_payload)
+            .where(reveal_targets.c.state == "issued")
+            .order_by(reveal_targets.c.id)
+        )
+        with self._store.reading() as connection:
+            rows = connection.execute(query).all()
+        return [(int(row.id), bytes(row.grant_payload)) for row in rows]
+
+    def resign_grant(self, *, grant_id: int, payload: bytes, signature: bytes) -> bool:
+        """Replace an issued grant's signed payload (after the service key
+        was rotated); False if it was answered in the meantime."""
+        with self._store.transaction() as connection:
+            done = connection.execute(
+                sa.update(reveal_targets)
+                .where(
+                    reveal_targets.c.id == grant_id,
+                    reveal_targets.c.state == "issued",
+                )
+                .values(grant_payload=payload, grant_signature=signature)
+            )
+        return done.rowcount == 1
+
     def answer_grant(
         self,
         *,
