@@ -51,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from linkage.demo.files import write_exports
 from linkage.encoding.normalise import strip_accents
 
 __all__ = [
@@ -234,19 +235,15 @@ def write_demo_data(out_dir: Path, size: int, seed: int) -> dict[str, Path]:
     Returns:
         The path of each file, keyed by agency and ``"truth"``.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     population_rng, *agency_rngs = np.random.default_rng(seed).spawn(1 + len(AGENCIES))
     population = generate_population(size, population_rng)
-    paths: dict[str, Path] = {}
+    exports: dict[str, pd.DataFrame] = {}
     truths = []
     for agency, rng in zip(AGENCIES, agency_rngs, strict=True):
         export, truth = export_agency(population, agency, rng, DEFAULT_OVERLAP[agency])
-        paths[agency] = out_dir / f"{agency}.csv"
-        export.to_csv(paths[agency], index=False, lineterminator="\n")
+        exports[agency] = export
         truths.append(truth.assign(agency=agency)[["agency", "record_id", "person_id"]])
-    paths["truth"] = out_dir / "truth.csv"
-    pd.concat(truths).to_csv(paths["truth"], index=False, lineterminator="\n")
-    return paths
+    return write_exports(out_dir, exports, pd.concat(truths))
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from linkage.demo.files import write_exports
 from linkage.encoding.normalise import strip_accents
 
 __all__ = [
@@ -501,15 +502,8 @@ def write_households_data(folder: Path, size: int, seed: int) -> dict[str, Path]
     Returns:
         The path of each file, keyed by agency and ``"truth"``.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     data = generate_households(size, seed)
-    paths: dict[str, Path] = {}
-    for agency, export in data.exports.items():
-        paths[agency] = folder / f"{agency}.csv"
-        export.to_csv(paths[agency], index=False, lineterminator="\n")
-    paths["truth"] = folder / "truth.csv"
-    data.truth.to_csv(paths["truth"], index=False, lineterminator="\n")
-    return paths
+    return write_exports(folder, data.exports, data.truth)
 
 
 # Population -----------------------------------------------------------------------

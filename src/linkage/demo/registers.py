@@ -89,6 +89,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from linkage.demo.files import write_exports
+
 __all__ = [
     "REGISTER_AGENCIES",
     "RegistersData",
@@ -413,15 +415,8 @@ def write_registers_data(folder: Path, size: int, seed: int) -> dict[str, Path]:
     Returns:
         The path of each file, keyed by agency and ``"truth"``.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     data = generate_registers(size, seed)
-    paths: dict[str, Path] = {}
-    for agency, export in data.exports.items():
-        paths[agency] = folder / f"{agency}.csv"
-        export.to_csv(paths[agency], index=False, lineterminator="\n")
-    paths["truth"] = folder / "truth.csv"
-    data.truth.to_csv(paths["truth"], index=False, lineterminator="\n")
-    return paths
+    return write_exports(folder, data.exports, data.truth)
 
 
 # People --------------------------------------------------------------------------
