@@ -187,18 +187,23 @@ class RevealStore:
 
     def mark_empty(self, *, grant_id: int) -> None:
         """Close an awaiting target whose agency holds no record in the match."""
-        self._update_awaiting(grant_id, state="empty")
+        self._update_in_state(grant_id, "awaiting", state="empty")
 
-    def _update_awaiting(self, grant_id: int, **values: object) -> None:
+    def _update_in_state(
+        self, grant_id: int, current: str, /, **values: object
+    ) -> bool:
+        """Set ``values`` on the grant if it is (still) in state ``current``;
+        whether it was."""
         with self._store.transaction() as connection:
-            connection.execute(
+            done = connection.execute(
                 sa.update(reveal_targets)
                 .where(
                     reveal_targets.c.id == grant_id,
-                    reveal_targets.c.state == "awaiting",
+                    reveal_targets.c.state == current,
                 )
                 .values(**values)
             )
+        return bool(done.rowcount == 1)
 
     def issue_grant(
         self,
@@ -209,8 +214,9 @@ class RevealStore:
         expires_at: datetime,
     ) -> None:
         """Attach the signed grant to an awaiting target and mark it issued."""
-        self._update_awaiting(
+        self._update_in_state(
             grant_id,
+            "awaiting",
             state="issued",
             grant_payload=payload,
             grant_signature=signature,
@@ -276,16 +282,9 @@ class RevealStore:
     def resign_grant(self, *, grant_id: int, payload: bytes, signature: bytes) -> bool:
         """Replace an issued grant's signed payload (after the service key
         was rotated); False if it was answered in the meantime."""
-        with self._store.transaction() as connection:
-            done = connection.execute(
-                sa.update(reveal_targets)
-                .where(
-                    reveal_targets.c.id == grant_id,
-                    reveal_targets.c.state == "issued",
-                )
-                .values(grant_payload=payload, grant_signature=signature)
-            )
-        return done.rowcount == 1
+        return self._update_in_state(
+            grant_id, "issued", grant_payload=payload, grant_signature=signature
+        )
 
     def answer_grant(
         self,
@@ -300,24 +299,18 @@ class RevealStore:
         Raises:
             ConflictError: the grant is no longer issued (answered before).
         """
-        with self._store.transaction() as connection:
-            done = connection.execute(
-                sa.update(reveal_targets)
-                .where(
-                    reveal_targets.c.id == grant_id,
-                    reveal_targets.c.state == "issued",
-                )
-                .values(
-                    state=state,
-                    sealed=sealed,
-                    refusal_reason=reason,
-                    answered_at=self._store.now(),
-                )
+        answered = self._update_in_state(
+            grant_id,
+            "issued",
+            state=state,
+            sealed=sealed,
+            refusal_reason=reason,
+            answered_at=self._store.now(),
+        )
+        if not answered:
+            raise ConflictError(
+                f"grant {grant_id} was already answered; a grant is used once"
             )
-            if done.rowcount != 1:
-                raise ConflictError(
-                    f"grant {grant_id} was already answered; a grant is used once"
-                )
 
 
 def _request(
