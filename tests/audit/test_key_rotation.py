@@ -80,12 +80,15 @@ def test_grants_outstanding_at_a_rotation_are_signed_with_the_new_key(
 ) -> None:
     """A grant issued before the rotation and not yet answered: once the
     service starts with the new key, the agency, now pinning only the new
-    key, fulfils it; only its key ID and signature changed."""
+    key, fulfils it; only its key ID and signature changed. A grant whose
+    stored payload was damaged is left as it is, and the service starts."""
     with build_world(run_cli, tmp_path, DEFAULT_POLICY) as world:
-        request_id = world.request("health")
+        request_id = world.request("health", "police")
         world.approve_fully(request_id)
         grant_id = world.grant_of(request_id)
         before = Grant.from_json(json.loads(world.stored_grant(grant_id)[0]))
+        damaged = world.grant_of(request_id, party="police")
+        world.store_grant(damaged, b"{not a grant", b"no signature")
     rotated = run_cli("serve", "--data-dir", world.data_dir, "--rotate-signing-key")
     assert rotated.exit_code == 0, rotated.output
     new_key = world.data_dir / "service-signing.pub"
@@ -104,9 +107,11 @@ def test_grants_outstanding_at_a_rotation_are_signed_with_the_new_key(
         assert after.service_key_id != before.service_key_id
         fulfilled = world.fulfil(grant_id)
         assert fulfilled.exit_code == 0, fulfilled.output
+        assert world.stored_grant(damaged) == (b"{not a grant", b"no signature")
     resigned = [
         details
         for _, action, details in world.audit_actions()
         if action == "reveal.grants_resigned"
     ]
-    assert len(resigned) == 1 and str(grant_id) in resigned[0]
+    assert len(resigned) == 1
+    assert json.loads(resigned[0])["grant_ids"] == [grant_id]

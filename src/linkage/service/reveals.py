@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,7 +40,7 @@ from linkage.reveal.approvals import (
     SignedApproval,
     verify_approval,
 )
-from linkage.reveal.grants import Grant, sign_grant
+from linkage.reveal.grants import Grant, GrantRejected, sign_grant
 from linkage.reveal.keys import (
     KeyFileError,
     key_id,
@@ -64,6 +65,8 @@ from linkage.storage.audit_log import AuditLog
 from linkage.storage.reveals import RevealStore
 
 __all__ = ["RevealAsk", "RevealDesk"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -390,7 +393,13 @@ class RevealDesk:
         """
         resigned: dict[int, list[int]] = {}
         for grant_id, payload in self._reveals.issued_grants():
-            grant = Grant.from_json(json.loads(payload))
+            try:
+                grant = Grant.from_json(json.loads(payload))
+            except (ValueError, GrantRejected):
+                # Not as the service wrote it: left for agencies to refuse,
+                # not a reason to stay down.
+                logger.warning("grant %d is malformed; not signed again", grant_id)
+                continue
             if grant.service_key_id == self._key_id:
                 continue
             signed = sign_grant(replace(grant, service_key_id=self._key_id), self._key)
