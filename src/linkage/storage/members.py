@@ -6,6 +6,7 @@ One part of :class:`~linkage.storage.store.Store`.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from linkage.storage.base import (
     ConflictError,
@@ -96,11 +97,7 @@ class MembersMixin(StoreBase):
         with self.transaction() as connection:
             # Joins this transaction: the lookup and the revocation are one.
             member = self.get_member(project_id=project_id, member_id=member_id)
-            connection.execute(
-                sa.update(tokens)
-                .where(tokens.c.member_id == member_id, tokens.c.revoked_at.is_(None))
-                .values(revoked_at=self._clock())
-            )
+            self._revoke_live_tokens(connection, tokens.c.member_id == member_id)
             return member
 
     def members_of(self, *, project_id: int) -> list[Member]:
@@ -133,11 +130,7 @@ class MembersMixin(StoreBase):
         one transaction (the service is never left without an operator, nor
         with two)."""
         with self.transaction() as connection:
-            connection.execute(
-                sa.update(tokens)
-                .where(tokens.c.role == "operator", tokens.c.revoked_at.is_(None))
-                .values(revoked_at=self._clock())
-            )
+            self._revoke_live_tokens(connection, tokens.c.role == "operator")
             return self._create_token(connection, "operator", None, None)
 
     def reissue_member_token(self, *, project_id: int, member_id: int) -> str:
@@ -149,11 +142,7 @@ class MembersMixin(StoreBase):
         """
         with self.transaction() as connection:
             member = self.get_member(project_id=project_id, member_id=member_id)
-            connection.execute(
-                sa.update(tokens)
-                .where(tokens.c.member_id == member_id, tokens.c.revoked_at.is_(None))
-                .values(revoked_at=self._clock())
-            )
+            self._revoke_live_tokens(connection, tokens.c.member_id == member_id)
             return self._create_token(
                 connection, member.role, project_id, None, member_id
             )
@@ -169,14 +158,21 @@ class MembersMixin(StoreBase):
         """
         with self.transaction() as connection:
             self._party(connection, project_id, party_id)
-            connection.execute(
-                sa.update(tokens)
-                .where(
-                    tokens.c.role == "party",
-                    tokens.c.project_id == project_id,
-                    tokens.c.party_id == party_id,
-                    tokens.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=self._clock())
+            self._revoke_live_tokens(
+                connection,
+                tokens.c.role == "party",
+                tokens.c.project_id == project_id,
+                tokens.c.party_id == party_id,
             )
             return self._create_token(connection, "party", project_id, party_id)
+
+    def _revoke_live_tokens(
+        self, connection: Connection, *which: sa.ColumnElement[bool]
+    ) -> None:
+        """Revoke, now, the tokens that match ``which`` and are not revoked
+        yet (inside the caller's transaction)."""
+        connection.execute(
+            sa.update(tokens)
+            .where(*which, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=self._clock())
+        )
