@@ -71,22 +71,6 @@ def test_well_separated_groups_keep_the_valley() -> None:
     assert choice.non_match_end is None
 
 
-def test_one_to_one_linkage_counts_only_unmatched_records_as_competitors() -> None:
-    """Where each record links at most once, records whose match scores
-    higher never take a non-match: the end moves down, but never into the
-    pile's body."""
-    best, _ = _diffused_like(3000, 2000, seed=5)
-    shared = choose_threshold(best)
-    alone = choose_threshold(best, one_to_one=True)
-    assert alone.method == "non-match pile"
-    assert "only records without a match" in alone.explanation
-    assert "only records without a match" not in shared.explanation
-    assert alone.threshold <= shared.threshold
-    pile = fit_non_matches(np.sort(best[(best > 0) & (best < 1)]), alone.modes[0])
-    assert pile is not None
-    assert alone.threshold >= pile.location + 2 * pile.scale - 0.001
-
-
 def test_a_second_model_gets_its_candidates_from_the_valley() -> None:
     """The probabilistic method re-scores whole-encoding candidates; it takes
     them from the valley, not from the pile's lower end."""

@@ -19,7 +19,7 @@ import io
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Literal
 
@@ -43,6 +43,7 @@ from linkage.matching.clk.blocking import (
     run_lsh,
 )
 from linkage.matching.clk.similarity import best_scores, dice, iter_candidates
+from linkage.matching.one_to_one import SampledSide
 from linkage.matching.parties import PartySet
 from linkage.matching.probabilistic import FellegiSunterResult
 from linkage.matching.probabilistic.link import (
@@ -54,6 +55,7 @@ from linkage.matching.probabilistic.link import (
 from linkage.matching.sampling import (
     SAMPLE_ROWS,
     SAMPLE_SEED,
+    ScoreSample,
     best_against_halves,
     pool_halves,
     sample_rows,
@@ -239,7 +241,8 @@ class Matcher:
         """Choose the threshold, find candidates, solve, and assign match IDs."""
         started = time.perf_counter()
         if self.settings.threshold == "auto":
-            best, choice = self._reference_scores()
+            sample, choice = self._reference_scores()
+            best = sample.pooled
             one_to_one = not self.settings.dedup
             self._shift = self.views.shifts(choice.threshold, one_to_one=one_to_one)
 
@@ -337,44 +340,77 @@ class Matcher:
         best match, the other the best of records that are (mostly) not its
         match. Both go into the distribution.
         """
+        return self._whole_clk_sample(one_to_one=False).pooled
+
+    def _whole_clk_sample(self, *, one_to_one: bool) -> ScoreSample:
+        """:meth:`best_match_scores`; with ``one_to_one``, also each party
+        compared on the whole CLK as a side for the threshold."""
         rng = np.random.default_rng(SAMPLE_SEED)
-        pooled = []
-        for number in range(len(self.parties.parties)):
+        count = len(self.parties.parties)
+        # Both directions of a two-party link tell the same story: the
+        # histogram shows one, but the sides of one-to-one linkage need both.
+        one_direction = count == 2 and not self.settings.dedup
+        pooled: list[npt.NDArray[np.float64]] = []
+        sides: dict[int, SampledSide] = {}
+        for number in range(count):
             others = self._other_clks(number)
             if others is None and not self.settings.dedup:
                 continue  # Compared with every other party on views only.
-            pooled.append(pool_halves(*self._half_scores(number, others, rng)))
-            if len(self.parties.parties) == 2 and not self.settings.dedup:
-                break  # Both directions of a two-party link tell the same story.
-        return np.concatenate(pooled)
+            if pooled and one_direction and not one_to_one:
+                break
+            halves = self._half_scores(number, others, rng)
+            if not (pooled and one_direction):
+                pooled.append(pool_halves(*halves))
+            if one_to_one:
+                sides[number] = SampledSide(len(self.views.clks(number)), *halves)
+        if not one_to_one:
+            return ScoreSample(np.concatenate(pooled))
+        return ScoreSample(np.concatenate(pooled), self._with_partners(sides))
 
-    def _reference_scores(self) -> tuple[npt.NDArray[np.float64], ThresholdChoice]:
+    def _with_partners(self, sides: dict[int, SampledSide]) -> tuple[SampledSide, ...]:
+        """The sides, each naming the sides it is compared with on whole CLKs."""
+        numbers = list(sides)
+        return tuple(
+            replace(
+                side,
+                partners=tuple(
+                    at
+                    for at, other in enumerate(numbers)
+                    if other != number
+                    and self.views.view_of(number, other) == WHOLE_CLK
+                ),
+            )
+            for number, side in sides.items()
+        )
+
+    def _reference_scores(self) -> tuple[ScoreSample, ThresholdChoice]:
         """The best-match scores the shared threshold is chosen from, and the
         choice: the first of :meth:`_score_distributions` whose scores show
         the matches apart from the non-matches (few parties with few people
         in common may show their links only on a view), else the first."""
-        first: tuple[npt.NDArray[np.float64], ThresholdChoice] | None = None
-        for best in self._score_distributions():
-            choice = self.threshold(best)
+        first: tuple[ScoreSample, ThresholdChoice] | None = None
+        one_to_one = not self.settings.dedup
+        for sample in self._score_distributions(one_to_one=one_to_one):
+            choice = self.threshold(sample)
             if choice.method != "default":
-                return best, choice
-            first = first or (best, choice)
+                return sample, choice
+            first = first or (sample, choice)
         assert first is not None  # Whole CLKs, or else at least one view.
         return first
 
     def _first_scores(self) -> npt.NDArray[np.float64]:
         """The scores a fixed threshold's report shows: the first distribution."""
-        return next(self._score_distributions())
+        return next(self._score_distributions(one_to_one=False)).pooled
 
-    def _score_distributions(self) -> Iterator[npt.NDArray[np.float64]]:
+    def _score_distributions(self, *, one_to_one: bool) -> Iterator[ScoreSample]:
         """Best-match scores of the whole CLKs, then of each view in use, the
         most used first. Where every two parties are compared on a view, the
         whole CLKs show no links across parties and are left out."""
         if not self.views.all_across_on_views(len(self.parties.parties)):
-            yield self.best_match_scores()
+            yield self._whole_clk_sample(one_to_one=one_to_one)
         rng = np.random.default_rng(SAMPLE_SEED)
         for view in self.views.views_in_use():
-            yield self.views.best_scores(view, rng)
+            yield self.views.best_scores(view, rng, one_to_one=one_to_one)
 
     def _half_scores(
         self,
@@ -451,15 +487,15 @@ class Matcher:
         scores = dice(clks[left[distinct]], clks[right[distinct]])
         return float(np.quantile(scores, 1 - _UNRELATED_SHARE)) if len(scores) else 0.0
 
-    def threshold(self, best: npt.NDArray[np.float64]) -> ThresholdChoice:
-        """The settings' fixed threshold, or one chosen from ``best``."""
+    def threshold(self, sample: ScoreSample) -> ThresholdChoice:
+        """The settings' fixed threshold, or one chosen from ``sample``."""
         if self.settings.threshold == "auto":
             # Across three or more parties a false link spreads through the
             # groups it joins, so the threshold stays at the valley's bottom.
             return choose_threshold(
-                best,
+                sample.pooled,
                 prefer_fit=len(self.parties.parties) <= 2,
-                one_to_one=not self.settings.dedup,
+                one_to_one=sample.sides,
             )
         return fixed_threshold(float(self.settings.threshold))
 

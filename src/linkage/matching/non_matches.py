@@ -57,26 +57,18 @@ class NonMatchFit:
         standard = (np.asarray(score, dtype=np.float64) - self.location) / self.scale
         return np.exp(-np.exp(-standard))
 
-    def end(
-        self, sorted_scores: NDArray[np.float64], competing: float = 1.0
-    ) -> float | None:
+    def end(self, sorted_scores: NDArray[np.float64]) -> float | None:
         """The lowest score, at or above the pile's mode, where the fitted
         pile holds at most half of the records nearby (within one scale of
-        the pile, or 0.005); None if it never does.
-
-        ``competing``: the share of the pile's records that can become false
-        links (all, by default).
-        """
+        the pile, or 0.005); None if it never does."""
         window = max(_MIN_WINDOW, self.scale)
         for score in np.arange(self.location, 1.0, _STEP):
             low, high = score - window, score + window
             nearby = np.searchsorted(sorted_scores, high) - np.searchsorted(
                 sorted_scores, low
             )
-            expected = (
-                competing
-                * self.records
-                * float(self.share_below(high) - self.share_below(low))
+            expected = self.records * float(
+                self.share_below(high) - self.share_below(low)
             )
             if nearby > 0 and expected <= 0.5 * nearby:
                 return float(score)

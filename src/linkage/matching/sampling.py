@@ -9,10 +9,13 @@ records that are (mostly) not its match.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
 from linkage.matching.clk.similarity import best_scores
+from linkage.matching.one_to_one import SampledSide
 
 Scores = npt.NDArray[np.float64]
 
@@ -49,3 +52,20 @@ def pool_halves(first: Scores, second: Scores) -> Scores:
     """Both halves' scores in one distribution: per record the better (its
     match, if it has one) and the other (its best non-match)."""
     return np.concatenate([np.maximum(first, second), np.minimum(first, second)])
+
+
+@dataclass(frozen=True)
+class ScoreSample:
+    """Best-match scores a threshold is chosen from.
+
+    Attributes:
+        pooled: Both halves' scores of every sample (:func:`pool_halves`):
+            the histogram the threshold is read from.
+        sides: For linkage where each record links at most one record of
+            each other party, each direction sampled (a party against the
+            records it may link), both directions of every pair of parties;
+            None with dedup.
+    """
+
+    pooled: Scores
+    sides: tuple[SampledSide, ...] | None = None

@@ -42,12 +42,14 @@ step is deterministic.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from linkage.matching.non_matches import fit_non_matches
+from linkage.matching.one_to_one import SampledSide, end_of_false_links
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -79,7 +81,6 @@ _MIN_SD = 0.05  # Floor on a group's spread (logit scale) so EM cannot collapse.
 _EM_STEPS = 500
 _EM_TOLERANCE = 1e-9
 _SEED_QUANTILES = (0.5, 0.8, 0.95)  # EM also starts from these cuts.
-_LEAST_COMPETING = 0.1  # Share of the non-match pile always counted as competing.
 _BODY_SCALES = 2.0  # The pile's end lies at least this many scales above its mode.
 
 
@@ -165,7 +166,7 @@ def choose_threshold(
     *,
     bins: int = 100,
     prefer_fit: bool = True,
-    one_to_one: bool = False,
+    one_to_one: Sequence[SampledSide] | None = None,
 ) -> ThresholdChoice:
     """Choose the Dice threshold from each record's best-match score alone.
 
@@ -177,9 +178,11 @@ def choose_threshold(
             the valley and lies below its bottom (recovers the tail of the
             matches). Pass False where a false match costs more than a missed
             one, e.g. when groups are built across many parties.
-        one_to_one: each record links at most one record of each other
-            party (no dedup): records with a match do not compete for false
-            links, which lowers the end of the non-match pile.
+        one_to_one: where each record links at most one record of each
+            other party (no dedup), the samples ``best`` was drawn from: a
+            record with a match does not take a false link, so the pile ends
+            where false links would start to outnumber true ones
+            (:mod:`linkage.matching.one_to_one`), lower than otherwise.
 
     Raises:
         ValueError: ``best`` is empty, not one-dimensional, or holds a value
@@ -247,7 +250,7 @@ def _from_distribution(
     middle: NDArray[np.float64],
     base: ThresholdChoice,
     prefer_fit: bool,
-    one_to_one: bool,
+    one_to_one: Sequence[SampledSide] | None,
 ) -> ThresholdChoice:
     density = _Density.of(middle)
     valley = density.deepest_valley()
@@ -277,7 +280,7 @@ def _from_distribution(
         threshold=threshold,
         method=method,
         explanation=(
-            _explain_pile(scores, threshold, valley, one_to_one)
+            _explain_pile(scores, threshold, valley, one_to_one is not None)
             if method == "non-match pile"
             else _explain_two_groups(
                 scores, threshold, valley, crossing, agrees, method
@@ -290,23 +293,23 @@ def _from_distribution(
 
 
 def _end_of_non_matches(
-    middle: NDArray[np.float64], valley: _Valley, one_to_one: bool
+    middle: NDArray[np.float64],
+    valley: _Valley,
+    one_to_one: Sequence[SampledSide] | None,
 ) -> float | None:
     """Where the fitted pile of non-match scores ends, if below the valley.
 
     With ``one_to_one`` linkage a record links at most one record of each
     other party, so a record whose match scores higher never takes a
-    non-match: only the records without a match compete for false links.
+    non-match: the pile ends where false links would start to outnumber
+    true ones (:func:`~linkage.matching.one_to_one.end_of_false_links`).
     """
     ordered = np.sort(middle)
     fit = fit_non_matches(ordered, valley.low_peak)
     if fit is None:
         return None
-    competing = 1.0
-    if one_to_one:
-        unmatched = fit.records - (len(ordered) - fit.records)
-        competing = max(unmatched / fit.records, _LEAST_COMPETING)
-    end = fit.end(ordered, competing)
+    estimate = None if one_to_one is None else end_of_false_links(one_to_one)
+    end = fit.end(ordered) if estimate is None else estimate.threshold
     if end is None or end >= valley.location:
         return None
     # Never inside the pile's body: there a record is still likelier a
@@ -391,8 +394,8 @@ def _explain_pile(
     scores: NDArray[np.float64], threshold: float, valley: _Valley, one_to_one: bool
 ) -> str:
     counted = (
-        ", counting only records without a match, as each record links at "
-        "most one record of each other agency"
+        ", or, as each record links at most one record of each other agency, "
+        "where false links would start to outnumber true ones"
         if one_to_one
         else ""
     )

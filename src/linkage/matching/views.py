@@ -19,10 +19,11 @@ import numpy.typing as npt
 
 from linkage.formats.clkfile import EncodingView
 from linkage.formats.extension import WHOLE_CLK
+from linkage.matching.one_to_one import SampledSide
 from linkage.matching.parties import Party, PartySet
 from linkage.matching.sampling import (
     SAMPLE_SEED,
-    Scores,
+    ScoreSample,
     best_against_halves,
     pool_halves,
 )
@@ -70,18 +71,28 @@ class ViewPlan:
         counts = Counter(self.pair_view.values())
         return sorted(counts, key=lambda view: (-counts[view], view))
 
-    def best_scores(self, view: str, rng: np.random.Generator) -> Scores:
+    def best_scores(
+        self, view: str, rng: np.random.Generator, *, one_to_one: bool = False
+    ) -> ScoreSample:
         """Sampled best-match scores (:mod:`linkage.matching.sampling`) of the
-        pairs of parties compared on ``view``."""
-        return np.concatenate(
-            [
-                pool_halves(
-                    *best_against_halves(self.clks(i, view), self.clks(j, view), rng)
-                )
-                for (i, j), name in sorted(self.pair_view.items())
-                if name == view
-            ]
-        )
+        pairs of parties compared on ``view``; with ``one_to_one``, also each
+        pair's other direction, as sides for the threshold."""
+        pairs = sorted(pair for pair, name in self.pair_view.items() if name == view)
+        halves = [
+            best_against_halves(self.clks(i, view), self.clks(j, view), rng)
+            for i, j in pairs
+        ]
+        pooled = np.concatenate([pool_halves(*scores) for scores in halves])
+        if not one_to_one:
+            return ScoreSample(pooled)
+        sides: list[SampledSide] = []
+        for (i, j), (first, second) in zip(pairs, halves, strict=True):
+            back = best_against_halves(self.clks(j, view), self.clks(i, view), rng)
+            here = len(sides)
+            records = len(self.clks(i, view))
+            sides.append(SampledSide(records, first, second, (here + 1,)))
+            sides.append(SampledSide(len(self.clks(j, view)), *back, (here,)))
+        return ScoreSample(pooled, tuple(sides))
 
     def shifts(self, threshold: float, *, one_to_one: bool) -> dict[str, float]:
         """For each view some pairs are compared on: how far its scores are
@@ -91,8 +102,9 @@ class ViewPlan:
         rng = np.random.default_rng(SAMPLE_SEED)
         shifts = {}
         for view in self.views_in_use():
+            sample = self.best_scores(view, rng, one_to_one=one_to_one)
             own = choose_threshold(
-                self.best_scores(view, rng), prefer_fit=False, one_to_one=one_to_one
+                sample.pooled, prefer_fit=False, one_to_one=sample.sides
             )
             if own.method != "default":
                 shifts[view] = round(threshold - own.threshold, 4)

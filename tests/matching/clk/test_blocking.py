@@ -26,6 +26,7 @@ from linkage.matching.clk.blocking import (
 from linkage.matching.clk.similarity import iter_candidates, popcounts
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
+from linkage.matching.sampling import ScoreSample
 from tests.conftest import CONFIGS, encode_demo_agencies
 
 THRESHOLD = 0.8
@@ -208,13 +209,13 @@ def test_a_fixed_threshold_scores_best_matches_only_when_asked(
     parties = load_parties([encoded["health"], encoded["tax"]])
     expected = Matcher(parties, MatchSettings(threshold=THRESHOLD)).best_match_scores()
     calls: list[int] = []
-    scores = Matcher.best_match_scores
+    sample = Matcher._whole_clk_sample
 
-    def counted(self: Matcher) -> npt.NDArray[np.float64]:
+    def counted(self: Matcher, *, one_to_one: bool) -> ScoreSample:
         calls.append(1)
-        return scores(self)
+        return sample(self, one_to_one=one_to_one)
 
-    monkeypatch.setattr(Matcher, "best_match_scores", counted)
+    monkeypatch.setattr(Matcher, "_whole_clk_sample", counted)
     result = Matcher(parties, MatchSettings(threshold=THRESHOLD)).run()
     assert calls == []
     assert np.array_equal(result.best, expected)
