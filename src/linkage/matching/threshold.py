@@ -393,18 +393,18 @@ def _two_groups(scores: NDArray[np.float64], threshold: float, valley: _Valley) 
 def _explain_pile(
     scores: NDArray[np.float64], threshold: float, valley: _Valley, one_to_one: bool
 ) -> str:
-    counted = (
-        ", or, as each record links at most one record of each other agency, "
-        "where false links would start to outnumber true ones"
+    where = (
+        "as each record links at most one record of each other agency, a "
+        "lower threshold would add more false links than true ones"
         if one_to_one
-        else ""
+        else "a fit of it holds at most half the records nearby"
     )
     return (
         f"{_two_groups(scores, threshold, valley)} The non-matches' scores pile "
         f"up tightly around {_fmt(valley.low_peak, 2)} and the matches spread "
         f"thinly above them, so the threshold {_fmt(threshold)} is where that "
-        f"pile ends (a fit of it holds at most half the records nearby{counted}), "
-        f"below the valley's lowest point ({_fmt(valley.location)})."
+        f"pile ends ({where}), below the valley's lowest point "
+        f"({_fmt(valley.location)})."
     )
 
 
