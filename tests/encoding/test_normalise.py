@@ -6,7 +6,7 @@ import unicodedata
 from datetime import date, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import (
     FOUR_DIGIT_YEAR_FORMATS,
@@ -22,7 +22,7 @@ from linkage.encoding.normalise import (
     NameParts,
     collapse_whitespace,
     digits_only,
-    exact_iso_date,
+    exact_date,
     first_word,
     fold_case,
     format_date,
@@ -334,22 +334,35 @@ def _read_or_error(text: str, date_format: str) -> datetime | str:
         return "error"
 
 
+NUMERIC_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%m.%d.%Y", "%d-%m-%Y"]
+
+
+@pytest.mark.parametrize("date_format", NUMERIC_FORMATS)
 @pytest.mark.parametrize(
     "year", ["0000", "0001", "0999", "1900", "2000", "2024", "9999"]
 )
-def test_iso_dates_are_read_as_strptime_reads_them(year: str) -> None:
-    """The shortcut for exact ISO dates accepts and refuses what strptime does,
-    for every month and day from 00 to 39, leap years included."""
+def test_numeric_dates_are_read_as_strptime_reads_them(
+    year: str, date_format: str
+) -> None:
+    """The shortcut for dates written digit for digit accepts and refuses
+    what strptime does, for every month and day from 00 to 39, leap years
+    included, and writes them back as strftime does."""
     for month in range(40):
         for day in range(40):
-            text = f"{year}-{month:02d}-{day:02d}"
-            expected = _strptime_or_error(text, "%Y-%m-%d")
-            assert _read_or_error(text, "%Y-%m-%d") == expected, text
+            text = (
+                date_format.replace("%Y", year)
+                .replace("%m", f"{month:02d}")
+                .replace("%d", f"{day:02d}")
+            )
+            expected = _strptime_or_error(text, date_format)
+            assert _read_or_error(text, date_format) == expected, text
             try:
-                mapped: date | str = parse_date(text, ["%Y-%m-%d"])
+                mapped: date | str = parse_date(text, [date_format])
             except ValueError:
                 mapped = "error"
             assert mapped == (expected if expected == "error" else expected.date())
+            if expected != "error":
+                assert format_date(expected, date_format) == text
 
 
 @pytest.mark.parametrize(
@@ -358,6 +371,24 @@ def test_iso_dates_are_read_as_strptime_reads_them(year: str) -> None:
      "19800203", "1980/02/03", "1980-02-03T00", "+980-02-03", "1980--2-03"],
 )  # fmt: skip
 def test_other_iso_like_texts_go_to_strptime(text: str) -> None:
-    assert exact_iso_date(text, "%Y-%m-%d") is None
+    assert exact_date(text, "%Y-%m-%d") is None
     assert _read_or_error(text, "%Y-%m-%d") == _strptime_or_error(text, "%Y-%m-%d")
-    assert exact_iso_date("1980-02-03", "%Y%m%d") is None
+    assert exact_date("1980-02-03", "%Y%m%d") is None
+
+
+@pytest.mark.parametrize(
+    "date_format", ["%d %m %Y", "%dT%m%Y", "%d/%m/%y", "%d/%b/%Y", "%Y%m", "%Y{%m}%d"]
+)
+def test_formats_with_letters_spaces_or_other_directives_take_strptime(
+    date_format: str,
+) -> None:
+    assert exact_date("01/02/1980", date_format) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(NUMERIC_FORMATS),
+    st.text(alphabet="0123456789/-.٣ ", min_size=6, max_size=11),
+)
+def test_any_text_is_read_as_strptime_reads_it(date_format: str, text: str) -> None:
+    assert _read_or_error(text, date_format) == _strptime_or_error(text, date_format)
