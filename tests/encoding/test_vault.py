@@ -517,3 +517,25 @@ def test_add_after_close_is_refused(tmp_path: Path) -> None:
         pass
     with pytest.raises(VaultError, match="outside its `with` block"):
         writer.add(["a"], ["1"], [["x", "y", "z"]])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'["p2","r2","a","b","c"],["p3","r3","a","b","c"]',  # two rows, one line
+        b'["p2","r2","a","b"',  # a row cut short
+        b'"p2","r2","a","b","c"',  # not a list
+        b'["p2","r2","a","b",3]',  # not a string
+        b'["p2","r2","a","b"]',  # a field short
+        b'["p1","r9","a","b","c"]',  # a pseudonym twice
+    ],
+)
+def test_rows_the_writer_never_writes_are_refused(tmp_path: Path, line: bytes) -> None:
+    """Rows sealed with the right key but not as the writer writes them (a
+    faulty tool, or a key holder's forgery) are refused, not half-read."""
+    path = tmp_path / "odd.vault"
+    with VaultWriter(path, KEY, FIELDS) as writer:
+        writer.add(["p1"], ["r1"], [["a", "b", "c"]])
+        writer._add_line(line + b"\n")
+    with pytest.raises(VaultError, match="damaged or incomplete"):
+        Vault.open(path, KEY)
