@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from linkage.reveal.policy import DEFAULT_POLICY
-from tests.conftest import RunCli
+from tests.conftest import CONFIGS, RunCli
 from tests.reveal.world import SCHEMA, World, build_world
 
 # Each token file of the world, by the role the console shows it as.
@@ -40,6 +40,7 @@ class ConsoleWorld:
     world: World
     runs_project: int
     opened: list[Session]
+    _model_run: tuple[int, int] | None = None
 
     @property
     def url(self) -> str:
@@ -52,6 +53,13 @@ class ConsoleWorld:
     def token(self, name: str) -> str:
         """The token of ``name`` (``operator``, ``police``, ``bob``, ...)."""
         return self.world.path(f"{name}.token").read_text().strip()
+
+    def model_run(self) -> tuple[int, int]:
+        """A third project, probabilistic (hardened field groups), with one
+        completed run: its project and run IDs (made once)."""
+        if self._model_run is None:
+            self._model_run = _make_model_run(self.world)
+        return self._model_run
 
     def login(self, name: str) -> Session:
         """A logged-in console session for ``name``, without a browser
@@ -90,6 +98,36 @@ def console_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleW
         finally:
             for session in built.opened:
                 session.client.close()
+
+
+def _make_model_run(world: World) -> tuple[int, int]:
+    schema = CONFIGS / "schemas" / "demo-groups.json"
+    for agency in ("police", "health"):
+        world.local(
+            "encode", world.path(f"data/{agency}.csv"), "--schema", schema,
+            "--mapping", CONFIGS / "mappings" / f"{agency}.yaml",
+            "--secret-file", world.path("secret.key"),
+            "--out", world.path(f"{agency}-groups.lnk"), "--party", agency,
+        )  # fmt: skip
+    created = world.ok(
+        "project", "create", "console-model", "--schema", schema,
+        "--party", "police", "--party", "health", "--method", "probabilistic",
+        "--tokens-dir", world.path("model-tokens"), token="operator",
+    )  # fmt: skip
+    project = int(created.stdout.strip())
+    for agency in ("police", "health"):
+        token = world.path(f"model-tokens/{agency}.token")
+        world.ok(
+            "upload", world.path(f"{agency}-groups.lnk"), "--project", str(project),
+            "--party", agency, "--token-file", token,
+        )  # fmt: skip
+    started = world.ok("run", "start", "--project", str(project), token="operator")
+    run_id = started.stdout.strip()
+    world.ok(
+        "run", "wait", "--project", str(project), "--run", run_id,
+        "--poll", "0.2", "--timeout", "300", token="operator",
+    )  # fmt: skip
+    return project, int(run_id)
 
 
 class Session:

@@ -494,3 +494,26 @@ def test_an_oversight_member_has_no_key_and_reads_no_data_over_the_api(
             "/audit/export",
         ):
             assert olga.get(path).status_code == 403, path
+
+
+def test_the_operator_sees_the_probabilistic_model(
+    console_world: ConsoleWorld, sessions: dict[str, Session]
+) -> None:
+    """A probabilistic run's page shows m and u of every field and level,
+    the match-weight histogram and waterfalls of the closest calls: the
+    document `linkage match --model-out` writes, kept with the run."""
+    project, run_id = console_world.model_run()
+    run_page = f"/console/projects/{project}/runs/{run_id}"
+    operator = sessions["operator"]
+    page = operator.get(run_page).text
+    with httpx.Client(
+        base_url=console_world.url,
+        headers={"Authorization": f"Bearer {console_world.token('operator')}"},
+    ) as api:
+        model = api.get(f"/projects/{project}/runs/{run_id}").json()["stats"]["model"]
+    assert "The probabilistic model" in page
+    for level in model["levels"]:
+        assert f"{level['m']:.4f}" in page and f"{level['weight']:+.2f}" in page
+    assert model["closest_calls"]
+    assert page.count("<title>Waterfall of pair") == len(model["closest_calls"])
+    assert "Candidate pairs by match weight" in page

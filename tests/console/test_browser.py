@@ -205,6 +205,25 @@ def test_the_operator_watches_a_run_to_completion(
     _shot(operator, "operator-run")
 
 
+def test_the_operator_reads_the_probabilistic_model(
+    browser: Browser, console_world: ConsoleWorld
+) -> None:
+    """A probabilistic run's page: the m and u table, the match-weight
+    histogram and the waterfalls, each chart with its title."""
+    project, run_id = console_world.model_run()
+    operator = _log_in(browser, console_world, "operator")
+    operator.goto(f"{console_world.url}/console/projects/{project}/runs/{run_id}")
+    expect(
+        operator.get_by_role("heading", name="The probabilistic model")
+    ).to_be_visible()
+    table = operator.get_by_role("table", name=re.compile("m and u of each field"))
+    expect(table).to_be_visible()
+    expect(
+        operator.get_by_role("img", name=re.compile("Waterfall of pair")).first
+    ).to_be_visible()
+    _shot(operator, "operator-model")
+
+
 def test_keyboard_labels_and_contrast(
     browser: Browser, console_world: ConsoleWorld
 ) -> None:

@@ -222,27 +222,33 @@ def status(
         _print_request(client.reveal(project_id, request_id))
 
 
+def _approval_options(function: F) -> F:
+    """--key and --valid-for: what signs an approval, and for how long."""
+    function = click.option(
+        "--valid-for",
+        default="24h",
+        show_default=True,
+        metavar="DURATION",
+        help="How long your approval may be acted on (90m, 24h, 7d); agencies "
+        "refuse approvals valid for longer than they allow.",
+    )(function)
+    return click.option(
+        "--key",
+        "key_path",
+        required=True,
+        type=existing_file,
+        metavar="FILE",
+        help="Your signing key (from `linkage keygen --signing`); agencies "
+        "count your approval only if it is signed with the key they pinned "
+        "for you.",
+    )(function)
+
+
 @reveal.command("approve")
 @project_option
 @_request_option
 @_reason_option
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=existing_file,
-    metavar="FILE",
-    help="Your signing key (from `linkage keygen --signing`); agencies count "
-    "your approval only if it is signed with the key they pinned for you.",
-)
-@click.option(
-    "--valid-for",
-    default="24h",
-    show_default=True,
-    metavar="DURATION",
-    help="How long your approval may be acted on (90m, 24h, 7d); agencies "
-    "refuse approvals valid for longer than they allow.",
-)
+@_approval_options
 @server_option
 @token_option("your approver")
 def approve(
@@ -289,21 +295,7 @@ def _say_signing(statements: Sequence[RevealStatement]) -> None:
 @reveal.command("sign")
 @click.argument("statements_path", metavar="STATEMENTS", type=existing_file)
 @_reason_option
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=existing_file,
-    metavar="FILE",
-    help="Your signing key (from `linkage keygen --signing`).",
-)
-@click.option(
-    "--valid-for",
-    default="24h",
-    show_default=True,
-    metavar="DURATION",
-    help="How long your approval may be acted on (90m, 24h, 7d).",
-)
+@_approval_options
 @click.option(
     "--out",
     "out_path",

@@ -32,6 +32,7 @@ __all__ = [
     "ConsoleToken",
     "LoginRequired",
     "console_session",
+    "parse_form",
     "read_form",
     "require_role",
 ]
@@ -100,14 +101,13 @@ def require_role(token: TokenRecord, *roles: str) -> None:
         raise forbidden(f"this page is for {' or '.join(roles)} only")
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The posted form's fields, once its CSRF token matched the session's.
-
-    A form field appearing twice keeps its first value.
+async def parse_form(request: Request) -> dict[str, str]:
+    """The posted form's fields (a field sent twice keeps its first value),
+    with no check of who sent it: :func:`read_form` checks that.
 
     Raises:
-        ApiProblem: 415 for another body than a form; 403 when the CSRF
-            token is missing or wrong.
+        ApiProblem: 415 for another body than a form; 422 for a form with
+            more fields than the console's have.
     """
     if request.headers.get("content-type", "").split(";")[0].strip() != _FORM:
         raise ApiProblem(415, f"the console takes forms ({_FORM}) only")
@@ -116,7 +116,17 @@ async def read_form(request: Request) -> dict[str, str]:
         parsed = parse_qs(body, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
     except ValueError:
         raise ApiProblem(422, "the form has too many fields") from None
-    fields = {name: values[0] for name, values in parsed.items()}
+    return {name: values[0] for name, values in parsed.items()}
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted form's fields, once its CSRF token matched the session's.
+
+    Raises:
+        ApiProblem: as :func:`parse_form`; 403 when the CSRF token is
+            missing or wrong.
+    """
+    fields = await parse_form(request)
     session: ConsoleSession | None = getattr(request.state, "console_session", None)
     if session is None or not same_secret(fields.get("csrf"), session.csrf):
         raise forbidden(

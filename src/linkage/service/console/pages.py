@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Final
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -32,6 +32,7 @@ from linkage.service.console.access import (
     ConsoleProject,
     ConsoleToken,
     get_sessions,
+    parse_form,
     read_form,
     require_role,
 )
@@ -108,8 +109,23 @@ def _see_other(url: str) -> RedirectResponse:
 @router.get("/login")
 def login_form(request: Request, next: str = PREFIX) -> Response:
     """The login form: paste the token the operator gave you."""
+    return _login_page(request, next)
+
+
+def _login_page(
+    request: Request, next: str, *, status: int = 200, error: str | None = None
+) -> Response:
+    # A fresh CSRF token in the form and in a cookie only the login path sees.
     form_csrf = login_csrf()
-    response = _page(request, "login.html", None, next=_local(next), form=form_csrf)
+    response = _page(
+        request,
+        "login.html",
+        None,
+        status=status,
+        next=_local(next),
+        form=form_csrf,
+        error=error,
+    )
     _set_cookie(request, response, LOGIN_COOKIE, form_csrf, path=f"{PREFIX}/login")
     return response
 
@@ -128,18 +144,12 @@ async def login(request: Request, store: StoreDep) -> Response:
             method="POST",
             path=request.url.path,
         )
-        form_csrf = login_csrf()
-        response = _page(
+        return _login_page(
             request,
-            "login.html",
-            None,
+            fields.get("next", PREFIX),
             status=401,
-            next=_local(fields.get("next", PREFIX)),
-            form=form_csrf,
             error="That token is not valid (unknown, revoked or expired).",
         )
-        _set_cookie(request, response, LOGIN_COOKIE, form_csrf, path=f"{PREFIX}/login")
-        return response
     session_id, _ = get_sessions(request).open(hash_token(token_text))
     response = _see_other(_local(fields.get("next", PREFIX)))
     _set_cookie(request, response, SESSION_COOKIE, session_id, path=PREFIX)
@@ -151,16 +161,7 @@ async def login(request: Request, store: StoreDep) -> Response:
 
 async def _login_fields(request: Request) -> dict[str, str]:
     # No session yet: the form's CSRF token must equal the login cookie's.
-    if request.headers.get("content-type", "").split(";")[0].strip() != (
-        "application/x-www-form-urlencoded"
-    ):
-        raise ApiProblem(415, "the console takes forms only")
-    body = (await request.body()).decode("utf-8", errors="replace")
-    try:
-        parsed = parse_qs(body, keep_blank_values=True, max_num_fields=5)
-    except ValueError:
-        raise ApiProblem(422, "the form has too many fields") from None
-    fields = {name: values[0] for name, values in parsed.items()}
+    fields = await parse_form(request)
     if not same_secret(fields.get("csrf"), request.cookies.get(LOGIN_COOKIE, "")):
         raise ApiProblem(
             403, "the login form expired or came from elsewhere; load it again"
@@ -318,7 +319,12 @@ def run_page(
             float(model["threshold"]["weight"]),
         ),
         waterfalls=[
-            waterfall_svg(call) for call in (model or {}).get("closest_calls", [])
+            (
+                waterfall_svg(call),
+                f"Pair {call['pair']}: match weight {call['weight']:+.2f}, "
+                f"probability {call['probability']:.3f}",
+            )
+            for call in (model or {}).get("closest_calls", [])
         ],
         shown=_shown_stats(stats),
     )
