@@ -517,3 +517,16 @@ def test_the_operator_sees_the_probabilistic_model(
     assert model["closest_calls"]
     assert page.count("<title>Waterfall of pair") == len(model["closest_calls"])
     assert "Candidate pairs by match weight" in page
+
+
+def test_what_users_write_is_shown_as_text(
+    console_world: ConsoleWorld, sessions: dict[str, Session]
+) -> None:
+    """Markup in a request's purpose is escaped on the approver's pages (and
+    the CSP would stop an inline script anyway)."""
+    request_id = console_world.world.request(purpose="<script>alert(1)</script>")
+    base = f"/console/projects/{console_world.project}/reveals"
+    for path in (base, f"{base}/{request_id}"):
+        page = sessions["bob"].get(path).text
+        assert "<script>alert(1)</script>" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -153,9 +153,7 @@ async def login(request: Request, store: StoreDep) -> Response:
     session_id, _ = get_sessions(request).open(hash_token(token_text))
     response = _see_other(_local(fields.get("next", PREFIX)))
     _set_cookie(request, response, SESSION_COOKIE, session_id, path=PREFIX)
-    response.delete_cookie(
-        LOGIN_COOKIE, path=f"{PREFIX}/login", httponly=True, samesite="strict"
-    )
+    _delete_cookie(request, response, LOGIN_COOKIE, path=f"{PREFIX}/login")
     return response
 
 
@@ -175,9 +173,7 @@ async def logout(request: Request, token: ConsoleToken) -> Response:
     await read_form(request)
     get_sessions(request).close(request.cookies.get(SESSION_COOKIE))
     response = _see_other(f"{PREFIX}/login")
-    response.delete_cookie(
-        SESSION_COOKIE, path=PREFIX, httponly=True, samesite="strict"
-    )
+    _delete_cookie(request, response, SESSION_COOKIE, path=PREFIX)
     return response
 
 
@@ -187,6 +183,18 @@ def _set_cookie(
     response.set_cookie(
         name,
         value,
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _delete_cookie(
+    request: Request, response: Response, name: str, *, path: str
+) -> None:
+    response.delete_cookie(
+        name,
         path=path,
         httponly=True,
         samesite="strict",
