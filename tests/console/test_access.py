@@ -517,6 +517,12 @@ def test_the_operator_sees_the_probabilistic_model(
     assert model["closest_calls"]
     assert page.count("<title>Waterfall of pair") == len(model["closest_calls"])
     assert "Candidate pairs by match weight" in page
+    status = console_world.world.ok(
+        "run", "status", "--project", str(project), "--run", str(run_id),
+        token="operator",
+    )  # fmt: skip
+    levels, fields = len(model["levels"]), len(model["fields"])
+    assert f"stats.model: {levels} levels of {fields} fields" in status.stdout
 
 
 def test_what_users_write_is_shown_as_text(

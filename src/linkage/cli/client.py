@@ -420,6 +420,15 @@ def _print_status(status: RunStatus) -> None:
         if value:
             click.echo(f"{label}: {value}")
     for key, value in status.stats.items():
+        if key == "model" and isinstance(value, dict):
+            # The whole document (m, u, waterfalls) is for the web console
+            # and `linkage match --model-out`; here, what it holds.
+            value = (
+                f"{len(value.get('levels', []))} levels of "
+                f"{len(value.get('fields', []))} fields, "
+                f"{len(value.get('closest_calls', []))} closest calls "
+                "(drawn in the web console)"
+            )
         click.echo(f"stats.{key}: {value}")
 
 
