@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from linkage.service.console.access import (
@@ -97,7 +98,10 @@ async def verify_form(
 ) -> Response:
     """Check the log against an earlier export an oversight body kept."""
     fields = await read_form(request)
-    outcome = verify_against(store, _service_keys(request), fields.get("earlier", ""))
+    # Reading and checking the whole log takes a while: off the event loop.
+    outcome = await run_in_threadpool(
+        verify_against, store, _service_keys(request), fields.get("earlier", "")
+    )
     return page(request, "verified.html", token, project=project, outcome=outcome)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from linkage.service.console.access import (
@@ -65,7 +66,7 @@ async def login(request: Request, store: StoreDep) -> Response:
     fields = await _login_fields(request)
     token_text = fields.get("token", "").strip()
     try:
-        store.authenticate(token=token_text)
+        await run_in_threadpool(store.authenticate, token=token_text)
     except AuthenticationError:
         # Counted like the API's failed authentications, never with the token.
         await request.app.state.auth_failures.report(

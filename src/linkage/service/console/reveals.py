@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -48,7 +49,6 @@ def reveal_page(
     project: ConsoleProject,
     token: ConsoleToken,
     desk: DeskDep,
-    error: str | None = None,
 ) -> Response:
     """One request; approvers also see what they sign and how."""
     found = desk.visible_request(token, project, request_id)
@@ -69,7 +69,6 @@ def reveal_page(
         statements=statements,
         own=token.role == "approver" and token.name == found.investigator,
         server=str(request.base_url).rstrip("/"),
-        error=error,
     )
 
 
@@ -115,7 +114,10 @@ async def approve_form(
         raise ApiProblem(
             422, f"that is not a signed approval from `linkage reveal sign`: {problems}"
         ) from None
-    decide_reveal(request_id, "approve", body, project, token, desk)
+    # The database work runs off the event loop, as the API's sync routes do.
+    await run_in_threadpool(
+        decide_reveal, request_id, "approve", body, project, token, desk
+    )
     return see_other(f"{PREFIX}/projects/{project.id}/reveals/{request_id}")
 
 
@@ -135,5 +137,7 @@ async def deny_form(
         raise ApiProblem(
             422, "give a reason for denying (1 to 2,000 characters)"
         ) from None
-    decide_reveal(request_id, "deny", body, project, token, desk)
+    await run_in_threadpool(
+        decide_reveal, request_id, "deny", body, project, token, desk
+    )
     return see_other(f"{PREFIX}/projects/{project.id}/reveals/{request_id}")
