@@ -536,3 +536,49 @@ def test_what_users_write_is_shown_as_text(
         page = sessions["bob"].get(path).text
         assert "<script>alert(1)</script>" not in page
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_commands_the_console_shows_exist(
+    console_world: ConsoleWorld, ids: dict[str, int], sessions: dict[str, Session]
+) -> None:
+    """Every `linkage ...` command line a page tells someone to run names a
+    real command and only options that command takes."""
+    import click
+
+    from linkage.cli import main
+
+    base = f"/console/projects/{console_world.project}"
+    pages = [
+        sessions["bob"].get(f"{base}/reveals/{ids['request']}").text,
+        sessions["alice"].get(f"{base}/reveals").text,
+        sessions["alice"].get(f"{base}/reveals/{ids['request']}").text,
+        sessions["police"].get(base).text,
+    ]
+    with httpx.Client(
+        base_url=console_world.url,
+        headers={"Authorization": f"Bearer {console_world.token('alice')}"},
+    ) as alice:
+        requests = alice.get(f"/projects/{console_world.project}/reveals").json()
+    pages += [  # where `linkage reveal open` is shown
+        sessions["alice"].get(f"{base}/reveals/{r['request_id']}").text
+        for r in requests
+        if r["state"] == "approved"
+    ][:1]
+    shown = [
+        line
+        for page in pages
+        for line in re.findall(r"<code>(linkage [^<]+)</code>", page)
+        if " --" in line
+    ]
+    assert len(shown) >= 4, shown
+    for line in shown:
+        words = line.replace("&#34;", '"').split()[1:]
+        command: click.Command = main
+        while isinstance(command, click.Group):
+            # linkage loads its commands lazily: ask the group for each one.
+            found = command.get_command(click.Context(command), words.pop(0))
+            assert found is not None, line
+            command = found
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        used = {w for w in words if w.startswith("--")}
+        assert used <= options, (line, used - options)
