@@ -338,6 +338,14 @@ def test_approvers_decide_in_the_console_and_the_request_becomes_a_grant(
     ) as health:
         grants = health.get(f"/projects/{console_world.project}/grants").json()
     assert request_id in [g["request_id"] for g in grants]
+    # health's own page lists the grant (police, which holds none, does not).
+    grant_id = next(g["grant_id"] for g in grants if g["request_id"] == request_id)
+    own = sessions["health"].get(f"/console/projects/{console_world.project}").text
+    assert f"<tr><td>{grant_id}</td><td>{request_id}</td><td>alice</td>" in own
+    assert "linkage reveal fulfil" in own
+    other = sessions["police"].get(f"/console/projects/{console_world.project}").text
+    assert "Reveal grants awaiting your answer" in other
+    assert "linkage reveal fulfil" not in other
 
 
 def test_nobody_approves_their_own_request_in_the_console(
@@ -553,6 +561,7 @@ def test_the_commands_the_console_shows_exist(
         sessions["alice"].get(f"{base}/reveals").text,
         sessions["alice"].get(f"{base}/reveals/{ids['request']}").text,
         sessions["police"].get(base).text,
+        sessions["health"].get(base).text,
     ]
     with httpx.Client(
         base_url=console_world.url,

@@ -25,6 +25,7 @@ from linkage.service.deps import (
 )
 from linkage.service.models import ResourceId
 from linkage.service.routes.results import read_results
+from linkage.service.routes.reveals import DeskDep
 from linkage.service.routes.runs import start_run, visible_run
 
 __all__ = ["router"]
@@ -37,9 +38,14 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 @router.get("/projects/{project_id}")
 def project_page(
-    request: Request, project: ConsoleProject, token: ConsoleToken, store: StoreDep
+    request: Request,
+    project: ConsoleProject,
+    token: ConsoleToken,
+    store: StoreDep,
+    desk: DeskDep,
 ) -> Response:
-    """The operator's view of a project, or an agency's view of its own part."""
+    """The operator's view of a project, or an agency's view of its own part
+    (with the grants awaiting its answer, as ``GET .../grants`` lists them)."""
     require_role(token, "operator", "party")
     parties = store.parties_of(project_id=project.id)
     # Every version, the latest kept per party: once the encodings are
@@ -59,6 +65,8 @@ def project_page(
             upload=uploads.get(own.id),
             runs=[visible_run(token, project, run.id, store) for run in runs],
             latest=latest,
+            grants=desk.grants_for(token, project),
+            now=store.now(),
         )
     return page(
         request,
