@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo console test lint typecheck unit bench clean
 
 install: $(VENV)/.installed $(VENV)/.warmed
 
@@ -24,6 +24,10 @@ $(VENV)/.warmed: $(VENV)/.installed src/linkage/popcount.py $(wildcard src/linka
 
 demo: install
 	$(BIN)/linkage demo --out demo-output
+
+# The demo, then its service stays up for the web console (Ctrl-C stops it).
+console: install
+	$(BIN)/linkage demo --out demo-output --keep-serving
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -27,4 +27,12 @@ def test_the_wheel_carries_the_configs_and_the_licence(tmp_path: Path) -> None:
     }
     assert "linkage/configs/schemas/demo.json" in shipped
     assert shipped <= names
+    # The web console's templates, stylesheet and script come along too.
+    console = {
+        str(path.relative_to(ROOT / "src"))
+        for folder in ("templates", "static")
+        for path in (ROOT / "src/linkage/service/console" / folder).iterdir()
+    }
+    assert "linkage/service/console/templates/base.html" in console
+    assert console <= names
     assert any(name.endswith("licenses/LICENSE") for name in names)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import signal
 import stat
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -39,6 +44,8 @@ def test_demo_runs_a_linkage_through_the_service(
     assert result.exit_code == 0, result.output
     assert not _service_threads()
     assert "listening at http://127.0.0.1:" in result.output
+    assert "/console" in result.output and "--keep-serving" in result.output
+    assert not (out / "tokens" / "approver-ng.token").exists()  # kept in process
     assert "does not hold: date_of_birth, sex" in result.output
     assert "(link-dedup, clk, threshold auto)" in result.output
     assert "police with tax: without_birth" in result.output
@@ -183,3 +190,47 @@ def test_the_demo_runs_from_any_folder_with_the_installed_configs(
     result = run_cli("demo", "--out", tmp_path / "demo", "--people", "300")
     assert result.exit_code == 0, result.output
     assert "Demo finished in" in result.output
+
+
+def test_demo_keep_serving_leaves_the_console_open(tmp_path: Path) -> None:
+    """`linkage demo --keep-serving` prints the console's address and the
+    token files of each role (never a token), and serves the console until
+    Ctrl-C: oversight logs in with its file and reads the audit trail."""
+    out = tmp_path / "demo"
+    command = [sys.executable, "-c", "from linkage.cli import main; main()", "demo",
+               "--out", str(out), "--people", "300", "--configs", str(CONFIGS),
+               "--keep-serving"]  # fmt: skip
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as demo:
+        _read_the_console(demo, out)
+
+
+def _read_the_console(demo: subprocess.Popen[str], out: Path) -> None:
+    """Wait for the console to be offered, log in to it, then press Ctrl-C."""
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 300
+        while not lines or "Press Ctrl-C" not in lines[-1]:
+            assert time.monotonic() < deadline and demo.poll() is None, lines
+            lines.append(demo.stdout.readline())
+        printed = "".join(lines)
+        console = re.search(r"Web console: (http://127.0.0.1:\d+/console)", printed)
+        assert console is not None, printed
+        oversight = out / "tokens" / "ombudsman-reyes.token"
+        assert str(oversight) in printed
+        token = oversight.read_text().strip()
+        assert stat.S_IMODE(oversight.stat().st_mode) == 0o600
+        assert token not in printed
+        with httpx.Client(base_url=console.group(1).removesuffix("/console")) as web:
+            form = web.get("/console/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert csrf is not None
+            web.post("/console/login", data={"csrf": csrf.group(1), "token": token})
+            audit = web.get("/console", follow_redirects=True)
+        assert audit.status_code == 200 and "Log verified" in audit.text
+        assert "reveal.fulfilled" in audit.text
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)

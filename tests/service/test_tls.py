@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -84,6 +85,7 @@ def test_serve_speaks_https_with_the_given_certificate(tmp_path: Path) -> None:
                 assert client.service_key()[1]
         finally:
             del os.environ["SSL_CERT_FILE"]
+        _console_cookies_are_secure(url, cert, token)
         # Plain http on the same port gets no answer it could mistake for one.
         try:
             plain = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
@@ -95,6 +97,25 @@ def test_serve_speaks_https_with_the_given_certificate(tmp_path: Path) -> None:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert f"Serving on https://127.0.0.1:{port}" in output
+
+
+def _console_cookies_are_secure(url: str, cert: Path, token: str) -> None:
+    """Over TLS, the web console's cookies are Secure (and still HttpOnly,
+    SameSite=Strict)."""
+    trusted = ssl.create_default_context(cafile=str(cert))
+    with httpx.Client(base_url=url, verify=trusted, timeout=10) as browser:
+        form = browser.get("/console/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        login = browser.post(
+            "/console/login", data={"csrf": csrf.group(1), "token": token}
+        )
+        assert login.status_code == 303
+    cookies = [form.headers["set-cookie"], *login.headers.get_list("set-cookie")]
+    session = [c for c in cookies if c.startswith("linkage_console=")]
+    assert session and all(
+        "; Secure" in c and "HttpOnly" in c and "SameSite=strict" in c for c in cookies
+    ), cookies
 
 
 def _wait_for(url: str, cert: Path) -> httpx.Response:

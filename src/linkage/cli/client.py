@@ -420,6 +420,15 @@ def _print_status(status: RunStatus) -> None:
         if value:
             click.echo(f"{label}: {value}")
     for key, value in status.stats.items():
+        if key == "model" and isinstance(value, dict):
+            # The whole document (m, u, waterfalls) is for the web console
+            # and `linkage match --model-out`; here, what it holds.
+            value = (
+                f"{len(value.get('levels', []))} levels of "
+                f"{len(value.get('fields', []))} fields, "
+                f"{len(value.get('closest_calls', []))} closest calls "
+                "(drawn in the web console)"
+            )
         click.echo(f"stats.{key}: {value}")
 
 
@@ -468,8 +477,9 @@ def results(project_id: int, out: Path, server: str, token_file: Path | None) ->
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["investigator", "approver"]),
-    help="investigator: may request reveals; approver: approves or denies them.",
+    type=click.Choice(["investigator", "approver", "oversight"]),
+    help="investigator: may request reveals; approver: approves or denies them; "
+    "oversight: reads the project's audit trail (in the web console).",
 )
 @click.option(
     "--public-key",
@@ -499,20 +509,30 @@ def add_member(
     server: str,
     token_file: Path | None,
 ) -> None:
-    """Register an investigator or approver in a project (operator).
+    """Register an investigator, approver or oversight member in a project
+    (operator).
 
     Their token is written to --token-out only: hand it to them over a secure
     channel. Someone who is both investigator and approver gets two tokens,
     and can never approve their own request.
     """
-    if public_key_path is None:
+    if role == "oversight":
+        if public_key_path is not None:
+            raise click.UsageError(
+                "an oversight member has no key; leave out --public-key"
+            )
+    elif public_key_path is None:
         made_by = "--investigator" if role == "investigator" else "--signing"
         raise click.UsageError(
             f"an {role} needs --public-key FILE.pub (from `linkage keygen {made_by}`)"
         )
     if token_out.exists():
         raise click.UsageError(f"{token_out} exists; choose another --token-out")
-    public_key = public_key_path.read_text(encoding="ascii", errors="replace")
+    public_key = (
+        None
+        if public_key_path is None
+        else public_key_path.read_text(encoding="ascii", errors="replace")
+    )
     with connect(server, token_file) as client:
         member = client.add_member(project_id, name, role, public_key)
         service_key, service_key_id = client.service_key()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -22,7 +23,12 @@ import pandas as pd
 import linkage
 from linkage.atomic import private_output
 from linkage.client import RunStatus, ServiceClient
-from linkage.demo.reveal import reveal_one_match
+from linkage.demo.reveal import (
+    APPROVERS,
+    INVESTIGATOR,
+    OVERSIGHT,
+    reveal_one_match,
+)
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
@@ -82,7 +88,21 @@ RUN_TIMEOUT_SECONDS = 1800.0
     help="Directory with the schemas/demo*.json and mappings/<agency>.yaml "
     "[default: ./configs if there is one, else the copy installed with linkage].",
 )
-def demo(out: Path, people: int, seed: int, method: str, configs: Path | None) -> None:
+@click.option(
+    "--keep-serving",
+    is_flag=True,
+    help="After the demo, keep the service running so that its web console "
+    "can be opened in a browser (log in with the token files the demo prints); "
+    "Ctrl-C stops it.",
+)
+def demo(
+    out: Path,
+    people: int,
+    seed: int,
+    method: str,
+    configs: Path | None,
+    keep_serving: bool,
+) -> None:
     """Run a linkage end to end on four synthetic agencies, through the service.
 
     \b
@@ -96,6 +116,8 @@ def demo(out: Path, people: int, seed: int, method: str, configs: Path | None) -
        agree; health seals the records to the investigator's key; the
        investigator opens them; the audit log is exported and verified.
     7. The demo, which knows the truth, scores the linkage.
+
+    With --keep-serving, the service then stays up for its web console.
     """
     from linkage.demo.generator import write_demo_data
 
@@ -113,8 +135,10 @@ def demo(out: Path, people: int, seed: int, method: str, configs: Path | None) -
     schema_path = configs / SCHEMAS[method]
     _encode_agencies(out, exports, configs, schema_path)
     click.echo("2. The service starts on loopback:")
-    with running_service(out / "service") as service:
+    with ExitStack() as serving:
+        service = serving.enter_context(running_service(out / "service"))
         click.echo(f"   listening at {service.url}; its data in {service.data_dir}")
+        click.echo(f"   web console at {service.url}/console")
         click.echo("3. The operator creates a project; each agency uploads:")
         project_id = _create_project(service, out, schema_path)
         _upload(service, out, project_id)
@@ -130,12 +154,44 @@ def demo(out: Path, people: int, seed: int, method: str, configs: Path | None) -
             matches,
             party_token=lambda agency: _token_file(out, agency).read_text().strip(),
             say=click.echo,
+            token_dir=out / "tokens" if keep_serving else None,
         )
-    click.echo("   The service has stopped.")
-    click.echo("7. Scored against the truth (only the demo knows it):")
-    _score(exports["truth"], matches, vaults)
-    seconds = time.perf_counter() - started
-    click.echo(f"Demo finished in {seconds:.1f} s; its files are in {out}.")
+        if not keep_serving:
+            serving.close()
+            click.echo("   The service has stopped.")
+        click.echo("7. Scored against the truth (only the demo knows it):")
+        _score(exports["truth"], matches, vaults)
+        seconds = time.perf_counter() - started
+        click.echo(f"Demo finished in {seconds:.1f} s; its files are in {out}.")
+        if keep_serving:
+            _serve_console(service, out)
+        else:
+            click.echo(
+                f"Its web console was at {service.url}/console; to open it, run "
+                f"`linkage demo --out {out} --keep-serving`."
+            )
+
+
+def _serve_console(service: RunningService, out: Path) -> None:
+    """Say where the console is and whose token files log in, then wait for
+    Ctrl-C (the tokens themselves are never printed)."""
+    roles = {
+        "operator": service.operator_token_file,
+        **{f"agency {a}": _token_file(out, a) for a in AGENCIES},
+        f"investigator {INVESTIGATOR}": _token_file(out, INVESTIGATOR),
+        **{f"approver {a}": _token_file(out, a) for a in APPROVERS},
+        f"oversight {OVERSIGHT}": _token_file(out, OVERSIGHT),
+    }
+    click.echo(f"The service keeps running. Web console: {service.url}/console")
+    click.echo("Log in by pasting the content of one of these token files:")
+    for role, path in roles.items():
+        click.echo(f"   {role:<32} {path}")
+    click.echo("Press Ctrl-C to stop the service.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("Stopping the service.")
 
 
 def shipped_configs() -> Path:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from linkage.atomic import private_output
 from linkage.cli.options import existing_file, output_file
@@ -261,11 +259,9 @@ def match(
 
 def _write_model(path: Path, model: FellegiSunterResult) -> None:
     """The model and the waterfalls of the pairs closest to the threshold."""
-    document = model.summary()
-    closest = np.argsort(np.abs(model.weights - model.threshold.weight))[:_CLOSE_CALLS]
-    document["closest_calls"] = [asdict(model.waterfall(int(i))) for i in closest]
+    document = model.document(_CLOSE_CALLS)
     with private_output(path) as binary:
-        binary.write(json.dumps(document, indent=2, default=float).encode("utf-8"))
+        binary.write(json.dumps(document, indent=2).encode("utf-8"))
 
 
 def _write_csv(

@@ -2,14 +2,15 @@
 
 \b
 Investigator:  reveal request, reveal status, reveal open
-Approver:      reveal approve, reveal deny, reveal status
+Approver:      reveal approve, reveal deny, reveal status, reveal sign
 Agency:        reveal pending, reveal fulfil, reveal refuse
 Everyone:      reveal trust (the public keys you pin)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from linkage.atomic import private_output
 from linkage.cli.connection import (
     connect,
     project_option,
@@ -33,6 +35,7 @@ from linkage.reveal.agency import (
     remember_answer,
     seal_for_grant,
 )
+from linkage.reveal.approvals import ApprovalError, RevealStatement, sign_approval
 from linkage.reveal.disclosure import Disclosure
 from linkage.reveal.investigator import SealedAnswer, open_answer, write_disclosures
 from linkage.reveal.keys import (
@@ -219,27 +222,33 @@ def status(
         _print_request(client.reveal(project_id, request_id))
 
 
+def _approval_options(function: F) -> F:
+    """--key and --valid-for: what signs an approval, and for how long."""
+    function = click.option(
+        "--valid-for",
+        default="24h",
+        show_default=True,
+        metavar="DURATION",
+        help="How long your approval may be acted on (90m, 24h, 7d); agencies "
+        "refuse approvals valid for longer than they allow.",
+    )(function)
+    return click.option(
+        "--key",
+        "key_path",
+        required=True,
+        type=existing_file,
+        metavar="FILE",
+        help="Your signing key (from `linkage keygen --signing`); agencies "
+        "count your approval only if it is signed with the key they pinned "
+        "for you.",
+    )(function)
+
+
 @reveal.command("approve")
 @project_option
 @_request_option
 @_reason_option
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=existing_file,
-    metavar="FILE",
-    help="Your signing key (from `linkage keygen --signing`); agencies count "
-    "your approval only if it is signed with the key they pinned for you.",
-)
-@click.option(
-    "--valid-for",
-    default="24h",
-    show_default=True,
-    metavar="DURATION",
-    help="How long your approval may be acted on (90m, 24h, 7d); agencies "
-    "refuse approvals valid for longer than they allow.",
-)
+@_approval_options
 @server_option
 @token_option("your approver")
 def approve(
@@ -254,23 +263,11 @@ def approve(
     """Sign and approve a request (never your own); the last approval needed
     issues the grants. What you sign is printed: each agency, how many of its
     records, and the key identities will be sealed to."""
-    try:
-        lifetime = parse_duration(valid_for)
-    except PolicyError as error:
-        raise click.BadParameter(str(error), param_hint="--valid-for") from None
-    if lifetime <= timedelta(0):
-        raise click.BadParameter("must be more than zero", param_hint="--valid-for")
+    lifetime = _lifetime(valid_for)
     key = read_signing_private_key(key_path)
     with connect(server, token_file) as client:
         statements = client.reveal_statements(project_id, request_id)
-        for statement in statements:
-            investigator_key = x25519_public_from_b64(statement.investigator_key)
-            click.echo(
-                f"Signing: {statement.party}: {len(statement.pseudonyms)} records "
-                f"of match {statement.match_id}, sealed to {statement.investigator!r} "
-                f"(key ID {key_id(investigator_key)}); purpose: {statement.purpose}",
-                err=True,
-            )
+        _say_signing(statements)
         decided = client.approve_reveal(
             project_id,
             request_id,
@@ -281,6 +278,84 @@ def approve(
             statements=statements,  # Sign what was printed, not a second fetch.
         )
     _print_decided(request_id, "approve", decided)
+
+
+def _say_signing(statements: Sequence[RevealStatement]) -> None:
+    """Print what is about to be signed, one line per agency."""
+    for statement in statements:
+        investigator_key = x25519_public_from_b64(statement.investigator_key)
+        click.echo(
+            f"Signing: {statement.party}: {len(statement.pseudonyms)} records "
+            f"of match {statement.match_id}, sealed to {statement.investigator!r} "
+            f"(key ID {key_id(investigator_key)}); purpose: {statement.purpose}",
+            err=True,
+        )
+
+
+@reveal.command("sign")
+@click.argument("statements_path", metavar="STATEMENTS", type=existing_file)
+@_reason_option
+@_approval_options
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=output_file,
+    metavar="FILE",
+    help="Where to write the signed approval (paste it into the web console).",
+)
+def sign(
+    statements_path: Path, reason: str, key_path: Path, valid_for: str, out_path: Path
+) -> None:
+    """Sign a request's statements offline, for the web console.
+
+    STATEMENTS is the file the console's request page offers ("statements
+    to sign"); nothing goes over the network and your key never leaves this
+    machine. Paste the file written to --out into the console's approval
+    form: the service checks it exactly as it checks `linkage reveal
+    approve`.
+    """
+    lifetime = _lifetime(valid_for)
+    key = read_signing_private_key(key_path)
+    try:
+        items = json.loads(statements_path.read_text(encoding="utf-8"))
+        statements = [RevealStatement.from_json(item["statement"]) for item in items]
+    except (ValueError, KeyError, TypeError, ApprovalError) as error:
+        raise click.BadParameter(
+            f"{statements_path} is not a statements file from the console: {error}",
+            param_hint="STATEMENTS",
+        ) from None
+    _say_signing(statements)
+    now = datetime.now(UTC)
+    body = {
+        "reason": reason,
+        "approvals": [
+            {
+                "party": statement.party,
+                "approval": sign_approval(
+                    statement, key, reason=reason, now=now, valid_for=lifetime
+                ).to_json(),
+            }
+            for statement in statements
+        ],
+    }
+    with private_output(out_path) as out:
+        out.write(json.dumps(body, indent=2).encode("utf-8") + b"\n")
+    click.echo(
+        f"Signed {len(statements)} statement(s); paste {out_path} into the "
+        "console's approval form.",
+        err=True,
+    )
+
+
+def _lifetime(valid_for: str) -> timedelta:
+    try:
+        lifetime = parse_duration(valid_for)
+    except PolicyError as error:
+        raise click.BadParameter(str(error), param_hint="--valid-for") from None
+    if lifetime <= timedelta(0):
+        raise click.BadParameter("must be more than zero", param_hint="--valid-for")
+    return lifetime
 
 
 @reveal.command("deny")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from linkage.atomic import private_output
 from linkage.audit.chain import verify_log
 from linkage.audit.export import read_export
 from linkage.audit.report import transparency_report
@@ -43,6 +44,8 @@ __all__ = ["RevealOutcome", "reveal_one_match"]
 
 INVESTIGATOR = "inspector-lee"
 APPROVERS = ("approver-ng", "approver-okafor")
+# An oversight body's member: reads the audit trail in the web console.
+OVERSIGHT = "ombudsman-reyes"
 ASKING, HOLDING = "police", "health"
 APPROVAL_VALID_FOR = timedelta(hours=24)
 
@@ -66,11 +69,21 @@ def reveal_one_match(
     matches: pd.DataFrame,
     party_token: Callable[[str], str],
     say: Say,
+    token_dir: Path | None = None,
 ) -> RevealOutcome:
     """Walk one reveal through request, approvals, fulfilment and opening,
-    then export and verify the audit log."""
+    then export and verify the audit log.
+
+    With ``token_dir``, the members' tokens are also written there (mode
+    0600), so that they can log in to the web console afterwards; otherwise
+    they stay in this process.
+    """
     match_id = _a_shared_match(matches)
     tokens = _register(service, out, project_id)
+    if token_dir is not None:
+        for member, token in tokens.items():
+            with private_output(token_dir / f"{member}.token") as target:
+                target.write(token.encode("ascii") + b"\n")
     with ServiceClient(service.url, tokens[INVESTIGATOR]) as investigator:
         made = investigator.request_reveal(
             project_id,
@@ -137,9 +150,10 @@ def _fresh_keys(path: Path, write: Callable[[Path], Path]) -> Path:
 
 def _register(service: RunningService, out: Path, project_id: int) -> dict[str, str]:
     """Everyone makes their own key pair; the operator registers the
-    investigator and two approvers with their public keys (their tokens stay
-    in this process); health pins the approvers' and the investigator's keys
-    in its trust file, and the investigator pins health's signing key."""
+    investigator and two approvers with their public keys, and an oversight
+    member (their tokens stay in this process); health pins the approvers'
+    and the investigator's keys in its trust file, and the investigator pins
+    health's signing key."""
     investigator_pub = _fresh_keys(
         _key_file(out, INVESTIGATOR), write_investigator_keypair
     )
@@ -160,6 +174,9 @@ def _register(service: RunningService, out: Path, project_id: int) -> dict[str, 
             tokens[approver] = operator.add_member(
                 project_id, approver, "approver", public.read_text()
             ).token
+        tokens[OVERSIGHT] = operator.add_member(
+            project_id, OVERSIGHT, "oversight"
+        ).token
     write_trust(
         _trust_file(out, HOLDING),
         TrustFile(

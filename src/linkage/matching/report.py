@@ -27,7 +27,7 @@ from linkage.atomic import private_output
 from linkage.errors import LinkageError
 from linkage.matching.threshold import ThresholdChoice
 
-__all__ = ["write_report"]
+__all__ = ["histogram_svg", "write_report"]
 
 _Scale = Callable[[float], float]
 
@@ -201,6 +201,26 @@ def _figure(
     )
     svg = _svg(edges, counts, choice.threshold, log=log, label=scale)
     return f"<figure>\n{svg}\n<figcaption>{escape(caption)}</figcaption>\n</figure>"
+
+
+def histogram_svg(
+    edges: Sequence[float], counts: Sequence[int], threshold: float, *, log: bool
+) -> str:
+    """The histogram of best-match scores as an SVG element, threshold drawn.
+
+    The report draws its figures with this, and the web console draws a run's
+    from the same numbers (the run's ``histogram_edges`` and
+    ``histogram_counts``), so both show the same chart. Colours are SVG
+    attributes, not styles, so a page with a strict Content-Security-Policy
+    shows it.
+    """
+    return _svg(
+        np.asarray(edges, dtype=np.float64),
+        np.asarray(counts, dtype=np.int64),
+        threshold,
+        log=log,
+        label="log scale" if log else "linear scale",
+    )
 
 
 def _svg(

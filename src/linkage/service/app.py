@@ -13,6 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from linkage import __version__
 from linkage.reveal.keys import load_or_create_signing_key
 from linkage.service.auth_failures import FailedAuthentications
+from linkage.service.console import install_console
+from linkage.service.console.headers import SecurityHeaders
 from linkage.service.datadir import prepare_data_dir
 from linkage.service.errors import install_error_handlers
 from linkage.service.limits import RequestLimits
@@ -89,6 +91,11 @@ def create_app(
             store.close()
 
     app = FastAPI(
+        # FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN,
+        # which air-gapped sites cannot reach and the console's CSP forbids;
+        # the API is described by /openapi.json, and people use /console.
+        docs_url=None,
+        redoc_url=None,
         title="linkage",
         version=__version__,
         summary="Privacy-preserving record linkage between agencies.",
@@ -103,6 +110,7 @@ def create_app(
     app.state.reveals = reveal_desk
     install_error_handlers(app)
     app.add_middleware(RequestLimits, settings=settings, failures=auth_failures)
+    app.add_middleware(SecurityHeaders)
     # Added last, so outermost: it sees requests the limits refuse, too.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics
@@ -114,4 +122,5 @@ def create_app(
     app.include_router(members.router)
     app.include_router(reveals.router)
     app.include_router(audit.router)
+    install_console(app)
     return app

@@ -1,4 +1,5 @@
-"""Every error answer as one RFC 9457 ``application/problem+json`` body.
+"""Every error answer as one RFC 9457 ``application/problem+json`` body
+(on the web console's paths, the same refusal as an HTML page).
 
 The body always has ``type``, ``title``, ``status`` and ``detail``. Errors a
 caller caused map to 4xx and name what to fix; anything else is a 500 whose
@@ -26,7 +27,7 @@ from typing import Final
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
@@ -123,19 +124,35 @@ def _status_of(error: LinkageError) -> int:
     return 400
 
 
-async def _on_problem(request: Request, error: Exception) -> JSONResponse:
+def _answer(
+    request: Request,
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The problem body, or on the web console's paths the same refusal as
+    an HTML page (the console installs ``console_error_page``)."""
+    page = getattr(request.app.state, "console_error_page", None)
+    path = request.url.path
+    if page is not None and (path == "/console" or path.startswith("/console/")):
+        answer: Response = page(request, status, detail)
+        return answer
+    return problem_response(status, detail, headers)
+
+
+async def _on_problem(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiProblem)
     await _record_refusal(request, error.status, error.detail)
-    return problem_response(error.status, error.detail, error.headers)
+    return _answer(request, error.status, error.detail, error.headers)
 
 
-async def _on_linkage_error(request: Request, error: Exception) -> JSONResponse:
+async def _on_linkage_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, LinkageError)
     status = _status_of(error)
     await _record_refusal(request, status, str(error))
     if status == 401:
-        return problem_response(401, UNAUTHENTICATED, BEARER_CHALLENGE)
-    return problem_response(status, str(error))
+        return _answer(request, 401, UNAUTHENTICATED, BEARER_CHALLENGE)
+    return _answer(request, status, str(error))
 
 
 # Every refusal on these paths is part of a reveal's story, and is audited.
@@ -188,22 +205,22 @@ async def _record_refusal(request: Request, status: int, detail: str) -> None:
         logger.exception("could not record a refused request in the audit log")
 
 
-async def _on_http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if isinstance(error.__cause__, RecursionError):
         # FastAPI reports any failure to parse a JSON body as a vague 400; a
         # document nested too deeply for the parser is the client's to fix.
         return problem_response(422, f"the request body: {TOO_DEEP}")
-    return problem_response(error.status_code, str(error.detail), error.headers)
+    return _answer(request, error.status_code, str(error.detail), error.headers)
 
 
-async def _on_validation_error(_request: Request, error: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     parts = []
     for item in error.errors():
         where = ".".join(str(part) for part in item.get("loc", ()))
         parts.append(f"{where}: {item.get('msg', 'invalid')}")
-    return problem_response(422, "; ".join(parts) or "the request is invalid")
+    return _answer(request, 422, "; ".join(parts) or "the request is invalid")
 
 
 async def _on_unexpected(_request: Request, _error: Exception) -> JSONResponse:

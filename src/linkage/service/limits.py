@@ -11,7 +11,8 @@ is a pure ASGI middleware (it sees the body as it streams, which Starlette's
   on a head that arrives in pieces);
 * answers 401 to a request that carries a body but no
   ``Authorization: Bearer ...`` header, without reading the body (a request
-  with a token goes through normal authentication);
+  with a token goes through normal authentication), unless it is a web
+  console form with the console's cookie, which the console checks;
 * answers 413 to a request whose declared ``Content-Length`` is over its
   route's cap, without reading the body;
 
@@ -85,7 +86,7 @@ class RequestLimits:
         if not has_body:
             await self._app(scope, receive, send)
             return
-        if not _has_bearer(headers):
+        if not _has_bearer(headers) and not _console_form(scope["path"], headers):
             await self._failures.report(
                 client=client_address(scope),
                 method=scope["method"],
@@ -150,6 +151,16 @@ def _declared_length(headers: Headers) -> int | None:
     # The server (h11) has already refused a malformed Content-Length.
     value = headers.get("content-length")
     return int(value) if value is not None and value.isdigit() else None
+
+
+def _console_form(path: str, headers: Headers) -> bool:
+    # The web console's forms carry a session cookie (or, to log in, the
+    # login form's cookie) instead of a bearer token; the console checks it,
+    # and the body is small and capped like any JSON body.
+    if not path.startswith("/console/"):
+        return False
+    cookies = headers.get("cookie", "")
+    return "linkage_console=" in cookies or "linkage_console_login=" in cookies
 
 
 def _has_bearer(headers: Headers) -> bool:

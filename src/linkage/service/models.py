@@ -185,18 +185,19 @@ FreeText = Annotated[
 
 
 class MemberCreate(BaseModel):
-    """An investigator or approver the operator registers in a project."""
+    """An investigator, approver or oversight member the operator registers
+    in a project."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: MemberName
-    role: Literal["investigator", "approver"]
+    role: Literal["investigator", "approver", "oversight"]
     public_key: Annotated[str, Field(max_length=4000)] | None = Field(
         default=None,
         description="The member's public key (PEM): an investigator's X25519 "
         "key from `linkage keygen --investigator` (identities are sealed to "
         "it), an approver's Ed25519 key from `linkage keygen --signing` (their "
-        "approvals are signed with it).",
+        "approvals are signed with it); none for oversight.",
     )
 
 

@@ -571,7 +571,9 @@ class RevealDesk:
             return self._reveals.requests_of(
                 project_id=project.id, investigator_id=token.member_id
             )
-        raise ApiProblem(403, "agencies see their grants, not the requests")
+        raise ApiProblem(
+            403, "only the operator, approvers and investigators see requests"
+        )
 
     # -- helpers -----------------------------------------------------------
 

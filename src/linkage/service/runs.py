@@ -365,6 +365,10 @@ def _aggregate_stats(claimed: ClaimedRun, result: MatchResult) -> dict[str, Any]
         "model_warnings": []
         if result.model is None
         else list(result.model.model.warnings),
+        # m, u and weights per field and level, the weight histogram and the
+        # waterfalls of the closest calls (no pseudonym): the web console
+        # draws them, as `linkage match --model-out` writes them.
+        "model": None if result.model is None else result.model.document(),
     }
 
 

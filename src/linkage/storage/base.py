@@ -44,6 +44,8 @@ from linkage.storage.tables import (
 )
 
 ROLES: Final = frozenset(get_args(Role))
+# The roles of members the operator registers in a project (a token each).
+MEMBER_ROLES: Final = frozenset({"investigator", "approver", "oversight"})
 MODES: Final = frozenset(get_args(Mode))
 METHODS: Final = frozenset(get_args(Method))
 
@@ -328,7 +330,7 @@ class StoreBase:
             raise ValueError(f"'role' must be in {sorted(ROLES)} (got {role!r})")
         if (role == "party") != (party_id is not None):
             raise ValueError("a party token needs a party_id, and only it may have one")
-        if (role in ("investigator", "approver")) != (member_id is not None):
+        if (role in MEMBER_ROLES) != (member_id is not None):
             raise ValueError("a member's token needs its member_id, and only it")
         if party_id is not None:
             if project_id is None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linkage.storage.base import (
+    MEMBER_ROLES,
     ConflictError,
     StoreBase,
 )
@@ -33,19 +34,25 @@ class MembersMixin(StoreBase):
 
         An investigator gives the X25519 public key identities will be sealed
         to; an approver the Ed25519 key their approvals are signed with (the
-        caller checks which kind).
+        caller checks which kind); an oversight member, who reads the audit
+        log, none.
 
         Raises:
             ValueError: ``role`` is neither, or the key is missing.
             NotFoundError: there is no such project.
             ConflictError: the project has a member of that name and role.
         """
-        if role not in ("investigator", "approver"):
+        if role not in MEMBER_ROLES:
             raise ValueError(
-                f"a member is an investigator or an approver, not {role!r}"
+                f"a member is an investigator, an approver or oversight, not {role!r}"
             )
-        if public_key is None:
-            raise ValueError(f"an {role} needs a public key")
+        # Oversight reads the audit log only: no key signs or opens anything.
+        if (public_key is None) != (role == "oversight"):
+            raise ValueError(
+                f"an {role} needs a public key"
+                if public_key is None
+                else "an oversight member has no key"
+            )
         with self.transaction() as connection:
             self._project(connection, project_id)
             taken = connection.scalar(

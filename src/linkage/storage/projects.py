@@ -98,6 +98,15 @@ class ProjectsMixin(StoreBase):
         with self.reading() as connection:
             return self._project(connection, project_id)
 
+    def list_projects(self) -> list[Project]:
+        """Return every project, newest first (what the operator's console
+        lists)."""
+        with self.reading() as connection:
+            rows = connection.execute(
+                sa.select(projects).order_by(projects.c.id.desc())
+            )
+            return [Project.from_row(row) for row in rows.mappings()]
+
     def add_party(self, *, project_id: int, name: str) -> Party:
         """Add a party to a project.
 

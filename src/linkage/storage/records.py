@@ -30,7 +30,8 @@ __all__ = [
     "Upload",
 ]
 
-Role = Literal["operator", "party", "investigator", "approver"]
+# oversight: an oversight body's member, who reads the audit log (no key).
+Role = Literal["operator", "party", "investigator", "approver", "oversight"]
 Mode = Literal["link", "link-dedup"]
 Method = Literal["clk", "probabilistic"]
 RunState = Literal["queued", "running", "completed", "failed"]

@@ -50,7 +50,19 @@ class TokensMixin(StoreBase):
             AuthenticationError: the token is unknown or revoked; the message
                 does not say which.
         """
-        wanted = hash_token(token)
+        return self.authenticate_hash(token_hash=hash_token(token))
+
+    def authenticate_hash(self, *, token_hash: str) -> TokenRecord:
+        """Return what the token stored under ``token_hash`` grants, checked
+        like :meth:`authenticate` (revoked and expired tokens fail).
+
+        For a web console session, which keeps the hash of the token it was
+        opened with rather than the token itself.
+
+        Raises:
+            AuthenticationError: no live token has that hash.
+        """
+        wanted = token_hash
         with self.reading() as connection:
             row = (
                 connection.execute(

@@ -48,6 +48,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -165,6 +166,22 @@ class FellegiSunterResult:
             histogram=weight_histogram(weights),
             adjustments=extra,
         )
+
+    def document(self, close_calls: int = 5) -> dict[str, Any]:
+        """The :meth:`summary` with the waterfalls of the ``close_calls`` pairs
+        nearest the threshold, as plain JSON values.
+
+        ``linkage match --model-out`` writes it and a service run keeps it in
+        its stats, where the web console draws it: one source for both.
+        Pairs are named by their row among the candidates, never a pseudonym.
+        """
+        document = self.summary()
+        distance = np.abs(self.weights - self.threshold.weight)
+        closest = np.argsort(distance, kind="stable")[:close_calls]
+        document["closest_calls"] = [asdict(self.waterfall(int(i))) for i in closest]
+        # numpy scalars become floats, so any JSON encoder takes the result.
+        plain: dict[str, Any] = json.loads(json.dumps(document, default=float))
+        return plain
 
     def summary(self) -> dict[str, Any]:
         """Everything a report needs, as JSON-serialisable data."""

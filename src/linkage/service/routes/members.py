@@ -25,8 +25,9 @@ def add_member(
     store: StoreDep,
     audit: AuditDep,
 ) -> MemberCreated:
-    """Register an investigator (with their X25519 public key) or an approver
-    (with their Ed25519 signing key).
+    """Register an investigator (with their X25519 public key), an approver
+    (with their Ed25519 signing key) or an oversight member (no key: they read
+    the project's audit trail in the web console).
 
     Operator only. The answer holds the member's token, shown only once. The
     key registered here is only what the service shows; agencies rely on the
@@ -34,7 +35,12 @@ def add_member(
     """
     details: dict[str, object] = {"name": body.name, "role": body.role}
     investigator = body.role == "investigator"
-    if body.public_key is None:
+    if body.role == "oversight":
+        if body.public_key is not None:
+            raise ApiProblem(
+                422, "an oversight member has no key; leave out 'public_key'"
+            )
+    elif body.public_key is None:
         made_by = "--investigator" if investigator else "--signing"
         raise ApiProblem(
             422,
@@ -42,10 +48,11 @@ def add_member(
             f"`linkage keygen {made_by}`",
         )
     load = load_investigator_public_pem if investigator else load_signing_public_pem
-    try:
-        details["key_id"] = key_id(load(body.public_key, "public_key"))
-    except KeyFileError as error:
-        raise ApiProblem(422, str(error)) from None
+    if body.public_key is not None:
+        try:
+            details["key_id"] = key_id(load(body.public_key, "public_key"))
+        except KeyFileError as error:
+            raise ApiProblem(422, str(error)) from None
     with store.transaction():
         member, token = store.add_member(
             project_id=project.id,

@@ -74,7 +74,7 @@ def request_reveal(
         legal_basis=body.legal_basis,
         case_reference=body.case_reference,
     )
-    return _public(desk.request(token, project, ask), token)
+    return public_request(desk.request(token, project, ask), token)
 
 
 @router.get("/reveals")
@@ -82,7 +82,7 @@ def list_reveals(
     project: ReachableProject, token: CurrentToken, desk: DeskDep
 ) -> list[RevealPublic]:
     """The requests the token may see, newest first."""
-    return [_public(r, token) for r in desk.visible_requests(token, project)]
+    return [public_request(r, token) for r in desk.visible_requests(token, project)]
 
 
 @router.get("/reveals/{request_id}")
@@ -93,7 +93,7 @@ def read_reveal(
     desk: DeskDep,
 ) -> RevealPublic:
     """One request: its state, decisions and each agency's grant state."""
-    return _public(desk.visible_request(token, project, request_id), token)
+    return public_request(desk.visible_request(token, project, request_id), token)
 
 
 @router.get("/reveals/{request_id}/statements")
@@ -120,7 +120,7 @@ def approve_reveal(
     desk: DeskDep,
 ) -> RevealPublic:
     """Approve a request, with a reason; the last approval needed issues grants."""
-    return _decide(request_id, "approve", body, project, token, desk)
+    return decide_reveal(request_id, "approve", body, project, token, desk)
 
 
 @router.post("/reveals/{request_id}/deny")
@@ -132,10 +132,10 @@ def deny_reveal(
     desk: DeskDep,
 ) -> RevealPublic:
     """Deny a request, with a reason (under the default policy, this ends it)."""
-    return _decide(request_id, "deny", body, project, token, desk)
+    return decide_reveal(request_id, "deny", body, project, token, desk)
 
 
-def _decide(
+def decide_reveal(
     request_id: int,
     decision: Literal["approve", "deny"],
     body: DecisionCreate,
@@ -143,6 +143,8 @@ def _decide(
     token: TokenRecord,
     desk: RevealDesk,
 ) -> RevealPublic:
+    """Check and record an approver's decision, as the API and the web
+    console both take it: each signed approval parsed, then the desk's rules."""
     _require(token, "approver", f"{decision} a reveal request")
     approvals = {}
     for item in body.approvals:
@@ -153,7 +155,7 @@ def _decide(
         except ApprovalError as error:
             raise ApiProblem(422, f"the approval for {item.party!r}: {error}") from None
     decided = desk.decide(token, project, request_id, decision, body.reason, approvals)
-    return _public(decided, token)
+    return public_request(decided, token)
 
 
 @router.get("/reveals/{request_id}/answers")
@@ -176,7 +178,7 @@ def collect_answers(
         for target in request.targets
         if target.state == "fulfilled"
     ]
-    return RevealAnswers(request=_public(request, token), sealed=sealed)
+    return RevealAnswers(request=public_request(request, token), sealed=sealed)
 
 
 @router.post("/reveals/{request_id}/opened", status_code=204)
@@ -241,7 +243,8 @@ def refuse_grant(
     return _target(desk.answer(token, project, grant_id, None, body.reason))
 
 
-def _public(request: RevealRequest, viewer: TokenRecord) -> RevealPublic:
+def public_request(request: RevealRequest, viewer: TokenRecord) -> RevealPublic:
+    """What ``viewer`` may read of a request (the API's and the console's)."""
     # Until approval, an investigator is not told which agencies hold records
     # in the match, nor how many.
     hidden = viewer.role == "investigator" and request.state != "approved"

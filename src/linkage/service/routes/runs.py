@@ -19,7 +19,7 @@ from linkage.service.deps import (
 )
 from linkage.service.models import ResourceId, RunCreated, RunPublic
 from linkage.service.runs import PER_PARTY_STATS
-from linkage.storage import Run
+from linkage.storage import Project, Run, Store, TokenRecord
 
 router = APIRouter(prefix="/projects/{project_id}/runs", tags=["runs"])
 
@@ -82,6 +82,15 @@ def read_run(
     run_id: ResourceId, project: ReachableProject, token: CurrentToken, store: StoreDep
 ) -> RunPublic:
     """One run's state, progress and aggregate figures."""
+    return visible_run(token, project, run_id, store)
+
+
+def visible_run(
+    token: TokenRecord, project: Project, run_id: int, store: Store
+) -> RunPublic:
+    """What ``token`` may read of a run: all of it for the operator, a party's
+    own figures for a party (403 for anyone else). The web console calls this
+    too, so both answer alike."""
     if token.role not in ("operator", "party"):
         raise forbidden("only the operator and the project's parties may read runs")
     public = run_public(store.get_run(project_id=project.id, run_id=run_id))
