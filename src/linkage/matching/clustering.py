@@ -37,7 +37,8 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from numba import njit, types
+from numba.typed import Dict
 
 from linkage.matching.candidates import Indices, Scores
 from linkage.matching.solving import candidate_arrays, visit_and_pair_orders
@@ -371,16 +372,27 @@ def _agglomerate(
     same_party = np.eye(len(party_count), dtype=np.int64)
     # A lookup costs a binary search; a scan, one step per neighbour.
     search_steps = max(1, int(np.log2(len(keys) + 1)))
+    # Whether two groups merge depends on their records alone, and a group
+    # only changes by growing: a refusal holds until either grows. Without
+    # this, every further candidate pair between two large groups the rule
+    # refused rescanned them (a model that took every candidate for a match:
+    # 1,430 records clustered in 10.6 s).
+    refused = Dict.empty(key_type=types.int64, value_type=types.int64)
     for step in range(len(visits)):
         visit = visits[step]
         a = group[lo[visit]]
         b = group[hi[visit]]
         if a == b:
             continue
+        pair = min(a, b) * count + max(a, b)
+        state = size[min(a, b)] * (count + 1) + size[max(a, b)]
+        if refused.get(pair, -1) == state:
+            continue
         if n_parties > 0:
-            if size[a] + size[b] > n_parties:
-                continue
-            if _share_a_party(a, b, head, following, parties, party_mark, step + 1):
+            if size[a] + size[b] > n_parties or _share_a_party(
+                a, b, head, following, parties, party_mark, step + 1
+            ):
+                refused[pair] = state
                 continue
         # Same-party cross pairs, and those of them scoring >= the threshold;
         # cross pairs of partially compared parties, and those found.
@@ -412,8 +424,10 @@ def _agglomerate(
         pairs = size[a] * size[b] - (unsure - unsure_found)
         if rule == _COMPLETE:
             if found < pairs or least < threshold:
+                refused[pair] = state
                 continue
         elif total < (threshold - _ROUNDING) * pairs or close < within:
+            refused[pair] = state
             continue
         if size[a] < size[b]:
             a, b = b, a
