@@ -179,32 +179,32 @@ def _explained(
     """
     missed, spurious = noise
     unset = np.log1p(-np.minimum(sets, 1 - missed)).astype(np.float32)
-    none = np.asarray(occurs @ unset)  # (known records, bits)
+    # P(none of the record's tokens sets the bit), and for each token the
+    # factor that takes it out: their product is P(none of the *other*
+    # tokens sets it), one multiplication per (record, token, bit) instead of
+    # an exponential (the chance is clipped to at least ``spurious``, so the
+    # rounding of a product near 1 does not show).
+    none = np.exp(np.asarray(occurs @ unset, dtype=np.float32))  # (records, bits)
+    # 1 / P(the token leaves the bit), times what a change in P moves 1 - chance.
+    without = np.exp(-unset) * np.float32(_TRUST * (1 - spurious))
     entries = occurs.tocoo()
     result = np.zeros_like(sets)
-    from_rate = (1 - _TRUST) * rate
+    unlikely = 1 - (_TRUST + (1 - _TRUST) * rate)
     for start in range(0, entries.nnz, _CHUNK):
         record = entries.row[start : start + _CHUNK]
         token = entries.col[start : start + _CHUNK]
-        # Operation for operation (so to the last bit) what reads
-        #   others = spurious + (1 - spurious) * -expm1(none - unset)
+        # In place, each step one pass over (chunk, bits):
+        #   others = spurious + (1 - spurious) * (1 - P(no other token sets it))
         #   chance = clip(TRUST * others + (1 - TRUST) * rate, spurious, 1 - missed)
-        #   fit = bit * log(chance) + (1 - bit) * log1p(-chance)
-        # but in place: each step a pass over (chunk, bits) without a new array.
+        #   fit = log(chance) where the bit is set, else log(1 - chance)
+        # as 1 - chance, and then |bit - (1 - chance)|, which is either.
         work = none[record]
-        work -= unset[token]
-        np.expm1(work, out=work)
-        work *= -(1 - spurious)
-        work += spurious
-        work *= _TRUST
-        work += from_rate
-        chance = np.clip(work, spurious, 1 - missed, out=work)
-        bit = known_bits[record]
-        fit = np.log(chance)
-        fit *= bit
-        not_chance = np.log1p(np.negative(chance, out=work), out=work)
-        not_chance *= np.subtract(1, bit, out=bit)
-        fit += not_chance
+        work *= without[token]
+        work += unlikely
+        np.clip(work, missed, 1 - spurious, out=work)
+        np.subtract(known_bits[record], work, out=work)
+        np.abs(work, out=work)
+        fit = np.log(work, out=work)
         # Sum the fit of each token's records: a (tokens, chunk) 0/1 matrix.
         gather = sp.csr_matrix(
             (np.ones(len(token), dtype=np.float32), (token, np.arange(len(token)))),
