@@ -53,7 +53,7 @@ def test_the_demo_after_the_warm_up_compiles_nothing(tmp_path: Path) -> None:
     cache of its own would make this test compile everything, for a minute.
     """
     warmed = run_python("-m", "linkage.matching.warmup")
-    assert "Matching kernels:" in warmed
+    assert "Matching and privacy-check kernels:" in warmed
     report = json.loads(run_python("-c", DEMO, str(tmp_path / "demo")).splitlines()[-1])
     compiled = [name for name, count, _ in report if count]
     loaded = sum(count for _, _, count in report)

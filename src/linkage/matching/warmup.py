@@ -1,4 +1,5 @@
-"""Compile the matching kernels once, ahead of the first real run.
+"""Compile the matching kernels (and the privacy check's) once, ahead of the
+first real run.
 
 numba compiles each kernel the first time it is called: tens of seconds for
 the whole set, paid by a new user's first ``linkage match`` or ``linkage
@@ -52,6 +53,7 @@ KERNEL_MODULES = (
     "linkage.matching.clk.blocking",
     "linkage.matching.clustering",
     "linkage.matching.solving",
+    "linkage.privacy.frequency",
 )
 
 _BITS = 1024
@@ -108,14 +110,18 @@ def kernel_states() -> list[Kernel]:
 
 
 def warm_kernels(directory: Path) -> list[Kernel]:
-    """Run the matcher in every configuration; each kernel's state afterwards.
+    """Run the matcher in every configuration, and the frequency attacker's
+    kernel; each kernel's state afterwards.
 
     ``directory`` receives the synthetic encodings files.
     """
+    from linkage.privacy.frequency import warm_kernel
+
     paths = _write_parties(directory)
     parties = load_parties(paths)
     for count, settings in _RUNS:
         Matcher(PartySet(parties.parties[:count]), settings).run()
+    warm_kernel()
     return kernel_states()
 
 
@@ -157,10 +163,9 @@ def main() -> None:
     loaded = sum(kernel.loaded for kernel in kernels)
     folders = sorted({kernel.cache_path for kernel in kernels})
     sys.stdout.write(
-        f"Matching kernels: {compiled} compiled, {loaded} already in the numba "
-        f"cache ({time.perf_counter() - started:.1f} s); cache in "
-        + ", ".join(folders)
-        + "\n"
+        f"Matching and privacy-check kernels: {compiled} compiled, {loaded} "
+        f"already in the numba cache ({time.perf_counter() - started:.1f} s); "
+        "cache in " + ", ".join(folders) + "\n"
     )
 
 

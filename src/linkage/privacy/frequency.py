@@ -211,6 +211,14 @@ def _grow(
     return np.sort(pattern), rows, stable
 
 
+def warm_kernel() -> None:
+    """Compile (or load from numba's cache) the attack's kernel on a tiny
+    input, so that the first ``linkage privacy-check`` after install does
+    not (``python -m linkage.matching.warmup`` calls this)."""
+    columns = np.full((4, 1), 0b1111, dtype=np.uint64)
+    _grow(columns, columns[0].copy(), 0, 2, 1)
+
+
 @njit(cache=True)
 def _grow_kernel(  # pragma: no cover - compiled; run through _grow
     columns: Words,
