@@ -114,3 +114,17 @@ def test_too_few_scores_give_no_estimate() -> None:
     few = SampledSide(10, rng.random(10), rng.random(10))
     assert end_of_false_links([few, few]) is None
     assert end_of_false_links([]) is None
+
+
+def test_without_an_estimate_the_pile_ends_as_without_sides(
+    simulated: Simulated,
+) -> None:
+    """Sides too small to fit leave the rule of the shared threshold, and
+    the explanation says which rule it was."""
+    pooled = pool_halves(simulated.sides[0].first, simulated.sides[0].second)
+    rng = np.random.default_rng(0)
+    few = SampledSide(10, rng.random(10), rng.random(10))
+    choice = choose_threshold(pooled, one_to_one=[few, few])
+    assert choice.threshold == choose_threshold(pooled).threshold
+    assert "at most half the records nearby" in choice.explanation
+    assert "more false links" not in choice.explanation

@@ -268,7 +268,7 @@ def _from_distribution(
     if valley is None or reason is not None:
         return _default(scores, checked, reason or "only one peak")
     agrees = crossing is not None and valley.holds(density.at(crossing))
-    pile_end = _end_of_non_matches(middle, valley, one_to_one)
+    pile_end, by_false_links = _end_of_non_matches(middle, valley, one_to_one)
     method, threshold = _decide(valley, crossing, agrees, pile_end, prefer_fit)
     # Identical encodings (score 1.0) were left out of the fit; they match.
     identical = int(np.count_nonzero(scores == 1.0))
@@ -280,7 +280,7 @@ def _from_distribution(
         threshold=threshold,
         method=method,
         explanation=(
-            _explain_pile(scores, threshold, valley, one_to_one is not None)
+            _explain_pile(scores, threshold, valley, by_false_links)
             if method == "non-match pile"
             else _explain_two_groups(
                 scores, threshold, valley, crossing, agrees, method
@@ -296,25 +296,28 @@ def _end_of_non_matches(
     middle: NDArray[np.float64],
     valley: _Valley,
     one_to_one: Sequence[SampledSide] | None,
-) -> float | None:
-    """Where the fitted pile of non-match scores ends, if below the valley.
+) -> tuple[float | None, bool]:
+    """Where the fitted pile of non-match scores ends, if below the valley,
+    and whether that is where false links would outnumber true ones.
 
     With ``one_to_one`` linkage a record links at most one record of each
     other party, so a record whose match scores higher never takes a
     non-match: the pile ends where false links would start to outnumber
     true ones (:func:`~linkage.matching.one_to_one.end_of_false_links`).
+    Where the sides are too few to estimate that, or without them, it ends
+    where the fitted pile holds at most half the records nearby.
     """
     ordered = np.sort(middle)
     fit = fit_non_matches(ordered, valley.low_peak)
     if fit is None:
-        return None
+        return None, False
     estimate = None if one_to_one is None else end_of_false_links(one_to_one)
     end = fit.end(ordered) if estimate is None else estimate.threshold
     if end is None or end >= valley.location:
-        return None
+        return None, False
     # Never inside the pile's body: there a record is still likelier a
     # non-match than not, whoever competes.
-    return max(end, fit.location + _BODY_SCALES * fit.scale)
+    return max(end, fit.location + _BODY_SCALES * fit.scale), estimate is not None
 
 
 def _decide(
