@@ -168,3 +168,18 @@ def test_an_earlier_export_exposes_a_cut_short_log(
         logged, "--data-dir", logged.data_dir, "--earlier", logged.export
     )
     assert code == 0, output
+
+
+def test_a_damaged_earlier_export_is_named_as_the_fault(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """An earlier copy edited after it was exported fails on its own, and
+    the message says so rather than blaming the log."""
+    lines = logged.export.read_text().splitlines()
+    entry = [i for i, line in enumerate(lines) if '"kind": "entry"' in line][1]
+    lines[entry] = lines[entry].replace('"at": "20', '"at": "19', 1)
+    edited = tmp_path / "earlier.jsonl"
+    edited.write_text("\n".join(lines) + "\n")
+    code, output = _verify(logged, "--data-dir", logged.data_dir, "--earlier", edited)
+    assert code == 1
+    assert f"the earlier export {edited} itself fails verification" in output

@@ -157,10 +157,20 @@ def verify(
     and exits with status 1 if there is one.
     """
     entries, heads, where = _log_source(export_file, data_dir, database_url)
-    result = verify_log(entries, heads, _keys(service_key_paths))
+    keys = _keys(service_key_paths)
+    result = verify_log(entries, heads, keys)
     problem = result.problem
     if problem is None and earlier_path is not None:
-        problem = verify_extends(entries, read_export(earlier_path).entries)
+        earlier = read_export(earlier_path)
+        # A damaged earlier copy would show up as entries the log "changed":
+        # say which file is at fault.
+        copy = verify_log(earlier.entries, earlier.heads, keys).problem
+        if copy is not None:
+            raise click.ClickException(
+                f"the earlier export {earlier_path} itself fails verification: "
+                f"{copy.message}; compare with an export the service signed"
+            )
+        problem = verify_extends(entries, earlier.entries)
     if problem is not None:
         raise click.ClickException(
             f"the audit log in {where} fails verification: {problem.message}"
