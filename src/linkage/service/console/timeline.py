@@ -20,7 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from linkage.audit.chain import AuditEntry, parse_time, verify_extends, verify_log
+from linkage.audit.chain import (
+    AuditEntry,
+    SignedHead,
+    parse_time,
+    verify_extends,
+    verify_log,
+)
 from linkage.audit.export import parse_export_lines
 from linkage.audit.report import TransparencyReport, transparency_report
 from linkage.errors import LinkageError
@@ -166,7 +172,15 @@ def verification_status(store: Store, keys: ServiceKeys) -> Verified:
     """The whole log checked against the service's public key: the hash
     chain and the signed heads, as ``linkage audit verify`` checks them."""
     entries, heads = read_audit_log(store)
-    result = verify_log(entries, heads, keys.all())
+    return _status(entries, heads, keys.all())
+
+
+def _status(
+    entries: list[AuditEntry],
+    heads: list[SignedHead],
+    public_keys: list[Ed25519PublicKey],
+) -> Verified:
+    result = verify_log(entries, heads, public_keys)
     if result.problem is not None:
         return Verified(False, result.problem.message)
     return Verified(
@@ -188,17 +202,18 @@ def verify_against(store: Store, keys: ServiceKeys, earlier_text: str) -> Verifi
         earlier = parse_export_lines(earlier_text.splitlines(), "the earlier export")
     except LinkageError as error:
         raise ApiProblem(422, str(error)) from None
-    own = verification_status(store, keys)
+    entries, heads = read_audit_log(store)
+    public_keys = keys.all()
+    own = _status(entries, heads, public_keys)
     if not own.ok:
         return own
     # The earlier copy must be a log this service signed, or comparing with
     # it proves nothing.
-    copy = verify_log(earlier.entries, earlier.heads, keys.all())
+    copy = verify_log(earlier.entries, earlier.heads, public_keys)
     if copy.problem is not None:
         return Verified(
             False, f"the earlier export itself does not verify: {copy.problem.message}"
         )
-    entries, _heads = read_audit_log(store)
     problem = verify_extends(entries, earlier.entries)
     if problem is not None:
         return Verified(False, problem.message)
