@@ -124,6 +124,15 @@ def _status_of(error: LinkageError) -> int:
     return 400
 
 
+CONSOLE_PREFIX: Final = "/console"
+"""Where the web console's pages live; refusals there are HTML pages."""
+
+
+def is_console_path(path: str) -> bool:
+    """Whether ``path`` is one of the web console's (answered in HTML)."""
+    return path == CONSOLE_PREFIX or path.startswith(f"{CONSOLE_PREFIX}/")
+
+
 def _answer(
     request: Request,
     status: int,
@@ -133,8 +142,7 @@ def _answer(
     """The problem body, or on the web console's paths the same refusal as
     an HTML page (the console installs ``console_error_page``)."""
     page = getattr(request.app.state, "console_error_page", None)
-    path = request.url.path
-    if page is not None and (path == "/console" or path.startswith("/console/")):
+    if page is not None and is_console_path(request.url.path):
         answer: Response = page(request, status, detail)
         return answer
     return problem_response(status, detail, headers)

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from linkage.service.auth_failures import FailedAuthentications
 from linkage.service.errors import (
     BEARER_CHALLENGE,
+    CONSOLE_PREFIX,
     UNAUTHENTICATED,
     body_too_large,
     client_address,
@@ -157,7 +158,7 @@ def _console_form(path: str, headers: Headers) -> bool:
     # The web console's forms carry a session cookie (or, to log in, the
     # login form's cookie) instead of a bearer token; the console checks it,
     # and the body is small and capped like any JSON body.
-    if not path.startswith("/console/"):
+    if not path.startswith(f"{CONSOLE_PREFIX}/"):
         return False
     cookies = headers.get("cookie", "")
     return "linkage_console=" in cookies or "linkage_console_login=" in cookies

@@ -36,14 +36,9 @@ from linkage.service.console.login import error_page, login_redirect
 from linkage.service.console.render import PREFIX
 from linkage.service.console.sessions import ConsoleSessions
 
-__all__ = ["PREFIX", "install_console", "is_console_path"]
+__all__ = ["PREFIX", "install_console"]
 
 _STATIC = Path(__file__).parent / "static"
-
-
-def is_console_path(path: str) -> bool:
-    """Whether ``path`` is one of the console's (answered in HTML)."""
-    return path == PREFIX or path.startswith(f"{PREFIX}/")
 
 
 def install_console(app: FastAPI) -> None:

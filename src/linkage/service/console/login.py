@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -24,7 +25,7 @@ from linkage.service.console.sessions import (
 from linkage.service.deps import (
     StoreDep,
 )
-from linkage.service.errors import ApiProblem
+from linkage.service.errors import ApiProblem, client_address
 from linkage.storage import AuthenticationError, TokenRecord
 from linkage.storage.base import hash_token
 
@@ -70,7 +71,7 @@ async def login(request: Request, store: StoreDep) -> Response:
     except AuthenticationError:
         # Counted like the API's failed authentications, never with the token.
         await request.app.state.auth_failures.report(
-            client=request.client.host if request.client else "unknown",
+            client=client_address(request.scope),
             method="POST",
             path=request.url.path,
         )
@@ -110,26 +111,22 @@ async def logout(request: Request, token: ConsoleToken) -> Response:
 def _set_cookie(
     request: Request, response: Response, name: str, value: str, *, path: str
 ) -> None:
-    response.set_cookie(
-        name,
-        value,
-        path=path,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    response.set_cookie(name, value, path=path, **_cookie_flags(request))
 
 
 def _delete_cookie(
     request: Request, response: Response, name: str, *, path: str
 ) -> None:
-    response.delete_cookie(
-        name,
-        path=path,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    # A cleared cookie carries the same flags as the one it replaces.
+    response.delete_cookie(name, path=path, **_cookie_flags(request))
+
+
+def _cookie_flags(request: Request) -> dict[str, Any]:
+    return {
+        "httponly": True,
+        "samesite": "strict",
+        "secure": request.url.scheme == "https",
+    }
 
 
 def _local(target: str) -> str:

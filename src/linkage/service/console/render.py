@@ -10,11 +10,12 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from linkage.service.errors import CONSOLE_PREFIX
 from linkage.storage import TokenRecord
 
 __all__ = ["PREFIX", "page", "see_other"]
 
-PREFIX: Final = "/console"
+PREFIX: Final = CONSOLE_PREFIX
 _TEMPLATES: Final = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
