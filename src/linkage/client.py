@@ -30,7 +30,8 @@ from linkage.reveal.approvals import (
     ApprovalError,
     RevealStatement,
     SignedApproval,
-    sign_approval,
+    sign_statements,
+    statements_from_json,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "ServiceClient",
     "ServiceError",
     "UploadAccepted",
+    "decision_body",
 ]
 
 DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
@@ -49,6 +51,21 @@ FINISHED_STATES: Final = frozenset({"completed", "failed"})
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as a transfer advances."""
+
+
+def decision_body(
+    reason: str, approvals: Mapping[str, SignedApproval] | None = None
+) -> dict[str, Any]:
+    """The body of ``POST .../approve`` or ``.../deny``: the reason and, to
+    approve, each agency's signed approval (``linkage reveal sign`` writes
+    the same for the web console)."""
+    body: dict[str, Any] = {"reason": reason}
+    if approvals:
+        body["approvals"] = [
+            {"party": party, "approval": signed.to_json()}
+            for party, signed in sorted(approvals.items())
+        ]
+    return body
 
 
 class ServiceError(LinkageError):
@@ -488,12 +505,7 @@ class ServiceClient:
         if decision not in ("approve", "deny"):
             raise ValueError(f"decision must be 'approve' or 'deny' (got {decision!r})")
         path = f"/projects/{int(project_id)}/reveals/{int(request_id)}/{decision}"
-        body: dict[str, Any] = {"reason": reason}
-        if approvals:
-            body["approvals"] = [
-                {"party": party, "approval": signed.to_json()}
-                for party, signed in sorted(approvals.items())
-            ]
+        body = decision_body(reason, approvals)
         return self._json(self._request("POST", path, json=body))
 
     def reveal_statements(
@@ -503,8 +515,8 @@ class ServiceClient:
         path = f"/projects/{int(project_id)}/reveals/{int(request_id)}/statements"
         items = _json_list(self._request("GET", path), "statements")
         try:
-            return [RevealStatement.from_json(item["statement"]) for item in items]
-        except (KeyError, TypeError, ApprovalError):
+            return statements_from_json(items)
+        except ApprovalError:
             raise _unexpected("statements") from None
 
     def approve_reveal(
@@ -526,16 +538,9 @@ class ServiceClient:
         """
         if statements is None:
             statements = self.reveal_statements(project_id, request_id)
-        approvals = {
-            statement.party: sign_approval(
-                statement,
-                key,
-                reason=reason,
-                now=now,
-                valid_for=valid_for,
-            )
-            for statement in statements
-        }
+        approvals = sign_statements(
+            statements, key, reason=reason, now=now, valid_for=valid_for
+        )
         return self.decide_reveal(project_id, request_id, "approve", reason, approvals)
 
     def grants(self, project_id: int) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from linkage.cli.connection import (
     token_option,
 )
 from linkage.cli.options import existing_file, output_file, vault_key_option
+from linkage.client import decision_body
 from linkage.encoding.keyfiles import read_vault_key
 from linkage.encoding.vault import Vault
 from linkage.errors import LinkageError
@@ -35,7 +36,12 @@ from linkage.reveal.agency import (
     remember_answer,
     seal_for_grant,
 )
-from linkage.reveal.approvals import ApprovalError, RevealStatement, sign_approval
+from linkage.reveal.approvals import (
+    ApprovalError,
+    RevealStatement,
+    sign_statements,
+    statements_from_json,
+)
 from linkage.reveal.disclosure import Disclosure
 from linkage.reveal.investigator import SealedAnswer, open_answer, write_disclosures
 from linkage.reveal.keys import (
@@ -319,26 +325,17 @@ def sign(
     key = read_signing_private_key(key_path)
     try:
         items = json.loads(statements_path.read_text(encoding="utf-8"))
-        statements = [RevealStatement.from_json(item["statement"]) for item in items]
-    except (ValueError, KeyError, TypeError, ApprovalError) as error:
+        statements = statements_from_json(items)
+    except (ValueError, ApprovalError) as error:
         raise click.BadParameter(
             f"{statements_path} is not a statements file from the console: {error}",
             param_hint="STATEMENTS",
         ) from None
     _say_signing(statements)
-    now = datetime.now(UTC)
-    body = {
-        "reason": reason,
-        "approvals": [
-            {
-                "party": statement.party,
-                "approval": sign_approval(
-                    statement, key, reason=reason, now=now, valid_for=lifetime
-                ).to_json(),
-            }
-            for statement in statements
-        ],
-    }
+    approvals = sign_statements(
+        statements, key, reason=reason, now=datetime.now(UTC), valid_for=lifetime
+    )
+    body = decision_body(reason, approvals)
     with private_output(out_path) as out:
         out.write(json.dumps(body, indent=2).encode("utf-8") + b"\n")
     click.echo(

@@ -17,6 +17,7 @@ records or another investigator's key.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +47,8 @@ __all__ = [
     "SignedApproval",
     "claimed_key_id",
     "sign_approval",
+    "sign_statements",
+    "statements_from_json",
     "verify_approval",
 ]
 
@@ -279,6 +282,38 @@ def sign_approval(
     )
     payload = canonical_json(approval.to_json())
     return SignedApproval(payload=payload, signature=key.sign(_DOMAIN + payload))
+
+
+def sign_statements(
+    statements: Sequence[RevealStatement],
+    key: Ed25519PrivateKey,
+    *,
+    reason: str,
+    now: datetime,
+    valid_for: timedelta,
+) -> dict[str, SignedApproval]:
+    """Each agency's statement of a request approved with the approver's own
+    key (:func:`sign_approval`), by agency: what approving a request sends."""
+    return {
+        statement.party: sign_approval(
+            statement, key, reason=reason, now=now, valid_for=valid_for
+        )
+        for statement in statements
+    }
+
+
+def statements_from_json(items: Any) -> list[RevealStatement]:
+    """A request's statements as the service lists them: ``[{"party": ...,
+    "statement": {...}}, ...]`` (``GET .../statements``, and the file the web
+    console offers to sign).
+
+    Raises:
+        ApprovalError: ``items`` is not such a list, or a statement is malformed.
+    """
+    try:
+        return [RevealStatement.from_json(item["statement"]) for item in items]
+    except (KeyError, TypeError) as error:
+        raise ApprovalError(f"not a list of statements ({error})") from None
 
 
 def verify_approval(signed: SignedApproval, public_key: Ed25519PublicKey) -> Approval:

@@ -22,6 +22,7 @@ from linkage.service.routes.reveals import (
     DeskDep,
     decide_reveal,
     public_request,
+    reveal_statements,
 )
 
 __all__ = ["router"]
@@ -78,10 +79,8 @@ def statements_file(
 ) -> Response:
     """The statements to sign, as the API's ``/statements`` gives them, for
     ``linkage reveal sign`` on the approver's own machine."""
-    body = [
-        {"party": s.party, "statement": s.to_json()}
-        for s in desk.statements(token, project, request_id)
-    ]
+    statements = reveal_statements(request_id, project, token, desk)
+    body = [statement.model_dump() for statement in statements]
     return Response(
         json.dumps(body, indent=2),
         media_type="application/json",
