@@ -329,7 +329,7 @@ def _check_update(
             sa.select(run_results.c.party_id, run_results.c.upload_id).where(
                 run_results.c.run_id == latest
             )
-        ).tuples()
+        ).all()
     )
     current = dict(
         connection.execute(
@@ -338,7 +338,7 @@ def _check_update(
                 sa.not_(uploads.c.superseded),
                 uploads.c.deleted_at.is_(None),
             )
-        ).tuples()
+        ).all()
     )
     moved = [p.name for p in members if current.get(p.id) != used.get(p.id)]
     if moved:

@@ -10,7 +10,8 @@ plaintext is returned once, when the token is made.
 
 :class:`Store` is assembled from one part per resource, each in its own
 module (``projects``, ``tokens``, ``members``, ``upload_records``,
-``change_sets``, ``run_queue``, ``deletion``) on the shared :mod:`~linkage.storage.base`;
+``change_sets``, ``run_queue``, ``deletion``) on the shared
+:mod:`~linkage.storage.base`;
 reveals (:mod:`~linkage.storage.reveals`) and the audit log
 (:mod:`~linkage.storage.audit_log`) are kept apart the same way.
 """
