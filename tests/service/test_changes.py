@@ -29,6 +29,7 @@ from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import Party, PartySet
 from linkage.service.loopback import running_service
 from linkage.storage import Store
+from tests.conftest import RunCli
 from tests.service.helpers import assert_problem, create_project
 
 FINGERPRINT = "b" * 64
@@ -403,3 +404,58 @@ def _groups_of(*results: dict[str, str]) -> set[frozenset[str]]:
         for pseudonym, match_id in result.items():
             grouped.setdefault(match_id, set()).add(pseudonym)
     return {frozenset(group) for group in grouped.values()}
+
+
+def test_the_command_line_sends_changes_and_downloads_what_changed(
+    world: World, tmp_path: Path
+) -> None:
+    """`linkage changes send/withdraw/status/download` with a party token
+    file and `linkage run start --update` with the operator's."""
+    run_cli = RunCli()
+    server = ["--server", world.service.url, "--project", str(world.project_id)]
+    health_token = tmp_path / "health.token"
+    health_token.write_text(world.tokens["health"])
+    operator_token = tmp_path / "operator.token"
+    operator_token.write_text(world.service.operator_token)
+    health = ["--token-file", health_token, *server]
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{world.health[5]}\nnot-a-pseudonym\n")
+    refused = run_cli("changes", "withdraw", bad, *health)
+    assert refused.exit_code != 0 and "line 2 of" in refused.output
+
+    nothing = run_cli(
+        "run", "start", "--update", "--token-file", operator_token, *server
+    )
+    assert nothing.exit_code != 0 and "nothing to link in" in nothing.output
+
+    # Health adds people 170-172 (police hold none of them) and 163 (police
+    # added them), and withdraws its record of person 65.
+    added_p = world.people.pseudonyms(4)
+    records = tmp_path / "health-changes.lnk"
+    records.write_bytes(
+        write(tmp_path, added_p, world.people.copies([170, 171, 172, 163]))
+    )
+    sent = run_cli("changes", "send", records, *health)
+    assert sent.exit_code == 0, sent.output
+    assert "4 new and 0 corrected records" in sent.output
+    listed = tmp_path / "withdraw.txt"
+    listed.write_text(f"pseudonym\n{world.health[5]}\n")
+    assert run_cli("changes", "withdraw", listed, *health).exit_code == 0
+    status = run_cli("changes", "status", *health)
+    assert "1 withdrawals" in status.output
+
+    started = run_cli(
+        "run", "start", "--update", "--token-file", operator_token, *server
+    )
+    assert started.exit_code == 0, started.output
+    run = wait(world.service, world.project_id, int(started.stdout.strip()))
+    assert run["state"] == "completed", run["message"]
+
+    out = tmp_path / "changes.csv"
+    downloaded = run_cli("changes", "download", "--out", out, *health)
+    assert downloaded.exit_code == 0, downloaded.output
+    kinds = {row["pseudonym"]: row["kind"] for row in rows(out.read_text())}
+    assert kinds[world.health[5]] == "withdrawn"
+    assert kinds[hexes(added_p)[3]] == "added"
+    assert not {*hexes(added_p)[:3]} & set(kinds)
