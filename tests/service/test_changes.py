@@ -459,3 +459,22 @@ def test_the_command_line_sends_changes_and_downloads_what_changed(
     assert kinds[world.health[5]] == "withdrawn"
     assert kinds[hexes(added_p)[3]] == "added"
     assert not {*hexes(added_p)[:3]} & set(kinds)
+
+
+def test_deleting_the_encodings_deletes_the_standing_linkages(world: World) -> None:
+    """Last: the operator deletes the encodings; no run folder keeps a
+    standing linkage or an agency's records, no staged file is left, and
+    change sets are refused."""
+    body = write(world.folder, world.people.pseudonyms(1), world.people.copies([280]))
+    assert world.put_changes("police", body).status_code == 200
+    with world.service.client(world.service.operator_token) as client:
+        deleted = client.delete(f"/projects/{world.project_id}/encodings")
+    assert deleted.status_code == 200, deleted.text
+    data = world.service.data_dir
+    runs = data / "results" / str(world.project_id)
+    assert list(runs.glob("*/standing*")) == []
+    assert list(runs.glob("*/encodings/*")) == []
+    assert list((data / "uploads" / str(world.project_id)).iterdir()) == []
+    assert (runs / str(world.full_run) / "parameters.json").is_file()
+    assert_problem(world.put_changes("police", body), 409)
+    assert_problem(world.withdraw("police", [world.police[3]]), 409)
