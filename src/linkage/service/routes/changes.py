@@ -17,6 +17,7 @@ by the operator's next update run (``POST /projects/{id}/runs`` with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -79,7 +80,7 @@ def _own_party(token: TokenRecord, project: Project, store: Store) -> Party:
 
 def _audit_staged(
     audit: AuditLog, token: TokenRecord, project: Project, what: str
-) -> Any:
+) -> Callable[[ChangeSetPublic], None]:
     def record(public: ChangeSetPublic) -> None:
         audit.append(
             actor=token.actor,
