@@ -53,21 +53,19 @@ class Changed:
         old_to_new: per record before, its global index after (-1: withdrawn).
         changed: global indices after of added and corrected records, sorted.
         corrected_old: global indices before of the records corrected.
-        withdrawn: per party name, the pseudonyms withdrawn.
     """
 
     parties: PartySet
     old_to_new: npt.NDArray[np.int64]
     changed: npt.NDArray[np.int64]
     corrected_old: npt.NDArray[np.int64]
-    withdrawn: dict[str, list[str]]
 
 
 def apply_change_sets(parties: PartySet, change_sets: Sequence[ChangeSet]) -> Changed:
     """The population after ``change_sets``; bad change sets raise
     :class:`~linkage.errors.InputError` naming the agency and what is wrong."""
     by_party = _one_per_party(parties, change_sets)
-    new_parties, maps, changed, corrected, withdrawn = [], [], [], [], {}
+    new_parties, maps, changed, corrected = [], [], [], []
     offset = 0
     for number, party in enumerate(parties.parties):
         change = by_party.get(party.name)
@@ -79,7 +77,6 @@ def apply_change_sets(parties: PartySet, change_sets: Sequence[ChangeSet]) -> Ch
         maps.append(old_to_new)
         changed.append(offset + rows)
         corrected.append(int(parties.offsets[number]) + corrected_rows)
-        withdrawn[party.name] = list(change.withdrawn) if change else []
         new_parties.append(Party(party.name, encodings))
         offset += len(encodings)
     return Changed(
@@ -87,7 +84,6 @@ def apply_change_sets(parties: PartySet, change_sets: Sequence[ChangeSet]) -> Ch
         np.concatenate(maps) if maps else np.zeros(0, dtype=np.int64),
         np.sort(np.concatenate(changed)).astype(np.int64),
         np.sort(np.concatenate(corrected)).astype(np.int64),
-        withdrawn,
     )
 
 
