@@ -182,11 +182,11 @@ class StandingLinkage:
 
     def _carried_ids(self, changed: Changed) -> list[str | None]:
         """Each record's match ID before the update (None for additions)."""
-        carried: list[str | None] = [None] * changed.parties.total
-        for old, new in enumerate(changed.old_to_new.tolist()):
-            if new >= 0:
-                carried[new] = self.match_ids[old]
-        return carried
+        before = np.array(self.match_ids, dtype=object)
+        carried = np.full(changed.parties.total, None, dtype=object)
+        stays = changed.old_to_new >= 0
+        carried[changed.old_to_new[stays]] = before[stays]
+        return list(carried)
 
     def _withdrawn_ids(self, changed: Changed) -> list[str]:
         gone = np.flatnonzero(changed.old_to_new < 0)
@@ -201,11 +201,14 @@ class StandingLinkage:
     ) -> list[RecordChange]:
         changes = []
         names = [party.name for party in changed.parties.parties]
-        before_index = _global_index(self.parties)
-        for name, pseudonyms in changed.withdrawn.items():
-            for pseudonym in pseudonyms:
-                before = self.match_ids[before_index[name, pseudonym]]
-                changes.append(RecordChange(name, pseudonym, "withdrawn", before, None))
+        for g in np.flatnonzero(changed.old_to_new < 0).tolist():
+            owner, row = self.parties.locate(g)
+            before = self.match_ids[g]
+            changes.append(
+                RecordChange(
+                    owner.name, owner.pseudonyms[row], "withdrawn", before, None
+                )
+            )
         party_of = changed.parties.party_of
         for g in records.tolist():
             before, after = old_ids[g], new_ids[g]
