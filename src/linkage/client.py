@@ -315,27 +315,12 @@ class ServiceClient:
             ServiceError: the server refused the file or could not be reached.
             OSError: the file cannot be read.
         """
-        path = Path(path)
-        total = path.stat().st_size
-
-        def chunks() -> Iterator[bytes]:
-            done = 0
-            with path.open("rb") as source:
-                while chunk := source.read(UPLOAD_CHUNK_BYTES):
-                    done += len(chunk)
-                    yield chunk
-                    if progress is not None:
-                        progress(done, total)
-
         answer = self._json(
-            self._request(
+            self._send_file(
                 "PUT",
                 f"/projects/{int(project_id)}/parties/{_segment(party)}/encodings",
-                content=chunks(),
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(total),
-                },
+                path,
+                progress,
             )
         )
         try:
@@ -351,11 +336,60 @@ class ServiceClient:
 
     # Runs ---------------------------------------------------------------------
 
-    def start_run(self, project_id: int) -> RunStatus:
-        """Start matching the project's uploads (operator token)."""
+    def start_run(self, project_id: int, kind: str = "full") -> RunStatus:
+        """Start matching the project's uploads (operator token); ``kind``
+        ``update`` links the staged change sets in instead."""
+        body = {} if kind == "full" else {"json": {"kind": kind}}
         return RunStatus.from_json(
-            self._json(self._request("POST", f"/projects/{int(project_id)}/runs"))
+            self._json(
+                self._request("POST", f"/projects/{int(project_id)}/runs", **body)
+            )
         )
+
+    # Continuing linkage ---------------------------------------------------------
+
+    def send_changes(
+        self, project_id: int, path: Path, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Stage ``path`` (new and corrected records, an encodings file) as
+        this party's change set (party token), streamed; return its counts.
+
+        Raises:
+            ServiceError: the server refused the file or could not be reached.
+            OSError: the file cannot be read.
+        """
+        return self._json(
+            self._send_file(
+                "PUT", f"/projects/{int(project_id)}/changes", path, progress
+            )
+        )
+
+    def withdraw(self, project_id: int, pseudonyms: Sequence[str]) -> dict[str, Any]:
+        """Stage the withdrawal of this party's ``pseudonyms`` (party token)."""
+        return self._json(
+            self._request(
+                "POST",
+                f"/projects/{int(project_id)}/withdrawals",
+                json={"pseudonyms": list(pseudonyms)},
+            )
+        )
+
+    def staged_changes(self, project_id: int) -> dict[str, Any]:
+        """This party's staged change set, as counts (party token)."""
+        return self._json(self._request("GET", f"/projects/{int(project_id)}/changes"))
+
+    def discard_changes(self, project_id: int) -> dict[str, Any]:
+        """Discard this party's staged change set (party token)."""
+        return self._json(
+            self._request("DELETE", f"/projects/{int(project_id)}/changes")
+        )
+
+    def result_changes(self, project_id: int, out: Path) -> int:
+        """Save what changed in this party's rows since its last download
+        (CSV ``pseudonym,kind,match_id_before,match_id_after``) to ``out``;
+        return the number of data rows."""
+        lines = self._download(f"/projects/{int(project_id)}/results/changes", out)
+        return max(lines - 1, 0)
 
     def run_status(self, project_id: int, run_id: int) -> RunStatus:
         """A run's current state."""
@@ -593,6 +627,33 @@ class ServiceClient:
         except httpx.TransportError as error:
             raise self._unreachable(error) from None
         return lines + (0 if last == b"\n" else 1)
+
+    def _send_file(
+        self, method: str, url: str, path: Path, progress: Progress | None
+    ) -> httpx.Response:
+        """Stream the file ``path`` as the body, read in chunks while it is
+        sent, so memory stays flat whatever its size."""
+        path = Path(path)
+        total = path.stat().st_size
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            with path.open("rb") as source:
+                while chunk := source.read(UPLOAD_CHUNK_BYTES):
+                    done += len(chunk)
+                    yield chunk
+                    if progress is not None:
+                        progress(done, total)
+
+        return self._request(
+            method,
+            url,
+            content=chunks(),
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(total),
+            },
+        )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -142,6 +142,7 @@ def start_run(service: Service, project_id: int) -> int:
         "run_id": body["run_id"],
         "project_id": project_id,
         "state": "queued",
+        "kind": "full",
     }
     return int(body["run_id"])
 

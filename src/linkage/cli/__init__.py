@@ -36,6 +36,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "audit",
         "The tamper-evident audit log: export, verify, report, ledger.",
     ),
+    "changes": LazyCommand(
+        "linkage.cli.changes",
+        "changes",
+        "Send changes to a linked project, and read what changed (party).",
+    ),
     "db": LazyCommand(
         "linkage.cli.db",
         "db",

@@ -314,12 +314,21 @@ def run() -> None:
 
 @run.command("start")
 @project_option
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Link the agencies' staged change sets into the latest completed "
+    "run's groups (unchanged groups keep their match IDs) instead of linking "
+    "every upload from scratch.",
+)
 @server_option
 @token_option("the operator's")
-def run_start(project_id: int, server: str, token_file: Path | None) -> None:
+def run_start(
+    project_id: int, update: bool, server: str, token_file: Path | None
+) -> None:
     """Start matching the project's uploads (operator token); prints the run ID."""
     with connect(server, token_file) as client:
-        started = client.start_run(project_id)
+        started = client.start_run(project_id, "update" if update else "full")
     click.echo(started.run_id)
     click.echo(
         f"Run {started.run_id} of project {started.project_id} is {started.state}; "

@@ -23,6 +23,7 @@ from linkage.service.retention import sweep_deleted_encodings
 from linkage.service.reveals import RevealDesk
 from linkage.service.routes import (
     audit,
+    changes,
     health,
     members,
     projects,
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(runs.router)
     app.include_router(results.router)
+    app.include_router(changes.router)
     app.include_router(members.router)
     app.include_router(reveals.router)
     app.include_router(audit.router)

@@ -19,7 +19,7 @@ is a pure ASGI middleware (it sees the body as it streams, which Starlette's
 and while the app runs, stops a body (chunked, or longer than it declared)
 with 413 as soon as it passes the cap, so no more than the cap is ever
 buffered. The cap is ``Settings.max_upload_bytes`` on the encodings upload
-route and ``Settings.max_json_bytes`` everywhere else.
+and change-set routes and ``Settings.max_json_bytes`` everywhere else.
 
 When the service answers before reading a body to its end, it also closes the
 connection: the server would otherwise read the rest of the body just to
@@ -45,13 +45,15 @@ from linkage.service.errors import (
     client_address,
     problem_response,
 )
+from linkage.service.routes.changes import CHANGES_PATH
 from linkage.service.routes.uploads import ENCODINGS_PATH
 from linkage.service.settings import MAX_REQUEST_HEAD_BYTES, Settings
 
 __all__ = ["UPLOAD_PATH", "RequestLimits"]
 
-# The route whose body is an encodings file; everything else takes JSON.
+# The routes whose body is an encodings file; everything else takes JSON.
 UPLOAD_PATH: Final = compile_path(ENCODINGS_PATH)[0]
+CHANGES_UPLOAD_PATH: Final = compile_path(CHANGES_PATH)[0]
 _CLOSE: Final = {"Connection": "close"}
 _HEAD_TOO_LARGE: Final = (
     f"the request's headers are larger than this service accepts "
@@ -103,7 +105,8 @@ class RequestLimits:
         await self._app(scope, body.receive, body.send)
 
     def _cap(self, path: str) -> int:
-        return self._upload_cap if UPLOAD_PATH.match(path) else self._json_cap
+        files = UPLOAD_PATH.match(path) or CHANGES_UPLOAD_PATH.match(path)
+        return self._upload_cap if files else self._json_cap
 
 
 class _CappedBody:

@@ -9,6 +9,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "ChangeSetPublic",
     "EncodingsDeleted",
     "PartyName",
     "PartyPublic",
@@ -17,9 +18,11 @@ __all__ = [
     "ProjectCreated",
     "ProjectPublic",
     "ResourceId",
+    "RunCreate",
     "RunCreated",
     "RunPublic",
     "UploadPublic",
+    "WithdrawalsCreate",
 ]
 
 PartyName = Annotated[
@@ -142,6 +145,20 @@ class UploadPublic(BaseModel):
 
 
 RunStateName = Literal["queued", "running", "completed", "failed"]
+RunKindName = Literal["full", "update"]
+
+
+class RunCreate(BaseModel):
+    """What the operator may say when starting a run (the body is optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: RunKindName = Field(
+        default="full",
+        description="full: link every party's current upload from scratch. "
+        "update: link the agencies' staged change sets into the latest "
+        "completed run's groups, keeping unchanged groups' match IDs.",
+    )
 
 
 class RunCreated(BaseModel):
@@ -150,6 +167,7 @@ class RunCreated(BaseModel):
     run_id: int
     project_id: int
     state: RunStateName
+    kind: RunKindName = "full"
 
 
 class RunPublic(BaseModel):
@@ -169,6 +187,34 @@ class RunPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     stats: dict[str, Any]
+    kind: RunKindName = "full"
+
+
+Pseudonym = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{32}$", examples=["0123456789abcdef" * 2])
+]
+
+
+class WithdrawalsCreate(BaseModel):
+    """Pseudonyms whose records leave the linkage at the next update run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pseudonyms: Annotated[list[Pseudonym], Field(min_length=1, max_length=100_000)]
+
+
+class ChangeSetPublic(BaseModel):
+    """A party's staged change set: counts only."""
+
+    project_id: int
+    party: str
+    records: int = Field(description="New and corrected records sent.")
+    corrections: int = Field(description="Of those, records already linked.")
+    additions: int = Field(description="Of those, records new to the linkage.")
+    withdrawn: int = Field(description="Pseudonyms to withdraw.")
+    updated_at: datetime | None = Field(
+        description="When it last changed; null when nothing is staged."
+    )
 
 
 MemberName = Annotated[

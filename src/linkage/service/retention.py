@@ -6,7 +6,10 @@ default a project's encodings are deleted once its newest run has completed
 and every party has downloaded its results. A project created with
 ``retain_encodings`` keeps them for later runs until the operator deletes
 them. A failed (or queued, or running) newest run keeps them too, so the run
-can be retried.
+can be retried. Continuing linkage (change sets and update runs) needs the
+encodings of the last run, so only a project that retains them keeps a
+standing linkage in its runs' folders, and deleting the encodings deletes
+those folders too.
 
 Deletion is crash-safe in two steps. First, in one transaction with the
 ``encodings.deleted`` audit entry, the upload rows lose their paths and the
@@ -26,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Final
 
+from linkage.service.continuing.folders import remove_kept_encodings
 from linkage.service.settings import Settings
 from linkage.storage import DeletedEncodings, Store
 from linkage.storage.audit_log import AuditLog
@@ -112,11 +116,13 @@ def remove_encodings_files(settings: Settings, deleted: DeletedEncodings) -> int
 
     Call only after the deletion has committed. A file that cannot be removed
     is logged and left for :func:`sweep_deleted_encodings` at the next start.
-    Returns how many files were removed.
+    Returns how many files (and standing folders) were removed.
     """
     removed = 0
     for path in deleted.paths:
         removed += _unlink(settings.data_dir / path)
+    # The runs' standing linkages hold every party's encodings too.
+    removed += remove_kept_encodings(settings, deleted.project_id)
     return removed + _empty_folder(_project_folder(settings, deleted.project_id))
 
 
@@ -135,6 +141,7 @@ def sweep_deleted_encodings(
     removed = 0
     for project_id in store.projects_with_deleted_encodings():
         removed += _empty_folder(_project_folder(settings, project_id))
+        removed += remove_kept_encodings(settings, project_id)
     cutoff = time.time() - STALE_INCOMING_SECONDS
     if settings.uploads_dir.is_dir():
         for part in settings.uploads_dir.glob(".incoming-*.part"):

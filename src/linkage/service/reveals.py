@@ -51,6 +51,7 @@ from linkage.reveal.keys import (
 )
 from linkage.reveal.policy import RevealPolicy
 from linkage.reveal.sealing import SealedEnvelope
+from linkage.service.continuing.withdrawals import held_by_withdrawn
 from linkage.service.errors import ApiProblem
 from linkage.storage import (
     ConflictError,
@@ -114,10 +115,8 @@ class RevealDesk:
         run = self._store.latest_completed_run(project_id=project.id)
         if run is None:
             raise ApiProblem(409, f"no run of project {project.id} has completed yet")
-        targets = {
-            party.id: self._pseudonyms(run.id, party.id, ask.match_id)
-            for party in self._named_parties(project.id, ask.parties)
-        }
+        named = self._named_parties(project.id, ask.parties)
+        targets = self._unwithdrawn_targets(token, project, run.id, named, ask)
         assert token.member_id is not None
         investigator_key = self._investigator_key(project.id, token.member_id)
         with self._store.transaction():
@@ -377,6 +376,9 @@ class RevealDesk:
         if request.approvals >= policy.approvals_required:
             self._reveals.decide_request(request_id=request.id, state="approved")
             for target in request.targets:
+                if target.state != "awaiting":
+                    # Refused meanwhile: its agency withdrew a record it names.
+                    continue
                 if target.pseudonyms:
                     self._issue(project, request, target)
                 else:
@@ -588,6 +590,45 @@ class RevealDesk:
                 ) from None
             found.append(_Named(party.id, party.name))
         return found
+
+    def _unwithdrawn_targets(
+        self,
+        token: TokenRecord,
+        project: Project,
+        run_id: int,
+        named: Sequence[_Named],
+        ask: RevealAsk,
+    ) -> dict[int, list[str]]:
+        """Each named party's pseudonyms in the match, less those its agency
+        withdrew; 409 (audited) when withdrawals left none of a match that
+        had some (see :mod:`linkage.service.continuing.withdrawals`)."""
+        found = {
+            party.id: self._pseudonyms(run_id, party.id, ask.match_id)
+            for party in named
+        }
+        withdrawn = self._store.withdrawn_pseudonyms(project_id=project.id)
+        targets = {
+            party_id: [p for p in held if p not in withdrawn.get(party_id, set())]
+            for party_id, held in found.items()
+        }
+        if any(targets.values()):
+            return targets
+        names = [party.name for party in named]
+        if any(found.values()) or held_by_withdrawn(
+            self._store, self._data_dir, project.id, names, ask.match_id
+        ):
+            self._audit.append(
+                actor=token.actor,
+                action="reveal.refused_withdrawn",
+                project_id=project.id,
+                details={"run_id": run_id, "match_id": ask.match_id, "parties": names},
+            )
+            raise ApiProblem(
+                409,
+                f"the records of match {ask.match_id} in the agencies named were "
+                "withdrawn by their agency; they are not revealed",
+            )
+        return targets
 
     def _pseudonyms(self, run_id: int, party_id: int, match_id: str) -> list[str]:
         result = self._store.run_result(run_id=run_id, party_id=party_id)

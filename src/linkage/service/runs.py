@@ -4,7 +4,9 @@ A run is taken from the queue (marked running in the same transaction), its
 parties' current uploads are matched with the project's threshold policy and
 mode, each party's results are written atomically under
 ``<data-dir>/results/<project>/<run>/<party>.csv``, and only then is the run
-marked completed, in one transaction with the list of its files. Results are
+marked completed, in one transaction with the list of its files. An update
+run links the staged change sets into the latest completed run's groups
+instead (:mod:`linkage.service.continuing.update_run`). Results are
 served for completed runs only, so a half-written run is never visible.
 
 At startup, :func:`recover_interrupted_runs` fails every run still marked
@@ -32,6 +34,8 @@ from linkage.matching.clk.blocking import LSH_STEP
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
+from linkage.service.continuing.folders import keep_standing
+from linkage.service.continuing.update_run import run_update
 from linkage.service.settings import Settings
 from linkage.storage import ClaimedRun, Run, RunResult, Store
 from linkage.storage.audit_log import AuditLog
@@ -50,6 +54,16 @@ INTERRUPTED_MESSAGE: Final = "the service stopped during this run; start a new r
 RESULT_COLUMNS: Final = ("pseudonym", "match_id", "score")
 # Figures given per party, as {party name: number}: a party sees its own only.
 PER_PARTY_STATS: Final = frozenset({"records_per_party", "matched_per_party"})
+
+# An update run's counts, in its run.completed audit entry.
+UPDATE_AUDITED: Final = (
+    "records_added",
+    "records_corrected",
+    "records_withdrawn",
+    "groups_merged",
+    "groups_created",
+    "groups_dissolved",
+)
 
 _IDLE_POLL_SECONDS: Final = 1.0
 _PROGRESS_EVERY_SECONDS: Final = 0.25
@@ -143,17 +157,20 @@ class RunWorker:
         started = time.perf_counter()
         logger.info("run %d of project %d started", run.id, run.project_id)
         try:
-            results, stats = self._match(claimed, folder)
-            stats["seconds"] = round(time.perf_counter() - started, 2)
-            with self._store.transaction():
-                self._store.complete_run(
-                    run_id=run.id,
-                    stats=stats,
-                    result_dir=str(folder.relative_to(self._settings.data_dir)),
-                    results=results,
-                    message=_completed_message(stats),
-                )
-                self._record(run, "run.completed", groups=stats.get("groups"))
+            if run.kind == "update":
+                self._update(claimed, folder, started)
+            else:
+                results, stats = self._match(claimed, folder)
+                stats["seconds"] = round(time.perf_counter() - started, 2)
+                with self._store.transaction():
+                    self._store.complete_run(
+                        run_id=run.id,
+                        stats=stats,
+                        result_dir=str(folder.relative_to(self._settings.data_dir)),
+                        results=results,
+                        message=_completed_message(stats),
+                    )
+                    self._record(run, "run.completed", groups=stats.get("groups"))
             self._on_ended("completed", time.perf_counter() - started)
         except _Stopping:
             shutil.rmtree(folder, ignore_errors=True)
@@ -178,6 +195,39 @@ class RunWorker:
                 raise
             return
         logger.info("run %d of project %d completed", run.id, run.project_id)
+
+    def _update(self, claimed: ClaimedRun, folder: Path, started: float) -> None:
+        """Link the staged change sets in; complete the run, record the new
+        uploads and consume the change sets in one transaction."""
+        run = claimed.run
+
+        def report(share: float, message: str) -> None:
+            self.report(run.id, share, message)
+
+        outcome = run_update(self._store, self._settings, claimed, folder, report)
+        self.check_stop()
+        stats = {**outcome.stats, "seconds": round(time.perf_counter() - started, 2)}
+        with self._store.transaction():
+            self._store.complete_update_run(
+                run_id=run.id,
+                stats=stats,
+                result_dir=str(folder.relative_to(self._settings.data_dir)),
+                results=outcome.results,
+                updated=outcome.updated,
+                change_set_ids=outcome.change_set_ids,
+                message=(
+                    f"completed: update of {stats['groups']} groups "
+                    f"({stats['groups_merged']} merged, {stats['groups_created']} "
+                    f"created, {stats['groups_dissolved']} dissolved)"
+                ),
+            )
+            self._record(
+                run,
+                "run.completed",
+                kind="update",
+                groups=stats["groups"],
+                **{key: stats[key] for key in UPDATE_AUDITED},
+            )
 
     def _record(self, run: Run, action: str, **details: object) -> None:
         self._audit.append(
@@ -229,6 +279,10 @@ class RunWorker:
         self.check_stop()
         self.report(claimed.run.id, _LOADED + _COMPARED, "writing the results")
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if project.retain_encodings and result.parameters is not None:
+            # Continuing linkage needs the run's encodings and pairs, so only
+            # a project that keeps its encodings keeps them here too.
+            keep_standing(folder, party_set, result)
         results = []
         for party in claimed.parties:
             rows = result.for_party(party.name)

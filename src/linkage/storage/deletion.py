@@ -14,6 +14,7 @@ from linkage.storage.records import (
 )
 from linkage.storage.run_queue import RunsMixin
 from linkage.storage.tables import (
+    change_sets,
     projects,
     run_results,
     runs,
@@ -121,6 +122,13 @@ class DeletionMixin(RunsMixin):
                 sa.update(uploads)
                 .where(uploads.c.id.in_([upload.id for upload in gone]))
                 .values(deleted_at=now, path="")
+            )
+            # Staged change sets' records files live in the uploads folder
+            # and go with it; the withdrawals stay, so reveals stay refused.
+            connection.execute(
+                sa.update(change_sets)
+                .where(change_sets.c.project_id == project_id)
+                .values(path=None)
             )
             connection.execute(
                 sa.update(projects)

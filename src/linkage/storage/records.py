@@ -23,8 +23,10 @@ __all__ = [
     "RevealTarget",
     "Role",
     "Run",
+    "RunKind",
     "RunResult",
     "RunState",
+    "StoredChangeSet",
     "TargetState",
     "TokenRecord",
     "Upload",
@@ -35,6 +37,9 @@ Role = Literal["operator", "party", "investigator", "approver", "oversight"]
 Mode = Literal["link", "link-dedup"]
 Method = Literal["clk", "probabilistic"]
 RunState = Literal["queued", "running", "completed", "failed"]
+# full: every party's current upload linked from scratch; update: the staged
+# change sets linked into the latest completed run's groups.
+RunKind = Literal["full", "update"]
 
 
 def _utc(value: datetime) -> datetime:
@@ -274,6 +279,7 @@ class Run:
     finished_at: datetime | None
     result_dir: str | None
     stats: dict[str, Any] = field(default_factory=dict)
+    kind: RunKind = "full"
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Self:
@@ -290,6 +296,7 @@ class Run:
             finished_at=_utc_or_none(row["finished_at"]),
             result_dir=row["result_dir"],
             stats=stats if isinstance(stats, dict) else {},
+            kind=row["kind"],
         )
 
 
@@ -315,6 +322,38 @@ class RunResult:
             path=row["path"],
             row_count=row["row_count"],
             downloaded_at=_utc_or_none(row["downloaded_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class StoredChangeSet:
+    """One agency's change set: staged while ``run_id`` is None, then the
+    update run that linked it in. ``path`` is its records file (relative to
+    the data folder), None when it only withdraws or once deleted."""
+
+    id: int
+    project_id: int
+    party_id: int
+    path: str | None
+    record_count: int
+    withdrawn: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    run_id: int | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """Build from a ``change_sets`` row."""
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            party_id=row["party_id"],
+            path=row["path"],
+            record_count=row["record_count"],
+            withdrawn=tuple(json.loads(row["withdrawn"])),
+            created_at=_utc(row["created_at"]),
+            updated_at=_utc(row["updated_at"]),
+            run_id=row["run_id"],
         )
 
 

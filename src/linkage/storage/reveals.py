@@ -286,6 +286,46 @@ class RevealStore:
             grant_id, "issued", grant_payload=payload, grant_signature=signature
         )
 
+    def refuse_naming(
+        self, *, project_id: int, party_id: int, pseudonyms: set[str], reason: str
+    ) -> list[tuple[int, int]]:
+        """Refuse every open grant (awaiting approval, or issued and not yet
+        answered) of the party that names one of ``pseudonyms``, with
+        ``reason``; return their (request id, grant id) pairs.
+
+        An approval is signed over the exact pseudonyms, so a grant cannot
+        just drop one: it is refused whole, and a new request names the rest.
+        """
+        query = (
+            sa.select(
+                reveal_targets.c.id,
+                reveal_targets.c.request_id,
+                reveal_targets.c.state,
+                reveal_targets.c.pseudonyms,
+            )
+            .join(reveal_requests, reveal_requests.c.id == reveal_targets.c.request_id)
+            .where(
+                reveal_requests.c.project_id == project_id,
+                reveal_targets.c.party_id == party_id,
+                reveal_targets.c.state.in_(("awaiting", "issued")),
+            )
+            .order_by(reveal_targets.c.id)
+        )
+        refused = []
+        with self._store.transaction() as connection:
+            for row in connection.execute(query).all():
+                if not pseudonyms & set(json.loads(row.pseudonyms)):
+                    continue
+                if self._update_in_state(
+                    int(row.id),
+                    str(row.state),
+                    state="refused",
+                    refusal_reason=reason,
+                    answered_at=self._store.now(),
+                ):
+                    refused.append((int(row.request_id), int(row.id)))
+        return refused
+
     def answer_grant(
         self,
         *,

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from linkage.storage.base import (
     ClaimedRun,
@@ -20,13 +21,18 @@ from linkage.storage.base import (
     encodings_deleted_message,
 )
 from linkage.storage.records import (
+    Party,
+    Project,
     Run,
+    RunKind,
     RunResult,
 )
 from linkage.storage.sql import insert_row, only_row
 from linkage.storage.tables import (
+    change_sets,
     run_results,
     runs,
+    uploads,
 )
 
 
@@ -46,13 +52,15 @@ class RunsMixin(StoreBase):
         with self.reading() as connection:
             return self._pending_run(connection, project_id)
 
-    def create_run(self, *, project_id: int) -> Run:
-        """Queue a run of the project.
+    def create_run(self, *, project_id: int, kind: RunKind = "full") -> Run:
+        """Queue a run of the project: a full run, or an update run that links
+        the staged change sets into the latest completed run's groups.
 
         Raises:
             NotFoundError: there is no such project.
             RunConflictError: a party has no accepted upload (the message names
-                them), or a run of the project is queued or running.
+                them), or a run of the project is queued or running; for an
+                update, see :func:`_check_update`.
             EncodingsDeletedError: the project's encodings were deleted.
         """
         with self.transaction() as connection:
@@ -75,6 +83,8 @@ class RunsMixin(StoreBase):
                     f"run {pending} of project {project_id} has not finished; "
                     "wait for it before starting another"
                 )
+            if kind == "update":
+                _check_update(connection, project, members)
             run_id = insert_row(
                 connection,
                 runs,
@@ -84,6 +94,7 @@ class RunsMixin(StoreBase):
                     "progress": 0.0,
                     "message": "waiting for the worker",
                     "created_at": self._clock(),
+                    "kind": kind,
                 },
             )
             return self._run(connection, project_id, run_id)
@@ -284,3 +295,65 @@ class RunsMixin(StoreBase):
                 sa.select(runs).where(runs.c.id.in_(ids)).order_by(runs.c.id)
             ).mappings()
             return [Run.from_row(row) for row in rows]
+
+
+def _check_update(
+    connection: Connection, project: Project, members: Sequence[Party]
+) -> None:
+    """Refuse an update run the project cannot have: it must link with CLKs,
+    keep its encodings, have a completed run whose uploads are still the
+    current ones, and have a change set staged."""
+    if project.method != "clk":
+        raise RunConflictError(
+            f"project {project.id} links with the {project.method} method; only "
+            "projects linked with CLKs take update runs: start a full run"
+        )
+    if not project.retain_encodings:
+        raise RunConflictError(
+            f"project {project.id} does not keep its encodings, and an update "
+            "run links changes into the encodings of the last run; create the "
+            "project with --keep-encodings to continue linkage"
+        )
+    latest = connection.scalar(
+        sa.select(sa.func.max(runs.c.id)).where(
+            runs.c.project_id == project.id, runs.c.state == "completed"
+        )
+    )
+    if latest is None:
+        raise RunConflictError(
+            f"no run of project {project.id} has completed yet; an update run "
+            "changes a completed run's groups: start a full run first"
+        )
+    used = dict(
+        connection.execute(
+            sa.select(run_results.c.party_id, run_results.c.upload_id).where(
+                run_results.c.run_id == latest
+            )
+        ).all()
+    )
+    current = dict(
+        connection.execute(
+            sa.select(uploads.c.party_id, uploads.c.id).where(
+                uploads.c.project_id == project.id,
+                sa.not_(uploads.c.superseded),
+                uploads.c.deleted_at.is_(None),
+            )
+        ).all()
+    )
+    moved = [p.name for p in members if current.get(p.id) != used.get(p.id)]
+    if moved:
+        raise RunConflictError(
+            "a new encodings file was uploaded since run "
+            f"{latest} for: {', '.join(repr(name) for name in moved)}; a new "
+            "upload is linked by a full run, not an update run"
+        )
+    staged = connection.scalar(
+        sa.select(sa.func.count())
+        .select_from(change_sets)
+        .where(change_sets.c.project_id == project.id, change_sets.c.run_id.is_(None))
+    )
+    if not staged:
+        raise RunConflictError(
+            f"no agency of project {project.id} has sent changes since the last "
+            "update; nothing to link in"
+        )

@@ -10,7 +10,8 @@ plaintext is returned once, when the token is made.
 
 :class:`Store` is assembled from one part per resource, each in its own
 module (``projects``, ``tokens``, ``members``, ``upload_records``,
-``run_queue``, ``deletion``) on the shared :mod:`~linkage.storage.base`;
+``change_sets``, ``run_queue``, ``deletion``) on the shared
+:mod:`~linkage.storage.base`;
 reveals (:mod:`~linkage.storage.reveals`) and the audit log
 (:mod:`~linkage.storage.audit_log`) are kept apart the same way.
 """
@@ -27,6 +28,7 @@ from linkage.storage.base import (
     encodings_deleted_message,
     hash_token,
 )
+from linkage.storage.change_sets import ChangeSetsMixin, UpdatedRecords
 from linkage.storage.deletion import DeletionMixin
 from linkage.storage.members import MembersMixin
 from linkage.storage.projects import ProjectsMixin
@@ -44,6 +46,7 @@ __all__ = [
     "RunConflictError",
     "Store",
     "StoreError",
+    "UpdatedRecords",
     "UploadRejectedError",
     "encodings_deleted_message",
     "hash_token",
@@ -54,6 +57,7 @@ class Store(
     ProjectsMixin,
     TokensMixin,
     MembersMixin,
+    ChangeSetsMixin,  # Builds on uploads and runs: an update writes both.
     UploadsMixin,
     DeletionMixin,  # Builds on the run queue: a download is of a run's results.
     RunsMixin,

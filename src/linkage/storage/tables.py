@@ -8,6 +8,7 @@ __all__ = [
     "audit_entries",
     "audit_heads",
     "audit_state",
+    "change_sets",
     "members",
     "metadata",
     "parties",
@@ -126,6 +127,11 @@ runs = sa.Table(
     sa.Column("finished_at", _timestamp, nullable=True),
     # Relative to the data folder; set when the run starts.
     sa.Column("result_dir", sa.String(1024), nullable=True),
+    # full (every party's current upload linked from scratch) or update (the
+    # staged change sets linked into the latest completed run's groups).
+    sa.Column(
+        "kind", sa.String(16), nullable=False, default="full", server_default="full"
+    ),
     sa.Index("ix_runs_project_state", "project_id", "state"),
 )
 
@@ -144,6 +150,28 @@ run_results = sa.Table(
     # has, the project's encodings may be deleted.
     sa.Column("downloaded_at", _timestamp, nullable=True),
     sa.UniqueConstraint("run_id", "party_id"),
+)
+
+# One agency's change set: staged (run_id null) until an update run links it
+# in and records its id here, in the transaction that completes the run.
+change_sets = sa.Table(
+    "change_sets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("party_id", sa.ForeignKey("parties.id"), nullable=False),
+    # The new and corrected records, an encodings file (relative to the data
+    # folder); null when the agency only withdraws. Emptied when the
+    # project's encodings are deleted.
+    sa.Column("path", sa.String(1024), nullable=True),
+    sa.Column("record_count", sa.Integer, nullable=False),
+    # The pseudonyms withdrawn (JSON list): the service's own results name
+    # them already; reveals of them are refused from now on.
+    sa.Column("withdrawn", sa.Text, nullable=False),
+    sa.Column("created_at", _timestamp, nullable=False),
+    sa.Column("updated_at", _timestamp, nullable=False),
+    sa.Column("run_id", sa.ForeignKey("runs.id"), nullable=True),
+    sa.Index("ix_change_sets_project_run", "project_id", "run_id"),
 )
 
 reveal_requests = sa.Table(

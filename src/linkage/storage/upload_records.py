@@ -6,6 +6,7 @@ One part of :class:`~linkage.storage.store.Store`.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from linkage.storage.base import (
     StoreBase,
@@ -76,42 +77,68 @@ class UploadsMixin(StoreBase):
             current = self._current_uploads(connection, project_id)
             others = [upload for upload in current if upload.party_id != party_id]
             _check_consistent(bit_length, key_check, others)
-            replaced = tuple(u for u in current if u.party_id == party_id)
-            retained = tuple(u for u in replaced if self._used_by_a_run(connection, u))
-            version = 1 + (
-                connection.scalar(
-                    sa.select(sa.func.max(uploads.c.version)).where(
-                        uploads.c.project_id == project_id,
-                        uploads.c.party_id == party_id,
-                    )
-                )
-                or 0
-            )
-            connection.execute(
-                sa.update(uploads)
-                .where(uploads.c.id.in_([u.id for u in replaced]))
-                .values(superseded=True)
-            )
-            upload_id = insert_row(
+            return self._insert_upload(
                 connection,
-                uploads,
-                {
-                    "project_id": project_id,
-                    "party_id": party_id,
-                    "version": version,
-                    "path": path,
-                    "record_count": record_count,
-                    "bit_length": bit_length,
-                    "key_check": key_check,
-                    "schema_fingerprint": schema_fingerprint,
-                    "created_at": self._clock(),
-                    "superseded": False,
-                },
+                project_id=project_id,
+                party_id=party_id,
+                path=path,
+                record_count=record_count,
+                bit_length=bit_length,
+                key_check=key_check,
+                schema_fingerprint=schema_fingerprint,
             )
-            row = connection.execute(
-                sa.select(uploads).where(uploads.c.id == upload_id)
-            ).mappings()
-            return RecordedUpload(Upload.from_row(row.one()), replaced, retained)
+
+    def _insert_upload(
+        self,
+        connection: Connection,
+        *,
+        project_id: int,
+        party_id: int,
+        path: str,
+        record_count: int,
+        bit_length: int,
+        key_check: str | None,
+        schema_fingerprint: str | None,
+    ) -> RecordedUpload:
+        """Record a new version of the party's upload, superseding the current
+        one, inside the caller's transaction; the caller has checked it."""
+        current = self._current_uploads(connection, project_id)
+        replaced = tuple(u for u in current if u.party_id == party_id)
+        retained = tuple(u for u in replaced if self._used_by_a_run(connection, u))
+        version = 1 + (
+            connection.scalar(
+                sa.select(sa.func.max(uploads.c.version)).where(
+                    uploads.c.project_id == project_id,
+                    uploads.c.party_id == party_id,
+                )
+            )
+            or 0
+        )
+        connection.execute(
+            sa.update(uploads)
+            .where(uploads.c.id.in_([u.id for u in replaced]))
+            .values(superseded=True)
+        )
+        upload_id = insert_row(
+            connection,
+            uploads,
+            {
+                "project_id": project_id,
+                "party_id": party_id,
+                "version": version,
+                "path": path,
+                "record_count": record_count,
+                "bit_length": bit_length,
+                "key_check": key_check,
+                "schema_fingerprint": schema_fingerprint,
+                "created_at": self._clock(),
+                "superseded": False,
+            },
+        )
+        row = connection.execute(
+            sa.select(uploads).where(uploads.c.id == upload_id)
+        ).mappings()
+        return RecordedUpload(Upload.from_row(row.one()), replaced, retained)
 
     def uploads_for(
         self, *, project_id: int, include_superseded: bool = False

@@ -17,14 +17,17 @@ from linkage.service.deps import (
     WorkerDep,
     forbidden,
 )
-from linkage.service.models import ResourceId, RunCreated, RunPublic
+from linkage.service.models import ResourceId, RunCreate, RunCreated, RunPublic
 from linkage.service.runs import PER_PARTY_STATS
 from linkage.storage import Project, Run, Store, TokenRecord
 
 router = APIRouter(prefix="/projects/{project_id}/runs", tags=["runs"])
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "A party has not uploaded, or a run is pending."}
+    409: {
+        "description": "A party has not uploaded, or a run is pending; for an "
+        "update run, the project cannot take one now (the detail says why)."
+    }
 }
 
 
@@ -40,6 +43,7 @@ def run_public(run: Run) -> RunPublic:
         started_at=run.started_at,
         finished_at=run.finished_at,
         stats=run.stats,
+        kind=run.kind,
     )
 
 
@@ -50,23 +54,37 @@ async def start_run(
     store: StoreDep,
     worker: WorkerDep,
     audit: AuditDep,
+    body: RunCreate | None = None,
 ) -> RunCreated:
-    """Queue a run of the project; the worker starts it as soon as it is free."""
+    """Queue a run of the project; the worker starts it as soon as it is free.
+
+    Without a body, or with ``{"kind": "full"}``, every party's current
+    upload is linked from scratch. ``{"kind": "update"}`` links the staged
+    change sets into the latest completed run's groups instead (409 unless
+    the project links with CLKs, keeps its encodings, has a completed run
+    and has changes staged).
+    """
+    kind = "full" if body is None else body.kind
 
     def queue() -> Run:
         with store.transaction():
-            run = store.create_run(project_id=project.id)
+            run = store.create_run(project_id=project.id, kind=kind)
+            details: dict[str, object] = {"run_id": run.id}
+            if kind != "full":
+                details["kind"] = kind
             audit.append(
                 actor=operator.actor,
                 action="run.queued",
                 project_id=project.id,
-                details={"run_id": run.id},
+                details=details,
             )
             return run
 
     run = await run_in_threadpool(queue)
     worker.wake()
-    return RunCreated(run_id=run.id, project_id=run.project_id, state=run.state)
+    return RunCreated(
+        run_id=run.id, project_id=run.project_id, state=run.state, kind=run.kind
+    )
 
 
 @router.get("")

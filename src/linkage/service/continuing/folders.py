@@ -1,0 +1,91 @@
+"""What a run keeps beside its results, so that linkage can continue.
+
+In a completed run's folder ``<data-dir>/results/<project>/<run>/``:
+
+- ``standing/``: the standing linkage (every party's encodings, the candidate
+  pairs, the match IDs; :func:`~linkage.matching.standing.save_standing`),
+  kept only for a project that keeps its encodings;
+- ``parameters.json``: the linkage rule (threshold, views, ...) the run
+  used, which an update run and the lookup reuse; it holds no encodings;
+- ``encodings/<party id>.lnk``: after an update run, each changed agency's
+  records, which become its current upload;
+- ``<party>.changes.csv``: after an update run, what changed in the party's
+  own rows (:data:`CHANGES_COLUMNS`).
+
+The standing folder and the encodings hold CLKs: they go when the project's
+encodings are deleted (:func:`remove_kept_encodings`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Final
+
+from linkage.atomic import private_text_output
+from linkage.matching.matcher import MatchResult
+from linkage.matching.parties import PartySet
+from linkage.matching.standing import StandingLinkage, save_standing
+from linkage.service.settings import Settings
+
+__all__ = [
+    "CHANGES_COLUMNS",
+    "ENCODINGS",
+    "PARAMETERS",
+    "STANDING",
+    "changes_file",
+    "keep_standing",
+    "remove_kept_encodings",
+    "write_parameters",
+]
+
+logger = logging.getLogger(__name__)
+
+STANDING: Final = "standing"
+PARAMETERS: Final = "parameters.json"
+ENCODINGS: Final = "encodings"
+# A changes file's columns: the party's pseudonym, what happened to it
+# (added, moved, left or withdrawn) and its match ID before and after (empty
+# for none).
+CHANGES_COLUMNS: Final = ("pseudonym", "kind", "match_id_before", "match_id_after")
+
+
+def changes_file(folder: Path, party: str) -> Path:
+    """Where an update run writes ``party``'s changes."""
+    return folder / f"{party}.changes.csv"
+
+
+def keep_standing(folder: Path, parties: PartySet, result: MatchResult) -> None:
+    """Keep a full CLK run's standing linkage and rule in its ``folder``."""
+    save_standing(StandingLinkage.from_run(parties, result), folder / STANDING)
+    assert result.parameters is not None  # from_run refused it otherwise.
+    write_parameters(folder, result.parameters.document())
+
+
+def write_parameters(folder: Path, document: object) -> None:
+    """Write the linkage rule as ``parameters.json``, whole or not at all."""
+    with private_text_output(folder / PARAMETERS) as out:
+        json.dump(document, out, indent=2, sort_keys=True)
+
+
+def remove_kept_encodings(settings: Settings, project_id: int) -> int:
+    """Delete every run's standing folder and kept encodings of the project;
+    return how many folders went. Call after the deletion has committed."""
+    runs = settings.data_dir / "results" / str(project_id)
+    removed = 0
+    if not runs.is_dir():
+        return 0
+    for run in runs.iterdir():
+        for name in (STANDING, ENCODINGS):
+            kept = run / name
+            if kept.is_dir():
+                shutil.rmtree(kept, ignore_errors=True)
+                if kept.exists():
+                    logger.error(
+                        "could not delete %s; it is removed at the next start", kept
+                    )
+                else:
+                    removed += 1
+    return removed
