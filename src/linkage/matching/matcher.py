@@ -28,7 +28,6 @@ import numpy.typing as npt
 
 from linkage.errors import InputError
 from linkage.formats.extension import WHOLE_CLK
-from linkage.matching import clustering, solving
 from linkage.matching.candidates import (
     CandidateLimitError,
     CandidatePairs,
@@ -43,7 +42,9 @@ from linkage.matching.clk.blocking import (
     run_lsh,
 )
 from linkage.matching.clk.similarity import best_scores, dice, iter_candidates
+from linkage.matching.grouping import group_records
 from linkage.matching.one_to_one import SampledSide
+from linkage.matching.parameters import LinkageParameters, Solver
 from linkage.matching.parties import PartySet
 from linkage.matching.probabilistic import FellegiSunterResult
 from linkage.matching.probabilistic.link import (
@@ -72,7 +73,6 @@ from linkage.matching.views import ViewPlan
 if TYPE_CHECKING:
     import pandas as pd
 
-Solver = Literal["greedy", "optimal"]
 Method = Literal["clk", "probabilistic"]
 Blocking = Literal["auto", "lsh", "none"]
 MATCH_COLUMNS = ("match_id", "party", "pseudonym", "score")
@@ -193,6 +193,10 @@ class MatchResult:
     best_scores: Callable[[], npt.NDArray[np.float64]] = field(repr=False)
     stats: dict[str, int | float | str] = field(default_factory=dict)
     model: FellegiSunterResult | None = None  # The probabilistic method's model.
+    # The rule applied and the pairs it found, for the CLK method: what an
+    # incremental update (linkage.matching.standing) starts from.
+    parameters: LinkageParameters | None = None
+    candidates: CandidatePairs | None = field(default=None, repr=False)
 
     @cached_property
     def best(self) -> npt.NDArray[np.float64]:
@@ -222,7 +226,19 @@ class Matcher:
         parties: PartySet,
         settings: MatchSettings,
         progress: Callable[[str, int, int], None] | None = None,
+        *,
+        fixed: LinkageParameters | None = None,
     ) -> None:
+        if fixed is not None:
+            # The rule of an earlier run, kept whole: threshold, view shifts
+            # and candidate floor are not chosen again from these records.
+            settings = replace(
+                settings,
+                threshold=fixed.threshold,
+                dedup=fixed.dedup,
+                solver=fixed.solver,
+                method="clk",
+            )
         if len(parties.parties) == 1 and not settings.dedup:
             raise InputError(
                 "One encodings file can only be deduplicated",
@@ -235,7 +251,8 @@ class Matcher:
         self._clks: npt.NDArray[np.uint8] | None = None
         # Per view other than the whole CLK: what its scores are shifted by,
         # so that one threshold applies to every pair (see ``ViewPlan.shifts``).
-        self._shift: dict[str, float] = {}
+        self._shift: dict[str, float] = dict(fixed.shifts) if fixed else {}
+        self._fixed = fixed
 
     def run(self) -> MatchResult:
         """Choose the threshold, find candidates, solve, and assign match IDs."""
@@ -254,14 +271,22 @@ class Matcher:
             # link's time): they are scored only if the result is asked for them.
             choice = fixed_threshold(float(self.settings.threshold))
             best_scores = self._first_scores
-        model = None
+        model, parameters = None, None
         if self.settings.method == "probabilistic":
             linked = self._link_probabilistically(choice)
             candidates, choice, model = linked.candidates, linked.choice, linked.model
             labels = self.solve(candidates, choice.threshold)
         else:
-            candidates = self._floor_candidates(choice)
+            floor = self._candidate_floor(choice.threshold)
+            candidates = self._floor_candidates(choice, floor)
             labels = self.solve(candidates, choice.threshold)
+            parameters = LinkageParameters(
+                choice.threshold,
+                floor,
+                dict(self._shift),
+                self.settings.dedup,
+                self.settings.solver,
+            )
         rows = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {
             "method": self.settings.method,
@@ -292,6 +317,8 @@ class Matcher:
             best_scores=best_scores,
             stats=stats,
             model=model,
+            parameters=parameters,
+            candidates=candidates if parameters is not None else None,
         )
 
     def _link_probabilistically(self, choice: ThresholdChoice) -> ProbabilisticLink:
@@ -434,10 +461,11 @@ class Matcher:
         )
         return within, best_scores(sample, references, floor=0.0)
 
-    def _floor_candidates(self, choice: ThresholdChoice) -> CandidatePairs:
-        """The candidates at :meth:`_candidate_floor`; a stop there names the
-        threshold it was derived from, not only the floor."""
-        floor = self._candidate_floor(choice.threshold)
+    def _floor_candidates(
+        self, choice: ThresholdChoice, floor: float
+    ) -> CandidatePairs:
+        """The candidates at ``floor`` (:meth:`_candidate_floor`); a stop
+        there names the threshold it was derived from, not only the floor."""
         try:
             return self.candidates(floor)
         except CandidateLimitError as error:
@@ -469,6 +497,8 @@ class Matcher:
         # scores towards 0.5, where a fixed margin below the threshold would
         # take in a large share of all pairs (4 taps: 0.613 - 0.1 held more
         # than 100 million of the 20,000-person demo's pairs).
+        if self._fixed is not None:
+            return self._fixed.floor
         if self.settings.dedup:
             floor = max(threshold - _DEDUP_MARGIN, threshold / 2)
             return min(threshold, max(floor, self._unrelated_ceiling()))
@@ -622,41 +652,19 @@ class Matcher:
         self, candidates: CandidatePairs, threshold: float
     ) -> npt.NDArray[np.int64]:
         """A group label per global record (-1: in no group)."""
-        pairs = (candidates.left, candidates.right, candidates.score)
-        count = self.parties.total
-        if self.settings.dedup and len(self.parties.parties) == 1:
-            return clustering.cluster_dedup(count, *pairs, threshold=threshold)
         # Fellegi-Sunter weighs a field one side lacks as neither agreeing nor
         # not, so only Dice scores of partial comparisons run low.
         partial = None
         if self.settings.method == "clk":
             partial = self.views.partially_compared()
-        if self.settings.dedup:
-            return clustering.cluster_links_and_dedup(
-                self.parties.party_of, *pairs, threshold=threshold, partial=partial
-            )
-        # Probabilistic candidates reach below the threshold; the CLK ones
-        # don't, and copying millions of pairs for nothing costs memory.
-        above = candidates.score >= threshold
-        if not above.all():
-            pairs = (
-                candidates.left[above],
-                candidates.right[above],
-                candidates.score[above],
-            )
-        if len(self.parties.parties) == 2:
-            solve = (
-                solving.optimal_one_to_one
-                if self.settings.solver == "optimal"
-                else solving.greedy_one_to_one
-            )
-            left, right, _ = solve(*pairs)
-            labels = np.full(count, -1, dtype=np.int64)
-            labels[left] = np.arange(len(left))
-            labels[right] = np.arange(len(right))
-            return labels
-        return clustering.cluster_parties(
-            self.parties.party_of, *pairs, partial=partial
+        return group_records(
+            self.parties.party_of,
+            len(self.parties.parties),
+            candidates,
+            threshold,
+            dedup=self.settings.dedup,
+            solver=self.settings.solver,
+            partial=partial,
         )
 
     def _other_clks(self, number: int) -> npt.NDArray[np.uint8] | None:
@@ -723,7 +731,7 @@ class Matcher:
         if not len(grouped):
             return MatchRows([], [], [], np.zeros(0))
         ids = [secrets.token_hex(16) for _ in range(int(labels.max()) + 1)]
-        score = np.round(_member_scores(labels, candidates)[grouped], 4)
+        score = np.round(member_scores(labels, candidates)[grouped], 4)
         party_names = [p.name for p in self.parties.parties]
         match_id = [ids[label] for label in labels[grouped].tolist()]
         party = [party_names[p] for p in self.parties.party_of[grouped].tolist()]
@@ -746,7 +754,7 @@ def _describe_shifts(shifts: dict[str, float]) -> str:
     return "; ".join(f"{view} {shift:+.4f}" for view, shift in shifts.items()) or "none"
 
 
-def _member_scores(
+def member_scores(
     labels: npt.NDArray[np.int64], candidates: CandidatePairs
 ) -> npt.NDArray[np.float64]:
     """Each grouped record's best score with another member of its group."""

@@ -1,0 +1,75 @@
+"""What a linkage fixed: the numbers that decide which pairs link.
+
+A full run chooses them (the threshold from the scores, the view shifts, the
+candidate floor from the scores of unrelated records); an incremental update
+(:mod:`linkage.matching.standing`) keeps them, so that a change set is judged
+by the same rule as the records already linked, and a full run given them
+back groups the same records the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from linkage.errors import InputError
+
+__all__ = ["LinkageParameters"]
+
+Solver = Literal["greedy", "optimal"]
+
+
+@dataclass(frozen=True)
+class LinkageParameters:
+    """The rule a linkage applied.
+
+    Attributes:
+        threshold: the Dice threshold (after view shifts) a link must reach.
+        floor: the lowest score a pair was gathered at as a candidate (below
+            the threshold with dedup: average linkage weighs such pairs too).
+        shifts: per view other than the whole CLK, what its scores were
+            shifted by so that one threshold applies to every pair.
+        dedup: whether records within a party were grouped too.
+        solver: for two parties without dedup, greedy or optimal one-to-one.
+    """
+
+    threshold: float
+    floor: float
+    shifts: Mapping[str, float] = field(default_factory=dict)
+    dedup: bool = False
+    solver: Solver = "greedy"
+
+    def document(self) -> dict[str, Any]:
+        """As JSON-ready data (what :meth:`from_document` reads back)."""
+        return {
+            "threshold": self.threshold,
+            "floor": self.floor,
+            "shifts": dict(self.shifts),
+            "dedup": self.dedup,
+            "solver": self.solver,
+        }
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> LinkageParameters:
+        """Read :meth:`document`'s output; a missing or odd value is an
+        :class:`~linkage.errors.InputError` naming it."""
+        try:
+            threshold = float(document["threshold"])
+            floor = float(document["floor"])
+            shifts = {str(k): float(v) for k, v in dict(document["shifts"]).items()}
+            dedup = bool(document["dedup"])
+            solver = str(document["solver"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise InputError(
+                f"The linkage parameters are incomplete or malformed ({error})",
+                hint="They are written by a full run; run one again.",
+            ) from None
+        if solver not in ("greedy", "optimal"):
+            raise InputError(f"Unknown solver {solver!r} in the linkage parameters")
+        if not 0 < floor <= threshold <= 1:
+            raise InputError(
+                f"The linkage parameters' floor {floor} and threshold {threshold} "
+                "do not fit together"
+            )
+        return cls(threshold, floor, shifts, dedup, solver)  # type: ignore[arg-type]

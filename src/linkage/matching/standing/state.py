@@ -1,0 +1,246 @@
+"""A linkage that keeps running: its records, pairs, groups and match IDs.
+
+:meth:`StandingLinkage.from_run` keeps what a full run found;
+:meth:`StandingLinkage.apply` takes agencies' change sets and scores only the
+changed records, groups again only the components they touch, and hands the
+match IDs on (:mod:`~linkage.matching.standing.match_ids`). With the same
+:class:`~linkage.matching.parameters.LinkageParameters`, the groups are the
+ones a full run on the final data finds (``Matcher(..., fixed=parameters)``
+with blocking ``none``); where LSH blocking made the full run miss a pair,
+the update, which scores every pair of a changed record, may find it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from linkage.matching.candidates import CandidatePairs
+from linkage.matching.matcher import MatchResult, MatchRows, member_scores
+from linkage.matching.parameters import LinkageParameters
+from linkage.matching.parties import PartySet
+from linkage.matching.standing.changes import Changed, ChangeSet, apply_change_sets
+from linkage.matching.standing.match_ids import (
+    Handover,
+    IdRegistry,
+    hand_on,
+    new_match_id,
+)
+from linkage.matching.standing.regroup import regroup
+from linkage.matching.standing.scoring import pairs_of_changed
+from linkage.matching.views import ViewPlan
+
+__all__ = ["RecordChange", "StandingLinkage", "Update"]
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """How one record's match ID changed.
+
+    ``kind`` is ``added`` (now in a group, before in none), ``moved`` (in
+    another group), ``left`` (in no group any more) or ``withdrawn`` (its
+    agency withdrew it). ``before`` and ``after`` are match IDs or None.
+    """
+
+    party: str
+    pseudonym: str
+    kind: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
+class Update:
+    """What one update did: the changed records' IDs and the IDs' fate."""
+
+    changes: list[RecordChange]
+    handover: Handover
+    records_grouped_again: int
+    pairs_scored: int
+
+
+@dataclass
+class StandingLinkage:
+    """Records, candidate pairs and match IDs of a linkage kept up to date.
+
+    Attributes:
+        parties: every party's current records, in full-run order.
+        parameters: the rule of the full run it started from.
+        pairs: candidate pairs (global indices, lower first) at the floor.
+        match_ids: per record, its match ID or None.
+        registry: live IDs' ages and the merges so far.
+    """
+
+    parties: PartySet
+    parameters: LinkageParameters
+    pairs: CandidatePairs
+    match_ids: list[str | None]
+    registry: IdRegistry = field(default_factory=IdRegistry)
+
+    @classmethod
+    def from_run(cls, parties: PartySet, result: MatchResult) -> StandingLinkage:
+        """What a full CLK run of ``parties`` found."""
+        if result.parameters is None or result.candidates is None:
+            raise ValueError("Only a CLK run can be kept up to date")
+        index = _global_index(parties)
+        match_ids: list[str | None] = [None] * parties.total
+        for match_id, party, pseudonym in zip(
+            result.rows.match_id, result.rows.party, result.rows.pseudonym, strict=True
+        ):
+            match_ids[index[party, pseudonym]] = match_id
+        registry = IdRegistry()
+        # Ages follow each group's first record, so they do not depend on
+        # the random IDs.
+        for carried in match_ids:
+            if carried is not None and carried not in registry.age:
+                registry.age[carried] = registry.next_age
+                registry.next_age += 1
+        pairs = _lower_first(result.candidates)
+        return cls(parties, result.parameters, pairs, match_ids, registry)
+
+    def apply(
+        self,
+        change_sets: Sequence[ChangeSet],
+        make_id: Callable[[], str] = new_match_id,
+    ) -> Update:
+        """Link ``change_sets`` in; this linkage becomes the one after them."""
+        changed = apply_change_sets(self.parties, change_sets)
+        views = ViewPlan(changed.parties)
+        new_pairs = pairs_of_changed(
+            changed.parties, views, changed.changed, self.parameters
+        )
+        kept, lost_partner = self._kept_pairs(changed)
+        pairs = _concat(kept, new_pairs)
+        seeds = np.union1d(changed.changed, lost_partner)
+        again = regroup(
+            changed.parties.party_of,
+            len(changed.parties.parties),
+            pairs,
+            seeds,
+            self.parameters,
+            views.partially_compared(),
+        )
+        old_ids = self._carried_ids(changed)
+        gone = self._withdrawn_ids(changed)
+        handover = hand_on(
+            [old_ids[g] for g in again.records.tolist()],
+            again.labels.tolist(),
+            gone,
+            self.registry,
+            make_id,
+        )
+        new_ids = list(old_ids)
+        for record, label in zip(
+            again.records.tolist(), again.labels.tolist(), strict=True
+        ):
+            new_ids[record] = handover.ids[label] if label >= 0 else None
+        changes = self._record_changes(changed, old_ids, new_ids, again.records)
+        self.parties, self.pairs, self.match_ids = changed.parties, pairs, new_ids
+        return Update(changes, handover, len(again.records), new_pairs.compared)
+
+    def rows(self) -> MatchRows:
+        """The groups, as a full run writes them (sorted by match ID, party
+        and pseudonym; each record's best score within its group)."""
+        grouped = [g for g, match_id in enumerate(self.match_ids) if match_id]
+        codes = {
+            m: n for n, m in enumerate(dict.fromkeys(filter(None, self.match_ids)))
+        }
+        labels = np.array([codes[m] if m else -1 for m in self.match_ids])
+        best = member_scores(labels.astype(np.int64), self.pairs)
+        names = [party.name for party in self.parties.parties]
+        party_of = self.parties.party_of
+        rows = []
+        for g in grouped:
+            owner, row = self.parties.locate(g)
+            rows.append(
+                (str(self.match_ids[g]), names[party_of[g]], owner.pseudonyms[row], g)
+            )
+        rows.sort()
+        return MatchRows(
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            np.round(best[[r[3] for r in rows]], 4) if rows else np.zeros(0),
+        )
+
+    def _kept_pairs(
+        self, changed: Changed
+    ) -> tuple[CandidatePairs, npt.NDArray[np.int64]]:
+        """The old pairs between records neither withdrawn nor corrected, in
+        new indices; and the records that lost a pair that could link."""
+        remap = changed.old_to_new.copy()
+        remap[changed.corrected_old] = -1
+        left, right = remap[self.pairs.left], remap[self.pairs.right]
+        keep = (left >= 0) & (right >= 0)
+        linking = ~keep & (self.pairs.score >= self.parameters.threshold)
+        lost = np.concatenate([left[linking], right[linking]])
+        kept = CandidatePairs(left[keep], right[keep], self.pairs.score[keep])
+        return kept, np.unique(lost[lost >= 0])
+
+    def _carried_ids(self, changed: Changed) -> list[str | None]:
+        """Each record's match ID before the update (None for additions)."""
+        before = np.array(self.match_ids, dtype=object)
+        carried = np.full(changed.parties.total, None, dtype=object)
+        stays = changed.old_to_new >= 0
+        carried[changed.old_to_new[stays]] = before[stays]
+        return list(carried)
+
+    def _withdrawn_ids(self, changed: Changed) -> list[str]:
+        gone = np.flatnonzero(changed.old_to_new < 0)
+        return sorted({m for g in gone.tolist() if (m := self.match_ids[g])})
+
+    def _record_changes(
+        self,
+        changed: Changed,
+        old_ids: list[str | None],
+        new_ids: list[str | None],
+        records: npt.NDArray[np.int64],
+    ) -> list[RecordChange]:
+        changes = []
+        names = [party.name for party in changed.parties.parties]
+        for g in np.flatnonzero(changed.old_to_new < 0).tolist():
+            owner, row = self.parties.locate(g)
+            before = self.match_ids[g]
+            changes.append(
+                RecordChange(
+                    owner.name, owner.pseudonyms[row], "withdrawn", before, None
+                )
+            )
+        party_of = changed.parties.party_of
+        for g in records.tolist():
+            before, after = old_ids[g], new_ids[g]
+            if before == after:
+                continue
+            kind = "added" if before is None else "left" if after is None else "moved"
+            owner, row = changed.parties.locate(g)
+            changes.append(
+                RecordChange(
+                    names[party_of[g]], owner.pseudonyms[row], kind, before, after
+                )
+            )
+        return changes
+
+
+def _global_index(parties: PartySet) -> dict[tuple[str, str], int]:
+    index = {}
+    for party, offset in zip(parties.parties, parties.offsets.tolist(), strict=True):
+        for row, pseudonym in enumerate(party.pseudonyms):
+            index[party.name, pseudonym] = offset + row
+    return index
+
+
+def _lower_first(pairs: CandidatePairs) -> CandidatePairs:
+    low = np.minimum(pairs.left, pairs.right)
+    high = np.maximum(pairs.left, pairs.right)
+    return CandidatePairs(low, high, pairs.score)
+
+
+def _concat(first: CandidatePairs, second: CandidatePairs) -> CandidatePairs:
+    return CandidatePairs(
+        np.concatenate([first.left, second.left]).astype(np.int64),
+        np.concatenate([first.right, second.right]).astype(np.int64),
+        np.concatenate([first.score, second.score]),
+    )
