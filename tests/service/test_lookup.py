@@ -9,6 +9,7 @@ with the run's own results files.
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from linkage.service.lookup.ratelimit import LookupRate
 from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
 from linkage.storage import Store
 from linkage.storage.audit_log import read_audit_log
-from tests.conftest import CONFIGS, database_for, encode_demo_agencies
+from tests.conftest import CONFIGS, RunCli, database_for, encode_demo_agencies
 from tests.service.helpers import assert_problem, create_project
 
 AGENCIES = ("police", "health", "social_services")
@@ -265,6 +266,38 @@ def test_another_agencys_pseudonyms_never_appear(
         for pseudonym in linked.encodings[party].pseudonym_strings():
             assert pseudonym not in response.text
     assert "police" not in response.text and "health" not in response.text
+
+
+def test_the_lookup_command_prints_each_answer(
+    service: Service, linked: Linked, tmp_path: Path, run_cli: RunCli
+) -> None:
+    """`linkage lookup FILE --project N` with a token file: one line per
+    record, the match ID and own pseudonyms for a known one; --json is the
+    service's answer."""
+    police = linked.encodings["police"]
+    rows = _grouped_rows(linked, "police", 1)
+    stranger = np.zeros((1, police.clks.shape[1]), dtype=np.uint8)
+    stranger[0, :8] = 0xFF
+    query = tmp_path / "query.lnk"
+    query.write_bytes(
+        _query(tmp_path, police, np.concatenate([police.clks[rows], stranger]))
+    )
+    token_file = tmp_path / "police.token"
+    token_file.write_text(linked.tokens["police"])
+    token_file.chmod(0o600)
+    common = ("--project", linked.project_id, "--server", service.url)
+    result = run_cli("lookup", query, *common, "--token-file", token_file)
+    assert result.exit_code == 0, result.output
+    results = linked.results["police"]
+    pseudonym = police.pseudonym_strings()[rows[0]]
+    match_id = results.set_index("pseudonym").at[pseudonym, "match_id"]
+    first, second = result.output.splitlines()[1:]
+    assert f"known; match ID {match_id}" in first and pseudonym in first
+    assert "known elsewhere: yes" in first
+    assert second.endswith("not known")
+    as_json = run_cli("lookup", query, *common, "--token-file", token_file, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output)["results"][0]["match_id"] == match_id
 
 
 def test_a_file_encoded_otherwise_is_a_422_naming_what_differs(

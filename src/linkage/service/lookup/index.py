@@ -21,7 +21,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +30,7 @@ from linkage.errors import EncodingFileError, LinkageError
 from linkage.formats.clkfile import EncodingHeader, Encodings, read_encodings
 from linkage.formats.extension import WHOLE_CLK
 from linkage.matching.lookup import ClkIndex
+from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
 from linkage.matching.views import ViewPlan
@@ -67,19 +67,22 @@ class RunParameters:
 
 def run_parameters(run: Run, data_dir: Path) -> RunParameters:
     """The run's threshold and view shifts: from ``parameters.json`` in its
-    results folder when the run wrote one, else from its stats (where the
-    threshold is rounded to 4 decimals)."""
+    results folder (:class:`~linkage.matching.parameters.LinkageParameters`)
+    when the run wrote one, else from its stats, where both are rounded to 4
+    decimals (a score within 0.00005 of the threshold may then be judged
+    differently from the run).
+
+    Raises:
+        InputError: ``parameters.json`` is malformed.
+    """
     if run.result_dir is not None:
         written = data_dir / run.result_dir / "parameters.json"
         if written.is_file():
-            return _from_parameters_file(json.loads(written.read_text("utf-8")))
+            document = json.loads(written.read_text("utf-8"))
+            fixed = LinkageParameters.from_document(document)
+            return RunParameters(fixed.threshold, dict(fixed.shifts))
     threshold = float(run.stats["threshold"])
     return RunParameters(threshold, parse_shifts(str(run.stats["view_score_shifts"])))
-
-
-def _from_parameters_file(document: Mapping[str, Any]) -> RunParameters:
-    shifts = document.get("view_shifts", document.get("shifts", {}))
-    return RunParameters(float(document["threshold"]), dict(shifts or {}))
 
 
 def parse_shifts(text: str) -> dict[str, float]:
