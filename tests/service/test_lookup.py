@@ -317,6 +317,9 @@ def test_a_file_encoded_otherwise_is_a_422_naming_what_differs(
         assert named in assert_problem(response, 422)
     detail = assert_problem(_look_up(service, linked, "police", b'{"clks": []}'), 422)
     assert "linkage encodings file" in detail
+    too_many = _query(tmp_path, police, police.clks[: BURST + 1])
+    detail = assert_problem(_look_up(service, linked, "police", too_many), 422)
+    assert f"a lookup takes 1 to {BURST}" in detail
 
 
 def test_only_a_party_may_look_up(

@@ -27,7 +27,7 @@ from linkage.service.lookup.ratelimit import LookupLimiter
 from linkage.storage import Store
 from linkage.storage.records import Project
 
-__all__ = ["MAX_LOOKUP_RECORDS", "LookupDesk", "check_query"]
+__all__ = ["MAX_LOOKUP_RECORDS", "LookupDesk", "check_count", "check_query"]
 
 #: The most records one lookup request may hold: a lookup is for a few
 #: people; a list of people is a run.
@@ -60,9 +60,10 @@ class LookupDesk:
                 they were deleted, it links by the probabilistic method, or
                 no run has completed.
         """
-        _check_project(project)
-        if project.encodings_deleted_at is not None:
+        if not project.retain_encodings or project.encodings_deleted_at is not None:
+            # Deleted encodings must not live on in memory either.
             self._indexes.pop(project.id, None)
+        _check_project(project)
         run = self._store.latest_completed_run(project_id=project.id)
         if run is None:
             raise LookupUnavailableError(
@@ -103,6 +104,22 @@ def _check_project(project: Project) -> None:
         )
 
 
+def check_count(query: Encodings, burst: int) -> None:
+    """Refuse a file of no records, or of more than one request may hold
+    (:data:`MAX_LOOKUP_RECORDS`, and no more than the rate's burst, which
+    could never pay for it).
+
+    Raises:
+        LookupQueryError: the count is out of range.
+    """
+    most = min(MAX_LOOKUP_RECORDS, burst)
+    if not 1 <= len(query) <= most:
+        raise LookupQueryError(
+            f"the file holds {len(query)} records; a lookup takes 1 to {most} "
+            "(send fewer at a time, or link a larger list in a run)"
+        )
+
+
 def check_query(
     records: LinkedRecords, asker: int, query: Encodings
 ) -> npt.NDArray[np.uint8]:
@@ -112,12 +129,6 @@ def check_query(
     Raises:
         LookupQueryError: it disagrees; the message names what and what to do.
     """
-    count = len(query)
-    if not 1 <= count <= MAX_LOOKUP_RECORDS:
-        raise LookupQueryError(
-            f"the file holds {count} records; a lookup takes 1 to "
-            f"{MAX_LOOKUP_RECORDS} (link a larger list in a run)"
-        )
     mine, theirs = records.headers[asker], query.header
     if mine is None or theirs is None:
         raise LookupQueryError(

@@ -25,7 +25,7 @@ from linkage.service.deps import (
 )
 from linkage.service.errors import ApiProblem
 from linkage.service.lookup.answer import LookupAnswer, answer
-from linkage.service.lookup.desk import LookupDesk, check_query
+from linkage.service.lookup.desk import LookupDesk, check_count, check_query
 from linkage.service.lookup.index import LookupUnavailableError
 from linkage.storage import TokenRecord
 from linkage.storage.audit_log import AuditLog
@@ -74,6 +74,7 @@ async def look_up(
         )
     desk: LookupDesk = request.app.state.lookup
     query = read_encodings_bytes(await request.body(), name=_BODY_NAME)
+    check_count(query, desk.limiter.rate.burst)
     decision = desk.limiter.take(token.party_id, len(query))
     if not decision.allowed:
         if decision.first_refusal:
