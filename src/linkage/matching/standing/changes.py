@@ -17,7 +17,12 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.errors import InputError
-from linkage.formats.clkfile import EncodingHeader, Encodings
+from linkage.formats.clkfile import (
+    EncodingHeader,
+    Encodings,
+    format_pseudonyms,
+    parse_pseudonyms,
+)
 from linkage.matching.parties import Party, PartySet
 
 __all__ = ["ChangeSet", "Changed", "apply_change_sets"]
@@ -104,74 +109,94 @@ def _one_per_party(
     return by_party
 
 
-def _unchanged(
-    party: Party,
-) -> tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], Encodings
-]:
+def _unchanged(party: Party) -> _Applied:
     empty = np.zeros(0, dtype=np.int64)
     return np.arange(len(party), dtype=np.int64), empty, empty, party.encodings
 
 
-def _apply_one(
-    party: Party, change: ChangeSet
-) -> tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], Encodings
-]:
-    row_of = {pseudonym: row for row, pseudonym in enumerate(party.pseudonyms)}
-    gone = _withdrawn_rows(party.name, change.withdrawn, row_of)
+def _apply_one(party: Party, change: ChangeSet) -> _Applied:
+    population = party.encodings.pseudonyms
+    if population is None:
+        raise InputError(
+            f"Agency {party.name!r}'s linked records have no pseudonyms",
+            hint="Continuing linkage needs linkage encodings files, not clkhash JSON.",
+        )
+    staying = np.ones(len(party), dtype=bool)
+    staying[_withdrawn_rows(party.name, population, change.withdrawn)] = False
+    keep = np.flatnonzero(staying).astype(np.int64)
     records = change.records
     if records is None or not len(records):
-        keep = np.setdiff1d(np.arange(len(party)), gone).astype(np.int64)
         empty = np.zeros(0, dtype=np.int64)
         return keep, empty, empty, _subset(party.encodings, keep)
     _check_header(party, records)
-    names = records.pseudonym_strings()
-    if len(set(names)) != len(names):
+    sent = _pseudonym_array(records)
+    if len(np.unique(_keys(sent))) != len(sent):
         raise InputError(f"Agency {party.name!r}'s change set lists a pseudonym twice")
-    old_rows = np.array([row_of.get(name, -1) for name in names], dtype=np.int64)
-    both = set(change.withdrawn) & set(names)
-    if both:
+    old_rows = _rows_in(population, sent)
+    corrected = old_rows >= 0
+    dropped = corrected & ~staying[np.maximum(old_rows, 0)]
+    if dropped.any():
+        example = format_pseudonyms(sent[dropped][:1])[0]
         raise InputError(
             f"Agency {party.name!r}'s change set both withdraws and sends "
-            f"{len(both)} pseudonym(s), for example {sorted(both)[0]}",
+            f"{int(dropped.sum())} pseudonym(s), for example {example}",
             hint="Send a record to correct it, or withdraw it; not both.",
         )
-    corrected = old_rows >= 0
     clks = party.encodings.clks.copy()
     clks[old_rows[corrected]] = records.clks[corrected]
-    keep = np.setdiff1d(np.arange(len(party)), gone).astype(np.int64)
     added = np.flatnonzero(~corrected)
     position = np.full(len(party), -1, dtype=np.int64)
     position[keep] = np.arange(len(keep))
-    corrected_rows = old_rows[corrected]
-    order = np.argsort(corrected_rows, kind="stable")
-    corrected_rows = corrected_rows[order]
+    corrected_rows = np.sort(old_rows[corrected])
     rows = np.concatenate([position[corrected_rows], len(keep) + np.arange(len(added))])
-    pseudonyms = np.concatenate(
-        [_pseudonym_array(party.encodings)[keep], _pseudonym_array(records)[added]]
-    )
     merged = replace(
         party.encodings,
-        pseudonyms=pseudonyms,
+        pseudonyms=np.concatenate([population[keep], sent[added]]),
         clks=np.concatenate([clks[keep], records.clks[added]]),
     )
     return keep, rows.astype(np.int64), corrected_rows, merged
 
 
 def _withdrawn_rows(
-    name: str, withdrawn: Sequence[str], row_of: dict[str, int]
-) -> npt.NDArray[np.int64]:
-    unknown = [pseudonym for pseudonym in withdrawn if pseudonym not in row_of]
-    if unknown:
+    name: str, population: npt.NDArray[np.uint8], withdrawn: Sequence[str]
+) -> Rows:
+    try:
+        wanted = parse_pseudonyms(list(withdrawn))
+    except ValueError as error:
+        raise InputError(
+            f"Agency {name!r} withdraws a malformed pseudonym: {error}"
+        ) from None
+    if len(np.unique(_keys(wanted))) != len(wanted):
+        raise InputError(f"Agency {name!r} withdraws a pseudonym twice")
+    rows = _rows_in(population, wanted)
+    if (rows < 0).any():
+        unknown = [
+            p for p, row in zip(withdrawn, rows.tolist(), strict=True) if row < 0
+        ]
         raise InputError(
             f"Agency {name!r} withdraws {len(unknown)} pseudonym(s) it has no "
             f"record for, for example {unknown[0]}",
             hint="Withdraw only pseudonyms of records already linked.",
         )
-    if len(set(withdrawn)) != len(withdrawn):
-        raise InputError(f"Agency {name!r} withdraws a pseudonym twice")
-    return np.array(sorted(row_of[p] for p in withdrawn), dtype=np.int64)
+    return np.sort(rows)
+
+
+def _keys(pseudonyms: npt.NDArray[np.uint8]) -> npt.NDArray[np.void]:
+    """One comparable value per 16-byte pseudonym."""
+    whole = np.ascontiguousarray(pseudonyms)
+    return whole.view(np.dtype((np.void, whole.shape[1]))).ravel()
+
+
+def _rows_in(population: npt.NDArray[np.uint8], wanted: npt.NDArray[np.uint8]) -> Rows:
+    """Each wanted pseudonym's row in ``population``, or -1. (A dictionary of
+    a million pseudonyms takes a second to build; sorting, a tenth.)"""
+    if not len(population) or not len(wanted):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    keys = _keys(population)
+    order = np.argsort(keys, kind="stable")
+    at = np.minimum(np.searchsorted(keys[order], _keys(wanted)), len(keys) - 1)
+    found = keys[order][at] == _keys(wanted)
+    return np.where(found, order[at], -1).astype(np.int64)
 
 
 def _check_header(party: Party, records: Encodings) -> None:

@@ -12,9 +12,10 @@ So a group whose records are all unchanged always keeps its ID.
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 __all__ = ["Handover", "IdRegistry", "hand_on"]
 
@@ -83,22 +84,15 @@ def hand_on(
     unless a record still linked carries them too. ``registry`` is updated.
     """
     groups = max(labels, default=-1) + 1
-    holders: dict[str, Counter[int]] = {}
-    for old, label in zip(old_ids, labels, strict=True):
-        if old is not None:
-            counts = holders.setdefault(old, Counter())
-            if label >= 0:
-                counts[label] += 1
+    targets = _most_records(old_ids, labels, groups)
     ids: list[str | None] = [None] * groups
     merged: dict[str, str] = {}
-    dissolved = sorted(set(gone_ids) - set(holders))
-    for old in sorted(holders, key=registry.age.__getitem__):
-        counts = holders[old]
-        if not counts:
+    dissolved = sorted(set(gone_ids) - set(targets))
+    for old in sorted(targets, key=registry.age.__getitem__):
+        target = targets[old]
+        if target < 0:
             dissolved.append(old)
-            continue
-        target = min(counts, key=lambda label: (-counts[label], label))
-        if ids[target] is None:
+        elif ids[target] is None:
             ids[target] = old
         else:
             merged[old] = str(ids[target])
@@ -113,3 +107,28 @@ def hand_on(
         registry.age.pop(old)
         registry.merged_into[old] = into
     return Handover([str(i) for i in ids], merged, dissolved, [str(i) for i in created])
+
+
+def _most_records(
+    old_ids: Sequence[str | None], labels: Sequence[int], groups: int
+) -> dict[str, int]:
+    """Per old ID, the new group holding most of its records (ties: the
+    lowest label), or -1 if none of them is in a group."""
+    held = [n for n, old in enumerate(old_ids) if old is not None]
+    names = list(dict.fromkeys(str(old_ids[n]) for n in held))
+    code_of = {name: code for code, name in enumerate(names)}
+    codes = np.array([code_of[str(old_ids[n])] for n in held], dtype=np.int64)
+    label = np.asarray(labels, dtype=np.int64)[held]
+    grouped = label >= 0
+    pairs, counts = np.unique(
+        codes[grouped] * max(groups, 1) + label[grouped], return_counts=True
+    )
+    code, target = np.divmod(pairs, max(groups, 1))
+    # Per code: the most records first, then the lowest label.
+    order = np.lexsort((target, -counts, code))
+    first = (
+        order[np.r_[True, code[order][1:] != code[order][:-1]]] if len(order) else order
+    )
+    best = np.full(len(names), -1, dtype=np.int64)
+    best[code[first]] = target[first]
+    return dict(zip(names, best.tolist(), strict=True))
