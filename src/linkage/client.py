@@ -334,6 +334,29 @@ class ServiceClient:
         except (KeyError, TypeError, ValueError):
             raise _unexpected("upload") from None
 
+    # Lookups ------------------------------------------------------------------
+
+    def lookup(self, project_id: int, path: Path) -> dict[str, Any]:
+        """Look up the records of the encodings file ``path`` (party token):
+        the service's answer, ``{"project_id", "run_id", "results": [...]}``.
+
+        Raises:
+            ServiceError: the server refused the lookup (429: the agency's
+                rate is used up) or could not be reached.
+            OSError: the file cannot be read.
+        """
+        answer = self._json(
+            self._request(
+                "POST",
+                f"/projects/{int(project_id)}/lookup",
+                content=Path(path).read_bytes(),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        )
+        if not isinstance(answer.get("results"), list):
+            raise _unexpected("lookup")
+        return answer
+
     # Runs ---------------------------------------------------------------------
 
     def start_run(self, project_id: int, kind: str = "full") -> RunStatus:

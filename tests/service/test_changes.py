@@ -141,41 +141,44 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service for the module; each test links its own project, so the
+    tests hold in any order and on any worker."""
+    root = tmp_path_factory.mktemp("changes-service")
+    with running_service(root) as running:
+        yield Service(running.url, running.data_dir, running.operator_token)
+
+
+@pytest.fixture()
+def world(service: Service, tmp_path: Path) -> World:
     """Police hold people 0-119, health 60-159; one full run; the police
     download their results."""
-    root = tmp_path_factory.mktemp("changes")
     people = People(300)
-    with running_service(root / "service") as running:
-        service = Service(running.url, running.data_dir, running.operator_token)
-        project_id, tokens = create_project(
-            service,
-            fingerprint=FINGERPRINT,
-            retain_encodings=True,
-            threshold=0.7,
-        )
-        police_p, health_p = people.pseudonyms(120), people.pseudonyms(100)
-        for party, pseudonyms, who in (
-            ("police", police_p, range(0, 120)),
-            ("health", health_p, range(60, 160)),
-        ):
-            body = write(root, pseudonyms, people.copies(who))
-            with service.client(tokens[party]) as client:
-                answer = client.put(
-                    f"/projects/{project_id}/parties/{party}/encodings",
-                    content=body,
-                    headers={"Content-Type": "application/octet-stream"},
-                )
-            assert answer.status_code == 200, answer.text
-        with service.client(service.operator_token) as client:
-            run_id = client.post(f"/projects/{project_id}/runs").json()["run_id"]
-        assert wait(service, project_id, run_id)["state"] == "completed"
-        world = World(
-            service, project_id, tokens, root, people,
-            hexes(police_p), hexes(health_p), {}, run_id,
-        )  # fmt: skip
-        world.first = {"police": world.results("police"), "health": {}}
-        yield world
+    project_id, tokens = create_project(
+        service, fingerprint=FINGERPRINT, retain_encodings=True, threshold=0.7
+    )
+    police_p, health_p = people.pseudonyms(120), people.pseudonyms(100)
+    for party, pseudonyms, who in (
+        ("police", police_p, range(0, 120)),
+        ("health", health_p, range(60, 160)),
+    ):
+        body = write(tmp_path, pseudonyms, people.copies(who))
+        with service.client(tokens[party]) as client:
+            answer = client.put(
+                f"/projects/{project_id}/parties/{party}/encodings",
+                content=body,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        assert answer.status_code == 200, answer.text
+    with service.client(service.operator_token) as client:
+        run_id = client.post(f"/projects/{project_id}/runs").json()["run_id"]
+    assert wait(service, project_id, run_id)["state"] == "completed"
+    world = World(
+        service, project_id, tokens, tmp_path, people,
+        hexes(police_p), hexes(health_p), {}, run_id,
+    )  # fmt: skip
+    world.first = {"police": world.results("police"), "health": {}}
+    return world
 
 
 def test_a_full_run_keeps_its_standing_linkage(world: World) -> None:
@@ -429,12 +432,12 @@ def test_the_command_line_sends_changes_and_downloads_what_changed(
     )
     assert nothing.exit_code != 0 and "nothing to link in" in nothing.output
 
-    # Health adds people 170-172 (police hold none of them) and 163 (police
-    # added them), and withdraws its record of person 65.
+    # Health adds people 170-172 (police hold none of them) and 30 (police
+    # hold them), and withdraws its record of person 65.
     added_p = world.people.pseudonyms(4)
     records = tmp_path / "health-changes.lnk"
     records.write_bytes(
-        write(tmp_path, added_p, world.people.copies([170, 171, 172, 163]))
+        write(tmp_path, added_p, world.people.copies([170, 171, 172, 30]))
     )
     sent = run_cli("changes", "send", records, *health)
     assert sent.exit_code == 0, sent.output
@@ -462,7 +465,7 @@ def test_the_command_line_sends_changes_and_downloads_what_changed(
 
 
 def test_deleting_the_encodings_deletes_the_standing_linkages(world: World) -> None:
-    """Last: the operator deletes the encodings; no run folder keeps a
+    """The operator deletes the encodings; no run folder keeps a
     standing linkage or an agency's records, no staged file is left, and
     change sets are refused."""
     body = write(world.folder, world.people.pseudonyms(1), world.people.copies([280]))

@@ -1,4 +1,5 @@
-"""Transparency reports: what was asked for, by whom, why, and what came of it.
+"""Transparency reports: what was asked for, by whom, why, and what came of it,
+and which agencies' lookups look like probing (:mod:`linkage.audit.probing`).
 
 Built from audit entries alone, so an oversight body can compute the same
 numbers from an export it has verified.
@@ -8,11 +9,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from linkage.audit.chain import AuditEntry, format_time, parse_time
+from linkage.audit.probing import (
+    DEFAULT_PROBING_RULE,
+    LookupProbe,
+    ProbingRule,
+    lookup_probes,
+)
 
 UNKNOWN = "(unknown)"
 
@@ -28,6 +35,8 @@ _TOTALS = {
     "reveal.open_failed": "open_failures",
     "auth.failed": "failed_authentications",
     "access.denied": "denied_accesses",
+    "lookup.answered": "lookups",
+    "lookup.limited": "lookups_rate_limited",
 }
 
 # Action → the AgencyCounts field it increments for the party named.
@@ -52,6 +61,8 @@ class ReportTotals:
     open_failures: int = 0
     failed_authentications: int = 0
     denied_accesses: int = 0
+    lookups: int = 0
+    lookups_rate_limited: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,8 @@ class TransparencyReport:
     totals: ReportTotals
     agencies: Mapping[str, AgencyCounts] = field(default_factory=dict)
     purposes: Mapping[str, PurposeCounts] = field(default_factory=dict)
+    probes: tuple[LookupProbe, ...] = ()
+    probing_rule: ProbingRule = DEFAULT_PROBING_RULE
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-able data."""
@@ -93,6 +106,17 @@ class TransparencyReport:
             "totals": asdict(self.totals),
             "agencies": {name: asdict(c) for name, c in self.agencies.items()},
             "purposes": {name: asdict(c) for name, c in self.purposes.items()},
+            "lookup_probing": {
+                "rule": _rule_text(self.probing_rule),
+                "bursts": [
+                    {
+                        **asdict(probe),
+                        "first": format_time(probe.first),
+                        "last": format_time(probe.last),
+                    }
+                    for probe in self.probes
+                ],
+            },
         }
 
     def to_text(self) -> str:
@@ -131,8 +155,33 @@ class TransparencyReport:
                     for name, c in self.purposes.items()
                 ],
             ),
+            "",
+            f"Lookup probing ({_rule_text(self.probing_rule)})",
+            _table(
+                ("Agency", "Project", "From", "Until", "Lookups", "Misses"),
+                [
+                    (
+                        probe.party,
+                        str(probe.project_id),
+                        format_time(probe.first),
+                        format_time(probe.last),
+                        str(probe.lookups),
+                        str(probe.misses),
+                    )
+                    for probe in self.probes
+                ],
+            ),
         ]
         return "\n".join(parts) + "\n"
+
+
+def _rule_text(rule: ProbingRule) -> str:
+    minutes = rule.window.total_seconds() / 60
+    return (
+        f"flagged: at least {rule.min_misses} records not known within "
+        f"{minutes:g} minutes, and at least {rule.min_miss_share:.0%} of those "
+        "looked up"
+    )
 
 
 def _label(name: str) -> str:
@@ -159,8 +208,10 @@ def transparency_report(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    probing: ProbingRule = DEFAULT_PROBING_RULE,
 ) -> TransparencyReport:
-    """Count reveal activity in ``entries`` with ``since <= at < until``.
+    """Count reveal activity in ``entries`` with ``since <= at < until``,
+    and flag the bursts of lookups there that ``probing`` calls probing.
 
     Only events inside the period count, including the grants and denials
     used for the per-purpose columns: a request made before ``since`` and
@@ -175,11 +226,18 @@ def transparency_report(
         if bound is not None and bound.utcoffset() is None:
             raise ValueError("report period bounds must be timezone-aware")
     tally = _Tally()
+    inside = []
     for entry in entries:
         at = parse_time(entry.at)
         if (since is None or since <= at) and (until is None or at < until):
             tally.add(entry)
-    return tally.report(since, until)
+            inside.append(entry)
+    report = tally.report(since, until)
+    return replace(
+        report,
+        probes=tuple(lookup_probes(inside, probing)),
+        probing_rule=probing,
+    )
 
 
 class _Tally:
@@ -251,10 +309,11 @@ class _Tally:
 def _events_in(action: str, details: Mapping[str, Any]) -> int:
     """How many events an entry stands for: the service writes failed
     authentications from one client as a ``count`` (see
-    linkage.service.auth_failures); any other entry, or one without a valid
-    count, is one event."""
-    count = details.get("count")
-    if action != "auth.failed" or isinstance(count, bool) or not isinstance(count, int):
+    linkage.service.auth_failures), and a lookup counts its ``records``; any
+    other entry, or one without a valid count, is one event."""
+    key = {"auth.failed": "count", "lookup.answered": "records"}.get(action)
+    count = details.get(key) if key else None
+    if isinstance(count, bool) or not isinstance(count, int):
         return 1
     return max(count, 1)
 

@@ -66,6 +66,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "keygen",
         "Write a new random key (256 bits, base64url) to FILE.",
     ),
+    "lookup": LazyCommand(
+        "linkage.cli.lookup",
+        "lookup",
+        "Is this person known? Look up a few ENCODINGS in the linked records.",
+    ),
     "mapping": LazyCommand(
         "linkage.cli.mapping",
         "mapping",
@@ -165,7 +170,7 @@ def main() -> None:
 
     \b
     At the agency:   keygen, schema check, mapping preview, encode,
-                     vault resolve, upload, results
+                     vault resolve, upload, results, lookup
     Operator:        match, evaluate, serve, db upgrade, project
                      create|add-member|reissue-token, run start|status|wait,
                      audit export

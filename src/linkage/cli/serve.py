@@ -16,6 +16,8 @@ from linkage.reveal.policy import (
     load_policy,
     parse_duration,
 )
+from linkage.service.lookup.policy import DEFAULT_LOOKUP_POLICY, load_lookup_policy
+from linkage.service.lookup.ratelimit import LookupRate
 from linkage.service.settings import (
     DEFAULT_MAX_JSON_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -86,9 +88,10 @@ def _read_config(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
     metavar="FILE",
-    help="The reveal policy (YAML, like configs/policy.yaml): approvals needed, "
-    "whether one deny ends a request, how long a grant lives. Default: 2 "
-    "approvals, one deny ends it, grants live 24 hours.",
+    help="The reveal and lookup policy (YAML, like configs/policy.yaml): "
+    "approvals needed, whether one deny ends a request, how long a grant "
+    "lives, whether lookups name other agencies. Default: 2 approvals, one "
+    "deny ends it, grants live 24 hours, lookups name no agency.",
 )
 @click.option(
     "--dask-scheduler",
@@ -151,6 +154,22 @@ def _read_config(
     help="Refuse (413) any other request body larger than this.",
 )
 @click.option(
+    "--lookups-per-minute",
+    default=LookupRate().per_minute,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="Records each agency may look up a minute, on average (then 429).",
+)
+@click.option(
+    "--lookup-burst",
+    default=LookupRate().burst,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Records each agency may look up at once after a quiet spell.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -177,6 +196,8 @@ def serve(
     rotate_signing_key: bool,
     max_upload_bytes: int,
     max_json_bytes: int,
+    lookups_per_minute: float,
+    lookup_burst: int,
     log_format: str,
     init_only: bool,
 ) -> None:
@@ -202,6 +223,9 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
+    lookup_policy = (
+        load_lookup_policy(policy_path) if policy_path else DEFAULT_LOOKUP_POLICY
+    )
     lifetime = _lifetime(token_lifetime)
     # Here, not at the top: the store behind it imports SQLAlchemy and the
     # matching engine, which `linkage serve --help` does not need.
@@ -239,6 +263,8 @@ def serve(
         token_lifetime=lifetime,
         max_upload_bytes=max_upload_bytes,
         max_json_bytes=max_json_bytes,
+        lookup_rate=LookupRate(per_minute=lookups_per_minute, burst=lookup_burst),
+        lookup_policy=lookup_policy,
     )
     mode = stat.S_IMODE(token_path.stat().st_mode)
     click.echo(f"Operator token file: {token_path} (mode {mode:04o}).", err=True)

@@ -61,6 +61,7 @@ import binascii
 import contextlib
 import hashlib
 import hmac
+import io
 import json
 import os
 import re
@@ -93,6 +94,7 @@ __all__ = [
     "open_writer",
     "parse_pseudonyms",
     "read_encodings",
+    "read_encodings_bytes",
     "secret_mismatch_hint",
     "starts_like_clkhash_json",
 ]
@@ -798,6 +800,31 @@ def read_encodings(path: Path) -> Encodings:
         ) from None
     with file:
         return _read_open_file(path, file)
+
+
+def read_encodings_bytes(data: bytes, *, name: str) -> Encodings:
+    """Read a linkage binary encodings file held in memory (a few records a
+    service receives in a request, never written to its disk).
+
+    ``name`` stands for the file in messages. clkhash JSON is not read here:
+    it carries no header, so nothing in it can be checked.
+
+    Raises:
+        EncodingFileError: ``data`` is empty, not a linkage encodings file,
+            or damaged; the message names ``name``.
+    """
+    path = Path(name)
+    if not data:
+        raise EncodingFileError(
+            f"{name} is empty; send the file written by 'linkage encode'"
+        )
+    if not data.startswith(MAGIC):
+        raise EncodingFileError(
+            f"{name} is not a linkage encodings file: it starts with "
+            f"{data[:8]!r}, not {MAGIC!r}; send the file written by "
+            "'linkage encode' (clkhash JSON is not accepted here)"
+        )
+    return _read_binary(path, io.BytesIO(data), len(data))
 
 
 def _read_open_file(path: Path, file: IO[bytes]) -> Encodings:

@@ -197,14 +197,16 @@ def load_policy(path: Path) -> RevealPolicy:
             [Problem("expected a mapping with a 'reveal' key", source=source)],
             hint="Start the file with `reveal:`, as in configs/policy.yaml.",
         )
+    # The same file may hold the lookup policy (linkage.service.lookup.policy),
+    # which is read and checked there.
     problems = [
         Problem(
-            "unknown key; the only top-level key allowed is 'reveal'",
+            "unknown key; the top-level keys allowed are 'reveal' and 'lookup'",
             source=source,
             field=str(key),
         )
         for key in document
-        if key != "reveal"
+        if key not in ("reveal", "lookup")
     ]
     block = document["reveal"]
     if not isinstance(block, Mapping):

@@ -18,6 +18,8 @@ from linkage.service.console.headers import SecurityHeaders
 from linkage.service.datadir import prepare_data_dir
 from linkage.service.errors import install_error_handlers
 from linkage.service.limits import RequestLimits
+from linkage.service.lookup.desk import LookupDesk
+from linkage.service.lookup.ratelimit import LookupLimiter
 from linkage.service.metrics import MetricsMiddleware, ServiceMetrics
 from linkage.service.retention import sweep_deleted_encodings
 from linkage.service.reveals import RevealDesk
@@ -25,6 +27,7 @@ from linkage.service.routes import (
     audit,
     changes,
     health,
+    lookup,
     members,
     projects,
     results,
@@ -109,6 +112,12 @@ def create_app(
     app.state.audit = audit_log
     app.state.auth_failures = auth_failures
     app.state.reveals = reveal_desk
+    app.state.lookup = LookupDesk(
+        store,
+        settings.data_dir,
+        settings.lookup_policy,
+        LookupLimiter(settings.lookup_rate),
+    )
     install_error_handlers(app)
     app.add_middleware(RequestLimits, settings=settings, failures=auth_failures)
     app.add_middleware(SecurityHeaders)
@@ -123,6 +132,7 @@ def create_app(
     app.include_router(changes.router)
     app.include_router(members.router)
     app.include_router(reveals.router)
+    app.include_router(lookup.router)
     app.include_router(audit.router)
     install_console(app)
     return app

@@ -24,6 +24,8 @@ import httpx
 from linkage.client import ServiceError
 from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
 from linkage.service import Settings, create_app, initialise
+from linkage.service.lookup.policy import DEFAULT_LOOKUP_POLICY, LookupPolicy
+from linkage.service.lookup.ratelimit import LookupRate
 from linkage.service.settings import (
     DEFAULT_MAX_JSON_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -66,11 +68,15 @@ def running_service(
     dask_scheduler: str | None = None,
     clock: Callable[[], datetime] | None = None,
     database_url: str | None = None,
+    lookup_rate: LookupRate | None = None,
+    lookup_policy: LookupPolicy = DEFAULT_LOOKUP_POLICY,
 ) -> Iterator[RunningService]:
     """Serve the linkage service from ``data_dir`` on a free loopback port,
     under the reveal ``policy`` (runs on ``dask_scheduler``'s cluster if given),
     on ``clock`` (see :func:`~linkage.service.create_app`), with its database
-    at ``database_url`` (default: SQLite in ``data_dir``).
+    at ``database_url`` (default: SQLite in ``data_dir``), holding agencies
+    to ``lookup_rate`` (default: :class:`LookupRate`'s) and answering lookups
+    as ``lookup_policy`` allows.
 
     Raises:
         ServiceError: the server did not start or did not answer ``/health``.
@@ -92,6 +98,8 @@ def running_service(
                     max_json_bytes=max_json_bytes,
                     policy=policy,
                     dask_scheduler=dask_scheduler,
+                    lookup_rate=lookup_rate or LookupRate(),
+                    lookup_policy=lookup_policy,
                 ),
                 clock=clock,
             ),

@@ -9,6 +9,8 @@ from typing import Any, Final
 
 from linkage.hosts import is_loopback_host
 from linkage.reveal.policy import DEFAULT_POLICY, RevealPolicy
+from linkage.service.lookup.policy import DEFAULT_LOOKUP_POLICY, LookupPolicy
+from linkage.service.lookup.ratelimit import LookupRate
 
 __all__ = [
     "DEFAULT_MAX_JSON_BYTES",
@@ -86,6 +88,10 @@ class Settings:
             LSH tables on its workers.
         token_lifetime: how long the tokens the service issues are valid
             (None: until revoked).
+        lookup_rate: how many records each agency may look up a minute, and
+            at once.
+        lookup_policy: what a lookup's answer may say beyond the agency's
+            own (the ``lookup`` block of the policy file).
 
     Raises:
         ValueError: ``max_upload_bytes`` or ``max_json_bytes`` is not a
@@ -99,6 +105,8 @@ class Settings:
     policy: RevealPolicy = field(default=DEFAULT_POLICY)
     dask_scheduler: str | None = None
     token_lifetime: timedelta | None = None
+    lookup_rate: LookupRate = field(default_factory=LookupRate)
+    lookup_policy: LookupPolicy = DEFAULT_LOOKUP_POLICY
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
