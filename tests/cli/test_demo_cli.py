@@ -32,6 +32,25 @@ def _service_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name in names]
 
 
+def _check_the_second_day(out: Path, output: str, matches: pd.DataFrame) -> None:
+    """The second day's records were linked in, the police's withdrawn ones
+    left every row, and health's lookup found its patient elsewhere."""
+    assert "7. The next day" in output and "update run linked" in output
+    arrived = set()
+    for agency in AGENCIES:
+        first = read_encodings(out / "encodings" / f"{agency}-day1.lnk")
+        second = read_encodings(out / "encodings" / f"{agency}-day2.lnk")
+        assert len(first) + len(second) == len(read_encodings(
+            out / "encodings" / f"{agency}.lnk"
+        )) and len(second) > 0  # fmt: skip
+        arrived |= set(second.pseudonym_strings())
+    assert arrived & set(matches["pseudonym"])
+    changes = pd.read_csv(out / "results" / "police-changes.csv", dtype=str)
+    withdrawn = set(changes.loc[changes["kind"] == "withdrawn", "pseudonym"])
+    assert len(withdrawn) == 5 and not withdrawn & set(matches["pseudonym"])
+    assert "health asks about one patient: known yes, known elsewhere yes" in output
+
+
 def test_demo_runs_a_linkage_through_the_service(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
@@ -89,6 +108,7 @@ def test_demo_runs_a_linkage_through_the_service(
     ]
     assert across["party"].nunique() == len(AGENCIES)
     _check_the_reveal(out, result.output, matches)
+    _check_the_second_day(out, result.output, matches)
     # Health's own ledger and the service's log tell the same story.
     checked = run_cli(
         "audit", "ledger", out / "audit.jsonl",

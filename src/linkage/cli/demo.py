@@ -29,6 +29,7 @@ from linkage.demo.reveal import (
     OVERSIGHT,
     reveal_one_match,
 )
+from linkage.demo.second_day import ask_about_one, second_day, split_days
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
@@ -115,7 +116,11 @@ def demo(
     6. An investigator asks who health holds in one match; two approvers
        agree; health seals the records to the investigator's key; the
        investigator opens them; the audit log is exported and verified.
-    7. The demo, which knows the truth, scores the linkage.
+    7. The next day (CLK method): the last 3 % of each export arrive as a
+       change set, the police withdraw five records, the operator links them
+       in with an update run; each agency downloads what changed.
+    8. A health responder asks whether one patient is known elsewhere.
+    9. The demo, which knows the truth, scores the final linkage.
 
     With --keep-serving, the service then stays up for its web console.
     """
@@ -134,14 +139,18 @@ def demo(
     click.echo("1. Agencies encode their exports:")
     schema_path = configs / SCHEMAS[method]
     _encode_agencies(out, exports, configs, schema_path)
+    # The CLK method keeps linking: most records are uploaded today, the
+    # rest arrive tomorrow as change sets.
+    continuing = method == "clk"
+    arriving = _split_days(out) if continuing else {}
     click.echo("2. The service starts on loopback:")
     with ExitStack() as serving:
         service = serving.enter_context(running_service(out / "service"))
         click.echo(f"   listening at {service.url}; its data in {service.data_dir}")
         click.echo(f"   web console at {service.url}/console")
         click.echo("3. The operator creates a project; each agency uploads:")
-        project_id = _create_project(service, out, schema_path)
-        _upload(service, out, project_id)
+        project_id = _create_project(service, out, schema_path, keep=continuing)
+        _upload(service, out, project_id, "-day1" if continuing else "")
         click.echo("4. The operator runs the linkage and sees only aggregates:")
         _run(service, project_id)
         click.echo("5. Each agency downloads and resolves only its own results:")
@@ -156,11 +165,41 @@ def demo(
             say=click.echo,
             token_dir=out / "tokens" if keep_serving else None,
         )
+        withdrawn: set[str] = set()
+        if continuing:
+            click.echo("7. The next day: agencies send what changed; an update run:")
+            with ServiceClient(service.url, service.operator_token) as operator:
+                day = second_day(
+                    operator,
+                    lambda agency: _party_client(service, out, agency),
+                    project_id,
+                    arriving,
+                    out,
+                    click.echo,
+                )
+            withdrawn = {p for names in day.withdrawn.values() for p in names}
+            matches, vaults = _download_and_resolve(service, out, project_id)
+            click.echo("8. Is this person known elsewhere? One lookup:")
+            schema = load_schema(schema_path)
+            secret = read_secret(_key(out / "keys" / "linkage-secret.key"), schema)
+            with _party_client(service, out, "health") as client:
+                ask_about_one(
+                    client,
+                    project_id,
+                    schema,
+                    secret,
+                    exports["health"],
+                    configs / "mappings" / "health.yaml",
+                    matches,
+                    out,
+                    click.echo,
+                )
         if not keep_serving:
             serving.close()
             click.echo("   The service has stopped.")
-        click.echo("7. Scored against the truth (only the demo knows it):")
-        _score(exports["truth"], matches, vaults)
+        step = 9 if continuing else 7
+        click.echo(f"{step}. Scored against the truth (only the demo knows it):")
+        _score(exports["truth"], matches, vaults, withdrawn)
         seconds = time.perf_counter() - started
         click.echo(f"Demo finished in {seconds:.1f} s; its files are in {out}.")
         if keep_serving:
@@ -228,8 +267,22 @@ def _encode_agencies(
         )
 
 
-def _create_project(service: RunningService, out: Path, schema_path: Path) -> int:
-    """The operator creates the project and writes each agency's token file."""
+def _split_days(out: Path) -> dict[str, Path]:
+    """Each agency's first-day upload and second-day change set, written
+    beside its encodings; the change sets' paths."""
+    arriving = {}
+    for agency in AGENCIES:
+        whole = out / "encodings" / f"{agency}.lnk"
+        arriving[agency] = out / "encodings" / f"{agency}-day2.lnk"
+        split_days(whole, out / "encodings" / f"{agency}-day1.lnk", arriving[agency])
+    return arriving
+
+
+def _create_project(
+    service: RunningService, out: Path, schema_path: Path, *, keep: bool
+) -> int:
+    """The operator creates the project and writes each agency's token file;
+    with ``keep``, the project keeps its encodings for continuing linkage."""
     schema = load_schema(schema_path)
     method: Method = "probabilistic" if schema.extension.segments else "clk"
     with ServiceClient(service.url, service.operator_token) as operator:
@@ -240,6 +293,7 @@ def _create_project(service: RunningService, out: Path, schema_path: Path) -> in
             threshold="auto",
             dedup=True,
             method=method,
+            retain_encodings=keep,
         )
     for agency in AGENCIES:
         with private_output(_token_file(out, agency), overwrite=False) as target:
@@ -251,11 +305,11 @@ def _create_project(service: RunningService, out: Path, schema_path: Path) -> in
     return created.id
 
 
-def _upload(service: RunningService, out: Path, project_id: int) -> None:
+def _upload(service: RunningService, out: Path, project_id: int, day: str) -> None:
     for agency in AGENCIES:
         with _party_client(service, out, agency) as client:
             accepted = client.upload(
-                project_id, agency, out / "encodings" / f"{agency}.lnk"
+                project_id, agency, out / "encodings" / f"{agency}{day}.lnk"
             )
         click.echo(
             f"   {agency:<16} uploaded {accepted.record_count:>7} encodings "
@@ -325,12 +379,23 @@ def _download_and_resolve(
     return pd.concat(gathered, ignore_index=True), vaults
 
 
-def _score(truth_path: Path, matches: pd.DataFrame, vaults: dict[str, Vault]) -> None:
+def _score(
+    truth_path: Path,
+    matches: pd.DataFrame,
+    vaults: dict[str, Vault],
+    withdrawn: set[str],
+) -> None:
+    """Pairwise quality of ``matches`` over every record still linked (the
+    withdrawn ones left the linkage)."""
     truth = pd.read_csv(truth_path, dtype=str, keep_default_na=False)
     rows: list[tuple[str, str, str]] = []
     for agency in AGENCIES:
         person = truth[truth["agency"] == agency].set_index("record_id")["person_id"]
-        rows.extend((agency, e.pseudonym, person[e.record_id]) for e in vaults[agency])
+        rows.extend(
+            (agency, e.pseudonym, person[e.record_id])
+            for e in vaults[agency]
+            if e.pseudonym not in withdrawn
+        )
     evaluation = evaluate(
         matches, pd.DataFrame(rows, columns=["party", "id", "entity"])
     )
