@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from linkage.formats.clkfile import format_pseudonyms
 from linkage.matching.candidates import CandidatePairs
 from linkage.matching.matcher import MatchResult, MatchRows, member_scores
 from linkage.matching.parameters import LinkageParameters
@@ -199,29 +200,49 @@ class StandingLinkage:
         new_ids: list[str | None],
         records: npt.NDArray[np.int64],
     ) -> list[RecordChange]:
-        changes = []
-        names = [party.name for party in changed.parties.parties]
-        for g in np.flatnonzero(changed.old_to_new < 0).tolist():
-            owner, row = self.parties.locate(g)
-            before = self.match_ids[g]
-            changes.append(
-                RecordChange(
-                    owner.name, owner.pseudonyms[row], "withdrawn", before, None
-                )
+        """Withdrawn records, then records grouped again whose ID changed."""
+        gone = np.flatnonzero(changed.old_to_new < 0)
+        changes = [
+            RecordChange(party, pseudonym, "withdrawn", self.match_ids[g], None)
+            for g, party, pseudonym in zip(
+                gone.tolist(), *_names(self.parties, gone), strict=True
             )
-        party_of = changed.parties.party_of
-        for g in records.tolist():
-            before, after = old_ids[g], new_ids[g]
-            if before == after:
-                continue
-            kind = "added" if before is None else "left" if after is None else "moved"
-            owner, row = changed.parties.locate(g)
-            changes.append(
-                RecordChange(
-                    names[party_of[g]], owner.pseudonyms[row], kind, before, after
-                )
-            )
+        ]
+        before = np.array(old_ids, dtype=object)[records]
+        after = np.array(new_ids, dtype=object)[records]
+        moved = records[before != after]
+        kept_before = before[before != after].tolist()
+        kept_after = after[before != after].tolist()
+        for old, new, party, pseudonym in zip(
+            kept_before, kept_after, *_names(changed.parties, moved), strict=True
+        ):
+            kind = "added" if old is None else "left" if new is None else "moved"
+            changes.append(RecordChange(party, pseudonym, kind, old, new))
         return changes
+
+
+def _names(
+    parties: PartySet, records: npt.NDArray[np.int64]
+) -> tuple[list[str], list[str]]:
+    """The party and the pseudonym of each of ``records`` (global indices),
+    formatting only their pseudonyms, not every party's."""
+    party_of = parties.party_of[records]
+    rows = records - parties.offsets[party_of]
+    names = [party.name for party in parties.parties]
+    pseudonyms: list[str] = [""] * len(records)
+    for number, party in enumerate(parties.parties):
+        mine = np.flatnonzero(party_of == number)
+        if not len(mine):
+            continue
+        raw = party.encodings.pseudonyms
+        own = (
+            format_pseudonyms(raw[rows[mine]])
+            if raw is not None
+            else [str(row) for row in rows[mine].tolist()]
+        )
+        for place, pseudonym in zip(mine.tolist(), own, strict=True):
+            pseudonyms[place] = pseudonym
+    return [names[p] for p in party_of.tolist()], pseudonyms
 
 
 def _global_index(parties: PartySet) -> dict[tuple[str, str], int]:
