@@ -54,3 +54,20 @@ def test_a_party_gets_its_own_rows_in_its_columns() -> None:
     frame = own.frame(PARTY_COLUMNS)
     assert list(frame.columns) == list(PARTY_COLUMNS)
     assert _written(own, *PARTY_COLUMNS) == frame.to_csv(index=False).encode()
+
+
+def test_rows_needing_no_quotes_are_written_as_pandas_wrote_them() -> None:
+    """Hex match IDs and pseudonyms and plain party names, the usual case,
+    take the joined path; a single column still goes through csv."""
+    count = 1000
+    rows = MatchRows(
+        match_id=[f"{i // 3:032x}" for i in range(count)],
+        party=["police" if i % 2 else "health" for i in range(count)],
+        pseudonym=[f"{i * 7919:032x}" for i in range(count)],
+        score=np.round(np.linspace(0.5, 1.0, count), 4),
+    )
+    assert _written(rows) == rows.frame().to_csv(index=False).encode()
+    assert _written(rows, *PARTY_COLUMNS) == (
+        rows.frame(PARTY_COLUMNS).to_csv(index=False).encode()
+    )
+    assert _written(rows, "party") == rows.frame(["party"]).to_csv(index=False).encode()

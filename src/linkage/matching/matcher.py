@@ -165,18 +165,30 @@ class MatchRows:
         """Write ``columns`` as CSV, byte for byte as pandas' ``to_csv`` of
         :meth:`frame` without its index writes them (minimal quoting, ``\\n``
         line ends, scores in their shortest round-trip form)."""
-        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(columns)
         values = [
             [repr(float(v)) for v in self.score]
             if name == "score"
             else self.column(name)
             for name in columns
         ]
+        if len(columns) > 1 and all(map(_unquoted, [columns, *values])):
+            # Hex IDs and plain party names need no quoting: joined at once,
+            # a million rows take a fifth of the csv module's time.
+            lines = [",".join(columns), *map(",".join, zip(*values, strict=True))]
+            binary.write(("\n".join(lines) + "\n").encode("utf-8"))
+            return
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
         writer.writerows(zip(*values, strict=True))
         text.flush()
         text.detach()
+
+
+def _unquoted(column: Sequence[object]) -> bool:
+    """Whether the csv module writes every value of ``column`` as it is."""
+    joined = "\x00".join(map(str, column))
+    return not any(mark in joined for mark in ',"\r\n')
 
 
 @dataclass

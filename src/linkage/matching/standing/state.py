@@ -145,26 +145,25 @@ class StandingLinkage:
     def rows(self) -> MatchRows:
         """The groups, as a full run writes them (sorted by match ID, party
         and pseudonym; each record's best score within its group)."""
-        grouped = [g for g, match_id in enumerate(self.match_ids) if match_id]
-        codes = {
-            m: n for n, m in enumerate(dict.fromkeys(filter(None, self.match_ids)))
-        }
-        labels = np.array([codes[m] if m else -1 for m in self.match_ids])
-        best = member_scores(labels.astype(np.int64), self.pairs)
-        names = [party.name for party in self.parties.parties]
-        party_of = self.parties.party_of
-        rows = []
-        for g in grouped:
-            owner, row = self.parties.locate(g)
-            rows.append(
-                (str(self.match_ids[g]), names[party_of[g]], owner.pseudonyms[row], g)
-            )
-        rows.sort()
+        live = dict.fromkeys(filter(None, self.match_ids))
+        code_of = {match_id: code for code, match_id in enumerate(live)}
+        labels = np.array(
+            [code_of[m] if m else -1 for m in self.match_ids], dtype=np.int64
+        )
+        best = member_scores(labels, self.pairs)
+        grouped = np.flatnonzero(labels >= 0)
+        parties, pseudonyms = _names(self.parties, grouped)
+        match_ids = np.array(list(live), dtype="U")[labels[grouped]]
+        # Arrays of fixed-width text sort in C; match IDs, then party names,
+        # then pseudonyms, as a full run's rows are sorted.
+        order = np.lexsort(
+            (np.array(pseudonyms, dtype="U"), np.array(parties, dtype="U"), match_ids)
+        )
         return MatchRows(
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-            np.round(best[[r[3] for r in rows]], 4) if rows else np.zeros(0),
+            match_ids[order].tolist(),
+            [parties[i] for i in order.tolist()],
+            [pseudonyms[i] for i in order.tolist()],
+            np.round(best[grouped[order]], 4),
         )
 
     def _kept_pairs(
