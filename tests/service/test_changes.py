@@ -481,3 +481,32 @@ def test_deleting_the_encodings_deletes_the_standing_linkages(world: World) -> N
     assert (runs / str(world.full_run) / "parameters.json").is_file()
     assert_problem(world.put_changes("police", body), 409)
     assert_problem(world.withdraw("police", [world.police[3]]), 409)
+
+
+def test_after_an_update_only_its_state_holds_encodings(world: World) -> None:
+    """A withdrawn record's encoding is in no file of the data folder after
+    the update run (not in the old upload, the old standing linkage or the
+    change set), and only the latest run keeps a standing linkage."""
+    people = world.people
+    added = write(world.folder, people.pseudonyms(2), people.copies([200, 201]))
+    assert world.put_changes("police", added).status_code == 200
+    withdrawn = world.police[:3]
+    assert world.withdraw("police", withdrawn).status_code == 200
+    started = world.start("update")
+    run = wait(world.service, world.project_id, started.json()["run_id"])
+    assert run["state"] == "completed", run["message"]
+    data = world.service.data_dir
+    held: set[str] = set()
+    project = str(world.project_id)
+    files = [
+        *(data / "uploads" / project).rglob("*"),
+        *(data / "results" / project).rglob("*.lnk"),
+    ]
+    files = [path for path in files if path.is_file()]
+    assert files  # The test means something: the current uploads are there.
+    for path in files:
+        held |= set(read_encodings(path).pseudonym_strings())
+    assert not set(withdrawn) & held
+    assert set(world.police[3:]) <= held
+    runs = data / "results" / project
+    assert [p.parent.name for p in runs.glob("*/standing")] == [str(run["run_id"])]

@@ -34,7 +34,7 @@ from linkage.matching.clk.blocking import LSH_STEP
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
-from linkage.service.continuing.folders import keep_standing
+from linkage.service.continuing.folders import keep_standing, remove_replaced
 from linkage.service.continuing.update_run import run_update
 from linkage.service.settings import Settings
 from linkage.storage import ClaimedRun, Run, RunResult, Store
@@ -228,6 +228,10 @@ class RunWorker:
                 groups=stats["groups"],
                 **{key: stats[key] for key in UPDATE_AUDITED},
             )
+            replaced = self._store.retire_replaced_encodings(
+                project_id=run.project_id, run_id=run.id
+            )
+        remove_replaced(self._settings, run.project_id, run.id, replaced)
 
     def _record(self, run: Run, action: str, **details: object) -> None:
         self._audit.append(

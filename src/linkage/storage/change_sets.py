@@ -21,7 +21,7 @@ from linkage.storage.base import EncodingsDeletedError, encodings_deleted_messag
 from linkage.storage.records import Run, RunResult, StoredChangeSet
 from linkage.storage.run_queue import RunsMixin
 from linkage.storage.sql import insert_row
-from linkage.storage.tables import change_sets, run_results, runs
+from linkage.storage.tables import change_sets, run_results, runs, uploads
 from linkage.storage.upload_records import UploadsMixin
 
 __all__ = ["ChangeSetsMixin", "UpdatedRecords"]
@@ -244,6 +244,47 @@ class ChangeSetsMixin(UploadsMixin, RunsMixin):
                 .values(run_id=run_id)
             )
             return completed
+
+    def retire_replaced_encodings(self, *, project_id: int, run_id: int) -> list[str]:
+        """After update run ``run_id`` completed: mark deleted every upload
+        of the project its results do not name and that a newer version
+        replaced, and forget the records files of the change sets it linked
+        in; return those files' paths, for the caller to delete after the
+        commit. They hold encodings the run's uploads now hold, or withdrawn
+        and corrected records' old encodings, which a withdrawal removes."""
+        with self.transaction() as connection:
+            named = sa.select(run_results.c.upload_id).where(
+                run_results.c.run_id == run_id
+            )
+            replaced = list(
+                connection.execute(
+                    sa.select(uploads.c.id, uploads.c.path).where(
+                        uploads.c.project_id == project_id,
+                        uploads.c.superseded,
+                        uploads.c.deleted_at.is_(None),
+                        uploads.c.id.not_in(named),
+                    )
+                )
+            )
+            connection.execute(
+                sa.update(uploads)
+                .where(uploads.c.id.in_([row.id for row in replaced]))
+                .values(deleted_at=self._clock(), path="")
+            )
+            linked = list(
+                connection.execute(
+                    sa.select(change_sets.c.id, change_sets.c.path).where(
+                        change_sets.c.run_id == run_id,
+                        change_sets.c.path.is_not(None),
+                    )
+                )
+            )
+            connection.execute(
+                sa.update(change_sets)
+                .where(change_sets.c.id.in_([row.id for row in linked]))
+                .values(path=None)
+            )
+            return [row.path for row in [*replaced, *linked] if row.path]
 
     def _staged(
         self, connection: Connection, project_id: int, party_id: int

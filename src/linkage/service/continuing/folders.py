@@ -38,6 +38,7 @@ __all__ = [
     "changes_file",
     "keep_standing",
     "remove_kept_encodings",
+    "remove_replaced",
     "write_parameters",
 ]
 
@@ -88,4 +89,31 @@ def remove_kept_encodings(settings: Settings, project_id: int) -> int:
                     )
                 else:
                     removed += 1
+    return removed
+
+
+def remove_replaced(
+    settings: Settings, project_id: int, latest_run: int, files: list[str]
+) -> int:
+    """After an update run: delete ``files`` (replaced uploads and linked
+    change sets, relative to the data folder) and every other run's standing
+    folder, so that only the latest state holds encodings, and a withdrawn
+    record's encoding is nowhere; return how many went. Call after the
+    transaction that retired them has committed."""
+    removed = 0
+    for name in files:
+        path = settings.data_dir / name
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OSError:
+            logger.exception("could not delete the replaced encodings %s", path)
+    runs = settings.data_dir / "results" / str(project_id)
+    for run in runs.iterdir() if runs.is_dir() else ():
+        kept = run / STANDING
+        if run.name != str(latest_run) and kept.is_dir():
+            shutil.rmtree(kept, ignore_errors=True)
+            removed += not kept.exists()
     return removed
