@@ -29,7 +29,7 @@ from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import Party, PartySet
 from linkage.service.loopback import running_service
 from linkage.storage import Store
-from tests.conftest import RunCli
+from tests.conftest import RunCli, database_for
 from tests.service.helpers import assert_problem, create_project
 
 FINGERPRINT = "b" * 64
@@ -43,6 +43,7 @@ class Service:
     url: str
     data_dir: Path
     operator_token: str
+    database_url: str
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -140,13 +141,21 @@ class World:
             return client.post(f"/projects/{self.project_id}/runs", json={"kind": kind})
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """One service for the module; each test links its own project, so the
-    tests hold in any order and on any worker."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """One service per database for the module; each test links its own
+    project, so the tests hold in any order and on any worker."""
     root = tmp_path_factory.mktemp("changes-service")
-    with running_service(root) as running:
-        yield Service(running.url, running.data_dir, running.operator_token)
+    database_url = database_for(request)
+    with running_service(root, database_url=database_url) as running:
+        yield Service(
+            running.url,
+            running.data_dir,
+            running.operator_token,
+            database_url or f"sqlite:///{running.data_dir / 'linkage.db'}",
+        )
 
 
 @pytest.fixture()
@@ -311,7 +320,7 @@ def test_update_run_end_to_end(world: World) -> None:
 
     # The agencies' current uploads hold the final records, and a full run
     # with the same rule on them finds the same groups.
-    store = Store.open(f"sqlite:///{world.service.data_dir / 'linkage.db'}")
+    store = Store.open(world.service.database_url)
     try:
         current = store.uploads_for(project_id=world.project_id)
         names = {p.id: p.name for p in store.parties_of(project_id=world.project_id)}
