@@ -346,9 +346,8 @@ def test_update_run_end_to_end(world: World) -> None:
     )
 
 
-def test_withdrawn_records_are_not_revealed(world: World) -> None:
-    """A request for a match whose records in the named agency were all
-    withdrawn is refused; so is an open grant naming a withdrawn record."""
+def _investigator(world: World) -> str:
+    """A new investigator's token."""
     key = (
         X25519PrivateKey.generate()
         .public_key()
@@ -363,23 +362,33 @@ def test_withdrawn_records_are_not_revealed(world: World) -> None:
             json={"name": "ivy", "role": "investigator", "public_key": key},
         )
     assert member.status_code == 201, member.text
-    investigator = member.json()["token"]
+    return str(member.json()["token"])
+
+
+def _ask(world: World, investigator: str, match_id: str) -> httpx.Response:
+    with world.service.client(investigator) as client:
+        return client.post(
+            f"/projects/{world.project_id}/reveals",
+            json={
+                "match_id": match_id,
+                "parties": ["police"],
+                "purpose": "test",
+                "legal_basis": "test",
+            },
+        )
+
+
+def test_withdrawn_records_are_not_revealed(world: World) -> None:
+    """A request for a match whose records in the named agency were all
+    withdrawn is refused; so is an open grant naming a withdrawn record."""
+    investigator = _investigator(world)
     health = world.results("health")
     police = world.results("police")
     shared = next(m for p, m in police.items() if m in set(health.values()))
     police_in_shared = [p for p, m in police.items() if m == shared]
 
     def ask(match_id: str) -> httpx.Response:
-        with world.service.client(investigator) as client:
-            return client.post(
-                f"/projects/{world.project_id}/reveals",
-                json={
-                    "match_id": match_id,
-                    "parties": ["police"],
-                    "purpose": "test",
-                    "legal_basis": "test",
-                },
-            )
+        return _ask(world, investigator, match_id)
 
     pending = ask(shared)
     assert pending.status_code == 201, pending.text
@@ -519,3 +528,23 @@ def test_after_an_update_only_its_state_holds_encodings(world: World) -> None:
     assert set(world.police[3:]) <= held
     runs = data / "results" / project
     assert [p.parent.name for p in runs.glob("*/standing")] == [str(run["run_id"])]
+
+
+def test_an_absorbed_match_id_names_the_one_it_was_merged_into(
+    world: World,
+) -> None:
+    """The update run records its merges; a reveal request for an absorbed
+    ID is refused with the surviving ID, which the records are under."""
+    assert world.withdraw("police", world.police[:1]).status_code == 200
+    run = wait(world.service, world.project_id, world.start("update").json()["run_id"])
+    assert run["state"] == "completed", run["message"]
+    folder = world.service.data_dir / "results" / str(world.project_id)
+    merges = folder / str(run["run_id"]) / "merged.json"
+    assert json.loads(merges.read_text()) == {}  # No merge in this update.
+    # As if an earlier update had merged two groups into a live one, twice.
+    survivor = next(iter(world.results("police").values()))
+    merges.write_text(json.dumps({"a" * 32: "b" * 32, "b" * 32: survivor}))
+    investigator = _investigator(world)
+    detail = assert_problem(_ask(world, investigator, "a" * 32), 409)
+    assert f"merged into match {survivor}" in detail
+    assert _ask(world, investigator, survivor).status_code == 201

@@ -51,6 +51,7 @@ from linkage.reveal.keys import (
 )
 from linkage.reveal.policy import RevealPolicy
 from linkage.reveal.sealing import SealedEnvelope
+from linkage.service.continuing.merges import surviving_id
 from linkage.service.continuing.withdrawals import held_by_withdrawn
 from linkage.service.errors import ApiProblem
 from linkage.storage import (
@@ -613,6 +614,7 @@ class RevealDesk:
         }
         if any(targets.values()):
             return targets
+        self._check_not_merged(project, run_id, ask.match_id)
         names = [party.name for party in named]
         if any(found.values()) or held_by_withdrawn(
             self._store, self._data_dir, project.id, names, ask.match_id
@@ -629,6 +631,20 @@ class RevealDesk:
                 "withdrawn by their agency; they are not revealed",
             )
         return targets
+
+    def _check_not_merged(self, project: Project, run_id: int, match_id: str) -> None:
+        """409 naming the surviving ID when ``match_id`` was merged into
+        another group by an update run (the records are under that ID)."""
+        run = self._store.get_run(project_id=project.id, run_id=run_id)
+        if run.result_dir is None:
+            return
+        survivor = surviving_id(self._data_dir / run.result_dir, match_id)
+        if survivor is not None:
+            raise ApiProblem(
+                409,
+                f"match {match_id} was merged into match {survivor} when the "
+                f"agencies' records changed; ask about {survivor}",
+            )
 
     def _pseudonyms(self, run_id: int, party_id: int, match_id: str) -> list[str]:
         result = self._store.run_result(run_id=run_id, party_id=party_id)

@@ -36,6 +36,7 @@ from linkage.service.continuing.folders import (
     changes_file,
     write_parameters,
 )
+from linkage.service.continuing.merges import write_merges
 from linkage.service.settings import Settings
 from linkage.storage import (
     ClaimedRun,
@@ -92,6 +93,7 @@ def run_update(
     results = _write_results(settings, claimed, standing, update, folder)
     save_standing(standing, folder / STANDING)
     write_parameters(folder, standing.parameters.document())
+    write_merges(folder, standing.registry.merged_into)
     changed = {names[s.party_id] for s in staged}
     updated = _write_records(settings, claimed, standing, changed, folder)
     stats = _stats(claimed, standing, update, counts)
