@@ -22,8 +22,12 @@ from linkage.matching.clk.blocking import (
     plan_lsh,
     run_lsh,
 )
-from linkage.matching.clk.distributed import SchedulerError, dask_tables
-from linkage.matching.clk.similarity import popcounts
+from linkage.matching.clk.distributed import (
+    DaskRectangles,
+    SchedulerError,
+    dask_tables,
+)
+from linkage.matching.clk.similarity import iter_candidates, popcounts
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.service.loopback import running_service
@@ -61,6 +65,27 @@ def febrl4_clks(
     ]
     party_of = np.repeat(np.arange(2), [len(part) for part in parts])
     return np.concatenate(parts), party_of.astype(np.int64)
+
+
+def test_a_few_against_many_on_the_cluster_gives_the_local_pairs(
+    client: Client,
+    febrl4_clks: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]],
+) -> None:
+    """What an update scores (its changed records against every other) on
+    the cluster: the same pairs and scores, in the same order, as here."""
+    clks, party_of = febrl4_clks
+    few, many = clks[party_of == 0][:700], clks[party_of == 1]
+    local = list(iter_candidates(few, many, THRESHOLD))
+    with DaskRectangles(client, rows_per_task=128) as compare:
+        remote = list(compare(few, many, THRESHOLD))
+    assert len(remote) == 6  # 700 rows in tasks of 128.
+    for name in ("left", "right", "score"):
+        here = np.concatenate([getattr(chunk, name) for chunk in local])
+        there = np.concatenate([getattr(chunk, name) for chunk in remote])
+        assert np.array_equal(here, there), name
+    assert sum(c.compared for c in remote) == sum(c.compared for c in local)
+    assert len(np.concatenate([c.left for c in local])) > 200  # True pairs.
+    assert client.status == "running"  # A client passed in is left open.
 
 
 def test_dask_tables_merge_exactly_like_a_local_run(

@@ -1,10 +1,16 @@
-"""Run the LSH blocking tables on a Dask cluster.
+"""Run the LSH blocking tables, or a few records against many, on a Dask cluster.
 
 Each LSH table is a pure function of the CLKs and the plan
 (:func:`~linkage.matching.clk.blocking.lsh_table`), so tables can be computed on
 other machines and merged here exactly as if they had run locally:
 ``run_lsh(..., tables=dask_tables(...))`` gives the same candidates, scores
 and counts as ``run_lsh(...)``.
+
+:class:`DaskRectangles` compares a few CLKs (an update's changed records)
+with many (every record they may link to) the same way: the many are
+scattered once per comparison, the few go in chunks, one task each, and the
+pairs come back in chunk order, as
+:func:`~linkage.matching.clk.similarity.iter_candidates` yields them locally.
 
 **Running a cluster.** On one machine start the scheduler::
 
@@ -36,7 +42,7 @@ import importlib.metadata
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -44,10 +50,13 @@ from distributed import Client, Future, as_completed
 from distributed.scheduler import KilledWorker
 
 from linkage.errors import LinkageError
+from linkage.matching.candidates import CandidatePairs
 from linkage.matching.clk.blocking import LshPlan, TableResult, clks_to_words, lsh_table
-from linkage.matching.clk.similarity import popcounts
+from linkage.matching.clk.similarity import iter_candidates, popcounts
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "SchedulerError", "dask_tables"]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "DaskRectangles", "SchedulerError", "dask_tables"]
+
+_T = TypeVar("_T")
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0  # Seconds to reach the scheduler and a worker.
 _PACKAGE: Final = "linkage"
@@ -184,13 +193,13 @@ def _check_cluster(client: Client, timeout: float) -> None:
         )
 
 
-def _result(future: Future[list[TableResult]]) -> list[TableResult]:
-    """The task's tables; a task's own error (e.g. InputError) passes through."""
+def _result(future: Future[_T]) -> _T:
+    """The task's result; a task's own error (e.g. InputError) passes through."""
     try:
         return future.result()
     except KilledWorker as error:
         raise SchedulerError(
-            f"A Dask worker died while running LSH tables ({error}). Check the "
+            f"A Dask worker died while running a task ({error}). Check the "
             "workers' logs: a worker short of memory is the usual cause."
         ) from error
 
@@ -211,3 +220,102 @@ def _run_tables(
             lsh_table(words, counts, party_of, plan, t, across=across, within=within)
             for t in range(start, stop)
         ]
+
+
+class DaskRectangles:
+    """Compare a few CLKs with many on a Dask cluster: a drop-in for
+    :func:`~linkage.matching.clk.similarity.iter_candidates` with two sides.
+
+    Connects on first use and checks the cluster as :func:`dask_tables`
+    does; :meth:`close` (or leaving a ``with`` block) closes a client it
+    made. Each task scores ``rows_per_task`` of the few against all of the
+    many with the same kernel, so the pairs and scores are the local ones.
+    """
+
+    def __init__(
+        self,
+        scheduler: str | Client,
+        *,
+        rows_per_task: int = 2048,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        if rows_per_task < 1:
+            raise ValueError(f"rows_per_task must be at least 1 (got {rows_per_task})")
+        self._scheduler = scheduler
+        self._rows = rows_per_task
+        self._timeout = connect_timeout
+        self._client: Client | None = None
+
+    def __enter__(self) -> DaskRectangles:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client this made (one passed in stays open)."""
+        if self._client is not None and self._client is not self._scheduler:
+            self._client.close()  # type: ignore[no-untyped-call]
+        self._client = None
+
+    def __call__(
+        self,
+        left: npt.NDArray[np.uint8],
+        right: npt.NDArray[np.uint8],
+        threshold: float,
+    ) -> Iterator[CandidatePairs]:
+        """Every pair of ``left`` and ``right`` rows with Dice >= ``threshold``,
+        one chunk of ``left`` rows at a time, in order (indices as local)."""
+        client = self._connected()
+        many = client.scatter(right, broadcast=True)  # type: ignore[no-untyped-call]
+        run = uuid.uuid4().hex[:8]
+        starts = range(0, len(left), self._rows)
+        futures = [
+            client.submit(
+                _rectangle,
+                left[start : start + self._rows],
+                many,
+                threshold,
+                key=f"rectangle-{run}-{start}",
+                pure=False,
+            )
+            for start in starts
+        ]
+        try:
+            for start, future in zip(starts, futures, strict=True):
+                found = _result(future)
+                future.release()  # type: ignore[no-untyped-call]
+                yield CandidatePairs(
+                    found.left + start, found.right, found.score, found.compared
+                )
+        finally:
+            client.cancel(futures)  # type: ignore[no-untyped-call]
+
+    def _connected(self) -> Client:
+        if self._client is None:
+            client = (
+                self._scheduler
+                if isinstance(self._scheduler, Client)
+                else _connect(self._scheduler, self._timeout)
+            )
+            _check_cluster(client, self._timeout)
+            self._client = client
+        return self._client
+
+
+def _rectangle(
+    left: npt.NDArray[np.uint8], right: npt.NDArray[np.uint8], threshold: float
+) -> CandidatePairs:
+    """Every pair of ``left`` and ``right`` at or above ``threshold`` (runs on
+    a worker), in one piece."""
+    with _TABLE_LOCK:
+        chunks = list(iter_candidates(left, right, threshold))
+    if not chunks:
+        empty = np.zeros(0, dtype=np.int64)
+        return CandidatePairs(empty, empty.copy(), np.zeros(0))
+    return CandidatePairs(
+        np.concatenate([c.left for c in chunks]).astype(np.int64),
+        np.concatenate([c.right for c in chunks]).astype(np.int64),
+        np.concatenate([c.score for c in chunks]),
+        sum(c.compared for c in chunks),
+    )

@@ -9,6 +9,8 @@ for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import numpy as np
 import numpy.typing as npt
 
@@ -18,7 +20,14 @@ from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import PartySet
 from linkage.matching.views import ViewPlan
 
-__all__ = ["pairs_of_changed"]
+__all__ = ["Compare", "pairs_of_changed"]
+
+#: Scores left CLKs against right ones at a threshold, chunk by chunk:
+#: :func:`~linkage.matching.clk.similarity.iter_candidates` here, or
+#: :class:`~linkage.matching.clk.distributed.DaskRectangles` on a cluster.
+Compare = Callable[
+    [npt.NDArray[np.uint8], npt.NDArray[np.uint8], float], Iterator[CandidatePairs]
+]
 
 
 def pairs_of_changed(
@@ -26,6 +35,7 @@ def pairs_of_changed(
     views: ViewPlan,
     changed: npt.NDArray[np.int64],
     parameters: LinkageParameters,
+    compare: Compare = iter_candidates,
 ) -> CandidatePairs:
     """Every candidate pair with at least one record in ``changed`` (global
     indices), once, as (lower index, higher index)."""
@@ -41,7 +51,7 @@ def pairs_of_changed(
                 continue
             view = views.view_of(i, j)
             shift = parameters.shifts.get(view, 0.0)
-            for chunk in iter_candidates(
+            for chunk in compare(
                 views.clks(i, view)[rows], views.clks(j, view), parameters.floor - shift
             ):
                 lefts.append(offsets[i] + rows[chunk.left])

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from linkage.formats.clkfile import format_pseudonyms
 from linkage.matching.candidates import CandidatePairs
+from linkage.matching.clk.similarity import iter_candidates
 from linkage.matching.matcher import MatchResult, MatchRows, member_scores
 from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import PartySet
@@ -31,7 +32,7 @@ from linkage.matching.standing.match_ids import (
     new_match_id,
 )
 from linkage.matching.standing.regroup import regroup
-from linkage.matching.standing.scoring import pairs_of_changed
+from linkage.matching.standing.scoring import Compare, pairs_of_changed
 from linkage.matching.views import ViewPlan
 
 __all__ = ["RecordChange", "StandingLinkage", "Update"]
@@ -106,12 +107,16 @@ class StandingLinkage:
         self,
         change_sets: Sequence[ChangeSet],
         make_id: Callable[[], str] = new_match_id,
+        compare: Compare = iter_candidates,
     ) -> Update:
-        """Link ``change_sets`` in; this linkage becomes the one after them."""
+        """Link ``change_sets`` in; this linkage becomes the one after them.
+        ``compare`` scores the changed records against the others (a
+        :class:`~linkage.matching.clk.distributed.DaskRectangles` runs it
+        on a cluster; the pairs are the same)."""
         changed = apply_change_sets(self.parties, change_sets)
         views = ViewPlan(changed.parties)
         new_pairs = pairs_of_changed(
-            changed.parties, views, changed.changed, self.parameters
+            changed.parties, views, changed.changed, self.parameters, compare
         )
         kept, lost_partner = self._kept_pairs(changed)
         pairs = _concat(kept, new_pairs)

@@ -21,6 +21,7 @@ from typing import Any
 from linkage.atomic import private_output, private_text_output
 from linkage.errors import LinkageError
 from linkage.formats.clkfile import EncodingWriter, read_encodings
+from linkage.matching.clk.distributed import DaskRectangles
 from linkage.matching.standing import (
     ChangeSet,
     RecordChange,
@@ -87,7 +88,11 @@ def run_update(
     change_sets = [_change_set(settings, names[s.party_id], s) for s in staged]
     counts = _record_counts(standing, change_sets)
     report(0.1, "linking the changes in")
-    update = standing.apply(change_sets)
+    if settings.dask_scheduler is None:
+        update = standing.apply(change_sets)
+    else:
+        with DaskRectangles(settings.dask_scheduler) as compare:
+            update = standing.apply(change_sets, compare=compare)
     report(0.8, "writing the results")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     results = _write_results(settings, claimed, standing, update, folder)
