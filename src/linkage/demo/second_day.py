@@ -24,7 +24,7 @@ import pandas as pd
 from linkage.client import ServiceClient
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import encode_csv
-from linkage.formats.clkfile import EncodingWriter, read_encodings
+from linkage.formats.clkfile import read_encodings, write_encodings
 from linkage.formats.schema import LinkageSchema
 
 __all__ = ["DAY_TWO_SHARE", "SecondDay", "ask_about_one", "second_day", "split_days"]
@@ -50,12 +50,10 @@ def split_days(encodings: Path, first: Path, second: Path) -> int:
     arrive on the second (its last :data:`DAY_TWO_SHARE`); return how many
     arrive on the second."""
     whole = read_encodings(encodings)
-    assert whole.header is not None and whole.pseudonyms is not None
     later = int(len(whole) * DAY_TWO_SHARE)
     cut = len(whole) - later
-    for path, rows in ((first, slice(0, cut)), (second, slice(cut, None))):
-        with EncodingWriter(path, whole.header) as writer:
-            writer.write(whole.pseudonyms[rows], whole.clks[rows])
+    write_encodings(first, whole, slice(0, cut))
+    write_encodings(second, whole, slice(cut, None))
     return later
 
 

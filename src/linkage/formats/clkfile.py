@@ -97,6 +97,7 @@ __all__ = [
     "read_encodings_bytes",
     "secret_mismatch_hint",
     "starts_like_clkhash_json",
+    "write_encodings",
 ]
 
 MAGIC: Final = b"LNKCLK\r\n"
@@ -755,6 +756,23 @@ class ClkhashJsonWriter(BaseEncodingWriter):
 
     def _finish(self) -> None:
         self._file.write(b"\n]}\n")
+
+
+def write_encodings(
+    path: Path, encodings: Encodings, rows: slice | npt.NDArray[np.int64] | None = None
+) -> None:
+    """Write ``encodings`` (only ``rows`` of them, if given) as a linkage
+    encodings file under their own header, whole or not at all.
+
+    Raises:
+        ValueError: they came from clkhash JSON (no header, no pseudonyms).
+    """
+    header, pseudonyms = encodings.header, encodings.pseudonyms
+    if header is None or pseudonyms is None:
+        raise ValueError(f"{encodings.source} has no header or pseudonyms to write")
+    chosen = slice(None) if rows is None else rows
+    with EncodingWriter(path, header) as writer:
+        writer.write(pseudonyms[chosen], encodings.clks[chosen])
 
 
 def open_writer(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from linkage.errors import InputError
-from linkage.formats.clkfile import EncodingWriter, read_encodings
+from linkage.formats.clkfile import read_encodings, write_encodings
 from linkage.matching.candidates import CandidatePairs
 from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import Party, PartySet
@@ -87,8 +87,7 @@ def _write(linkage: StandingLinkage, folder: Path) -> None:
                 f"Agency {party.name!r}'s records have no header or pseudonyms",
                 hint="A standing linkage needs linkage encodings files.",
             )
-        with EncodingWriter(folder / f"party-{number}.lnk", header) as writer:
-            writer.write(party.encodings.pseudonyms, party.encodings.clks)
+        write_encodings(folder / f"party-{number}.lnk", party.encodings)
     ids = list(dict.fromkeys(filter(None, linkage.match_ids)))
     code_of = {match_id: code for code, match_id in enumerate(ids)}
     codes = np.array(

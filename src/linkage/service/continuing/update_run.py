@@ -20,7 +20,7 @@ from typing import Any
 
 from linkage.atomic import private_output, private_text_output
 from linkage.errors import LinkageError
-from linkage.formats.clkfile import EncodingWriter, read_encodings
+from linkage.formats.clkfile import read_encodings, write_encodings
 from linkage.matching.clk.distributed import DaskRectangles
 from linkage.matching.standing import (
     ChangeSet,
@@ -208,11 +208,10 @@ def _write_records(
         if party.name not in changed:
             continue
         encodings = party.encodings
-        header, pseudonyms = encodings.header, encodings.pseudonyms
-        assert header is not None and pseudonyms is not None  # A standing needs them.
+        header = encodings.header
+        assert header is not None  # A standing linkage needs headers.
         path = folder / ENCODINGS / f"{ids[party.name]}.lnk"
-        with EncodingWriter(path, header) as writer:
-            writer.write(pseudonyms, encodings.clks)
+        write_encodings(path, encodings)
         updated.append(
             UpdatedRecords(
                 party_id=ids[party.name],

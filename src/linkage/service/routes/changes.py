@@ -42,6 +42,7 @@ from linkage.service.deps import (
 from linkage.service.errors import ApiProblem, body_too_large
 from linkage.service.models import ChangeSetPublic, WithdrawalsCreate
 from linkage.service.retention import delete_encodings_if_due, remove_encodings_files
+from linkage.service.routes.bodies import file_body
 from linkage.service.uploads import receive_upload
 from linkage.storage import Party, Project, Store, TokenRecord
 from linkage.storage.audit_log import AuditLog
@@ -50,16 +51,7 @@ router = APIRouter(tags=["changes"])
 
 CHANGES_PATH = "/projects/{project_id}/changes"
 
-_FILE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/octet-stream": {
-                "schema": {"type": "string", "format": "binary"}
-            }
-        },
-    }
-}
+_FILE_BODY = file_body()
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     409: {
         "description": "The project takes no change sets now: it does not "

@@ -27,6 +27,7 @@ from linkage.service.errors import ApiProblem
 from linkage.service.lookup.answer import LookupAnswer, answer
 from linkage.service.lookup.desk import LookupDesk, check_count, check_query
 from linkage.service.lookup.index import LookupUnavailableError
+from linkage.service.routes.bodies import file_body
 from linkage.storage import TokenRecord
 from linkage.storage.audit_log import AuditLog
 
@@ -46,16 +47,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     429: {"description": "The agency's lookup rate is used up; see Retry-After."},
 }
-_FILE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/octet-stream": {
-                "schema": {"type": "string", "format": "binary"}
-            }
-        },
-    }
-}
+_FILE_BODY = file_body()
 
 
 @router.post(LOOKUP_PATH, responses=_RESPONSES, openapi_extra=_FILE_BODY)

@@ -21,6 +21,7 @@ from linkage.service.deps import (
 )
 from linkage.service.errors import ApiProblem, body_too_large
 from linkage.service.models import PartyName, UploadPublic
+from linkage.service.routes.bodies import file_body
 from linkage.service.uploads import accept_upload, receive_upload
 from linkage.storage import Upload
 from linkage.storage.store import encodings_deleted_message
@@ -29,17 +30,7 @@ router = APIRouter(tags=["uploads"])
 
 ENCODINGS_PATH = "/projects/{project_id}/parties/{party}/encodings"
 
-_FILE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/octet-stream": {
-                "schema": {"type": "string", "format": "binary"}
-            },
-            "application/json": {"schema": {"type": "object"}},
-        },
-    }
-}
+_FILE_BODY = file_body(also_json=True)
 
 
 @router.put(
