@@ -1,8 +1,13 @@
-"""The lookup's parts on their own: rate, policy file, run parameters."""
+"""The lookup's parts on their own: rate, policy file, run parameters,
+batching."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +15,7 @@ import pytest
 
 from linkage.reveal.policy import load_policy
 from linkage.service.lookup.answer import answer
+from linkage.service.lookup.batching import Combiner
 from linkage.service.lookup.index import Found, parse_shifts, run_parameters
 from linkage.service.lookup.policy import (
     DEFAULT_LOOKUP_POLICY,
@@ -124,3 +130,45 @@ def test_agencies_are_named_only_where_the_policy_allows() -> None:
     assert [r.agencies for r in shown.results] == [["health"], []]
     assert hidden.results[0].known_elsewhere and not hidden.results[1].known_elsewhere
     assert hidden.results[0].own_pseudonyms == ["p1", "p2"]
+
+
+def test_requests_waiting_for_a_pass_are_served_together() -> None:
+    """While one batch is served, the requests that arrive wait and are
+    then served in one batch; each gets its own answer."""
+    batches: list[list[int]] = []
+    first_started, release = threading.Event(), threading.Event()
+
+    def serve(requests: Sequence[int]) -> list[int]:
+        batches.append(list(requests))
+        if len(batches) == 1:
+            first_started.set()
+            assert release.wait(10)
+        return [request * 10 for request in requests]
+
+    combiner: Combiner[int, int] = Combiner(serve)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        first = pool.submit(combiner.run, 0)
+        assert first_started.wait(10)
+        later = [pool.submit(combiner.run, n) for n in range(1, 6)]
+        # Let the five queue up behind the first pass (at most 10 s), then
+        # finish it.
+        for _ in range(1000):
+            if len(combiner._waiting) == 5:
+                break
+            time.sleep(0.01)
+        release.set()
+        answers = [first.result(10), *(f.result(10) for f in later)]
+    assert answers == [0, 10, 20, 30, 40, 50]
+    assert batches == [[0], [1, 2, 3, 4, 5]]
+
+
+def test_an_error_reaches_every_request_of_its_batch_only() -> None:
+    def serve(requests: Sequence[int]) -> list[int]:
+        if -1 in requests:
+            raise ValueError("bad request in the batch")
+        return list(requests)
+
+    combiner: Combiner[int, int] = Combiner(serve)
+    with pytest.raises(ValueError, match="bad request"):
+        combiner.run(-1)
+    assert combiner.run(7) == 7  # The combiner serves on after an error.

@@ -89,14 +89,15 @@ class ClkIndex:
             raise ValueError(f"'threshold' must be in (0, 1] (got {threshold!r})")
         words = _to_words(np.ascontiguousarray(queries, dtype=np.uint8))
         pops = np.bitwise_count(queries).sum(axis=1, dtype=np.int64)
-        positions = np.full(len(queries), -1, dtype=np.int64)
-        scores = np.zeros(len(queries))
-        for number in range(len(queries)):
-            lo, hi = self._window(int(pops[number]), threshold)
-            positions[number], scores[number] = _best_in_window(
-                words[number], int(pops[number]), self._words, self._pops,
-                lo, hi, threshold,
-            )  # fmt: skip
+        windows = np.array(
+            [self._window(int(pop), threshold) for pop in pops.tolist()],
+            dtype=np.int64,
+        ).reshape(-1, 2)
+        # One pass over the index for every query: the scan is bound by
+        # reading the CLKs, so queries answered together share that cost.
+        positions, scores = _best_in_windows(
+            words, pops, self._words, self._pops, windows, threshold
+        )
         rows = np.where(positions >= 0, self._order[np.maximum(positions, 0)], -1)
         return BestMatches(rows.astype(np.int64), scores)
 
@@ -123,23 +124,31 @@ def _to_words(clks: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
 
 
 @njit(nogil=True, cache=True)
-def _best_in_window(
-    query: npt.NDArray[np.uint64],
-    query_pop: int,
+def _best_in_windows(
+    queries: npt.NDArray[np.uint64],
+    query_pops: npt.NDArray[np.int64],
     words: npt.NDArray[np.uint64],
     pops: npt.NDArray[np.int64],
-    lo: int,
-    hi: int,
+    windows: npt.NDArray[np.int64],
     threshold: float,
-) -> tuple[int, float]:
-    """The position in ``[lo, hi)`` with the highest Dice ``>= threshold``
-    (the first on a tie), and its score; (-1, 0.0) if none reaches it."""
-    best, best_score = -1, 0.0
-    for position in range(lo, hi):
-        common = 0
-        for word in range(query.shape[0]):
-            common += popcount64(query[word] & words[position, word])
-        score = 2.0 * common / (query_pop + pops[position])
-        if score >= threshold and score > best_score:
-            best, best_score = position, score
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """For each query, the position in its window ``[lo, hi)`` with the
+    highest Dice ``>= threshold`` (the first on a tie) and its score; -1 and
+    0.0 where none reaches it. Each indexed CLK is read once for all."""
+    count = queries.shape[0]
+    best = np.full(count, -1, dtype=np.int64)
+    best_score = np.zeros(count)
+    if count == 0:
+        return best, best_score
+    start, stop = windows[:, 0].min(), windows[:, 1].max()
+    for position in range(start, stop):
+        for query in range(count):
+            if position < windows[query, 0] or position >= windows[query, 1]:
+                continue
+            common = 0
+            for word in range(queries.shape[1]):
+                common += popcount64(queries[query, word] & words[position, word])
+            score = 2.0 * common / (query_pops[query] + pops[position])
+            if score >= threshold and score > best_score[query]:
+                best[query], best_score[query] = position, score
     return best, best_score

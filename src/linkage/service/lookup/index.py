@@ -34,6 +34,7 @@ from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
 from linkage.matching.views import ViewPlan
+from linkage.service.lookup.batching import Combiner
 from linkage.storage import Store
 from linkage.storage.records import Project, Run, Upload
 
@@ -142,6 +143,9 @@ class LinkedRecords:
         self._groups = list(groups)
         self._match_ids = list(match_ids)
         self._members = _members(self._groups, len(match_ids))
+        self._combiner: Combiner[tuple[int, npt.NDArray[np.uint8]], list[Found]] = (
+            Combiner(self._look_up_many)
+        )
 
     @property
     def records(self) -> int:
@@ -163,26 +167,52 @@ class LinkedRecords:
 
     def look_up(self, asker: int, clks: npt.NDArray[np.uint8]) -> list[Found]:
         """What each row of ``clks`` (the asker's encodings, whole with their
-        views) matches among the run's records."""
-        best_party = np.full(len(clks), -1, dtype=np.int64)
-        best_row = np.full(len(clks), -1, dtype=np.int64)
-        best_score = np.full(len(clks), -np.inf)
+        views) matches among the run's records. Lookups that arrive while
+        another is being scored are scored together, in one pass over the
+        linked records (:class:`~linkage.service.lookup.batching.Combiner`)."""
+        return self._combiner.run((asker, clks))
+
+    def _look_up_many(
+        self, asked: Sequence[tuple[int, npt.NDArray[np.uint8]]]
+    ) -> list[list[Found]]:
+        """:meth:`look_up` for several askers' CLKs at once."""
+        sizes = [len(clks) for _, clks in asked]
+        total = sum(sizes)
+        best_party = np.full(total, -1, dtype=np.int64)
+        best_row = np.full(total, -1, dtype=np.int64)
+        best_score = np.full(total, -np.inf)
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         threshold = self.parameters.threshold
         for party in range(len(self.names)):
-            view = self._view[(asker, party)]
-            shift = self.parameters.shifts.get(view, 0.0)
-            raw = min(max(threshold - shift, 1e-9), 1.0)
-            found = self._indexes[(party, view)].best(
-                self._slice(asker, clks, view), raw
-            )
-            score = np.where(found.rows >= 0, found.scores + shift, -np.inf)
-            # Strictly better only: on a tie the earlier party keeps it.
-            better = score > best_score
-            best_party[better], best_row[better] = party, found.rows[better]
-            best_score[better] = score[better]
+            by_view: dict[str, list[int]] = {}
+            for number, (asker, _) in enumerate(asked):
+                by_view.setdefault(self._view[(asker, party)], []).append(number)
+            for view, numbers in by_view.items():
+                shift = self.parameters.shifts.get(view, 0.0)
+                raw = min(max(threshold - shift, 1e-9), 1.0)
+                queries = np.concatenate(
+                    [self._slice(asked[n][0], asked[n][1], view) for n in numbers]
+                )
+                found = self._indexes[(party, view)].best(queries, raw)
+                place = np.concatenate(
+                    [np.arange(starts[n], starts[n + 1]) for n in numbers]
+                )
+                score = np.where(found.rows >= 0, found.scores + shift, -np.inf)
+                # Strictly better only: on a tie the earlier party keeps it.
+                better = score > best_score[place]
+                best_party[place[better]] = party
+                best_row[place[better]] = found.rows[better]
+                best_score[place[better]] = score[better]
         return [
-            self._found(asker, int(p), int(r))
-            for p, r in zip(best_party, best_row, strict=True)
+            [
+                self._found(asker, int(p), int(r))
+                for p, r in zip(
+                    best_party[starts[n] : starts[n + 1]],
+                    best_row[starts[n] : starts[n + 1]],
+                    strict=True,
+                )
+            ]
+            for n, (asker, _) in enumerate(asked)
         ]
 
     def _slice(
