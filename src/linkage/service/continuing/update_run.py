@@ -22,6 +22,7 @@ from linkage.atomic import private_output, private_text_output
 from linkage.errors import LinkageError
 from linkage.formats.clkfile import read_encodings, write_encodings
 from linkage.matching.clk.distributed import DaskRectangles
+from linkage.matching.matcher import MatchRows
 from linkage.matching.standing import (
     ChangeSet,
     RecordChange,
@@ -95,13 +96,14 @@ def run_update(
             update = standing.apply(change_sets, compare=compare)
     report(0.8, "writing the results")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    results = _write_results(settings, claimed, standing, update, folder)
+    rows = standing.rows()
+    results = _write_results(settings, claimed, rows, update, folder)
     save_standing(standing, folder / STANDING)
     write_parameters(folder, standing.parameters.document())
     write_merges(folder, standing.registry.merged_into)
     changed = {names[s.party_id] for s in staged}
     updated = _write_records(settings, claimed, standing, changed, folder)
-    stats = _stats(claimed, standing, update, counts)
+    stats = _stats(claimed, standing, rows, update, counts)
     return UpdateOutcome(results, stats, updated, [s.id for s in staged])
 
 
@@ -153,11 +155,10 @@ def _record_counts(
 def _write_results(
     settings: Settings,
     claimed: ClaimedRun,
-    standing: StandingLinkage,
+    rows: MatchRows,
     update: Update,
     folder: Path,
 ) -> list[RunResult]:
-    rows = standing.rows()
     results = []
     for party in claimed.parties:
         own = rows.of_party(party.name)
@@ -228,11 +229,11 @@ def _write_records(
 def _stats(
     claimed: ClaimedRun,
     standing: StandingLinkage,
+    rows: MatchRows,
     update: Update,
     counts: dict[str, int],
 ) -> dict[str, Any]:
     """Counts only: never a pseudonym or a match ID."""
-    rows = standing.rows()
     names = [party.name for party in claimed.parties]
     groups = len(set(rows.match_id))
     handover = update.handover
