@@ -24,6 +24,7 @@ from linkage.matching.standing import (
     save_standing,
 )
 from linkage.matching.standing.match_ids import IdRegistry, hand_on
+from linkage.matching.standing.regroup import _numbered_by_first_record
 from tests.conftest import CONFIGS, encode_demo_agencies
 
 SECRET = b"standing-test-secret-0123456789ab"
@@ -263,3 +264,12 @@ def test_merges_keep_the_oldest_id_and_splits_give_the_larger_part_the_id() -> N
     assert registry.current("young") == "old"
     assert registry.current("gone") is None
     assert registry.age["new-1"] > registry.age["split"]
+
+
+def test_groups_grouped_again_are_numbered_by_their_first_record() -> None:
+    """The one-to-one solvers number groups by pair; the ID rules' ties go
+    to the group whose first record comes first, so regroup renumbers."""
+    labels = np.array([2, -1, 0, 2, 1, 0], dtype=np.int64)
+    renumbered = _numbered_by_first_record(labels)
+    assert renumbered.tolist() == [0, -1, 1, 0, 2, 1]
+    assert _numbered_by_first_record(np.full(3, -1)).tolist() == [-1, -1, -1]

@@ -31,7 +31,8 @@ class Regrouped:
 
     Attributes:
         records: global indices of the records grouped again, ascending.
-        labels: per such record, its group (-1: alone), numbered from 0.
+        labels: per such record, its group (-1: alone), numbered from 0 in
+            the order of each group's first record.
     """
 
     records: npt.NDArray[np.int64]
@@ -69,13 +70,30 @@ def regroup(
     sub_pairs = CandidatePairs(
         local[pairs.left[inside]], local[pairs.right[inside]], pairs.score[inside]
     )
-    labels = group_records(
-        party_of[records],
-        parties,
-        sub_pairs,
-        parameters.threshold,
-        dedup=parameters.dedup,
-        solver=parameters.solver,
-        partial=partial,
+    labels = _numbered_by_first_record(
+        group_records(
+            party_of[records],
+            parties,
+            sub_pairs,
+            parameters.threshold,
+            dedup=parameters.dedup,
+            solver=parameters.solver,
+            partial=partial,
+        )
     )
     return Regrouped(records, labels)
+
+
+def _numbered_by_first_record(
+    labels: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """The same groups, numbered in the order of their first record (the
+    one-to-one solvers number them by pair): the match ID rules break ties
+    by it."""
+    grouped = labels >= 0
+    found, first = np.unique(labels[grouped], return_index=True)
+    number = np.empty(int(found.max()) + 1 if len(found) else 0, dtype=np.int64)
+    number[found[np.argsort(first)]] = np.arange(len(found))
+    renumbered = np.full(len(labels), -1, dtype=np.int64)
+    renumbered[grouped] = number[labels[grouped]]
+    return renumbered
