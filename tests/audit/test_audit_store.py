@@ -39,6 +39,38 @@ def test_concurrent_appends_form_one_valid_chain(store: Store) -> None:
     assert verify_log(entries, heads, key.public_key()).ok
 
 
+def test_batched_appends_share_commits_and_still_form_one_valid_chain(
+    store: Store,
+) -> None:
+    """Entries appended at the same moment by many threads go in together,
+    under one signed head a batch (the batching itself:
+    tests/service/test_lookup_parts.py); the chain verifies and each thread
+    gets its own entry back."""
+    key = Ed25519PrivateKey.generate()
+    log = AuditLog(store, key)
+    returned: dict[tuple[int, int], int] = {}
+
+    def append_many(worker: int) -> None:
+        for n in range(25):
+            entry = log.append_batched(
+                actor=f"worker:{worker}", action="test.event", details={"n": n}
+            )
+            assert entry.actor == f"worker:{worker}" and entry.details == {"n": n}
+            returned[(worker, n)] = entry.seq
+
+    threads = [threading.Thread(target=append_many, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries, heads = read_audit_log(store)
+    assert [entry.seq for entry in entries] == list(range(1, 151))
+    assert sorted(returned.values()) == list(range(1, 151))
+    assert verify_log(entries, heads, key.public_key()).ok
+    # Removing the last entry is still caught: the last head names it.
+    assert not verify_log(entries[:-1], heads, key.public_key()).ok
+
+
 def test_an_entry_is_committed_with_its_action_or_not_at_all(store: Store) -> None:
     key = Ed25519PrivateKey.generate()
     log = AuditLog(store, key)

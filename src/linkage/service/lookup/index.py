@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from linkage.batching import Combiner
 from linkage.errors import EncodingFileError, LinkageError
 from linkage.formats.clkfile import EncodingHeader, Encodings, read_encodings
 from linkage.formats.extension import WHOLE_CLK
@@ -34,7 +35,6 @@ from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
 from linkage.matching.views import ViewPlan
-from linkage.service.lookup.batching import Combiner
 from linkage.storage import Store
 from linkage.storage.records import Project, Run, Upload
 
@@ -169,7 +169,7 @@ class LinkedRecords:
         """What each row of ``clks`` (the asker's encodings, whole with their
         views) matches among the run's records. Lookups that arrive while
         another is being scored are scored together, in one pass over the
-        linked records (:class:`~linkage.service.lookup.batching.Combiner`)."""
+        linked records (:class:`~linkage.batching.Combiner`)."""
         return self._combiner.run((asker, clks))
 
     def _look_up_many(

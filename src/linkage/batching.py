@@ -1,7 +1,8 @@
 """Requests that arrive while one is being served are served together.
 
-Scoring a lookup reads every linked record's CLK; reading them once for
-several lookups costs little more than for one. A :class:`Combiner` lets the
+Scoring a lookup reads every linked record's CLK, and an audit entry costs a
+commit: doing either once for several requests costs little more than for
+one. A :class:`Combiner` lets the
 first caller serve every request waiting when it starts, and the callers
 that arrived meanwhile wait for their answers instead of queueing a pass of
 their own (one leader at a time; the rest follow).
