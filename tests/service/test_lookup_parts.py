@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from linkage.batching import Combiner
 from linkage.reveal.policy import load_policy
 from linkage.service.lookup.answer import answer
-from linkage.batching import Combiner
 from linkage.service.lookup.index import Found, parse_shifts, run_parameters
 from linkage.service.lookup.policy import (
     DEFAULT_LOOKUP_POLICY,
