@@ -506,6 +506,31 @@ class KeySchedule:
         return ([key], None) if key is not None else ([], wanted)
 
 
+@dataclass(frozen=True)
+class EarlierProblem:
+    """Why a log fails against an earlier copy of it: the copy does not
+    verify on its own (``in_copy``: the copy is at fault, not the log), or
+    the log no longer holds the copy's entries unchanged."""
+
+    problem: AuditProblem
+    in_copy: bool
+
+
+def verify_against_earlier(
+    entries: Sequence[AuditEntry],
+    earlier_entries: Sequence[AuditEntry],
+    earlier_heads: Sequence[SignedHead],
+    public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey],
+) -> EarlierProblem | None:
+    """The earlier copy verified on its own first (a damaged copy would show
+    up as entries the log "changed"), then :func:`verify_extends`."""
+    copy = verify_log(earlier_entries, earlier_heads, public_key).problem
+    if copy is not None:
+        return EarlierProblem(copy, in_copy=True)
+    problem = verify_extends(entries, earlier_entries)
+    return None if problem is None else EarlierProblem(problem, in_copy=False)
+
+
 def verify_extends(
     entries: Sequence[AuditEntry], earlier: Sequence[AuditEntry]
 ) -> AuditProblem | None:

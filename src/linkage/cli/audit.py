@@ -15,7 +15,12 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from linkage.audit.chain import AuditEntry, SignedHead, verify_extends, verify_log
+from linkage.audit.chain import (
+    AuditEntry,
+    SignedHead,
+    verify_against_earlier,
+    verify_log,
+)
 from linkage.audit.export import read_export
 from linkage.audit.report import transparency_report
 from linkage.cli.connection import connect, server_option, token_option
@@ -162,15 +167,14 @@ def verify(
     problem = result.problem
     if problem is None and earlier_path is not None:
         earlier = read_export(earlier_path)
-        # A damaged earlier copy would show up as entries the log "changed":
-        # say which file is at fault.
-        copy = verify_log(earlier.entries, earlier.heads, keys).problem
-        if copy is not None:
+        found = verify_against_earlier(entries, earlier.entries, earlier.heads, keys)
+        if found is not None and found.in_copy:
             raise click.ClickException(
                 f"the earlier export {earlier_path} itself fails verification: "
-                f"{copy.message}; compare with an export the service signed"
+                f"{found.problem.message}; compare with an export the service "
+                "signed"
             )
-        problem = verify_extends(entries, earlier.entries)
+        problem = None if found is None else found.problem
     if problem is not None:
         raise click.ClickException(
             f"the audit log in {where} fails verification: {problem.message}"

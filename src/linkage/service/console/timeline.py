@@ -2,7 +2,7 @@
 
 All of it comes from the audit log through the functions the CLI uses
 (:func:`~linkage.audit.chain.verify_log`,
-:func:`~linkage.audit.chain.verify_extends`,
+:func:`~linkage.audit.chain.verify_against_earlier`,
 :func:`~linkage.audit.report.transparency_report`,
 :func:`~linkage.audit.export.parse_export_lines`), so the console and
 ``linkage audit verify|report`` say the same thing about the same log.
@@ -24,7 +24,7 @@ from linkage.audit.chain import (
     AuditEntry,
     SignedHead,
     parse_time,
-    verify_extends,
+    verify_against_earlier,
     verify_log,
 )
 from linkage.audit.export import parse_export_lines
@@ -209,14 +209,13 @@ def verify_against(store: Store, keys: ServiceKeys, earlier_text: str) -> Verifi
         return own
     # The earlier copy must be a log this service signed, or comparing with
     # it proves nothing.
-    copy = verify_log(earlier.entries, earlier.heads, public_keys)
-    if copy.problem is not None:
+    found = verify_against_earlier(entries, earlier.entries, earlier.heads, public_keys)
+    if found is not None and found.in_copy:
         return Verified(
-            False, f"the earlier export itself does not verify: {copy.problem.message}"
+            False, f"the earlier export itself does not verify: {found.problem.message}"
         )
-    problem = verify_extends(entries, earlier.entries)
-    if problem is not None:
-        return Verified(False, problem.message)
+    if found is not None:
+        return Verified(False, found.problem.message)
     return Verified(
         True,
         f"the log still holds all {len(earlier.entries)} entries of the export "
