@@ -62,6 +62,9 @@ class Update:
     handover: Handover
     records_grouped_again: int
     pairs_scored: int
+    records_added: int
+    records_corrected: int
+    records_withdrawn: int
 
 
 @dataclass
@@ -145,7 +148,16 @@ class StandingLinkage:
             new_ids[record] = handover.ids[label] if label >= 0 else None
         changes = self._record_changes(changed, old_ids, new_ids, again.records)
         self.parties, self.pairs, self.match_ids = changed.parties, pairs, new_ids
-        return Update(changes, handover, len(again.records), new_pairs.compared)
+        corrected = len(changed.corrected_old)
+        return Update(
+            changes,
+            handover,
+            len(again.records),
+            new_pairs.compared,
+            records_added=len(changed.changed) - corrected,
+            records_corrected=corrected,
+            records_withdrawn=int(np.count_nonzero(changed.old_to_new < 0)),
+        )
 
     def rows(self) -> MatchRows:
         """The groups, as a full run writes them (sorted by match ID, party

@@ -87,7 +87,6 @@ def run_update(
     staged = store.staged_change_sets(project_id=project_id)
     names = {party.id: party.name for party in claimed.parties}
     change_sets = [_change_set(settings, names[s.party_id], s) for s in staged]
-    counts = _record_counts(standing, change_sets)
     report(0.1, "linking the changes in")
     if settings.dask_scheduler is None:
         update = standing.apply(change_sets)
@@ -103,7 +102,7 @@ def run_update(
     write_merges(folder, standing.registry.merged_into)
     changed = {names[s.party_id] for s in staged}
     updated = _write_records(settings, claimed, standing, changed, folder)
-    stats = _stats(claimed, standing, rows, update, counts)
+    stats = _stats(claimed, standing, rows, update)
     return UpdateOutcome(results, stats, updated, [s.id for s in staged])
 
 
@@ -129,27 +128,6 @@ def _change_set(settings: Settings, party: str, staged: StoredChangeSet) -> Chan
         None if staged.path is None else read_encodings(settings.data_dir / staged.path)
     )
     return ChangeSet(party, records, staged.withdrawn)
-
-
-def _record_counts(
-    standing: StandingLinkage, change_sets: Sequence[ChangeSet]
-) -> dict[str, int]:
-    """How many records the change sets add, correct and withdraw."""
-    held = {party.name: set(party.pseudonyms) for party in standing.parties.parties}
-    sent = {
-        change.party: change.records.pseudonym_strings()
-        for change in change_sets
-        if change.records is not None
-    }
-    corrected = sum(
-        sum(1 for name in names if name in held.get(party, set()))
-        for party, names in sent.items()
-    )
-    return {
-        "records_added": sum(len(names) for names in sent.values()) - corrected,
-        "records_corrected": corrected,
-        "records_withdrawn": sum(len(change.withdrawn) for change in change_sets),
-    }
 
 
 def _write_results(
@@ -231,7 +209,6 @@ def _stats(
     standing: StandingLinkage,
     rows: MatchRows,
     update: Update,
-    counts: dict[str, int],
 ) -> dict[str, Any]:
     """Counts only: never a pseudonym or a match ID."""
     names = [party.name for party in claimed.parties]
@@ -250,7 +227,9 @@ def _stats(
         "records_matched": len(rows),
         "threshold": round(float(standing.parameters.threshold), 4),
         "threshold_method": "kept from the full run",
-        **counts,
+        "records_added": update.records_added,
+        "records_corrected": update.records_corrected,
+        "records_withdrawn": update.records_withdrawn,
         "groups_merged": len(handover.merged),
         "groups_created": len(handover.created),
         "groups_dissolved": len(handover.dissolved),
