@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from quality import schema_with, shipped_schema
+from saul import SaulEncoder
 
 from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
@@ -35,10 +37,11 @@ _LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 
 
 def schema(taps: int) -> LinkageSchema:
-    """The demo schema, plain (``taps`` 0) or diffused with ``taps``."""
+    """The demo schema, plain (``taps`` 0) or its CLK diffused with ``taps``
+    (without the shipped views, so that every row is one vector of 1,024 bits)."""
     if not taps:
         return schema_with("demo.json", None)
-    return shipped_schema("demo.json", taps=taps)
+    return shipped_schema("demo.json", taps=taps, views=False)
 
 
 def people(size: int) -> pd.DataFrame:
@@ -72,12 +75,30 @@ def dice(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return 2 * shared / np.maximum(a.sum(axis=1) + b.sum(axis=1), 1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=2000)
-    options = parser.parse_args()
-    rng = np.random.default_rng(5)
-    original = people(options.people)
+Encode = Callable[[pd.DataFrame], np.ndarray]
+
+
+def hardenings() -> dict[str, Callable[[bytes], Encode]]:
+    """Each hardening measured: how to make its encoder under a secret."""
+
+    def diffused(taps: int) -> Callable[[bytes], Encode]:
+        return lambda secret: (
+            lambda frame: ClkEncoder(schema(taps), secret).encode(frame).clks
+        )
+
+    def saul(votes: int) -> Callable[[bytes], Encode]:
+        return lambda secret: (
+            SaulEncoder(schema(0), secret, length=1024, votes=votes).encode
+        )
+
+    made = {"plain": diffused(0)}
+    made.update({f"{taps} taps": diffused(taps) for taps in (3, 4, 5)})
+    made.update({f"SAUL, {votes} votes": saul(votes) for votes in (2, 3, 4)})
+    return made
+
+
+def copies(original: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """The copies of each person with one kind of error."""
     errors = {
         "surname, one letter": original.assign(
             surname=substituted(original["surname"], rng)
@@ -95,26 +116,66 @@ def main() -> None:
     errors["moved, and one letter of the surname"] = moved.assign(
         surname=errors["surname, one letter"]["surname"]
     )
-    others = rng.permutation(len(original))
-    secret = os.urandom(32)
+    return errors
+
+
+def others(original: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """Other people who share part of each person's record."""
+    elsewhere = original.iloc[rng.permutation(len(original))].reset_index(drop=True)
+    same = ["given_name", "surname", "sex"]
+    family = ["surname", "postcode", "street"]
+    return {
+        "not the person: namesake (names and sex)": elsewhere.assign(
+            **{field: original[field] for field in same}
+        ),
+        "not the person: family (surname and address)": elsewhere.assign(
+            **{field: original[field] for field in family}
+        ),
+    }
+
+
+def random_pairs(
+    size: int, rng: np.random.Generator, count: int = 100_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` pairs of different people, drawn at random."""
+    left, right = rng.integers(0, size, count), rng.integers(0, size, count)
+    keep = left != right
+    return left[keep], right[keep]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=2000)
+    options = parser.parse_args()
+    rng = np.random.default_rng(5)
+    original = people(options.people)
+    rows = {**copies(original, rng), **others(original, rng)}
+    shuffled = rng.permutation(len(original))
+    distinct = shuffled != np.arange(len(original))
+    secrets = os.urandom(32), os.urandom(32)
     print(
-        "| hardening | error | copy: median | copy: 5th pct | random: median "
-        "| random: 99.9th pct | margin |"
+        "| hardening | graph agreement | error | copy: median | copy: 5th pct "
+        "| random: median | random: 99.9th pct | margin |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for taps in (0, 3, 4, 5):
-        encoder = ClkEncoder(schema(taps), secret)
-        clean = encoder.encode(original).clks
-        unrelated = dice(clean, clean[others])
-        unrelated = unrelated[others != np.arange(len(original))]
-        for label, copy in errors.items():
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    for name, make in hardenings().items():
+        encode, encode_again = make(secrets[0]), make(secrets[1])
+        clean = encode(original)
+        unrelated = dice(clean, clean[shuffled])[distinct]
+        again = encode_again(original)
+        left, right = random_pairs(len(original), rng)
+        agreement = np.corrcoef(
+            dice(clean[left], clean[right]), dice(again[left], again[right])
+        )
+        high = np.quantile(unrelated, 0.999)
+        for label, copy in rows.items():
             changed = (copy != original).any(axis=1).to_numpy()
-            near = dice(clean, encoder.encode(copy).clks)[changed]
-            name = "plain" if taps == 0 else f"{taps} taps"
-            low, high = np.quantile(near, 0.05), np.quantile(unrelated, 0.999)
+            near = dice(clean, encode(copy))[changed]
+            low = np.quantile(near, 0.05)
             print(
-                f"| {name} | {label} | {np.median(near):.3f} | {low:.3f} | "
-                f"{np.median(unrelated):.3f} | {high:.3f} | {low - high:+.3f} |"
+                f"| {name} | {agreement[0, 1]:.3f} | {label} | {np.median(near):.3f} "
+                f"| {low:.3f} | {np.median(unrelated):.3f} | {high:.3f} "
+                f"| {low - high:+.3f} |"
             )
 
 
