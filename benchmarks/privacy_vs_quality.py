@@ -148,6 +148,12 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
         "diffusion t=5, length l": {
             "hardening": {"diffusion": {"taps": 5, "length": length}}
         },
+        "diffusion t=5, length 4l": {
+            "hardening": {"diffusion": {"taps": 5, "length": 4 * length}}
+        },
+        "diffusion t=6, length 8l": {
+            "hardening": {"diffusion": {"taps": 6, "length": 8 * length}}
+        },
         GROUPS: None,  # Read from the data set's *-groups.json.
         GROUPS_T4: None,
         SHIPPED: None,  # Read from configs/schemas/demo.json.
