@@ -12,6 +12,8 @@ from typing import Any
 from numba import types
 from numba.extending import intrinsic
 
+import linkage.jit  # noqa: F401  (numba without its BLAS probe)
+
 __all__ = ["popcount64"]
 
 

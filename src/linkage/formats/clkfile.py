@@ -77,6 +77,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.errors import EncodingFileError
+from linkage.formats.base64_rows import decode_rows
 from linkage.formats.jsondoc import JSONTooDeepError, parse_json
 
 __all__ = [
@@ -1031,6 +1032,10 @@ def _decode_clk(path: Path, index: int, entry: object) -> bytes:
 def _decode_clks(path: Path, entries: list[Any]) -> Uint8Array:
     if not entries:
         return np.empty((0, 0), dtype=np.uint8)
+    rows = decode_rows(entries)
+    if rows is not None:
+        return rows
+    # Entry by entry: slower, and names the first bad one.
     width = len(_decode_clk(path, 0, entries[0]))
     buffer = bytearray(len(entries) * width)
     for index, entry in enumerate(entries):

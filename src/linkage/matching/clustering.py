@@ -40,6 +40,7 @@ import numpy.typing as npt
 from numba import njit, types
 from numba.typed import Dict
 
+import linkage.jit  # noqa: F401  (numba without its BLAS probe)
 from linkage.matching.candidates import Indices, Scores
 from linkage.matching.solving import candidate_arrays, visit_and_pair_orders
 

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+import linkage.jit  # noqa: F401  (numba without its BLAS probe)
 from linkage.popcount import popcount64
 
 __all__ = ["BestMatches", "ClkIndex"]

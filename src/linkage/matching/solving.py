@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+import linkage.jit  # noqa: F401  (numba without its BLAS probe)
 from linkage.matching.candidates import Indices, Scores
 
 # SciPy serves the optimal solver only, and takes about 0.3 s to import

@@ -33,6 +33,7 @@ import numpy.typing as npt
 import pandas as pd
 from numba import njit
 
+import linkage.jit  # noqa: F401  (numba without its BLAS probe)
 from linkage.formats.schema import BitsPerFeature, BitsPerToken, LinkageSchema
 from linkage.popcount import popcount64
 from linkage.privacy.assign import Assignment, assign_one_to_one

@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+import linkage.jit  # noqa: F401  (numba without its BLAS probe)
 from linkage.matching.candidates import (
     CandidatePairs,
     Clks,
