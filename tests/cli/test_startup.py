@@ -21,7 +21,7 @@ import linkage
 import linkage.cli
 from tests.conftest import FEBRL4_SCHEMA
 
-HEAVY = ("fastapi", "numba", "pandas", "scipy")
+HEAVY = ("fastapi", "numba", "pandas", "scipy", "scipy.linalg")
 
 # Runs the command through click's main as the console script does, but without
 # leaving the process, then reports what it printed and which heavy modules
@@ -132,8 +132,8 @@ def test_encoding_without_a_mapping_imports_no_heavy_library(
 
 
 def test_matching_at_a_fixed_threshold_imports_no_pandas(tmp_path: Path) -> None:
-    """A whole `linkage match` writes its groups without pandas (numba it
-    needs, and numba's first kernel call imports scipy.linalg itself)."""
+    """A whole `linkage match` writes its groups without pandas, and starts
+    numba without the SciPy linear algebra its BLAS probe would import."""
     rng = np.random.default_rng(5)
     clks = np.packbits(rng.random((40, 1024)) < 0.4, axis=1)
     files = []
@@ -149,3 +149,26 @@ def test_matching_at_a_fixed_threshold_imports_no_pandas(tmp_path: Path) -> None
     imported = report["imported"]
     assert isinstance(imported, list)
     assert "pandas" not in imported
+    assert "scipy.linalg" not in imported
+
+
+def test_a_command_freezes_what_is_alive_before_the_exit() -> None:
+    """The interpreter's last collection is spared its walk over every
+    object: gc.freeze runs at exit, before handlers registered earlier."""
+    source_root = str(Path(linkage.__file__).resolve().parents[1])
+    script = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "import linkage.cli\n"
+        "linkage.cli.main(['--version'], prog_name='linkage', standalone_mode=False)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": source_root},
+        check=False,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines()[-1] == "frozen True"
