@@ -23,7 +23,7 @@ from linkage.matching.clk.similarity import (
 )
 
 Clks = npt.NDArray[np.uint8]
-WIDTHS = (8, 16, 128, 127)
+WIDTHS = (8, 16, 128, 127, 200, 512)  # 1, 2, 4 and 8 passes of 8 words
 
 # The first example of a run may compile the kernels (when numba's cache is cold).
 fast = settings(

@@ -618,17 +618,22 @@ def _count_pass(
     word: int,
     start: int,
     count: int,
-    keep: np.uint64,
+    fresh: bool,
 ) -> None:
-    """``acc[slot:slot+2] = (acc & keep) +`` two rows' common bits in 8 words."""
+    """``acc[slot:slot+2] +=`` two rows' common bits in 8 words (``=`` if
+    ``fresh``: a constant once inlined, so the first pass reads nothing)."""
     a, b = _eight(words, row, word), _eight(words, row + 1, word)
     for k in range(count):
         # Unsigned indices skip the negative-index wraparound, which would
         # otherwise turn the loads into gathers.
         j, kk = np.uint64(start + k), np.uint64(k)
         first, second = _common8(a, b, right, word, j)
-        acc[slot, kk] = (acc[slot, kk] & keep) + first
-        acc[slot + 1, kk] = (acc[slot + 1, kk] & keep) + second
+        if fresh:
+            acc[slot, kk] = first
+            acc[slot + 1, kk] = second
+        else:
+            acc[slot, kk] += first
+            acc[slot + 1, kk] += second
 
 
 @njit(inline="always")
@@ -644,11 +649,14 @@ def _count_last_pass(
     keep: np.uint64,
     test: Indices,
     against: Indices,
+    weighted: bool,
 ) -> tuple[np.int64, np.int64]:
     """:func:`_count_pass`, then each row's ``max(c·scale - base - weight·against)``.
 
     ``test[:, r]`` is row ``r``'s ``(scale, base, weight)``; a margin of 0 or
-    more means some pair in the block passes the row's test.
+    more means some pair in the block passes the row's test. Without
+    ``weighted`` every weight is 1, and the loop has one multiplication less
+    (a constant once inlined, so the compiler drops the other branch).
     """
     a, b = _eight(words, row, word), _eight(words, row + 1, word)
     scale0, base0, weight0 = test[0, slot], test[1, slot], test[2, slot]
@@ -662,8 +670,12 @@ def _count_last_pass(
         acc[slot, kk] = first
         acc[slot + 1, kk] = second
         value = against[j]
-        margin0 = max(margin0, np.int64(first) * scale0 - base0 - weight0 * value)
-        margin1 = max(margin1, np.int64(second) * scale1 - base1 - weight1 * value)
+        if weighted:
+            margin0 = max(margin0, np.int64(first) * scale0 - base0 - weight0 * value)
+            margin1 = max(margin1, np.int64(second) * scale1 - base1 - weight1 * value)
+        else:
+            margin0 = max(margin0, np.int64(first) * scale0 - base0 - value)
+            margin1 = max(margin1, np.int64(second) * scale1 - base1 - value)
     return margin0, margin1
 
 
@@ -678,6 +690,7 @@ def _count_group(
     test: Indices,
     against: Indices,
     margins: Indices,
+    weighted: bool,
 ) -> None:
     """``acc[r, k]``: common bits of left row ``row + r`` and right ``start + k``.
 
@@ -686,18 +699,20 @@ def _count_group(
     more.
     """
     passes = right.shape[0] // _LANE_WORDS
-    everything = ~np.uint64(0)
-    for done in range(passes - 1):
-        keep = np.uint64(0) if done == 0 else everything
+    if passes > 1:
+        for slot in range(0, _GROUP, 2):
+            _count_pass(acc, slot, words, row + slot, right, 0, start, count, True)
+    for done in range(1, passes - 1):
         for slot in range(0, _GROUP, 2):
             word = done * _LANE_WORDS
-            _count_pass(acc, slot, words, row + slot, right, word, start, count, keep)
-    keep = np.uint64(0) if passes == 1 else everything
+            _count_pass(acc, slot, words, row + slot, right, word, start, count, False)
+    keep = np.uint64(0) if passes == 1 else ~np.uint64(0)
     word = (passes - 1) * _LANE_WORDS
     for slot in range(0, _GROUP, 2):
         margins[slot], margins[slot + 1] = _count_last_pass(
-            acc, slot, words, row + slot, right, word, start, count, keep, test, against
-        )
+            acc, slot, words, row + slot, right, word, start, count, keep, test,
+            against, weighted,
+        )  # fmt: skip
 
 
 @njit(inline="always")
@@ -765,7 +780,7 @@ def _candidates_kernel(
                         test[1, slot] = need[row + slot]
                     _count_group(
                         acc, words, row, right, start, end - start, test,
-                        right_need, margins,
+                        right_need, margins, False,
                     )  # fmt: skip
                     for slot in range(group_end - row):
                         if margins[slot] >= 0:
@@ -867,7 +882,7 @@ def _best_kernel(
                         test[2, slot] = nums[r]
                     _count_group(
                         acc, words, row, right, start, end - start, test,
-                        right_pops, margins,
+                        right_pops, margins, True,
                     )  # fmt: skip
                     for slot in range(group_end - row):
                         if margins[slot] >= 0:
