@@ -562,35 +562,27 @@ Counts = npt.NDArray[np.uint64]
 
 
 @njit(inline="always")
+def _common_one(a: tuple[int, ...], right: Words, word: int, j: np.uint64) -> int:
+    """Common bits of one left row's eight words ``a`` with column ``j``."""
+    return (  # type: ignore[no-any-return]
+        popcount64(a[0] & right[word, j])
+        + popcount64(a[1] & right[word + 1, j])
+        + popcount64(a[2] & right[word + 2, j])
+        + popcount64(a[3] & right[word + 3, j])
+        + popcount64(a[4] & right[word + 4, j])
+        + popcount64(a[5] & right[word + 5, j])
+        + popcount64(a[6] & right[word + 6, j])
+        + popcount64(a[7] & right[word + 7, j])
+    )
+
+
+@njit(inline="always")
 def _common8(
     a: tuple[int, ...], b: tuple[int, ...], right: Words, word: int, j: np.uint64
 ) -> tuple[int, int]:
-    """Common bits of two left rows' eight words ``a`` and ``b`` with column ``j``."""
-    x0, x1 = right[word, j], right[word + 1, j]
-    x2, x3 = right[word + 2, j], right[word + 3, j]
-    x4, x5 = right[word + 4, j], right[word + 5, j]
-    x6, x7 = right[word + 6, j], right[word + 7, j]
-    first = (
-        popcount64(a[0] & x0)
-        + popcount64(a[1] & x1)
-        + popcount64(a[2] & x2)
-        + popcount64(a[3] & x3)
-        + popcount64(a[4] & x4)
-        + popcount64(a[5] & x5)
-        + popcount64(a[6] & x6)
-        + popcount64(a[7] & x7)
-    )
-    second = (
-        popcount64(b[0] & x0)
-        + popcount64(b[1] & x1)
-        + popcount64(b[2] & x2)
-        + popcount64(b[3] & x3)
-        + popcount64(b[4] & x4)
-        + popcount64(b[5] & x5)
-        + popcount64(b[6] & x6)
-        + popcount64(b[7] & x7)
-    )
-    return first, second
+    """Common bits of two left rows' eight words ``a`` and ``b`` with column
+    ``j`` (the compiler loads the column's words once for both)."""
+    return _common_one(a, right, word, j), _common_one(b, right, word, j)
 
 
 @njit(inline="always")
@@ -646,17 +638,20 @@ def _count_last_pass(
     word: int,
     start: int,
     count: int,
-    keep: np.uint64,
+    fresh: bool,
     test: Indices,
     against: Indices,
     weighted: bool,
 ) -> tuple[np.int64, np.int64]:
-    """:func:`_count_pass`, then each row's ``max(c·scale - base - weight·against)``.
+    """Each row's ``max(c·scale - base - weight·against)`` over the block, with
+    ``c`` the counts so far (none if ``fresh``) and the last eight words.
 
     ``test[:, r]`` is row ``r``'s ``(scale, base, weight)``; a margin of 0 or
-    more means some pair in the block passes the row's test. Without
-    ``weighted`` every weight is 1, and the loop has one multiplication less
-    (a constant once inlined, so the compiler drops the other branch).
+    more means some pair in the block passes the row's test. The counts are
+    not stored: few blocks pass, and :func:`_complete` counts those again.
+    Without ``weighted`` every weight is 1 and the loop has one
+    multiplication less (``fresh`` and ``weighted`` are constants once
+    inlined, so the compiler drops the other branches).
     """
     a, b = _eight(words, row, word), _eight(words, row + 1, word)
     scale0, base0, weight0 = test[0, slot], test[1, slot], test[2, slot]
@@ -665,10 +660,9 @@ def _count_last_pass(
     for k in range(count):
         j, kk = np.uint64(start + k), np.uint64(k)
         first, second = _common8(a, b, right, word, j)
-        first += acc[slot, kk] & keep
-        second += acc[slot + 1, kk] & keep
-        acc[slot, kk] = first
-        acc[slot + 1, kk] = second
+        if not fresh:
+            first += acc[slot, kk]
+            second += acc[slot + 1, kk]
         value = against[j]
         if weighted:
             margin0 = max(margin0, np.int64(first) * scale0 - base0 - weight0 * value)
@@ -677,6 +671,29 @@ def _count_last_pass(
             margin0 = max(margin0, np.int64(first) * scale0 - base0 - value)
             margin1 = max(margin1, np.int64(second) * scale1 - base1 - value)
     return margin0, margin1
+
+
+@njit(inline="always")
+def _complete(
+    acc: Counts,
+    slot: int,
+    words: Words,
+    row: int,
+    right: Words,
+    start: int,
+    count: int,
+) -> None:
+    """``acc[slot]``: the whole common counts of one row whose block passed
+    its test (the last pass counted its words without storing them)."""
+    passes = right.shape[0] // _LANE_WORDS
+    word = (passes - 1) * _LANE_WORDS
+    a = _eight(words, row, word)
+    for k in range(count):
+        j, kk = np.uint64(start + k), np.uint64(k)
+        if passes == 1:
+            acc[slot, kk] = _common_one(a, right, word, j)
+        else:
+            acc[slot, kk] += _common_one(a, right, word, j)
 
 
 @njit(inline="always")
@@ -692,11 +709,13 @@ def _count_group(
     margins: Indices,
     weighted: bool,
 ) -> None:
-    """``acc[r, k]``: common bits of left row ``row + r`` and right ``start + k``.
+    """``margins[r]``: whether left row ``row + r`` has a passing pair among
+    right ``start`` to ``start + count`` (0 or more: yes).
 
-    The last pass over the words also fills ``margins`` (see
-    :func:`_count_last_pass`), so blocks without a passing pair cost nothing
-    more.
+    ``acc[r, k]`` holds the common bits of all words but the last eight; the
+    last pass computes the margins from them without storing its own counts
+    (see :func:`_count_last_pass`), so blocks without a passing pair cost
+    nothing more, and :func:`_complete` finishes the rows that pass.
     """
     passes = right.shape[0] // _LANE_WORDS
     if passes > 1:
@@ -706,13 +725,18 @@ def _count_group(
         for slot in range(0, _GROUP, 2):
             word = done * _LANE_WORDS
             _count_pass(acc, slot, words, row + slot, right, word, start, count, False)
-    keep = np.uint64(0) if passes == 1 else ~np.uint64(0)
     word = (passes - 1) * _LANE_WORDS
     for slot in range(0, _GROUP, 2):
-        margins[slot], margins[slot + 1] = _count_last_pass(
-            acc, slot, words, row + slot, right, word, start, count, keep, test,
-            against, weighted,
-        )  # fmt: skip
+        if passes == 1:
+            margins[slot], margins[slot + 1] = _count_last_pass(
+                acc, slot, words, row + slot, right, word, start, count, True,
+                test, against, weighted,
+            )  # fmt: skip
+        else:
+            margins[slot], margins[slot + 1] = _count_last_pass(
+                acc, slot, words, row + slot, right, word, start, count, False,
+                test, against, weighted,
+            )  # fmt: skip
 
 
 @njit(inline="always")
@@ -784,6 +808,10 @@ def _candidates_kernel(
                     )  # fmt: skip
                     for slot in range(group_end - row):
                         if margins[slot] >= 0:
+                            _complete(
+                                acc, slot, words, row + slot, right, start,
+                                end - start,
+                            )  # fmt: skip
                             _emit(
                                 acc[slot], row + slot, start, end, need, right_need,
                                 twice_denom, after, hits, common, offsets, slots,
@@ -886,6 +914,10 @@ def _best_kernel(
                     )  # fmt: skip
                     for slot in range(group_end - row):
                         if margins[slot] >= 0:
+                            _complete(
+                                acc, slot, words, row + slot, right, start,
+                                end - start,
+                            )  # fmt: skip
                             _improve(
                                 acc[slot], row + slot, start, end, left_pops,
                                 right_pops, skip, nums, dens, strict, found, lo, hi,
