@@ -238,12 +238,15 @@ def test_a_flood_of_bad_tokens_is_counted_not_logged_one_by_one(
     data_dir = tmp_path / "data"
     attempts = 300
     slowest_health = 0.0
-    with running_service(data_dir) as running:
+    with (
+        running_service(data_dir) as running,
+        httpx.Client(base_url=running.url, timeout=30) as flooder,
+    ):
         public_key = running.public_key_file
 
         def attempt(n: int) -> int:
             headers = {"Authorization": f"Bearer not-a-token-{n}"}
-            return httpx.get(f"{running.url}/projects/1", headers=headers).status_code
+            return flooder.get("/projects/1", headers=headers).status_code
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             flood = [pool.submit(attempt, n) for n in range(attempts)]
