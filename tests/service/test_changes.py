@@ -13,6 +13,7 @@ import csv
 import io
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from linkage.errors import EncodingFileError
 from linkage.formats.clkfile import EncodingHeader, EncodingWriter, read_encodings
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parameters import LinkageParameters
@@ -514,20 +516,38 @@ def test_after_an_update_only_its_state_holds_encodings(world: World) -> None:
     run = wait(world.service, world.project_id, started.json()["run_id"])
     assert run["state"] == "completed", run["message"]
     data = world.service.data_dir
-    held: set[str] = set()
     project = str(world.project_id)
-    files = [
-        *(data / "uploads" / project).rglob("*"),
-        *(data / "results" / project).rglob("*.lnk"),
-    ]
-    files = [path for path in files if path.is_file()]
-    assert files  # The test means something: the current uploads are there.
-    for path in files:
-        held |= set(read_encodings(path).pseudonym_strings())
-    assert not set(withdrawn) & held
-    assert set(world.police[3:]) <= held
     runs = data / "results" / project
-    assert [p.parent.name for p in runs.glob("*/standing")] == [str(run["run_id"])]
+    # The worker deletes the replaced files right after the commit that
+    # completes the run, so a reader may come between the two: wait for it.
+    deadline = time.monotonic() + 10
+    while True:
+        held = _pseudonyms_held(data / "uploads" / project, runs)
+        standing = [p.parent.name for p in runs.glob("*/standing")]
+        gone = held is not None and not set(withdrawn) & held
+        if (gone and standing == [str(run["run_id"])]) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert held is not None
+    assert not set(withdrawn) & held
+    assert set(world.police[3:]) <= held  # The current uploads are there.
+    assert standing == [str(run["run_id"])]
+
+
+def _pseudonyms_held(uploads: Path, runs: Path) -> set[str] | None:
+    """Every pseudonym in the project's upload and run files; None if a file
+    went while it was read (its removal under way)."""
+    held: set[str] = set()
+    files = [*uploads.rglob("*"), *runs.rglob("*.lnk")]
+    for path in files:
+        try:
+            if path.is_file():
+                held |= set(read_encodings(path).pseudonym_strings())
+        except (OSError, EncodingFileError):
+            if path.exists():
+                raise
+            return None
+    return held
 
 
 def test_an_absorbed_match_id_names_the_one_it_was_merged_into(
