@@ -13,6 +13,7 @@ import csv
 import io
 import itertools
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,10 @@ from linkage.formats.clkfile import EncodingHeader, EncodingWriter, read_encodin
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import Party, PartySet
+from linkage.service import Settings
+from linkage.service.continuing.folders import REMOVALS, note_removals
 from linkage.service.loopback import running_service
+from linkage.service.retention import sweep_deleted_encodings
 from linkage.storage import Store
 from tests.conftest import RunCli, database_for
 from tests.service.helpers import assert_problem, create_project
@@ -532,6 +536,42 @@ def test_after_an_update_only_its_state_holds_encodings(world: World) -> None:
     assert not set(withdrawn) & held
     assert set(world.police[3:]) <= held  # The current uploads are there.
     assert standing == [str(run["run_id"])]
+
+
+def test_a_crash_between_the_commit_and_the_deletions_is_finished_at_start(
+    world: World,
+) -> None:
+    """A note of removals a killed service left: the next start deletes the
+    files it names where its run completed, never where the database does
+    not know the run, and the notes go either way."""
+    assert world.withdraw("police", world.police[:1]).status_code == 200
+    run = wait(world.service, world.project_id, world.start("update").json()["run_id"])
+    assert run["state"] == "completed", run["message"]
+    data = world.service.data_dir
+    project = str(world.project_id)
+    uploads = data / "uploads" / project
+    current = next(path for path in sorted(uploads.rglob("*")) if path.is_file())
+    left, kept = uploads / "left-by-a-crash.lnk", uploads / "not-retired.lnk"
+    for copy in (left, kept):
+        shutil.copyfile(current, copy)
+    completed = data / "results" / project / str(run["run_id"])
+    unknown = data / "results" / project / "987654"
+    unknown.mkdir()
+    note_removals(completed, [str(left.relative_to(data))])
+    note_removals(unknown, [str(kept.relative_to(data))])
+    settings = Settings(data_dir=data, database_url=world.service.database_url)
+    store = Store.open(settings.database)
+    try:
+        removed = sweep_deleted_encodings(store, settings)
+    finally:
+        store.close()
+    assert removed >= 1
+    assert not left.exists()
+    assert kept.exists()
+    assert not (completed / REMOVALS).exists()
+    assert not (unknown / REMOVALS).exists()
+    kept.unlink()
+    unknown.rmdir()
 
 
 def _pseudonyms_held(uploads: Path, runs: Path) -> set[str] | None:

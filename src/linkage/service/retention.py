@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Final
 
-from linkage.service.continuing.folders import remove_kept_encodings
+from linkage.service.continuing.folders import finish_removals, remove_kept_encodings
 from linkage.service.settings import Settings
 from linkage.storage import DeletedEncodings, Store
 from linkage.storage.audit_log import AuditLog
@@ -131,14 +131,16 @@ def sweep_deleted_encodings(
 ) -> int:
     """Finish deletions a crash interrupted; call once at startup.
 
-    Removes every file left in the uploads folder of a project whose
-    encodings are marked deleted, and every ``.incoming-*.part`` file a
-    killed upload left (untouched for :data:`STALE_INCOMING_SECONDS`): both
-    hold encodings nothing refers to. Returns how many files were removed,
+    Removes the files a completed update run replaced where a crash came
+    between its commit and their deletion (its note of removals), every file
+    left in the uploads folder of a project whose encodings are marked
+    deleted, and every ``.incoming-*.part`` file a killed upload left
+    (untouched for :data:`STALE_INCOMING_SECONDS`): all hold encodings
+    nothing refers to. Returns how many files were removed,
     and records that number in ``audit`` (action ``service.swept``) when
     there were any.
     """
-    removed = 0
+    removed = finish_removals(store, settings)
     for project_id in store.projects_with_deleted_encodings():
         removed += _empty_folder(_project_folder(settings, project_id))
         removed += remove_kept_encodings(settings, project_id)

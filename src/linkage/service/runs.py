@@ -34,7 +34,12 @@ from linkage.matching.clk.blocking import LSH_STEP
 from linkage.matching.matcher import Matcher, MatchResult, MatchSettings
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
-from linkage.service.continuing.folders import keep_standing, remove_replaced
+from linkage.service.continuing.folders import (
+    REMOVALS,
+    keep_standing,
+    note_removals,
+    remove_replaced,
+)
 from linkage.service.continuing.update_run import run_update
 from linkage.service.settings import Settings
 from linkage.storage import ClaimedRun, Run, RunResult, Store
@@ -231,7 +236,9 @@ class RunWorker:
             replaced = self._store.retire_replaced_encodings(
                 project_id=run.project_id, run_id=run.id
             )
+            note_removals(folder, replaced)
         remove_replaced(self._settings, run.project_id, run.id, replaced)
+        (folder / REMOVALS).unlink(missing_ok=True)
 
     def _record(self, run: Run, action: str, **details: object) -> None:
         self._audit.append(

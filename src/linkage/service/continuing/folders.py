@@ -10,7 +10,9 @@ In a completed run's folder ``<data-dir>/results/<project>/<run>/``:
 - ``encodings/<party id>.lnk``: after an update run, each changed agency's
   records, which become its current upload;
 - ``<party>.changes.csv``: after an update run, what changed in the party's
-  own rows (:data:`CHANGES_COLUMNS`).
+  own rows (:data:`CHANGES_COLUMNS`);
+- ``removals.json``: while an update run completes, the files it replaced
+  (:func:`note_removals`), deleted once they are gone.
 
 The standing folder and the encodings hold CLKs: they go when the project's
 encodings are deleted (:func:`remove_kept_encodings`).
@@ -29,6 +31,7 @@ from linkage.matching.matcher import MatchResult
 from linkage.matching.parties import PartySet
 from linkage.matching.standing import StandingLinkage, save_standing
 from linkage.service.settings import Settings
+from linkage.storage import NotFoundError, Store
 
 __all__ = [
     "CHANGES_COLUMNS",
@@ -36,7 +39,9 @@ __all__ = [
     "PARAMETERS",
     "STANDING",
     "changes_file",
+    "finish_removals",
     "keep_standing",
+    "note_removals",
     "remove_kept_encodings",
     "remove_replaced",
     "write_parameters",
@@ -47,6 +52,7 @@ logger = logging.getLogger(__name__)
 STANDING: Final = "standing"
 PARAMETERS: Final = "parameters.json"
 ENCODINGS: Final = "encodings"
+REMOVALS: Final = "removals.json"
 # A changes file's columns: the party's pseudonym, what happened to it
 # (added, moved, left or withdrawn) and its match ID before and after (empty
 # for none).
@@ -116,4 +122,36 @@ def remove_replaced(
         if run.name != str(latest_run) and kept.is_dir():
             shutil.rmtree(kept, ignore_errors=True)
             removed += not kept.exists()
+    return removed
+
+
+def note_removals(folder: Path, files: list[str]) -> None:
+    """Note in the run's ``folder`` the files an update run replaced, in the
+    transaction that completes it, before the commit: a service killed
+    between the commit and their deletion leaves the note, and its next
+    start deletes them (:func:`finish_removals`)."""
+    with private_text_output(folder / REMOVALS) as out:
+        json.dump({"files": files}, out)
+
+
+def finish_removals(store: Store, settings: Settings) -> int:
+    """At startup: delete the files each note names if its run completed
+    (the commit went through; else the database still names them), never for
+    a run the database does not know or a note it cannot read, and the note
+    either way. Returns how many files and folders went."""
+    removed = 0
+    results = settings.data_dir / "results"
+    for note in sorted(results.glob(f"*/*/{REMOVALS}")):
+        folder = note.parent
+        try:
+            project_id, run_id = int(folder.parent.name), int(folder.name)
+            run = store.get_run(project_id=project_id, run_id=run_id)
+            files = json.loads(note.read_text(encoding="utf-8"))["files"]
+        except (ValueError, KeyError, TypeError, NotFoundError, OSError):
+            logger.warning("ignored a note of removals for no known run: %s", note)
+            note.unlink(missing_ok=True)
+            continue
+        if run.state == "completed":
+            removed += remove_replaced(settings, project_id, run_id, files)
+        note.unlink(missing_ok=True)
     return removed
