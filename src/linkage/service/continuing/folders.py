@@ -148,7 +148,10 @@ def finish_removals(store: Store, settings: Settings) -> int:
             run = store.get_run(project_id=project_id, run_id=run_id)
             files = json.loads(note.read_text(encoding="utf-8"))["files"]
         except (ValueError, KeyError, TypeError, NotFoundError, OSError):
-            logger.warning("ignored a note of removals for no known run: %s", note)
+            logger.warning(
+                "ignored an unreadable note of removals, or one of no known run: %s",
+                note,
+            )
             note.unlink(missing_ok=True)
             continue
         if run.state == "completed":
