@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +29,19 @@ def test_concurrent_appends_form_one_valid_chain(store: Store) -> None:
         for n in range(25):
             log.append(actor=f"worker:{worker}", action="test.event", details={"n": n})
 
-    threads = [threading.Thread(target=append_many, args=(w,)) for w in range(4)]
+    _in_threads(append_many, 4)
+    entries, heads = read_audit_log(store)
+    assert [entry.seq for entry in entries] == list(range(1, 101))
+    assert verify_log(entries, heads, key.public_key()).ok
+
+
+def _in_threads(work: Callable[[int], None], workers: int) -> None:
+    """Run ``work(worker)`` for each worker in a thread of its own; wait."""
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    entries, heads = read_audit_log(store)
-    assert [entry.seq for entry in entries] == list(range(1, 101))
-    assert verify_log(entries, heads, key.public_key()).ok
 
 
 def test_batched_appends_share_commits_and_still_form_one_valid_chain(
@@ -58,11 +63,7 @@ def test_batched_appends_share_commits_and_still_form_one_valid_chain(
             assert entry.actor == f"worker:{worker}" and entry.details == {"n": n}
             returned[(worker, n)] = entry.seq
 
-    threads = [threading.Thread(target=append_many, args=(w,)) for w in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(append_many, 6)
     entries, heads = read_audit_log(store)
     assert [entry.seq for entry in entries] == list(range(1, 151))
     assert sorted(returned.values()) == list(range(1, 151))
