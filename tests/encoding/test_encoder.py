@@ -139,6 +139,31 @@ def test_cache_limit_forgets_without_changing_results(
     assert np.array_equal(reference, np.concatenate(pieces))
 
 
+def test_filters_ored_a_few_records_at_a_time_agree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records' filters are ORed in blocks: any block size gives the same CLKs."""
+    schema = schema_from_dict(small_schema())
+    names = [f"name {i % 37} {i % 11}" for i in range(500)]
+    # Every seventh age is invalid, so its feature takes the path for parts
+    # without every record.
+    ages = ["x" if i % 7 == 0 else str(i % 90) for i in range(500)]
+    columns = {"name": names, "age": ages}
+    reference = ClkEncoder(schema, SECRET).encode(columns)
+    singles = np.stack(
+        [
+            ClkEncoder(schema, SECRET).encode({"name": [n], "age": [a]}).clks[0]
+            for n, a in zip(names, ages, strict=True)
+        ]
+    )
+    monkeypatch.setattr(encoder_module, "_OR_BLOCK", 3)
+    blocked = ClkEncoder(schema, SECRET).encode(columns)
+    assert np.array_equal(reference.clks, singles)
+    assert np.array_equal(blocked.clks, singles)
+    assert blocked.invalid.tolist() == [i % 7 == 0 for i in range(500)]
+    assert singles[1:7].any(axis=1).all()
+
+
 def test_a_non_number_in_a_numeric_field_is_a_problem() -> None:
     """A value numeric tokenising cannot read is reported with row and field."""
     schema = schema_from_dict(small_schema())

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 _BATCH = 8192  # Distinct values filtered at once: bounds the bit matrix to 8 MB.
 _CACHE_LIMIT = 100_000  # Distinct values remembered per feature.
 _INVALID = -1
+_OR_BLOCK = 2048  # Records ORed at once: 256 KB of 1024-bit filters.
 _SALT_LIMIT = 1000  # Salt values whose encoders (and caches) are kept.
 
 # Arrow arrays are typed loosely (pyarrow ships no stubs), hence the alias.
@@ -324,13 +325,12 @@ def _or_rows(
 ) -> None:
     if filters.shape[1] % 8 == 0:
         # Whole machine words: eight times fewer operations than bytes.
-        np.bitwise_or(
-            filters.view(np.uint64),
-            table.view(np.uint64)[rows],
-            out=filters.view(np.uint64),
-        )
-    else:
-        np.bitwise_or(filters, table[rows], out=filters)
+        filters, table = filters.view(np.uint64), table.view(np.uint64)
+    # A block at a time, so that the gathered rows stay in cache: twice as
+    # fast as gathering a whole chunk's.
+    for start in range(0, len(rows), _OR_BLOCK):
+        block = filters[start : start + _OR_BLOCK]
+        np.bitwise_or(block, table[rows[start : start + _OR_BLOCK]], out=block)
 
 
 class _FeatureEncoder:

@@ -25,6 +25,7 @@ from linkage.atomic import private_text_output
 from linkage.encoding.encoder import ClkEncoder, ColumnValues
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
+from linkage.encoding.overlap import WriteBehind, read_ahead
 from linkage.encoding.records import RecordChunk, iter_chunks, read_columns
 from linkage.encoding.stand_in import put_in_place, stand_in_view
 from linkage.encoding.values import InvalidValue, prepare_value
@@ -131,8 +132,10 @@ def encode_csv(
         key_check=key_check_value(secret, schema),
         extensions=_header_extensions(schema, party, plan),
     )
-    chunks = iter_chunks(records, encoding=text_encoding)
     with contextlib.ExitStack() as outputs:
+        chunks = outputs.enter_context(
+            contextlib.closing(read_ahead(iter_chunks(records, encoding=text_encoding)))
+        )
         writer = outputs.enter_context(open_writer(out, fmt, header))
         vault_writer = None
         if vault is not None:
@@ -142,6 +145,8 @@ def encode_csv(
         log_skipped = outputs.enter_context(
             problem_report(report if skip_invalid else None)
         )
+        # Entered last, so every write is done before the files are closed.
+        behind = outputs.enter_context(WriteBehind())
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
             summary.records += len(chunk)
@@ -150,9 +155,12 @@ def encode_csv(
             log_skipped(batch.problems)
             # After the first problem, without skip_invalid, only look for more.
             if skip_invalid or not summary.problems:
-                _write_batch(batch, plan, fmt, writer, vault_writer, summary)
+                behind.submit(
+                    _write_batch, batch, plan, fmt, writer, vault_writer, summary
+                )
             if progress is not None:
                 progress(summary.records)
+        behind.finish()
         if summary.problems and not skip_invalid:
             raise _invalid_input(source, summary, passthrough=plan.passthrough)
     return summary
