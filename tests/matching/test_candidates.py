@@ -6,15 +6,12 @@ import numpy as np
 
 from linkage.matching.candidates import (
     ALL_PAIRS,
-    CandidateChunk,
     CandidatePairs,
-    Candidates,
     candidate_limit_error,
 )
 
 
-def test_the_kernel_and_the_matcher_share_one_type() -> None:
-    assert CandidateChunk is CandidatePairs and Candidates is CandidatePairs
+def test_a_candidate_set_defaults_to_every_pair_compared() -> None:
     empty = np.zeros(0, dtype=np.int64)
     pairs = CandidatePairs(empty, empty, np.zeros(0))
     assert pairs.compared == 0 and pairs.blocking == ALL_PAIRS

@@ -33,10 +33,8 @@ from linkage.errors import InputError
 
 __all__ = [
     "ALL_PAIRS",
-    "CandidateChunk",
     "CandidateLimitError",
     "CandidatePairs",
-    "Candidates",
     "Clks",
     "Indices",
     "Scores",
@@ -77,10 +75,6 @@ class CandidatePairs:
     compared: int = 0
     blocking: str = ALL_PAIRS
     estimated_completeness: float = 1.0
-
-
-CandidateChunk = CandidatePairs
-Candidates = CandidatePairs
 
 
 class CandidateLimitError(InputError):
