@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from types import ModuleType
@@ -22,18 +22,17 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from linkage import __version__
+from linkage import __version__, charts
 from linkage.atomic import private_output
 from linkage.errors import LinkageError
 from linkage.matching.threshold import ThresholdChoice
 
 __all__ = ["histogram_svg", "write_report"]
 
-_Scale = Callable[[float], float]
-
 _BINS = 100
-_WIDTH, _HEIGHT = 720, 280
-_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 28, 40
+_DICE_AXIS = charts.Axis(
+    0.0, 1.0, [(tick / 10, f"{tick / 10:.1f}") for tick in range(11)], "best Dice score"
+)
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 48rem;
@@ -191,7 +190,6 @@ def _figure(
     *,
     log: bool,
 ) -> str:
-    scale = "log scale" if log else "linear scale"
     caption = (
         "The same histogram with counts on a log scale, so a small group "
         "stays visible beside a large one."
@@ -199,7 +197,7 @@ def _figure(
         else "Records by their best Dice score; bars at or above the threshold "
         "are blue."
     )
-    svg = _svg(edges, counts, choice.threshold, log=log, label=scale)
+    svg = histogram_svg(edges.tolist(), counts.tolist(), choice.threshold, log=log)
     return f"<figure>\n{svg}\n<figcaption>{escape(caption)}</figcaption>\n</figure>"
 
 
@@ -210,125 +208,19 @@ def histogram_svg(
 
     The report draws its figures with this, and the web console draws a run's
     from the same numbers (the run's ``histogram_edges`` and
-    ``histogram_counts``), so both show the same chart. Colours are SVG
-    attributes, not styles, so a page with a strict Content-Security-Policy
-    shows it.
+    ``histogram_counts``), so both show the same chart.
     """
-    return _svg(
-        np.asarray(edges, dtype=np.float64),
-        np.asarray(counts, dtype=np.int64),
+    label = "log scale" if log else "linear scale"
+    return charts.histogram_svg(
+        edges,
+        counts,
         threshold,
+        axis=_DICE_AXIS,
+        title=f"Histogram of best-match scores ({label}), "
+        f"threshold {_number(threshold)}",
+        threshold_label=f"threshold {_number(threshold)}",
         log=log,
-        label="log scale" if log else "linear scale",
     )
-
-
-def _svg(
-    edges: NDArray[np.float64],
-    counts: NDArray[np.int64],
-    threshold: float,
-    *,
-    log: bool,
-    label: str,
-) -> str:
-    plot_w, plot_h = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
-    heights = np.log10(counts + 1.0) if log else counts.astype(np.float64)
-    top = _axis_top(float(heights.max(initial=0.0)), log=log)
-
-    def x(score: float) -> float:
-        return _LEFT + plot_w * score
-
-    def y(height: float) -> float:
-        return _TOP + plot_h * (1.0 - height / top)
-
-    title = f"Histogram of best-match scores ({label}), threshold {_number(threshold)}"
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {_HEIGHT}" '
-        f'width="{_WIDTH}" height="{_HEIGHT}" role="img">',
-        f"<title>{escape(title)}</title>",
-    ]
-    for left, right, height in zip(edges[:-1], edges[1:], heights, strict=True):
-        if height <= 0:
-            continue
-        colour = "#0969da" if left >= threshold else "#8c959f"
-        parts.append(
-            f'<rect x="{x(left):.2f}" y="{y(height):.2f}" '
-            f'width="{max(x(right) - x(left) - 0.5, 0.5):.2f}" '
-            f'height="{y(0.0) - y(height):.2f}" fill="{colour}"/>'
-        )
-    parts += _axes(x, y, top, log=log)
-    parts += _threshold_line(x(threshold), threshold)
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def _axis_top(highest: float, *, log: bool) -> float:
-    """The top of the count axis: a round number at or above the highest bar."""
-    if highest <= 0:
-        return 1.0
-    if log:
-        # Heights are log10(count + 1): end on a labelled power of ten.
-        return math.log10(10 ** math.ceil(highest) + 1)
-    step = _nice_step(highest / 4)
-    return step * math.ceil(highest / step)
-
-
-def _nice_step(raw: float) -> float:
-    """1, 2 or 5 times a power of ten, at least ``raw``."""
-    power = 10.0 ** math.floor(math.log10(raw))
-    for factor in (1.0, 2.0, 5.0, 10.0):
-        if factor * power >= raw:
-            return factor * power
-    return 10.0 * power
-
-
-def _axes(x: _Scale, y: _Scale, top: float, *, log: bool) -> list[str]:
-    baseline = y(0.0)
-    parts = [
-        f'<line x1="{x(0.0):.2f}" y1="{baseline:.2f}" x2="{x(1.0):.2f}" '
-        f'y2="{baseline:.2f}" stroke="#1f2328"/>',
-        f'<line x1="{x(0.0):.2f}" y1="{y(top):.2f}" x2="{x(0.0):.2f}" '
-        f'y2="{baseline:.2f}" stroke="#1f2328"/>',
-    ]
-    for tick in range(11):
-        score = tick / 10
-        parts.append(
-            f'<text x="{x(score):.2f}" y="{baseline + 16:.2f}" '
-            f'text-anchor="middle">{score:.1f}</text>'
-        )
-    parts.append(
-        f'<text x="{x(0.5):.2f}" y="{baseline + 34:.2f}" text-anchor="middle">'
-        "best Dice score</text>"
-    )
-    for value, text in _count_ticks(top, log=log):
-        parts.append(
-            f'<text x="{x(0.0) - 6:.2f}" y="{y(value) + 4:.2f}" '
-            f'text-anchor="end">{escape(text)}</text>'
-        )
-    return parts
-
-
-def _count_ticks(top: float, *, log: bool) -> list[tuple[float, str]]:
-    """Positions and labels of the count axis's ticks."""
-    if log:
-        return [
-            (math.log10(10**power + 1), f"{10**power:,}")
-            for power in range(math.floor(top) + 1)
-        ]
-    step = _nice_step(top / 4)
-    return [(step * i, f"{step * i:,.0f}") for i in range(int(top / step) + 1)]
-
-
-def _threshold_line(at: float, threshold: float) -> list[str]:
-    anchor = "end" if threshold > 0.8 else "start"
-    shift = -4 if anchor == "end" else 4
-    return [
-        f'<line x1="{at:.2f}" y1="{_TOP - 6}" x2="{at:.2f}" '
-        f'y2="{_HEIGHT - _BOTTOM}" stroke="#cf222e" stroke-width="2" '
-        'stroke-dasharray="6 3"/>',
-        f'<text x="{at + shift:.2f}" y="{_TOP - 10}" text-anchor="{anchor}" '
-        f'fill="#cf222e">threshold {escape(_number(threshold))}</text>',
-    ]
 
 
 # The picture -----------------------------------------------------------------

@@ -1,7 +1,8 @@
 """SVG charts of the probabilistic model, drawn from a run's stored model
 document (:meth:`~linkage.matching.probabilistic.FellegiSunterResult.document`,
 the file ``linkage match --model-out`` writes): the match-weight histogram
-with the threshold, and Splink-style waterfalls of the closest calls.
+with the threshold (drawn as every histogram is, :mod:`linkage.charts`), and
+Splink-style waterfalls of the closest calls.
 
 Colours are SVG attributes, not styles, so the strict Content-Security-Policy
 lets them through; every chart has a title and the page a table of the same
@@ -14,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
+from linkage.charts import Axis, histogram_svg
+
 __all__ = ["waterfall_svg", "weight_histogram_svg"]
 
 _WIDTH: Final = 720
 _BLUE: Final = "#0969da"
-_GREY: Final = "#6e7781"
 _RED: Final = "#cf222e"
 _GREEN: Final = "#1a7f37"
 
@@ -27,64 +29,20 @@ def weight_histogram_svg(
     edges: Sequence[float], counts: Sequence[int], threshold_weight: float
 ) -> str:
     """Candidate pairs by match weight; bars at or above the threshold blue."""
-    height, left, right, top, bottom = 260, 56, 16, 24, 40
     if not counts:
         return ""
     low, high = float(edges[0]), float(edges[-1])
-    span = (high - low) or 1.0
-    tallest = max(max(counts), 1)
-    plot_w, plot_h = _WIDTH - left - right, height - top - bottom
-
-    def x(value: float) -> float:
-        return left + plot_w * (value - low) / span
-
-    def y(count: float) -> float:
-        return top + plot_h * (1 - count / tallest)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" '
-        'role="img" class="chart">',
-        "<title>Candidate pairs by match weight, threshold "
-        f"{threshold_weight:+.2f}</title>",
-    ]
-    for start, end, count in zip(edges[:-1], edges[1:], counts, strict=True):
-        if count <= 0:
-            continue
-        colour = _BLUE if start >= threshold_weight else _GREY
-        parts.append(
-            f'<rect x="{x(start):.1f}" y="{y(count):.1f}" '
-            f'width="{max(x(end) - x(start) - 1, 1):.1f}" '
-            f'height="{y(0) - y(count):.1f}" fill="{colour}"/>'
-        )
-    base = y(0)
-    parts.append(
-        f'<line x1="{left}" y1="{base:.1f}" x2="{_WIDTH - right}" y2="{base:.1f}" '
-        'stroke="#1f2328"/>'
+    step = max(1, int((high - low) // 10))
+    values = range(int(low), int(high) + 1, step)
+    ticks = [(float(value), str(value)) for value in values]
+    return histogram_svg(
+        edges,
+        counts,
+        threshold_weight,
+        axis=Axis(low, high, ticks, "match weight"),
+        title=f"Candidate pairs by match weight, threshold {threshold_weight:+.2f}",
+        threshold_label=f"threshold {threshold_weight:+.2f}",
     )
-    for value in range(int(low), int(high) + 1, max(1, int(span // 10) or 1)):
-        parts.append(
-            f'<text x="{x(value):.1f}" y="{base + 16:.1f}" text-anchor="middle" '
-            f'font-size="12">{value}</text>'
-        )
-    parts.append(
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" '
-        'font-size="12">match weight</text>'
-    )
-    parts.append(
-        f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="12">'
-        f"{tallest:,}</text>"
-    )
-    at = x(min(max(threshold_weight, low), high))
-    parts.append(
-        f'<line x1="{at:.1f}" y1="{top - 8}" x2="{at:.1f}" y2="{base:.1f}" '
-        f'stroke="{_RED}" stroke-width="2" stroke-dasharray="6 3"/>'
-    )
-    parts.append(
-        f'<text x="{at + 4:.1f}" y="{top - 10}" fill="{_RED}" font-size="12">'
-        f"threshold {threshold_weight:+.2f}</text>"
-    )
-    parts.append("</svg>")
-    return "\n".join(parts)
 
 
 def waterfall_svg(call: Mapping[str, Any]) -> str:
