@@ -148,6 +148,15 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
         "diffusion t=5, length l": {
             "hardening": {"diffusion": {"taps": 5, "length": length}}
         },
+        "diffusion t=6, length l": {
+            "hardening": {"diffusion": {"taps": 6, "length": length}}
+        },
+        "diffusion t=7, length l": {
+            "hardening": {"diffusion": {"taps": 7, "length": length}}
+        },
+        "diffusion t=8, length l": {
+            "hardening": {"diffusion": {"taps": 8, "length": length}}
+        },
         "diffusion t=5, length 4l": {
             "hardening": {"diffusion": {"taps": 5, "length": 4 * length}}
         },
@@ -190,18 +199,49 @@ def data_sets(victims: int) -> dict[str, DataSet]:
             fields=FAKENAME,
             records=fakename_like(victims),
         ),
+        # The same people with one and two fields more: how many fields a CLK
+        # needs before 4 taps keep the attackers at bay.
+        "fakename-like, 4 fields": DataSet(
+            None,
+            "demo.json",
+            "demo-groups.json",
+            "people",
+            "people",
+            fields=(*FAKENAME, "sex"),
+            records=fakename_like(victims, ("sex",)),
+        ),
+        "fakename-like, 5 fields": DataSet(
+            None,
+            "demo.json",
+            "demo-groups.json",
+            "people",
+            "people",
+            fields=(*FAKENAME, "sex", "postcode"),
+            records=fakename_like(victims, ("sex", "postcode")),
+        ),
+        "fakename-like, 6 fields": DataSet(
+            None,
+            "demo.json",
+            "demo-groups.json",
+            "people",
+            "people",
+            fields=(*FAKENAME, "sex", "postcode", "street"),
+            records=fakename_like(victims, ("sex", "postcode", "street")),
+        ),
     }
 
 
-def fakename_like(size: int) -> pd.DataFrame:
+def fakename_like(size: int, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """A list like the published attack's fakename data: given name, surname
-    and date of birth of distinct people (the demo generator's names)."""
+    and date of birth of distinct people (the demo generator's names), and
+    the ``extra`` columns of the generator asked for."""
     people = generate_population(size, np.random.default_rng(20))
     for column in ("given_name", "surname"):
         people[column] = people[column].str.lower()
     people["entity"] = people["person_id"]
     people["source"] = "people"
-    return people[["source", "entity", *FAKENAME]]
+    people["street"] = people["street_address"].str.lower()
+    return people[["source", "entity", *FAKENAME, *extra]]
 
 
 def link_f1(data: ref.ReferenceData, schema: LinkageSchema, secret: bytes) -> float:

@@ -56,6 +56,7 @@ from registers_data import SEED as registers_seed
 from registers_data import SIZE as registers_size
 from registers_data import registers
 
+from linkage.encoding.default_hardening import default_taps
 from linkage.encoding.mapping import identity_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
@@ -102,10 +103,13 @@ def shipped_hardening(
     views: bool = True,
 ) -> dict[str, Any]:
     """The ``linkage`` block of a shipped schema (the default: ``demo.json``),
-    diffusing to ``length`` bits, with those of its views that hold some but
-    not all of ``fields`` and no other field (none without ``views``)."""
+    diffusing to ``length`` bits with the taps the default gives a CLK of
+    ``fields`` (:func:`~linkage.encoding.default_hardening.default_taps`), with
+    those of its views that hold some but not all of ``fields`` and no other
+    field (none without ``views``)."""
     block: dict[str, Any] = json.loads((SCHEMAS / shipped).read_text())["linkage"]
     block["hardening"]["diffusion"]["length"] = length
+    block["hardening"]["diffusion"]["taps"] = default_taps(len(fields))
     views_that_fit = {
         name: members
         for name, members in block.pop("views", {}).items()

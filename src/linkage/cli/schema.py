@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
+from linkage.atomic import private_text_output
 from linkage.cli.options import existing_file
+from linkage.encoding.default_hardening import default_block, few_field_warnings
+from linkage.errors import SchemaError
 from linkage.formats.schema import (
     BitsPerFeature,
     BitsPerToken,
@@ -17,6 +21,7 @@ from linkage.formats.schema import (
     NumericComparison,
     Strategy,
     load_schema,
+    schema_from_dict,
 )
 
 
@@ -37,6 +42,43 @@ def check(schema_path: Path) -> None:
     """
     loaded = load_schema(schema_path)
     click.echo(describe(loaded))
+    for warning in few_field_warnings(loaded):
+        click.echo(f"Warning: {warning}.", err=True)
+
+
+@schema.command()
+@click.argument("schema_path", metavar="SCHEMA", type=existing_file)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the hardened schema.",
+)
+def harden(schema_path: Path, out: Path) -> None:
+    """Write SCHEMA with the shipped default's hardening added.
+
+    SCHEMA is a plain clkhash v3 schema (no ``linkage`` block). Its CLK is
+    diffused as long as itself with 4 taps when it holds six fields or more,
+    and with 8 when it holds fewer: a CLK of few fields is easier to predict
+    from plaintext. Every agency must encode with the same hardened file.
+    """
+    loaded = load_schema(schema_path)
+    if "linkage" in loaded.raw:
+        raise SchemaError(
+            f"{schema_path} already has a 'linkage' block",
+            hint="Edit that block, or start from the plain clkhash schema.",
+        )
+    document = {**loaded.raw, "linkage": default_block(loaded)}
+    hardened = schema_from_dict(document)
+    with private_text_output(out) as file:
+        file.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    taps = document["linkage"]["hardening"]["diffusion"]["taps"]
+    fields = len(loaded.encoded_features)
+    click.echo(
+        f"Wrote {out}: the CLK of {fields} fields diffused with {taps} taps. "
+        f"Fingerprint: {hardened.fingerprint}"
+    )
 
 
 def describe(loaded: LinkageSchema) -> str:

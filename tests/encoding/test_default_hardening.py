@@ -1,0 +1,109 @@
+"""The shipped default's taps for a schema of any fields, `linkage schema
+harden`, and the warning `linkage schema check` gives a CLK of few fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from linkage.encoding.default_hardening import (
+    default_block,
+    default_taps,
+    few_field_warnings,
+)
+from linkage.encoding.encoder import ClkEncoder
+from linkage.formats.schema import load_schema, schema_from_dict
+from tests.conftest import CONFIGS, FEBRL4_SCHEMA, RunCli
+
+DEMO = CONFIGS / "schemas" / "demo.json"
+
+
+def plain_demo(fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """demo.json without its linkage block, keeping ``fields`` (all if none)."""
+    document: dict[str, Any] = json.loads(DEMO.read_text())
+    document.pop("linkage")
+    if fields:
+        document["features"] = [
+            f for f in document["features"] if f["identifier"] in fields
+        ]
+    return document
+
+
+def test_fewer_than_six_fields_get_eight_taps() -> None:
+    assert [default_taps(n) for n in (1, 3, 5, 6, 11)] == [8, 8, 8, 4, 4]
+
+
+def test_the_shipped_schema_follows_the_rule_it_documents() -> None:
+    """demo.json's CLK (six fields) has the default block's 4 taps, its views
+    (four fields) 8, and check finds nothing to warn of."""
+    shipped = load_schema(DEMO)
+    plain = schema_from_dict(plain_demo())
+    assert default_block(plain)["hardening"] == shipped.raw["linkage"]["hardening"]
+    assert shipped.extension.view_taps == 8
+    assert few_field_warnings(shipped) == []
+
+
+def test_a_few_field_clk_under_four_taps_is_warned_of() -> None:
+    document = plain_demo(("given_name", "surname", "date_of_birth"))
+    document["linkage"] = {"hardening": {"diffusion": {"taps": 4, "length": 1024}}}
+    (warning,) = few_field_warnings(schema_from_dict(document))
+    assert "the CLK holds 3 fields" in warning and "8 taps" in warning
+    assert few_field_warnings(schema_from_dict(plain_demo(("surname",)))) != []
+
+
+def test_harden_writes_the_default_block_and_the_schema_still_encodes(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(plain_demo(("given_name", "surname", "date_of_birth"))))
+    out = tmp_path / "hardened.json"
+    result = run_cli("schema", "harden", plain, "--out", out)
+    assert result.exit_code == 0, result.output
+    hardened = load_schema(out)
+    assert hardened.extension.hardening.diffusion is not None
+    assert hardened.extension.hardening.diffusion.taps == 8
+    assert hardened.fingerprint in result.output
+    assert few_field_warnings(hardened) == []
+    columns = {
+        "given_name": ["ann"],
+        "surname": ["lee"],
+        "date_of_birth": ["1980-02-29"],
+    }
+    clks = ClkEncoder(hardened, b"a test secret of some length").encode(columns).clks
+    assert clks.shape == (1, 128) and np.count_nonzero(clks)
+    check = run_cli("schema", "check", out)
+    assert check.exit_code == 0 and "Warning" not in check.stderr
+
+
+@pytest.mark.parametrize("schema", [FEBRL4_SCHEMA, DEMO])
+def test_harden_keeps_four_taps_for_many_fields_and_refuses_a_hardened_schema(
+    run_cli: RunCli, tmp_path: Path, schema: Path
+) -> None:
+    out = tmp_path / "out.json"
+    result = run_cli("schema", "harden", schema, "--out", out)
+    if "linkage" in json.loads(schema.read_text()):
+        assert result.exit_code == 1
+        assert "already has a 'linkage' block" in result.output
+        assert not out.exists()
+        return
+    assert result.exit_code == 0, result.output
+    assert load_schema(out).raw["linkage"]["hardening"]["diffusion"]["taps"] == 4
+
+
+def test_check_warns_of_a_few_field_clk_on_stderr(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    document = plain_demo(("given_name", "surname", "date_of_birth", "sex"))
+    document["linkage"] = {"hardening": {"diffusion": {"taps": 4, "length": 1024}}}
+    path = tmp_path / "four.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("schema", "check", path)
+    assert result.exit_code == 0
+    assert (
+        "Warning: the CLK holds 4 fields and is diffused with 4 taps" in result.stderr
+    )
+    assert "Warning" not in result.stdout
