@@ -45,6 +45,7 @@ def test_the_commands_the_guide_names_exist() -> None:
     expected = {
         "keygen",
         "schema check",
+        "schema harden",
         "encode",
         "vault resolve",
         "match",

@@ -194,7 +194,7 @@ def main() -> None:
     """Privacy-preserving record linkage between agencies.
 
     \b
-    At the agency:   keygen, schema check, mapping preview, encode,
+    At the agency:   keygen, schema check|harden, mapping preview, encode,
                      vault resolve, upload, results, lookup
     Operator:        match, evaluate, serve, db upgrade, project
                      create|add-member|reissue-token, run start|status|wait,
