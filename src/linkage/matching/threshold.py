@@ -264,11 +264,25 @@ def _from_distribution(
         mixture_threshold=None if crossing is None else _round(crossing),
         otsu_threshold=_round(otsu),
     )
-    reason = _why_not_two_groups(valley)
-    if valley is None or reason is not None:
-        return _default(scores, checked, reason or "only one peak")
-    agrees = crossing is not None and valley.holds(density.at(crossing))
+    if valley is None:
+        return _default(scores, checked, "only one peak")
     pile_end, by_false_links = _end_of_non_matches(middle, valley, one_to_one)
+    reason = _why_not_two_groups(valley)
+    if reason is not None:
+        if pile_end is None:
+            return _default(scores, checked, reason)
+        # Diffusion of few fields can leave the matches too thin to make a
+        # second peak; the pile of non-matches still ends where it ends, and
+        # the plain CLKs' default would lie far above it.
+        return replace(
+            checked,
+            threshold=_round(pile_end),
+            method="non-match pile",
+            explanation=_explain_lone_pile(scores, _round(pile_end), valley, reason),
+            records_above=int(np.count_nonzero(scores >= _round(pile_end))),
+            non_match_end=_round(pile_end),
+        )
+    agrees = crossing is not None and valley.holds(density.at(crossing))
     method, threshold = _decide(valley, crossing, agrees, pile_end, prefer_fit)
     # Identical encodings (score 1.0) were left out of the fit; they match.
     identical = int(np.count_nonzero(scores == 1.0))
@@ -408,6 +422,21 @@ def _explain_pile(
         f"thinly above them, so the threshold {_fmt(threshold)} is where that "
         f"pile ends ({where}), below the valley's lowest point "
         f"({_fmt(valley.location)})."
+    )
+
+
+def _explain_lone_pile(
+    scores: NDArray[np.float64], threshold: float, valley: _Valley, reason: str
+) -> str:
+    above = int(np.count_nonzero(scores >= threshold))
+    return (
+        f"The best-match scores do not form two clear groups ({reason}), but "
+        f"most pile up tightly around {_fmt(valley.low_peak, 2)}, as unrelated "
+        f"records' do under diffusion, so the threshold {_fmt(threshold)} is "
+        "where that pile ends (a fit of it holds at most half the records "
+        f"nearby); {above:,} of {scores.size:,} records score at least that. "
+        "Few matches stand out: check the histogram, and set the threshold "
+        "yourself if you know where they lie."
     )
 
 
