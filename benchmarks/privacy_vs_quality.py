@@ -139,23 +139,11 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
                 "blip": {"flip_probability": 0.02},
             }
         },
-        "diffusion t=3, length l": {
-            "hardening": {"diffusion": {"taps": 3, "length": length}}
-        },
-        "diffusion t=4, length l": {
-            "hardening": {"diffusion": {"taps": 4, "length": length}}
-        },
-        "diffusion t=5, length l": {
-            "hardening": {"diffusion": {"taps": 5, "length": length}}
-        },
-        "diffusion t=6, length l": {
-            "hardening": {"diffusion": {"taps": 6, "length": length}}
-        },
-        "diffusion t=7, length l": {
-            "hardening": {"diffusion": {"taps": 7, "length": length}}
-        },
-        "diffusion t=8, length l": {
-            "hardening": {"diffusion": {"taps": 8, "length": length}}
+        **{
+            f"diffusion t={taps}, length l": {
+                "hardening": {"diffusion": {"taps": taps, "length": length}}
+            }
+            for taps in range(3, 9)
         },
         "diffusion t=5, length 4l": {
             "hardening": {"diffusion": {"taps": 5, "length": 4 * length}}
