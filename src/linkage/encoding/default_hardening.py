@@ -57,21 +57,24 @@ def default_block(schema: LinkageSchema) -> dict[str, Any]:
 def few_field_warnings(schema: LinkageSchema) -> list[str]:
     """One line for each CLK (or view) of fewer fields than
     :data:`FIELDS_FOR_DEFAULT_TAPS` diffused with fewer than
-    :data:`FEW_FIELDS_TAPS` taps; none for per-field filters, which are
-    judged on their own (README, threat model)."""
+    :data:`FEW_FIELDS_TAPS` taps. None for plain CLKs, which every attacker
+    breaks whatever their fields and which a schema asks for on purpose (to
+    link with clkhash files), nor for per-field filters, which are judged on
+    their own (README, threat model)."""
     if schema.extension.segments is not None:
         return []
     warnings = []
     for segment in schema.segments:
         fields = len(segment.features)
         diffusion = (segment.hardening or schema.extension.hardening).diffusion
-        taps = 0 if diffusion is None else diffusion.taps
+        if diffusion is None:
+            continue
+        taps = diffusion.taps
         if fields >= FIELDS_FOR_DEFAULT_TAPS or taps >= FEW_FIELDS_TAPS:
             continue
         what = "the CLK" if segment.name == WHOLE_CLK else f"the view {segment.name}"
-        how = f"with {taps} taps" if taps else "without diffusion"
         warnings.append(
-            f"{what} holds {_count(fields)} and is diffused {how}: CLKs of "
+            f"{what} holds {_count(fields)} and is diffused with {taps} taps: CLKs of "
             f"fewer than {FIELDS_FOR_DEFAULT_TAPS} fields need "
             f"{FEW_FIELDS_TAPS} taps to keep the linear attacker at about 1 % "
             "(`linkage schema harden` writes the default block for a plain schema)"
