@@ -319,10 +319,7 @@ def main() -> None:
                     continue  # Groups are laid out for the whole schema.
             if config == SHIPPED:
                 fields = schema_with(data_set.base_schema, None, data_set.fields)
-                block = shipped_hardening(
-                    base.l,
-                    [f.identifier for f in fields.encoded_features],
-                )
+                block = shipped_hardening(base.l, fields.encoded_features)
             schema = schema_with(data_set.base_schema, block, data_set.fields)
             secret = os.urandom(32)
             started = time.perf_counter()

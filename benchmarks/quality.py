@@ -56,12 +56,12 @@ from registers_data import SEED as registers_seed
 from registers_data import SIZE as registers_size
 from registers_data import registers
 
-from linkage.encoding.default_hardening import default_taps
+from linkage.encoding.default_hardening import default_taps, identifying
 from linkage.encoding.mapping import identity_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
 from linkage.evaluation import evaluate
-from linkage.formats.schema import LinkageSchema, schema_from_dict
+from linkage.formats.schema import Feature, LinkageSchema, schema_from_dict
 from linkage.matching.matcher import Matcher, MatchSettings, Method
 from linkage.matching.parties import load_parties
 
@@ -98,18 +98,19 @@ class Engine:
 
 def shipped_hardening(
     length: int,
-    fields: Sequence[str],
+    features: Sequence[Feature],
     shipped: str = "demo.json",
     views: bool = True,
 ) -> dict[str, Any]:
     """The ``linkage`` block of a shipped schema (the default: ``demo.json``),
     diffusing to ``length`` bits with the taps the default gives a CLK of
-    ``fields`` (:func:`~linkage.encoding.default_hardening.default_taps`), with
-    those of its views that hold some but not all of ``fields`` and no other
+    ``features`` (:func:`~linkage.encoding.default_hardening.default_taps`),
+    with those of its views that hold some but not all of them and no other
     field (none without ``views``)."""
     block: dict[str, Any] = json.loads((SCHEMAS / shipped).read_text())["linkage"]
     block["hardening"]["diffusion"]["length"] = length
-    block["hardening"]["diffusion"]["taps"] = default_taps(len(fields))
+    block["hardening"]["diffusion"]["taps"] = default_taps(identifying(features))
+    fields = [feature.identifier for feature in features]
     views_that_fit = {
         name: members
         for name, members in block.pop("views", {}).items()
@@ -159,7 +160,7 @@ def shipped_schema(
     document = _clkhash_part(base, fields)
     block = shipped_hardening(
         document["clkConfig"]["l"],
-        [feature["identifier"] for feature in document["features"]],
+        schema_from_dict(document).encoded_features,
         shipped,
         views,
     )

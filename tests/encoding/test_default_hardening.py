@@ -14,6 +14,7 @@ from linkage.encoding.default_hardening import (
     default_block,
     default_taps,
     few_field_warnings,
+    identifying,
 )
 from linkage.encoding.encoder import ClkEncoder
 from linkage.formats.schema import load_schema, schema_from_dict
@@ -33,8 +34,14 @@ def plain_demo(fields: tuple[str, ...] = ()) -> dict[str, Any]:
     return document
 
 
-def test_fewer_than_six_fields_get_eight_taps() -> None:
-    assert [default_taps(n) for n in (1, 3, 5, 6, 11)] == [8, 8, 8, 4, 4]
+def test_fewer_than_five_identifying_fields_get_eight_taps() -> None:
+    assert [default_taps(n) for n in (1, 3, 4, 5, 11)] == [8, 8, 8, 4, 4]
+    demo = schema_from_dict(plain_demo())
+    assert identifying(demo.encoded_features) == 5  # Sex is an enum.
+    without_street = schema_from_dict(
+        plain_demo(("given_name", "surname", "date_of_birth", "sex", "postcode"))
+    )
+    assert default_block(without_street)["hardening"]["diffusion"]["taps"] == 8
 
 
 def test_the_shipped_schema_follows_the_rule_it_documents() -> None:
@@ -51,7 +58,8 @@ def test_a_few_field_clk_under_four_taps_is_warned_of() -> None:
     document = plain_demo(("given_name", "surname", "date_of_birth"))
     document["linkage"] = {"hardening": {"diffusion": {"taps": 4, "length": 1024}}}
     (warning,) = few_field_warnings(schema_from_dict(document))
-    assert "the CLK holds 3 fields" in warning and "8 taps" in warning
+    assert "the CLK holds 3 fields that tell people apart" in warning
+    assert "8 taps" in warning
     # A plain CLK is asked for on purpose (clkhash files); no taps to raise.
     assert few_field_warnings(schema_from_dict(plain_demo(("surname",)))) == []
 
@@ -104,7 +112,7 @@ def test_check_warns_of_a_few_field_clk_on_stderr(
     path.write_text(json.dumps(document))
     result = run_cli("schema", "check", path)
     assert result.exit_code == 0
-    assert (
-        "Warning: the CLK holds 4 fields and is diffused with 4 taps" in result.stderr
-    )
+    # Four fields, of which sex is an enum: three tell people apart.
+    assert "Warning: the CLK holds 3 fields that tell people apart" in result.stderr
+    assert "diffused with 4 taps" in result.stderr
     assert "Warning" not in result.stdout

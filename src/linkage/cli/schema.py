@@ -59,9 +59,10 @@ def harden(schema_path: Path, out: Path) -> None:
     """Write SCHEMA with the shipped default's hardening added.
 
     SCHEMA is a plain clkhash v3 schema (no ``linkage`` block). Its CLK is
-    diffused as long as itself with 4 taps when it holds six fields or more,
-    and with 8 when it holds fewer: a CLK of few fields is easier to predict
-    from plaintext. Every agency must encode with the same hardened file.
+    diffused as long as itself with 4 taps when it holds five fields or more
+    that tell people apart (an enum such as sex does not count), and with 8
+    when it holds fewer: a CLK of few fields is easier to predict from
+    plaintext. Every agency must encode with the same hardened file.
     """
     loaded = load_schema(schema_path)
     if "linkage" in loaded.raw:
