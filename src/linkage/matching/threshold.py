@@ -274,13 +274,17 @@ def _from_distribution(
         # Diffusion of few fields can leave the matches too thin to make a
         # second peak; the pile of non-matches still ends where it ends, and
         # the plain CLKs' default would lie far above it.
+        end = _round(pile_end)
+        above = int(np.count_nonzero(scores >= end))
         return replace(
             checked,
-            threshold=_round(pile_end),
+            threshold=end,
             method="non-match pile",
-            explanation=_explain_lone_pile(scores, _round(pile_end), valley, reason),
-            records_above=int(np.count_nonzero(scores >= _round(pile_end))),
-            non_match_end=_round(pile_end),
+            explanation=_explain_lone_pile(
+                scores.size, above, end, valley, reason, by_false_links
+            ),
+            records_above=above,
+            non_match_end=end,
         )
     agrees = crossing is not None and valley.holds(density.at(crossing))
     method, threshold = _decide(valley, crossing, agrees, pile_end, prefer_fit)
@@ -407,36 +411,44 @@ def _two_groups(scores: NDArray[np.float64], threshold: float, valley: _Valley) 
     )
 
 
-def _explain_pile(
-    scores: NDArray[np.float64], threshold: float, valley: _Valley, one_to_one: bool
-) -> str:
-    where = (
+def _why_the_pile_ends(one_to_one: bool) -> str:
+    """Why the threshold is where the non-match pile ends (after "ends")."""
+    return (
         "as each record links at most one record of each other agency, a "
         "lower threshold would add more false links than true ones"
         if one_to_one
         else "a fit of it holds at most half the records nearby"
     )
+
+
+def _explain_pile(
+    scores: NDArray[np.float64], threshold: float, valley: _Valley, one_to_one: bool
+) -> str:
     return (
         f"{_two_groups(scores, threshold, valley)} The non-matches' scores pile "
         f"up tightly around {_fmt(valley.low_peak, 2)} and the matches spread "
         f"thinly above them, so the threshold {_fmt(threshold)} is where that "
-        f"pile ends ({where}), below the valley's lowest point "
-        f"({_fmt(valley.location)})."
+        f"pile ends ({_why_the_pile_ends(one_to_one)}), below the valley's "
+        f"lowest point ({_fmt(valley.location)})."
     )
 
 
 def _explain_lone_pile(
-    scores: NDArray[np.float64], threshold: float, valley: _Valley, reason: str
+    records: int,
+    above: int,
+    threshold: float,
+    valley: _Valley,
+    reason: str,
+    one_to_one: bool,
 ) -> str:
-    above = int(np.count_nonzero(scores >= threshold))
     return (
         f"The best-match scores do not form two clear groups ({reason}), but "
         f"most pile up tightly around {_fmt(valley.low_peak, 2)}, as unrelated "
         f"records' do under diffusion, so the threshold {_fmt(threshold)} is "
-        "where that pile ends (a fit of it holds at most half the records "
-        f"nearby); {above:,} of {scores.size:,} records score at least that. "
-        "Few matches stand out: check the histogram, and set the threshold "
-        "yourself if you know where they lie."
+        f"where that pile ends ({_why_the_pile_ends(one_to_one)}); {above:,} of "
+        f"{records:,} records score at least that. Few matches stand out: check "
+        "the histogram, and set the threshold yourself if you know where they "
+        "lie."
     )
 
 
