@@ -170,28 +170,48 @@ def test_two_records_of_one_party_need_their_own_link() -> None:
     assert cluster_links_and_dedup([0, 1, 0], *close, 0.6).tolist() == [0, 0, 0]
 
 
+def test_groups_of_different_parties_are_averaged_over_their_candidates() -> None:
+    """A police record (party 0) at the old address, a tax record (1) alike
+    to it, and a health record (2) at the new address alike to the police
+    one only: one person, since no two of them are of one party."""
+    pairs = as_arrays([(0, 1, 0.95), (0, 2, 0.7)])
+    assert cluster_links_and_dedup([0, 1, 2], *pairs, 0.62).tolist() == [0, 0, 0]
+    # A candidate between them still counts, however low.
+    low = as_arrays([(0, 1, 0.95), (0, 2, 0.7), (1, 2, 0.05)])
+    assert cluster_links_and_dedup([0, 1, 2], *low, 0.62).tolist() == [0, 0, -1]
+    # Once two records of one party would share the group (twins at party 0,
+    # alike enough to each other), a missing pair counts 0 again.
+    twins = as_arrays([(0, 1, 0.95), (0, 2, 0.7)])
+    assert cluster_links_and_dedup([0, 1, 0], *twins, 0.62).tolist() == [0, 0, -1]
+
+
 def test_missing_pairs_of_partially_compared_parties_count_neither_way() -> None:
-    """A health record (party 0) alike to a social services record (1) and
-    a tax record (2), which share only the names: their missing pair counts
-    0 unless the two parties are marked as partially compared."""
-    pairs = as_arrays([(0, 1, 0.9), (0, 2, 0.8)])
-    assert cluster_links_and_dedup([0, 1, 2], *pairs, 0.6).tolist() == [0, 0, -1]
+    """Health (party 0) and social services (1) records of one person, and
+    tax (2) and health records of the same person: merging the two groups
+    puts two health records together, so missing pairs count 0, except
+    between social services and tax when marked as partially compared
+    (they share only the names)."""
+    found = [(0, 1, 0.96), (2, 3, 0.95), (0, 3, 0.9), (0, 2, 0.8), (1, 3, 0.7)]
+    pairs = as_arrays(found)
+    party_of = [0, 1, 2, 0]
+    assert cluster_links_and_dedup(party_of, *pairs, 0.65).tolist() == [0, 0, 1, 1]
     partial = np.zeros((3, 3), dtype=bool)
     partial[1, 2] = partial[2, 1] = True
-    labels = cluster_links_and_dedup([0, 1, 2], *pairs, 0.6, partial=partial)
-    assert labels.tolist() == [0, 0, 0]
+    labels = cluster_links_and_dedup(party_of, *pairs, 0.65, partial=partial)
+    assert labels.tolist() == [0, 0, 0, 0]
     # A candidate between them still counts, however low.
-    low = as_arrays([(0, 1, 0.9), (0, 2, 0.8), (1, 2, 0.05)])
-    assert cluster_links_and_dedup([0, 1, 2], *low, 0.6, partial=partial).tolist() == [
-        0,
-        0,
-        -1,
-    ]
+    low = as_arrays([*found, (1, 2, 0.05)])
+    labels = cluster_links_and_dedup(party_of, *low, 0.65, partial=partial)
+    assert labels.tolist() == [0, 0, 1, 1]
     with pytest.raises(ValueError, match="'partial' must be a square matrix"):
-        cluster_links_and_dedup([0, 1, 2], *pairs, 0.6, partial=np.zeros((2, 2)))
+        cluster_links_and_dedup(party_of, *pairs, 0.6, partial=np.zeros((2, 2)))
     # One record per party: the same pair of parties may lack a candidate.
-    assert cluster_parties([0, 1, 2], *pairs).tolist() == [0, 0, -1]
-    assert cluster_parties([0, 1, 2], *pairs, partial=partial).tolist() == [0, 0, 0]
+    three = as_arrays([(0, 1, 0.9), (0, 2, 0.8)])
+    partial_three = np.zeros((3, 3), dtype=bool)
+    partial_three[1, 2] = partial_three[2, 1] = True
+    assert cluster_parties([0, 1, 2], *three).tolist() == [0, 0, -1]
+    labels = cluster_parties([0, 1, 2], *three, partial=partial_three)
+    assert labels.tolist() == [0, 0, 0]
 
 
 def test_links_and_dedup_of_one_party_is_average_dedup() -> None:
@@ -278,24 +298,50 @@ def test_dedup_groups_meet_their_linkage(
         assert np.mean(inside) >= threshold - 1e-9
 
 
-@settings(deadline=None)  # The first call compiles the numba kernels.
-@given(parties_and_candidates(), st.sampled_from([0.5, 0.65, 0.8]))
-def test_links_and_dedup_groups_link_each_partys_records_directly(
-    case: tuple[list[int], Pairs], threshold: float
-) -> None:
-    """Each group's mean pair (0 if missing) >= t; with two or more parties,
-    every pair of one party's records in a group is a candidate >= t."""
-    party_of, pairs = case
+def reference_links_and_dedup(
+    party_of: list[int], pairs: Pairs, threshold: float, partial: np.ndarray
+) -> list[int]:
+    """The rule of ``cluster_links_and_dedup``, written plainly: candidates
+    at or above the threshold by descending score (ties by record numbers)
+    merge two groups when (with two or more parties) every pair of one
+    party's records across them is a candidate at or above the threshold,
+    and the mean of the cross pairs reaches it: over the candidates only if
+    the groups share no party, else with a missing pair counting 0 unless
+    its parties are marked partial. Labels numbered as the function does."""
     best = best_scores(pairs)
-    labels = cluster_links_and_dedup(party_of, *as_arrays(pairs), threshold)
-    assert_well_labelled(labels, len(party_of))
     several = len(set(party_of)) > 1
-    for group in groups(labels):
-        inside = list(itertools.combinations(group, 2))
-        assert np.mean([best.get(pair, 0.0) for pair in inside]) >= threshold - 1e-9
-        same_party = [(a, b) for a, b in inside if party_of[a] == party_of[b]]
-        if several:
-            assert all(best.get(pair, 0.0) >= threshold for pair in same_party)
+    group = list(range(len(party_of)))
+    visits = sorted(
+        ((min(a, b), max(a, b), s) for a, b, s in pairs if a != b and s >= threshold),
+        key=lambda pair: (-pair[2], pair[0], pair[1]),
+    )
+    for a, b, _ in visits:
+        first, second = group[a], group[b]
+        if first == second:
+            continue
+        members = [r for r, g in enumerate(group) if g == first]
+        others = [r for r, g in enumerate(group) if g == second]
+        cross = [(min(x, y), max(x, y)) for x in members for y in others]
+        same = [pair for pair in cross if party_of[pair[0]] == party_of[pair[1]]]
+        if several and any(best.get(pair, 0.0) < threshold for pair in same):
+            continue
+        if several and not same:
+            counted = [best[pair] for pair in cross if pair in best]
+        else:
+            counted = [
+                best.get(pair, 0.0)
+                for pair in cross
+                if pair in best or not partial[party_of[pair[0]], party_of[pair[1]]]
+            ]
+        if sum(counted) < (threshold - 1e-9) * len(counted):
+            continue
+        group = [first if g == second else g for g in group]
+    sizes = {g: group.count(g) for g in group}
+    numbers: dict[int, int] = {}
+    for g in group:
+        if sizes[g] > 1 and g not in numbers:
+            numbers[g] = len(numbers)
+    return [numbers.get(g, -1) for g in group]
 
 
 @settings(deadline=None)  # The first call compiles the numba kernels.
@@ -304,27 +350,32 @@ def test_links_and_dedup_groups_link_each_partys_records_directly(
     st.sampled_from([0.5, 0.65, 0.8]),
     st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=4),
 )
-def test_partially_compared_parties_leave_missing_pairs_out_of_the_mean(
+def test_links_and_dedup_follow_the_rule_as_written(
     case: tuple[list[int], Pairs], threshold: float, marked: list[tuple[int, int]]
 ) -> None:
-    """Each group's mean over its pairs, less the missing ones between
-    partially compared parties, reaches the threshold."""
+    """The compiled agglomeration gives the plain reference's groups, with
+    and without partially compared parties; each party's records in a
+    group are candidates at or above the threshold to each other."""
     party_of, pairs = case
     partial = np.zeros((4, 4), dtype=bool)
     for p, q in marked:
         partial[p, q] = partial[q, p] = p != q
-    best = best_scores(pairs)
     labels = cluster_links_and_dedup(
         party_of, *as_arrays(pairs), threshold, partial=partial
     )
     assert_well_labelled(labels, len(party_of))
-    for group in groups(labels):
-        counted = [
-            best.get(pair, 0.0)
-            for pair in itertools.combinations(group, 2)
-            if pair in best or not partial[party_of[pair[0]], party_of[pair[1]]]
-        ]
-        assert np.mean(counted) >= threshold - 1e-9
+    assert labels.tolist() == reference_links_and_dedup(
+        party_of, pairs, threshold, partial
+    )
+    best = best_scores(pairs)
+    if len(set(party_of)) > 1:
+        for group in groups(labels):
+            same_party = [
+                (a, b)
+                for a, b in itertools.combinations(group, 2)
+                if party_of[a] == party_of[b]
+            ]
+            assert all(best.get(pair, 0.0) >= threshold for pair in same_party)
 
 
 @settings(deadline=None)  # The first call compiles the numba kernels.
