@@ -34,7 +34,8 @@ def group_records(
     ``parties`` is how many parties the linkage has (``party_of`` may name
     only some of them): it decides the solver. ``partial`` marks the pairs of
     parties compared on a CLK that holds a field one of them lacks (see
-    :meth:`~linkage.matching.views.ViewPlan.partially_compared`).
+    :meth:`~linkage.matching.views.ViewPlan.partially_compared`); only
+    deduplication needs it.
     """
     pairs = (candidates.left, candidates.right, candidates.score)
     count = len(party_of)
@@ -64,4 +65,4 @@ def group_records(
         labels[left] = np.arange(len(left))
         labels[right] = np.arange(len(right))
         return labels
-    return clustering.cluster_parties(party_of, *pairs, partial=partial)
+    return clustering.cluster_parties(party_of, *pairs)
