@@ -27,7 +27,7 @@ from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
 from linkage.encoding.overlap import WriteBehind, read_ahead
 from linkage.encoding.records import RecordChunk, iter_chunks, read_columns
-from linkage.encoding.stand_in import put_in_place, stand_in_view
+from linkage.encoding.stand_in import SentViews, leave_empty, put_in_place, sent_views
 from linkage.encoding.values import InvalidValue, prepare_value
 from linkage.encoding.vault import VaultWriter
 from linkage.errors import InputError, Problem
@@ -173,8 +173,9 @@ class _Plan:
     id_column: str | None
     absent: list[str]
     passthrough: bool
-    # The view whose CLK this agency sends as its CLK of every field, if any.
-    stand_in: str | None = None
+    # What this agency sends of the views: a stand-in for its CLK of every
+    # field, views left empty.
+    views: SentViews = field(default_factory=SentViews)
 
 
 def _plan(
@@ -198,10 +199,8 @@ def _plan(
         f.identifier for f in schema.encoded_features if f.identifier not in mapped
     ]
     _check_absent_allowed(schema, absent, source)
-    stand_in = (
-        stand_in_view(schema.segments, absent) if schema.extension.views else None
-    )
-    return _Plan(mapping, schema, id_column, absent, passthrough, stand_in)
+    views = sent_views(schema, absent) if schema.extension.views else SentViews()
+    return _Plan(mapping, schema, id_column, absent, passthrough, views)
 
 
 def _check_absent_allowed(
@@ -277,8 +276,10 @@ def _header_extensions(
         # So the operator can see which agencies' records rest on fewer
         # fields; the schema is public, so this tells nothing about a record.
         extensions["absent_fields"] = list(absent)
-    if plan.stand_in is not None:
-        extensions["clk_same_as"] = plan.stand_in
+    if plan.views.stand_in is not None:
+        extensions["clk_same_as"] = plan.views.stand_in
+    if plan.views.left_empty:
+        extensions["views_left_empty"] = list(plan.views.left_empty)
     return extensions
 
 
@@ -307,8 +308,9 @@ def _encode_chunk(
     for name in plan.absent:
         columns[name] = np.full(len(chunk), "", dtype=object)
     encoded = encoder.encode(columns, source=source, first_row=chunk.first_row)
-    if plan.stand_in is not None:
-        put_in_place(encoded.clks, plan.schema.segments, plan.stand_in)
+    if plan.views.stand_in is not None:
+        put_in_place(encoded.clks, plan.schema.segments, plan.views.stand_in)
+    leave_empty(encoded.clks, plan.schema.segments, plan.views.left_empty)
     return _Batch(
         chunk=chunk,
         columns=columns,

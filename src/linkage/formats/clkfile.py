@@ -238,7 +238,8 @@ class EncodingHeader:
             subsets of the fields, after the CLK of all), ``absent_fields``
             (the schema's fields the agency does not hold) and
             ``clk_same_as`` (the view whose CLK it sends as its CLK of every
-            field: :mod:`linkage.encoding.stand_in`).
+            field) and ``views_left_empty`` (views it sends as zero bytes,
+            holding too little of them): :mod:`linkage.encoding.stand_in`.
 
     Raises:
         ValueError: a field has the wrong type or an impossible value.
@@ -273,6 +274,8 @@ class EncodingHeader:
             _check_views(self.extensions["views"], self.bit_length)
         if "clk_same_as" in self.extensions:
             _check_same_as(self.extensions["clk_same_as"], self.extensions)
+        if "views_left_empty" in self.extensions:
+            _check_left_empty(self.extensions["views_left_empty"], self.extensions)
 
     @property
     def segments(self) -> tuple[FieldSegment, ...] | None:
@@ -303,6 +306,12 @@ class EncodingHeader:
         (it holds no field outside that view), or None."""
         named = self.extensions.get("clk_same_as")
         return str(named) if named is not None else None
+
+    @property
+    def views_left_empty(self) -> tuple[str, ...]:
+        """The views the agency sends as zero bytes (it holds too little of
+        them to send them safely)."""
+        return tuple(self.extensions.get("views_left_empty", ()))
 
     @property
     def absent_fields(self) -> tuple[str, ...]:
@@ -406,6 +415,21 @@ def _check_same_as(named: object, extensions: dict[str, Any]) -> None:
         raise ValueError(
             "'extensions.clk_same_as' must name one of the file's views "
             f"(got {named!r}; views: {', '.join(map(str, names)) or 'none'})"
+        )
+
+
+def _check_left_empty(named: object, extensions: dict[str, Any]) -> None:
+    listed = extensions.get("views", [])
+    names = [item.get("name") for item in listed[1:] if isinstance(item, dict)]
+    if (
+        not isinstance(named, list)
+        or not all(isinstance(name, str) and name in names for name in named)
+        or extensions.get("clk_same_as") in named
+    ):
+        raise ValueError(
+            "'extensions.views_left_empty' must list views of the file other "
+            f"than its clk_same_as (got {named!r}; views: "
+            f"{', '.join(map(str, names)) or 'none'})"
         )
 
 

@@ -698,7 +698,7 @@ class Matcher:
                 if i == j and not self.settings.dedup:
                     continue
                 view = self.views.view_of(i, j)
-                if views_only and view == WHOLE_CLK:
+                if (views_only and view == WHOLE_CLK) or not self.views.compared(i, j):
                     continue
                 shift = self._shift.get(view, 0.0)
                 right = None if i == j else self.views.clks(j, view)

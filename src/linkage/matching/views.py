@@ -40,16 +40,28 @@ class ViewPlan:
         views = header.views if header is not None else ()
         self._views = {view.name: view for view in views}
         self.pair_view: dict[tuple[int, int], str] = {}
+        # Pairs whose only fitting view one of them sends empty: compared on
+        # nothing, so their records never become candidates.
+        self.dead: set[tuple[int, int]] = set()
         for i, left in enumerate(self._parties):
             for j in range(i + 1, len(self._parties)):
-                chosen = _view_for(views, _absent(left), _absent(self._parties[j]))
+                right = self._parties[j]
+                empty = _left_empty(left) | _left_empty(right)
+                chosen = _view_for(views, _absent(left), _absent(right), empty)
                 if chosen != WHOLE_CLK:
                     self.pair_view[(i, j)] = chosen
+                if chosen in empty:
+                    self.dead.add((i, j))
         self._clks: dict[tuple[int, str], npt.NDArray[np.uint8]] = {}
 
     def view_of(self, left: int, right: int) -> str:
         """The view parties ``left`` and ``right`` are compared on."""
         return self.pair_view.get((min(left, right), max(left, right)), WHOLE_CLK)
+
+    def compared(self, left: int, right: int) -> bool:
+        """False if one of the two sends empty the view they would be
+        compared on (no comparison can find a candidate)."""
+        return (min(left, right), max(left, right)) not in self.dead
 
     def clks(self, number: int, view: str = WHOLE_CLK) -> npt.NDArray[np.uint8]:
         """Party ``number``'s CLKs of ``view``: its whole encodings when the
@@ -68,7 +80,9 @@ class ViewPlan:
     def views_in_use(self) -> list[str]:
         """The views some pair is compared on, other than the whole CLK, the
         most used first."""
-        counts = Counter(self.pair_view.values())
+        counts = Counter(
+            view for pair, view in self.pair_view.items() if pair not in self.dead
+        )
         return sorted(counts, key=lambda view: (-counts[view], view))
 
     def best_scores(
@@ -77,7 +91,11 @@ class ViewPlan:
         """Sampled best-match scores (:mod:`linkage.matching.sampling`) of the
         pairs of parties compared on ``view``; with ``one_to_one``, also each
         pair's other direction, as sides for the threshold."""
-        pairs = sorted(pair for pair, name in self.pair_view.items() if name == view)
+        pairs = sorted(
+            pair
+            for pair, name in self.pair_view.items()
+            if name == view and pair not in self.dead
+        )
         halves = [
             best_against_halves(self.clks(i, view), self.clks(j, view), rng)
             for i, j in pairs
@@ -113,7 +131,12 @@ class ViewPlan:
     def partially_compared(self) -> npt.NDArray[np.bool_]:
         """For each two parties, whether the CLK they are compared on holds
         a field one of them holds and the other does not: then their true
-        matches score low, and a pair that is no candidate says little."""
+        matches score low, and a pair that is no candidate says little.
+
+        Parties compared on nothing (:meth:`compared`) are not: a merge that
+        puts two records of one party together must then find its evidence
+        elsewhere (20,000-person demo, within-agency precision 0.915 with
+        them marked, 0.936 without; all pairs 0.881 and 0.882)."""
         count = len(self._parties)
         partial = np.zeros((count, count), dtype=bool)
         for i in range(count):
@@ -122,7 +145,7 @@ class ViewPlan:
                 view = self._views.get(self.view_of(i, j))
                 # Without views the one CLK holds every field.
                 held = differ if view is None else differ & set(view.fields)
-                partial[i, j] = i != j and bool(held)
+                partial[i, j] = i != j and bool(held) and self.compared(i, j)
         return partial
 
     def all_across_on_views(self, parties: int) -> bool:
@@ -130,11 +153,13 @@ class ViewPlan:
         return parties > 1 and len(self.pair_view) == parties * (parties - 1) // 2
 
     def describe(self) -> str:
-        """Which pairs are compared on which view, and which parties send a
-        view in place of their CLK of every field ("none" if every pair is
-        compared on the CLK of every field)."""
+        """Which pairs are compared on which view (or on nothing), which
+        parties send a view in place of their CLK of every field and which
+        send views empty ("none" if every pair is compared on the CLK of
+        every field)."""
         parts = [
-            f"{self._parties[i].name} with {self._parties[j].name}: {view}"
+            f"{self._parties[i].name} with {self._parties[j].name}: "
+            + ("nothing" if (i, j) in self.dead else view)
             for (i, j), view in sorted(self.pair_view.items())
         ]
         stand_ins = [
@@ -144,19 +169,44 @@ class ViewPlan:
         ]
         if stand_ins:
             parts.append(f"in place of the CLK of every field: {', '.join(stand_ins)}")
+        empty = [
+            f"{party.name} {view}"
+            for party in self._parties
+            for view in _left_empty(party)
+        ]
+        if empty:
+            parts.append(f"sent empty: {', '.join(sorted(empty))}")
         return "; ".join(parts) or "none"
 
 
 def _absent(party: Party) -> frozenset[str]:
+    """The fields nothing the party sends holds: those it does not hold, and
+    for one that sends a view in place of its CLK of every field, those
+    outside that view (:mod:`linkage.encoding.stand_in`)."""
     header = party.encodings.header
-    return frozenset(header.absent_fields if header is not None else ())
+    if header is None:
+        return frozenset()
+    absent = set(header.absent_fields)
+    if header.clk_same_as is not None:
+        places = {view.name: view for view in header.views}
+        absent |= set(places[WHOLE_CLK].fields) - set(places[header.clk_same_as].fields)
+    return frozenset(absent)
+
+
+def _left_empty(party: Party) -> frozenset[str]:
+    header = party.encodings.header
+    return frozenset(header.views_left_empty if header is not None else ())
 
 
 def _view_for(
-    views: tuple[EncodingView, ...], left: frozenset[str], right: frozenset[str]
+    views: tuple[EncodingView, ...],
+    left: frozenset[str],
+    right: frozenset[str],
+    empty: frozenset[str] = frozenset(),
 ) -> str:
     """The view holding the most fields both sides hold, and of those the
-    one with fewest fields either side lacks; the whole CLK on a tie.
+    one with fewest fields either side lacks; the whole CLK on a tie. Views
+    either side sends ``empty`` are passed over while another fits.
 
     A view that leaves out a field both hold costs more than a field one
     side lacks: a school register without sex is compared with a hospital
@@ -169,6 +219,7 @@ def _view_for(
     def rank(fields: set[str]) -> tuple[int, int]:
         return (len(fields - lacking), -len(fields & lacking))
 
-    best = max(views[1:], key=lambda view: rank(set(view.fields)))
+    sent = [view for view in views[1:] if view.name not in empty] or views[1:]
+    best = max(sent, key=lambda view: rank(set(view.fields)))
     better = rank(set(best.fields)) > rank(set(views[0].fields))
     return best.name if better else WHOLE_CLK

@@ -226,7 +226,13 @@ def _compared_as(header: EncodingHeader) -> tuple[object, ...]:
     extensions = header.extensions
     return tuple(
         repr(extensions.get(key))
-        for key in ("absent_fields", "views", "segments", "clk_same_as")
+        for key in (
+            "absent_fields",
+            "views",
+            "segments",
+            "clk_same_as",
+            "views_left_empty",
+        )
     )
 
 
