@@ -29,7 +29,7 @@ after: without postcode and street 1.1-1.6 % -> 0.0-0.1 %; without birth
 date and sex 0.8 % -> 0.1-0.3 %; without birth date 1.8-2.4 % -> 0.1-0.3 %;
 without street 0.9-1.5 % -> 0.8 % (its view of given name, surname and
 postcode is kept); every other attacker at or under 0.5 %. The links lost:
-5,000-person demo F1 0.896 -> 0.894, households 0.781 -> 0.781.
+5,000-person demo F1 0.896 -> 0.891, households 0.781 -> 0.782.
 """
 
 from __future__ import annotations
