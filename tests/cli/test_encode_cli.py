@@ -488,3 +488,27 @@ def test_a_secret_used_as_is_makes_the_clks_clkhash_would(
     assert np.array_equal(written.clks, expected)
     assert written.header.key_check == key_check_value(text.encode(), schema)
     assert not np.array_equal(read_encodings(other).clks, expected)
+
+
+def test_an_agency_lacking_fields_is_told_what_it_sends(
+    run_cli: RunCli, tmp_path: Path, secret_file: Path
+) -> None:
+    """The tax export (no birth date, no sex) under the shipped default: the
+    summary says which view stands in for its CLK and which goes empty."""
+    from linkage.demo.generator import write_demo_data
+
+    exports = write_demo_data(tmp_path / "data", size=100, seed=5)
+    out = tmp_path / "tax.lnk"
+    result = run_cli(
+        "encode", exports["tax"], "--schema", CONFIGS / "schemas" / "demo.json",
+        "--mapping", CONFIGS / "mappings" / "tax.yaml",
+        "--secret-file", secret_file, "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "fields not in this export (encoded empty): date_of_birth, sex" in (
+        result.output
+    )
+    assert "the view without_birth is sent in place of the CLK" in result.output
+    assert "sent empty, holding too few of their fields: view(s) without_address" in (
+        result.output
+    )

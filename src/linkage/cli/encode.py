@@ -177,4 +177,15 @@ def _summary_line(summary: EncodeSummary, out: Path, vault: Path | None) -> str:
     if summary.fields_absent:
         absent = ", ".join(summary.fields_absent)
         line += f"; fields not in this export (encoded empty): {absent}"
+    views = summary.views
+    if views.stand_in is not None:
+        line += (
+            f"; the view {views.stand_in} is sent in place of the CLK of every "
+            "field, which would hold too few fields"
+        )
+    if views.left_empty:
+        line += (
+            f"; sent empty, holding too few of their fields: view(s) "
+            f"{', '.join(views.left_empty)}"
+        )
     return line + "."

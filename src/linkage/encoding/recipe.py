@@ -63,6 +63,8 @@ class EncodeSummary:
     encoded: int = 0
     skipped: int = 0
     fields_absent: list[str] = field(default_factory=list)
+    #: What the agency sends of the views, given the fields it lacks.
+    views: SentViews = field(default_factory=SentViews)
     problems: list[Problem] = field(default_factory=list)
     #: Every row that cannot be encoded and every problem found, counted
     #: although only the first problems are kept in ``problems``.
@@ -125,7 +127,7 @@ def encode_csv(
     columns = read_columns(records, text_encoding)
     plan = _plan(schema, mapping, columns, source, id_column, passthrough)
     encoder = ClkEncoder(schema, secret)
-    summary = EncodeSummary(fields_absent=plan.absent)
+    summary = EncodeSummary(fields_absent=plan.absent, views=plan.views)
     header = EncodingHeader(
         schema_fingerprint=schema.fingerprint,
         bit_length=schema.clk_length,
