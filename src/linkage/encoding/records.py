@@ -67,9 +67,14 @@ def count_rows(path: Path) -> int:
 
 
 def read_columns(path: Path, encoding: str = "utf-8") -> list[str]:
-    """The header row of a records file."""
-    with _open(path, encoding) as reader:
-        return [str(name) for name in reader.schema.names]
+    """The header row of a records file.
+
+    Read with Python's csv module alone: opening the file with Arrow parses
+    its first block (8 MB, 0.15 s), which :func:`iter_chunks` does again.
+    """
+    _check_file(path)
+    _check_encoding(encoding)
+    return _header(path, encoding)
 
 
 def iter_chunks(path: Path, *, encoding: str = "utf-8") -> Iterator[RecordChunk]:
@@ -94,13 +99,7 @@ def iter_chunks(path: Path, *, encoding: str = "utf-8") -> Iterator[RecordChunk]
 
 def _open(path: Path, encoding: str) -> pa_csv.CSVStreamingReader:
     _check_file(path)
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise InputError(
-            f"{encoding!r} is not a text encoding Python knows",
-            hint="Use for example utf-8, utf-8-sig, latin-1 or cp1252.",
-        ) from None
+    _check_encoding(encoding)
     header = _header(path, encoding)
     try:
         return pa_csv.open_csv(
@@ -120,6 +119,16 @@ def _open(path: Path, encoding: str) -> pa_csv.CSVStreamingReader:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise _read_error(path, encoding, error, 1) from None
+
+
+def _check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(
+            f"{encoding!r} is not a text encoding Python knows",
+            hint="Use for example utf-8, utf-8-sig, latin-1 or cp1252.",
+        ) from None
 
 
 def _arrow_encoding(encoding: str) -> str:
