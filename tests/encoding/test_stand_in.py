@@ -54,13 +54,17 @@ def test_what_an_agency_sends_follows_what_it_holds(
     assert sent_views(SHIPPED, absent) == expected
 
 
-def test_a_schema_with_a_plain_clk_sends_everything() -> None:
-    """Plain CLKs are asked for on purpose: no stand-in for too few fields."""
+def test_plain_views_are_all_sent() -> None:
+    """Plain CLKs are asked for on purpose: no stand-in for too few fields,
+    and a plain view one side holds in part still compares, so none is left
+    empty; a view holding all an agency holds still stands in."""
     document = json.loads((CONFIGS / "schemas" / "demo.json").read_text())
     document["linkage"].pop("hardening")
     document["linkage"].pop("view_taps")
     plain = schema_from_dict(document)
-    assert sent_views(plain, ("date_of_birth",)).stand_in is None
+    assert sent_views(plain, ("date_of_birth",)) == SentViews()
+    tax = sent_views(plain, ("date_of_birth", "sex"))
+    assert tax == SentViews("without_birth")
 
 
 @pytest.fixture(scope="module")

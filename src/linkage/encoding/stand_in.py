@@ -77,8 +77,8 @@ def sent_views(schema: LinkageSchema, absent: Sequence[str]) -> SentViews:
     asks of them) and it holds every field of some view (the one with the
     most identifying fields, the first on a tie). Views it holds only in
     part, with fewer than :data:`MIN_IDENTIFYING_IN_PART` identifying fields
-    of them, are left empty. An agency holding every field, or a schema
-    without views, sends everything as it is.
+    of them, are left empty when the views are diffused. An agency holding
+    every field, or a schema without views, sends everything as it is.
     """
     segments = schema.segments
     if not absent or len(segments) < 2 or segments[0].name != WHOLE_CLK:
@@ -96,10 +96,14 @@ def sent_views(schema: LinkageSchema, absent: Sequence[str]) -> SentViews:
         whole = [s for s in views if set(s.features) <= held]
         if whole:
             stand_in = max(whole, key=identifying_held).name
+    # Plain views stay comparable when one side lacks some of their fields;
+    # diffused ones of one side's names alone compare as noise.
+    diffused = schema.extension.view_hardening.diffusion is not None
     left_empty = tuple(
         segment.name
         for segment in views
-        if segment.name != stand_in
+        if diffused
+        and segment.name != stand_in
         and not set(segment.features) <= held
         and identifying_held(segment) < MIN_IDENTIFYING_IN_PART
     )
@@ -128,19 +132,24 @@ def put_in_place(
     """Copy each encoding's CLK of ``view`` over its CLK of every field (the
     first), in place. Every segment has whole bytes (views are CLKs of one
     length)."""
-    sizes = [segment.clk_bits // 8 for segment in segments]
-    starts = np.cumsum([0, *sizes]).tolist()
-    number = [segment.name for segment in segments].index(view)
-    clks[:, : sizes[0]] = clks[:, starts[number] : starts[number] + sizes[number]]
+    places = _places(segments)
+    clks[:, places[WHOLE_CLK]] = clks[:, places[view]]
 
 
 def leave_empty(
     clks: npt.NDArray[np.uint8], segments: Sequence[Segment], views: Sequence[str]
 ) -> None:
     """Zero each encoding's CLK of every view in ``views``, in place."""
+    places = _places(segments)
+    for view in views:
+        clks[:, places[view]] = 0
+
+
+def _places(segments: Sequence[Segment]) -> dict[str, slice]:
+    """Where each segment's bytes lie in an encoding."""
     sizes = [segment.clk_bits // 8 for segment in segments]
     starts = np.cumsum([0, *sizes]).tolist()
-    names = [segment.name for segment in segments]
-    for view in views:
-        number = names.index(view)
-        clks[:, starts[number] : starts[number] + sizes[number]] = 0
+    return {
+        segment.name: slice(start, start + size)
+        for segment, start, size in zip(segments, starts, sizes, strict=False)
+    }
