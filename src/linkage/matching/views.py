@@ -7,7 +7,11 @@ every record, after that CLK, one CLK per named subset of the fields; two
 agencies whose headers declare different ``absent_fields`` are compared on
 the view that holds the most fields both hold and the fewest either lacks.
 Agencies that hold the same fields, and records within one agency, keep the
-CLK of every field.
+CLK of every field. An agency that sends a view in place of its CLK of every
+field counts as lacking the fields outside that view; views an agency sends
+empty (``views_left_empty``: it holds too little of them) are passed over,
+and two agencies left with nothing to compare on are compared on nothing
+(:mod:`linkage.encoding.stand_in`).
 """
 
 from __future__ import annotations
