@@ -14,6 +14,8 @@ long as the CLK, and its views that fit; or another shipped schema's, with
   and tax each split in two offices), each with and without ``--dedup``;
 * the households population (a second generator, never tuned on) with its
   5 agencies, with and without ``--dedup``;
+* each agency of the demo and the households population that holds
+  duplicates, deduplicated alone (as an agency cleans its own file);
 * FEBRL4 (2 parties) and FEBRL3 (dedup);
 * with ``--final-check`` only, last: the registers population (a third
   generator, held out: for the final check of a change, never to tune on)
@@ -80,6 +82,13 @@ def subset(data: ref.ReferenceData, sources: list[str]) -> ref.ReferenceData:
     return replace(data, records=records.reset_index(drop=True))
 
 
+def with_duplicates(data: ref.ReferenceData) -> list[str]:
+    """The agencies holding several records of one person, by name."""
+    records = data.records
+    repeated = records.duplicated(["source", "entity"], keep=False)
+    return sorted(records.loc[repeated, "source"].unique())
+
+
 def split_offices(data: ref.ReferenceData, agencies: list[str]) -> ref.ReferenceData:
     """Each of ``agencies`` split at random into two offices (two parties)."""
     records = data.records.copy()
@@ -109,6 +118,10 @@ def scenarios(size: int, final_check: tuple[int, int] | None = None) -> list[Sce
     homes = households(size, 11)
     for dedup in (False, True):
         found.append(Scenario("households, 5 agencies", homes, dedup))
+    for population, data in (("demo", demo), ("households", homes)):
+        for agency in with_duplicates(data):
+            alone = subset(data, [agency])
+            found.append(Scenario(f"{population}, {agency} alone", alone, True))
     found.append(Scenario("FEBRL4", ref.febrl4(), False))
     found.append(Scenario("FEBRL3", ref.febrl3(), True))
     if final_check is not None:

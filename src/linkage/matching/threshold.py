@@ -266,8 +266,12 @@ def _from_distribution(
     )
     if valley is None:
         return _default(scores, checked, "only one peak")
-    pile_end, by_false_links = _end_of_non_matches(middle, valley, one_to_one)
     reason = _why_not_two_groups(valley)
+    # A valley too weak to part two groups is a dip of noise: its place is
+    # known to about the pile's scale, so the pile may end that far past it.
+    pile_end, by_false_links = _end_of_non_matches(
+        middle, valley, one_to_one, strict=reason is None
+    )
     if reason is not None:
         if pile_end is None:
             return _default(scores, checked, reason)
@@ -314,9 +318,12 @@ def _end_of_non_matches(
     middle: NDArray[np.float64],
     valley: _Valley,
     one_to_one: Sequence[SampledSide] | None,
+    *,
+    strict: bool = True,
 ) -> tuple[float | None, bool]:
-    """Where the fitted pile of non-match scores ends, if below the valley,
-    and whether that is where false links would outnumber true ones.
+    """Where the fitted pile of non-match scores ends, if below the valley
+    (unless ``strict``, within one of the pile's scales past it), and
+    whether that is where false links would outnumber true ones.
 
     With ``one_to_one`` linkage a record links at most one record of each
     other party, so a record whose match scores higher never takes a
@@ -331,7 +338,8 @@ def _end_of_non_matches(
         return None, False
     estimate = None if one_to_one is None else end_of_false_links(one_to_one)
     end = fit.end(ordered) if estimate is None else estimate.threshold
-    if end is None or end >= valley.location:
+    bound = valley.location + (0.0 if strict else fit.scale)
+    if end is None or end >= bound:
         return None, False
     # Never inside the pile's body: there a record is still likelier a
     # non-match than not, whoever competes.
