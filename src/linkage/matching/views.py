@@ -46,7 +46,7 @@ class ViewPlan:
         self.pair_view: dict[tuple[int, int], str] = {}
         # Pairs whose only fitting view one of them sends empty: compared on
         # nothing, so their records never become candidates.
-        self.dead: set[tuple[int, int]] = set()
+        self.not_compared: set[tuple[int, int]] = set()
         for i, left in enumerate(self._parties):
             for j in range(i + 1, len(self._parties)):
                 right = self._parties[j]
@@ -55,7 +55,7 @@ class ViewPlan:
                 if chosen != WHOLE_CLK:
                     self.pair_view[(i, j)] = chosen
                 if chosen in empty:
-                    self.dead.add((i, j))
+                    self.not_compared.add((i, j))
         self._clks: dict[tuple[int, str], npt.NDArray[np.uint8]] = {}
 
     def view_of(self, left: int, right: int) -> str:
@@ -65,7 +65,7 @@ class ViewPlan:
     def compared(self, left: int, right: int) -> bool:
         """False if one of the two sends empty the view they would be
         compared on (no comparison can find a candidate)."""
-        return (min(left, right), max(left, right)) not in self.dead
+        return (min(left, right), max(left, right)) not in self.not_compared
 
     def clks(self, number: int, view: str = WHOLE_CLK) -> npt.NDArray[np.uint8]:
         """Party ``number``'s CLKs of ``view``: its whole encodings when the
@@ -85,7 +85,9 @@ class ViewPlan:
         """The views some pair is compared on, other than the whole CLK, the
         most used first."""
         counts = Counter(
-            view for pair, view in self.pair_view.items() if pair not in self.dead
+            view
+            for pair, view in self.pair_view.items()
+            if pair not in self.not_compared
         )
         return sorted(counts, key=lambda view: (-counts[view], view))
 
@@ -98,7 +100,7 @@ class ViewPlan:
         pairs = sorted(
             pair
             for pair, name in self.pair_view.items()
-            if name == view and pair not in self.dead
+            if name == view and pair not in self.not_compared
         )
         halves = [
             best_against_halves(self.clks(i, view), self.clks(j, view), rng)
@@ -163,7 +165,7 @@ class ViewPlan:
         every field)."""
         parts = [
             f"{self._parties[i].name} with {self._parties[j].name}: "
-            + ("nothing" if (i, j) in self.dead else view)
+            + ("nothing" if (i, j) in self.not_compared else view)
             for (i, j), view in sorted(self.pair_view.items())
         ]
         stand_ins = [
