@@ -99,8 +99,8 @@ def cluster_parties(
     count = len(parties)
     lo, hi, scores = _pairs(count, left, right, score)
     n_parties = int(parties.max()) + 1 if count else 0
-    # Groups never share a party here, so the mean over their candidates
-    # decides; every candidate reaches -inf.
+    # Groups never share a party here, so only their candidates are averaged,
+    # and with the threshold at -inf any candidate may merge them.
     no_partial = _partial_matrix(None, parties)
     return _cluster(
         count,
@@ -213,7 +213,7 @@ def cluster_links_and_dedup(
     puts two records of one party together (twins, namesakes at one
     agency) still counts missing pairs as 0. Measured with the shipped
     default (dedup, automatic threshold), pairwise F1: 5,000-person demo
-    0.878 -> 0.896 (seeds 7; seed 3 0.877 -> 0.894), 20,000-person demo
+    0.878 -> 0.896 (seed 7; seed 3 0.877 -> 0.894), 20,000-person demo
     0.868 -> 0.887 with within-agency precision 0.927 -> 0.930; households
     population 0.774 -> 0.781 (seed 11; seed 5 0.769 -> 0.773). Counting
     every missing pair neither way gained as much on 5,000 people but cost
