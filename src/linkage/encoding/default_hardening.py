@@ -41,6 +41,7 @@ __all__ = [
     "default_taps",
     "few_field_warnings",
     "identifying",
+    "identifying_in",
 ]
 
 DEFAULT_TAPS: Final = 4
@@ -51,6 +52,12 @@ FIELDS_FOR_DEFAULT_TAPS: Final = 5  # Identifying fields (not enums).
 def identifying(features: Iterable[Feature]) -> int:
     """How many of ``features`` tell people apart: all but enums."""
     return sum(not isinstance(feature.format, EnumFormat) for feature in features)
+
+
+def identifying_in(schema: LinkageSchema, names: Iterable[str]) -> int:
+    """How many of the schema's fields ``names`` tell people apart."""
+    by_name = {feature.identifier: feature for feature in schema.features}
+    return identifying(by_name[name] for name in names)
 
 
 def default_taps(fields: int) -> int:
@@ -75,10 +82,9 @@ def few_field_warnings(schema: LinkageSchema) -> list[str]:
     their own (README, threat model)."""
     if schema.extension.segments is not None:
         return []
-    by_name = {feature.identifier: feature for feature in schema.features}
     warnings = []
     for segment in schema.segments:
-        fields = identifying(by_name[name] for name in segment.features)
+        fields = identifying_in(schema, segment.features)
         diffusion = (segment.hardening or schema.extension.hardening).diffusion
         if diffusion is None:
             continue

@@ -43,7 +43,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from linkage.encoding.default_hardening import default_taps, identifying
+from linkage.encoding.default_hardening import default_taps, identifying_in
 from linkage.formats.extension import WHOLE_CLK, Segment
 from linkage.formats.schema import LinkageSchema
 
@@ -83,12 +83,11 @@ def sent_views(schema: LinkageSchema, absent: Sequence[str]) -> SentViews:
     segments = schema.segments
     if not absent or len(segments) < 2 or segments[0].name != WHOLE_CLK:
         return SentViews()
-    by_name = {feature.identifier: feature for feature in schema.features}
     held = set(segments[0].features) - set(absent)
     views = segments[1:]
 
     def identifying_held(segment: Segment) -> int:
-        return identifying(by_name[f] for f in segment.features if f in held)
+        return identifying_in(schema, (f for f in segment.features if f in held))
 
     stand_in = _covering_view(views, held)
     too_few = _too_few_for_the_taps(schema, identifying_held(segments[0]))
