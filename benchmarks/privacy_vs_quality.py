@@ -22,8 +22,9 @@ data set:
   The known-plaintext and linear attackers get 50 known pairs, and again 20.
   Re-identified = correct one-to-one assignments over the encodings whose
   person is in the list. The fakename-like list (given name, surname and
-  date of birth of distinct people, as in the published attack's data) is
-  attacked only, not linked.
+  date of birth of distinct people, as in the published attack's data) and
+  the wide list (eight fields of the same people) are attacked only, not
+  linked.
 
 The secret is random for each configuration: the attacker never has it.
 """
@@ -55,6 +56,9 @@ from linkage.privacy.check import AttackName, privacy_check
 
 VAULT_KEY = bytes(32)
 FAKENAME = ("given_name", "surname", "date_of_birth")
+# demo.json's fields, a middle name and a suburb (benchmarks/wide-list.json).
+WIDE = (*FAKENAME, "sex", "postcode", "street", "middle_name", "suburb")
+WIDE_LIST = Path(__file__).resolve().parent / "wide-list.json"
 # Every attack that re-identifies records (secret-guess needs a file header),
 # and those given known pairs, which also run with 20 of them.
 ATTACKS: tuple[AttackName, ...] = tuple(a for a in ALL_ATTACKS if a != "secret-guess")
@@ -143,7 +147,14 @@ def configurations(length: int) -> dict[str, dict[str, Any] | None]:
             f"diffusion t={taps}, length l": {
                 "hardening": {"diffusion": {"taps": taps, "length": length}}
             }
-            for taps in range(3, 9)
+            for taps in range(2, 9)
+        },
+        **{
+            f"diffusion t={taps}, length {times}l": {
+                "hardening": {"diffusion": {"taps": taps, "length": times * length}}
+            }
+            for taps in (3, 4)
+            for times in (2, 4)
         },
         "diffusion t=5, length 4l": {
             "hardening": {"diffusion": {"taps": 5, "length": 4 * length}}
@@ -216,6 +227,17 @@ def data_sets(victims: int) -> dict[str, DataSet]:
             fields=(*FAKENAME, "sex", "postcode", "street"),
             records=fakename_like(victims, ("sex", "postcode", "street")),
         ),
+        # Eight fields (seven identifying), from the demo generator: where a
+        # wide schema's bar for fewer taps or a longer output lies.
+        "wide list, 8 fields": DataSet(
+            None,
+            str(WIDE_LIST),
+            "demo-groups.json",
+            "people",
+            "people",
+            fields=WIDE,
+            records=fakename_like(victims, WIDE[3:]),
+        ),
     }
 
 
@@ -224,8 +246,8 @@ def fakename_like(size: int, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     and date of birth of distinct people (the demo generator's names), and
     the ``extra`` columns of the generator asked for."""
     people = generate_population(size, np.random.default_rng(20))
-    for column in ("given_name", "surname"):
-        people[column] = people[column].str.lower()
+    for column in ("given_name", "surname", "middle_name", "suburb"):
+        people[column] = people[column].fillna("").str.lower()
     people["entity"] = people["person_id"]
     people["source"] = "people"
     people["street"] = people["street_address"].str.lower()
