@@ -57,8 +57,11 @@ def test_batched_appends_share_commits_and_still_form_one_valid_chain(
 
     def append_many(worker: int) -> None:
         for n in range(25):
-            entry = log.append_batched(
-                actor=f"worker:{worker}", action="test.event", details={"n": n}
+            entry = log.append(
+                actor=f"worker:{worker}",
+                action="test.event",
+                details={"n": n},
+                batched=True,
             )
             assert entry.actor == f"worker:{worker}" and entry.details == {"n": n}
             returned[(worker, n)] = entry.seq

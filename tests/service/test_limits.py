@@ -299,3 +299,34 @@ def test_the_counts_are_written_when_the_service_stops(tmp_path: Path) -> None:
             for _ in range(3):
                 client.get("/projects/1")
     assert [_count(entry) for entry in _auth_failures(data_dir)] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("cookie", "reaches_the_console"),
+    [
+        ("linkage_console=not-a-session", True),
+        ("theme=dark; linkage_console_login=x", True),
+        ("xlinkage_console=1", False),
+        ("theme=linkage_console=1", False),
+    ],
+)
+def test_only_the_console_cookies_let_a_form_through_without_a_token(
+    service: Service, cookie: str, reaches_the_console: bool
+) -> None:
+    """A console form carries the console's cookie in place of a token, and
+    the console answers it (a page: this session is unknown); a cookie whose
+    name merely contains the console's is a body with no token, refused
+    before the app sees it (a problem)."""
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        response = client.post(
+            "/console/logout",
+            content=b"csrf=x",
+            headers={
+                "Cookie": cookie,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+    if reaches_the_console:
+        assert response.headers["content-type"].startswith("text/html")
+    else:
+        assert_problem(response, 401)

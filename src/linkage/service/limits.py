@@ -37,6 +37,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from linkage.service.auth_failures import FailedAuthentications
+from linkage.service.console.sessions import LOGIN_COOKIE, SESSION_COOKIE
 from linkage.service.errors import (
     BEARER_CHALLENGE,
     CONSOLE_PREFIX,
@@ -163,8 +164,10 @@ def _console_form(path: str, headers: Headers) -> bool:
     # and the body is small and capped like any JSON body.
     if not path.startswith(f"{CONSOLE_PREFIX}/"):
         return False
-    cookies = headers.get("cookie", "")
-    return "linkage_console=" in cookies or "linkage_console_login=" in cookies
+    names = {
+        pair.partition("=")[0].strip() for pair in headers.get("cookie", "").split(";")
+    }
+    return not names.isdisjoint((SESSION_COOKIE, LOGIN_COOKIE))
 
 
 def _has_bearer(headers: Headers) -> bool:

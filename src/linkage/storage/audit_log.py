@@ -63,27 +63,22 @@ class AuditLog:
         action: str,
         project_id: int | None = None,
         details: Mapping[str, Any] | None = None,
+        batched: bool = False,
     ) -> AuditEntry:
         """Add an entry after the last one and sign the new head.
 
         ``details`` must be JSON-able and must never hold a token, a secret or
         an identity: the log is exported to oversight bodies.
-        """
-        return self._append_all([_Record(actor, action, project_id, details)])[0]
 
-    def append_batched(
-        self,
-        *,
-        actor: str,
-        action: str,
-        project_id: int | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> AuditEntry:
-        """:meth:`append`, sharing one transaction and one signed head with
-        the entries other threads append at the same moment (a commit each
-        was the longest wait of a busy lookup desk). For entries that record
-        nothing else: never inside a transaction of the caller's."""
-        return self._batched.run(_Record(actor, action, project_id, details))
+        ``batched`` shares one transaction and one signed head with the
+        entries other threads append at the same moment (a commit each was
+        the longest wait of a busy lookup desk). For entries that record
+        nothing else: never inside a transaction of the caller's.
+        """
+        record = _Record(actor, action, project_id, details)
+        if batched:
+            return self._batched.run(record)
+        return self._append_all([record])[0]
 
     def _append_all(self, records: Sequence[_Record]) -> list[AuditEntry]:
         """Append ``records`` in order in one transaction; sign the last."""

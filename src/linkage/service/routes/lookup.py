@@ -88,7 +88,8 @@ async def look_up(
     known = sum(item.known for item in found)
     # Busy desks answer many lookups at once: their entries share a commit.
     await run_in_threadpool(
-        audit.append_batched,
+        audit.append,
+        batched=True,
         actor=token.actor,
         action="lookup.answered",
         project_id=project.id,
