@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # numba compiles the matching kernels on first use (tens of seconds); compile
 # them here, into numba's on-disk cache, so the first command is as fast as the
 # next. Again when a kernel's source changes (the cache is per source file).
-$(VENV)/.warmed: $(VENV)/.installed src/linkage/popcount.py src/linkage/privacy/frequency.py $(wildcard src/linkage/matching/*.py src/linkage/matching/clk/*.py)
+$(VENV)/.warmed: $(VENV)/.installed src/linkage/popcount.py src/linkage/privacy/frequency.py src/linkage/privacy/known_plaintext.py $(wildcard src/linkage/matching/*.py src/linkage/matching/clk/*.py)
 	$(PY) -m linkage.matching.warmup
 	touch $@
 

@@ -55,6 +55,7 @@ KERNEL_MODULES = (
     "linkage.matching.clustering",
     "linkage.matching.solving",
     "linkage.privacy.frequency",
+    "linkage.privacy.known_plaintext",
     "linkage.matching.lookup",
 )
 
@@ -113,11 +114,11 @@ def kernel_states() -> list[Kernel]:
 
 def warm_kernels(directory: Path) -> list[Kernel]:
     """Run the matcher in every configuration, a lookup, and the frequency
-    attacker's kernel; each kernel's state afterwards.
+    and known-plaintext attackers' kernels; each kernel's state afterwards.
 
     ``directory`` receives the synthetic encodings files.
     """
-    from linkage.privacy.frequency import warm_kernel
+    from linkage.privacy import frequency, known_plaintext
 
     paths = _write_parties(directory)
     parties = load_parties(paths)
@@ -125,7 +126,8 @@ def warm_kernels(directory: Path) -> list[Kernel]:
         Matcher(PartySet(parties.parties[:count]), settings).run()
     clks = parties.parties[0].encodings.clks
     ClkIndex(clks).best(clks[:2], 0.8)
-    warm_kernel()
+    frequency.warm_kernel()
+    known_plaintext.warm_kernel()
     return kernel_states()
 
 
