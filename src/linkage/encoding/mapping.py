@@ -62,7 +62,7 @@ Its value then goes through, in this order:
    ``keep | space | remove``; default ``{hyphen: space, apostrophe: remove}``),
    ``digits_only``, ``first_word``, ``last_word``, ``drop_first_word``,
    ``drop_last_word``, ``zero_pad: WIDTH``, ``given_name_variants``,
-   ``surname_parts``, and the steps that take part of a value
+   ``street_types``, ``surname_parts``, and the steps that take part of a value
    (:mod:`linkage.encoding.parts`): ``split: {on: ",", part: 0}`` (a
    negative part counts from the end), ``extract: REGEX`` or
    ``extract: {pattern: REGEX, group: N | NAME}`` (default: group 1 if the
@@ -80,10 +80,16 @@ Its value then goes through, in this order:
    to add the agency's own tables (``variant,canonical`` rows, read relative
    to the mapping file; a row there replaces the built-in one). Put it after
    ``lower`` and ``remove_punctuation``, and use the same tables at every
-   agency. ``surname_parts`` splits a hyphenated or double surname into its
-   parts joined by one space (option ``order: sort | keep``, default
-   ``sort``): "Smith-Jones" -> "jones smith", so that its bigrams are those
-   of each part and Jones-Smith encodes alike
+   agency. ``street_types`` replaces each word that is a street type with
+   its standard abbreviation ("railway place" -> "railway pl", "elm drive"
+   -> "elm dr") from the built-in table
+   (:mod:`linkage.encoding.street_types`), with the same options as
+   ``given_name_variants`` (``table: builtin | none``, ``extra``); put it
+   after ``lower`` and ``remove_punctuation``. ``surname_parts`` splits a
+   hyphenated or double surname into its parts joined by one space (option
+   ``order: sort | keep``, default ``sort``): "Smith-Jones" -> "jones
+   smith", so that its bigrams are those of each part and Jones-Smith
+   encodes alike
    (:func:`~linkage.encoding.normalise.split_name_parts`).
 4. ``value_map``: a value equal to a key (exactly, after the steps) is replaced
    by the key's value; ``""`` means missing. Other values follow ``unmapped``.

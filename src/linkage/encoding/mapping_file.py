@@ -25,7 +25,7 @@ from linkage.encoding.mapping import (
     Step,
     Unmapped,
 )
-from linkage.encoding.name_variants import load_variant_table
+from linkage.encoding.name_variants import VariantTable, load_variant_table
 from linkage.encoding.normalise import (
     NameOrder,
     PartOrder,
@@ -55,6 +55,7 @@ from linkage.encoding.parts import (
     replace,
     split_part,
 )
+from linkage.encoding.street_types import load_street_types
 from linkage.errors import MappingError, Problem
 from linkage.yaml_files import UniqueKeyLoader, load_yaml_file
 
@@ -404,6 +405,7 @@ _STEP_NAMES = (
     "remove_punctuation",
     "zero_pad",
     "given_name_variants",
+    "street_types",
     "surname_parts",
     "split",
     "extract",
@@ -444,8 +446,8 @@ def _parse_step(item: Any, path: str, checker: _Checker) -> Step | None:
             checker.fail(path, f"step {name!r} takes no options; write just `{name}`")
             return None
         return Step(name, _SIMPLE_STEPS[name])
-    if name == "given_name_variants":
-        return _parse_variants_step(options, path, checker)
+    if name in _WORD_TABLE_STEPS:
+        return _parse_word_table_step(name, options, path, checker)
     if name == "surname_parts":
         return _parse_surname_parts_step(options, path, checker)
     if name in _PART_STEPS:
@@ -485,13 +487,33 @@ def _parse_punctuation_step(options: Any, path: str, checker: _Checker) -> Step 
     return Step(label, function)
 
 
-_VARIANT_TABLES = ("builtin", "international", "none")
+# Each word-table step: its tables, and how to load them (built-in table by
+# name, extra files) into a table of variants and canonical forms.
+_WordTables = Callable[[str, list[Path]], VariantTable]
+_WORD_TABLE_STEPS: dict[str, tuple[tuple[str, ...], _WordTables]] = {
+    "given_name_variants": (
+        ("builtin", "international", "none"),
+        lambda table, extra: load_variant_table(
+            builtin=table != "none",
+            international=table == "international",
+            extra=extra,
+        ),
+    ),
+    "street_types": (
+        ("builtin", "none"),
+        lambda table, extra: load_street_types(builtin=table != "none", extra=extra),
+    ),
+}
 
 
-def _parse_variants_step(options: Any, path: str, checker: _Checker) -> Step | None:
-    """``given_name_variants``, ``: builtin | international`` or
-    ``: {table: ..., extra: ...}``."""
-    path = f"{path}.given_name_variants"
+def _parse_word_table_step(
+    name: str, options: Any, path: str, checker: _Checker
+) -> Step | None:
+    """``NAME``, ``NAME: TABLE`` or ``NAME: {table: TABLE, extra: FILES}``
+    for a step that replaces words by a table (given-name variants, street
+    types)."""
+    tables, load = _WORD_TABLE_STEPS[name]
+    path = f"{path}.{name}"
     settings: dict[str, Any] | None
     if options is None or isinstance(options, str):
         table_path, settings = path, {"table": options or "builtin"}
@@ -500,9 +522,7 @@ def _parse_variants_step(options: Any, path: str, checker: _Checker) -> Step | N
     if settings is None:
         return None
     checker.keys(settings, path, ("table", "extra"))
-    table = checker.choice(
-        settings.get("table", "builtin"), table_path, _VARIANT_TABLES
-    )
+    table = checker.choice(settings.get("table", "builtin"), table_path, tables)
     extra = _parse_extra_tables(settings.get("extra", []), f"{path}.extra", checker)
     if table is None or extra is None:
         return None
@@ -513,17 +533,13 @@ def _parse_variants_step(options: Any, path: str, checker: _Checker) -> Step | N
         )
         return None
     try:
-        variants = load_variant_table(
-            builtin=table != "none",
-            international=table == "international",
-            extra=[checker.folder / name for name in extra],
-        )
+        words = load(table, [checker.folder / file for file in extra])
     except MappingError as error:
         for problem in error.problems or [Problem(error.summary)]:
             checker.fail(f"{path}.extra", f"{problem}")
         return None
     shown = f"{{table: {table}, extra: [{', '.join(extra)}]}}" if extra else table
-    return Step(f"given_name_variants: {shown}", variants.canonicalise)
+    return Step(f"{name}: {shown}", words.canonicalise)
 
 
 def _parse_extra_tables(

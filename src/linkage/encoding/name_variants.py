@@ -55,6 +55,7 @@ __all__ = [
     "builtin_table",
     "international_table",
     "load_variant_table",
+    "load_word_table",
     "parse_variant_text",
     "read_variant_file",
 ]
@@ -66,8 +67,6 @@ INTERNATIONAL_TABLE = "given_name_variants_international.csv"
 """The file name of the built-in table of other languages in ``linkage/data``."""
 
 _HEADER = ("variant", "canonical")
-_BUILTIN_SOURCE = f"builtin ({BUILTIN_TABLE})"
-_INTERNATIONAL_SOURCE = f"international ({INTERNATIONAL_TABLE})"
 _WORD = re.compile(r"\S+")
 
 
@@ -105,8 +104,9 @@ class VariantTable:
         return canonical
 
 
-def read_variant_file(path: Path) -> dict[str, str]:
-    """Read one table file: variant -> canonical, both case-folded.
+def read_variant_file(path: Path, kind: str = "name variant") -> dict[str, str]:
+    """Read one table file: variant -> canonical, both case-folded. ``kind``
+    names the table in messages ("name variant", "street type").
 
     Raises:
         MappingError: The file cannot be read, or has a wrong header, a row
@@ -118,14 +118,16 @@ def read_variant_file(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise MappingError(
-            f"Cannot read the name variant table {path}: {error}",
+            f"Cannot read the {kind} table {path}: {error}",
             hint="Check the path; a relative path is read from the mapping "
             "file's folder.",
         ) from error
-    return parse_variant_text(text, str(path))
+    return parse_variant_text(text, str(path), kind)
 
 
-def parse_variant_text(text: str, source: str) -> dict[str, str]:
+def parse_variant_text(
+    text: str, source: str, kind: str = "name variant"
+) -> dict[str, str]:
     """Parse the text of a table file (see :func:`read_variant_file`).
 
     Raises:
@@ -135,7 +137,7 @@ def parse_variant_text(text: str, source: str) -> dict[str, str]:
     table = _parse_rows(text, source, problems)
     if problems:
         raise MappingError(
-            f"Name variant table {source} has {len(problems)} problem(s)",
+            f"{kind.capitalize()} table {source} has {len(problems)} problem(s)",
             problems,
             hint="Each data row is `variant,canonical`, one word each, under "
             "the header `variant,canonical`.",
@@ -206,7 +208,9 @@ def _parse_row(
     return cells[0], cells[1]
 
 
-def _resolved(table: Mapping[str, str], sources: Sequence[str]) -> dict[str, str]:
+def _resolved(
+    table: Mapping[str, str], sources: Sequence[str], kind: str = "name variant"
+) -> dict[str, str]:
     """Follow chains to their end; a cycle is an error."""
     resolved: dict[str, str] = {}
     problems = []
@@ -223,10 +227,10 @@ def _resolved(table: Mapping[str, str], sources: Sequence[str]) -> dict[str, str
         resolved[variant] = current
     if problems:
         raise MappingError(
-            f"The name variant tables {', '.join(sources)} map names in a circle",
+            f"The {kind} tables {', '.join(sources)} map words in a circle",
             sorted(set(problems), key=str),
             hint="Remove one row of each cycle, so every chain ends in a "
-            "canonical name.",
+            "canonical form.",
         )
     return resolved
 
@@ -246,25 +250,38 @@ def load_variant_table(
         MappingError: A table cannot be read or is malformed, or the merged
             rows form a cycle.
     """
+    tables = [BUILTIN_TABLE] if builtin else []
+    if international:
+        tables.append(INTERNATIONAL_TABLE)
+    return load_word_table(tables, extra, "name variant")
+
+
+def load_word_table(
+    builtin: Sequence[str], extra: Iterable[Path], kind: str
+) -> VariantTable:
+    """Built-in tables (files in ``linkage/data``) and then an agency's own,
+    merged (a later row replaces an earlier one for the same variant) and
+    checked; ``kind`` names them in messages.
+
+    Raises:
+        MappingError: A table cannot be read or is malformed, or the merged
+            rows form a cycle.
+    """
     merged: dict[str, str] = {}
     sources: list[str] = []
-    if builtin:
-        merged.update(builtin_table().canonical)
-        sources.append(_BUILTIN_SOURCE)
-    if international:
-        merged.update(_read_builtin(INTERNATIONAL_TABLE))
-        sources.append(_INTERNATIONAL_SOURCE)
+    for name in builtin:
+        merged.update(_read_builtin(name, kind))
+        sources.append(f"builtin ({name})")
     for path in extra:
-        merged.update(read_variant_file(path))
+        merged.update(read_variant_file(path, kind))
         sources.append(str(path))
-    return VariantTable(_resolved(merged, sources), tuple(sources))
+    return VariantTable(_resolved(merged, sources, kind), tuple(sources))
 
 
 @cache
 def builtin_table() -> VariantTable:
     """The built-in table of English given-name variants (read once)."""
-    table = _read_builtin(BUILTIN_TABLE)
-    return VariantTable(_resolved(table, [BUILTIN_TABLE]), (_BUILTIN_SOURCE,))
+    return load_variant_table()
 
 
 @cache
@@ -273,6 +290,6 @@ def international_table() -> VariantTable:
     return load_variant_table(builtin=True, international=True)
 
 
-def _read_builtin(name: str) -> dict[str, str]:
+def _read_builtin(name: str, kind: str = "name variant") -> dict[str, str]:
     text = files("linkage").joinpath("data", name).read_text(encoding="utf-8")
-    return parse_variant_text(text, name)
+    return parse_variant_text(text, name, kind)
