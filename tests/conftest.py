@@ -110,6 +110,28 @@ def run_cli() -> RunCli:
     return RunCli()
 
 
+def one_field_mapping(folder: Path, steps: str, field: str, column: str) -> Path:
+    """A mapping file (``folder/agency.yaml``) making ``field`` from
+    ``column`` with ``steps`` (YAML, like ``[lower, street_types]``)."""
+    path = folder / "agency.yaml"
+    path.write_text(
+        f"version: 1\nrecord_id: ID\nfields:\n  {field}:\n    column: {column}\n"
+        f"    steps: {steps}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def map_column(mapping_path: Path, column: str, values: list[str]) -> list[str]:
+    """What a one-field mapping file makes of each value of ``column``."""
+    mapping = load_mapping(mapping_path)
+    frame = pd.DataFrame(
+        {"ID": [str(i) for i in range(len(values))], column: values}, dtype=object
+    )
+    mapped = mapping.apply(frame, source="export.csv", first_row=1)
+    return [str(value) for value in mapped.fields.iloc[:, 0]]
+
+
 def encode_demo_agencies(
     root: Path,
     agencies: tuple[str, ...],

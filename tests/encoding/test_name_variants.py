@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +18,7 @@ from linkage.encoding.name_variants import (
 )
 from linkage.encoding.normalise import split_name_parts
 from linkage.errors import MappingError
+from tests.conftest import map_column, one_field_mapping
 
 NICKNAMES = Path(__file__).parents[2] / "src" / "linkage" / "data" / "nicknames.txt"
 
@@ -30,22 +30,11 @@ def _table(tmp_path: Path, text: str, name: str = "ours.csv") -> Path:
 
 
 def _mapping_file(tmp_path: Path, steps: str, field: str = "given_name") -> Path:
-    path = tmp_path / "agency.yaml"
-    path.write_text(
-        f"version: 1\nrecord_id: ID\nfields:\n  {field}:\n    column: NAME\n"
-        f"    steps: {steps}\n",
-        encoding="utf-8",
-    )
-    return path
+    return one_field_mapping(tmp_path, steps, field, "NAME")
 
 
 def _apply(mapping_path: Path, names: list[str]) -> list[str]:
-    mapping = load_mapping(mapping_path)
-    frame = pd.DataFrame(
-        {"ID": [str(i) for i in range(len(names))], "NAME": names}, dtype=object
-    )
-    mapped = mapping.apply(frame, source="export.csv", first_row=1)
-    return [str(value) for value in mapped.fields.iloc[:, 0]]
+    return map_column(mapping_path, "NAME", names)
 
 
 # The table ------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,29 +12,18 @@ from hypothesis import strategies as st
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.street_types import builtin_street_types, load_street_types
 from linkage.errors import MappingError
+from tests.conftest import map_column, one_field_mapping
 
 TABLE = builtin_street_types()
 WORDS = sorted({*TABLE.canonical, *TABLE.canonical.values(), "railway", "12", "kew"})
 
 
 def _mapping_file(tmp_path: Path, steps: str) -> Path:
-    path = tmp_path / "agency.yaml"
-    path.write_text(
-        "version: 1\nrecord_id: ID\nfields:\n  street:\n    column: ADDRESS\n"
-        f"    steps: {steps}\n",
-        encoding="utf-8",
-    )
-    return path
+    return one_field_mapping(tmp_path, steps, "street", "ADDRESS")
 
 
 def _apply(mapping_path: Path, streets: list[str]) -> list[str]:
-    mapping = load_mapping(mapping_path)
-    frame = pd.DataFrame(
-        {"ID": [str(i) for i in range(len(streets))], "ADDRESS": streets},
-        dtype=object,
-    )
-    mapped = mapping.apply(frame, source="export.csv", first_row=1)
-    return [str(value) for value in mapped.fields.iloc[:, 0]]
+    return map_column(mapping_path, "ADDRESS", streets)
 
 
 def test_full_and_abbreviated_types_come_out_alike() -> None:
