@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +26,7 @@ from linkage.encoding.normalise import (
     exact_date,
     first_word,
     fold_case,
+    fold_spelling,
     format_date,
     is_missing,
     missing_tokens,
@@ -39,6 +41,7 @@ from linkage.encoding.normalise import (
     validate_date_format,
     zero_pad,
 )
+from tests.conftest import map_column, one_field_mapping
 
 RULES = ("keep", "space", "remove")
 
@@ -392,3 +395,53 @@ def test_formats_with_letters_spaces_or_other_directives_take_strptime(
 )
 def test_any_text_is_read_as_strptime_reads_it(date_format: str, text: str) -> None:
     assert _read_or_error(text, date_format) == _strptime_or_error(text, date_format)
+
+
+# fold_spelling -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("khoury", "khouri"),
+        ("natalya", "natalia"),
+        ("kuznetsov", "kouznetsov"),
+        ("qureshi", "kureshi"),
+        ("bondarenco", "bondarenko"),
+        ("haddad", "hadad"),
+        ("nur", "noor"),
+        ("olga", "olgha"),
+        ("philip", "filip"),
+    ],
+)
+def test_spellings_of_one_name_come_out_alike(one: str, other: str) -> None:
+    assert fold_spelling(one) == fold_spelling(other)
+
+
+def test_letters_no_rule_names_are_kept() -> None:
+    """ "ch" stays (Chen is not Ken), as do vowels other than those folded."""
+    assert fold_spelling("chen") == "chen"
+    assert fold_spelling("maria lopez") == "maria lopez"
+    assert fold_spelling("") == ""
+
+
+@given(st.text(alphabet="abcdeghikopqstuwy -", max_size=16))
+def test_twice_is_once(value: str) -> None:
+    """Folding what was folded changes nothing, however the letters meet
+    ("qh" is "kh" only once q is k)."""
+    once = fold_spelling(value)
+    assert fold_spelling(once) == once
+    assert len(once) <= len(value)
+
+
+def test_fold_spelling_is_a_mapping_step(tmp_path: Path) -> None:
+    """After the usual name steps, an agency's "KHOURY" and another's
+    "Khouri" are one surname."""
+    path = one_field_mapping(
+        tmp_path, "[nfkc, strip_accents, lower, fold_spelling]", "surname", "NAME"
+    )
+    assert map_column(path, "NAME", ["KHOURY", "Khouri", "Chen"]) == [
+        "kuri",
+        "kuri",
+        "chen",
+    ]

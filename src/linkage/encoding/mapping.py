@@ -62,7 +62,8 @@ Its value then goes through, in this order:
    ``keep | space | remove``; default ``{hyphen: space, apostrophe: remove}``),
    ``digits_only``, ``first_word``, ``last_word``, ``drop_first_word``,
    ``drop_last_word``, ``zero_pad: WIDTH``, ``given_name_variants``,
-   ``street_types``, ``surname_parts``, and the steps that take part of a value
+   ``street_types``, ``fold_spelling``, ``surname_parts``, and the steps that
+   take part of a value
    (:mod:`linkage.encoding.parts`): ``split: {on: ",", part: 0}`` (a
    negative part counts from the end), ``extract: REGEX`` or
    ``extract: {pattern: REGEX, group: N | NAME}`` (default: group 1 if the
@@ -85,7 +86,12 @@ Its value then goes through, in this order:
    -> "elm dr") from the built-in table
    (:mod:`linkage.encoding.street_types`), with the same options as
    ``given_name_variants`` (``table: builtin | none``, ``extra``); put it
-   after ``lower`` and ``remove_punctuation``. ``surname_parts`` splits a
+   after ``lower`` and ``remove_punctuation``. ``fold_spelling`` writes
+   alike the letters spellings and romanisations of a name swap (kh as k, y
+   as i, ou as u, a doubled letter once: Khoury and Khouri,
+   :func:`~linkage.encoding.normalise.fold_spelling`); for agencies whose
+   names come romanised differently, at every agency or none, before
+   ``surname_parts``. ``surname_parts`` splits a
    hyphenated or double surname into its parts joined by one space (option
    ``order: sort | keep``, default ``sort``): "Smith-Jones" -> "jones
    smith", so that its bigrams are those of each part and Jones-Smith

@@ -41,6 +41,7 @@ __all__ = [
     "digits_only",
     "first_word",
     "fold_case",
+    "fold_spelling",
     "format_date",
     "is_missing",
     "missing_tokens",
@@ -238,6 +239,52 @@ def digits_only(value: str) -> str:
         return re.sub(r"[^0-9]+", "", value)
     digits = (unicodedata.decimal(char, None) for char in value)
     return "".join(str(digit) for digit in digits if digit is not None)
+
+
+# Letters that spellings and romanisations of one name most often swap
+# (Khoury and Khouri, Natalya and Natalia, Kouznetsov and Kuznetsov,
+# Qureshi and Kureshi, Bondarenco and Bondarenko), each written one way; in
+# this order, so that "ck" is one "k" and "ee" one "i".
+_SPELLING_FOLDS = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        ("kh", "k"),
+        ("gh", "g"),
+        ("ph", "f"),
+        ("th", "t"),
+        ("ck", "k"),
+        ("q", "k"),
+        ("c(?!h)", "k"),
+        ("ou", "u"),
+        ("oo", "u"),
+        ("ee", "i"),
+        ("y", "i"),
+        ("w", "v"),
+    )
+)
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+def fold_spelling(value: str) -> str:
+    """Write alike the letters that spellings and transliterations of a name
+    most often swap, and a doubled letter once (``"khoury"`` and ``"khouri"``
+    -> ``"kuri"``, ``"haddad"`` -> ``"hadad"``, ``"natalya"`` ->
+    ``"natalia"``): kh, gh, ph, th as k, g, f, t; ck, q and c (not in ch)
+    as k; ou and oo as u; ee and y as i; w as v. For lower-case names
+    without accents; it makes some different names alike too (Smith and
+    Smyth), so every agency uses it or none does."""
+    # Until nothing changes, so that twice is once ("qh" becomes "kh" only
+    # after "kh" was read; "ghh" becomes "gh" once "hh" is one "h"). It ends:
+    # no step lengthens the value, and those that keep its length only trade
+    # q, c, y and w for letters no step replaces.
+    while True:
+        folded = value
+        for pattern, replacement in _SPELLING_FOLDS:
+            folded = pattern.sub(replacement, folded)
+        folded = _DOUBLED.sub(r"\1", folded)
+        if folded == value:
+            return folded
+        value = folded
 
 
 def first_word(value: str) -> str:
