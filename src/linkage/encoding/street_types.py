@@ -9,11 +9,11 @@ different streets, so the mapping step ``street_types``
 is a known street type with its standard abbreviation before encoding, the
 same at every agency.
 
-The built-in table (``linkage/data/street_types.csv``) holds the types of the
-Australian addressing standard with common spellings and US abbreviations;
-an agency adds its own in the format of
-:mod:`linkage.encoding.name_variants` (``variant,canonical``, one word each).
-Every agency linking together must use the same tables.
+The built-in table (``linkage/data/street_types.csv``) holds the usual
+abbreviations of Australian addresses, with common spellings and some US
+forms; an agency adds its own in the format of
+:mod:`linkage.encoding.name_variants` (``variant,canonical``, one word
+each). Every agency linking together must use the same tables.
 
 Example:
     >>> builtin_street_types().canonicalise("12 Railway Place")
