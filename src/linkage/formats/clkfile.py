@@ -408,9 +408,14 @@ def _check_views(listed: object, bit_length: int) -> None:
         )
 
 
-def _check_same_as(named: object, extensions: dict[str, Any]) -> None:
+def _view_names(extensions: dict[str, Any]) -> list[object]:
+    """The names of the views listed after the CLK of every field."""
     listed = extensions.get("views", [])
-    names = [item.get("name") for item in listed[1:] if isinstance(item, dict)]
+    return [item.get("name") for item in listed[1:] if isinstance(item, dict)]
+
+
+def _check_same_as(named: object, extensions: dict[str, Any]) -> None:
+    names = _view_names(extensions)
     if not isinstance(named, str) or named not in names:
         raise ValueError(
             "'extensions.clk_same_as' must name one of the file's views "
@@ -419,8 +424,7 @@ def _check_same_as(named: object, extensions: dict[str, Any]) -> None:
 
 
 def _check_left_empty(named: object, extensions: dict[str, Any]) -> None:
-    listed = extensions.get("views", [])
-    names = [item.get("name") for item in listed[1:] if isinstance(item, dict)]
+    names = _view_names(extensions)
     if (
         not isinstance(named, list)
         or not all(isinstance(name, str) and name in names for name in named)

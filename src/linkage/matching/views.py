@@ -81,14 +81,19 @@ class ViewPlan:
             )
         return self._clks[key]
 
+    def _compared_on_views(self) -> dict[tuple[int, int], str]:
+        """The pairs of parties compared on a view, with the view (pairs
+        compared on nothing left out)."""
+        return {
+            pair: view
+            for pair, view in self.pair_view.items()
+            if pair not in self.not_compared
+        }
+
     def views_in_use(self) -> list[str]:
         """The views some pair is compared on, other than the whole CLK, the
         most used first."""
-        counts = Counter(
-            view
-            for pair, view in self.pair_view.items()
-            if pair not in self.not_compared
-        )
+        counts = Counter(self._compared_on_views().values())
         return sorted(counts, key=lambda view: (-counts[view], view))
 
     def best_scores(
@@ -98,9 +103,7 @@ class ViewPlan:
         pairs of parties compared on ``view``; with ``one_to_one``, also each
         pair's other direction, as sides for the threshold."""
         pairs = sorted(
-            pair
-            for pair, name in self.pair_view.items()
-            if name == view and pair not in self.not_compared
+            pair for pair, name in self._compared_on_views().items() if name == view
         )
         halves = [
             best_against_halves(self.clks(i, view), self.clks(j, view), rng)
