@@ -289,7 +289,7 @@ def attack(
     if same:
         population = victim
     population = population.reset_index(drop=True)
-    clks = ClkEncoder(schema, secret).encode(victim[features]).clks
+    sent = ClkEncoder(schema, secret).encode(victim[features])
     row_of = {entity: row for row, entity in enumerate(population["entity"])}
     truth = np.array([row_of.get(e, -1) for e in victim["entity"]], dtype=np.int64)
     shares: dict[str, float | None] = {}
@@ -298,8 +298,8 @@ def attack(
         if not attacks:
             continue
         report = privacy_check(
-            clks, population[features], schema, truth=truth, attacks=attacks,
-            known=known,
+            sent.clks, population[features], schema, truth=truth, attacks=attacks,
+            known=known, match_keys=sent.match_keys,
         )  # fmt: skip
         for result in report.results:
             name = result.attack if known == 50 else f"{result.attack} (20)"

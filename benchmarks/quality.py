@@ -106,7 +106,7 @@ def shipped_hardening(
     diffusing to ``length`` bits with the taps the default gives a CLK of
     ``features`` (:func:`~linkage.encoding.default_hardening.default_taps`),
     with those of its views that hold some but not all of them and no other
-    field (none without ``views``)."""
+    field (none without ``views``), and its match keys of those fields."""
     block: dict[str, Any] = json.loads((SCHEMAS / shipped).read_text())["linkage"]
     block["hardening"]["diffusion"]["length"] = length
     block["hardening"]["diffusion"]["taps"] = default_taps(identifying(features))
@@ -120,6 +120,11 @@ def shipped_hardening(
         block["views"] = views_that_fit
     else:
         block.pop("view_taps", None)  # It applies to views only.
+    keys_that_fit = [
+        key for key in block.pop("match_keys", []) if set(key) <= set(fields)
+    ]
+    if keys_that_fit:
+        block["match_keys"] = keys_that_fit
     return block
 
 

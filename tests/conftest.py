@@ -8,6 +8,7 @@ Having this file in ``tests/`` also makes pytest put ``tests/`` on ``sys.path``
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
 from linkage.formats.schema import LinkageSchema
+from linkage.service.loopback import SERVICE_THREAD_NAME
 from tests.postgres import PostgresServer, postgres_server
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -212,3 +214,8 @@ def database_for(request: pytest.FixtureRequest) -> str | None:
         server: PostgresServer = request.getfixturevalue("postgres")
         return server.new_database()
     return None
+
+
+def service_threads() -> set[threading.Thread]:
+    """The loopback service threads alive now (``running_service``)."""
+    return {t for t in threading.enumerate() if t.name == SERVICE_THREAD_NAME}

@@ -436,9 +436,20 @@ def test_writer_rejects_unserialisable_extensions(tmp_path: Path) -> None:
 
 
 def test_writer_rejects_other_format_version(tmp_path: Path) -> None:
-    """The writer writes only the current format version."""
-    with pytest.raises(ValueError, match="writes only that version"):
-        EncodingWriter(tmp_path / "x.lnk", make_header(format_version=2))
+    """The writer writes only the versions this linkage knows."""
+    with pytest.raises(ValueError, match="writes only those"):
+        EncodingWriter(tmp_path / "x.lnk", make_header(format_version=3))
+
+
+def test_version_two_is_for_match_keys_only() -> None:
+    """Version 2 means the records carry match keys; version 1 that they do
+    not, so a reader of version 1 never misreads a file with keys."""
+    with pytest.raises(ValueError, match="must be 2 with match keys"):
+        make_header(format_version=2)
+    keys = {"match_keys": [["given_name", "date_of_birth"]]}
+    with pytest.raises(ValueError, match="must be 2 with match keys"):
+        make_header(extensions=keys)
+    assert make_header(format_version=2, extensions=keys).key_bytes == 16
 
 
 # ---------------------------------------------------------------------------
@@ -484,10 +495,10 @@ def test_text_mode_damage(tmp_path: Path) -> None:
 def test_unsupported_version(tmp_path: Path) -> None:
     """A newer format version says which versions are supported and to upgrade."""
     path = tmp_path / "x.lnk"
-    path.write_bytes(handmade_binary(header_dict(format_version=2), version=2))
+    path.write_bytes(handmade_binary(header_dict(format_version=3), version=3))
     message = read_error(path)
-    assert "format version 2 is not supported" in message
-    assert "reads version(s) 1" in message
+    assert "format version 3 is not supported" in message
+    assert "reads version(s) 1, 2" in message
     assert "upgrade linkage" in message
 
 
@@ -618,3 +629,47 @@ def test_clkhash_json_is_told_by_its_first_bytes(tmp_path: Path) -> None:
     binary.write_bytes(PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, 0, 2) + b"{}")
     assert starts_like_clkhash_json(json_file)
     assert not starts_like_clkhash_json(binary)
+
+
+def keyed_header() -> EncodingHeader:
+    return make_header(
+        bit_length=64,
+        format_version=2,
+        extensions={"match_keys": [["given_name", "date_of_birth"]] * 2},
+    )
+
+
+def test_match_keys_round_trip_after_each_clk(tmp_path: Path) -> None:
+    """Version 2 records carry their match keys after the CLK; a damaged
+    byte among them is caught by the checksum like any other."""
+    rng = np.random.default_rng(3)
+    clks = rng.integers(0, 256, (5, 8), dtype=np.uint8)
+    keys = rng.integers(0, 256, (5, 32), dtype=np.uint8)
+    pseudonyms = rng.integers(0, 256, (5, 16), dtype=np.uint8)
+    path = tmp_path / "keyed.lnk"
+    with EncodingWriter(path, keyed_header()) as writer:
+        writer.write(pseudonyms[:2], clks[:2], keys[:2])
+        writer.write(pseudonyms[2:], clks[2:], keys[2:])
+    read = read_encodings(path)
+    assert read.header is not None and read.header.format_version == 2
+    assert np.array_equal(read.clks, clks)
+    assert read.match_keys is not None and np.array_equal(read.match_keys, keys)
+    raw = bytearray(path.read_bytes())
+    raw[-33] ^= 1  # The last key's last byte, before the checksum.
+    path.write_bytes(bytes(raw))
+    assert "checksum mismatch" in read_error(path)
+
+
+def test_a_keyed_file_needs_every_records_keys(tmp_path: Path) -> None:
+    clks = np.zeros((2, 8), dtype=np.uint8)
+    pseudonyms = np.zeros((2, 16), dtype=np.uint8)
+    with EncodingWriter(tmp_path / "x.lnk", keyed_header()) as writer:
+        with pytest.raises(ValueError, match=r"shape \(2, 32\)"):
+            writer.write(pseudonyms, clks)
+        with pytest.raises(ValueError, match=r"shape \(2, 32\)"):
+            writer.write(pseudonyms, clks, np.zeros((2, 16), dtype=np.uint8))
+    with EncodingWriter(tmp_path / "y.lnk", make_header(bit_length=64)) as plain:
+        with pytest.raises(ValueError, match="listing 0 key"):
+            plain.write(pseudonyms, clks, np.zeros((2, 32), dtype=np.uint8))
+    with pytest.raises(ValueError, match="one row per CLK"):
+        Encodings(None, None, clks, tmp_path, match_keys=np.zeros((1, 32), np.uint8))

@@ -51,9 +51,18 @@ def _rows_of(party: Party, rows: npt.NDArray[np.int64]) -> Party:
     return Party(
         party.name,
         replace(
-            encodings, pseudonyms=encodings.pseudonyms[rows], clks=encodings.clks[rows]
+            encodings,
+            pseudonyms=encodings.pseudonyms[rows],
+            clks=encodings.clks[rows],
+            match_keys=_rows(encodings.match_keys, rows),
         ),
     )
+
+
+def _rows(
+    keys: npt.NDArray[np.uint8] | None, rows: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint8] | None:
+    return None if keys is None else keys[rows]
 
 
 def _partition(rows: MatchRows) -> Partition:
@@ -112,10 +121,21 @@ def _change_set(
         encodings,
         pseudonyms=np.concatenate([encodings.pseudonyms[corrected], added.pseudonyms]),
         clks=np.concatenate([source.encodings.clks[donors], added.clks]),
+        match_keys=_joined(
+            _rows(source.encodings.match_keys, donors), added.match_keys
+        ),
     )
     return ChangeSet(
         current.name, records, [current.pseudonyms[row] for row in withdrawn.tolist()]
     )
+
+
+def _joined(
+    first: npt.NDArray[np.uint8] | None, second: npt.NDArray[np.uint8] | None
+) -> npt.NDArray[np.uint8] | None:
+    if first is None or second is None:
+        return None
+    return np.concatenate([first, second])
 
 
 @settings(

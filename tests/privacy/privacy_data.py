@@ -135,8 +135,13 @@ def attacked(schema: LinkageSchema) -> PrivacyReport:
     population = encoded.sample(frac=1, random_state=4).reset_index(drop=True)
     truth = truth_by_id(encoded["person_id"], population["person_id"])
     features = [f.identifier for f in schema.encoded_features]
+    sent = ClkEncoder(schema, FIXED_SECRET).encode(encoded)
     return privacy_check(
-        encode(schema, encoded), population[features], schema, truth=truth
+        sent.clks,
+        population[features],
+        schema,
+        truth=truth,
+        match_keys=sent.match_keys,
     )
 
 

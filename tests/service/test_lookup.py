@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -26,10 +25,16 @@ from linkage.audit.probing import lookup_probes
 from linkage.formats.clkfile import Encodings, open_writer, read_encodings
 from linkage.formats.schema import load_schema
 from linkage.service.lookup.ratelimit import LookupRate
-from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
+from linkage.service.loopback import running_service
 from linkage.storage import Store
 from linkage.storage.audit_log import read_audit_log
-from tests.conftest import CONFIGS, RunCli, database_for, encode_demo_agencies
+from tests.conftest import (
+    CONFIGS,
+    RunCli,
+    database_for,
+    encode_demo_agencies,
+    service_threads,
+)
 from tests.service.helpers import assert_problem, create_project
 
 AGENCIES = ("police", "health", "social_services")
@@ -76,6 +81,7 @@ def service(
     data_dir = tmp_path_factory.mktemp("lookup") / "data"
     database_url = database_for(request)
     rate = LookupRate(per_minute=1, burst=BURST)
+    others = service_threads()
     with running_service(
         data_dir, database_url=database_url, lookup_rate=rate
     ) as running:
@@ -85,8 +91,9 @@ def service(
             running.operator_token,
             database_url or f"sqlite:///{data_dir / 'linkage.db'}",
         )
-    alive = [t for t in threading.enumerate() if t.name == SERVICE_THREAD_NAME]
-    assert not alive, "the server did not stop"
+    # Only this module's server: with tests spread over workers, another
+    # module's may still serve its own tests in this process.
+    assert not service_threads() - others, "the server did not stop"
 
 
 @pytest.fixture(scope="module")
@@ -143,16 +150,23 @@ def linked(service: Service, files: dict[str, Path]) -> Linked:
 
 
 def _query(
-    tmp_path: Path, encodings: Encodings, clks: np.ndarray, **header: Any
+    tmp_path: Path,
+    encodings: Encodings,
+    clks: np.ndarray,
+    keys: np.ndarray | None = None,
+    **header: Any,
 ) -> bytes:
-    """An encodings file of ``clks`` with ``encodings``' header (changed as
-    ``header`` says) and fresh pseudonyms, as `linkage encode` writes one."""
+    """An encodings file of ``clks`` (and their match ``keys``, none if not
+    given) with ``encodings``' header (changed as ``header`` says) and fresh
+    pseudonyms, as `linkage encode` writes one."""
     assert encodings.header is not None
     made = replace(encodings.header, record_count=0, **header)
     path = tmp_path / f"query-{time.monotonic_ns()}.lnk"
     pseudonyms = np.random.default_rng().integers(0, 256, (len(clks), 16), np.uint8)
+    if keys is None and made.key_bytes:
+        keys = np.zeros((len(clks), made.key_bytes), dtype=np.uint8)
     with open_writer(path, "linkage", made) as writer:
-        writer.write(pseudonyms, clks)
+        writer.write(pseudonyms, clks, keys)
     return path.read_bytes()
 
 
@@ -225,6 +239,31 @@ def test_a_slightly_different_encoding_still_finds_its_group(
     pseudonym = health.pseudonym_strings()[row]
     assert item["match_id"] == results.set_index("pseudonym").at[pseudonym, "match_id"]
     assert pseudonym in item["own_pseudonyms"]
+
+
+def test_a_shared_match_key_finds_its_group_whatever_the_clk(
+    service: Service, linked: Linked, tmp_path: Path
+) -> None:
+    """A query sharing a match key with a linked record (a married name, a
+    move: its CLK unlike any) gets that record's group, as a run would have
+    grouped them; with no key it is not known."""
+    health = linked.encodings["health"]
+    assert health.match_keys is not None
+    [row] = _grouped_rows(linked, "health", 1)
+    unrelated = np.random.default_rng(5).integers(
+        0, 256, health.clks[[row]].shape, dtype=np.uint8
+    )
+    keys = health.match_keys[[row]]
+    assert keys.any()
+    pseudonym = health.pseudonym_strings()[row]
+    expected = linked.results["health"].set_index("pseudonym").at[pseudonym, "match_id"]
+    for sent, known in ((keys, True), (np.zeros_like(keys), False)):
+        query = _query(tmp_path, health, unrelated, sent)
+        response = _look_up(service, linked, "health", query)
+        assert response.status_code == 200, response.text
+        [item] = response.json()["results"]
+        assert item["known"] is known
+        assert item["match_id"] == (expected if known else None)
 
 
 def test_a_stranger_is_not_known(
@@ -305,11 +344,13 @@ def test_a_file_encoded_otherwise_is_a_422_naming_what_differs(
 ) -> None:
     """Another schema, another secret, or no file at all: 422 saying what."""
     police = linked.encodings["police"]
+    assert police.header is not None
     clks = police.clks[:1]
+    keys_only = {"match_keys": police.header.extensions["match_keys"]}
     for header, named in (
         ({"schema_fingerprint": "c" * 64}, "schema fingerprint"),
         ({"key_check": "0" * 32}, "key-check value"),
-        ({"extensions": {}}, "views"),
+        ({"extensions": keys_only}, "views"),
     ):
         response = _look_up(
             service, linked, "police", _query(tmp_path, police, clks, **header)

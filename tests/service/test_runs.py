@@ -25,8 +25,8 @@ from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import load_schema
 from linkage.matching.matcher import Matcher, MatchSettings
-from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
-from tests.conftest import FEBRL4_SCHEMA, database_for
+from linkage.service.loopback import running_service
+from tests.conftest import FEBRL4_SCHEMA, database_for, service_threads
 from tests.service.helpers import create_project
 
 SECRET = b"a secret shared by the test agencies"
@@ -61,10 +61,12 @@ def service(
     at its end."""
     data_dir = tmp_path_factory.mktemp("runs") / "data"
     database_url = database_for(request)
+    others = service_threads()
     with running_service(data_dir, database_url=database_url) as running:
         yield Service(running.url, data_dir, running.operator_token)
-    alive = [t for t in threading.enumerate() if t.name == SERVICE_THREAD_NAME]
-    assert not alive, "the server did not stop"
+    # Only this module's server: with tests spread over workers, another
+    # module's may still serve its own tests in this process.
+    assert not service_threads() - others, "the server did not stop"
 
 
 @pytest.fixture(scope="module")

@@ -179,6 +179,7 @@ def privacy_check_command(
         progress=_Progress() if show else None,
         key_check=encodings.header.key_check if encodings.header else None,
         dictionary=_dictionary(dictionary_path),
+        match_keys=encodings.match_keys,
     )
     _print_report(report, truth is not None)
     if json_path is not None:

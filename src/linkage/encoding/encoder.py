@@ -9,11 +9,11 @@ files of any size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -21,8 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.encoding.bloom import TokenHasher, bits_per_occurrence, fold, set_bits
+from linkage.encoding.columns import ColumnValues, factorize
 from linkage.encoding.hardening import Hardener, salted_keys
 from linkage.encoding.keys import derive_feature_keys
+from linkage.encoding.match_keys import MatchKeyMaker
 from linkage.encoding.tokens import (
     InvalidNumber,
     Occurrences,
@@ -45,9 +47,6 @@ _INVALID = -1
 _OR_BLOCK = 2048  # Records ORed at once: 256 KB of 1024-bit filters.
 _SALT_LIMIT = 1000  # Salt values whose encoders (and caches) are kept.
 
-# Arrow arrays are typed loosely (pyarrow ships no stubs), hence the alias.
-ColumnValues: TypeAlias = "Sequence[str] | npt.NDArray[np.object_] | pa.Array"
-
 
 @dataclass
 class EncodedChunk:
@@ -60,6 +59,8 @@ class EncodedChunk:
     clks: npt.NDArray[np.uint8]
     invalid: npt.NDArray[np.bool_]
     problems: list[Problem] = field(default_factory=list)
+    #: The schema's match keys, a row per record (None if it lists none).
+    match_keys: npt.NDArray[np.uint8] | None = None
 
 
 class ClkEncoder:
@@ -104,6 +105,9 @@ class ClkEncoder:
                 )
                 self._segment_of.append(number)
         self._threads = threads
+        self._match_keys = (
+            MatchKeyMaker(schema, secret) if schema.extension.match_keys else None
+        )
 
     @property
     def clk_bytes(self) -> int:
@@ -157,8 +161,15 @@ class ClkEncoder:
         # report each of its problems once.
         unique = list(dict.fromkeys(problems))
         unique.sort(key=lambda problem: problem.row or 0)
+        keys = None
+        if self._match_keys is not None:
+            keys = self._match_keys.make(selected, count)
+            keys[invalid] = 0
         return EncodedChunk(
-            clks=np.ascontiguousarray(clks), invalid=invalid, problems=unique
+            clks=np.ascontiguousarray(clks),
+            invalid=invalid,
+            problems=unique,
+            match_keys=keys,
         )
 
     def _salts(self, columns: Mapping[str, ColumnValues]) -> ColumnValues | None:
@@ -208,70 +219,6 @@ def _row_count(columns: Mapping[str, ColumnValues], default: int) -> int:
     if len(lengths) > 1:
         raise ValueError("every column of a chunk must have the same length")
     return lengths.pop() if lengths else default
-
-
-def factorize(values: ColumnValues) -> tuple[npt.NDArray[np.intp], list[str]]:
-    """Codes and distinct values of a column; Arrow columns stay in C++."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if isinstance(values, pa.Array):
-        encoded = pc.dictionary_encode(values)
-        return _integers(encoded.indices), encoded.dictionary.to_pylist()
-    array = np.asarray(values, dtype=object)
-    if not _utf8_clean(array):
-        return _factorize_in_python(array)
-    # Imported here: `linkage encode` hands Arrow columns over and, without a
-    # mapping, never needs pandas (about 0.3 s to import).
-    import pandas as pd
-
-    codes, uniques = pd.factorize(array, sort=False)
-    return codes.astype(np.intp), [str(value) for value in uniques]
-
-
-def _integers(array: pa.Array) -> npt.NDArray[np.intp]:
-    """An Arrow integer array as numpy, read from its buffer when it can be.
-
-    pyarrow's ``to_numpy`` imports pandas (about 0.3 s), which encoding an
-    export without a mapping otherwise never needs.
-    """
-    if array.null_count:
-        return array.to_numpy(zero_copy_only=False).astype(np.intp)  # type: ignore[no-any-return]
-    dtype = np.dtype(f"int{array.type.bit_width}")
-    raw = np.frombuffer(
-        array.buffers()[1],
-        dtype=dtype,
-        count=len(array),
-        offset=array.offset * dtype.itemsize,
-    )
-    return raw.astype(np.intp)
-
-
-def _utf8_clean(values: npt.NDArray[np.object_]) -> bool:
-    """Whether every value is UTF-8 text (no lone surrogates).
-
-    pandas' string hash table misreads a string it cannot convert to UTF-8
-    when two threads factorise at once (measured: about 1 run in 10 gave a
-    lone surrogate another value's code, so an invalid value was encoded).
-    """
-    try:
-        "".join(values.tolist()).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    except TypeError:
-        return True  # Not all text: pandas uses its object table, no UTF-8.
-    return True
-
-
-def _factorize_in_python(
-    values: npt.NDArray[np.object_],
-) -> tuple[npt.NDArray[np.intp], list[str]]:
-    index: dict[object, int] = {}
-    codes = np.fromiter(
-        (index.setdefault(value, len(index)) for value in values.tolist()),
-        dtype=np.intp,
-        count=len(values),
-    )
-    return codes, [str(value) for value in index]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from linkage.atomic import private_text_output
-from linkage.encoding.encoder import ClkEncoder, ColumnValues
+from linkage.encoding.columns import ColumnValues
+from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
 from linkage.encoding.overlap import WriteBehind, read_ahead
@@ -32,6 +33,8 @@ from linkage.encoding.values import InvalidValue, prepare_value
 from linkage.encoding.vault import VaultWriter
 from linkage.errors import InputError, Problem
 from linkage.formats.clkfile import (
+    FORMAT_VERSION,
+    MATCH_KEYS_VERSION,
     PSEUDONYM_BYTES,
     BaseEncodingWriter,
     EncodingHeader,
@@ -133,6 +136,9 @@ def encode_csv(
         bit_length=schema.clk_length,
         key_check=key_check_value(secret, schema),
         extensions=_header_extensions(schema, party, plan),
+        format_version=MATCH_KEYS_VERSION
+        if schema.extension.match_keys
+        else FORMAT_VERSION,
     )
     with contextlib.ExitStack() as outputs:
         chunks = outputs.enter_context(
@@ -242,6 +248,7 @@ class _Batch:
     invalid: npt.NDArray[np.bool_]
     problems: list[Problem]
     mapped_ids: list[str] | None
+    match_keys: npt.NDArray[np.uint8] | None = None
 
     def record_ids(self, plan: _Plan) -> list[str]:
         """The agency's own ID of each record (for the vault only)."""
@@ -282,6 +289,8 @@ def _header_extensions(
         extensions["clk_same_as"] = plan.views.stand_in
     if plan.views.left_empty:
         extensions["views_left_empty"] = list(plan.views.left_empty)
+    if schema.extension.match_keys:
+        extensions["match_keys"] = [list(key) for key in schema.extension.match_keys]
     return extensions
 
 
@@ -320,6 +329,7 @@ def _encode_chunk(
         invalid=invalid | encoded.invalid,
         problems=sorted(problems + encoded.problems, key=lambda p: p.row or 0),
         mapped_ids=mapped_ids,
+        match_keys=encoded.match_keys,
     )
 
 
@@ -356,7 +366,8 @@ def _write_batch(
     """Write a batch's valid records under fresh pseudonyms, and file them."""
     keep = ~batch.invalid
     pseudonyms = new_pseudonyms(int(keep.sum()))
-    writer.write(pseudonyms, batch.clks[keep])
+    keys = batch.match_keys
+    writer.write(pseudonyms, batch.clks[keep], None if keys is None else keys[keep])
     if vault_writer is not None:
         vault_writer.add(
             _vault_keys(fmt, pseudonyms, summary.encoded),

@@ -13,8 +13,9 @@ formats are written and read here:
     CLKs to anonlink and other clkhash tools.
 
 Byte layout of linkage encodings v1. Integers are unsigned and little-endian;
-``H`` is the header length, ``N`` the record count and ``R = 16 + clk_bytes``
-the record size, where ``clk_bytes = ceil(bit_length / 8)``::
+``H`` is the header length, ``N`` the record count and ``R = 16 + clk_bytes +
+key_bytes`` the record size, where ``clk_bytes = ceil(bit_length / 8)`` and
+``key_bytes`` is 16 per match key the header lists (0 without)::
 
     offset        size  field
     0             8     magic b"LNKCLK\r\n"
@@ -30,11 +31,16 @@ the record size, where ``clk_bytes = ceil(bit_length / 8)``::
                           clk_bytes bytes  CLK, bit order as the encoder wrote
                                            it (clkhash: first bit is the most
                                            significant bit of the first byte)
+                          key_bytes bytes  version 2 only: the match keys, 16
+                                           bytes each in the header's order,
+                                           all zero where the record has none
     24 + H + N*R  32    only if flags bit 0: SHA-256 of bytes [0, 24 + H + N*R)
 
 The ``\r\n`` in the magic makes a transfer that rewrote line endings visible.
 ``record_count`` is in both the preamble and the header and they must agree, as
-must the two ``format_version`` values. A later version of the format gets a new
+must the two ``format_version`` values. Version 2 is version 1 with match keys
+(``extensions.match_keys`` in the header); files without them stay version 1,
+so readers of version 1 keep reading them. A later version of the format gets a new
 ``format_version``; readers refuse versions they do not know rather than guess.
 
 Writers stream records to a temporary file in the target's directory and move
@@ -83,6 +89,8 @@ from linkage.formats.jsondoc import JSONTooDeepError, parse_json
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
+    "MATCH_KEYS_VERSION",
+    "MATCH_KEY_BYTES",
     "PSEUDONYM_BYTES",
     "SUPPORTED_VERSIONS",
     "BaseEncodingWriter",
@@ -103,8 +111,12 @@ __all__ = [
 
 MAGIC: Final = b"LNKCLK\r\n"
 FORMAT_VERSION: Final = 1
-SUPPORTED_VERSIONS: Final = (1,)
+#: The version of files whose records carry match keys after the CLK.
+MATCH_KEYS_VERSION: Final = 2
+SUPPORTED_VERSIONS: Final = (1, 2)
 PSEUDONYM_BYTES: Final = 16
+#: Bytes of one match key (a truncated HMAC-SHA256).
+MATCH_KEY_BYTES: Final = 16
 #: Hex digits of the key-check value written now (salted per schema). Files
 #: from versions before it was salted carry 16 (unsalted, the same in every
 #: project); the length is what tells the two forms apart.
@@ -239,7 +251,9 @@ class EncodingHeader:
             (the schema's fields the agency does not hold) and
             ``clk_same_as`` (the view whose CLK it sends as its CLK of every
             field) and ``views_left_empty`` (views it sends as zero bytes,
-            holding too little of them): :mod:`linkage.encoding.stand_in`.
+            holding too little of them): :mod:`linkage.encoding.stand_in`;
+            ``match_keys`` (the fields of each match key the records carry
+            after the CLK, :mod:`linkage.encoding.match_keys`; version 2).
 
     Raises:
         ValueError: a field has the wrong type or an impossible value.
@@ -276,6 +290,16 @@ class EncodingHeader:
             _check_same_as(self.extensions["clk_same_as"], self.extensions)
         if "views_left_empty" in self.extensions:
             _check_left_empty(self.extensions["views_left_empty"], self.extensions)
+        if "match_keys" in self.extensions:
+            _check_match_keys(self.extensions["match_keys"])
+        if (self.match_keys and self.format_version < MATCH_KEYS_VERSION) or (
+            self.format_version == MATCH_KEYS_VERSION and not self.match_keys
+        ):
+            raise ValueError(
+                f"'format_version' must be {MATCH_KEYS_VERSION} with match keys "
+                f"and {FORMAT_VERSION} without (got {self.format_version}, "
+                f"{len(self.match_keys)} match key(s))"
+            )
 
     @property
     def segments(self) -> tuple[FieldSegment, ...] | None:
@@ -320,9 +344,19 @@ class EncodingHeader:
         return tuple(self.extensions.get("absent_fields", ()))
 
     @property
+    def match_keys(self) -> tuple[tuple[str, ...], ...]:
+        """The fields of each match key the records carry after the CLK."""
+        return tuple(tuple(key) for key in self.extensions.get("match_keys", ()))
+
+    @property
     def clk_bytes(self) -> int:
         """Bytes per CLK: ceil(bit_length / 8)."""
         return clk_bytes_for(self.bit_length)
+
+    @property
+    def key_bytes(self) -> int:
+        """Bytes of match keys per record: 16 per key."""
+        return MATCH_KEY_BYTES * len(self.match_keys)
 
     def to_json_bytes(self) -> bytes:
         """Serialise the header as compact UTF-8 JSON with sorted keys.
@@ -437,6 +471,23 @@ def _check_left_empty(named: object, extensions: dict[str, Any]) -> None:
         )
 
 
+def _check_match_keys(listed: object) -> None:
+    if (
+        not isinstance(listed, list)
+        or not listed
+        or not all(
+            isinstance(key, list)
+            and len(key) >= 2
+            and all(isinstance(name, str) for name in key)
+            for key in listed
+        )
+    ):
+        raise ValueError(
+            "'extensions.match_keys' must list the fields of each match key, "
+            'two or more each: [["f1", "f2"], ...]'
+        )
+
+
 def _check_segments(listed: object, bit_length: int) -> None:
     if not isinstance(listed, list) or not all(
         isinstance(item, dict)
@@ -519,12 +570,23 @@ class Encodings:
         pseudonyms: (n, 16) uint8 array, or None for clkhash JSON.
         clks: (n, clk_bytes) uint8 array.
         source: the file the encodings were read from.
+        match_keys: (n, key_bytes) uint8 array of the match keys the header
+            lists, or None for a file without them.
     """
 
     header: EncodingHeader | None
     pseudonyms: Uint8Array | None
     clks: Uint8Array
     source: Path
+    match_keys: Uint8Array | None = None
+
+    def __post_init__(self) -> None:
+        keys = self.match_keys
+        if keys is not None and len(keys) != len(self.clks):
+            raise ValueError(
+                f"{self.source}: {len(keys)} rows of match keys for "
+                f"{len(self.clks)} CLKs; give one row per CLK"
+            )
 
     def __len__(self) -> int:
         return int(self.clks.shape[0])
@@ -640,8 +702,14 @@ class BaseEncodingWriter(abc.ABC):
         else:
             self.abort()
 
-    def write(self, pseudonyms: Pseudonyms, clks: Uint8Array) -> None:
-        """Append records: one pseudonym (array row or 32 hex) per CLK row.
+    def write(
+        self,
+        pseudonyms: Pseudonyms,
+        clks: Uint8Array,
+        match_keys: Uint8Array | None = None,
+    ) -> None:
+        """Append records: one pseudonym (array row or 32 hex) per CLK row,
+        and the rows' match keys if the header lists any.
 
         Raises:
             ValueError: the writer is closed, or the arrays have the wrong
@@ -652,8 +720,9 @@ class BaseEncodingWriter(abc.ABC):
             raise ValueError(f"{self.path}: the writer is already closed")
         clks = _check_clks(clks, self._clk_bytes)
         self._clk_bytes = int(clks.shape[1])
+        keys = self._checked_keys(match_keys, int(clks.shape[0]))
         try:
-            self._write_records(pseudonyms, clks)
+            self._write_records(pseudonyms, clks, keys)
         except OSError as error:
             raise self._io_error(error) from None
         self.record_count += int(clks.shape[0])
@@ -694,9 +763,18 @@ class BaseEncodingWriter(abc.ABC):
             "check that the directory exists, is writable and has free space"
         )
 
+    def _checked_keys(
+        self, match_keys: Uint8Array | None, count: int
+    ) -> Uint8Array | None:
+        """``match_keys`` if this file carries them (else dropped: clkhash
+        JSON has no place for them)."""
+        return None
+
     @abc.abstractmethod
-    def _write_records(self, pseudonyms: Pseudonyms, clks: Uint8Array) -> None:
-        """Append validated CLKs (and their pseudonyms) to ``self._file``."""
+    def _write_records(
+        self, pseudonyms: Pseudonyms, clks: Uint8Array, keys: Uint8Array | None
+    ) -> None:
+        """Append validated CLKs (their pseudonyms, match keys) to ``self._file``."""
 
     @abc.abstractmethod
     def _finish(self) -> None:
@@ -704,7 +782,8 @@ class BaseEncodingWriter(abc.ABC):
 
 
 class EncodingWriter(BaseEncodingWriter):
-    """Writes a "linkage encodings v1" file; see the module docstring.
+    """Writes a "linkage encodings" file (version 1, or 2 with match keys);
+    see the module docstring.
 
     Args:
         path: the file to create or replace.
@@ -722,10 +801,10 @@ class EncodingWriter(BaseEncodingWriter):
     def __init__(
         self, path: Path, header: EncodingHeader, checksum: bool = True
     ) -> None:
-        if header.format_version != FORMAT_VERSION:
+        if header.format_version not in SUPPORTED_VERSIONS:
             raise ValueError(
-                f"'format_version' must be {FORMAT_VERSION}; this linkage writes "
-                f"only that version (got {header.format_version})"
+                f"'format_version' must be one of {SUPPORTED_VERSIONS}; this "
+                f"linkage writes only those (got {header.format_version})"
             )
         self.header = replace(header, record_count=0)
         self._flags = _FLAG_CHECKSUM if checksum else 0
@@ -736,15 +815,48 @@ class EncodingWriter(BaseEncodingWriter):
         header = replace(self.header, record_count=record_count)
         raw = header.to_json_bytes().ljust(self._header_length, b" ")
         preamble = _PREAMBLE.pack(
-            MAGIC, FORMAT_VERSION, self._flags, record_count, self._header_length
+            MAGIC,
+            self.header.format_version,
+            self._flags,
+            record_count,
+            self._header_length,
         )
         return preamble + raw
 
-    def _write_records(self, pseudonyms: Pseudonyms, clks: Uint8Array) -> None:
-        count = int(clks.shape[0])
-        records = np.empty((count, PSEUDONYM_BYTES + clks.shape[1]), dtype=np.uint8)
+    def _checked_keys(
+        self, match_keys: Uint8Array | None, count: int
+    ) -> Uint8Array | None:
+        size = self.header.key_bytes
+        if match_keys is None and not size:
+            return None
+        if (
+            not isinstance(match_keys, np.ndarray)
+            or match_keys.dtype != np.uint8
+            or match_keys.shape != (count, size)
+            or not size
+        ):
+            got = (
+                f"shape {match_keys.shape}"
+                if isinstance(match_keys, np.ndarray)
+                else repr(match_keys)
+            )
+            raise ValueError(
+                f"match_keys must be a uint8 array of shape ({count}, {size}) "
+                f"for a header listing {len(self.header.match_keys)} key(s) "
+                f"(got {got})"
+            )
+        return match_keys
+
+    def _write_records(
+        self, pseudonyms: Pseudonyms, clks: Uint8Array, keys: Uint8Array | None
+    ) -> None:
+        count, width = int(clks.shape[0]), int(clks.shape[1])
+        size = keys.shape[1] if keys is not None else 0
+        records = np.empty((count, PSEUDONYM_BYTES + width + size), dtype=np.uint8)
         records[:, :PSEUDONYM_BYTES] = _check_pseudonyms(pseudonyms, count)
-        records[:, PSEUDONYM_BYTES:] = clks
+        records[:, PSEUDONYM_BYTES : PSEUDONYM_BYTES + width] = clks
+        if keys is not None:
+            records[:, PSEUDONYM_BYTES + width :] = keys
         self._file.write(records.data)
 
     def _finish(self) -> None:
@@ -775,7 +887,9 @@ class ClkhashJsonWriter(BaseEncodingWriter):
         clk_bytes = None if bit_length is None else clk_bytes_for(bit_length)
         super().__init__(path, clk_bytes, b'{"clks": [')
 
-    def _write_records(self, pseudonyms: Pseudonyms, clks: Uint8Array) -> None:
+    def _write_records(
+        self, pseudonyms: Pseudonyms, clks: Uint8Array, keys: Uint8Array | None
+    ) -> None:
         count = int(clks.shape[0])
         if count == 0:
             return
@@ -800,8 +914,13 @@ def write_encodings(
     if header is None or pseudonyms is None:
         raise ValueError(f"{encodings.source} has no header or pseudonyms to write")
     chosen = slice(None) if rows is None else rows
+    keys = encodings.match_keys
     with EncodingWriter(path, header) as writer:
-        writer.write(pseudonyms[chosen], encodings.clks[chosen])
+        writer.write(
+            pseudonyms[chosen],
+            encodings.clks[chosen],
+            keys[chosen] if keys is not None else None,
+        )
 
 
 def open_writer(
@@ -933,17 +1052,21 @@ def _read_binary(path: Path, file: IO[bytes], size: int) -> Encodings:
         raise _truncated(path, size, _PREAMBLE.size + header_length)
     header = _parse_header(raw_header, path)
     _check_header_agrees(path, header, version, count)
-    record_bytes = count * (PSEUDONYM_BYTES + header.clk_bytes)
+    record_bytes = count * (PSEUDONYM_BYTES + header.clk_bytes + header.key_bytes)
     checksum_bytes = _CHECKSUM_BYTES if flags & _FLAG_CHECKSUM else 0
     expected = _PREAMBLE.size + header_length + record_bytes + checksum_bytes
     _check_size(path, size, expected)
-    pseudonyms, clks, digest = _read_records(path, file, header, preamble + raw_header)
+    pseudonyms, clks, keys, digest = _read_records(
+        path, file, header, preamble + raw_header
+    )
     if checksum_bytes and not hmac.compare_digest(file.read(), digest):
         raise EncodingFileError(
             f"{path}: checksum mismatch: the file changed after it was written, "
             "so it is damaged; copy it again from the agency that made it"
         )
-    return Encodings(header=header, pseudonyms=pseudonyms, clks=clks, source=path)
+    return Encodings(
+        header=header, pseudonyms=pseudonyms, clks=clks, source=path, match_keys=keys
+    )
 
 
 def _check_version(path: Path, version: int, flags: int) -> None:
@@ -985,18 +1108,25 @@ def _check_size(path: Path, size: int, expected: int) -> None:
 
 def _read_records(
     path: Path, file: IO[bytes], header: EncodingHeader, prefix: bytes
-) -> tuple[Uint8Array, Uint8Array, bytes]:
-    """Read the records in chunks; return them and the SHA-256 of prefix + them."""
+) -> tuple[Uint8Array, Uint8Array, Uint8Array | None, bytes]:
+    """Read the records in chunks; return their pseudonyms, CLKs and match
+    keys (None without), and the SHA-256 of prefix + them."""
     digest = hashlib.sha256(prefix)
-    record = np.dtype(
-        [
-            ("pseudonym", np.uint8, (PSEUDONYM_BYTES,)),
-            ("clk", np.uint8, (header.clk_bytes,)),
-        ]
-    )
+    parts = [
+        ("pseudonym", np.uint8, (PSEUDONYM_BYTES,)),
+        ("clk", np.uint8, (header.clk_bytes,)),
+    ]
+    if header.key_bytes:
+        parts.append(("keys", np.uint8, (header.key_bytes,)))
+    record = np.dtype(parts)
     count = header.record_count
     pseudonyms = np.empty((count, PSEUDONYM_BYTES), dtype=np.uint8)
     clks = np.empty((count, header.clk_bytes), dtype=np.uint8)
+    keys = (
+        np.empty((count, header.key_bytes), dtype=np.uint8)
+        if header.key_bytes
+        else None
+    )
     for start in range(0, count, _READ_CHUNK_RECORDS):
         stop = min(start + _READ_CHUNK_RECORDS, count)
         raw = file.read((stop - start) * record.itemsize)
@@ -1008,7 +1138,9 @@ def _read_records(
         chunk = np.frombuffer(raw, dtype=record)
         pseudonyms[start:stop] = chunk["pseudonym"]
         clks[start:stop] = chunk["clk"]
-    return pseudonyms, clks, digest.digest()
+        if keys is not None:
+            keys[start:stop] = chunk["keys"]
+    return pseudonyms, clks, keys, digest.digest()
 
 
 _CLKHASH_SHAPE: Final = 'a clkhash file looks like {"clks": ["<base64>", ...]}'

@@ -27,6 +27,12 @@ field can be compared on the fields they do hold::
 
 ``view_taps`` (optional) diffuses the views with other taps than the CLK of
 every field: a view of fewer fields is easier to predict from plaintext.
+
+``match_keys`` adds to each record one keyed hash per listed combination of
+fields, made only when the record holds every field of it (see
+:mod:`linkage.encoding.match_keys`)::
+
+    "match_keys": [["given_name", "date_of_birth"], ["surname", "date_of_birth"]]
 """
 
 from __future__ import annotations
@@ -175,6 +181,12 @@ View = tuple[str, tuple[str, ...]]
 #: Fewer fields than this in one view would let its CLK stand for one field.
 MIN_VIEW_FIELDS = 2
 
+#: A match key: the fields it is made of, in schema order.
+MatchKey = tuple[str, ...]
+#: Fewer fields than this in a match key would make it a hash of one field.
+MIN_KEY_FIELDS = 2
+_MAX_KEYS = 8
+
 
 @dataclass(frozen=True)
 class Extension:
@@ -184,6 +196,7 @@ class Extension:
     segments: SegmentLayout | None = None
     views: tuple[View, ...] = ()
     view_taps: int | None = None
+    match_keys: tuple[MatchKey, ...] = ()
 
     @property
     def view_hardening(self) -> Hardening:
@@ -205,7 +218,12 @@ def parse_extension(
     if not isinstance(block, dict):
         fail(_BLOCK, "must be a JSON object")
         return Extension()
-    _only_keys(block, _BLOCK, {"hardening", "segments", "views", "view_taps"}, fail)
+    _only_keys(
+        block,
+        _BLOCK,
+        {"hardening", "segments", "views", "view_taps", "match_keys"},
+        fail,
+    )
     hardening = block.get("hardening", {})
     if not isinstance(hardening, dict):
         fail(_HARDENING, "must be a JSON object")
@@ -224,7 +242,42 @@ def parse_extension(
         segments=segments,
         views=views,
         view_taps=_parse_view_taps(block, views, parsed, fail),
+        match_keys=_parse_match_keys(block.get("match_keys", []), feature_ids, fail),
     )
+
+
+def _parse_match_keys(
+    value: Any, feature_ids: Sequence[str], fail: Fail
+) -> tuple[MatchKey, ...]:
+    path = f"{_BLOCK}.match_keys"
+    shape = 'must list the fields of each key: [["f1", "f2"], ["f3", "f2"]]'
+    if not isinstance(value, list) or len(value) > _MAX_KEYS:
+        fail(path, f"{shape}, at most {_MAX_KEYS} keys")
+        return ()
+    keys: list[MatchKey] = []
+    for number, members in enumerate(value):
+        where = f"{path}[{number}]"
+        if not isinstance(members, list) or not all(
+            isinstance(member, str) for member in members
+        ):
+            fail(where, shape)
+            continue
+        unknown = [member for member in members if member not in feature_ids]
+        if unknown:
+            fail(where, f"no encoded feature is called {', '.join(map(repr, unknown))}")
+            continue
+        ordered = tuple(f for f in feature_ids if f in members)
+        if len(ordered) < MIN_KEY_FIELDS:
+            fail(
+                where,
+                f"must hold at least {MIN_KEY_FIELDS} distinct fields, so that "
+                "no key is the hash of one field alone",
+            )
+        elif ordered in keys:
+            fail(where, f"holds the same fields as key {keys.index(ordered)}")
+        else:
+            keys.append(ordered)
+    return tuple(keys)
 
 
 def _parse_view_taps(

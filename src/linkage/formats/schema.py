@@ -44,7 +44,8 @@ STRING_ENCODINGS = ("ascii", "utf-8", "utf-16", "utf-32")
 #: feature's hashing key equal the public key-check value or a hardening key.
 KEY_CHECK_LABEL = b"linkage/key-check-value/"
 HARDENING_LABEL = b"linkage/hardening/"
-INTERNAL_INFO_LABELS = (KEY_CHECK_LABEL, HARDENING_LABEL)
+MATCH_KEY_LABEL = b"linkage/match-key/"
+INTERNAL_INFO_LABELS = (KEY_CHECK_LABEL, HARDENING_LABEL, MATCH_KEY_LABEL)
 
 
 @dataclass(frozen=True)

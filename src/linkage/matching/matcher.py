@@ -43,6 +43,7 @@ from linkage.matching.clk.blocking import (
 )
 from linkage.matching.clk.similarity import best_scores, dice, iter_candidates
 from linkage.matching.grouping import group_records
+from linkage.matching.match_keys import key_pairs, merged
 from linkage.matching.one_to_one import SampledSide
 from linkage.matching.parameters import LinkageParameters, Solver
 from linkage.matching.parties import PartySet
@@ -284,6 +285,7 @@ class Matcher:
             choice = fixed_threshold(float(self.settings.threshold))
             best_scores = self._first_scores
         model, parameters = None, None
+        keyed: CandidatePairs | None = None
         if self.settings.method == "probabilistic":
             linked = self._link_probabilistically(choice)
             candidates, choice, model = linked.candidates, linked.choice, linked.model
@@ -291,6 +293,8 @@ class Matcher:
         else:
             floor = self._candidate_floor(choice.threshold)
             candidates = self._floor_candidates(choice, floor)
+            keyed = key_pairs(self.parties, dedup=self.settings.dedup)
+            candidates = merged(candidates, keyed, self.parties.total)
             labels = self.solve(candidates, choice.threshold)
             parameters = LinkageParameters(
                 choice.threshold,
@@ -310,6 +314,7 @@ class Matcher:
             "threshold method": choice.method,
             "view score shifts": _describe_shifts(self._shift),
             "candidate pairs": len(candidates.score),
+            "pairs sharing a match key": len(keyed.score) if keyed else 0,
             "pairs compared": candidates.compared,
             "blocking": candidates.blocking,
             # The all-pairs kernel scores whole blocks, a little beyond the

@@ -11,9 +11,10 @@ and a sixth that tries to guess the secret itself:
     encodings and a population list the records were drawn from.
 ``equality``
     Matches the pattern of identical filters (who shares a name, a birth date,
-    an address) with the same pattern in the population encoded under the
-    attacker's own secret, by colour refinement. Models anyone holding
-    per-field or field-group encodings; one CLK per record shows almost none.
+    an address) and match keys with the same pattern in the population
+    encoded under the attacker's own secret, by colour refinement. Models
+    anyone holding per-field or field-group encodings, or match keys; one CLK
+    per record shows almost none.
 ``graph``
     Matches the similarity graph of the encodings with that of the population
     encoded under the attacker's own secrets: the published attack (Vidanage
@@ -203,6 +204,7 @@ def privacy_check(
     progress: Progress | None = None,
     key_check: str | None = None,
     dictionary: Iterable[str] | None = None,
+    match_keys: npt.NDArray[np.uint8] | None = None,
 ) -> PrivacyReport:
     """Run the attacks on ``clks`` and judge how exposed they are.
 
@@ -223,6 +225,8 @@ def privacy_check(
             the secret-guess attack tests guesses against (None: not run).
         dictionary: the secret-guess attack's candidates (default: its
             built-in list of common passwords and patterns).
+        match_keys: the encodings' match keys, a row each (None if the file
+            has none); the equality attack reads them too.
 
     Raises:
         InputError: the population lacks a column the schema encodes, or the
@@ -248,7 +252,15 @@ def privacy_check(
             continue
         results.append(
             _run(
-                name, clks, population, schema, truth, pairs, threshold, seed, progress
+                name,
+                _Victims(clks, match_keys),
+                population,
+                schema,
+                truth,
+                pairs,
+                threshold,
+                seed,
+                progress,
             )
         )
     advice = [_ADVICE[r.attack] for r in results if r.verdict == "exposed"]
@@ -262,9 +274,17 @@ def privacy_check(
     )
 
 
+@dataclass(frozen=True)
+class _Victims:
+    """What the attacker holds: the encodings and their match keys."""
+
+    clks: npt.NDArray[np.uint8]
+    match_keys: npt.NDArray[np.uint8] | None
+
+
 def _run(
     name: AttackName,
-    clks: npt.NDArray[np.uint8],
+    victims: _Victims,
     population: pd.DataFrame,
     schema: LinkageSchema,
     truth: npt.NDArray[np.int64] | None,
@@ -274,6 +294,7 @@ def _run(
     progress: Progress | None,
 ) -> AttackResult:
     started = time.perf_counter()
+    clks = victims.clks
     if name in _FROM_KNOWN_PAIRS:
         if pairs is None or not len(pairs):
             return AttackResult(
@@ -294,7 +315,13 @@ def _run(
     elif name == "equality":
         secret = hashlib.sha256(f"linkage equality attacker {seed}".encode()).digest()
         assignment = equality_attack(
-            clks, population, schema, secret=secret, seed=seed, progress=progress
+            clks,
+            population,
+            schema,
+            secret=secret,
+            seed=seed,
+            progress=progress,
+            match_keys=victims.match_keys,
         )
     else:
         assignment = frequency_attack(clks, population, schema, progress=progress)

@@ -13,6 +13,10 @@ a record whose colour no other record has, on either side, is re-identified
 for certain. Records that share a colour are paired at random, as an attacker
 would, so the share also counts lucky guesses (about one per colour).
 
+Match keys (:mod:`linkage.encoding.match_keys`) are identical values by
+design, so they join the graph as more values: the attacker's own keys of her
+list under her own secret against the victims' keys.
+
 This needs no known pairs and no similarity at all: it is what a curious
 operator can do with a spreadsheet. It is strongest where the attacker's list
 holds exactly the encoded records (full overlap); typing errors and missing
@@ -28,12 +32,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from linkage.encoding.encoder import ClkEncoder
+from linkage.formats.clkfile import MATCH_KEY_BYTES
 from linkage.formats.schema import LinkageSchema
 from linkage.privacy.assign import Assignment
 from linkage.privacy.bits import Progress, filter_slices, report
 from linkage.privacy.tokens import check_columns
 
-__all__ = ["equality_attack", "value_classes"]
+__all__ = ["equality_attack", "key_classes", "value_classes"]
 
 _STEP = "Equality-structure attack"
 _MAX_ROUNDS = 12  # Refinement stops earlier once no colour splits.
@@ -50,8 +55,10 @@ def equality_attack(
     secret: bytes | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    match_keys: npt.NDArray[np.uint8] | None = None,
 ) -> Assignment:
-    """Re-identify encodings by the pattern of identical filters they share.
+    """Re-identify encodings by the pattern of identical filters (and match
+    keys) they share.
 
     Args:
         clks: the encodings, one packed row each.
@@ -60,6 +67,8 @@ def equality_attack(
             the attacker's own ``secret`` (default: derived from a fixed label).
         seed: seeds the pairing of records that share a colour.
         progress: called with ("Equality-structure attack", done, total).
+        match_keys: the encodings' match keys, a row each (None: the file
+            has none, or they are left out of the attack).
 
     Raises:
         InputError: the population lacks a column the schema encodes.
@@ -70,6 +79,9 @@ def equality_attack(
     usable = np.flatnonzero(~encoded.invalid)
     theirs = value_classes(clks, schema)
     ours = value_classes(encoded.clks[usable], schema)
+    if match_keys is not None and encoded.match_keys is not None:
+        theirs = np.hstack([theirs, key_classes(match_keys)])
+        ours = np.hstack([ours, key_classes(encoded.match_keys[usable])])
     report(progress, _STEP, 1, 3)
     colours = _refine(np.concatenate([theirs, ours + _offset(theirs, ours)]))
     report(progress, _STEP, 2, 3)
@@ -92,6 +104,20 @@ def value_classes(clks: npt.NDArray[np.uint8], schema: LinkageSchema) -> Codes:
         packed = np.packbits(bits[:, part], axis=1)
         present = packed.any(axis=1)
         keys = [row.tobytes() for row in packed[present]]
+        codes[present, column] = pd.factorize(pd.Series(keys, dtype=object))[0]
+    return codes
+
+
+def key_classes(match_keys: npt.NDArray[np.uint8]) -> Codes:
+    """``(records, keys)``: a code per distinct match key, -1 where the
+    record has none (all zero)."""
+    width = MATCH_KEY_BYTES
+    count = match_keys.shape[1] // width
+    codes = np.full((len(match_keys), count), _MISSING, np.int64)
+    for column in range(count):
+        part = match_keys[:, column * width : (column + 1) * width]
+        present = part.any(axis=1)
+        keys = [row.tobytes() for row in part[present]]
         codes[present, column] = pd.factorize(pd.Series(keys, dtype=object))[0]
     return codes
 

@@ -142,8 +142,12 @@ def _apply_one(party: Party, change: ChangeSet) -> _Applied:
             f"{int(dropped.sum())} pseudonym(s), for example {example}",
             hint="Send a record to correct it, or withdraw it; not both.",
         )
-    clks = party.encodings.clks.copy()
-    clks[old_rows[corrected]] = records.clks[corrected]
+    clks = _corrected(party.encodings.clks, records.clks, old_rows, corrected)
+    keys = None
+    if party.encodings.match_keys is not None and records.match_keys is not None:
+        keys = _corrected(
+            party.encodings.match_keys, records.match_keys, old_rows, corrected
+        )
     added = np.flatnonzero(~corrected)
     position = np.full(len(party), -1, dtype=np.int64)
     position[keep] = np.arange(len(keep))
@@ -153,8 +157,23 @@ def _apply_one(party: Party, change: ChangeSet) -> _Applied:
         party.encodings,
         pseudonyms=np.concatenate([population[keep], sent[added]]),
         clks=np.concatenate([clks[keep], records.clks[added]]),
+        match_keys=None
+        if keys is None or records.match_keys is None
+        else np.concatenate([keys[keep], records.match_keys[added]]),
     )
     return keep, rows.astype(np.int64), corrected_rows, merged
+
+
+def _corrected(
+    linked: npt.NDArray[np.uint8],
+    sent: npt.NDArray[np.uint8],
+    old_rows: Rows,
+    corrected: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.uint8]:
+    """``linked`` with the rows the change set corrects replaced by its own."""
+    merged = linked.copy()
+    merged[old_rows[corrected]] = sent[corrected]
+    return merged
 
 
 def _withdrawn_rows(
@@ -232,6 +251,7 @@ def _compared_as(header: EncodingHeader) -> tuple[object, ...]:
             "segments",
             "clk_same_as",
             "views_left_empty",
+            "match_keys",
         )
     )
 
@@ -242,9 +262,10 @@ def _pseudonym_array(encodings: Encodings) -> npt.NDArray[np.uint8]:
 
 
 def _subset(encodings: Encodings, rows: npt.NDArray[np.int64]) -> Encodings:
-    pseudonyms = encodings.pseudonyms
+    pseudonyms, keys = encodings.pseudonyms, encodings.match_keys
     return replace(
         encodings,
         pseudonyms=None if pseudonyms is None else pseudonyms[rows],
         clks=encodings.clks[rows],
+        match_keys=None if keys is None else keys[rows],
     )

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from linkage.formats.clkfile import format_pseudonyms
 from linkage.matching.candidates import CandidatePairs
 from linkage.matching.clk.similarity import iter_candidates
+from linkage.matching.match_keys import key_pairs, merged
 from linkage.matching.matcher import MatchResult, MatchRows, member_scores
 from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import PartySet
@@ -118,8 +119,14 @@ class StandingLinkage:
         on a cluster; the pairs are the same)."""
         changed = apply_change_sets(self.parties, change_sets)
         views = ViewPlan(changed.parties)
-        new_pairs = pairs_of_changed(
-            changed.parties, views, changed.changed, self.parameters, compare
+        new_pairs = merged(
+            pairs_of_changed(
+                changed.parties, views, changed.changed, self.parameters, compare
+            ),
+            key_pairs(
+                changed.parties, dedup=self.parameters.dedup, among=changed.changed
+            ),
+            changed.parties.total,
         )
         kept, lost_partner = self._kept_pairs(changed)
         pairs = _concat(kept, new_pairs)

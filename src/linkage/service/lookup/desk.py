@@ -12,9 +12,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from linkage.formats.clkfile import Encodings
 from linkage.service.lookup.index import (
     LinkedRecords,
@@ -120,11 +117,9 @@ def check_count(query: Encodings, burst: int) -> None:
         )
 
 
-def check_query(
-    records: LinkedRecords, asker: int, query: Encodings
-) -> npt.NDArray[np.uint8]:
-    """The query's CLKs, once its header agrees with the asker's upload to
-    the run (schema, secret, length, views and fields held).
+def check_query(records: LinkedRecords, asker: int, query: Encodings) -> None:
+    """Check that the query's header agrees with the asker's upload to the
+    run (schema, secret, length, views and fields held).
 
     Raises:
         LookupQueryError: it disagrees; the message names what and what to do.
@@ -142,7 +137,6 @@ def check_query(
                 f"the file's {name} ({_show(given)}) is not that of your upload "
                 f"to run {records.run_id} ({_show(expected)}); {fix}"
             )
-    return query.clks
 
 
 def _show(value: object) -> str:

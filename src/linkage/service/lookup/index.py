@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,7 @@ from linkage.errors import EncodingFileError, LinkageError
 from linkage.formats.clkfile import EncodingHeader, Encodings, read_encodings
 from linkage.formats.extension import WHOLE_CLK
 from linkage.matching.lookup import ClkIndex
+from linkage.matching.match_keys import KEY_SCORE, KeyIndex
 from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import Party as MatchParty
 from linkage.matching.parties import PartySet
@@ -139,13 +141,17 @@ class LinkedRecords:
         self._view.update({(a, a): WHOLE_CLK for a in range(count)})
         needed = {(b, view) for (_, b), view in self._view.items()}
         self._indexes = {key: ClkIndex(plan.clks(*key)) for key in sorted(needed)}
+        keys = [encodings.match_keys for _, _, encodings in parties]
+        self._keys = (
+            KeyIndex([k for k in keys if k is not None])
+            if keys and all(k is not None for k in keys)
+            else None
+        )
         self._pseudonyms = [encodings.pseudonyms for _, _, encodings in parties]
         self._groups = list(groups)
         self._match_ids = list(match_ids)
         self._members = _members(self._groups, len(match_ids))
-        self._combiner: Combiner[tuple[int, npt.NDArray[np.uint8]], list[Found]] = (
-            Combiner(self._look_up_many)
-        )
+        self._combiner: Combiner[_Asked, list[Found]] = Combiner(self._look_up_many)
 
     @property
     def records(self) -> int:
@@ -165,18 +171,22 @@ class LinkedRecords:
             )
         return self.party_ids.index(party_id)
 
-    def look_up(self, asker: int, clks: npt.NDArray[np.uint8]) -> list[Found]:
+    def look_up(
+        self,
+        asker: int,
+        clks: npt.NDArray[np.uint8],
+        keys: npt.NDArray[np.uint8] | None = None,
+    ) -> list[Found]:
         """What each row of ``clks`` (the asker's encodings, whole with their
-        views) matches among the run's records. Lookups that arrive while
-        another is being scored are scored together, in one pass over the
-        linked records (:class:`~linkage.batching.Combiner`)."""
-        return self._combiner.run((asker, clks))
+        views; ``keys`` their match keys) matches among the run's records.
+        Lookups that arrive while another is being scored are scored
+        together, in one pass over the linked records
+        (:class:`~linkage.batching.Combiner`)."""
+        return self._combiner.run((asker, clks, keys))
 
-    def _look_up_many(
-        self, asked: Sequence[tuple[int, npt.NDArray[np.uint8]]]
-    ) -> list[list[Found]]:
+    def _look_up_many(self, asked: Sequence[_Asked]) -> list[list[Found]]:
         """:meth:`look_up` for several askers' CLKs at once."""
-        sizes = [len(clks) for _, clks in asked]
+        sizes = [len(clks) for _, clks, _ in asked]
         total = sum(sizes)
         best_party = np.full(total, -1, dtype=np.int64)
         best_row = np.full(total, -1, dtype=np.int64)
@@ -185,7 +195,7 @@ class LinkedRecords:
         threshold = self.parameters.threshold
         for party in range(len(self.names)):
             by_view: dict[str, list[int]] = {}
-            for number, (asker, _) in enumerate(asked):
+            for number, (asker, _, _) in enumerate(asked):
                 by_view.setdefault(self._view[(asker, party)], []).append(number)
             for view, numbers in by_view.items():
                 shift = self.parameters.shifts.get(view, 0.0)
@@ -203,6 +213,7 @@ class LinkedRecords:
                 best_party[place[better]] = party
                 best_row[place[better]] = found.rows[better]
                 best_score[place[better]] = score[better]
+        self._by_keys(asked, starts, (best_party, best_row, best_score))
         return [
             [
                 self._found(asker, int(p), int(r))
@@ -212,8 +223,29 @@ class LinkedRecords:
                     strict=True,
                 )
             ]
-            for n, (asker, _) in enumerate(asked)
+            for n, (asker, _, _) in enumerate(asked)
         ]
+
+    def _by_keys(
+        self,
+        asked: Sequence[_Asked],
+        starts: npt.NDArray[np.int64],
+        best: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[Any]],
+    ) -> None:
+        """A query sharing a match key with a linked record matches it at
+        :data:`~linkage.matching.match_keys.KEY_SCORE`, if no CLK beat that."""
+        if self._keys is None:
+            return
+        best_party, best_row, best_score = best
+        for number, (_, _, keys) in enumerate(asked):
+            if keys is None:
+                continue
+            party, row = self._keys.find(keys)
+            place = np.arange(starts[number], starts[number + 1])
+            better = (party >= 0) & (KEY_SCORE > best_score[place])
+            best_party[place[better]] = party[better]
+            best_row[place[better]] = row[better]
+            best_score[place[better]] = KEY_SCORE
 
     def _slice(
         self, asker: int, clks: npt.NDArray[np.uint8], view: str
@@ -246,6 +278,10 @@ class LinkedRecords:
         if pseudonyms is None:  # clkhash JSON: the row stands in for it.
             return str(row)
         return bytes(pseudonyms[row]).hex()
+
+
+#: One lookup: the asker's number, its query's CLKs and match keys.
+_Asked = tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8] | None]
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,10 @@ async def look_up(
         asker = records.number_of(token.party_id)
     except LookupUnavailableError as error:
         raise ApiProblem(409, str(error)) from None
-    clks = check_query(records, asker, query)
-    found = await run_in_threadpool(records.look_up, asker, clks)
+    check_query(records, asker, query)
+    found = await run_in_threadpool(
+        records.look_up, asker, query.clks, query.match_keys
+    )
     known = sum(item.known for item in found)
     # Busy desks answer many lookups at once: their entries share a commit.
     await run_in_threadpool(

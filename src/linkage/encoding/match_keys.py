@@ -1,0 +1,128 @@
+"""Match keys: a keyed hash of each combination of fields a record holds whole.
+
+A CLK diffused for privacy forgives a typo but not a whole field that
+differs: a married name, a nickname written out, a move. A match key
+forgives nothing inside it but ignores every field outside it: two records
+with the same given name and date of birth share the key of those two
+fields whatever their surnames. National statistics offices link on several
+such keys side by side (Randall et al., "Privacy preserving linkage using
+multiple match-keys", IJPDS 2019); here they sit beside the CLK, which keeps
+the typos.
+
+Each key is HMAC-SHA256 under its own key, derived from the linkage secret
+with HKDF under the schema's fingerprint and the key's fields, over the
+record's prepared values (as the CLK hashes them), each length-prefixed so
+that no two combinations run together; its first 16 bytes are sent. Without
+the secret nobody can compute a key or tell anything from one but equality:
+the operator learns which records agree exactly on a key's fields. A record
+that lacks a field of a key (empty, missing, or invalid) has no key: 16 zero
+bytes. ``linkage privacy-check`` attacks the keys' equality structure too.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from linkage.encoding.columns import ColumnValues, factorize
+from linkage.encoding.values import prepare_values
+from linkage.formats.clkfile import MATCH_KEY_BYTES
+from linkage.formats.schema import MATCH_KEY_LABEL, Feature, LinkageSchema
+
+__all__ = ["MatchKeyMaker", "match_key_secret"]
+
+_LABEL = MATCH_KEY_LABEL + b"v1/"
+_NO_VALUE = -1
+
+
+def match_key_secret(
+    secret: bytes, schema: LinkageSchema, fields: Sequence[str]
+) -> bytes:
+    """The HMAC key of the match key of ``fields`` under ``schema``."""
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=bytes.fromhex(schema.fingerprint),
+        info=_LABEL + ",".join(fields).encode("utf-8"),
+    ).derive(secret)
+
+
+class MatchKeyMaker:
+    """Makes the match keys the schema's ``linkage`` block lists."""
+
+    def __init__(self, schema: LinkageSchema, secret: bytes) -> None:
+        self.keys = schema.extension.match_keys
+        self._features = {f.identifier: f for f in schema.encoded_features}
+        self._secrets = [match_key_secret(secret, schema, key) for key in self.keys]
+
+    @property
+    def width(self) -> int:
+        """Bytes of match keys per record."""
+        return MATCH_KEY_BYTES * len(self.keys)
+
+    def make(
+        self, columns: Mapping[str, ColumnValues], count: int
+    ) -> npt.NDArray[np.uint8]:
+        """The match keys of ``count`` records, ``(count, width)`` bytes."""
+        keys = np.zeros((count, self.width), dtype=np.uint8)
+        if not count:
+            return keys
+        needed = {field for key in self.keys for field in key}
+        values = {field: self._prepared(field, columns[field]) for field in needed}
+        for number, (fields, secret) in enumerate(
+            zip(self.keys, self._secrets, strict=True)
+        ):
+            place = slice(number * MATCH_KEY_BYTES, (number + 1) * MATCH_KEY_BYTES)
+            keys[:, place] = _hashed(secret, [values[field] for field in fields])
+        return keys
+
+    def _prepared(
+        self, field: str, column: ColumnValues
+    ) -> tuple[npt.NDArray[np.intp], list[bytes]]:
+        """Each record's distinct value (``-1``: none) and the distinct
+        values as the CLK hashes them, UTF-8."""
+        feature = self._features[field]
+        codes, distinct = factorize(column)
+        prepared, errors = prepare_values(feature, distinct)
+        usable = np.array(
+            [
+                position not in errors and text != "" and not _missing(feature, raw)
+                for position, (raw, text) in enumerate(
+                    zip(distinct, prepared, strict=True)
+                )
+            ],
+            dtype=np.bool_,
+        )
+        codes = np.where(usable[codes], codes, _NO_VALUE) if len(distinct) else codes
+        return codes, [text.encode("utf-8") for text in prepared]
+
+
+def _missing(feature: Feature, raw: str) -> bool:
+    # A missing-value sentinel is replaced before hashing into the CLK, but
+    # the replacement says nothing of the person: it makes no key.
+    missing = feature.missing_value
+    return missing is not None and raw == missing.sentinel
+
+
+def _hashed(
+    secret: bytes, fields: list[tuple[npt.NDArray[np.intp], list[bytes]]]
+) -> npt.NDArray[np.uint8]:
+    """One key per record: each distinct combination of values hashed once."""
+    codes = np.stack([field_codes for field_codes, _ in fields], axis=1)
+    combinations, inverse = np.unique(codes, axis=0, return_inverse=True)
+    table = np.zeros((len(combinations), MATCH_KEY_BYTES), dtype=np.uint8)
+    for row, combination in enumerate(combinations.tolist()):
+        if _NO_VALUE in combination:
+            continue
+        message = b"".join(
+            len(texts[code]).to_bytes(4, "big") + texts[code]
+            for code, (_, texts) in zip(combination, fields, strict=True)
+        )
+        digest = hmac.digest(secret, message, "sha256")[:MATCH_KEY_BYTES]
+        table[row] = np.frombuffer(digest, dtype=np.uint8)
+    return table[inverse.reshape(-1)]

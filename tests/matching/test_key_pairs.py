@@ -1,0 +1,165 @@
+"""Records sharing a match key become candidates, in runs, updates and lookups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkage.formats.clkfile import (
+    MATCH_KEYS_VERSION,
+    EncodingHeader,
+    Encodings,
+)
+from linkage.matching.candidates import CandidatePairs
+from linkage.matching.match_keys import (
+    KEY_SCORE,
+    MOST_SHARING,
+    KeyIndex,
+    key_pairs,
+    merged,
+)
+from linkage.matching.matcher import Matcher, MatchSettings
+from linkage.matching.parties import Party, PartySet
+
+FINGERPRINT = "f" * 64
+KEYS = [["given_name", "date_of_birth"], ["surname", "date_of_birth"]]
+
+
+def key_rows(values: list[int | None], *, second: list[int | None] | None = None):
+    """Match keys of records: key value ``v`` as 16 bytes, None as none."""
+    rows = np.zeros((len(values), 32), dtype=np.uint8)
+    for row, value in enumerate(values):
+        if value is not None:
+            rows[row, :16] = value + 1
+    for row, value in enumerate(second or []):
+        if value is not None:
+            rows[row, 16:] = value + 1
+    return rows
+
+
+def party(name: str, clks: np.ndarray, keys: np.ndarray | None) -> Party:
+    header = EncodingHeader(
+        schema_fingerprint=FINGERPRINT,
+        bit_length=clks.shape[1] * 8,
+        key_check="ab" * 16,
+        format_version=MATCH_KEYS_VERSION if keys is not None else 1,
+        extensions={"match_keys": KEYS} if keys is not None else {},
+    )
+    pseudonyms = np.random.default_rng(len(name)).integers(
+        0, 256, (len(clks), 16), dtype=np.uint8
+    )
+    encodings = Encodings(header, pseudonyms, clks, Path(name), match_keys=keys)
+    return Party(name, encodings)
+
+
+def random_clks(count: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, 128), dtype=np.uint8)
+
+
+def pairs_of(found: CandidatePairs) -> set[tuple[int, int]]:
+    return set(zip(found.left.tolist(), found.right.tolist(), strict=True))
+
+
+def test_records_sharing_a_key_pair_up_within_and_across_parties() -> None:
+    parties = PartySet(
+        (
+            party("a", random_clks(3, 1), key_rows([7, 7, None])),
+            party("b", random_clks(2, 2), key_rows([7, 8], second=[None, 5])),
+        )
+    )
+    both = key_pairs(parties, dedup=True)
+    assert pairs_of(both) == {(0, 1), (0, 3), (1, 3)}
+    assert (both.score == KEY_SCORE).all()
+    across = key_pairs(parties, dedup=False)
+    assert pairs_of(across) == {(0, 3), (1, 3)}
+    assert pairs_of(key_pairs(parties, dedup=True, among=np.array([1]))) == {
+        (0, 1),
+        (1, 3),
+    }
+
+
+def test_a_key_value_too_many_records_share_is_no_evidence() -> None:
+    crowd = key_rows([3] * (MOST_SHARING + 1) + [4, 4])
+    parties = PartySet((party("a", random_clks(len(crowd), 3), crowd),))
+    assert pairs_of(key_pairs(parties, dedup=True)) == {
+        (MOST_SHARING + 1, MOST_SHARING + 2)
+    }
+
+
+def test_files_without_keys_give_no_pairs() -> None:
+    parties = PartySet(
+        (
+            party("a", random_clks(2, 1), None),
+            party("b", random_clks(2, 2), key_rows([1, 1])),
+        )
+    )
+    assert not len(key_pairs(parties, dedup=True).score)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.integers(0, 3)), min_size=1, max_size=12),
+    split=st.integers(0, 12),
+)
+def test_key_pairs_are_every_pair_with_an_equal_key(
+    values: list[int | None], split: int
+) -> None:
+    """Against a plain loop over every pair."""
+    split = min(split, len(values))
+    keys = key_rows(values)
+    parts = [p for p in ((0, split), (split, len(values))) if p[1] > p[0]]
+    parties = PartySet(
+        tuple(
+            party(f"p{n}", random_clks(stop - start, n), keys[start:stop])
+            for n, (start, stop) in enumerate(parts)
+        )
+    )
+    expected = {
+        (i, j)
+        for i in range(len(values))
+        for j in range(i + 1, len(values))
+        if values[i] is not None and values[i] == values[j]
+    }
+    assert pairs_of(key_pairs(parties, dedup=True)) == expected
+
+
+def test_merged_keeps_each_pair_once_with_its_best_score() -> None:
+    first = CandidatePairs(np.array([2, 0]), np.array([0, 5]), np.array([0.7, 0.6]))
+    second = CandidatePairs(np.array([0, 3]), np.array([2, 4]), np.array([1.0, 1.0]))
+    both = merged(first, second, records=6)
+    assert sorted(
+        zip(both.left.tolist(), both.right.tolist(), both.score.tolist(), strict=True)
+    ) == [(0, 2, 1.0), (0, 5, 0.6), (3, 4, 1.0)]
+
+
+@pytest.mark.parametrize("with_keys", [True, False])
+def test_a_run_groups_records_that_share_a_key(with_keys: bool) -> None:
+    """Two records whose CLKs are unrelated are one person when they share a
+    key, and two people when they do not (or the files carry no keys)."""
+    clks = random_clks(40, 5)
+    keys = key_rows([None] * 38 + [9, 9]) if with_keys else None
+    parties = PartySet(
+        (
+            party("a", clks[:20], None if keys is None else keys[:20]),
+            party("b", clks[20:], None if keys is None else keys[20:]),
+        )
+    )
+    result = Matcher(parties, MatchSettings(dedup=True, threshold=0.9)).run()
+    linked = result.matches
+    assert (len(linked) == 2) == with_keys
+    if with_keys:
+        assert sorted(linked.party) == ["b", "b"]
+        assert set(linked.score) == {KEY_SCORE}
+        assert result.stats["pairs sharing a match key"] == 1
+
+
+def test_the_key_index_finds_a_linked_record_by_key() -> None:
+    index = KeyIndex([key_rows([1, None, 2]), key_rows([None, 3], second=[4, 5])])
+    queries = key_rows([2, None, 6, None], second=[None, 5, None, None])
+    party, row = index.find(queries)
+    assert party.tolist() == [0, 1, -1, -1]
+    assert row.tolist() == [2, 1, -1, -1]
