@@ -1,13 +1,13 @@
 """Match keys: a keyed hash of each combination of fields a record holds whole.
 
 A CLK diffused for privacy forgives a typo but not a whole field that
-differs: a married name, a nickname written out, a move. A match key
-forgives nothing inside it but ignores every field outside it: two records
-with the same given name and date of birth share the key of those two
-fields whatever their surnames. National statistics offices link on several
-such keys side by side (Randall et al., "Privacy preserving linkage using
-multiple match-keys", IJPDS 2019); here they sit beside the CLK, which keeps
-the typos.
+differs: a move, a street written another way, a field one agency left
+empty. A match key forgives nothing inside it but ignores every field
+outside it: two records with the same full name and date of birth share the
+key of those three fields wherever they live. National statistics offices
+link on several such keys side by side (Randall et al., "Privacy preserving
+linkage using multiple match-keys", IJPDS 2019); here they sit beside the
+CLK, which keeps the typos.
 
 Each key is HMAC-SHA256 under its own key, derived from the linkage secret
 with HKDF under the schema's fingerprint and the key's fields, over the

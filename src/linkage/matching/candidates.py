@@ -40,6 +40,7 @@ __all__ = [
     "Scores",
     "candidate_floor_error",
     "candidate_limit_error",
+    "pairs_sharing_a_value",
 ]
 
 Clks = npt.NDArray[np.uint8]  # Packed Bloom filters, one row of bytes each.
@@ -127,3 +128,43 @@ def candidate_floor_error(
         error.limit,
         error.threshold,
     )
+
+
+def pairs_sharing_a_value(
+    values: npt.NDArray[np.generic],
+    held: npt.NDArray[np.bool_],
+    most: int | None = None,
+) -> tuple[Indices, Indices]:
+    """Every pair of records (indices into ``values``) whose values are equal,
+    among the records ``held`` marks; with ``most``, values more records
+    share than that are passed over. Each pair once, in no set order."""
+    records = np.flatnonzero(held)
+    order = records[np.argsort(values[records], kind="stable")]
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    if most is not None:
+        starts, sizes = starts[sizes <= most], sizes[sizes <= most]
+    lefts, rights = [], []
+    # For each gap g, pair every record with the one g places later in its
+    # block: vectorised over blocks, one pass per gap up to the largest block.
+    for gap in range(1, int(sizes.max(initial=1))):
+        long_enough = sizes > gap
+        block_starts, block_sizes = starts[long_enough], sizes[long_enough]
+        counts = block_sizes - gap
+        first = np.repeat(block_starts, counts) + _ranges(counts)
+        lefts.append(order[first])
+        rights.append(order[first + gap])
+    if not lefts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy()
+    return (
+        np.concatenate(lefts).astype(np.int64),
+        np.concatenate(rights).astype(np.int64),
+    )
+
+
+def _ranges(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """0..c-1 for each count c, concatenated."""
+    ends = np.cumsum(counts)
+    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)

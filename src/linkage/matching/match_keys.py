@@ -3,12 +3,10 @@
 Agencies whose schema lists match keys (:mod:`linkage.encoding.match_keys`)
 send one keyed hash per key and record. Two records with the same hash agree
 exactly on that key's fields, whatever the others say, and become a
-candidate pair scoring :data:`KEY_SCORE`, as identical CLKs would: on the
-5,000-person demo with the shipped default, keys of given name and birth
-date and of surname and birth date took all-pairs F1 from 0.889 to 0.912,
-on the households population from 0.801 to 0.819 (a one-off simulation from
-plaintext before the keys were built; ``benchmarks/README.md`` has the
-measured figures).
+candidate pair scoring :data:`KEY_SCORE`, as identical CLKs would. With the
+shipped key (full name and birth date) the 5,000-person demo's all-pairs F1
+went from 0.889 to 0.899, the households population's from 0.801 to 0.812
+(``benchmarks/README.md``, "Match keys").
 
 A key value shared by more than :data:`MOST_SHARING` records is passed over:
 no person has that many records, so it is a placeholder (a date of birth
@@ -21,7 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.formats.clkfile import MATCH_KEY_BYTES
-from linkage.matching.candidates import CandidatePairs, Indices
+from linkage.matching.candidates import (
+    CandidatePairs,
+    Indices,
+    pairs_sharing_a_value,
+)
 from linkage.matching.parties import PartySet
 
 __all__ = ["KEY_SCORE", "MOST_SHARING", "KeyIndex", "key_pairs", "merged"]
@@ -101,29 +103,8 @@ def _all_keys(parties: PartySet) -> npt.NDArray[np.uint8] | None:
 def _sharing(keys: npt.NDArray[np.uint8]) -> tuple[Indices, Indices]:
     """Pairs of records with the same non-zero key, in groups of at most
     :data:`MOST_SHARING` records."""
-    values = _values(keys)
-    held = np.flatnonzero(keys.any(axis=1))
-    order = held[np.argsort(values[held], kind="stable")]
-    ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    sizes = np.diff(np.r_[starts, len(order)])
-    group = np.repeat(np.arange(len(starts)), sizes)
-    usable = np.repeat((sizes > 1) & (sizes <= MOST_SHARING), sizes)
-    order, group = order[usable], group[usable]
-    lefts, rights = [], []
-    for distance in range(1, MOST_SHARING):
-        same = group[:-distance] == group[distance:]
-        if not same.any():
-            break
-        lefts.append(order[:-distance][same])
-        rights.append(order[distance:][same])
-    if not lefts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy()
-    return (
-        np.concatenate(lefts).astype(np.int64),
-        np.concatenate(rights).astype(np.int64),
-    )
+    held: npt.NDArray[np.bool_] = np.any(keys, axis=1)
+    return pairs_sharing_a_value(_values(keys), held, MOST_SHARING)
 
 
 def _no_pairs() -> CandidatePairs:

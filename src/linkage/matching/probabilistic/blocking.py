@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.formats.clkfile import FieldSegment
-from linkage.matching.candidates import Clks, Indices
+from linkage.matching.candidates import Clks, Indices, pairs_sharing_a_value
 
 Key = tuple[int, ...]  # Segment numbers whose filters must all be identical.
 _MIXER = np.uint64(0x9E3779B97F4A7C15)
@@ -109,7 +109,8 @@ def block_pairs(
     total = len(hashes)
     codes, key_of = [], []
     for number, key in enumerate(keys):
-        left, right = _pairs_in_blocks(_key_hash(hashes, key))
+        key_hash = _key_hash(hashes, key)
+        left, right = pairs_sharing_a_value(key_hash, key_hash != 0)
         same = party_of[left] == party_of[right]
         allowed = np.zeros(len(left), dtype=np.bool_)
         if across:
@@ -147,35 +148,3 @@ def _pair_count(key_hash: npt.NDArray[np.uint64]) -> int:
     present = key_hash[key_hash != 0]
     _, sizes = np.unique(present, return_counts=True)
     return int((sizes * (sizes - 1) // 2).sum())
-
-
-def _pairs_in_blocks(key_hash: npt.NDArray[np.uint64]) -> tuple[Indices, Indices]:
-    """All pairs of records with the same non-zero key hash."""
-    records = np.flatnonzero(key_hash != 0)
-    order = records[np.argsort(key_hash[records], kind="stable")]
-    ordered = key_hash[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    sizes = np.diff(np.r_[starts, len(order)])
-    lefts, rights = [], []
-    # For each gap g, pair every record with the one g places later in its
-    # block: vectorised over blocks, one pass per gap up to the largest block.
-    for gap in range(1, int(sizes.max(initial=1))):
-        long_enough = sizes > gap
-        block_starts, block_sizes = starts[long_enough], sizes[long_enough]
-        counts = block_sizes - gap
-        first = np.repeat(block_starts, counts) + _ranges(counts)
-        lefts.append(order[first])
-        rights.append(order[first + gap])
-    if not lefts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy()
-    return (
-        np.concatenate(lefts).astype(np.int64),
-        np.concatenate(rights).astype(np.int64),
-    )
-
-
-def _ranges(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """0..c-1 for each count c, concatenated."""
-    ends = np.cumsum(counts)
-    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
