@@ -155,7 +155,11 @@ def build(
 ) -> DataSet:
     """Generate and encode a scenario's exports, or reuse them from ``work``."""
     seed = args.seed
-    directory = work / (key + ("-hardened" if args.hardened else ""))
+    schema = encoding_schema(args.hardened)
+    # Encodings made under another schema (an earlier shipped default) are
+    # never reused: the fingerprint names the folder.
+    suffix = f"-hardened-{schema.fingerprint[:12]}" if args.hardened else ""
+    directory = work / (key + suffix)
     done = directory / "done.json"
     files = [directory / f"{spec.name}.lnk" for spec in specs]
     truth_path = directory / "truth.parquet"
@@ -167,7 +171,6 @@ def build(
     started = time.perf_counter()
     population_rng, *rngs = np.random.default_rng(seed).spawn(1 + len(specs))
     population = generate_population(people, population_rng)
-    schema = encoding_schema(args.hardened)
     truths, records = [], []
     for spec, rng, path in zip(specs, rngs, files, strict=True):
         export, truth = export_agency(population, spec.shape, rng, spec.overlap)

@@ -163,6 +163,19 @@ def encode_demo_agencies(
     return paths
 
 
+def demo_truth(root: Path, agencies: tuple[str, ...], vault_key: bytes) -> pd.DataFrame:
+    """Who each pseudonym of :func:`encode_demo_agencies` (with
+    ``vault_key``) is: ``party``, ``id`` (the pseudonym) and ``entity``."""
+    people = pd.read_csv(root / "data" / "truth.csv", dtype=str)
+    entity = people.set_index(["agency", "record_id"])["person_id"]
+    truth = [
+        (agency, entry.pseudonym, entity[(agency, entry.record_id)])
+        for agency in agencies
+        for entry in Vault.open(root / f"{agency}.vault", vault_key)
+    ]
+    return pd.DataFrame(truth, columns=["party", "id", "entity"])
+
+
 def encode_febrl4_agencies(
     work: Path,
     frames: tuple[pd.DataFrame, ...],

@@ -8,14 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from linkage.encoding.vault import Vault
 from linkage.evaluation import evaluate
 from linkage.formats.schema import schema_from_dict
 from linkage.matching.candidates import CandidatePairs
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.matching.views import ViewPlan
-from tests.conftest import CONFIGS, encode_demo_agencies
+from tests.conftest import CONFIGS, demo_truth, encode_demo_agencies
 
 SECRET = b"views-test-secret-0123456789abcdef"
 VAULT_KEY = bytes(32)  # The test plays every agency.
@@ -31,14 +30,7 @@ def _encode(root: Path, views: bool) -> tuple[list[Path], pd.DataFrame]:
         root, AGENCIES, schema_from_dict(document), SECRET,
         size=1500, seed=4, vault_key=VAULT_KEY,
     )  # fmt: skip
-    people = pd.read_csv(root / "data" / "truth.csv", dtype=str)
-    entity = people.set_index(["agency", "record_id"])["person_id"]
-    truth = [
-        (agency, entry.pseudonym, entity[(agency, entry.record_id)])
-        for agency in AGENCIES
-        for entry in Vault.open(root / f"{agency}.vault", VAULT_KEY)
-    ]
-    return list(paths.values()), pd.DataFrame(truth, columns=["party", "id", "entity"])
+    return list(paths.values()), demo_truth(root, AGENCIES, VAULT_KEY)
 
 
 @pytest.fixture(scope="module")

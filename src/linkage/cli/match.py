@@ -255,6 +255,12 @@ def match(
         f"{result.stats['estimated pair completeness']:.4f}).",
         err=True,
     )
+    if result.stats.get("pairs sharing a match key"):
+        click.echo(
+            f"Match keys: {result.stats['pairs sharing a match key']:,} pairs of "
+            "records agree exactly on a key's fields (candidates at score 1.0).",
+            err=True,
+        )
 
 
 def _write_model(path: Path, model: FellegiSunterResult) -> None:

@@ -113,16 +113,41 @@ def _hashed(
     secret: bytes, fields: list[tuple[npt.NDArray[np.intp], list[bytes]]]
 ) -> npt.NDArray[np.uint8]:
     """One key per record: each distinct combination of values hashed once."""
-    codes = np.stack([field_codes for field_codes, _ in fields], axis=1)
-    combinations, inverse = np.unique(codes, axis=0, return_inverse=True)
-    table = np.zeros((len(combinations), MATCH_KEY_BYTES), dtype=np.uint8)
-    for row, combination in enumerate(combinations.tolist()):
-        if _NO_VALUE in combination:
-            continue
-        message = b"".join(
-            len(texts[code]).to_bytes(4, "big") + texts[code]
-            for code, (_, texts) in zip(combination, fields, strict=True)
+    combined, inverse = _combinations([codes for codes, _ in fields])
+    held = (combined != _NO_VALUE).all(axis=1)
+    messages = np.zeros(int(held.sum()), dtype=object)
+    messages[:] = b""
+    for column, (_, texts) in enumerate(fields):
+        prefixed = np.array(
+            [len(text).to_bytes(4, "big") + text for text in texts] or [b""],
+            dtype=object,
         )
-        digest = hmac.digest(secret, message, "sha256")[:MATCH_KEY_BYTES]
-        table[row] = np.frombuffer(digest, dtype=np.uint8)
-    return table[inverse.reshape(-1)]
+        # Object arrays add their bytes elementwise, in one C loop.
+        messages = messages + prefixed[combined[held, column]]
+    table = np.zeros((len(combined), MATCH_KEY_BYTES), dtype=np.uint8)
+    digests = b"".join(
+        [
+            hmac.digest(secret, message, "sha256")[:MATCH_KEY_BYTES]
+            for message in messages.tolist()
+        ]
+    )
+    table[held] = np.frombuffer(digests, dtype=np.uint8).reshape(-1, MATCH_KEY_BYTES)
+    return table[inverse]
+
+
+def _combinations(
+    codes: list[npt.NDArray[np.intp]],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The distinct rows of the fields' codes side by side, and each
+    record's row among them. One integer per record where the codes fit in
+    63 bits (sorting integers is far faster than sorting rows)."""
+    stacked = np.stack(codes, axis=1)
+    sizes = [int(c.max(initial=-1)) + 2 for c in codes]  # -1 (no value) too.
+    if float(np.prod(sizes, dtype=np.float64)) >= 2**62:
+        rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        return rows, inverse.reshape(-1)
+    number = np.zeros(len(stacked), dtype=np.int64)
+    for column, size in enumerate(sizes):
+        number = number * size + (stacked[:, column] + 1)
+    _, first, inverse = np.unique(number, return_index=True, return_inverse=True)
+    return stacked[first], inverse.reshape(-1)
