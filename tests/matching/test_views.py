@@ -68,12 +68,12 @@ def test_each_pair_of_agencies_is_compared_on_the_fields_both_hold(
 def test_views_find_links_the_whole_clk_misses(
     encoded: dict[bool, tuple[list[Path], pd.DataFrame]],
 ) -> None:
-    """With the shipped views' 8 taps the gain on these 1,500 people, linked
-    with dedup as the demo links, is modest (recall across agencies 0.502 ->
-    0.562, F1 0.661 -> 0.719 measured); with 5 taps it was larger, and so
-    was the linear attacker's share (benchmarks/README.md). Without dedup
-    these three agencies gain nothing from the views at the automatic
-    threshold (F1 0.675 and 0.674)."""
+    """With the shipped views' 10 taps the gain on these 1,500 people, linked
+    with dedup as the demo links, is modest (recall across agencies 0.495 ->
+    0.524, F1 0.653 -> 0.688 measured; with 8 taps 0.562 and 0.719); with
+    fewer taps it was larger, and so was the linear attacker's share
+    (benchmarks/README.md). Without dedup these three agencies gain nothing
+    from the views at the automatic threshold (F1 0.669 and 0.658)."""
     scores = {}
     for views, (paths, truth) in encoded.items():
         settings = MatchSettings(blocking="none", dedup=True)

@@ -62,7 +62,7 @@ def test_two_taps_are_re_identified_from_distances() -> None:
 
 def test_the_shipped_default_has_bit_relations() -> None:
     """Each filter of the shipped default (configs/schemas/demo.json: the CLK
-    of every field, 4 taps, and two views, 8 taps; 1,024 bits each).
+    of every field, 4 taps, and two views, 10 taps; 1,024 bits each).
 
     The CLK of every field has rank below its length: input bits no tap uses
     leave XORs of output bits that are the same in every encoding, and they
