@@ -165,7 +165,24 @@ def encode(
             party=party,
             progress=advance,
         )
-    click.echo(_summary_line(summary, out, vault_path), err=True)
+    line = _summary_line(summary, out, vault_path)
+    click.echo(line + _match_keys_note(schema.extension.match_keys, fmt), err=True)
+
+
+def _match_keys_note(keys: tuple[tuple[str, ...], ...], fmt: str) -> str:
+    """What the file carries of the schema's match keys."""
+    if not keys:
+        return ""
+    listed = "; ".join(" + ".join(key) for key in keys)
+    if fmt == "clkhash-json":
+        return (
+            f" The schema's match keys ({listed}) are not written: clkhash "
+            "JSON has no place for them."
+        )
+    return (
+        f" Each record carries its match key(s) of {listed} (none where it "
+        "lacks one of those fields)."
+    )
 
 
 def _summary_line(summary: EncodeSummary, out: Path, vault: Path | None) -> str:
