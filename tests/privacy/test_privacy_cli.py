@@ -235,3 +235,48 @@ def test_secret_guess_finds_a_passphrase_in_the_dictionary(
     assert "the secret was found (stretched)" in result.output
     assert "linkage keygen" in result.output
     assert passphrase not in result.output
+
+
+def test_the_equality_attack_reads_the_files_match_keys(
+    run_cli: RunCli, tmp_path: Path, secret_file: Path
+) -> None:
+    """Match keys of common values (a surname and a postcode, a given name
+    and a sex) in the encodings file give people away to the equality
+    attacker; the same CLKs without the keys show no pattern."""
+    frame = people(1000)
+    frame["person_id"] = "p" + frame["person_id"].astype(str)
+    columns = ["person_id", "given_name", "surname", "date_of_birth", "sex",
+               "postcode", "street"]  # fmt: skip
+    records = tmp_path / "records.csv"
+    frame[columns].to_csv(records, index=False)
+    population = tmp_path / "population.csv"
+    frame[columns].sample(frac=1, random_state=1).to_csv(population, index=False)
+    shares = {}
+    for keyed in (True, False):
+        document = json.loads(json.dumps(PLAIN_DEMO_SCHEMA))
+        document["linkage"] = {"hardening": {"diffusion": {"taps": 4, "length": 1024}}}
+        if keyed:
+            keys = [["surname", "postcode"], ["given_name", "sex"]]
+            document["linkage"]["match_keys"] = keys
+        schema = tmp_path / f"schema-{keyed}.json"
+        schema.write_text(json.dumps(document))
+        encodings = tmp_path / f"agency-{keyed}.lnk"
+        encoded = run_cli(
+            "encode", records, "--schema", schema, "--secret-file", secret_file,
+            "--out", encodings,
+        )  # fmt: skip
+        assert encoded.exit_code == 0, encoded.output
+        pairs = tmp_path / f"pairs-{keyed}.csv"
+        pseudonyms = read_encodings(encodings).pseudonym_strings()
+        _write_pairs(pairs, zip(pseudonyms, frame["person_id"], strict=True))
+        out = tmp_path / f"report-{keyed}.json"
+        result = run_cli(
+            "privacy-check", encodings, "--schema", schema,
+            "--reference-population", population, "--known-pairs", pairs,
+            "--attack", "equality", "--json", out,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        [equality] = json.loads(out.read_text())["results"]
+        shares[keyed] = equality["share"]
+    assert shares[True] >= 0.1
+    assert shares[False] <= 0.01
