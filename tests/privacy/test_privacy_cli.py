@@ -17,25 +17,36 @@ from tests.conftest import FEBRL4_SCHEMA, RunCli
 @pytest.fixture()
 def demo_files(tmp_path: Path, run_cli: RunCli, secret_file: Path) -> dict[str, Path]:
     """1,000 people encoded by an agency; the attacker's list holds them all."""
-    frame = people(1000)
-    frame["person_id"] = "p" + frame["person_id"].astype(str)
-    columns = ["person_id", "given_name", "surname", "date_of_birth", "sex",
-               "postcode", "street"]  # fmt: skip
-    records = tmp_path / "records.csv"
-    frame[columns].to_csv(records, index=False)
+    frame, records, population = _people_files(tmp_path)
     schema, encodings = _encoded(run_cli, tmp_path, records, secret_file)
-    population = tmp_path / "population.csv"
-    frame[columns].sample(frac=1, random_state=1).to_csv(population, index=False)
-    # Pseudonyms come in the records' row order.
-    pseudonyms = read_encodings(encodings).pseudonym_strings()
-    pairs = tmp_path / "pairs.csv"
-    _write_pairs(pairs, zip(pseudonyms, frame["person_id"], strict=True))
+    pairs = _pairs_file(tmp_path / "pairs.csv", encodings, frame)
     return {
         "encodings": encodings,
         "population": population,
         "pairs": pairs,
         "schema": schema,
     }
+
+
+def _people_files(folder: Path) -> tuple[pd.DataFrame, Path, Path]:
+    """1,000 people, their records file, and the attacker's list of them
+    (shuffled)."""
+    frame = people(1000)
+    frame["person_id"] = "p" + frame["person_id"].astype(str)
+    columns = ["person_id", "given_name", "surname", "date_of_birth", "sex",
+               "postcode", "street"]  # fmt: skip
+    records = folder / "records.csv"
+    frame[columns].to_csv(records, index=False)
+    population = folder / "population.csv"
+    frame[columns].sample(frac=1, random_state=1).to_csv(population, index=False)
+    return frame, records, population
+
+
+def _pairs_file(path: Path, encodings: Path, frame: pd.DataFrame) -> Path:
+    """Who each encoding is; pseudonyms come in the records' row order."""
+    pseudonyms = read_encodings(encodings).pseudonym_strings()
+    _write_pairs(path, zip(pseudonyms, frame["person_id"], strict=True))
+    return path
 
 
 def _encoded(
@@ -243,14 +254,7 @@ def test_the_equality_attack_reads_the_files_match_keys(
     """Match keys of common values (a surname and a postcode, a given name
     and a sex) in the encodings file give people away to the equality
     attacker; the same CLKs without the keys show no pattern."""
-    frame = people(1000)
-    frame["person_id"] = "p" + frame["person_id"].astype(str)
-    columns = ["person_id", "given_name", "surname", "date_of_birth", "sex",
-               "postcode", "street"]  # fmt: skip
-    records = tmp_path / "records.csv"
-    frame[columns].to_csv(records, index=False)
-    population = tmp_path / "population.csv"
-    frame[columns].sample(frac=1, random_state=1).to_csv(population, index=False)
+    frame, records, population = _people_files(tmp_path)
     shares = {}
     for keyed in (True, False):
         document = json.loads(json.dumps(PLAIN_DEMO_SCHEMA))
@@ -266,9 +270,7 @@ def test_the_equality_attack_reads_the_files_match_keys(
             "--out", encodings,
         )  # fmt: skip
         assert encoded.exit_code == 0, encoded.output
-        pairs = tmp_path / f"pairs-{keyed}.csv"
-        pseudonyms = read_encodings(encodings).pseudonym_strings()
-        _write_pairs(pairs, zip(pseudonyms, frame["person_id"], strict=True))
+        pairs = _pairs_file(tmp_path / f"pairs-{keyed}.csv", encodings, frame)
         out = tmp_path / f"report-{keyed}.json"
         result = run_cli(
             "privacy-check", encodings, "--schema", schema,
