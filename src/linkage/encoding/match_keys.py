@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.encoding.columns import ColumnValues, factorize
 from linkage.encoding.values import prepare_values
-from linkage.formats.clkfile import MATCH_KEY_BYTES
+from linkage.formats.clkfile import MATCH_KEY_BYTES, match_key_columns
 from linkage.formats.schema import MATCH_KEY_LABEL, Feature, LinkageSchema
 
 __all__ = ["MatchKeyMaker", "match_key_secret"]
@@ -74,11 +74,10 @@ class MatchKeyMaker:
             return keys
         needed = {field for key in self.keys for field in key}
         values = {field: self._prepared(field, columns[field]) for field in needed}
-        for number, (fields, secret) in enumerate(
-            zip(self.keys, self._secrets, strict=True)
+        for fields, secret, column in zip(
+            self.keys, self._secrets, match_key_columns(keys), strict=True
         ):
-            place = slice(number * MATCH_KEY_BYTES, (number + 1) * MATCH_KEY_BYTES)
-            keys[:, place] = _hashed(secret, [values[field] for field in fields])
+            column[:] = _hashed(secret, [values[field] for field in fields])
         return keys
 
     def _prepared(

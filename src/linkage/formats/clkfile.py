@@ -100,6 +100,7 @@ __all__ = [
     "Encodings",
     "clk_bytes_for",
     "format_pseudonyms",
+    "match_key_columns",
     "open_writer",
     "parse_pseudonyms",
     "read_encodings",
@@ -168,6 +169,15 @@ def clk_bytes_for(bit_length: int) -> int:
 # ---------------------------------------------------------------------------
 # Pseudonyms
 # ---------------------------------------------------------------------------
+
+
+def match_key_columns(keys: Uint8Array) -> list[Uint8Array]:
+    """Records' match keys, ``(n, 16 * K)`` bytes, as one ``(n, 16)`` view
+    per key (writable when ``keys`` is)."""
+    return [
+        keys[:, start : start + MATCH_KEY_BYTES]
+        for start in range(0, keys.shape[1], MATCH_KEY_BYTES)
+    ]
 
 
 def parse_pseudonyms(values: Sequence[str]) -> Uint8Array:

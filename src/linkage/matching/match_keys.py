@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from linkage.formats.clkfile import MATCH_KEY_BYTES
+from linkage.formats.clkfile import MATCH_KEY_BYTES, match_key_columns
 from linkage.matching.candidates import (
     CandidatePairs,
     Indices,
@@ -44,16 +44,17 @@ def key_pairs(
     if keys is None:
         return _no_pairs()
     party_of = parties.party_of
+    wanted = None
+    if among is not None:
+        wanted = np.zeros(len(party_of), dtype=np.bool_)
+        wanted[among] = True
     lefts, rights = [], []
-    for number in range(keys.shape[1] // MATCH_KEY_BYTES):
-        place = slice(number * MATCH_KEY_BYTES, (number + 1) * MATCH_KEY_BYTES)
-        left, right = _sharing(keys[:, place])
+    for column in match_key_columns(keys):
+        left, right = _sharing(column)
         keep = np.ones(len(left), dtype=np.bool_)
         if not dedup:
             keep &= party_of[left] != party_of[right]
-        if among is not None:
-            wanted = np.zeros(len(party_of), dtype=np.bool_)
-            wanted[among] = True
+        if wanted is not None:
             keep &= wanted[left] | wanted[right]
         lefts.append(left[keep])
         rights.append(right[keep])
@@ -124,10 +125,9 @@ class KeyIndex:
         self._party = np.repeat(np.arange(len(keys)), [len(k) for k in keys])
         self._row = np.concatenate([np.arange(len(k)) for k in keys]).astype(np.int64)
         self._sorted: list[tuple[npt.NDArray[np.void], Indices]] = []
-        for number in range(whole.shape[1] // MATCH_KEY_BYTES):
-            place = slice(number * MATCH_KEY_BYTES, (number + 1) * MATCH_KEY_BYTES)
-            values = _values(whole[:, place])
-            held = np.flatnonzero(whole[:, place].any(axis=1))
+        for column in match_key_columns(whole):
+            values = _values(column)
+            held = np.flatnonzero(column.any(axis=1))
             order = held[np.argsort(values[held], kind="stable")]
             self._sorted.append((values[order], order))
 
@@ -137,14 +137,15 @@ class KeyIndex:
         records; -1 and -1 where none does."""
         party = np.full(len(queries), -1, dtype=np.int64)
         row = np.full(len(queries), -1, dtype=np.int64)
-        for number, (values, order) in enumerate(self._sorted):
-            place = slice(number * MATCH_KEY_BYTES, (number + 1) * MATCH_KEY_BYTES)
-            asked = _values(queries[:, place])
+        for (values, order), column in zip(
+            self._sorted, match_key_columns(queries), strict=True
+        ):
+            asked = _values(column)
             first = np.searchsorted(values, asked, side="left")
             sharing = np.searchsorted(values, asked, side="right") - first
             hit = (
                 (party < 0)
-                & queries[:, place].any(axis=1)
+                & column.any(axis=1)
                 & (sharing > 0)
                 & (sharing < MOST_SHARING)
             )

@@ -32,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from linkage.encoding.encoder import ClkEncoder
-from linkage.formats.clkfile import MATCH_KEY_BYTES
+from linkage.formats.clkfile import match_key_columns
 from linkage.formats.schema import LinkageSchema
 from linkage.privacy.assign import Assignment
 from linkage.privacy.bits import Progress, filter_slices, report
@@ -111,11 +111,9 @@ def value_classes(clks: npt.NDArray[np.uint8], schema: LinkageSchema) -> Codes:
 def key_classes(match_keys: npt.NDArray[np.uint8]) -> Codes:
     """``(records, keys)``: a code per distinct match key, -1 where the
     record has none (all zero)."""
-    width = MATCH_KEY_BYTES
-    count = match_keys.shape[1] // width
-    codes = np.full((len(match_keys), count), _MISSING, np.int64)
-    for column in range(count):
-        part = match_keys[:, column * width : (column + 1) * width]
+    columns = match_key_columns(match_keys)
+    codes = np.full((len(match_keys), len(columns)), _MISSING, np.int64)
+    for column, part in enumerate(columns):
         present = part.any(axis=1)
         keys = [row.tobytes() for row in part[present]]
         codes[present, column] = pd.factorize(pd.Series(keys, dtype=object))[0]
