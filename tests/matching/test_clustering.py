@@ -147,6 +147,22 @@ def test_average_keeps_duplicates_that_only_resemble_the_original() -> None:
     assert complete.tolist() == [0, 0, -1, -1]
 
 
+def test_a_missing_pair_counts_as_given() -> None:
+    """C resembles A (0.9), not B (no candidate): counting the missing pair
+    0 keeps C out of {A, B} at 0.6; counting it as a typical unrelated
+    pair's 0.5 lets C in, since (0.9 + 0.5) / 2 = 0.7."""
+    pairs = as_arrays([(0, 1, 0.95), (0, 2, 0.9)])
+    assert cluster_dedup(3, *pairs, threshold=0.6).tolist() == [0, 0, -1]
+    lifted = cluster_dedup(3, *pairs, threshold=0.6, missing=0.5)
+    assert lifted.tolist() == [0, 0, 0]
+    # Across parties too, where a merge puts two records of one party (A
+    # and C) together.
+    parties = [0, 1, 0]
+    assert cluster_links_and_dedup(parties, *pairs, 0.6).tolist() == [0, 0, -1]
+    lifted = cluster_links_and_dedup(parties, *pairs, 0.6, missing=0.5)
+    assert lifted.tolist() == [0, 0, 0]
+
+
 def test_a_mean_equal_to_the_threshold_passes() -> None:
     """(0.7 + 0.6) / 2 is 0.65 although the float sum rounds below 1.3."""
     pairs = as_arrays([(0, 1, 0.95), (0, 2, 0.7), (1, 2, 0.6)])
@@ -228,6 +244,10 @@ def test_links_and_dedup_of_one_party_is_average_dedup() -> None:
             "'linkage' must be in",
         ),
         (lambda: cluster_dedup(2, [0], [1], [0.9], threshold=np.nan), "'threshold'"),
+        (
+            lambda: cluster_dedup(2, [0], [1], [0.9], threshold=0.5, missing=0.5),
+            "'missing' must be a number below the threshold",
+        ),
         (lambda: cluster_dedup(-1, [], [], [], threshold=0.5), "'count' must be"),
         (lambda: cluster_parties([[0, 1]], [0], [1], [0.9]), "'party_of' must be"),
         (lambda: cluster_parties([0, -1], [0], [1], [0.9]), "'party_of' must be"),
@@ -298,11 +318,16 @@ def test_two_parties_group_as_greedy_one_to_one(
 
 
 @settings(deadline=None)  # The first call compiles the numba kernels.
-@given(parties_and_candidates(), st.sampled_from([0.5, 0.65, 0.8]))
+@given(
+    parties_and_candidates(),
+    st.sampled_from([0.5, 0.65, 0.8]),
+    st.sampled_from([0.0, 0.3, 0.45]),
+)
 def test_dedup_groups_meet_their_linkage(
-    case: tuple[list[int], Pairs], threshold: float
+    case: tuple[list[int], Pairs], threshold: float, missing: float
 ) -> None:
-    """Complete: all pairs >= t. Average: each group's mean pair (0 if missing) >= t."""
+    """Complete: all pairs >= t. Average: each group's mean pair (``missing``
+    if not a candidate) >= t."""
     party_of, pairs = case
     count = len(party_of)
     best = best_scores(pairs)
@@ -313,23 +338,31 @@ def test_dedup_groups_meet_their_linkage(
     for group in groups(complete):
         pairs_in = itertools.combinations(group, 2)
         assert all(best.get(pair, 0.0) >= threshold for pair in pairs_in)
-    average = cluster_dedup(count, *as_arrays(pairs), threshold=threshold)
+    average = cluster_dedup(
+        count, *as_arrays(pairs), threshold=threshold, missing=missing
+    )
     assert_well_labelled(average, count)
     for group in groups(average):
-        inside = [best.get(pair, 0.0) for pair in itertools.combinations(group, 2)]
+        pairs_in = itertools.combinations(group, 2)
+        inside = [best.get(pair, missing) for pair in pairs_in]
         assert np.mean(inside) >= threshold - 1e-9
 
 
 def reference_links_and_dedup(
-    party_of: list[int], pairs: Pairs, threshold: float, partial: np.ndarray
+    party_of: list[int],
+    pairs: Pairs,
+    threshold: float,
+    partial: np.ndarray,
+    missing: float = 0.0,
 ) -> list[int]:
     """The rule of ``cluster_links_and_dedup``, written plainly: candidates
     at or above the threshold by descending score (ties by record numbers)
     merge two groups when (with two or more parties) every pair of one
     party's records across them is a candidate at or above the threshold,
     and the mean of the cross pairs reaches it: over the candidates only if
-    the groups share no party, else with a missing pair counting 0 unless
-    its parties are marked partial. Labels numbered as the function does."""
+    the groups share no party, else with a missing pair counting
+    ``missing`` unless its parties are marked partial. Labels numbered as
+    the function does."""
     best = best_scores(pairs)
     several = len(set(party_of)) > 1
     group = list(range(len(party_of)))
@@ -351,7 +384,7 @@ def reference_links_and_dedup(
             counted = [best[pair] for pair in cross if pair in best]
         else:
             counted = [
-                best.get(pair, 0.0)
+                best.get(pair, missing)
                 for pair in cross
                 if pair in best or not partial[party_of[pair[0]], party_of[pair[1]]]
             ]
@@ -366,23 +399,28 @@ def reference_links_and_dedup(
     parties_and_candidates(),
     st.sampled_from([0.5, 0.65, 0.8]),
     st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=4),
+    st.sampled_from([0.0, 0.3, 0.45]),
 )
 def test_links_and_dedup_follow_the_rule_as_written(
-    case: tuple[list[int], Pairs], threshold: float, marked: list[tuple[int, int]]
+    case: tuple[list[int], Pairs],
+    threshold: float,
+    marked: list[tuple[int, int]],
+    missing: float,
 ) -> None:
     """The compiled agglomeration gives the plain reference's groups, with
-    and without partially compared parties; each party's records in a
-    group are candidates at or above the threshold to each other."""
+    and without partially compared parties, whatever a missing pair counts
+    as; each party's records in a group are candidates at or above the
+    threshold to each other."""
     party_of, pairs = case
     partial = np.zeros((4, 4), dtype=bool)
     for p, q in marked:
         partial[p, q] = partial[q, p] = p != q
     labels = cluster_links_and_dedup(
-        party_of, *as_arrays(pairs), threshold, partial=partial
+        party_of, *as_arrays(pairs), threshold, partial=partial, missing=missing
     )
     assert_well_labelled(labels, len(party_of))
     assert labels.tolist() == reference_links_and_dedup(
-        party_of, pairs, threshold, partial
+        party_of, pairs, threshold, partial, missing
     )
     best = best_scores(pairs)
     if len(set(party_of)) > 1:

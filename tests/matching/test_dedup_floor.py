@@ -12,6 +12,7 @@ import pytest
 
 from linkage.errors import InputError
 from linkage.formats.schema import load_schema
+from linkage.matching.clk.similarity import dice
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from tests.conftest import CONFIGS, RunCli, encode_demo_agencies
@@ -101,3 +102,24 @@ def test_the_same_pairs_stop_a_link_at_the_threshold_itself(tmp_path: Path) -> N
     )
     with pytest.raises(InputError, match=r"reach the threshold 0\.80\d: too many"):
         Matcher(load_parties(paths), settings).run()
+
+
+def test_dedup_counts_a_missing_pair_as_a_typical_unrelated_one(
+    encoded: list[Path],
+) -> None:
+    """Diffusion puts unrelated records near a Dice of 0.5, so average
+    linkage counts a pair that is not a candidate as the median random
+    pair, not 0, and the run's parameters keep it for incremental updates;
+    without dedup no average is taken."""
+    parties = load_parties(encoded)
+    dedup = Matcher(parties, MatchSettings(dedup=True, blocking="none")).run()
+    assert dedup.parameters is not None
+    clks = np.concatenate([party.encodings.clks for party in parties.parties])
+    rng = np.random.default_rng(0)
+    left, right = rng.integers(0, len(clks), (2, 20_000))
+    keep = left != right
+    random_median = float(np.median(dice(clks[left[keep]], clks[right[keep]])))
+    assert dedup.parameters.missing == pytest.approx(random_median, abs=0.01)
+    assert 0.4 < dedup.parameters.missing < dedup.parameters.floor
+    linked = Matcher(parties, MatchSettings(blocking="none")).run()
+    assert linked.parameters is not None and linked.parameters.missing == 0.0

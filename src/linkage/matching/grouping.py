@@ -28,6 +28,7 @@ def group_records(
     dedup: bool,
     solver: Solver = "greedy",
     partial: npt.NDArray[np.bool_] | None = None,
+    missing: float = 0.0,
 ) -> npt.NDArray[np.int64]:
     """A group label per record (-1: in no group).
 
@@ -35,15 +36,19 @@ def group_records(
     only some of them): it decides the solver. ``partial`` marks the pairs of
     parties compared on a CLK that holds a field one of them lacks (see
     :meth:`~linkage.matching.views.ViewPlan.partially_compared`); only
-    deduplication needs it.
+    deduplication needs it, as it does ``missing``, the score a pair that is
+    not a candidate counts as (see
+    :func:`~linkage.matching.clustering.cluster_links_and_dedup`).
     """
     pairs = (candidates.left, candidates.right, candidates.score)
     count = len(party_of)
     if dedup and parties == 1:
-        return clustering.cluster_dedup(count, *pairs, threshold=threshold)
+        return clustering.cluster_dedup(
+            count, *pairs, threshold=threshold, missing=missing
+        )
     if dedup:
         return clustering.cluster_links_and_dedup(
-            party_of, *pairs, threshold=threshold, partial=partial
+            party_of, *pairs, threshold=threshold, partial=partial, missing=missing
         )
     # Probabilistic candidates reach below the threshold; the CLK ones
     # don't, and copying millions of pairs for nothing costs memory.

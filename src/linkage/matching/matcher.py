@@ -302,6 +302,7 @@ class Matcher:
                 dict(self._shift),
                 self.settings.dedup,
                 self.settings.solver,
+                self._missing_score(choice.threshold),
             )
         rows = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {
@@ -518,21 +519,40 @@ class Matcher:
             return self._fixed.floor
         if self.settings.dedup:
             floor = max(threshold - _DEDUP_MARGIN, threshold / 2)
-            return min(threshold, max(floor, self._unrelated_ceiling()))
+            ceiling = self._unrelated_quantile(1 - _UNRELATED_SHARE)
+            return min(threshold, max(floor, ceiling))
         return threshold
 
-    def _unrelated_ceiling(self) -> float:
-        """The score that about one pair in ``_UNRELATED_SHARE`` of random
-        pairs reaches: above it lie related records, below it the bulk."""
+    def _missing_score(self, threshold: float) -> float:
+        """What a pair that is not a candidate counts as in average linkage
+        (dedup only): the score of a typical pair of unrelated records, which
+        most such pairs are (see ``clustering.cluster_links_and_dedup``)."""
+        if self._fixed is not None:
+            return self._fixed.missing
+        if not self.settings.dedup:
+            return 0.0
+        typical = self._unrelated_quantile(0.5)
+        # A floor at or under the typical unrelated score gathers the bulk
+        # of random pairs: there, counting missing pairs 0 is no worse.
+        return typical if typical < self._candidate_floor(threshold) else 0.0
+
+    def _unrelated_quantile(self, share: float) -> float:
+        """The score that ``1 - share`` of random pairs reach (0.999: above
+        it lie related records, below it the bulk; 0.5: a typical pair)."""
+        scores = self._unrelated_scores
+        return float(np.quantile(scores, share)) if len(scores) else 0.0
+
+    @cached_property
+    def _unrelated_scores(self) -> npt.NDArray[np.float64]:
+        """Dice scores of random pairs of records: nearly all unrelated."""
         clks = self.all_clks()
         if len(clks) < 2:
-            return 0.0
+            return np.zeros(0)
         rng = np.random.default_rng(SAMPLE_SEED)
         left = rng.integers(0, len(clks), _UNRELATED_PAIRS)
         right = rng.integers(0, len(clks), _UNRELATED_PAIRS)
         distinct = left != right
-        scores = dice(clks[left[distinct]], clks[right[distinct]])
-        return float(np.quantile(scores, 1 - _UNRELATED_SHARE)) if len(scores) else 0.0
+        return dice(clks[left[distinct]], clks[right[distinct]])
 
     def threshold(self, sample: ScoreSample) -> ThresholdChoice:
         """The settings' fixed threshold, or one chosen from ``sample``."""
@@ -671,9 +691,10 @@ class Matcher:
         """A group label per global record (-1: in no group)."""
         # Fellegi-Sunter weighs a field one side lacks as neither agreeing nor
         # not, so only Dice scores of partial comparisons run low.
-        partial = None
+        partial, missing = None, 0.0
         if self.settings.method == "clk":
             partial = self.views.partially_compared()
+            missing = self._missing_score(threshold)
         return group_records(
             self.parties.party_of,
             len(self.parties.parties),
@@ -682,6 +703,7 @@ class Matcher:
             dedup=self.settings.dedup,
             solver=self.settings.solver,
             partial=partial,
+            missing=missing,
         )
 
     def _other_clks(self, number: int) -> npt.NDArray[np.uint8] | None:

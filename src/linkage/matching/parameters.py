@@ -32,6 +32,9 @@ class LinkageParameters:
             shifted by so that one threshold applies to every pair.
         dedup: whether records within a party were grouped too.
         solver: for two parties without dedup, greedy or optimal one-to-one.
+        missing: with dedup, the score a pair not gathered as a candidate
+            counts as in average linkage: the mean score of random pairs
+            (0 in parameters written before it was kept).
     """
 
     threshold: float
@@ -39,6 +42,7 @@ class LinkageParameters:
     shifts: Mapping[str, float] = field(default_factory=dict)
     dedup: bool = False
     solver: Solver = "greedy"
+    missing: float = 0.0
 
     def document(self) -> dict[str, Any]:
         """As JSON-ready data (what :meth:`from_document` reads back)."""
@@ -48,6 +52,7 @@ class LinkageParameters:
             "shifts": dict(self.shifts),
             "dedup": self.dedup,
             "solver": self.solver,
+            "missing": self.missing,
         }
 
     @classmethod
@@ -60,6 +65,8 @@ class LinkageParameters:
             shifts = {str(k): float(v) for k, v in dict(document["shifts"]).items()}
             dedup = bool(document["dedup"])
             solver = str(document["solver"])
+            # Parameters written before it was kept counted missing pairs 0.
+            missing = float(document.get("missing", 0.0))
         except (KeyError, TypeError, ValueError) as error:
             raise InputError(
                 f"The linkage parameters are incomplete or malformed ({error})",
@@ -72,4 +79,9 @@ class LinkageParameters:
                 f"The linkage parameters' floor {floor} and threshold {threshold} "
                 "do not fit together"
             )
-        return cls(threshold, floor, shifts, dedup, solver)  # type: ignore[arg-type]
+        if not 0 <= missing < threshold:
+            raise InputError(
+                f"The linkage parameters' missing-pair score {missing} is not "
+                f"between 0 and the threshold {threshold}"
+            )
+        return cls(threshold, floor, shifts, dedup, solver, missing)  # type: ignore[arg-type]

@@ -79,6 +79,7 @@ def regroup(
             dedup=parameters.dedup,
             solver=parameters.solver,
             partial=partial,
+            missing=parameters.missing,
         )
     )
     return Regrouped(records, labels)
