@@ -56,7 +56,7 @@ from registers_data import SEED as registers_seed
 from registers_data import SIZE as registers_size
 from registers_data import registers
 
-from linkage.encoding.default_hardening import default_taps, identifying
+from linkage.encoding.default_hardening import fitted_block
 from linkage.encoding.mapping import identity_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
@@ -102,30 +102,11 @@ def shipped_hardening(
     shipped: str = "demo.json",
     views: bool = True,
 ) -> dict[str, Any]:
-    """The ``linkage`` block of a shipped schema (the default: ``demo.json``),
-    diffusing to ``length`` bits with the taps the default gives a CLK of
-    ``features`` (:func:`~linkage.encoding.default_hardening.default_taps`),
-    with those of its views that hold some but not all of them and no other
-    field (none without ``views``), and its match keys of those fields."""
+    """The ``linkage`` block of a shipped schema (the default: ``demo.json``)
+    fitted to a CLK of ``length`` bits of ``features``
+    (:func:`~linkage.encoding.default_hardening.fitted_block`)."""
     block: dict[str, Any] = json.loads((SCHEMAS / shipped).read_text())["linkage"]
-    block["hardening"]["diffusion"]["length"] = length
-    block["hardening"]["diffusion"]["taps"] = default_taps(identifying(features))
-    fields = [feature.identifier for feature in features]
-    views_that_fit = {
-        name: members
-        for name, members in block.pop("views", {}).items()
-        if views and set(members) < set(fields)
-    }
-    if views_that_fit:
-        block["views"] = views_that_fit
-    else:
-        block.pop("view_taps", None)  # It applies to views only.
-    keys_that_fit = [
-        key for key in block.pop("match_keys", []) if set(key) <= set(fields)
-    ]
-    if keys_that_fit:
-        block["match_keys"] = keys_that_fit
-    return block
+    return fitted_block(block, length, features, views=views)
 
 
 def _clkhash_part(base: str, fields: Sequence[str]) -> dict[str, Any]:

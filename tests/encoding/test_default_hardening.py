@@ -53,9 +53,37 @@ def test_the_shipped_schema_follows_the_rule_it_documents() -> None:
     warn of."""
     shipped = load_schema(DEMO)
     plain = schema_from_dict(plain_demo())
-    assert default_block(plain)["hardening"] == shipped.raw["linkage"]["hardening"]
+    assert default_block(plain) == shipped.raw["linkage"]
     assert shipped.extension.view_taps == 10
     assert few_field_warnings(shipped) == []
+
+
+def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
+    """Names and birth date only: the key, no view (each shipped view holds
+    a field it lacks). FEBRL's ten fields: 4 taps and the key, no view (it
+    has no sex nor street); the demo's fields without sex: the view without
+    the birth date only."""
+    names_and_birth = schema_from_dict(
+        plain_demo(("given_name", "surname", "date_of_birth"))
+    )
+    assert default_block(names_and_birth) == {
+        "hardening": {"diffusion": {"taps": 8, "length": 1024}},
+        "match_keys": [["given_name", "surname", "date_of_birth"]],
+    }
+    febrl = load_schema(FEBRL4_SCHEMA)
+    assert default_block(febrl) == {
+        "hardening": {"diffusion": {"taps": 4, "length": febrl.l}},
+        "match_keys": [["given_name", "surname", "date_of_birth"]],
+    }
+    no_sex = ("given_name", "surname", "date_of_birth", "postcode", "street")
+    block = default_block(schema_from_dict(plain_demo(no_sex)))
+    assert list(block["views"]) == ["without_birth"] and block["view_taps"] == 10
+    assert set(default_block(schema_from_dict(plain_demo(no_sex)), views=False)) == {
+        "hardening",
+        "match_keys",
+    }
+    surname_only = schema_from_dict(plain_demo(("surname", "postcode")))
+    assert set(default_block(surname_only)) == {"hardening"}
 
 
 def test_a_few_field_clk_under_four_taps_is_warned_of() -> None:
@@ -80,6 +108,11 @@ def test_harden_writes_the_default_block_and_the_schema_still_encodes(
     assert hardened.extension.hardening.diffusion is not None
     assert hardened.extension.hardening.diffusion.taps == 8
     assert hardened.fingerprint in result.output
+    assert "no view" in result.output
+    assert "match key given_name + surname + date_of_birth" in result.output
+    assert hardened.extension.match_keys == (
+        ("given_name", "surname", "date_of_birth"),
+    )
     assert few_field_warnings(hardened) == []
     columns = {
         "given_name": ["ann"],

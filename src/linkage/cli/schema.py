@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -62,7 +63,10 @@ def harden(schema_path: Path, out: Path) -> None:
     diffused as long as itself with 4 taps when it holds five fields or more
     that tell people apart (an enum such as sex does not count), and with 8
     when it holds fewer: a CLK of few fields is easier to predict from
-    plaintext. Every agency must encode with the same hardened file.
+    plaintext. The shipped default's views (for agencies without the
+    address or the birth date) and its match key (full name and birth date)
+    are added where SCHEMA has their fields, under the demo's field names.
+    Every agency must encode with the same hardened file.
     """
     loaded = load_schema(schema_path)
     if "linkage" in loaded.raw:
@@ -74,12 +78,31 @@ def harden(schema_path: Path, out: Path) -> None:
     hardened = schema_from_dict(document)
     with private_text_output(out) as file:
         file.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    taps = document["linkage"]["hardening"]["diffusion"]["taps"]
-    fields = len(loaded.encoded_features)
     click.echo(
-        f"Wrote {out}: the CLK of {fields} fields diffused with {taps} taps. "
+        f"Wrote {out}: {_describe_block(document['linkage'], loaded)}. "
         f"Fingerprint: {hardened.fingerprint}"
     )
+
+
+def _describe_block(block: dict[str, Any], loaded: LinkageSchema) -> str:
+    """What a default block adds, in a line: taps, views and match keys."""
+    taps = block["hardening"]["diffusion"]["taps"]
+    parts = [
+        f"the CLK of {len(loaded.encoded_features)} fields diffused with {taps} taps"
+    ]
+    views = block.get("views", {})
+    parts.append(
+        f"views {', '.join(views)} ({block['view_taps']} taps)"
+        if views
+        else "no view (its fields hold none of the shipped views)"
+    )
+    keys = [" + ".join(key) for key in block.get("match_keys", [])]
+    parts.append(
+        f"match key {'; '.join(keys)}"
+        if keys
+        else "no match key (it lacks given_name, surname or date_of_birth)"
+    )
+    return "; ".join(parts)
 
 
 def describe(loaded: LinkageSchema) -> str:

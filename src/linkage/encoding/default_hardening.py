@@ -24,11 +24,20 @@ five identifying fields. So a CLK of five or more keeps the default's 4
 taps (more cost FEBRL several points of F1), and one of fewer gets 8. The
 shipped views get 10: beside the CLK each is one more measurement of the
 person, and with 8 a clean list of the demo's six fields lost 0.7-1.9 %.
+
+The rest of the default is named fields: the views without the address and
+without the birth date, for agencies that do not hold those, and a match
+key of full name and birth date (:data:`SHIPPED_BLOCK`, what
+``configs/schemas/demo.json`` carries). A schema gets those of them whose
+fields it has (:func:`fitted_block`), so ``linkage schema harden`` writes
+for a schema of the demo's field names what the benchmarks measure as the
+shipped default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from linkage.formats.extension import WHOLE_CLK
@@ -38,9 +47,12 @@ __all__ = [
     "DEFAULT_TAPS",
     "FEW_FIELDS_TAPS",
     "FIELDS_FOR_DEFAULT_TAPS",
+    "SHIPPED_BLOCK",
+    "VIEW_TAPS",
     "default_block",
     "default_taps",
     "few_field_warnings",
+    "fitted_block",
     "identifying",
     "identifying_in",
 ]
@@ -48,6 +60,19 @@ __all__ = [
 DEFAULT_TAPS: Final = 4
 FEW_FIELDS_TAPS: Final = 8
 FIELDS_FOR_DEFAULT_TAPS: Final = 5  # Identifying fields (not enums).
+VIEW_TAPS: Final = 10
+
+# The shipped default's linkage block for the demo's six fields; its
+# diffusion length and taps are fitted to each schema.
+SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
+    "hardening": {"diffusion": {"taps": DEFAULT_TAPS, "length": 1024}},
+    "views": {
+        "without_address": ["given_name", "surname", "date_of_birth", "sex"],
+        "without_birth": ["given_name", "surname", "postcode", "street"],
+    },
+    "view_taps": VIEW_TAPS,
+    "match_keys": [["given_name", "surname", "date_of_birth"]],
+}
 
 
 def identifying(features: Iterable[Feature]) -> int:
@@ -67,11 +92,41 @@ def default_taps(fields: int) -> int:
     return DEFAULT_TAPS if fields >= FIELDS_FOR_DEFAULT_TAPS else FEW_FIELDS_TAPS
 
 
-def default_block(schema: LinkageSchema) -> dict[str, Any]:
-    """The shipped default's ``linkage`` block for a plain clkhash schema: its
-    CLK diffused as long as itself, with :func:`default_taps` taps."""
-    taps = default_taps(identifying(schema.encoded_features))
-    return {"hardening": {"diffusion": {"taps": taps, "length": schema.l}}}
+def default_block(schema: LinkageSchema, *, views: bool = True) -> dict[str, Any]:
+    """The shipped default's ``linkage`` block for a plain clkhash schema:
+    :data:`SHIPPED_BLOCK` fitted to it (:func:`fitted_block`)."""
+    return fitted_block(SHIPPED_BLOCK, schema.l, schema.encoded_features, views=views)
+
+
+def fitted_block(
+    block: Mapping[str, Any],
+    length: int,
+    features: Sequence[Feature],
+    *,
+    views: bool = True,
+) -> dict[str, Any]:
+    """``block`` (a schema's ``linkage`` block) for a CLK of ``length`` bits
+    of ``features``: diffused as long as the CLK with :func:`default_taps`
+    taps, with those of its views that hold some but not all of the fields
+    and no other (none without ``views``), and its match keys of those
+    fields."""
+    fitted = copy.deepcopy(dict(block))
+    fitted["hardening"]["diffusion"]["length"] = length
+    fitted["hardening"]["diffusion"]["taps"] = default_taps(identifying(features))
+    fields = {feature.identifier for feature in features}
+    fitting_views = {
+        name: members
+        for name, members in fitted.pop("views", {}).items()
+        if views and set(members) < fields
+    }
+    if fitting_views:
+        fitted["views"] = fitting_views
+    else:
+        fitted.pop("view_taps", None)  # It applies to views only.
+    keys = [key for key in fitted.pop("match_keys", []) if set(key) <= fields]
+    if keys:
+        fitted["match_keys"] = keys
+    return fitted
 
 
 def few_field_warnings(schema: LinkageSchema) -> list[str]:
