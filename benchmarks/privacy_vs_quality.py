@@ -341,7 +341,10 @@ def main() -> None:
                     continue  # Groups are laid out for the whole schema.
             if config == SHIPPED:
                 fields = schema_with(data_set.base_schema, None, data_set.fields)
-                block = shipped_hardening(base.l, fields.encoded_features)
+                identifiers = data_set.data.identifiers if data_set.data else ()
+                block = shipped_hardening(
+                    base.l, fields.encoded_features, identifiers=identifiers
+                )
             schema = schema_with(data_set.base_schema, block, data_set.fields)
             secret = os.urandom(32)
             started = time.perf_counter()

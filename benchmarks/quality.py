@@ -90,7 +90,8 @@ class Engine:
         """The schema, its ``linkage`` block dropped or replaced as asked."""
         name = self.schema_for(data).name
         if self.hardening.startswith("shipped"):
-            return shipped_schema(name, views=self.hardening == "shipped")
+            views = self.hardening == "shipped"
+            return shipped_schema(name, views=views, identifiers=data.identifiers)
         if self.hardening == "none":
             return schema_with(name, None)
         return schema_from_dict(json.loads((SCHEMAS / name).read_text()))
@@ -101,12 +102,13 @@ def shipped_hardening(
     features: Sequence[Feature],
     shipped: str = "demo.json",
     views: bool = True,
+    identifiers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The ``linkage`` block of a shipped schema (the default: ``demo.json``)
-    fitted to a CLK of ``length`` bits of ``features``
-    (:func:`~linkage.encoding.default_hardening.fitted_block`)."""
+    fitted to a CLK of ``length`` bits of ``features``, with match keys of
+    ``identifiers`` (:func:`~linkage.encoding.default_hardening.fitted_block`)."""
     block: dict[str, Any] = json.loads((SCHEMAS / shipped).read_text())["linkage"]
-    return fitted_block(block, length, features, views=views)
+    return fitted_block(block, length, features, views=views, identifiers=identifiers)
 
 
 def _clkhash_part(base: str, fields: Sequence[str]) -> dict[str, Any]:
@@ -138,17 +140,20 @@ def shipped_schema(
     taps: int | None = None,
     shipped: str = "demo.json",
     views: bool = True,
+    identifiers: Sequence[str] = (),
 ) -> LinkageSchema:
     """The base schema's clkhash part (its ``fields`` only, if given) with
     the hardening (and fitting views, unless not ``views``) of a shipped
     schema (the default's, ``demo.json``), diffusing to the schema's own
-    length (with ``taps`` instead of its own, if given)."""
+    length (with ``taps`` instead of its own, if given), with match keys of
+    ``identifiers`` as ``linkage schema harden --identifier`` adds them."""
     document = _clkhash_part(base, fields)
     block = shipped_hardening(
         document["clkConfig"]["l"],
         schema_from_dict(document).encoded_features,
         shipped,
         views,
+        identifiers,
     )
     if taps is not None:
         block["hardening"]["diffusion"]["taps"] = taps

@@ -84,6 +84,7 @@ FEBRL_FIELDS = tuple(
     ).encoded_features
 )
 FEBRL_BLOCKING = (("date_of_birth",), ("surname",), ("given_name",), ("postcode",))
+FEBRL_IDENTIFIERS = ("soc_sec_id",)
 DEMO_FIELDS = ("given_name", "surname", "date_of_birth", "sex", "postcode", "street")
 DEMO_BLOCKING = (
     ("date_of_birth",),
@@ -108,6 +109,9 @@ class ReferenceData:
         link_type: Which pairs the task links.
         blocking: Blocking keys; a candidate pair agrees exactly on all
             columns of at least one key (``given_initial`` is derived).
+        identifiers: Fields that identify a person on their own (FEBRL's
+            social security number): Splink's deterministic rules and our
+            shipped default's match keys use them.
     """
 
     name: str
@@ -115,6 +119,7 @@ class ReferenceData:
     fields: tuple[str, ...]
     link_type: LinkType
     blocking: tuple[tuple[str, ...], ...]
+    identifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,9 @@ def febrl4() -> ReferenceData:
     records = pd.concat(
         [_febrl_records(first, "A"), _febrl_records(second, "B")], ignore_index=True
     )
-    return ReferenceData("FEBRL4", records, FEBRL_FIELDS, "link_only", FEBRL_BLOCKING)
+    return ReferenceData(
+        "FEBRL4", records, FEBRL_FIELDS, "link_only", FEBRL_BLOCKING, FEBRL_IDENTIFIERS
+    )
 
 
 def febrl3() -> ReferenceData:
@@ -159,7 +166,14 @@ def febrl3() -> ReferenceData:
 
     frame, links = load_febrl3(return_links=True)
     records = _febrl_records(frame, "febrl3")
-    data = ReferenceData("FEBRL3", records, FEBRL_FIELDS, "dedupe_only", FEBRL_BLOCKING)
+    data = ReferenceData(
+        "FEBRL3",
+        records,
+        FEBRL_FIELDS,
+        "dedupe_only",
+        FEBRL_BLOCKING,
+        FEBRL_IDENTIFIERS,
+    )
     if _true_pair_count(data) != len(links):
         raise RuntimeError("FEBRL3: rec_id entities disagree with the shipped links")
     return data
@@ -462,11 +476,10 @@ def run_splink(data: ReferenceData, python: Path = SPLINK_PYTHON) -> Outcome | N
     columns = ["source", *data.fields, *sorted(keys - set(data.fields))]
     table = records[columns].copy()
     table.insert(0, "unique_id", np.arange(len(table)))
-    deterministic = (
-        [("given_name", "surname", "date_of_birth"), ("soc_sec_id",)]
-        if "soc_sec_id" in data.fields
-        else [("given_name", "surname", "date_of_birth")]
-    )
+    deterministic = [
+        ("given_name", "surname", "date_of_birth"),
+        *((identifier,) for identifier in data.identifiers),
+    ]
     config = {
         "link_type": data.link_type,
         "fields": list(data.fields),

@@ -146,7 +146,9 @@ def f1_at(
 def check(scenario: Scenario, work: Path, shipped: str = "demo.json") -> Row:
     febrl = scenario.data.name.startswith("FEBRL")
     base = "febrl-linkage.json" if febrl else "demo.json"
-    schema = shipped_schema(base, shipped=shipped)
+    schema = shipped_schema(
+        base, shipped=shipped, identifiers=scenario.data.identifiers
+    )
     paths, truth = encode_sources(scenario.data, schema, SECRET, work)
     f1, choice = f1_at(paths, truth, scenario.dedup, "auto")
     start = (choice.modes[0] if choice.modes else 0.5) + _STEP

@@ -153,3 +153,37 @@ def test_check_warns_of_a_few_field_clk_on_stderr(
     assert "Warning: the CLK holds 3 fields that tell people apart" in result.stderr
     assert "diffused with 4 taps" in result.stderr
     assert "Warning" not in result.stdout
+
+
+def test_an_identifier_gets_a_key_with_each_partner_the_schema_has() -> None:
+    febrl = load_schema(CONFIGS / "schemas" / "febrl-linkage.json")
+    block = default_block(febrl, identifiers=("soc_sec_id",))
+    assert block["match_keys"] == [
+        ["given_name", "surname", "date_of_birth"],
+        ["soc_sec_id", "date_of_birth"],
+        ["soc_sec_id", "surname"],
+        ["soc_sec_id", "postcode"],
+    ]
+    with pytest.raises(ValueError, match="'ssn' is not one of the schema's"):
+        default_block(febrl, identifiers=("ssn",))
+    with pytest.raises(ValueError, match="named twice"):
+        default_block(febrl, identifiers=("soc_sec_id", "soc_sec_id"))
+
+
+def test_harden_adds_identifier_keys_and_names_a_wrong_field(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    schema = CONFIGS / "schemas" / "febrl-linkage.json"
+    out = tmp_path / "hardened.json"
+    result = run_cli(
+        "schema", "harden", schema, "--out", out, "--identifier", "soc_sec_id"
+    )
+    assert result.exit_code == 0, result.output
+    assert "soc_sec_id + date_of_birth; soc_sec_id + surname" in result.output
+    # The schema lists a key's fields in its own order.
+    assert ("postcode", "soc_sec_id") in load_schema(out).extension.match_keys
+    out.unlink()
+    wrong = run_cli("schema", "harden", schema, "--out", out, "--identifier", "ssn")
+    assert wrong.exit_code == 1
+    assert "--identifier: the identifier 'ssn' is not one of" in wrong.output
+    assert not out.exists()

@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linkage.encoding.default_hardening import default_block
 from linkage.evaluation import evaluate
 from linkage.formats.clkfile import (
     MATCH_KEYS_VERSION,
     EncodingHeader,
     Encodings,
 )
-from linkage.formats.schema import schema_from_dict
+from linkage.formats.schema import load_schema, schema_from_dict
 from linkage.matching.candidates import CandidatePairs
 from linkage.matching.match_keys import (
     KEY_SCORE,
@@ -28,7 +29,13 @@ from linkage.matching.match_keys import (
 )
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import Party, PartySet, load_parties
-from tests.conftest import CONFIGS, RunCli, demo_truth, encode_demo_agencies
+from tests.conftest import (
+    CONFIGS,
+    RunCli,
+    demo_truth,
+    encode_demo_agencies,
+    encode_febrl4_agencies,
+)
 
 FINGERPRINT = "f" * 64
 KEYS = [["given_name", "date_of_birth"], ["surname", "date_of_birth"]]
@@ -214,3 +221,26 @@ def test_the_shipped_key_finds_links_the_clks_miss(
     shown = run_cli("match", *paths, "--dedup", "--out", tmp_path / "m.csv")
     assert shown.exit_code == 0, shown.output
     assert "pairs of records agree exactly on a key's fields" in shown.output
+
+
+def test_an_identifier_key_finds_febrl_links_the_clks_miss(
+    tmp_path: Path, febrl4_frames: tuple[pd.DataFrame, ...]
+) -> None:
+    """FEBRL4 under the shipped default, with and without soc_sec_id named
+    as an identifier (its keys with birth date, surname and postcode): the
+    keys add true links (5,000 people: recall 0.986 -> 0.992) and no false
+    one."""
+    plain = load_schema(CONFIGS / "schemas" / "febrl-linkage.json")
+    found = {}
+    for identifiers in ((), ("soc_sec_id",)):
+        block = default_block(plain, identifiers=identifiers)
+        schema = schema_from_dict({**plain.raw, "linkage": block})
+        work = tmp_path / ("keyed" if identifiers else "plain")
+        work.mkdir()
+        paths, truth = encode_febrl4_agencies(work, febrl4_frames, schema, SECRET, 2000)
+        result = Matcher(load_parties(paths), MatchSettings()).run()
+        found[identifiers] = evaluate(result.matches, truth).all_pairs
+    keyed, without = found[("soc_sec_id",)], found[()]
+    assert keyed.recall is not None and without.recall is not None
+    assert keyed.correct > without.correct
+    assert keyed.precision == without.precision == 1.0

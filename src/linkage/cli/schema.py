@@ -56,7 +56,16 @@ def check(schema_path: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the hardened schema.",
 )
-def harden(schema_path: Path, out: Path) -> None:
+@click.option(
+    "--identifier",
+    "identifiers",
+    multiple=True,
+    metavar="FIELD",
+    help="A field that identifies a person on its own wherever it is held "
+    "(a social security number): it gets match keys with the birth date and "
+    "the surname. Repeat for several.",
+)
+def harden(schema_path: Path, out: Path, identifiers: tuple[str, ...]) -> None:
     """Write SCHEMA with the shipped default's hardening added.
 
     SCHEMA is a plain clkhash v3 schema (no ``linkage`` block). Its CLK is
@@ -66,7 +75,10 @@ def harden(schema_path: Path, out: Path) -> None:
     plaintext. The shipped default's views (for agencies without the
     address or the birth date) and its match key (full name and birth date)
     are added where SCHEMA has their fields, under the demo's field names.
-    Every agency must encode with the same hardened file.
+    Each ``--identifier`` adds a match key of that field and the birth date,
+    and one of that field and the surname: records agreeing exactly on both
+    are linked whatever else differs. Every agency must encode with the same
+    hardened file.
     """
     loaded = load_schema(schema_path)
     if "linkage" in loaded.raw:
@@ -74,7 +86,13 @@ def harden(schema_path: Path, out: Path) -> None:
             f"{schema_path} already has a 'linkage' block",
             hint="Edit that block, or start from the plain clkhash schema.",
         )
-    document = {**loaded.raw, "linkage": default_block(loaded)}
+    try:
+        block = default_block(loaded, identifiers=identifiers)
+    except ValueError as error:
+        raise SchemaError(
+            f"--identifier: {error}", hint="Name a field of the schema, once."
+        ) from None
+    document = {**loaded.raw, "linkage": block}
     hardened = schema_from_dict(document)
     with private_text_output(out) as file:
         file.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
