@@ -23,19 +23,19 @@ sex) tells people apart too little to count: the bar falls between four and
 five identifying fields. So a CLK of five or more keeps the default's 4
 taps (more cost FEBRL several points of F1), and one of fewer gets 8.
 
-The shipped views get 10: beside the CLK each is one more measurement of the
-person that the attacker adds up. On a clean list of the demo's six fields
-(``privacy_vs_quality.py --data "fakename-like, 6 fields" --attack linear``,
-a fresh secret each run) the linear attacker with 50 known pairs took, on
-average over the runs: the CLK alone 0.57 % (8 runs, 0.3-1.4 %); beside
-views of 10 taps 0.99 % (12 runs, 0.3-1.7 %): **at the bar**; of 12 taps
-0.74 % (16 runs, 0.1-1.3 %); of 14 taps 0.55 % (16 runs). A single run
-scatters by about 0.4 points around its mean, the CLK alone's too. But each
-two taps more cost the demo about 1.5 points of F1 (10, 12, 14 taps: 0.896,
-0.882, 0.866; households 0.812, 0.799, 0.789), and with 12 the automatic
-threshold of the demo's four agencies with dedup lands 1.3 points from the
-best and the tax office deduplicating alone 4.6: the views stay at 10 until
-a layout that adds fewer measurements is found (benchmarks/README.md).
+Beside views, the CLK of every field gets 5 taps and the views 10: each is
+one more measurement of the person that the linear attacker adds up. On a
+clean list of the demo's six fields (``privacy_vs_quality.py --data
+"fakename-like, 6 fields" --attack linear``, a fresh secret each run) it
+took with 50 known pairs, on average over the runs: the CLK alone (4 taps)
+0.57 % (8 runs, 0.3-1.4 %); that CLK beside views of 10 taps 0.99 % (12
+runs, 0.3-1.7 %: at the bar); beside views of 12 taps 0.74 %, of 14 taps
+0.55 % (16 runs each); a CLK of 5 taps beside views of 10 taps 0.47 % (12
+runs, 0.1-0.95 %), of 6 taps 0.26 %. A single run scatters by about 0.4
+points around its mean. Measured on the 5,000-person benchmarks, the fifth
+tap costs the demo 0.5 points of F1 (0.896 -> 0.891) and the households
+nothing (0.812); two taps more on the views cost 1.4 and 1.3. A CLK without
+views keeps its taps: FEBRL, whose files no view fits, is unchanged.
 
 The rest of the default is named fields: the views without the address and
 without the birth date, for agencies that do not hold those, and a match
@@ -65,6 +65,7 @@ from linkage.formats.extension import WHOLE_CLK
 from linkage.formats.schema import EnumFormat, Feature, LinkageSchema
 
 __all__ = [
+    "CLK_TAPS_BESIDE_VIEWS",
     "DEFAULT_TAPS",
     "FEW_FIELDS_TAPS",
     "FIELDS_FOR_DEFAULT_TAPS",
@@ -83,11 +84,14 @@ DEFAULT_TAPS: Final = 4
 FEW_FIELDS_TAPS: Final = 8
 FIELDS_FOR_DEFAULT_TAPS: Final = 5  # Identifying fields (not enums).
 VIEW_TAPS: Final = 10
+# Beside views the CLK of every field is one measurement of several, and
+# needs a tap more (see the module's docstring).
+CLK_TAPS_BESIDE_VIEWS: Final = 5
 
 # The shipped default's linkage block for the demo's six fields; its
 # diffusion length and taps are fitted to each schema.
 SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
-    "hardening": {"diffusion": {"taps": DEFAULT_TAPS, "length": 1024}},
+    "hardening": {"diffusion": {"taps": CLK_TAPS_BESIDE_VIEWS, "length": 1024}},
     "views": {
         "without_address": ["given_name", "surname", "date_of_birth", "sex"],
         "without_birth": ["given_name", "surname", "postcode", "street"],
@@ -140,8 +144,9 @@ def fitted_block(
 ) -> dict[str, Any]:
     """``block`` (a schema's ``linkage`` block) for a CLK of ``length`` bits
     of ``features``: diffused as long as the CLK with :func:`default_taps`
-    taps, with those of its views that hold some but not all of the fields
-    and no other (none without ``views``), and its match keys of those
+    taps (at least :data:`CLK_TAPS_BESIDE_VIEWS` beside views), with those of
+    its views that hold some but not all of the fields and no other (none
+    without ``views``), and its match keys of those
     fields, then one key of each of ``identifiers`` with each of
     :data:`IDENTIFIER_PARTNERS` there is.
 
@@ -159,6 +164,8 @@ def fitted_block(
     }
     if fitting_views:
         fitted["views"] = fitting_views
+        diffusion = fitted["hardening"]["diffusion"]
+        diffusion["taps"] = max(diffusion["taps"], CLK_TAPS_BESIDE_VIEWS)
     else:
         fitted.pop("view_taps", None)  # It applies to views only.
     keys = [key for key in fitted.pop("match_keys", []) if set(key) <= fields]
@@ -190,10 +197,12 @@ def _identifier_keys(identifiers: Sequence[str], fields: set[str]) -> list[list[
 def few_field_warnings(schema: LinkageSchema) -> list[str]:
     """One line for each CLK (or view) of fewer identifying fields than
     :data:`FIELDS_FOR_DEFAULT_TAPS` diffused with fewer than
-    :data:`FEW_FIELDS_TAPS` taps. None for plain CLKs, which every attacker
-    breaks whatever their fields and which a schema asks for on purpose (to
-    link with clkhash files), nor for per-field filters, which are judged on
-    their own (README, threat model)."""
+    :data:`FEW_FIELDS_TAPS` taps, and for a CLK of every field diffused with
+    fewer than :data:`CLK_TAPS_BESIDE_VIEWS` beside views. None for plain
+    CLKs, which every attacker breaks whatever their fields and which a
+    schema asks for on purpose (to link with clkhash files), nor for
+    per-field filters, which are judged on their own (README, threat
+    model)."""
     if schema.extension.segments is not None:
         return []
     warnings = []
@@ -203,6 +212,13 @@ def few_field_warnings(schema: LinkageSchema) -> list[str]:
         if diffusion is None:
             continue
         taps = diffusion.taps
+        if _too_few_beside_views(schema, segment.name, fields, taps):
+            warnings.append(
+                f"the CLK is diffused with {taps} taps beside views: each view is "
+                "one more measurement of the person, and the linear attacker took "
+                f"1 % of a clean list of six fields until the CLK had "
+                f"{CLK_TAPS_BESIDE_VIEWS} taps"
+            )
         if fields >= FIELDS_FOR_DEFAULT_TAPS or taps >= FEW_FIELDS_TAPS:
             continue
         what = "the CLK" if segment.name == WHOLE_CLK else f"the view {segment.name}"
@@ -214,6 +230,20 @@ def few_field_warnings(schema: LinkageSchema) -> list[str]:
             "(`linkage schema harden` writes the default block for a plain schema)"
         )
     return warnings
+
+
+def _too_few_beside_views(
+    schema: LinkageSchema, segment: str, fields: int, taps: int
+) -> bool:
+    """A CLK of every field of many fields, beside views, under
+    :data:`CLK_TAPS_BESIDE_VIEWS` taps (one of few fields has its own
+    warning)."""
+    return (
+        segment == WHOLE_CLK
+        and bool(schema.extension.views)
+        and fields >= FIELDS_FOR_DEFAULT_TAPS
+        and taps < CLK_TAPS_BESIDE_VIEWS
+    )
 
 
 def _count(fields: int) -> str:
