@@ -167,6 +167,7 @@ def choose_threshold(
     bins: int = 100,
     prefer_fit: bool = True,
     one_to_one: Sequence[SampledSide] | None = None,
+    crossing_first: bool = False,
 ) -> ThresholdChoice:
     """Choose the Dice threshold from each record's best-match score alone.
 
@@ -183,6 +184,13 @@ def choose_threshold(
             record with a match does not take a false link, so the pile ends
             where false links would start to outnumber true ones
             (:mod:`linkage.matching.one_to_one`), lower than otherwise.
+        crossing_first: take the two-group fit's crossing (a record as
+            likely a match as not) where it lies between the non-matches'
+            peak and the end of their pile. For deduplication across
+            agencies, whose grouping keeps a pair from joining records that
+            do not vouch for each other
+            (:func:`~linkage.matching.clustering.cluster_links_and_dedup`),
+            so the stricter end costs links it need not.
 
     Raises:
         ValueError: ``best`` is empty, not one-dimensional, or holds a value
@@ -214,7 +222,9 @@ def choose_threshold(
         return _default(scores, base, _too_few(middle.size))
     if float(np.ptp(middle)) == 0.0:
         return _default(scores, base, f"all others are {_fmt(middle[0])}")
-    return _from_distribution(scores, middle, base, prefer_fit, one_to_one)
+    return _from_distribution(
+        scores, middle, base, prefer_fit, one_to_one, crossing_first
+    )
 
 
 def _validated(best: NDArray[np.float64], bins: int) -> NDArray[np.float64]:
@@ -251,6 +261,7 @@ def _from_distribution(
     base: ThresholdChoice,
     prefer_fit: bool,
     one_to_one: Sequence[SampledSide] | None,
+    crossing_first: bool = False,
 ) -> ThresholdChoice:
     density = _Density.of(middle)
     valley = density.deepest_valley()
@@ -294,7 +305,9 @@ def _from_distribution(
             non_match_end=end,
         )
     agrees = crossing is not None and valley.holds(density.at(crossing))
-    method, threshold = _decide(valley, crossing, agrees, pile_end, prefer_fit)
+    method, threshold = _decide(
+        valley, crossing, agrees, pile_end, prefer_fit, crossing_first
+    )
     # Identical encodings (score 1.0) were left out of the fit; they match.
     identical = int(np.count_nonzero(scores == 1.0))
     return replace(
@@ -355,9 +368,22 @@ def _decide(
     agrees: bool,
     pile_end: float | None,
     prefer_fit: bool,
+    crossing_first: bool = False,
 ) -> tuple[str, float]:
     """(method, threshold): the end of the non-match pile where it comes
-    before the valley; else the fit's crossing or the valley's bottom."""
+    before the valley (or, with ``crossing_first``, the fit's crossing where
+    it lies between the pile's peak and that end); else the fit's crossing
+    or the valley's bottom."""
+    if (
+        crossing_first
+        and crossing is not None
+        and pile_end is not None
+        and valley.low_peak < crossing < pile_end
+    ):
+        # The crossing need not lie in the valley here: diffusion leaves the
+        # matches a thin tail, and the fit's crossing sits on the pile's
+        # shoulder, where the pairs the grouping lets in are mostly matches.
+        return "mixture", _round(crossing)
     if pile_end is not None:
         # Matches spread thinly below a flat valley's lowest bin (diffusion
         # does this); above the pile's end a record is likelier a match.

@@ -121,17 +121,24 @@ class ViewPlan:
             sides.append(SampledSide(len(self.clks(j, view)), *back, (here,)))
         return ScoreSample(pooled, tuple(sides))
 
-    def shifts(self, threshold: float, *, one_to_one: bool) -> dict[str, float]:
+    def shifts(
+        self, threshold: float, *, one_to_one: bool, crossing_first: bool = False
+    ) -> dict[str, float]:
         """For each view some pairs are compared on: how far its scores are
         shifted so that the threshold chosen from its own scores lands on
         ``threshold`` (fewer fields score differently). A view whose own
-        scores show no threshold is not shifted."""
+        scores show no threshold is not shifted. ``crossing_first`` as for
+        :func:`~linkage.matching.threshold.choose_threshold`, as the
+        threshold was chosen."""
         rng = np.random.default_rng(SAMPLE_SEED)
         shifts = {}
         for view in self.views_in_use():
             sample = self.best_scores(view, rng, one_to_one=one_to_one)
             own = choose_threshold(
-                sample.pooled, prefer_fit=False, one_to_one=sample.sides
+                sample.pooled,
+                prefer_fit=False,
+                one_to_one=sample.sides,
+                crossing_first=crossing_first,
             )
             if own.method != "default":
                 shifts[view] = round(threshold - own.threshold, 4)
