@@ -317,12 +317,15 @@ def _from_distribution(
         else mixture.matches(middle.size) + identical,
         threshold=threshold,
         method=method,
-        explanation=(
-            _explain_pile(scores, threshold, valley, by_false_links)
-            if method == "non-match pile"
-            else _explain_two_groups(
-                scores, threshold, valley, crossing, agrees, method
-            )
+        explanation=_explain(
+            scores,
+            threshold,
+            valley,
+            crossing,
+            agrees,
+            method,
+            pile_end,
+            by_false_links,
         ),
         modes=(_round(valley.low_peak), _round(valley.high_peak)),
         records_above=int(np.count_nonzero(scores >= threshold)),
@@ -487,6 +490,30 @@ def _explain_lone_pile(
         "the histogram, and set the threshold yourself if you know where they "
         "lie."
     )
+
+
+def _explain(
+    scores: NDArray[np.float64],
+    threshold: float,
+    valley: _Valley,
+    crossing: float | None,
+    agrees: bool,
+    method: str,
+    pile_end: float | None,
+    by_false_links: bool,
+) -> str:
+    """The explanation of a choice between two groups, by its method."""
+    if method == "non-match pile":
+        return _explain_pile(scores, threshold, valley, by_false_links)
+    if method == "mixture" and pile_end is not None and threshold < pile_end:
+        return (
+            f"{_two_groups(scores, threshold, valley)} A two-group fit puts the "
+            f"threshold at {_fmt(threshold)}, where a record is as likely a match "
+            f"as not, below where the non-matches' pile ends ({_fmt(pile_end)}): "
+            "deduplicating across agencies, two records of one agency share a "
+            "group only if alike themselves, so the pairs between lose few people."
+        )
+    return _explain_two_groups(scores, threshold, valley, crossing, agrees, method)
 
 
 def _explain_two_groups(
