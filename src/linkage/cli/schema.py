@@ -62,8 +62,8 @@ def check(schema_path: Path) -> None:
     multiple=True,
     metavar="FIELD",
     help="A field that identifies a person on its own wherever it is held "
-    "(a social security number): it gets match keys with the birth date and "
-    "the surname. Repeat for several.",
+    "(a social security number): it gets match keys with the birth date, the "
+    "surname and the postcode, those the schema has. Repeat for several.",
 )
 def harden(schema_path: Path, out: Path, identifiers: tuple[str, ...]) -> None:
     """Write SCHEMA with the shipped default's hardening added.
@@ -75,10 +75,10 @@ def harden(schema_path: Path, out: Path, identifiers: tuple[str, ...]) -> None:
     plaintext. The shipped default's views (for agencies without the
     address or the birth date) and its match key (full name and birth date)
     are added where SCHEMA has their fields, under the demo's field names.
-    Each ``--identifier`` adds a match key of that field and the birth date,
-    and one of that field and the surname: records agreeing exactly on both
-    are linked whatever else differs. Every agency must encode with the same
-    hardened file.
+    Each ``--identifier`` adds a match key of that field with each of the
+    birth date, the surname and the postcode the schema has: records
+    agreeing exactly on one of those pairs are linked whatever else differs.
+    Every agency must encode with the same hardened file.
     """
     loaded = load_schema(schema_path)
     if "linkage" in loaded.raw:

@@ -50,9 +50,9 @@ insurance or social security number) is worth a match key too, but only
 the agencies know which field that is: named as an identifier, it gets one
 key with each of :data:`IDENTIFIER_PARTNERS` the schema has. The partner
 keeps a typo in the number from linking a stranger who holds the mistyped
-number. On FEBRL (``soc_sec_id``) the two keys took the shipped default's
-pairwise F1 from 0.963 to 0.98 on FEBRL3 and 0.993 to 0.995 on FEBRL4
-(benchmarks/README.md, match keys).
+number. On FEBRL (``soc_sec_id``) its three keys took the shipped default's
+pairwise F1 from 0.963 to 0.987 on FEBRL3 and 0.993 to 0.996 on FEBRL4
+(benchmarks/README.md, identifier keys).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class LinkageParameters:
         dedup: whether records within a party were grouped too.
         solver: for two parties without dedup, greedy or optimal one-to-one.
         missing: with dedup, the score a pair not gathered as a candidate
-            counts as in average linkage: the mean score of random pairs
+            counts as in average linkage: the median score of random pairs
             (0 in parameters written before it was kept).
     """
 
