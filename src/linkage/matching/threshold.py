@@ -505,15 +505,9 @@ def _explain(
     """The explanation of a choice between two groups, by its method."""
     if method == "non-match pile":
         return _explain_pile(scores, threshold, valley, by_false_links)
-    if method == "mixture" and pile_end is not None and threshold < pile_end:
-        return (
-            f"{_two_groups(scores, threshold, valley)} A two-group fit puts the "
-            f"threshold at {_fmt(threshold)}, where a record is as likely a match "
-            f"as not, below where the non-matches' pile ends ({_fmt(pile_end)}): "
-            "deduplicating across agencies, two records of one agency share a "
-            "group only if alike themselves, so the pairs between lose few people."
-        )
-    return _explain_two_groups(scores, threshold, valley, crossing, agrees, method)
+    return _explain_two_groups(
+        scores, threshold, valley, crossing, agrees, method, pile_end
+    )
 
 
 def _explain_two_groups(
@@ -523,6 +517,7 @@ def _explain_two_groups(
     crossing: float | None,
     agrees: bool,
     method: str,
+    pile_end: float | None,
 ) -> str:
     groups = _two_groups(scores, threshold, valley)
     if method == "mixture":
@@ -530,10 +525,19 @@ def _explain_two_groups(
             f"A two-group fit puts the threshold at {_fmt(threshold)}, where a "
             "record is as likely a match as not"
         )
-        check = (
-            f"; it lies in the valley between the groups (lowest at "
-            f"{_fmt(valley.location)})."
-        )
+        if pile_end is not None and threshold < pile_end:
+            # Taken below the pile's end (choose_threshold's crossing_first).
+            check = (
+                f", below where the non-matches' pile ends ({_fmt(pile_end)}): "
+                "deduplicating across agencies, two records of one agency share "
+                "a group only if alike themselves, so the pairs between lose few "
+                "people."
+            )
+        else:
+            check = (
+                f"; it lies in the valley between the groups (lowest at "
+                f"{_fmt(valley.location)})."
+            )
         return f"{groups} {where}{check}"
     where = (
         f"The threshold {_fmt(threshold)} sits in the valley between them, "
