@@ -317,15 +317,12 @@ def _from_distribution(
         else mixture.matches(middle.size) + identical,
         threshold=threshold,
         method=method,
-        explanation=_explain(
-            scores,
-            threshold,
-            valley,
-            crossing,
-            agrees,
-            method,
-            pile_end,
-            by_false_links,
+        explanation=(
+            _explain_pile(scores, threshold, valley, by_false_links)
+            if method == "non-match pile"
+            else _explain_two_groups(
+                scores, threshold, valley, crossing, agrees, method, pile_end
+            )
         ),
         modes=(_round(valley.low_peak), _round(valley.high_peak)),
         records_above=int(np.count_nonzero(scores >= threshold)),
@@ -489,24 +486,6 @@ def _explain_lone_pile(
         f"{records:,} records score at least that. Few matches stand out: check "
         "the histogram, and set the threshold yourself if you know where they "
         "lie."
-    )
-
-
-def _explain(
-    scores: NDArray[np.float64],
-    threshold: float,
-    valley: _Valley,
-    crossing: float | None,
-    agrees: bool,
-    method: str,
-    pile_end: float | None,
-    by_false_links: bool,
-) -> str:
-    """The explanation of a choice between two groups, by its method."""
-    if method == "non-match pile":
-        return _explain_pile(scores, threshold, valley, by_false_links)
-    return _explain_two_groups(
-        scores, threshold, valley, crossing, agrees, method, pile_end
     )
 
 
