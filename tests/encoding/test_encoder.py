@@ -203,3 +203,20 @@ def test_a_lone_surrogate_is_refused_while_other_features_encode_alongside() -> 
     lone = columns["given_name"].index("\ud800")
     for _ in range(60):
         assert encoder.encode(columns).invalid[lone]
+
+
+def test_chunks_arrow_cannot_hold_leave_the_value_cache_consistent() -> None:
+    """A chunk with a value Arrow cannot hold (a lone surrogate) is encoded
+    without the value cache, which it resets; the chunks around it still give
+    the CLKs a fresh encoder gives."""
+    schema = schema_from_dict(small_schema())
+    plain = {"name": ["ann", "bob", "cy"], "age": ["30", "41", "30"]}
+    odd = {"name": ["bob", "\ud800", "dee"], "age": ["41", "30", "x"]}
+    warm = ClkEncoder(schema, SECRET)
+    for columns in (plain, odd, plain, odd, odd, plain):
+        expected = ClkEncoder(schema, SECRET).encode(columns)
+        got = warm.encode(columns)
+        assert np.array_equal(got.clks, expected.clks)
+        assert got.invalid.tolist() == expected.invalid.tolist()
+        assert got.problems == expected.problems
+    assert warm.encode(odd).invalid.tolist() == [False, True, True]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.encoding.bloom import TokenHasher, bits_per_occurrence, fold, set_bits
-from linkage.encoding.columns import ColumnValues, factorize
+from linkage.encoding.columns import (
+    ColumnValues,
+    KnownValues,
+    as_arrow_strings,
+    factorize,
+)
 from linkage.encoding.hardening import Hardener, salted_keys
 from linkage.encoding.keys import derive_feature_keys
 from linkage.encoding.match_keys import MatchKeyMaker
@@ -228,8 +232,13 @@ class _Column:
     table: npt.NDArray[np.uint8]
     rows: npt.NDArray[np.intp]
     codes: npt.NDArray[np.intp]
-    distinct: list[str]
+    distinct: list[str] | pa.Array  # Each code's value.
     errors: Mapping[str, str]  # Why each invalid distinct value is invalid.
+
+    def value(self, code: int) -> str:
+        """The text of the value with this code."""
+        value = self.distinct[code]
+        return value if isinstance(value, str) else str(value.as_py())
 
 
 @dataclass(frozen=True)
@@ -245,7 +254,7 @@ class _Part:
         column = self.column
         return [
             Problem(
-                column.errors.get(column.distinct[column.codes[i]], "invalid value"),
+                column.errors.get(column.value(column.codes[i]), "invalid value"),
                 source=source,
                 row=first_row + int(self.records[i]),
                 field=field,
@@ -293,25 +302,32 @@ class _FeatureEncoder:
         self.identifier = feature.identifier
         self._hasher = TokenHasher(feature, keys, length)
         self._width = -(-length // 8)
-        self._row_of: dict[str, int] = {}
+        self._known = KnownValues()
         self._errors: dict[str, str] = {}
         self._table = np.zeros((0, self._width), dtype=np.uint8)
         self._filled = 0
 
     def rows_of(self, values: ColumnValues) -> _Column:
         """The filter table and each value's row in it (``-1``: invalid)."""
-        codes, distinct = factorize(values)
-        if len(distinct) + self._filled > _CACHE_LIMIT:
+        column = as_arrow_strings(values)
+        if column is None:
+            return self._rows_without_cache(values)
+        codes, dictionary = self._known.encode(column)
+        if len(dictionary) > _CACHE_LIMIT and len(self._known):
             self._forget()
-        # map() over the dict's get: a third faster than a generator.
-        rows = np.fromiter(
-            map(self._row_of.get, distinct, repeat(-2, len(distinct))),
-            dtype=np.intp,
-            count=len(distinct),
-        )
-        new = np.flatnonzero(rows == -2)
+            codes, dictionary = self._known.encode(column)
+        new = dictionary.slice(len(self._known))
         if len(new):
-            rows[new] = self._add([distinct[i] for i in new])
+            self._known.remember(dictionary, self._add(new.to_pylist()))
+        return _Column(
+            self._table, self._known.rows[codes], codes, dictionary, self._errors
+        )
+
+    def _rows_without_cache(self, values: ColumnValues) -> _Column:
+        """Values Arrow cannot hold (not UTF-8 text): encoded afresh each time."""
+        codes, distinct = factorize(values)
+        self._forget()
+        rows = self._add(distinct)
         return _Column(self._table, rows[codes], codes, distinct, self._errors)
 
     def parts_of(self, values: ColumnValues, salts: ColumnValues | None) -> list[_Part]:
@@ -321,7 +337,7 @@ class _FeatureEncoder:
         return [_Part(column, everyone, whole=True)]
 
     def _forget(self) -> None:
-        self._row_of.clear()
+        self._known.clear()
         self._errors.clear()
         self._filled = 0
 
@@ -335,7 +351,6 @@ class _FeatureEncoder:
             filters, token_errors = self._filters(batch)
             rows[positions] = self._store(filters, list(token_errors))
             errors.update({positions[o]: m for o, m in token_errors.items()})
-        self._row_of.update(zip(values, rows.tolist(), strict=True))
         self._errors.update({values[position]: m for position, m in errors.items()})
         return rows
 
