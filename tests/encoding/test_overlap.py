@@ -13,8 +13,9 @@ import pytest
 
 from linkage.encoding import records as records_module
 from linkage.encoding.encoder import ClkEncoder
-from linkage.encoding.overlap import WriteBehind, read_ahead
+from linkage.encoding.overlap import ReadAhead, WriteBehind
 from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.records import RecordsReading
 from linkage.encoding.vault import Vault
 from linkage.errors import InputError
 from linkage.formats.clkfile import read_encodings
@@ -28,8 +29,22 @@ WAIT = 10.0  # Seconds: only reached when the behaviour under test is missing.
 
 
 def test_read_ahead_yields_every_item_in_order() -> None:
-    assert list(read_ahead(iter(range(50)))) == list(range(50))
-    assert list(read_ahead(iter([]))) == []
+    assert list(ReadAhead(iter(range(50)))) == list(range(50))
+    assert list(ReadAhead(iter([]))) == []
+
+
+def test_the_first_item_is_read_before_it_is_asked_for() -> None:
+    """Reading starts when the object is made, so its maker can get on with
+    other work (``linkage encode`` imports the encoder meanwhile)."""
+    first_read = threading.Event()
+
+    def source() -> Iterator[int]:
+        first_read.set()
+        yield 1
+
+    with ReadAhead(source()) as items:
+        assert first_read.wait(WAIT)
+        assert list(items) == [1]
 
 
 def test_the_next_item_is_read_while_the_current_one_is_used() -> None:
@@ -40,7 +55,7 @@ def test_the_next_item_is_read_while_the_current_one_is_used() -> None:
         second_read.set()
         yield 2
 
-    items = read_ahead(source())
+    items = ReadAhead(source())
     assert next(items) == 1
     # Still holding item 1: item 2 is read on the other thread meanwhile.
     assert second_read.wait(WAIT)
@@ -53,7 +68,7 @@ def test_an_error_reading_is_raised_where_its_item_would_be() -> None:
         yield 2
         raise InputError("row 3 is broken")
 
-    items = read_ahead(source())
+    items = ReadAhead(source())
     assert [next(items), next(items)] == [1, 2]
     with pytest.raises(InputError, match="row 3 is broken"):
         next(items)
@@ -68,7 +83,7 @@ def test_closing_early_closes_the_source() -> None:
         finally:
             closed.set()
 
-    items = read_ahead(source())
+    items = ReadAhead(source())
     assert next(items) == 0
     items.close()
     assert closed.is_set()
@@ -149,3 +164,28 @@ def test_a_bad_row_in_a_late_chunk_leaves_nothing_written(tmp_path: Path) -> Non
         encode_csv(records, schema, SECRET, out)
     assert not out.exists()
     assert list(tmp_path.glob("*.part")) == []
+
+
+def test_records_already_being_read_encode_as_records_read_inside(
+    tmp_path: Path, febrl4_a_csv: Path
+) -> None:
+    """A reading started before the call (as ``linkage encode`` starts one)
+    gives the CLKs a reading started inside gives."""
+    schema = load_schema(FEBRL4_SCHEMA)
+    inside, early = tmp_path / "inside.lnk", tmp_path / "early.lnk"
+    encode_csv(febrl4_a_csv, schema, SECRET, inside)
+    with RecordsReading(febrl4_a_csv, "utf-8") as reading:
+        encode_csv(febrl4_a_csv, schema, SECRET, early, reading=reading)
+    assert np.array_equal(read_encodings(early).clks, read_encodings(inside).clks)
+
+
+def test_a_reading_of_another_encoding_is_refused(
+    tmp_path: Path, febrl4_a_csv: Path
+) -> None:
+    schema = load_schema(FEBRL4_SCHEMA)
+    out = tmp_path / "a.lnk"
+    reading = RecordsReading(febrl4_a_csv, "latin-1")
+    with pytest.raises(ValueError, match=r"as latin-1, not .* as utf-8"):
+        encode_csv(febrl4_a_csv, schema, SECRET, out, reading=reading)
+    assert not out.exists()
+    assert list(reading.chunks) == []  # Closed: nothing more is read.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from linkage.cli.memory import keep_freed_memory
 from linkage.cli.options import (
     existing_file,
     output_file,
@@ -14,10 +18,10 @@ from linkage.cli.options import (
     secret_file_option,
     vault_key_option,
 )
-from linkage.encoding.keyfiles import read_secret, read_vault_key
-from linkage.encoding.recipe import EncodeSummary, VaultTarget, encode_csv
-from linkage.encoding.records import count_rows
-from linkage.formats.schema import load_schema
+from linkage.encoding.records import RecordsReading, count_rows
+
+if TYPE_CHECKING:
+    from linkage.encoding.recipe import EncodeSummary
 
 _PROGRESS_MIN_ROWS = 50_000
 
@@ -125,17 +129,53 @@ def encode(
         )
     if vault_key_file is not None and vault_path is None:
         raise click.UsageError("--vault-key-file needs --vault FILE.")
-    schema = load_schema(schema_path)
-    secret = read_secret(secret_file, schema, as_is=secret_as_is)
-    vault = None
-    if vault_path is not None:
-        vault = VaultTarget(vault_path, read_vault_key(vault_key_file))
-    mapping = None
-    if mapping_path is not None:
-        # Only here: applying a mapping needs pandas, encoding without one not.
-        from linkage.encoding.mapping_file import load_mapping
+    keep_freed_memory()
+    with contextlib.ExitStack() as stack:
+        reading = None
+        if mapping_path is None:
+            # Parsing the first block starts now, on another thread, while the
+            # encoder's modules are imported (a tenth of a large encode).
+            reading = stack.enter_context(RecordsReading(records, encoding or "utf-8"))
+        from linkage.encoding.keyfiles import read_secret, read_vault_key
+        from linkage.encoding.recipe import VaultTarget, encode_csv
+        from linkage.formats.schema import load_schema
 
-        mapping = load_mapping(mapping_path)
+        schema = load_schema(schema_path)
+        secret = read_secret(secret_file, schema, as_is=secret_as_is)
+        vault = None
+        if vault_path is not None:
+            vault = VaultTarget(vault_path, read_vault_key(vault_key_file))
+        mapping = None
+        if mapping_path is not None:
+            # Only here: applying a mapping needs pandas, encoding without one not.
+            from linkage.encoding.mapping_file import load_mapping
+
+            mapping = load_mapping(mapping_path)
+        with _progress(records, progress) as advance:
+            summary = encode_csv(
+                records,
+                schema,
+                secret,
+                out,
+                fmt="clkhash-json" if fmt == "clkhash-json" else "linkage",
+                mapping=mapping,
+                vault=vault,
+                id_column=id_column,
+                skip_invalid=skip_invalid,
+                report=report,
+                encoding=encoding,
+                party=party,
+                progress=advance,
+                reading=reading,
+            )
+    line = _summary_line(summary, out, vault_path)
+    click.echo(line + _match_keys_note(schema.extension.match_keys, fmt), err=True)
+
+
+@contextlib.contextmanager
+def _progress(records: Path, progress: bool | None) -> Iterator[Callable[[int], None]]:
+    """What moves a progress bar on stderr, shown if asked, or by default
+    for a large file on a terminal."""
     show = progress if progress is not None else sys.stderr.isatty()
     # Counting reads the whole file once more: only for a bar that shows.
     total = count_rows(records) if show else 0
@@ -150,23 +190,7 @@ def encode(
             bar.update(rows - done[0])
             done[0] = rows
 
-        summary = encode_csv(
-            records,
-            schema,
-            secret,
-            out,
-            fmt="clkhash-json" if fmt == "clkhash-json" else "linkage",
-            mapping=mapping,
-            vault=vault,
-            id_column=id_column,
-            skip_invalid=skip_invalid,
-            report=report,
-            encoding=encoding,
-            party=party,
-            progress=advance,
-        )
-    line = _summary_line(summary, out, vault_path)
-    click.echo(line + _match_keys_note(schema.extension.match_keys, fmt), err=True)
+        yield advance
 
 
 def _match_keys_note(keys: tuple[tuple[str, ...], ...], fmt: str) -> str:

@@ -8,37 +8,65 @@ at most three chunks, and results keep their order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-__all__ = ["WriteBehind", "read_ahead"]
+__all__ = ["ReadAhead", "WriteBehind"]
 
 Item = TypeVar("Item")
 _END = object()
 
 
-def read_ahead(items: Iterator[Item]) -> Generator[Item, None, None]:
+class ReadAhead(Generic[Item]):
     """``items``, each read on another thread while the previous is used.
 
-    An error reading an item is raised where that item would have been
-    yielded. Closing the returned iterator waits for the read under way,
-    then closes ``items``.
+    The first read starts when the object is made, so its caller can go on
+    with its own start-up meanwhile. An error reading an item is raised where
+    that item would have been returned. :meth:`close` waits for the read under
+    way, then closes ``items``; leaving a ``with`` block closes.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        pending: Future[object] = pool.submit(next, items, _END)
-        try:
-            while (item := pending.result()) is not _END:
-                pending = pool.submit(next, items, _END)
-                yield item  # type: ignore[misc]
-        finally:
-            # A generator cannot be closed while another thread runs it.
-            if not pending.cancel():
-                pending.exception()
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
+
+    def __init__(self, items: Iterator[Item]) -> None:
+        self._items = items
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self._pending: Future[object] | None = self._pool.submit(next, items, _END)
+
+    def __iter__(self) -> ReadAhead[Item]:
+        return self
+
+    def __next__(self) -> Item:
+        if self._pending is None:
+            raise StopIteration
+        item = self._pending.result()
+        if item is _END:
+            self.close()
+            raise StopIteration
+        self._pending = self._pool.submit(next, self._items, _END)
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop reading: wait for the read under way, then close ``items``."""
+        pending, self._pending = self._pending, None
+        # A generator cannot be closed while another thread runs it.
+        if pending is not None and not pending.cancel():
+            pending.exception()
+        self._pool.shutdown(wait=True)
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> ReadAhead[Item]:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class WriteBehind:

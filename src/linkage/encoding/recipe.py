@@ -26,8 +26,8 @@ from linkage.encoding.columns import ColumnValues
 from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
-from linkage.encoding.overlap import WriteBehind, read_ahead
-from linkage.encoding.records import RecordChunk, iter_chunks, read_columns
+from linkage.encoding.overlap import WriteBehind
+from linkage.encoding.records import RecordChunk, RecordsReading, read_columns
 from linkage.encoding.stand_in import SentViews, leave_empty, put_in_place, sent_views
 from linkage.encoding.values import InvalidValue, prepare_value
 from linkage.encoding.vault import VaultWriter
@@ -96,6 +96,7 @@ def encode_csv(
     encoding: str | None = None,
     party: str | None = None,
     progress: Callable[[int], None] | None = None,
+    reading: RecordsReading | None = None,
 ) -> EncodeSummary:
     """Encode an agency's records file.
 
@@ -115,8 +116,11 @@ def encode_csv(
         encoding: the export's text encoding (default: the mapping's, or UTF-8).
         party: the agency's name as the operator will show it (header only).
         progress: called with the number of rows done after each chunk.
+        reading: ``records``, already being read in ``encoding`` (it is
+            closed here); by default reading starts here.
 
     Raises:
+        ValueError: ``reading`` reads another file or encoding.
         InputError: the file or its values do not fit the mapping or schema;
             the error lists every problem found (up to a thousand).
     """
@@ -127,23 +131,19 @@ def encode_csv(
     )
     text_encoding = encoding or mapping.encoding
     source = str(records)
-    columns = read_columns(records, text_encoding)
-    plan = _plan(schema, mapping, columns, source, id_column, passthrough)
-    encoder = ClkEncoder(schema, secret)
-    summary = EncodeSummary(fields_absent=plan.absent, views=plan.views)
-    header = EncodingHeader(
-        schema_fingerprint=schema.fingerprint,
-        bit_length=schema.clk_length,
-        key_check=key_check_value(secret, schema),
-        extensions=_header_extensions(schema, party, plan),
-        format_version=MATCH_KEYS_VERSION
-        if schema.extension.match_keys
-        else FORMAT_VERSION,
-    )
+    reading = reading or RecordsReading(records, text_encoding)
     with contextlib.ExitStack() as outputs:
-        chunks = outputs.enter_context(
-            contextlib.closing(read_ahead(iter_chunks(records, encoding=text_encoding)))
-        )
+        chunks = outputs.enter_context(reading).chunks
+        if (reading.path, reading.encoding) != (records, text_encoding):
+            raise ValueError(
+                f"'reading' reads {reading.path} as {reading.encoding}, not "
+                f"{records} as {text_encoding}"
+            )
+        columns = read_columns(records, text_encoding)
+        plan = _plan(schema, mapping, columns, source, id_column, passthrough)
+        encoder = ClkEncoder(schema, secret)
+        summary = EncodeSummary(fields_absent=plan.absent, views=plan.views)
+        header = _encodings_header(schema, secret, party, plan)
         writer = outputs.enter_context(open_writer(out, fmt, header))
         vault_writer = None
         if vault is not None:
@@ -268,6 +268,20 @@ def _texts(values: ColumnValues) -> list[str]:
     if isinstance(values, pa.Array | pa.ChunkedArray):
         return [str(value) for value in values.to_pylist()]
     return [str(value) for value in values]
+
+
+def _encodings_header(
+    schema: LinkageSchema, secret: bytes, party: str | None, plan: _Plan
+) -> EncodingHeader:
+    return EncodingHeader(
+        schema_fingerprint=schema.fingerprint,
+        bit_length=schema.clk_length,
+        key_check=key_check_value(secret, schema),
+        extensions=_header_extensions(schema, party, plan),
+        format_version=MATCH_KEYS_VERSION
+        if schema.extension.match_keys
+        else FORMAT_VERSION,
+    )
 
 
 def _header_extensions(
