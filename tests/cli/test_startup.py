@@ -172,3 +172,34 @@ def test_a_command_freezes_what_is_alive_before_the_exit() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines()[-1] == "frozen True"
+
+
+BLAS_SCRIPT = """
+import os, sys
+import linkage.cli
+before = "numpy" in sys.modules
+linkage.cli.main.get_command(None, {name!r})
+print(before, "numpy" in sys.modules, os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "threads"), [("encode", "1"), ("match", "1"), ("privacy-check", "None")]
+)
+def test_blas_gets_one_thread_unless_the_command_multiplies_matrices(
+    name: str, threads: str
+) -> None:
+    """OpenBLAS's idle threads spin at start-up: a command that never
+    multiplies matrices gives it one thread, set before numpy is imported."""
+    source_root = str(Path(linkage.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["PYTHONPATH"] = source_root
+    completed = subprocess.run(
+        [sys.executable, "-c", BLAS_SCRIPT.format(name=name)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    assert completed.stdout.split() == ["False", "True", threads]

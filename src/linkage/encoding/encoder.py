@@ -152,15 +152,12 @@ class ClkEncoder:
                         part.problems(source, first_row, encoder.identifier)
                     )
                     part.or_into(filters[number])
-        clks = np.concatenate(
-            [
-                segment.finish(segment_filters, invalid)
-                for segment, segment_filters in zip(
-                    self._segments, filters, strict=True
-                )
-            ],
-            axis=1,
-        )
+        finished = [
+            segment.finish(segment_filters, invalid)
+            for segment, segment_filters in zip(self._segments, filters, strict=True)
+        ]
+        # One filter (the plain layout) needs no copy into a new array.
+        clks = finished[0] if len(finished) == 1 else np.concatenate(finished, axis=1)
         # A field in several filters (the CLK and a view) is checked in each:
         # report each of its problems once.
         unique = list(dict.fromkeys(problems))

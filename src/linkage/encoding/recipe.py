@@ -359,6 +359,13 @@ def _vault_keys(
     return format_pseudonyms(pseudonyms)
 
 
+def _rows_kept(
+    rows: npt.NDArray[np.uint8], keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint8]:
+    # Boolean indexing copies the whole batch even when it keeps every row.
+    return rows if keep.all() else rows[keep]
+
+
 def _kept(values: Sequence[T], keep: npt.NDArray[np.bool_]) -> list[T]:
     return [value for value, wanted in zip(values, keep, strict=True) if wanted]
 
@@ -381,7 +388,11 @@ def _write_batch(
     keep = ~batch.invalid
     pseudonyms = new_pseudonyms(int(keep.sum()))
     keys = batch.match_keys
-    writer.write(pseudonyms, batch.clks[keep], None if keys is None else keys[keep])
+    writer.write(
+        pseudonyms,
+        _rows_kept(batch.clks, keep),
+        None if keys is None else _rows_kept(keys, keep),
+    )
     if vault_writer is not None:
         vault_writer.add(
             _vault_keys(fmt, pseudonyms, summary.encoded),
