@@ -220,3 +220,17 @@ def test_chunks_arrow_cannot_hold_leave_the_value_cache_consistent() -> None:
         assert got.invalid.tolist() == expected.invalid.tolist()
         assert got.problems == expected.problems
     assert warm.encode(odd).invalid.tolist() == [False, True, True]
+
+
+def test_problems_keep_the_schemas_order_whatever_the_schedule() -> None:
+    """Features are encoded costliest first (here the age, by its bits), yet
+    a row's problems are listed in the schema's order, chunk after chunk."""
+    document = small_schema()
+    features = document["features"]
+    assert isinstance(features, list)
+    features[0]["format"] = {"type": "string", "maxLength": 4}
+    encoder = ClkEncoder(schema_from_dict(document), SECRET)
+    columns = {"name": ["annabel", "bob"], "age": ["old", "41"]}
+    for _ in range(3):
+        chunk = encoder.encode(columns)
+        assert [(p.row, p.field) for p in chunk.problems] == [(1, "name"), (1, "age")]

@@ -9,6 +9,7 @@ files of any size.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +41,12 @@ from linkage.encoding.tokens import (
 from linkage.encoding.values import prepare_values
 from linkage.errors import Problem
 from linkage.formats.extension import Hardening, Segment
-from linkage.formats.schema import Feature, LinkageSchema, NgramComparison
+from linkage.formats.schema import (
+    BitsPerFeature,
+    Feature,
+    LinkageSchema,
+    NgramComparison,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,6 +115,9 @@ class ClkEncoder:
                 )
                 self._segment_of.append(number)
         self._threads = threads
+        # Each feature's time on the last chunk; before the first, its bits
+        # per value stand in (the work grows with them).
+        self._seconds = [_bits_per_value(f.feature) for f in self._features]
         self._match_keys = (
             MatchKeyMaker(schema, secret) if schema.extension.match_keys else None
         )
@@ -136,22 +145,24 @@ class ClkEncoder:
         salts = self._salts(selected)
         filters = [segment.empty(count) for segment in self._segments]
         invalid = np.zeros(count, dtype=np.bool_)
-        problems: list[Problem] = []
+        # Costliest first, so that the threads finish together rather than
+        # one waiting on a large feature started last. Problems are gathered
+        # per feature, so their order does not follow the schedule.
+        order = sorted(range(len(self._features)), key=lambda i: -self._seconds[i])
+        problems_of: list[list[Problem]] = [[] for _ in self._features]
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
-            results = pool.map(
-                lambda encoder: encoder.parts_of(selected[encoder.identifier], salts),
-                self._features,
-            )
-            for number, encoder, parts in zip(
-                self._segment_of, self._features, results, strict=True
-            ):
-                for part in parts:
+            pending = [
+                (index, pool.submit(self._timed_parts, index, selected, salts))
+                for index in order
+            ]
+            for index, future in pending:
+                identifier = self._features[index].identifier
+                for part in future.result():
                     bad = part.column.rows == _INVALID
                     invalid[part.records[bad]] = True
-                    problems.extend(
-                        part.problems(source, first_row, encoder.identifier)
-                    )
-                    part.or_into(filters[number])
+                    problems_of[index] += part.problems(source, first_row, identifier)
+                    part.or_into(filters[self._segment_of[index]])
+        problems = [problem for found in problems_of for problem in found]
         finished = [
             segment.finish(segment_filters, invalid)
             for segment, segment_filters in zip(self._segments, filters, strict=True)
@@ -172,6 +183,18 @@ class ClkEncoder:
             problems=unique,
             match_keys=keys,
         )
+
+    def _timed_parts(
+        self,
+        index: int,
+        columns: Mapping[str, ColumnValues],
+        salts: ColumnValues | None,
+    ) -> list[_Part]:
+        encoder = self._features[index]
+        started = time.perf_counter()
+        parts = encoder.parts_of(columns[encoder.identifier], salts)
+        self._seconds[index] = time.perf_counter() - started
+        return parts
 
     def _salts(self, columns: Mapping[str, ColumnValues]) -> ColumnValues | None:
         salt = self.schema.extension.hardening.salt
@@ -213,6 +236,13 @@ class _Segment:
         """Fold and harden the filters; invalid records stay all zero."""
         filters[invalid] = 0
         return self._hardener.apply(fold(filters, self.hash_bits, self._folds))
+
+
+def _bits_per_value(feature: Feature) -> float:
+    strategy = feature.strategy
+    if isinstance(strategy, BitsPerFeature):
+        return float(strategy.bits)
+    return 10.0 * (strategy.k if strategy is not None else 0)  # About ten tokens.
 
 
 def _row_count(columns: Mapping[str, ColumnValues], default: int) -> int:
