@@ -3,6 +3,7 @@ encode across many chunks that gives what one chunk gives."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_the_first_item_is_read_before_it_is_asked_for() -> None:
         first_read.set()
         yield 1
 
-    with ReadAhead(source()) as items:
+    with contextlib.closing(ReadAhead(source())) as items:
         assert first_read.wait(WAIT)
         assert list(items) == [1]
 

@@ -25,7 +25,8 @@ class ReadAhead(Generic[Item]):
     The first read starts when the object is made, so its caller can go on
     with its own start-up meanwhile. An error reading an item is raised where
     that item would have been returned. :meth:`close` waits for the read under
-    way, then closes ``items``; leaving a ``with`` block closes.
+    way, then closes ``items`` (``contextlib.closing`` does it on leaving a
+    block).
     """
 
     def __init__(self, items: Iterator[Item]) -> None:
@@ -56,17 +57,6 @@ class ReadAhead(Generic[Item]):
         close = getattr(self._items, "close", None)
         if close is not None:
             close()
-
-    def __enter__(self) -> ReadAhead[Item]:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class WriteBehind:
