@@ -58,21 +58,23 @@ def test_the_shipped_schema_follows_the_rule_it_documents() -> None:
 
 
 def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
-    """Names and birth date only: the key, no view (each shipped view holds
-    a field it lacks). FEBRL's ten fields: 4 taps and the key, no view (it
-    has no sex nor street); the demo's fields without sex: the view without
-    the birth date only."""
+    """Names and birth date only: the key (names in either order), no view
+    (each shipped view holds a field it lacks). FEBRL's ten fields: 4 taps
+    and the key, no view (it has no sex nor street); the demo's fields
+    without sex: the view without the birth date only."""
     names_and_birth = schema_from_dict(
         plain_demo(("given_name", "surname", "date_of_birth"))
     )
     assert default_block(names_and_birth) == {
         "hardening": {"diffusion": {"taps": 8, "length": 1024}},
         "match_keys": [["given_name", "surname", "date_of_birth"]],
+        "either_order": ["given_name", "surname"],
     }
     febrl = load_schema(FEBRL4_SCHEMA)
     assert default_block(febrl) == {
         "hardening": {"diffusion": {"taps": 4, "length": febrl.l}},
         "match_keys": [["given_name", "surname", "date_of_birth"]],
+        "either_order": ["given_name", "surname"],
     }
     no_sex = ("given_name", "surname", "date_of_birth", "postcode", "street")
     block = default_block(schema_from_dict(plain_demo(no_sex)))
@@ -80,6 +82,7 @@ def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
     assert set(default_block(schema_from_dict(plain_demo(no_sex)), views=False)) == {
         "hardening",
         "match_keys",
+        "either_order",
     }
     surname_only = schema_from_dict(plain_demo(("surname", "postcode")))
     assert set(default_block(surname_only)) == {"hardening"}

@@ -151,20 +151,62 @@ texts = st.text(alphabet="abc", max_size=3)
 
 
 @settings(max_examples=60, deadline=None)
-@given(first=st.tuples(texts, texts), second=st.tuples(texts, texts))
+@given(
+    first=st.tuples(texts, texts),
+    second=st.tuples(texts, texts),
+    either_order=st.booleans(),
+)
 def test_two_records_share_a_key_exactly_when_both_hold_the_same_values(
-    first: tuple[str, str], second: tuple[str, str]
+    first: tuple[str, str], second: tuple[str, str], either_order: bool
 ) -> None:
     """Equal non-empty values, equal keys; anything else, no shared key
-    (length prefixes keep "ab"+"c" apart from "a"+"bc")."""
+    (length prefixes keep "ab"+"c" apart from "a"+"bc"). With the two fields
+    in ``either_order``, the same values swapped share the key too."""
     document = copy.deepcopy(SHIPPED)
     document["linkage"]["match_keys"] = [["given_name", "surname"]]
+    if not either_order:
+        document["linkage"].pop("either_order")
     records = columns(given_name=[first[0], second[0]], surname=[first[1], second[1]])
     keys = keys_of(schema_from_dict(document), records)
     held = all(first) and all(second)
     shared = bool(keys[0].any()) and np.array_equal(keys[0], keys[1])
-    assert shared == (held and first == second)
+    same = sorted(first) == sorted(second) if either_order else first == second
+    assert shared == (held and same)
     assert bool(keys[0].any()) == all(first)
+
+
+def test_names_swapped_keep_the_key_of_full_name_and_birth_date() -> None:
+    """The shipped key: "ann smith" and "smith ann" born the same day share
+    it; born another day, or another name, they do not."""
+    records = columns(
+        given_name=["ann", "smith", "smith", "ann"],
+        surname=["smith", "ann", "ann", "smyth"],
+        date_of_birth=["1970-01-02", "1970-01-02", "1970-01-03", "1970-01-02"],
+        sex=["f"] * 4,
+        postcode=["2000"] * 4,
+        street=["high street"] * 4,
+    )
+    keys = keys_of(schema_from_dict(SHIPPED), records)
+    assert np.array_equal(keys[0], keys[1])
+    assert len({row.tobytes() for row in keys}) == 3
+    assert keys.any(axis=1).all()
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        (["given_name"], "two different fields"),
+        (["surname", "surname"], "two different fields"),
+        ("given_name,surname", "two different fields"),
+        (["given_name", "nickname"], "no encoded feature is called 'nickname'"),
+    ],
+)
+def test_a_bad_either_order_is_refused_by_path(pair: Any, message: str) -> None:
+    document = copy.deepcopy(SHIPPED)
+    document["linkage"]["either_order"] = pair
+    with pytest.raises(SchemaError, match=message) as raised:
+        schema_from_dict(document)
+    assert "linkage.either_order" in str(raised.value)
 
 
 def test_encode_writes_them_after_each_clk(tmp_path: Path) -> None:

@@ -98,6 +98,9 @@ SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
     },
     "view_taps": VIEW_TAPS,
     "match_keys": [["given_name", "surname", "date_of_birth"]],
+    # Given name and surname swapped keep their key (FEBRL swaps them, as do
+    # people writing names from other cultures).
+    "either_order": ["given_name", "surname"],
 }
 # Each field named as a person's identifier gets a match key with each of these.
 IDENTIFIER_PARTNERS: Final = ("date_of_birth", "surname", "postcode")
@@ -172,6 +175,8 @@ def fitted_block(
     keys += _identifier_keys(identifiers, fields)
     if keys:
         fitted["match_keys"] = keys
+    if not set(fitted.get("either_order", ())) <= fields:
+        fitted.pop("either_order")
     return fitted
 
 

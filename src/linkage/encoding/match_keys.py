@@ -17,6 +17,10 @@ the secret nobody can compute a key or tell anything from one but equality:
 the operator learns which records agree exactly on a key's fields. A record
 that lacks a field of a key (empty, missing, or invalid) has no key: 16 zero
 bytes. ``linkage privacy-check`` attacks the keys' equality structure too.
+
+A key holding both fields of the schema's ``either_order`` pair takes their
+two values sorted, so a record with the given name and the surname swapped
+(a common error, more so with names from other cultures) keeps its key.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class MatchKeyMaker:
         self.keys = schema.extension.match_keys
         self._features = {f.identifier: f for f in schema.encoded_features}
         self._secrets = [match_key_secret(secret, schema, key) for key in self.keys]
+        self._either_order = schema.extension.either_order
 
     @property
     def width(self) -> int:
@@ -77,7 +82,12 @@ class MatchKeyMaker:
         for fields, secret, column in zip(
             self.keys, self._secrets, match_key_columns(keys), strict=True
         ):
-            column[:] = _hashed(secret, [values[field] for field in fields])
+            held = [values[field] for field in fields]
+            swap = self._either_order
+            if swap is not None and set(swap) <= set(fields):
+                first, second = fields.index(swap[0]), fields.index(swap[1])
+                held[first], held[second] = _in_either_order(held[first], held[second])
+            column[:] = _hashed(secret, held)
         return keys
 
     def _prepared(
@@ -101,6 +111,26 @@ class MatchKeyMaker:
         return codes, [text.encode("utf-8") for text in prepared]
 
 
+Prepared = tuple[npt.NDArray[np.intp], list[bytes]]
+
+
+def _in_either_order(first: Prepared, second: Prepared) -> tuple[Prepared, Prepared]:
+    """Two fields' values recoded over their joint values, each record's pair
+    sorted: the lesser value first, whichever field held it."""
+    texts = sorted(set(first[1]) | set(second[1]))
+    code_of = {text: code for code, text in enumerate(texts)}
+    recoded = [
+        np.array([code_of[text] for text in column[1]] or [0], dtype=np.intp)[
+            np.maximum(column[0], 0)
+        ]
+        for column in (first, second)
+    ]
+    missing = (first[0] == _NO_VALUE) | (second[0] == _NO_VALUE)
+    low = np.where(missing, _NO_VALUE, np.minimum(*recoded))
+    high = np.where(missing, _NO_VALUE, np.maximum(*recoded))
+    return (low, texts), (high, texts)
+
+
 def _missing(feature: Feature, raw: str) -> bool:
     # A missing-value sentinel is replaced before hashing into the CLK, but
     # the replacement says nothing of the person: it makes no key.
@@ -108,9 +138,7 @@ def _missing(feature: Feature, raw: str) -> bool:
     return missing is not None and raw == missing.sentinel
 
 
-def _hashed(
-    secret: bytes, fields: list[tuple[npt.NDArray[np.intp], list[bytes]]]
-) -> npt.NDArray[np.uint8]:
+def _hashed(secret: bytes, fields: list[Prepared]) -> npt.NDArray[np.uint8]:
     """One key per record: each distinct combination of values hashed once."""
     combined, inverse = _combinations([codes for codes, _ in fields])
     held = (combined != _NO_VALUE).all(axis=1)

@@ -33,6 +33,12 @@ fields, made only when the record holds every field of it (see
 :mod:`linkage.encoding.match_keys`)::
 
     "match_keys": [["given_name", "date_of_birth"], ["surname", "date_of_birth"]]
+
+``either_order`` names two fields whose values a match key takes in either
+order, for keys that hold both: "ann smith" and "smith ann", the given name
+and the surname swapped, share the key of full name and birth date::
+
+    "either_order": ["given_name", "surname"]
 """
 
 from __future__ import annotations
@@ -197,6 +203,8 @@ class Extension:
     views: tuple[View, ...] = ()
     view_taps: int | None = None
     match_keys: tuple[MatchKey, ...] = ()
+    #: Two fields a match key holding both takes in either order.
+    either_order: tuple[str, str] | None = None
 
     @property
     def view_hardening(self) -> Hardening:
@@ -221,7 +229,7 @@ def parse_extension(
     _only_keys(
         block,
         _BLOCK,
-        {"hardening", "segments", "views", "view_taps", "match_keys"},
+        {"hardening", "segments", "views", "view_taps", "match_keys", "either_order"},
         fail,
     )
     hardening = block.get("hardening", {})
@@ -243,6 +251,7 @@ def parse_extension(
         views=views,
         view_taps=_parse_view_taps(block, views, parsed, fail),
         match_keys=_parse_match_keys(block.get("match_keys", []), feature_ids, fail),
+        either_order=_parse_either_order(block.get("either_order"), feature_ids, fail),
     )
 
 
@@ -278,6 +287,28 @@ def _parse_match_keys(
         else:
             keys.append(ordered)
     return tuple(keys)
+
+
+def _parse_either_order(
+    value: Any, feature_ids: Sequence[str], fail: Fail
+) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    path = f"{_BLOCK}.either_order"
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(member, str) for member in value)
+        or value[0] == value[1]
+    ):
+        fail(path, 'must name two different fields: ["given_name", "surname"]')
+        return None
+    unknown = [member for member in value if member not in feature_ids]
+    if unknown:
+        fail(path, f"no encoded feature is called {', '.join(map(repr, unknown))}")
+        return None
+    first, second = (f for f in feature_ids if f in value)
+    return first, second
 
 
 def _parse_view_taps(
