@@ -73,8 +73,9 @@ def harden(schema_path: Path, out: Path, identifiers: tuple[str, ...]) -> None:
     that tell people apart (an enum such as sex does not count), and with 8
     when it holds fewer: a CLK of few fields is easier to predict from
     plaintext. The shipped default's views (for agencies without the
-    address or the birth date) and its match key (full name and birth date)
-    are added where SCHEMA has their fields, under the demo's field names.
+    address or the birth date; beside them the CLK gets at least 5 taps) and
+    its match key (full name and birth date, the names in either order) are
+    added where SCHEMA has their fields, under the demo's field names.
     Each ``--identifier`` adds a match key of that field with each of the
     birth date, the surname and the postcode the schema has: records
     agreeing exactly on one of those pairs are linked whatever else differs.
@@ -115,8 +116,10 @@ def _describe_block(block: dict[str, Any], loaded: LinkageSchema) -> str:
         else "no view (its fields hold none of the shipped views)"
     )
     keys = [" + ".join(key) for key in block.get("match_keys", [])]
+    either = block.get("either_order")
     parts.append(
         f"match key {'; '.join(keys)}"
+        + (f" ({' and '.join(either)} in either order)" if either else "")
         if keys
         else "no match key (it lacks given_name, surname or date_of_birth)"
     )
