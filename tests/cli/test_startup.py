@@ -42,20 +42,24 @@ print(json.dumps({{
 """
 
 
-def run_fresh(args: list[str]) -> dict[str, object]:
-    """Run the CLI with ``args`` in a new interpreter; its report as a dict."""
-    # The child must import this checkout's package, not another installed copy.
+def child_environment(*, without: str = "") -> dict[str, str]:
+    """This environment (less the variable ``without``) with this checkout's
+    package first on the import path: the child must import it, not another
+    installed copy."""
     source_root = str(Path(linkage.__file__).resolve().parents[1])
     path = os.environ.get("PYTHONPATH")
-    env = {
-        **os.environ,
-        "PYTHONPATH": source_root + (os.pathsep + path if path else ""),
-    }
+    env = {name: value for name, value in os.environ.items() if name != without}
+    env["PYTHONPATH"] = source_root + (os.pathsep + path if path else "")
+    return env
+
+
+def run_fresh(args: list[str]) -> dict[str, object]:
+    """Run the CLI with ``args`` in a new interpreter; its report as a dict."""
     completed = subprocess.run(
         [sys.executable, "-c", SCRIPT.format(heavy=HEAVY, args=args)],
         capture_output=True,
         text=True,
-        env=env,
+        env=child_environment(),
         check=False,
         timeout=120,
     )
@@ -155,7 +159,6 @@ def test_matching_at_a_fixed_threshold_imports_no_pandas(tmp_path: Path) -> None
 def test_a_command_freezes_what_is_alive_before_the_exit() -> None:
     """The interpreter's last collection is spared its walk over every
     object: gc.freeze runs at exit, before handlers registered earlier."""
-    source_root = str(Path(linkage.__file__).resolve().parents[1])
     script = (
         "import atexit, gc\n"
         "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
@@ -166,7 +169,7 @@ def test_a_command_freezes_what_is_alive_before_the_exit() -> None:
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": source_root},
+        env=child_environment(),
         check=False,
         timeout=120,
     )
@@ -191,14 +194,11 @@ def test_blas_gets_one_thread_unless_the_command_multiplies_matrices(
 ) -> None:
     """OpenBLAS's idle threads spin at start-up: a command that never
     multiplies matrices gives it one thread, set before numpy is imported."""
-    source_root = str(Path(linkage.__file__).resolve().parents[1])
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    env["PYTHONPATH"] = source_root
     completed = subprocess.run(
         [sys.executable, "-c", BLAS_SCRIPT.format(name=name)],
         capture_output=True,
         text=True,
-        env=env,
+        env=child_environment(without="OPENBLAS_NUM_THREADS"),
         check=True,
         timeout=120,
     )
