@@ -33,6 +33,7 @@ from linkage.reveal.approvals import (
     sign_statements,
     statements_from_json,
 )
+from linkage.trusted_authorities import trusted_tls_context
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -225,6 +226,7 @@ class ServiceClient:
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
             transport=transport,
+            verify=trusted_tls_context(),
         )
 
     def __repr__(self) -> str:

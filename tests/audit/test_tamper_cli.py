@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from linkage.service.loopback import running_service
+from tests import http_calls
 from tests.conftest import RunCli
 from tests.service.helpers import create_project
 
@@ -36,7 +37,7 @@ class _Service:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+        return http_calls.client(base_url=self.url, headers=headers, timeout=10)
 
 
 @pytest.fixture(scope="module")

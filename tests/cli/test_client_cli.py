@@ -28,6 +28,7 @@ from linkage.encoding.keyfiles import read_vault_key, write_key_file
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.formats.schema import load_schema
 from linkage.service.loopback import RunningService, running_service
+from tests import http_calls
 from tests.conftest import CONFIGS, FEBRL4_SCHEMA
 
 SECRET = b"a secret shared by the test agencies"
@@ -163,7 +164,7 @@ def test_project_create_writes_each_party_token_file(
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         token = path.read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
-        answer = httpx.get(f"{server.url}/projects/{project_id}", headers=headers)
+        answer = http_calls.get(f"{server.url}/projects/{project_id}", headers=headers)
         assert answer.status_code == 200
         body = answer.json()
         assert body["threshold"] == "0.8"
@@ -241,7 +242,7 @@ def test_upload_is_accepted(
     assert "Uploaded 100 records" in result.output, result.output
     assert "version 1" in result.output
     headers = {"Authorization": f"Bearer {server.operator_token}"}
-    body = httpx.get(f"{server.url}/projects/{project_id}", headers=headers).json()
+    body = http_calls.get(f"{server.url}/projects/{project_id}", headers=headers).json()
     uploaded = {p["name"]: p["record_count"] for p in body["parties"]}
     assert uploaded == {"police": 100, "health": None}
 

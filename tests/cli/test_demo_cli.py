@@ -22,6 +22,7 @@ from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import load_schema
 from linkage.service.loopback import SERVICE_THREAD_NAME, running_service
+from tests import http_calls
 from tests.conftest import CONFIGS, RunCli
 
 AGENCIES = ("police", "health", "social_services", "tax")
@@ -219,13 +220,13 @@ def test_the_demo_service_stops_when_the_demo_fails(tmp_path: Path) -> None:
         pytest.raises(RuntimeError, match="the demo broke"),
         running_service(tmp_path / "service") as service,
     ):
-        assert httpx.get(f"{service.url}/health", timeout=5).status_code == 200
+        assert http_calls.get(f"{service.url}/health", timeout=5).status_code == 200
         assert service.operator_token
         assert _service_threads()
         raise RuntimeError("the demo broke")
     assert not _service_threads()
     with pytest.raises(httpx.TransportError):
-        httpx.get(f"{service.url}/health", timeout=1)
+        http_calls.get(f"{service.url}/health", timeout=1)
 
 
 def test_the_demo_runs_from_any_folder_with_the_installed_configs(
@@ -271,7 +272,9 @@ def _read_the_console(demo: subprocess.Popen[str], out: Path) -> None:
         token = oversight.read_text().strip()
         assert stat.S_IMODE(oversight.stat().st_mode) == 0o600
         assert token not in printed
-        with httpx.Client(base_url=console.group(1).removesuffix("/console")) as web:
+        with http_calls.client(
+            base_url=console.group(1).removesuffix("/console")
+        ) as web:
             form = web.get("/console/login")
             csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
             assert csrf is not None

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from linkage.reveal.policy import DEFAULT_POLICY
+from tests import http_calls
 from tests.conftest import CONFIGS, RunCli
 from tests.reveal.world import SCHEMA, World, build_world
 
@@ -140,7 +141,7 @@ class Session:
     @classmethod
     def open(cls, url: str, token: str) -> Session:
         """Log in through the login form, as a browser does."""
-        client = httpx.Client(base_url=url, timeout=30)
+        client = http_calls.client(base_url=url, timeout=30)
         try:
             return cls._log_in(client, token)
         except BaseException:

@@ -10,13 +10,13 @@ import re
 import time
 from collections.abc import Iterator
 
-import httpx
 import pandas as pd
 import pytest
 
 from linkage.service.console.headers import CONTENT_SECURITY_POLICY
 from linkage.service.console.sessions import ConsoleSessions
 from linkage.storage.base import hash_token
+from tests import http_calls
 from tests.console.conftest import ConsoleWorld, Session
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ EVERYONE = ("operator", "police", "health", "alice", "sam", "bob", "carol", "olg
 @pytest.fixture(scope="module")
 def ids(console_world: ConsoleWorld) -> Iterator[dict[str, int]]:
     """The world's run and one pending reveal request of alice's."""
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('operator')}"},
     ) as operator:
@@ -117,7 +117,7 @@ def test_without_a_session_every_page_goes_to_the_login(
     """No cookie (or a made-up one): a page redirects to the login form,
     which comes back to it; a form is refused."""
     routes = _routes(console_world.project, ids["run"], ids["request"])
-    with httpx.Client(base_url=console_world.url) as anonymous:
+    with http_calls.client(base_url=console_world.url) as anonymous:
         anonymous.cookies.set("linkage_console", "made-up", path="/console")
         for path in [*routes, "/console"]:
             answer = anonymous.get(path)
@@ -137,7 +137,7 @@ def test_login_gives_a_strict_httponly_cookie_and_keeps_no_token(
     console; the token appears in no answer; a bad token gets 401, a login
     form without its CSRF cookie 403."""
     token = console_world.token("bob")
-    with httpx.Client(base_url=console_world.url) as browser:
+    with http_calls.client(base_url=console_world.url) as browser:
         page = browser.get("/console/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf is not None
@@ -162,7 +162,7 @@ def test_login_gives_a_strict_httponly_cookie_and_keeps_no_token(
         assert token not in good.text and token not in cookie
         home = browser.get("/console", follow_redirects=True)
         assert token not in home.text
-    with httpx.Client(base_url=console_world.url) as elsewhere:
+    with http_calls.client(base_url=console_world.url) as elsewhere:
         forged = elsewhere.post(
             "/console/login", data={"csrf": csrf.group(1), "token": token}
         )
@@ -196,7 +196,7 @@ def test_every_form_needs_the_sessions_csrf_token(
 def test_security_headers_and_nothing_from_outside(console_world: ConsoleWorld) -> None:
     """A strict CSP on every answer, API included; pages load only the
     service's own files; the CDN-backed Swagger UI and ReDoc are off."""
-    with httpx.Client(base_url=console_world.url) as browser:
+    with http_calls.client(base_url=console_world.url) as browser:
         login = browser.get("/console/login")
         health = browser.get("/health")
         for answer in (login, health):
@@ -218,7 +218,7 @@ def test_an_agency_sees_only_its_own(
 ) -> None:
     """Police sees its own record count and results, never health's."""
     page = sessions["police"].get(f"/console/projects/{console_world.project}").text
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('operator')}"},
     ) as operator:
@@ -280,7 +280,7 @@ def test_the_run_page_draws_the_numbers_the_api_gives(
         time.sleep(0.2)
     assert progress["state"] == "completed", progress
     run_id = int(run_page.rsplit("/", 1)[1])
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('operator')}"},
     ) as operator:
@@ -334,7 +334,7 @@ def test_approvers_decide_in_the_console_and_the_request_becomes_a_grant(
         assert answer.status_code == 303, answer.text
     page = sessions["bob"].get(base).text
     assert "approved" in page and "issued" in page
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('health')}"},
     ) as health:
@@ -422,7 +422,7 @@ def test_a_session_ends_with_its_token(console_world: ConsoleWorld) -> None:
         oversight.get(f"/console/projects/{console_world.project}/audit").status_code
         == 200
     )
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('operator')}"},
     ) as operator:
@@ -471,7 +471,7 @@ def test_an_oversight_member_has_no_key_and_reads_no_data_over_the_api(
     API: the console's audit pages are all it has."""
     project = console_world.project
     world = console_world.world
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('operator')}"},
     ) as operator:
@@ -491,7 +491,7 @@ def test_an_oversight_member_has_no_key_and_reads_no_data_over_the_api(
         "--token-out", world.path("oscar.token"), token="operator",
     )  # fmt: skip
     assert refused.exit_code != 0 and "no key" in refused.output
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('olga')}"},
     ) as olga:
@@ -516,7 +516,7 @@ def test_the_operator_sees_the_probabilistic_model(
     run_page = f"/console/projects/{project}/runs/{run_id}"
     operator = sessions["operator"]
     page = operator.get(run_page).text
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('operator')}"},
     ) as api:
@@ -565,7 +565,7 @@ def test_the_commands_the_console_shows_exist(
         sessions["police"].get(base).text,
         sessions["health"].get(base).text,
     ]
-    with httpx.Client(
+    with http_calls.client(
         base_url=console_world.url,
         headers={"Authorization": f"Bearer {console_world.token('alice')}"},
     ) as alice:

@@ -34,10 +34,10 @@ def test_plain_clks_of_the_same_fields_are_broken(plain: PrivacyReport) -> None:
 
 @pytest.mark.slow
 def test_the_shipped_default_resists_every_attack(default: PrivacyReport) -> None:
-    """The CLK of every field with 4 taps and two views with 8: every
-    attacker at or under 1 % on these people (the linear one re-identified
-    0.2 % with 50 known pairs; views with 7 taps let it take 1.1 %, and 3
-    taps without views 5.2 %)."""
+    """The CLK of every field with 5 taps and two views with 10: every
+    attacker at or under 1 % on these people (with 4 and 8 taps the linear
+    one re-identified 0.2 % with 50 known pairs; views with 7 taps let it
+    take 1.1 %, and 3 taps without views 5.2 %)."""
     found = shares(default)
     assert set(found) == {"frequency", "equality", "graph", "known-plaintext", "linear"}
     assert max(found.values()) <= 0.01, found

@@ -39,6 +39,7 @@ from linkage.reveal.keys import (
 from linkage.reveal.sealing import binding, seal
 from linkage.reveal.signing import sign_disclosure
 from linkage.reveal.trust import TrustFile
+from tests import http_calls
 from tests.reveal.world import World, world_for
 
 HOUR = timedelta(hours=1)
@@ -254,7 +255,7 @@ def test_an_answer_given_in_an_agency_s_name_shows_in_its_ledger_check(
     alice = read_investigator_public_key(world.path("alice.key.pub"))
     sealed = seal(b"{}", alice, b"anything")
     token = world.path("health.token").read_text().strip()
-    answer = httpx.post(
+    answer = http_calls.post(
         f"{world.url}/projects/{world.project_id}/grants/{grant_id}/fulfilment",
         json={"sealed": sealed.to_json()},
         headers={"Authorization": f"Bearer {token}"},
@@ -305,7 +306,7 @@ def test_a_request_does_not_say_who_holds_records(world: World) -> None:
 
 def _as_investigator(world: World, request_id: int) -> dict[str, object]:
     token = world.path("alice.token").read_text().strip()
-    answer = httpx.get(
+    answer = http_calls.get(
         f"{world.url}/projects/{world.project_id}/reveals/{request_id}",
         headers={"Authorization": f"Bearer {token}"},
     )
@@ -424,7 +425,7 @@ def _call(
     world: World, method: str, path: str, token: str, body: object = None
 ) -> httpx.Response:
     secret = world.path(f"{token}.token").read_text().strip()
-    return httpx.request(
+    return http_calls.request(
         method,
         f"{world.url}/projects/{world.project_id}{path}",
         json=body,

@@ -20,6 +20,7 @@ from linkage.reveal.grants import Grant, sign_grant
 from linkage.reveal.keys import key_id
 from linkage.reveal.policy import RevealPolicy
 from linkage.reveal.sealing import seal
+from tests import http_calls
 from tests.conftest import RunCli
 from tests.reveal.world import BIRTH, GIVEN, SURNAME, World, build_world, world_for
 
@@ -117,7 +118,7 @@ def test_too_few_approvals_issue_no_grant(world: World) -> None:
     assert "not awaiting your agency" in attempt.output
     # Straight to the API: the service refuses too, and records it.
     token = world.path("health.token").read_text().strip()
-    answer = httpx.post(
+    answer = http_calls.post(
         f"{world.url}/projects/{world.project_id}/grants/{grant_id}/fulfilment",
         json={"sealed": {"scheme": "x", "enc": "AA", "ciphertext": "AA"}},
         headers={"Authorization": f"Bearer {token}"},
@@ -209,7 +210,7 @@ def test_another_agency_cannot_fulfil_and_is_audited(world: World) -> None:
     assert by_police.exit_code == 1
     assert "not awaiting your agency" in by_police.output
     token = world.path("police.token").read_text().strip()
-    answer = httpx.post(
+    answer = http_calls.post(
         f"{world.url}/projects/{world.project_id}/grants/{grant_id}/refusal",
         json={"reason": "not ours"},
         headers={"Authorization": f"Bearer {token}"},
@@ -264,7 +265,7 @@ def test_expired_grant_is_refused_and_audited(
         grant_id = short.grant_of(late)
         sealed = seal(b"{}", X25519PrivateKey.generate().public_key(), b"any")
         token = short.path("health.token").read_text().strip()
-        answer = httpx.post(
+        answer = http_calls.post(
             f"{short.url}/projects/{short.project_id}/grants/{grant_id}/fulfilment",
             json={"sealed": sealed.to_json()},
             headers={"Authorization": f"Bearer {token}"},
@@ -290,7 +291,7 @@ def test_audit_log_of_the_flow_verifies(world: World, tmp_path: Path) -> None:
 
 def _get(world: World, token: str, path: str) -> httpx.Response:
     bearer = world.path(f"{token}.token").read_text().strip()
-    return httpx.get(
+    return http_calls.get(
         f"{world.url}/projects/{world.project_id}{path}",
         headers={"Authorization": f"Bearer {bearer}"},
     )

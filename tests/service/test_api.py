@@ -16,6 +16,7 @@ from linkage.formats.clkfile import EncodingHeader, open_writer
 from linkage.service import initialise
 from linkage.service.loopback import running_service
 from linkage.storage import Store, Upload
+from tests import http_calls
 from tests.conftest import database_for
 from tests.service.helpers import DEFAULT_FINGERPRINT, assert_problem, create_project
 
@@ -36,7 +37,7 @@ class Service:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+        return http_calls.client(base_url=self.url, headers=headers, timeout=10)
 
     def uploads(self, project_id: int) -> list[Upload]:
         store = Store.open(self.database_url)

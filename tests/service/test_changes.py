@@ -35,6 +35,7 @@ from linkage.service.continuing.folders import REMOVALS, note_removals
 from linkage.service.loopback import running_service
 from linkage.service.retention import sweep_deleted_encodings
 from linkage.storage import Store
+from tests import http_calls
 from tests.conftest import RunCli, database_for
 from tests.service.helpers import assert_problem, create_project
 
@@ -53,7 +54,7 @@ class Service:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+        return http_calls.client(base_url=self.url, headers=headers, timeout=60)
 
 
 class People:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-import httpx
 import pytest
 
 from linkage.service import initialise
 from linkage.service.datadir import DataFolderError
 from linkage.service.loopback import running_service
 from linkage.storage import Store
+from tests import http_calls
 
 
 def test_the_database_is_created_private(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_a_project_name_with_a_control_character_is_refused(
     tmp_path: Path, name: str, database_url: str
 ) -> None:
     with running_service(tmp_path / "data", database_url=database_url) as service:
-        answer = httpx.post(
+        answer = http_calls.post(
             f"{service.url}/projects",
             json={"name": name, "schema_fingerprint": "a" * 64, "parties": ["p"]},
             headers={"Authorization": f"Bearer {service.operator_token}"},
@@ -59,7 +59,7 @@ def test_ready_says_the_database_and_the_worker_work(
     tmp_path: Path, database_url: str
 ) -> None:
     with running_service(tmp_path / "data", database_url=database_url) as service:
-        answer = httpx.get(f"{service.url}/ready")
+        answer = http_calls.get(f"{service.url}/ready")
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
         "status": "ready",

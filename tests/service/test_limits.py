@@ -24,6 +24,7 @@ from linkage.formats.clkfile import FORMAT_VERSION, MAGIC
 from linkage.service.loopback import RunningService, running_service
 from linkage.storage import Store
 from linkage.storage.audit_log import read_audit_log
+from tests import http_calls
 from tests.conftest import RunCli, database_for
 from tests.service.helpers import assert_problem, create_project
 
@@ -50,7 +51,7 @@ class Service:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return http_calls.client(base_url=self.url, headers=headers, timeout=30)
 
 
 class Clock:
@@ -105,7 +106,7 @@ def test_an_unauthenticated_gigabyte_is_refused_before_it_is_read(
     process = psutil.Process()
     before = process.memory_info().rss
     started = time.monotonic()
-    with httpx.Client(base_url=service.url, timeout=30) as client:
+    with http_calls.client(base_url=service.url, timeout=30) as client:
         response = client.post(
             "/projects",
             content=_chunks(1024 * MIB),
@@ -120,7 +121,7 @@ def test_an_unauthenticated_gigabyte_is_refused_before_it_is_read(
 
 def test_no_token_and_a_body_is_the_usual_401(service: Service) -> None:
     """The same problem and challenge as a missing token anywhere else."""
-    with httpx.Client(base_url=service.url, timeout=30) as client:
+    with http_calls.client(base_url=service.url, timeout=30) as client:
         early = client.post("/projects", json={"name": "x"})
         usual = client.get("/projects/1")
     assert assert_problem(early, 401) == assert_problem(usual, 401)
@@ -212,7 +213,7 @@ def test_a_refused_format_is_refused_unparsed(service: Service) -> None:
 
 
 def test_an_oversized_header_is_refused(service: Service) -> None:
-    with httpx.Client(base_url=service.url, timeout=30) as client:
+    with http_calls.client(base_url=service.url, timeout=30) as client:
         response = client.get("/health", headers={"X-Padding": "a" * 100_000})
     assert 400 <= response.status_code < 500
 
@@ -240,7 +241,7 @@ def test_a_flood_of_bad_tokens_is_counted_not_logged_one_by_one(
     slowest_health = 0.0
     with (
         running_service(data_dir) as running,
-        httpx.Client(base_url=running.url, timeout=30) as flooder,
+        http_calls.client(base_url=running.url, timeout=30) as flooder,
     ):
         public_key = running.public_key_file
 
@@ -250,7 +251,7 @@ def test_a_flood_of_bad_tokens_is_counted_not_logged_one_by_one(
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             flood = [pool.submit(attempt, n) for n in range(attempts)]
-            with httpx.Client(base_url=running.url, timeout=30) as client:
+            with http_calls.client(base_url=running.url, timeout=30) as client:
                 while not all(future.done() for future in flood):
                     started = time.monotonic()
                     assert client.get("/health").status_code == 200
@@ -277,7 +278,7 @@ def test_a_count_is_written_when_its_window_is_over(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with running_service(data_dir, clock=clock) as running:
         bad = {"Authorization": "Bearer not-a-token"}
-        with httpx.Client(base_url=running.url, headers=bad, timeout=30) as client:
+        with http_calls.client(base_url=running.url, headers=bad, timeout=30) as client:
             for _ in range(5):
                 assert client.get("/projects/1").status_code == 401
             during = _auth_failures(data_dir)
@@ -295,7 +296,7 @@ def test_the_counts_are_written_when_the_service_stops(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with running_service(data_dir) as running:
         bad = {"Authorization": "Bearer not-a-token"}
-        with httpx.Client(base_url=running.url, headers=bad, timeout=30) as client:
+        with http_calls.client(base_url=running.url, headers=bad, timeout=30) as client:
             for _ in range(3):
                 client.get("/projects/1")
     assert [_count(entry) for entry in _auth_failures(data_dir)] == [1, 2]
@@ -317,7 +318,7 @@ def test_only_the_console_cookies_let_a_form_through_without_a_token(
     the console answers it (a page: this session is unknown); a cookie whose
     name merely contains the console's is a body with no token, refused
     before the app sees it (a problem)."""
-    with httpx.Client(base_url=service.url, timeout=30) as client:
+    with http_calls.client(base_url=service.url, timeout=30) as client:
         response = client.post(
             "/console/logout",
             content=b"csrf=x",

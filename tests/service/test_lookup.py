@@ -28,6 +28,7 @@ from linkage.service.lookup.ratelimit import LookupRate
 from linkage.service.loopback import running_service
 from linkage.storage import Store
 from linkage.storage.audit_log import read_audit_log
+from tests import http_calls
 from tests.conftest import (
     CONFIGS,
     RunCli,
@@ -53,7 +54,7 @@ class Service:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return http_calls.client(base_url=self.url, headers=headers, timeout=30)
 
     def audit_entries(self) -> list[Any]:
         store = Store.open(self.database_url)

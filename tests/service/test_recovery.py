@@ -36,6 +36,7 @@ from linkage.matching.matcher import Matcher
 from linkage.service import Settings, create_app, initialise
 from linkage.service.runs import INTERRUPTED_MESSAGE
 from linkage.storage import Store
+from tests import http_calls
 from tests.conftest import database_for
 
 FINGERPRINT = "c" * 64
@@ -111,7 +112,7 @@ def serve(
         while True:
             assert process.poll() is None, log.read_text()
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if http_calls.get(f"{url}/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -137,7 +138,7 @@ def encodings(path: Path, bits: np.ndarray[Any, Any], seed: int) -> list[str]:
 
 
 def get_run(url: str, token: str, project_id: int, run_id: int) -> dict[str, Any]:
-    response = httpx.get(
+    response = http_calls.get(
         f"{url}/projects/{project_id}/runs/{run_id}",
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
@@ -170,7 +171,7 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(
         process,
         url,
     ):
-        response = httpx.post(
+        response = http_calls.post(
             f"{url}/projects",
             headers=as_operator,
             json={
@@ -184,14 +185,14 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(
         project_id = response.json()["id"]
         tokens: dict[str, str] = response.json()["party_tokens"]
         for party, path in files.items():
-            response = httpx.put(
+            response = http_calls.put(
                 f"{url}/projects/{project_id}/parties/{party}/encodings",
                 headers={"Authorization": f"Bearer {tokens[party]}"},
                 content=path.read_bytes(),
                 timeout=60,
             )
             assert response.status_code == 200, response.text
-        response = httpx.post(
+        response = http_calls.post(
             f"{url}/projects/{project_id}/runs", headers=as_operator, timeout=10
         )
         assert response.status_code == 202, response.text
@@ -229,7 +230,7 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(
         assert run["stats"] == {}
         assert not partial.exists()
         for party in ("police", "health"):
-            response = httpx.get(
+            response = http_calls.get(
                 f"{url}/projects/{project_id}/results",
                 headers={"Authorization": f"Bearer {tokens[party]}"},
                 timeout=10,
@@ -239,13 +240,13 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(
             sorted(p.name for p in (data_dir / "uploads").rglob("*.lnk"))
             == uploads_before
         )
-        project = httpx.get(
+        project = http_calls.get(
             f"{url}/projects/{project_id}", headers=as_operator, timeout=10
         ).json()
         assert all(party["uploaded"] for party in project["parties"])
 
         # The uploads are whole: a new run on them completes.
-        response = httpx.post(
+        response = http_calls.post(
             f"{url}/projects/{project_id}/runs", headers=as_operator, timeout=10
         )
         assert response.status_code == 202, response.text
@@ -262,12 +263,12 @@ def test_kill_9_during_a_run_fails_it_and_loses_nothing(
             "police": RECORDS,
             "health": RECORDS,
         }
-        listed = httpx.get(
+        listed = http_calls.get(
             f"{url}/projects/{project_id}/runs", headers=as_operator, timeout=10
         ).json()
         assert [r["run_id"] for r in listed] == [second_run, run_id]
         for party in ("police", "health"):
-            response = httpx.get(
+            response = http_calls.get(
                 f"{url}/projects/{project_id}/results",
                 headers={"Authorization": f"Bearer {tokens[party]}"},
                 timeout=30,
@@ -319,7 +320,7 @@ def test_clean_shutdown_puts_the_run_back_in_the_queue(
             deadline = time.monotonic() + START_SECONDS
             while True:
                 try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    if http_calls.get(f"{url}/health", timeout=1).status_code == 200:
                         break
                 except httpx.TransportError:
                     assert time.monotonic() < deadline, "the service did not start"
@@ -339,16 +340,20 @@ def test_clean_shutdown_puts_the_run_back_in_the_queue(
             "schema_fingerprint": FINGERPRINT,
             "parties": ["police", "health"],
         }
-        created = httpx.post(f"{url}/projects", headers=as_operator, json=body).json()
+        created = http_calls.post(
+            f"{url}/projects", headers=as_operator, json=body
+        ).json()
         project_id, tokens = created["id"], created["party_tokens"]
         for party, path in files.items():
-            response = httpx.put(
+            response = http_calls.put(
                 f"{url}/projects/{project_id}/parties/{party}/encodings",
                 headers={"Authorization": f"Bearer {tokens[party]}"},
                 content=path.read_bytes(),
             )
             assert response.status_code == 200, response.text
-        response = httpx.post(f"{url}/projects/{project_id}/runs", headers=as_operator)
+        response = http_calls.post(
+            f"{url}/projects/{project_id}/runs", headers=as_operator
+        )
         run_id = response.json()["run_id"]
         assert comparing.wait(RUN_SECONDS)
     monkeypatch.undo()
@@ -369,7 +374,7 @@ def test_clean_shutdown_puts_the_run_back_in_the_queue(
             assert run["state"] in ("queued", "running"), run
             assert time.monotonic() < deadline, f"the run did not finish: {run}"
             time.sleep(0.05)
-        response = httpx.get(
+        response = http_calls.get(
             f"{url}/projects/{project_id}/results",
             headers={"Authorization": f"Bearer {tokens['police']}"},
         )

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 from click.testing import Result
@@ -32,6 +31,7 @@ from linkage.storage import (
     RunResult,
     Store,
 )
+from tests import http_calls
 from tests.conftest import RunCli
 from tests.reveal.world import AGENCIES, SCHEMA, World, world_for
 
@@ -257,7 +257,7 @@ def test_encodings_are_gone_after_every_party_downloaded(world: World) -> None:
     assert refused.exit_code == 1
     assert DELETED in refused.output and "retention setting" in refused.output
     token = world.path("police.token").read_text().strip()
-    answer = httpx.put(
+    answer = http_calls.put(
         f"{world.url}/projects/{project}/parties/police/encodings",
         content=world.path("police.lnk").read_bytes(),
         headers={
@@ -429,7 +429,7 @@ def test_the_party_token_may_not_delete_encodings(world: World, other: Other) ->
     """Only the operator deletes on demand."""
     project_id = other.create(_named(world, "guarded"))
     token = other.token(_named(world, "guarded"), "police").read_text().strip()
-    answer = httpx.delete(
+    answer = http_calls.delete(
         f"{other.url}/projects/{project_id}/encodings",
         headers={"Authorization": f"Bearer {token}"},
     )

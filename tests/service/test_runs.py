@@ -26,6 +26,7 @@ from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import load_schema
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.service.loopback import running_service
+from tests import http_calls
 from tests.conftest import FEBRL4_SCHEMA, database_for, service_threads
 from tests.service.helpers import create_project
 
@@ -42,7 +43,7 @@ class Service:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+        return http_calls.client(base_url=self.url, headers=headers, timeout=10)
 
 
 @dataclass(frozen=True)

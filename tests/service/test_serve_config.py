@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from linkage.service.settings import check_dask_address
+from tests import http_calls
 from tests.conftest import RunCli
 
 
@@ -56,7 +57,7 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+                http_calls.get(f"http://127.0.0.1:{port}/health", timeout=5)
                 break
             except httpx.ConnectError:
                 assert time.monotonic() < deadline, "the service did not start"

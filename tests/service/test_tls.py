@@ -15,12 +15,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from linkage.client import ServiceClient
+from linkage.client import ServiceClient, ServiceError
+from linkage.trusted_authorities import trusted_tls_context
+from tests import http_calls
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
@@ -85,10 +88,17 @@ def test_serve_speaks_https_with_the_given_certificate(tmp_path: Path) -> None:
                 assert client.service_key()[1]
         finally:
             del os.environ["SSL_CERT_FILE"]
+        # The clients' shared TLS context follows the variable: without it
+        # the self-signed certificate is refused again.
+        with (
+            ServiceClient(url, token) as client,
+            pytest.raises(ServiceError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            client.service_key()
         _console_cookies_are_secure(url, cert, token)
         # Plain http on the same port gets no answer it could mistake for one.
         try:
-            plain = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+            plain = http_calls.get(f"http://127.0.0.1:{port}/health", timeout=5)
         except httpx.HTTPError:
             pass
         else:
@@ -103,7 +113,7 @@ def _console_cookies_are_secure(url: str, cert: Path, token: str) -> None:
     """Over TLS, the web console's cookies are Secure (and still HttpOnly,
     SameSite=Strict)."""
     trusted = ssl.create_default_context(cafile=str(cert))
-    with httpx.Client(base_url=url, verify=trusted, timeout=10) as browser:
+    with http_calls.client(base_url=url, verify=trusted, timeout=10) as browser:
         form = browser.get("/console/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert csrf is not None
@@ -123,8 +133,15 @@ def _wait_for(url: str, cert: Path) -> httpx.Response:
     while True:
         try:
             trusted = ssl.create_default_context(cafile=str(cert))
-            return httpx.get(url, verify=trusted, timeout=5)
+            return http_calls.get(url, verify=trusted, timeout=5)
         except httpx.ConnectError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_clients_share_one_tls_context_per_process() -> None:
+    # Built once: loading certifi's authorities costs each new client ~17 ms.
+    assert trusted_tls_context() is trusted_tls_context()
+    assert trusted_tls_context().verify_mode is ssl.CERT_REQUIRED
+    assert trusted_tls_context().check_hostname

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -16,6 +15,7 @@ from linkage.service import initialise
 from linkage.service.loopback import running_service
 from linkage.storage import AuthenticationError, Store
 from linkage.storage.audit_log import read_audit_log
+from tests import http_calls
 from tests.conftest import RunCli
 
 
@@ -117,7 +117,7 @@ def test_the_operator_reissues_a_member_s_and_a_party_s_token(
 
 
 def _status(url: str, project_id: int, token: str) -> int:
-    return httpx.get(
+    return http_calls.get(
         f"{url}/projects/{project_id}/reveals",
         headers={"Authorization": f"Bearer {token}"},
     ).status_code

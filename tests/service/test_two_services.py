@@ -7,12 +7,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from linkage.service.loopback import running_service
 from linkage.storage import Store
 from linkage.storage.audit_log import read_audit_log
+from tests import http_calls
 from tests.postgres import PostgresServer
 from tests.service.test_recovery import FINGERPRINT, encodings
 
@@ -43,17 +43,19 @@ def test_two_services_share_the_run_queue(
                 "schema_fingerprint": FINGERPRINT,
                 "parties": ["police", "health"],
             }
-            created = httpx.post(f"{service.url}/projects", headers=operator, json=body)
+            created = http_calls.post(
+                f"{service.url}/projects", headers=operator, json=body
+            )
             assert created.status_code == 201, created.text
             project_id, tokens = created.json()["id"], created.json()["party_tokens"]
             for party, path in files.items():
-                answer = httpx.put(
+                answer = http_calls.put(
                     f"{service.url}/projects/{project_id}/parties/{party}/encodings",
                     headers={"Authorization": f"Bearer {tokens[party]}"},
                     content=path.read_bytes(),
                 )
                 assert answer.status_code == 200, answer.text
-            started = httpx.post(
+            started = http_calls.post(
                 f"{services[(number + 1) % 2].url}/projects/{project_id}/runs",
                 headers=operator,
             )
@@ -77,7 +79,9 @@ def test_two_services_share_the_run_queue(
 def _wait(url: str, headers: dict[str, str], project_id: int, run_id: int) -> None:
     deadline = time.monotonic() + 300
     while True:
-        run = httpx.get(f"{url}/projects/{project_id}/runs/{run_id}", headers=headers)
+        run = http_calls.get(
+            f"{url}/projects/{project_id}/runs/{run_id}", headers=headers
+        )
         state = run.json()["state"]
         if state in ("completed", "failed"):
             assert state == "completed", run.text

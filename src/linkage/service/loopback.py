@@ -31,6 +31,7 @@ from linkage.service.settings import (
     DEFAULT_MAX_UPLOAD_BYTES,
     server_limits,
 )
+from linkage.trusted_authorities import trusted_tls_context
 
 __all__ = ["SERVICE_THREAD_NAME", "RunningService", "running_service"]
 
@@ -135,7 +136,8 @@ def _wait_for_health(url: str, thread: threading.Thread) -> None:
                 "its log above says why"
             )
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            health = httpx.get(f"{url}/health", timeout=1, verify=trusted_tls_context())
+            if health.status_code == 200:
                 return
         except httpx.TransportError:
             pass
