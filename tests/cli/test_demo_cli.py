@@ -246,7 +246,13 @@ def test_demo_keep_serving_leaves_the_console_open(tmp_path: Path) -> None:
     token files of each role (never a token), and serves the console until
     Ctrl-C: oversight logs in with its file and reads the audit trail."""
     out = tmp_path / "demo"
-    command = [sys.executable, "-c", "from linkage.cli import main; main()", "demo",
+    # Ctrl-C as at a terminal: a shell starts background jobs with SIGINT
+    # ignored, and Python keeps an ignored SIGINT ignored in its children.
+    at_a_terminal = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from linkage.cli import main; main()"
+    )
+    command = [sys.executable, "-c", at_a_terminal, "demo",
                "--out", str(out), "--people", "300", "--configs", str(CONFIGS),
                "--keep-serving"]  # fmt: skip
     with subprocess.Popen(
@@ -284,4 +290,8 @@ def _read_the_console(demo: subprocess.Popen[str], out: Path) -> None:
         assert "reveal.fulfilled" in audit.text
     finally:
         demo.send_signal(signal.SIGINT)
-        demo.wait(timeout=60)
+        try:
+            demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            raise
