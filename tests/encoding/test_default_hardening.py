@@ -124,8 +124,8 @@ def test_harden_writes_the_default_block_and_the_schema_still_encodes(
     assert hardened.fingerprint in result.output
     assert "no view" in result.output
     assert (
-        "match key given_name + surname + date_of_birth (given_name and surname "
-        "in either order)" in result.output
+        "match key given_name + surname + date_of_birth; given_name and surname "
+        "in either order (one hashing key for both in the CLKs" in result.output
     )
     assert hardened.extension.either_order == ("given_name", "surname")
     assert hardened.extension.match_keys == (

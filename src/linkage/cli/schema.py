@@ -74,8 +74,9 @@ def harden(schema_path: Path, out: Path, identifiers: tuple[str, ...]) -> None:
     when it holds fewer: a CLK of few fields is easier to predict from
     plaintext. The shipped default's views (for agencies without the
     address or the birth date; beside them the CLK gets at least 5 taps) and
-    its match key (full name and birth date, the names in either order) are
-    added where SCHEMA has their fields, under the demo's field names.
+    its match key (full name and birth date) are added where SCHEMA has
+    their fields, under the demo's field names; with both names, they are
+    taken in either order (one hashing key in the CLKs, sorted in the key).
     Each ``--identifier`` adds a match key of that field with each of the
     birth date, the surname and the postcode the schema has: records
     agreeing exactly on one of those pairs are linked whatever else differs.
@@ -116,13 +117,17 @@ def _describe_block(block: dict[str, Any], loaded: LinkageSchema) -> str:
         else "no view (its fields hold none of the shipped views)"
     )
     keys = [" + ".join(key) for key in block.get("match_keys", [])]
-    either = block.get("either_order")
     parts.append(
         f"match key {'; '.join(keys)}"
-        + (f" ({' and '.join(either)} in either order)" if either else "")
         if keys
         else "no match key (it lacks given_name, surname or date_of_birth)"
     )
+    either = block.get("either_order")
+    if either:
+        parts.append(
+            f"{' and '.join(either)} in either order (one hashing key for both "
+            "in the CLKs, sorted in the match key)"
+        )
     return "; ".join(parts)
 
 

@@ -105,11 +105,15 @@ class ClkEncoder:
                     if feature.identifier in salted
                     else _FeatureEncoder
                 )
-                owner = segment.features[0] if segment.shared_keys else None
+                owner = (
+                    segment.features[0]
+                    if segment.shared_keys
+                    else schema.extension.key_owner(feature.identifier)
+                )
                 self._features.append(
                     kind(
                         feature,
-                        keys[owner or feature.identifier],
+                        keys[owner],
                         segment.hash_bits,
                     )
                 )

@@ -34,9 +34,12 @@ fields, made only when the record holds every field of it (see
 
     "match_keys": [["given_name", "date_of_birth"], ["surname", "date_of_birth"]]
 
-``either_order`` names two fields whose values a match key takes in either
-order, for keys that hold both: "ann smith" and "smith ann", the given name
-and the surname swapped, share the key of full name and birth date::
+``either_order`` names two fields whose values may be swapped. A match key
+holding both takes them in either order, so "ann smith" and "smith ann" share
+the key of full name and birth date; and the CLK hashes the two fields'
+tokens under one key (the first field's), so a name in the other field sets
+the same bits. Swapped names then differ in the CLK only by their typos.
+(CLKs of such a schema are no longer clkhash's)::
 
     "either_order": ["given_name", "surname"]
 """
@@ -203,8 +206,16 @@ class Extension:
     views: tuple[View, ...] = ()
     view_taps: int | None = None
     match_keys: tuple[MatchKey, ...] = ()
-    #: Two fields a match key holding both takes in either order.
+    #: Two fields a match key holding both takes in either order, and whose
+    #: tokens the CLK hashes under one key.
     either_order: tuple[str, str] | None = None
+
+    def key_owner(self, identifier: str) -> str:
+        """The feature whose hashing keys the tokens of ``identifier`` take:
+        the first field of ``either_order`` for the second, itself otherwise."""
+        if self.either_order is not None and identifier == self.either_order[1]:
+            return self.either_order[0]
+        return identifier
 
     @property
     def view_hardening(self) -> Hardening:
@@ -245,14 +256,43 @@ def parse_extension(
             "several fields, segments per-field filters; choose one",
         )
     parsed = _parse_hardening(hardening, feature_ids, fail)
+    either_order = _parse_either_order(block.get("either_order"), feature_ids, fail)
+    _check_pair_kept_together(either_order, views, "segments" in block, fail)
     return Extension(
         hardening=parsed,
         segments=segments,
         views=views,
         view_taps=_parse_view_taps(block, views, parsed, fail),
         match_keys=_parse_match_keys(block.get("match_keys", []), feature_ids, fail),
-        either_order=_parse_either_order(block.get("either_order"), feature_ids, fail),
+        either_order=either_order,
     )
+
+
+def _check_pair_kept_together(
+    pair: tuple[str, str] | None,
+    views: tuple[View, ...],
+    has_segments: bool,
+    fail: Fail,
+) -> None:
+    """The two fields of ``either_order`` hash under one key, so every filter
+    must hold both or neither: a view of one alone would hold the other's
+    name-like tokens under its key."""
+    if pair is None:
+        return
+    path = f"{_BLOCK}.either_order"
+    if has_segments:
+        fail(
+            path,
+            "cannot be combined with 'segments': a segment group with "
+            "'shared_keys' already hashes its fields under one key",
+        )
+    for name, fields in views:
+        if len(set(pair) & set(fields)) == 1:
+            fail(
+                path,
+                f"view {name!r} holds one of {pair[0]!r} and {pair[1]!r}: "
+                "a view must hold both fields of the pair or neither",
+            )
 
 
 def _parse_match_keys(

@@ -38,7 +38,7 @@ from linkage.formats.schema import BitsPerFeature, BitsPerToken, LinkageSchema
 from linkage.popcount import popcount64
 from linkage.privacy.assign import Assignment, assign_one_to_one
 from linkage.privacy.bits import Progress, report, unpack_bits
-from linkage.privacy.tokens import TokenTable, token_table
+from linkage.privacy.tokens import TokenTable, token_owners, token_table
 
 Words = npt.NDArray[np.uint64]
 Floats = npt.NDArray[np.float32]
@@ -109,13 +109,13 @@ def _pattern_length(schema: LinkageSchema, tokens: TokenTable) -> tuple[int, int
     """
     fewest: list[float] = []
     most: list[float] = []
-    for feature in schema.encoded_features:
-        lengths = _token_counts(tokens, feature.identifier)
-        if isinstance(feature.strategy, BitsPerToken):
-            fewest.append(feature.strategy.k)
-            most.append(feature.strategy.k)
-        elif isinstance(feature.strategy, BitsPerFeature) and len(lengths):
-            bits = feature.strategy.bits
+    for owner in token_owners(schema):
+        lengths = _token_counts(tokens, owner.name)
+        if isinstance(owner.strategy, BitsPerToken):
+            fewest.append(owner.strategy.k)
+            most.append(owner.strategy.k)
+        elif isinstance(owner.strategy, BitsPerFeature) and len(lengths):
+            bits = owner.strategy.bits
             fewest.append(bits / max(float(np.quantile(lengths, 0.9)), 1.0))
             most.append(bits / max(float(np.quantile(lengths, 0.1)), 1.0))
     length = int(np.clip(min(fewest, default=8) * 0.6, 4, 12))

@@ -51,7 +51,7 @@ from linkage.formats.schema import BitsPerToken, LinkageSchema
 from linkage.privacy.assign import Assignment
 from linkage.privacy.bits import Progress, filter_slices, unpack_bits
 from linkage.privacy.self_training import Pairs, checked_pairs, self_train
-from linkage.privacy.tokens import TokenTable, token_table
+from linkage.privacy.tokens import TokenTable, merge_owners, token_table
 
 Floats = npt.NDArray[np.float32]
 Packed = npt.NDArray[np.uint64]
@@ -154,9 +154,11 @@ def linear_attack(
     """
     known = checked_pairs(known, len(clks), len(population), "linear attack")
     bits = unpack_bits(clks, schema.clk_length)
-    table = token_table(schema, population)
-    weights = _token_weights(schema, table)
-    token_features = [feature for feature, _ in table.vocabulary]
+    # Each field's tokens weighed by its own strategy, then merged where two
+    # fields hash under one key (``either_order``).
+    table = token_table(schema, population, by_feature=True)
+    vocabulary, weights = merge_owners(schema, table, _token_weights(schema, table))
+    token_features = [feature for feature, _ in vocabulary]
     parts = [
         _Part.of(schema, segment, bits[:, columns], weights, token_features)
         for segment, columns in zip(schema.segments, filter_slices(schema), strict=True)

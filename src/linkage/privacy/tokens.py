@@ -3,7 +3,9 @@
 Attacks that reason about q-grams need each population record's token set. A
 token is a pair (feature, token text): ``("surname", "mi")`` and
 ``("given_name", "mi")`` are hashed with different keys, so they are
-different tokens. Values the encoder would reject yield no tokens.
+different tokens, unless the schema's ``either_order`` hashes the two fields
+under one key: then both are the first field's token. Values the encoder
+would reject yield no tokens.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import scipy.sparse as sp
 from linkage.encoding.tokens import InvalidNumber, tokenize
 from linkage.encoding.values import InvalidValue, prepare_value
 from linkage.errors import InputError, Problem
-from linkage.formats.schema import Feature, LinkageSchema
+from linkage.formats.schema import (
+    BitsPerFeature,
+    BitsPerToken,
+    Feature,
+    LinkageSchema,
+    Strategy,
+)
 
 Token = tuple[str, str]
 
@@ -47,6 +55,45 @@ class TokenTable:
         return result
 
 
+@dataclass(frozen=True)
+class TokenOwner:
+    """The tokens hashed under one feature's keys, and the bits they set.
+
+    Attributes:
+        name: the feature whose keys hash them (the tokens' feature in a
+            :class:`TokenTable`).
+        strategy: the bits they set: the feature's own strategy, or for two
+            fields hashed under one key (``either_order``) the same bits per
+            token, or their bits per feature added up.
+    """
+
+    name: str
+    strategy: Strategy
+
+
+def token_owners(schema: LinkageSchema) -> list[TokenOwner]:
+    """Each feature whose keys hash tokens, in schema order."""
+    members: dict[str, list[Strategy]] = {}
+    for feature in schema.encoded_features:
+        assert feature.strategy is not None
+        owner = schema.extension.key_owner(feature.identifier)
+        members.setdefault(owner, []).append(feature.strategy)
+    return [
+        TokenOwner(name, _together(strategies)) for name, strategies in members.items()
+    ]
+
+
+def _together(strategies: list[Strategy]) -> Strategy:
+    if len(strategies) == 1:
+        return strategies[0]
+    per_token = [s.k for s in strategies if isinstance(s, BitsPerToken)]
+    if len(per_token) == len(strategies):
+        return BitsPerToken(max(per_token))
+    return BitsPerFeature(
+        sum(s.bits for s in strategies if isinstance(s, BitsPerFeature))
+    )
+
+
 def check_columns(
     schema: LinkageSchema, columns: Sequence[str], source: str = "<population>"
 ) -> None:
@@ -71,6 +118,8 @@ def token_table(
     schema: LinkageSchema,
     records: pd.DataFrame | Mapping[str, Sequence[str]],
     vocabulary: Sequence[Token] | None = None,
+    *,
+    by_feature: bool = False,
 ) -> TokenTable:
     """Tokenise every record per the schema.
 
@@ -79,6 +128,9 @@ def token_table(
         records: a column of text values per encoded feature.
         vocabulary: tokens to use as columns, in this order; tokens outside it
             are dropped. Default: every token seen, in order of appearance.
+        by_feature: keep the tokens of fields hashed under one key apart (for
+            attackers that weigh each field's tokens by its own strategy and
+            merge them with :func:`merge_owners`).
 
     Raises:
         InputError: a feature the schema encodes has no column.
@@ -97,8 +149,11 @@ def token_table(
     for feature in schema.encoded_features:
         values = frame[feature.identifier].fillna("").astype(str).to_numpy()
         salted = salt is not None and feature.identifier in salt.features
+        owner = feature.identifier
+        if not by_feature:
+            owner = schema.extension.key_owner(owner)
         row, col = _feature_tokens(
-            feature, values, salts if salted else None, index, grow
+            feature, owner, values, salts if salted else None, index, grow
         )
         rows.append(row)
         cols.append(col)
@@ -113,14 +168,36 @@ def token_table(
     return TokenTable(vocabulary=ordered, matrix=matrix)
 
 
+def merge_owners(
+    schema: LinkageSchema, table: TokenTable, weights: sp.csr_matrix
+) -> tuple[list[Token], sp.csr_matrix]:
+    """Columns of a ``by_feature`` table (or a same-shaped ``weights``)
+    merged as the encoder hashes them: each token becomes its key owner's,
+    and a record's weights of the tokens that meet are added up."""
+    merged: dict[Token, int] = {}
+    target = [
+        merged.setdefault((schema.extension.key_owner(feature), text), len(merged))
+        for feature, text in table.vocabulary
+    ]
+    size = len(table.vocabulary)
+    mapping = sp.csr_matrix(
+        (np.ones(size, dtype=np.float32), (np.arange(size), target)),
+        shape=(size, len(merged)),
+    )
+    ordered = sorted(merged, key=merged.__getitem__)
+    return ordered, sp.csr_matrix(weights @ mapping, dtype=np.float32)
+
+
 def _feature_tokens(
     feature: Feature,
+    owner: str,
     values: npt.NDArray[np.object_],
     salts: npt.NDArray[np.object_] | None,
     index: dict[Token, int],
     grow: bool,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(record, token column) pairs of one feature; each distinct value once."""
+    """(record, token column) pairs of one feature; each distinct value once.
+    Its tokens are ``owner``'s: the feature whose keys hash them."""
     keys = values
     if salts is not None:
         pairs = zip(values, salts, strict=True)
@@ -134,7 +211,7 @@ def _feature_tokens(
         suffix = f"|{salt}" if salts is not None else ""
         columns: list[int] = []
         for text in _value_tokens(feature, value):
-            token = (feature.identifier, text + suffix)
+            token = (owner, text + suffix)
             column = index.get(token)
             if column is None and grow:
                 column = index[token] = len(index)
