@@ -84,6 +84,8 @@ def token_owners(schema: LinkageSchema) -> list[TokenOwner]:
 
 
 def _together(strategies: list[Strategy]) -> Strategy:
+    # Tokens of either field set bits of one hash sequence: as many per token
+    # as the larger k, or the fields' bits spread over all their tokens.
     if len(strategies) == 1:
         return strategies[0]
     per_token = [s.k for s in strategies if isinstance(s, BitsPerToken)]
