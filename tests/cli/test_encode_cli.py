@@ -516,3 +516,32 @@ def test_an_agency_lacking_fields_is_told_what_it_sends(
     assert "match key(s) of given_name + surname + date_of_birth" in result.output
     keys = read_encodings(out).match_keys
     assert keys is not None and not keys.any()
+
+
+def test_a_field_no_record_holds_is_named_with_what_to_do(
+    run_cli: RunCli, tmp_path: Path, secret_file: Path
+) -> None:
+    """A police export whose DOB column is empty in every row: its CLKs hold
+    fewer fields, and only a mapping without the birth date sends the view
+    the police hold in their place. The export as it is warns nothing."""
+    from linkage.demo.generator import write_demo_data
+
+    exports = write_demo_data(tmp_path / "data", size=100, seed=5)
+    police = pd.read_csv(exports["police"], dtype=str, keep_default_na=False)
+    blank = tmp_path / "police-no-dob.csv"
+    police.assign(DOB="").to_csv(blank, index=False)
+
+    def encode(export: Path) -> str:
+        result = run_cli(
+            "encode", export, "--schema", CONFIGS / "schemas" / "demo.json",
+            "--mapping", CONFIGS / "mappings" / "police.yaml",
+            "--secret-file", secret_file, "--out", tmp_path / "police.lnk",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    warned = encode(blank)
+    assert f"Warning: no record of {blank} holds date_of_birth." in warned
+    assert "Leave date_of_birth out of the mapping and encode again" in warned
+    assert "sends the view without_birth in place of the CLK" in warned
+    assert "Warning" not in encode(exports["police"])

@@ -198,3 +198,25 @@ def test_the_operator_sees_which_agencies_sent_a_view_in_place(
         "sent empty: social_services without_birth, tax without_address"
     )
     assert "social_services with tax: nothing" in described
+
+
+@pytest.mark.parametrize("dates", [["", ""], ["", "1970-01-02"]])
+def test_a_mapped_field_no_record_holds_is_noted(
+    tmp_path: Path, dates: list[str]
+) -> None:
+    """Without a mapping (Arrow columns): a birth date empty in every row is
+    noted with what leaving it out would send; one date anywhere, nothing."""
+    export = tmp_path / "people.csv"
+    export.write_text(
+        "given_name,surname,date_of_birth,sex,postcode,street\n"
+        f"ann,smith,{dates[0]},f,2000,high street\n"
+        f"bo,lee,{dates[1]},m,2611,lake road\n"
+    )
+    schema = load_schema(CONFIGS / "schemas" / "demo.json")
+    summary = encode_csv(export, schema, b"s" * 32, tmp_path / "out.lnk")
+    if any(dates):
+        assert summary.fields_empty == []
+    else:
+        assert summary.fields_empty == ["date_of_birth"]
+        assert summary.views_if_left_out == sent_views(schema, ["date_of_birth"])
+        assert summary.views_if_left_out.stand_in == "without_birth"

@@ -170,6 +170,8 @@ def encode(
             )
     line = _summary_line(summary, out, vault_path)
     click.echo(line + _match_keys_note(schema.extension.match_keys, fmt), err=True)
+    if summary.fields_empty:
+        click.echo(_unfilled_warning(summary, records), err=True)
 
 
 @contextlib.contextmanager
@@ -206,6 +208,22 @@ def _match_keys_note(keys: tuple[tuple[str, ...], ...], fmt: str) -> str:
     return (
         f" Each record carries its match key(s) of {listed} (none where it "
         "lacks one of those fields)."
+    )
+
+
+def _unfilled_warning(summary: EncodeSummary, records: Path) -> str:
+    empty = ", ".join(summary.fields_empty)
+    views = summary.views_if_left_out
+    sent = (
+        f"the view {views.stand_in} in place of the CLK of every field"
+        if views.stand_in is not None
+        else f"view(s) {', '.join(views.left_empty)} empty"
+    )
+    return (
+        f"Warning: no record of {records} holds {empty}. Encoded as they are, "
+        "these CLKs hold fewer fields than the schema's and are easier to "
+        f"re-identify. Leave {empty} out of the mapping and encode again: "
+        f"linkage then sends {sent}."
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkage.atomic import private_text_output
 from linkage.encoding.columns import ColumnValues
@@ -68,6 +69,11 @@ class EncodeSummary:
     fields_absent: list[str] = field(default_factory=list)
     #: What the agency sends of the views, given the fields it lacks.
     views: SentViews = field(default_factory=SentViews)
+    #: Mapped fields no record holds, where leaving them out of the mapping
+    #: would change what is sent of the views (see ``views_if_left_out``).
+    fields_empty: list[str] = field(default_factory=list)
+    #: What would be sent of the views with ``fields_empty`` left out too.
+    views_if_left_out: SentViews = field(default_factory=SentViews)
     problems: list[Problem] = field(default_factory=list)
     #: Every row that cannot be encoded and every problem found, counted
     #: although only the first problems are kept in ``problems``.
@@ -155,8 +161,15 @@ def encode_csv(
         )
         # Entered last, so every write is done before the files are closed.
         behind = outputs.enter_context(WriteBehind())
+        # Only views make an empty field matter (see _note_unfilled).
+        unfilled = [
+            name
+            for name in plan.mapping.field_names
+            if schema.extension.views and name in schema.identifiers
+        ]
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
+            unfilled = [name for name in unfilled if not _filled(batch.columns[name])]
             summary.records += len(chunk)
             summary.invalid_rows += int(batch.invalid.sum())
             _note_problems(summary, batch.problems)
@@ -171,7 +184,29 @@ def encode_csv(
         behind.finish()
         if summary.problems and not skip_invalid:
             raise _invalid_input(source, summary, passthrough=plan.passthrough)
+    if summary.records:
+        _note_unfilled(summary, schema, plan, unfilled)
     return summary
+
+
+def _filled(values: ColumnValues) -> bool:
+    """Whether any record of the chunk holds a value of this field."""
+    if isinstance(values, pa.Array):
+        return bool(pc.any(pc.not_equal(values, "")).as_py())
+    return any(values)
+
+
+def _note_unfilled(
+    summary: EncodeSummary, schema: LinkageSchema, plan: _Plan, unfilled: list[str]
+) -> None:
+    """Note mapped fields no record holds, if leaving them out of the
+    mapping would send the views differently: an agency that lacks a field
+    sends the views it holds in place of a CLK of too few fields, but only
+    when it says it lacks it."""
+    views = sent_views(schema, [*plan.absent, *unfilled])
+    if unfilled and views != plan.views:
+        summary.fields_empty = unfilled
+        summary.views_if_left_out = views
 
 
 @dataclass(frozen=True)
