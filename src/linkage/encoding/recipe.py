@@ -162,10 +162,11 @@ def encode_csv(
         # Entered last, so every write is done before the files are closed.
         behind = outputs.enter_context(WriteBehind())
         # Only views make an empty field matter (see _note_unfilled).
+        encoded = {f.identifier for f in schema.encoded_features}
         unfilled = [
             name
             for name in plan.mapping.field_names
-            if schema.extension.views and name in schema.identifiers
+            if schema.extension.views and name in encoded
         ]
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
