@@ -214,8 +214,16 @@ def test_a_refused_format_is_refused_unparsed(service: Service) -> None:
 
 def test_an_oversized_header_is_refused(service: Service) -> None:
     with http_calls.client(base_url=service.url, timeout=30) as client:
-        response = client.get("/health", headers={"X-Padding": "a" * 100_000})
-    assert 400 <= response.status_code < 500
+        try:
+            response = client.get("/health", headers={"X-Padding": "a" * 100_000})
+        except (httpx.ReadError, httpx.WriteError):
+            # The server answers and closes once the header passes its limit;
+            # a client still sending the rest may read the reset first.
+            pass
+        else:
+            assert 400 <= response.status_code < 500
+        # Refused, not broken: the next request is served.
+        assert client.get("/health").status_code == 200
 
 
 def _auth_failures(data_dir: Path) -> list[AuditEntry]:
