@@ -134,6 +134,7 @@ def linear_attack(
     *,
     rounds: int = 20,
     progress: Progress | None = None,
+    names_apart: bool = False,
 ) -> Assignment:
     """Re-identify diffused encodings by their distances to known pairs.
 
@@ -144,6 +145,10 @@ def linear_attack(
         known: ``(k, 2)`` array of (encoding row, population row) pairs.
         rounds: the most rounds of growing the anchors.
         progress: called with ("Linear attack", round, rounds).
+        names_apart: where the schema's ``either_order`` hashes two fields
+            under one key, model their tokens apart (each field's its own)
+            instead of as the encoder sets them; neither model wins on
+            every list, so the privacy check runs both.
 
     Returns:
         An assignment in which the known pairs are assigned to themselves.
@@ -157,7 +162,10 @@ def linear_attack(
     # Each field's tokens weighed by its own strategy, then merged where two
     # fields hash under one key (``either_order``).
     table = token_table(schema, population, by_feature=True)
-    vocabulary, weights = merge_owners(schema, table, _token_weights(schema, table))
+    weights = _token_weights(schema, table)
+    vocabulary = table.vocabulary
+    if not names_apart:
+        vocabulary, weights = merge_owners(schema, table, weights)
     token_features = [feature for feature, _ in vocabulary]
     parts = [
         _Part.of(schema, segment, bits[:, columns], weights, token_features)
