@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from linkage.errors import SchemaError
 from linkage.formats.schema import (
     INTERNAL_INFO_LABELS,
     BitsPerFeature,
+    canonical_json,
     load_schema,
+    schema_fingerprint,
     schema_from_dict,
 )
 
@@ -188,6 +191,19 @@ def test_fingerprint_ignores_key_order(order: list[str]) -> None:
     reordered = {key: document[key] for key in order}
     again = json.loads(json.dumps(reordered))
     assert schema_from_dict(again).fingerprint == schema_from_dict(document).fingerprint
+
+
+def test_a_plain_schema_s_fingerprint_is_its_canonical_json_s() -> None:
+    """Plain clkhash: SHA-256 of the canonical JSON, whatever this version
+    makes of ``linkage`` blocks. With a block, what this version makes of it
+    counts too: encodings from encoders that read it differently never mix."""
+    document = base_schema()
+    plain = schema_from_dict(document).fingerprint
+    assert plain == hashlib.sha256(canonical_json(document)).hexdigest()
+    document["linkage"] = {"hardening": {"diffusion": {"taps": 4, "length": 1024}}}
+    hardened = schema_from_dict(document).fingerprint
+    assert hardened != hashlib.sha256(canonical_json(document)).hexdigest()
+    assert hardened == schema_fingerprint(document)
 
 
 def test_fingerprint_changes_with_any_setting() -> None:

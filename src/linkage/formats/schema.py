@@ -172,8 +172,10 @@ class LinkageSchema:
         l: the CLK length in bits, after XOR folding.
         xor_folds: how many times the filter is folded in half.
         raw: the schema as a v3 dictionary (v2 input is upgraded).
-        fingerprint: SHA-256 of the canonical JSON of ``raw``; every encodings
-            file carries it so files from different schemas are never mixed.
+        fingerprint: SHA-256 of the canonical JSON of ``raw`` (and, with a
+            ``linkage`` block, of what this version makes of it); every
+            encodings file carries it so files from different schemas, or
+            from encoders that read the block differently, are never mixed.
         extension: the ``linkage`` block (hardening); empty for plain clkhash.
     """
 
@@ -292,6 +294,23 @@ def schema_from_dict(document: Any, *, source: str = "<schema>") -> LinkageSchem
     checker.raise_if_any()
     assert schema is not None
     return schema
+
+
+#: What this version makes of a ``linkage`` block, bumped whenever an option
+#: comes to change the encodings without its text changing, so that files
+#: from before and after never share a fingerprint. 2: ``either_order`` also
+#: hashes the two fields under one key in the CLK (2026-12-07).
+LINKAGE_BLOCK_MEANING = 2
+
+
+def schema_fingerprint(document: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a schema document; with a ``linkage``
+    block, of that and the block's :data:`LINKAGE_BLOCK_MEANING` too. A plain
+    clkhash schema's fingerprint never changes."""
+    digest = hashlib.sha256(canonical_json(document))
+    if "linkage" in document:
+        digest.update(f"\nlinkage block meaning {LINKAGE_BLOCK_MEANING}".encode())
+    return digest.hexdigest()
 
 
 def canonical_json(document: Mapping[str, Any]) -> bytes:
@@ -462,7 +481,7 @@ def _parse_v3(document: dict[str, Any], checker: _Checker) -> LinkageSchema | No
         features=tuple(f for f in features if f is not None),
         raw=document,
         extension=extension,
-        fingerprint=hashlib.sha256(canonical_json(document)).hexdigest(),
+        fingerprint=schema_fingerprint(document),
     )
     _check_blake_length(schema, checker)
     _check_key_material(schema, checker)
