@@ -161,12 +161,12 @@ def encode_csv(
         )
         # Entered last, so every write is done before the files are closed.
         behind = outputs.enter_context(WriteBehind())
-        # Only views make an empty field matter (see _note_unfilled).
-        encoded = {f.identifier for f in schema.encoded_features}
+        # The mapped fields no chunk has held a value of yet; only views make
+        # an empty field matter (see _note_unfilled).
         unfilled = [
-            name
-            for name in plan.mapping.field_names
-            if schema.extension.views and name in encoded
+            f.identifier
+            for f in schema.encoded_features
+            if schema.extension.views and f.identifier not in plan.absent
         ]
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
@@ -204,8 +204,10 @@ def _note_unfilled(
     mapping would send the views differently: an agency that lacks a field
     sends the views it holds in place of a CLK of too few fields, but only
     when it says it lacks it."""
+    if not unfilled:
+        return
     views = sent_views(schema, [*plan.absent, *unfilled])
-    if unfilled and views != plan.views:
+    if views != plan.views:
         summary.fields_empty = unfilled
         summary.views_if_left_out = views
 

@@ -159,8 +159,8 @@ def linear_attack(
     """
     known = checked_pairs(known, len(clks), len(population), "linear attack")
     bits = unpack_bits(clks, schema.clk_length)
-    # Each field's tokens weighed by its own strategy, then merged where two
-    # fields hash under one key (``either_order``).
+    # Each field's tokens weighed by its own strategy, then (unless kept
+    # apart) merged where two fields hash under one key (``either_order``).
     table = token_table(schema, population, by_feature=True)
     weights = _token_weights(schema, table)
     vocabulary = table.vocabulary
