@@ -118,9 +118,9 @@ def _describe_block(block: dict[str, Any], loaded: LinkageSchema) -> str:
     )
     keys = [" + ".join(key) for key in block.get("match_keys", [])]
     parts.append(
-        f"match key {'; '.join(keys)}"
+        f"match key{'s' if len(keys) > 1 else ''} {'; '.join(keys)}"
         if keys
-        else "no match key (it lacks given_name, surname or date_of_birth)"
+        else "no match key (it lacks given_name or date_of_birth)"
     )
     either = block.get("either_order")
     if either:

@@ -61,7 +61,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from linkage.formats.extension import WHOLE_CLK
+from linkage.formats.extension import WHOLE_CLK, key_fields
 from linkage.formats.schema import EnumFormat, Feature, LinkageSchema
 
 __all__ = [
@@ -97,7 +97,11 @@ SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
         "without_birth": ["given_name", "surname", "postcode", "street"],
     },
     "view_taps": VIEW_TAPS,
-    "match_keys": [["given_name", "surname", "date_of_birth"]],
+    # Names sounding alike keep the key through a typo; the birth date keeps
+    # namesakes apart. A key of one name and the birth date found more on
+    # small populations but joins ever more strangers as they grow
+    # (benchmarks/README.md, "Match keys").
+    "match_keys": [["soundex(given_name)", "soundex(surname)", "date_of_birth"]],
     # Given name and surname swapped keep their key (FEBRL swaps them, as do
     # people writing names from other cultures).
     "either_order": ["given_name", "surname"],
@@ -171,7 +175,9 @@ def fitted_block(
         diffusion["taps"] = max(diffusion["taps"], CLK_TAPS_BESIDE_VIEWS)
     else:
         fitted.pop("view_taps", None)  # It applies to views only.
-    keys = [key for key in fitted.pop("match_keys", []) if set(key) <= fields]
+    keys = [
+        key for key in fitted.pop("match_keys", []) if set(key_fields(key)) <= fields
+    ]
     keys += _identifier_keys(identifiers, fields)
     if keys:
         fitted["match_keys"] = keys

@@ -18,9 +18,12 @@ the operator learns which records agree exactly on a key's fields. A record
 that lacks a field of a key (empty, missing, or invalid) has no key: 16 zero
 bytes. ``linkage privacy-check`` attacks the keys' equality structure too.
 
-A key holding both fields of the schema's ``either_order`` pair takes their
-two values sorted, so a record with the given name and the surname swapped
-(a common error, more so with names from other cultures) keeps its key.
+A member written ``soundex(field)`` takes the field's Soundex code in place
+of its value (:mod:`linkage.encoding.phonetic`), so "smith" and "smyth" give
+one key. A key holding both fields of the schema's ``either_order`` pair
+takes their two values (or codes) sorted, so a record with the given name
+and the surname swapped (a common error, more so with names from other
+cultures) keeps its key.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.encoding.columns import ColumnValues, factorize
+from linkage.encoding.phonetic import PHONETIC
 from linkage.encoding.values import prepare_values
 from linkage.formats.clkfile import MATCH_KEY_BYTES, match_key_columns
+from linkage.formats.extension import KeyMember, key_fields
 from linkage.formats.schema import MATCH_KEY_LABEL, Feature, LinkageSchema
 
 __all__ = ["MatchKeyMaker", "match_key_secret"]
@@ -77,12 +82,13 @@ class MatchKeyMaker:
         keys = np.zeros((count, self.width), dtype=np.uint8)
         if not count:
             return keys
-        needed = {field for key in self.keys for field in key}
-        values = {field: self._prepared(field, columns[field]) for field in needed}
-        for fields, secret, column in zip(
+        needed = {member for key in self.keys for member in key}
+        values = {member: self._prepared(member, columns) for member in needed}
+        for members, secret, column in zip(
             self.keys, self._secrets, match_key_columns(keys), strict=True
         ):
-            held = [values[field] for field in fields]
+            held = [values[member] for member in members]
+            fields = key_fields(members)
             swap = self._either_order
             if swap is not None and set(swap) <= set(fields):
                 first, second = fields.index(swap[0]), fields.index(swap[1])
@@ -91,13 +97,17 @@ class MatchKeyMaker:
         return keys
 
     def _prepared(
-        self, field: str, column: ColumnValues
+        self, member: str, columns: Mapping[str, ColumnValues]
     ) -> tuple[npt.NDArray[np.intp], list[bytes]]:
-        """Each record's distinct value (``-1``: none) and the distinct
-        values as the CLK hashes them, UTF-8."""
-        feature = self._features[field]
-        codes, distinct = factorize(column)
+        """Each record's distinct value of a key member (``-1``: none) and
+        the distinct values as the CLK hashes them (or their phonetic
+        codes), UTF-8."""
+        wanted = KeyMember.parse(member)
+        feature = self._features[wanted.field]
+        codes, distinct = factorize(columns[wanted.field])
         prepared, errors = prepare_values(feature, distinct)
+        if wanted.code is not None:
+            prepared = [PHONETIC[wanted.code](text) for text in prepared]
         usable = np.array(
             [
                 position not in errors and text != "" and not _missing(feature, raw)

@@ -34,6 +34,12 @@ fields, made only when the record holds every field of it (see
 
     "match_keys": [["given_name", "date_of_birth"], ["surname", "date_of_birth"]]
 
+A member may also be a field's phonetic code, ``"soundex(surname)"``: records
+whose names sound alike (Smith, Smyth) share that key, so one typo in a name
+does not lose it::
+
+    "match_keys": [["soundex(given_name)", "soundex(surname)", "date_of_birth"]]
+
 ``either_order`` names two fields whose values may be swapped. A match key
 holding both takes them in either order, so "ann smith" and "smith ann" share
 the key of full name and birth date; and the CLK hashes the two fields'
@@ -47,6 +53,7 @@ the same bits. Swapped names then differ in the CLK only by their typos.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -191,7 +198,11 @@ View = tuple[str, tuple[str, ...]]
 MIN_VIEW_FIELDS = 2
 
 #: A match key: the fields it is made of, in schema order.
+#: A match key's members: field identifiers, or ``"soundex(field)"``.
 MatchKey = tuple[str, ...]
+#: The phonetic codes a match key member may take of a field.
+PHONETIC_CODES = ("soundex",)
+_MEMBER = re.compile(r"(?P<code>[a-z_]+)\((?P<field>[^()]+)\)")
 #: Fewer fields than this in a match key would make it a hash of one field.
 MIN_KEY_FIELDS = 2
 _MAX_KEYS = 8
@@ -258,12 +269,14 @@ def parse_extension(
     parsed = _parse_hardening(hardening, feature_ids, fail)
     either_order = _parse_either_order(block.get("either_order"), feature_ids, fail)
     _check_pair_kept_together(either_order, views, "segments" in block, fail)
+    match_keys = _parse_match_keys(block.get("match_keys", []), feature_ids, fail)
+    _check_pair_alike(either_order, match_keys, fail)
     return Extension(
         hardening=parsed,
         segments=segments,
         views=views,
         view_taps=_parse_view_taps(block, views, parsed, fail),
-        match_keys=_parse_match_keys(block.get("match_keys", []), feature_ids, fail),
+        match_keys=match_keys,
         either_order=either_order,
     )
 
@@ -295,6 +308,28 @@ def _check_pair_kept_together(
             )
 
 
+@dataclass(frozen=True)
+class KeyMember:
+    """One member of a match key: a field, as it is or as a phonetic code."""
+
+    field: str
+    code: str | None = None
+
+    @classmethod
+    def parse(cls, member: str) -> KeyMember:
+        """``"surname"`` or ``"soundex(surname)"``; any other ``name(...)``
+        gives its name as the code (the parser refuses unknown codes)."""
+        written = _MEMBER.fullmatch(member)
+        if written is None:
+            return cls(member)
+        return cls(written["field"], written["code"])
+
+
+def key_fields(key: MatchKey) -> tuple[str, ...]:
+    """The fields a match key is made of, in the key's order."""
+    return tuple(KeyMember.parse(member).field for member in key)
+
+
 def _parse_match_keys(
     value: Any, feature_ids: Sequence[str], fail: Fail
 ) -> tuple[MatchKey, ...]:
@@ -311,22 +346,68 @@ def _parse_match_keys(
         ):
             fail(where, shape)
             continue
-        unknown = [member for member in members if member not in feature_ids]
-        if unknown:
-            fail(where, f"no encoded feature is called {', '.join(map(repr, unknown))}")
+        key = _parse_key(members, feature_ids, where, fail)
+        if key is None:
             continue
-        ordered = tuple(f for f in feature_ids if f in members)
-        if len(ordered) < MIN_KEY_FIELDS:
-            fail(
-                where,
-                f"must hold at least {MIN_KEY_FIELDS} distinct fields, so that "
-                "no key is the hash of one field alone",
-            )
-        elif ordered in keys:
-            fail(where, f"holds the same fields as key {keys.index(ordered)}")
+        if key in keys:
+            fail(where, f"holds the same fields as key {keys.index(key)}")
         else:
-            keys.append(ordered)
+            keys.append(key)
     return tuple(keys)
+
+
+def _parse_key(
+    members: list[str], feature_ids: Sequence[str], where: str, fail: Fail
+) -> MatchKey | None:
+    """One key's members in the features' order, or None after a failure."""
+    parsed = [KeyMember.parse(member) for member in members]
+    unknown = [m.field for m in parsed if m.field not in feature_ids]
+    if unknown:
+        fail(where, f"no encoded feature is called {', '.join(map(repr, unknown))}")
+        return None
+    codes = sorted({m.code for m in parsed if m.code not in (None, *PHONETIC_CODES)})
+    if codes:
+        fail(
+            where,
+            f"no phonetic code is called {', '.join(map(repr, codes))}; "
+            f'known: {", ".join(PHONETIC_CODES)}, as in "soundex(surname)"',
+        )
+        return None
+    fields = [m.field for m in parsed]
+    if len(set(fields)) < len(fields):
+        fail(where, "names a field twice; take each field once, as it is or coded")
+        return None
+    if len(fields) < MIN_KEY_FIELDS:
+        fail(
+            where,
+            f"must hold at least {MIN_KEY_FIELDS} distinct fields, so that "
+            "no key is the hash of one field alone",
+        )
+        return None
+    position = {field: number for number, field in enumerate(feature_ids)}
+    in_order = sorted(zip(fields, members, strict=True), key=lambda f: position[f[0]])
+    return tuple(member for _, member in in_order)
+
+
+def _check_pair_alike(
+    pair: tuple[str, str] | None, keys: tuple[MatchKey, ...], fail: Fail
+) -> None:
+    """A key takes the pair's two values sorted, which compares them only if
+    both are coded alike."""
+    if pair is None:
+        return
+    for number, key in enumerate(keys):
+        codes = {
+            member.field: member.code
+            for member in map(KeyMember.parse, key)
+            if member.field in pair
+        }
+        if len(codes) == 2 and codes[pair[0]] != codes[pair[1]]:
+            fail(
+                f"{_BLOCK}.match_keys[{number}]",
+                f"holds {pair[0]!r} and {pair[1]!r} (the 'either_order' pair) "
+                "coded differently; code both alike or neither",
+            )
 
 
 def _parse_either_order(
