@@ -107,8 +107,8 @@ def _share_with_keys(
 def test_match_keys_of_common_values_give_people_away(encoded: pd.DataFrame) -> None:
     """Keys of fields many people share (a surname and a postcode, a given
     name and a sex) draw the pattern per-field filters draw; the shipped key
-    (full name and birth date) is shared by nobody in a list of distinct
-    people, so it shows none."""
+    (both names' Soundex codes and the birth date) is shared by nobody in a
+    list of distinct people, so it shows none."""
     shuffled = encoded.sample(frac=1, random_state=4).reset_index(drop=True)
     leaky = _keyed([["surname", "postcode"], ["given_name", "sex"]])
     assert _share_with_keys(leaky, encoded, shuffled) >= 0.1

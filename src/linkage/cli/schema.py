@@ -74,9 +74,10 @@ def harden(schema_path: Path, out: Path, identifiers: tuple[str, ...]) -> None:
     when it holds fewer: a CLK of few fields is easier to predict from
     plaintext. The shipped default's views (for agencies without the
     address or the birth date; beside them the CLK gets at least 5 taps) and
-    its match key (full name and birth date) are added where SCHEMA has
-    their fields, under the demo's field names; with both names, they are
-    taken in either order (one hashing key in the CLKs, sorted in the key).
+    its match key (both names' Soundex codes and the birth date) are added
+    where SCHEMA has their fields, under the demo's field names; with both
+    names, they are taken in either order (one hashing key in the CLKs,
+    sorted in the key).
     Each ``--identifier`` adds a match key of that field with each of the
     birth date, the surname and the postcode the schema has: records
     agreeing exactly on one of those pairs are linked whatever else differs.

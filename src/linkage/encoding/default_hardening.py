@@ -39,7 +39,7 @@ views keeps its taps: FEBRL, whose files no view fits, is unchanged.
 
 The rest of the default is named fields: the views without the address and
 without the birth date, for agencies that do not hold those, and a match
-key of full name and birth date (:data:`SHIPPED_BLOCK`, what
+key of both names' Soundex codes and the birth date (:data:`SHIPPED_BLOCK`, what
 ``configs/schemas/demo.json`` carries). A schema gets those of them whose
 fields it has (:func:`fitted_block`), so ``linkage schema harden`` writes
 for a schema of the demo's field names what the benchmarks measure as the
