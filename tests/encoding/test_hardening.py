@@ -192,6 +192,20 @@ def test_schema_check_lists_the_filters_of_field_groups(run_cli: RunCli) -> None
     assert "diffusion: 512 bits, each the XOR of 5" in result.output
 
 
+def test_schema_check_lists_the_views_and_match_keys(run_cli: RunCli) -> None:
+    """What each record carries besides its CLK: the operator sees it all."""
+    result = run_cli("schema", "check", CONFIGS / "schemas" / "demo.json")
+    assert result.exit_code == 0, result.output
+    assert "Views (each one more CLK per record, diffused with 10 taps):" in (
+        result.output
+    )
+    assert "  without_birth: given_name, surname, postcode, street" in result.output
+    assert "  soundex(given_name) + soundex(surname) + date_of_birth" in result.output
+    assert "given_name and surname in either order" in result.output
+    plain = run_cli("schema", "check", FEBRL4_SCHEMA)
+    assert "Views" not in plain.output and "Match keys" not in plain.output
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     size=st.integers(min_value=1, max_value=3000),

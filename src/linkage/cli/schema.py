@@ -161,8 +161,31 @@ def describe(loaded: LinkageSchema) -> str:
         scope = "each filter" if loaded.extension.segments else "the CLK"
         lines.append(f"Hardening ({scope}; {loaded.clk_length}-bit encodings):")
         lines.extend(f"  {step}" for step in hardening)
+    lines.extend(_describe_views_and_keys(loaded))
     lines.append(f"Fingerprint: {loaded.fingerprint}")
     return "\n".join(lines)
+
+
+def _describe_views_and_keys(loaded: LinkageSchema) -> list[str]:
+    """What each record carries besides its CLK, and which names may swap:
+    the operator sees all of it, so the check says it."""
+    extension = loaded.extension
+    lines = []
+    if extension.views:
+        taps = extension.view_hardening.diffusion
+        diffused = f", diffused with {taps.taps} taps" if taps else ""
+        lines.append(f"Views (each one more CLK per record{diffused}):")
+        lines.extend(f"  {name}: {', '.join(held)}" for name, held in extension.views)
+    if extension.match_keys:
+        lines.append("Match keys (a keyed hash each; equal keys join two records):")
+        lines.extend(f"  {' + '.join(key)}" for key in extension.match_keys)
+    if extension.either_order is not None:
+        first, second = extension.either_order
+        lines.append(
+            f"{first} and {second} in either order (one hashing key in the CLKs, "
+            "sorted in the match keys)"
+        )
+    return lines
 
 
 def _describe_feature(feature: Feature) -> str:
