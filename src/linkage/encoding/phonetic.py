@@ -3,12 +3,14 @@
 A match key forgives nothing inside it, so one typo in a name loses the key
 of full name and birth date. Keyed on the names' phonetic codes instead, the
 key survives most typos and spellings of one sound (Smith, Smyth, Smithe all
-give S530), while the birth date keeps namesakes apart. Soundex is the code
-national statistics offices and the FEBRL tools use for such keys.
+give S530), while the birth date keeps namesakes apart. Soundex is the
+oldest phonetic code of record linkage (the US census indexes; FEBRL and
+recordlinkage offer it for blocking keys); on the benchmark's populations it
+found more than Metaphone (benchmarks/README.md).
 
-Only the letters a-z of a value count (after the schema's normalisation has
-lower-cased it and taken accents off); a value without any has no code, and
-a record with no code has no key.
+Only the letters a-z of a value count, so a mapping that folds accents
+(docs/mappings.md) keeps "josé" as "jose" rather than "jos"; a value without
+any has no code, and a record with no code has no key.
 """
 
 from __future__ import annotations

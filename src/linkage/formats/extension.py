@@ -197,8 +197,8 @@ View = tuple[str, tuple[str, ...]]
 #: Fewer fields than this in one view would let its CLK stand for one field.
 MIN_VIEW_FIELDS = 2
 
-#: A match key: the fields it is made of, in schema order.
-#: A match key's members: field identifiers, or ``"soundex(field)"``.
+#: A match key's members, in schema order: field identifiers, or a field's
+#: phonetic code written ``"soundex(field)"``.
 MatchKey = tuple[str, ...]
 #: The phonetic codes a match key member may take of a field.
 PHONETIC_CODES = ("soundex",)
