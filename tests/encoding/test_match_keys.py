@@ -93,15 +93,20 @@ def test_a_key_is_the_published_hmac_of_the_prepared_values(
     length-prefixed (the date as the CLK hashes it, YYYYMMDD; a coded
     member's Soundex code in place of its value)."""
     schema = with_keys([members])
+    expected = published_key(schema, ",".join(members), message)
+    assert keys_of(schema, columns())[0].tobytes() == expected
+
+
+def published_key(schema: LinkageSchema, members: str, message: bytes) -> bytes:
     derived = HKDF(
         algorithm=hashes.SHA256(),
         length=32,
         salt=bytes.fromhex(schema.fingerprint),
-        info=b"linkage/match-key/v1/" + ",".join(members).encode(),
+        info=b"linkage/match-key/v1/" + members.encode(),
     ).derive(SECRET)
     mac = crypto_hmac.HMAC(derived, hashes.SHA256())
     mac.update(message)
-    assert keys_of(schema, columns())[0].tobytes() == mac.finalize()[:16]
+    return mac.finalize()[:16]
 
 
 def test_another_secret_makes_unrelated_keys() -> None:
@@ -154,6 +159,7 @@ def test_a_missing_value_sentinel_makes_no_key() -> None:
         ([["soundex(given_name)", "given_name"]], "names a field twice"),
         ([["soundex(nickname)", "sex"]], "no encoded feature is called 'nickname'"),
         ([["metaphone(surname)", "sex"]], "no phonetic code is called 'metaphone'"),
+        ([["soundex(date_of_birth)", "sex"]], "'date_of_birth' is not a string"),
         (
             [["soundex(given_name)", "surname", "sex"]],
             "coded differently; code both alike or neither",
@@ -206,6 +212,16 @@ def test_two_records_share_a_key_exactly_when_both_hold_the_same_values(
     same = sorted(first) == sorted(second) if either_order else first == second
     assert shared == (held and same)
     assert bool(keys[0].any()) == all(first)
+
+
+def test_a_coded_member_is_written_one_way_whatever_its_case_and_spacing() -> None:
+    """``SOUNDEX( given_name )`` reads as ``soundex(given_name)``, in the
+    schema's keys and in the key's own secret."""
+    loose = with_keys([["date_of_birth", "SOUNDEX( given_name )"]])
+    assert loose.extension.match_keys == (("soundex(given_name)", "date_of_birth"),)
+    message = b"\x00\x00\x00\x04A500\x00\x00\x00\x0819800201"
+    expected = published_key(loose, "soundex(given_name),date_of_birth", message)
+    assert keys_of(loose, columns())[0].tobytes() == expected
 
 
 def test_names_swapped_or_sounding_alike_keep_a_key_of_names_and_birth_date() -> None:

@@ -202,7 +202,7 @@ MIN_VIEW_FIELDS = 2
 MatchKey = tuple[str, ...]
 #: The phonetic codes a match key member may take of a field.
 PHONETIC_CODES = ("soundex",)
-_MEMBER = re.compile(r"(?P<code>[a-z_]+)\((?P<field>[^()]+)\)")
+_MEMBER = re.compile(r"\s*(?P<code>[A-Za-z_]+)\s*\(\s*(?P<field>[^()]*?)\s*\)\s*")
 #: Fewer fields than this in a match key would make it a hash of one field.
 MIN_KEY_FIELDS = 2
 _MAX_KEYS = 8
@@ -239,9 +239,15 @@ class Extension:
 
 
 def parse_extension(
-    document: Mapping[str, Any], feature_ids: Sequence[str], fail: Fail
+    document: Mapping[str, Any],
+    feature_ids: Sequence[str],
+    fail: Fail,
+    text_ids: Sequence[str] | None = None,
 ) -> Extension:
-    """Validate the ``linkage`` block of a schema document (absent: plain)."""
+    """Validate the ``linkage`` block of a schema document (absent: plain).
+
+    ``text_ids`` are the features of string format, the only ones a match
+    key may take a phonetic code of (all of ``feature_ids`` if None)."""
     block = document.get(_BLOCK)
     if block is None:
         return Extension()
@@ -269,7 +275,10 @@ def parse_extension(
     parsed = _parse_hardening(hardening, feature_ids, fail)
     either_order = _parse_either_order(block.get("either_order"), feature_ids, fail)
     _check_pair_kept_together(either_order, views, "segments" in block, fail)
-    match_keys = _parse_match_keys(block.get("match_keys", []), feature_ids, fail)
+    texts = feature_ids if text_ids is None else text_ids
+    match_keys = _parse_match_keys(
+        block.get("match_keys", []), feature_ids, texts, fail
+    )
     _check_pair_alike(either_order, match_keys, fail)
     return Extension(
         hardening=parsed,
@@ -317,12 +326,17 @@ class KeyMember:
 
     @classmethod
     def parse(cls, member: str) -> KeyMember:
-        """``"surname"`` or ``"soundex(surname)"``; any other ``name(...)``
-        gives its name as the code (the parser refuses unknown codes)."""
+        """``"surname"`` or ``"soundex(surname)"`` (any case and spacing of
+        the code); any other ``name(...)`` gives its name as the code (the
+        parser refuses unknown codes)."""
         written = _MEMBER.fullmatch(member)
         if written is None:
             return cls(member)
-        return cls(written["field"], written["code"])
+        return cls(written["field"], written["code"].lower())
+
+    def __str__(self) -> str:
+        """As the schema's parsed keys, headers and key derivation write it."""
+        return self.field if self.code is None else f"{self.code}({self.field})"
 
 
 def key_fields(key: MatchKey) -> tuple[str, ...]:
@@ -331,7 +345,7 @@ def key_fields(key: MatchKey) -> tuple[str, ...]:
 
 
 def _parse_match_keys(
-    value: Any, feature_ids: Sequence[str], fail: Fail
+    value: Any, feature_ids: Sequence[str], text_ids: Sequence[str], fail: Fail
 ) -> tuple[MatchKey, ...]:
     path = f"{_BLOCK}.match_keys"
     shape = 'must list the fields of each key: [["f1", "f2"], ["f3", "f2"]]'
@@ -346,7 +360,7 @@ def _parse_match_keys(
         ):
             fail(where, shape)
             continue
-        key = _parse_key(members, feature_ids, where, fail)
+        key = _parse_key(members, feature_ids, text_ids, where, fail)
         if key is None:
             continue
         if key in keys:
@@ -357,9 +371,14 @@ def _parse_match_keys(
 
 
 def _parse_key(
-    members: list[str], feature_ids: Sequence[str], where: str, fail: Fail
+    members: list[str],
+    feature_ids: Sequence[str],
+    text_ids: Sequence[str],
+    where: str,
+    fail: Fail,
 ) -> MatchKey | None:
-    """One key's members in the features' order, or None after a failure."""
+    """One key's members in the features' order, written alike, or None
+    after a failure."""
     parsed = [KeyMember.parse(member) for member in members]
     unknown = [m.field for m in parsed if m.field not in feature_ids]
     if unknown:
@@ -371,6 +390,17 @@ def _parse_key(
             where,
             f"no phonetic code is called {', '.join(map(repr, codes))}; "
             f'known: {", ".join(PHONETIC_CODES)}, as in "soundex(surname)"',
+        )
+        return None
+    coded = [repr(m.field) for m in parsed if m.code and m.field not in text_ids]
+    if coded:
+        verb = (
+            "is not a string feature" if len(coded) == 1 else "are not string features"
+        )
+        fail(
+            where,
+            f"{', '.join(coded)} {verb}: a phonetic code is taken of text such "
+            "as names",
         )
         return None
     fields = [m.field for m in parsed]
@@ -385,8 +415,8 @@ def _parse_key(
         )
         return None
     position = {field: number for number, field in enumerate(feature_ids)}
-    in_order = sorted(zip(fields, members, strict=True), key=lambda f: position[f[0]])
-    return tuple(member for _, member in in_order)
+    in_order = sorted(parsed, key=lambda member: position[member.field])
+    return tuple(str(member) for member in in_order)
 
 
 def _check_pair_alike(

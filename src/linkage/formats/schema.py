@@ -464,10 +464,12 @@ def _parse_v3(document: dict[str, Any], checker: _Checker) -> LinkageSchema | No
         for index, item in enumerate(features_doc)
     ]
     _check_identifiers(features, checker)
+    encoded = [f for f in features if f is not None and not f.ignored]
     extension = parse_extension(
         document,
-        [f.identifier for f in features if f is not None and not f.ignored],
+        [f.identifier for f in encoded],
         checker.fail,
+        text_ids=[f.identifier for f in encoded if isinstance(f.format, StringFormat)],
     )
     if length is None or kdf is None or checker.problems:
         return None
