@@ -8,9 +8,10 @@ oldest phonetic code of record linkage (the US census indexes; FEBRL and
 recordlinkage offer it for blocking keys); on the benchmark's populations it
 found more than Metaphone (benchmarks/README.md).
 
-Only the letters a-z of a value count, so a mapping that folds accents
-(docs/mappings.md) keeps "josé" as "jose" rather than "jos"; a value without
-any has no code, and a record with no code has no key.
+Only the letters a-z of a value count, so a mapping with the step
+``strip_accents`` (docs/mappings.md) keeps "josé" as "jose" rather than
+"jos"; a value without any has no code, and a record with no code has no
+key.
 """
 
 from __future__ import annotations
