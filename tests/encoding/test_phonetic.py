@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkage.encoding.phonetic import soundex
+from linkage.encoding.phonetic import PHONETIC, soundex
+from linkage.formats.extension import PHONETIC_CODES
 
 # The US National Archives' examples of the coding rules (Robert/Rupert,
 # Rubin; Ashcraft for h between two letters of one group; Tymczak for a
@@ -51,3 +52,7 @@ def test_spellings_of_one_sound_share_a_code() -> None:
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=14))
 def test_agrees_with_jellyfish(name: str) -> None:
     assert soundex(name) == jellyfish.soundex(name)
+
+
+def test_every_code_the_schema_accepts_has_an_encoder() -> None:
+    assert set(PHONETIC) == set(PHONETIC_CODES)
