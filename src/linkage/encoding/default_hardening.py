@@ -100,7 +100,7 @@ SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
     # Names sounding alike keep the key through a typo; the birth date keeps
     # namesakes apart. A key of one name and the birth date found more on
     # small populations but joins ever more strangers as they grow
-    # (benchmarks/README.md, "Match keys").
+    # (benchmarks/README.md, "Names sounding alike in the key").
     "match_keys": [["soundex(given_name)", "soundex(surname)", "date_of_birth"]],
     # Given name and surname swapped keep their key (FEBRL swaps them, as do
     # people writing names from other cultures).
