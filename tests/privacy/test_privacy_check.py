@@ -126,3 +126,20 @@ def test_the_linear_share_is_the_better_of_two_models_of_names_under_one_key() -
         correct, scored = correct_share(assignment, rest)
         shares.append(correct / scored)
     assert linear.share == max(shares)
+
+
+def test_a_list_in_the_encodings_order_scores_nothing_an_attack_did_not_find() -> None:
+    """Encodings that are all alike tell nobody apart. Against a list written
+    in their order, a one-to-one assignment of ties pairs them in that order,
+    so every one would land on its own record by position (the linear
+    attacker scored 100 % so); the check takes the list in an order of its
+    own, and the share stays at chance."""
+    schema = demo_schema()
+    population = people(400)
+    alike = np.repeat(encode(schema, population.head(1)), len(population), axis=0)
+    report = privacy_check(
+        alike, population, schema, truth=np.arange(400, dtype=np.int64),
+        attacks=["linear"],
+    )  # fmt: skip
+    (result,) = report.results
+    assert result.share is not None and result.share <= 0.02, result

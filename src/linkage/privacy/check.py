@@ -242,6 +242,7 @@ def privacy_check(
             hint="Check a random sample: a few thousand encodings and a "
             "population list of similar size show the risk as well.",
         )
+    population, truth = _in_an_order_of_its_own(population, truth, seed)
     results: list[AttackResult] = []
     pairs = _known_pairs(truth, known, seed)
     for name in attacks:
@@ -442,6 +443,26 @@ def _checked_truth(
     if (truth >= records).any() or (truth < -1).any():
         raise ValueError(f"truth must hold -1 or population rows 0 to {records - 1}")
     return truth
+
+
+def _in_an_order_of_its_own(
+    population: pd.DataFrame, truth: npt.NDArray[np.int64] | None, seed: int
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64] | None]:
+    """The population shuffled (``seed``), and the truth pointing into it.
+
+    An attacker's list is not in the order of the encodings. A list that is
+    (an agency checking its own export against that export) would let ties
+    score: where an attack tells records too little apart, the one-to-one
+    assignment takes look-alikes in their order, and the first of each kind
+    lands on its own record by position, not by anything the attack found.
+    """
+    order = np.random.default_rng(seed).permutation(len(population))
+    shuffled = population.iloc[order].reset_index(drop=True)
+    if truth is None or not len(order):
+        return shuffled, truth
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order), dtype=np.int64)
+    return shuffled, np.where(truth >= 0, position[np.maximum(truth, 0)], -1)
 
 
 def _known_pairs(
