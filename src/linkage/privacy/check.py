@@ -218,7 +218,9 @@ def privacy_check(
         attacks: which attacks to run.
         known: known pairs the known-plaintext attacker gets, drawn from the
             truth with ``seed``.
-        seed: seeds the draw of known pairs.
+        seed: seeds the draw of known pairs, and the order the population
+            is taken in (never the encodings' own: see
+            ``_in_an_order_of_its_own``).
         threshold: the share above which the verdict is "exposed".
         progress: called as the attacks advance.
         key_check: the key-check value of the encodings file's header, which
