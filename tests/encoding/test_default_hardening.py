@@ -91,6 +91,21 @@ def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
     assert set(default_block(surname_only)) == {"hardening"}
 
 
+def test_harden_names_the_fields_the_shipped_key_needs(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Given name and birth date without a surname: the Soundex key needs
+    all three, so there is none, and harden says which fields it needs."""
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(plain_demo(("given_name", "date_of_birth", "sex"))))
+    result = run_cli("schema", "harden", plain, "--out", tmp_path / "out.json")
+    assert result.exit_code == 0, result.output
+    assert (
+        "no match key (it lacks one of given_name, surname, date_of_birth)"
+        in result.output
+    )
+
+
 def test_a_clk_beside_views_under_five_taps_is_warned_of() -> None:
     """The shipped block with the CLK at 4 taps, as shipped until the clean
     six-field list showed the linear attacker at 1 % beside the views."""

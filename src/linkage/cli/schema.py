@@ -10,8 +10,13 @@ import click
 
 from linkage.atomic import private_text_output
 from linkage.cli.options import existing_file
-from linkage.encoding.default_hardening import default_block, few_field_warnings
+from linkage.encoding.default_hardening import (
+    SHIPPED_BLOCK,
+    default_block,
+    few_field_warnings,
+)
 from linkage.errors import SchemaError
+from linkage.formats.extension import key_fields
 from linkage.formats.schema import (
     BitsPerFeature,
     BitsPerToken,
@@ -121,7 +126,7 @@ def _describe_block(block: dict[str, Any], loaded: LinkageSchema) -> str:
     parts.append(
         f"match key{'s' if len(keys) > 1 else ''} {'; '.join(keys)}"
         if keys
-        else "no match key (it lacks given_name or date_of_birth)"
+        else f"no match key (it lacks one of {', '.join(_shipped_key_fields())})"
     )
     either = block.get("either_order")
     if either:
@@ -130,6 +135,12 @@ def _describe_block(block: dict[str, Any], loaded: LinkageSchema) -> str:
             "in the CLKs, sorted in the match key)"
         )
     return "; ".join(parts)
+
+
+def _shipped_key_fields() -> list[str]:
+    """The fields a schema needs for the shipped match key(s), in order."""
+    keys = SHIPPED_BLOCK["match_keys"]
+    return list(dict.fromkeys(field for key in keys for field in key_fields(key)))
 
 
 def describe(loaded: LinkageSchema) -> str:
