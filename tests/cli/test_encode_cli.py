@@ -518,7 +518,13 @@ def test_an_agency_lacking_fields_is_told_what_it_sends(
         "(none where" in result.output
     )
     keys = read_encodings(out).match_keys
-    assert keys is not None and not keys.any()
+    assert keys is not None and not keys[:, :16].any()
+    # The unique key of both names: one in every record, no two alike.
+    assert "A unique key of given_name + surname is written where no other" in (
+        result.output
+    )
+    unique = {bytes(row) for row in keys[:, 16:]}
+    assert len(unique) == len(keys) and bytes(16) not in unique
 
 
 def test_a_field_no_record_holds_is_named_with_what_to_do(

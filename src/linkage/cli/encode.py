@@ -22,6 +22,7 @@ from linkage.encoding.records import RecordsReading, count_rows
 
 if TYPE_CHECKING:
     from linkage.encoding.recipe import EncodeSummary
+    from linkage.formats.extension import Extension
 
 _PROGRESS_MIN_ROWS = 50_000
 
@@ -169,7 +170,7 @@ def encode(
                 reading=reading,
             )
     line = _summary_line(summary, out, vault_path)
-    click.echo(line + _match_keys_note(schema.extension.match_keys, fmt), err=True)
+    click.echo(line + _match_keys_note(schema.extension, fmt), err=True)
     if summary.fields_empty:
         click.echo(_unfilled_warning(summary, records), err=True)
 
@@ -195,20 +196,30 @@ def _progress(records: Path, progress: bool | None) -> Iterator[Callable[[int], 
         yield advance
 
 
-def _match_keys_note(keys: tuple[tuple[str, ...], ...], fmt: str) -> str:
-    """What the file carries of the schema's match keys."""
-    if not keys:
+def _match_keys_note(extension: Extension, fmt: str) -> str:
+    """What the file carries of the schema's match keys and unique keys."""
+    if not extension.all_keys:
         return ""
-    listed = "; ".join(" + ".join(key) for key in keys)
+    listed = "; ".join(" + ".join(key) for key in extension.all_keys)
     if fmt == "clkhash-json":
         return (
             f" The schema's match keys ({listed}) are not written: clkhash "
             "JSON has no place for them."
         )
-    return (
-        f" Each record carries its match key(s) of {listed} (none where it "
-        "lacks one of those fields)."
-    )
+    notes = []
+    if extension.match_keys:
+        keys = "; ".join(" + ".join(key) for key in extension.match_keys)
+        notes.append(
+            f" Each record carries its match key(s) of {keys} (none where it "
+            "lacks one of those fields)."
+        )
+    if extension.unique_keys:
+        keys = "; ".join(" + ".join(key) for key in extension.unique_keys)
+        notes.append(
+            f" A unique key of {keys} is written where no other record of this "
+            "file holds the same values, random bytes elsewhere."
+        )
+    return "".join(notes)
 
 
 def _unfilled_warning(summary: EncodeSummary, records: Path) -> str:

@@ -128,6 +128,9 @@ def _describe_block(block: dict[str, Any], loaded: LinkageSchema) -> str:
         if keys
         else f"no match key (it lacks one of {', '.join(_shipped_key_fields())})"
     )
+    unique = [" + ".join(key) for key in block.get("unique_keys", [])]
+    if unique:
+        parts.append(f"unique key {'; '.join(unique)}")
     either = block.get("either_order")
     if either:
         parts.append(
@@ -190,6 +193,12 @@ def _describe_views_and_keys(loaded: LinkageSchema) -> list[str]:
     if extension.match_keys:
         lines.append("Match keys (a keyed hash each; equal keys join two records):")
         lines.extend(f"  {' + '.join(key)}" for key in extension.match_keys)
+    if extension.unique_keys:
+        lines.append(
+            "Unique keys (written where no other record of the file holds the "
+            "values, random elsewhere; used between agencies sharing no match key):"
+        )
+        lines.extend(f"  {' + '.join(key)}" for key in extension.unique_keys)
     if extension.either_order is not None:
         first, second = extension.either_order
         lines.append(

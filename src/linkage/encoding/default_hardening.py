@@ -102,6 +102,11 @@ SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
     # small populations but joins ever more strangers as they grow
     # (benchmarks/README.md, "Names sounding alike in the key").
     "match_keys": [["soundex(given_name)", "soundex(surname)", "date_of_birth"]],
+    # Between agencies that cannot share that key (one holds no birth date),
+    # the names, where unique in each agency's file, and only where this
+    # linkage finds them reliable (linkage.matching.unique_keys;
+    # benchmarks/README.md, "A key of the names where they are unique").
+    "unique_keys": [["given_name", "surname"]],
     # Given name and surname swapped keep their key (FEBRL swaps them, as do
     # people writing names from other cultures).
     "either_order": ["given_name", "surname"],
@@ -181,6 +186,11 @@ def fitted_block(
     keys += _identifier_keys(identifiers, fields)
     if keys:
         fitted["match_keys"] = keys
+    unique = [
+        key for key in fitted.pop("unique_keys", []) if set(key_fields(key)) <= fields
+    ]
+    if unique:
+        fitted["unique_keys"] = unique
     if not set(fitted.get("either_order", ())) <= fields:
         fitted.pop("either_order")
     return fitted

@@ -29,7 +29,7 @@ from linkage.encoding.columns import (
 )
 from linkage.encoding.hardening import Hardener, salted_keys
 from linkage.encoding.keys import derive_feature_keys
-from linkage.encoding.match_keys import MatchKeyMaker
+from linkage.encoding.match_keys import MatchKeyMaker, settle_unique_keys
 from linkage.encoding.tokens import (
     InvalidNumber,
     Occurrences,
@@ -123,7 +123,7 @@ class ClkEncoder:
         # per value stand in (the work grows with them).
         self._seconds = [_bits_per_value(f.feature) for f in self._features]
         self._match_keys = (
-            MatchKeyMaker(schema, secret) if schema.extension.match_keys else None
+            MatchKeyMaker(schema, secret) if schema.extension.all_keys else None
         )
 
     @property
@@ -137,12 +137,17 @@ class ClkEncoder:
         *,
         source: str = "<records>",
         first_row: int = 1,
+        whole_file: bool = True,
     ) -> EncodedChunk:
         """Encode one chunk; ``columns`` maps each encoded feature to its values.
 
         Values may be a sequence of ``str``, a numpy object array or an Arrow
         string array. ``first_row`` is the 1-based row number of the chunk's
-        first record, used in problem reports.
+        first record, used in problem reports. With ``whole_file``, the
+        records are all of the file, and its unique keys are settled here;
+        a caller encoding a file in chunks passes False and settles them
+        once the file is complete
+        (:func:`~linkage.encoding.match_keys.settle_unique_keys`).
         """
         selected = {f.identifier: columns[f.identifier] for f in self._features}
         count = _row_count(selected, len(columns))
@@ -180,6 +185,11 @@ class ClkEncoder:
         keys = None
         if self._match_keys is not None:
             keys = self._match_keys.make(selected, count)
+            unique_keys = len(self.schema.extension.unique_keys)
+            if whole_file and unique_keys:
+                valid = keys[~invalid]
+                settle_unique_keys(valid, unique_keys)
+                keys[~invalid] = valid
             keys[invalid] = 0
         return EncodedChunk(
             clks=np.ascontiguousarray(clks),

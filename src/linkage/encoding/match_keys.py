@@ -24,11 +24,19 @@ one key. A key holding both fields of the schema's ``either_order`` pair
 takes their two values (or codes) sorted, so a record with the given name
 and the surname swapped (a common error, more so with names from other
 cultures) keeps its key.
+
+Unique keys (the schema's ``unique_keys``) come after the match keys and are
+made alike, then settled over the whole file (:func:`settle_unique_keys`):
+a record whose value another record of the file shares, or that has none,
+gets 16 random bytes instead. Within one file every unique key is then
+distinct, so it shows nobody who shares a name with whom (the equality
+attack sees no class in it); a random stand-in matches nothing anywhere.
 """
 
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -43,7 +51,7 @@ from linkage.formats.clkfile import MATCH_KEY_BYTES, match_key_columns
 from linkage.formats.extension import KeyMember, key_fields
 from linkage.formats.schema import MATCH_KEY_LABEL, Feature, LinkageSchema
 
-__all__ = ["MatchKeyMaker", "match_key_secret"]
+__all__ = ["MatchKeyMaker", "match_key_secret", "settle_unique_keys"]
 
 _LABEL = MATCH_KEY_LABEL + b"v1/"
 _NO_VALUE = -1
@@ -65,7 +73,7 @@ class MatchKeyMaker:
     """Makes the match keys the schema's ``linkage`` block lists."""
 
     def __init__(self, schema: LinkageSchema, secret: bytes) -> None:
-        self.keys = schema.extension.match_keys
+        self.keys = schema.extension.all_keys
         self._features = {f.identifier: f for f in schema.encoded_features}
         self._secrets = [match_key_secret(secret, schema, key) for key in self.keys]
         self._either_order = schema.extension.either_order
@@ -119,6 +127,26 @@ class MatchKeyMaker:
         )
         codes = np.where(usable[codes], codes, _NO_VALUE) if len(distinct) else codes
         return codes, [text.encode("utf-8") for text in prepared]
+
+
+def settle_unique_keys(
+    keys: npt.NDArray[np.uint8], unique: int
+) -> list[npt.NDArray[np.intp]]:
+    """Give the last ``unique`` key columns of a whole file's ``keys`` a
+    random stand-in wherever a value is missing or held by another row too,
+    in place; the rows given one, per unique column."""
+    columns = match_key_columns(keys)
+    changed = []
+    for column in columns[len(columns) - unique :]:
+        values = np.ascontiguousarray(column).view(np.dtype((np.void, MATCH_KEY_BYTES)))
+        _, inverse, counts = np.unique(
+            values.ravel(), return_inverse=True, return_counts=True
+        )
+        rows = np.flatnonzero((counts[inverse] > 1) | ~column.any(axis=1))
+        random = secrets.token_bytes(MATCH_KEY_BYTES * len(rows))
+        column[rows] = np.frombuffer(random, np.uint8).reshape(-1, MATCH_KEY_BYTES)
+        changed.append(rows)
+    return changed
 
 
 Prepared = tuple[npt.NDArray[np.intp], list[bytes]]

@@ -27,6 +27,7 @@ from linkage.encoding.columns import ColumnValues
 from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
+from linkage.encoding.match_keys import settle_unique_keys
 from linkage.encoding.overlap import WriteBehind
 from linkage.encoding.records import RecordChunk, RecordsReading, read_columns
 from linkage.encoding.stand_in import SentViews, leave_empty, put_in_place, sent_views
@@ -35,11 +36,13 @@ from linkage.encoding.vault import VaultWriter
 from linkage.errors import InputError, Problem
 from linkage.formats.clkfile import (
     FORMAT_VERSION,
+    MATCH_KEY_BYTES,
     MATCH_KEYS_VERSION,
     PSEUDONYM_BYTES,
     BaseEncodingWriter,
     EncodingHeader,
     format_pseudonyms,
+    match_key_columns,
     open_writer,
     segment_list,
     view_list,
@@ -168,6 +171,7 @@ def encode_csv(
             for f in schema.encoded_features
             if schema.extension.views and f.identifier not in plan.absent
         ]
+        unique = _UniqueKeys(schema)
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
             unfilled = [name for name in unfilled if not _filled(batch.columns[name])]
@@ -178,13 +182,15 @@ def encode_csv(
             # After the first problem, without skip_invalid, only look for more.
             if skip_invalid or not summary.problems:
                 behind.submit(
-                    _write_batch, batch, plan, fmt, writer, vault_writer, summary
-                )
+                    _write_batch, batch, plan, fmt, writer, vault_writer, summary,
+                    unique,
+                )  # fmt: skip
             if progress is not None:
                 progress(summary.records)
         behind.finish()
         if summary.problems and not skip_invalid:
             raise _invalid_input(source, summary, passthrough=plan.passthrough)
+        unique.settle(writer)
     if summary.records:
         _note_unfilled(summary, schema, plan, unfilled)
     return summary
@@ -276,6 +282,34 @@ def _check_absent_allowed(
         )
 
 
+class _UniqueKeys:
+    """The unique keys of the records written so far, in writing order: a
+    value is unique or not only in the whole file, so they are settled once
+    it is written (:func:`~linkage.encoding.match_keys.settle_unique_keys`)."""
+
+    def __init__(self, schema: LinkageSchema) -> None:
+        self.first = len(schema.extension.match_keys)
+        self.count = len(schema.extension.unique_keys)
+        self._written: list[npt.NDArray[np.uint8]] = []
+
+    def add(self, keys: npt.NDArray[np.uint8] | None) -> None:
+        """Keep the unique keys of records just written."""
+        if self.count and keys is not None:
+            self._written.append(keys[:, self.first * MATCH_KEY_BYTES :].copy())
+
+    def settle(self, writer: BaseEncodingWriter) -> None:
+        """Give the written records' shared or missing unique keys their
+        random stand-ins, in the file."""
+        if not self._written:
+            return
+        keys = np.concatenate(self._written)
+        changed = settle_unique_keys(keys, self.count)
+        for offset, (rows, column) in enumerate(
+            zip(changed, match_key_columns(keys), strict=True)
+        ):
+            writer.overwrite_keys(self.first + offset, rows, column[rows])
+
+
 @dataclass
 class _Batch:
     """A chunk mapped onto the schema's fields and encoded."""
@@ -317,7 +351,7 @@ def _encodings_header(
         key_check=key_check_value(secret, schema),
         extensions=_header_extensions(schema, party, plan),
         format_version=MATCH_KEYS_VERSION
-        if schema.extension.match_keys
+        if schema.extension.all_keys
         else FORMAT_VERSION,
     )
 
@@ -341,8 +375,10 @@ def _header_extensions(
         extensions["clk_same_as"] = plan.views.stand_in
     if plan.views.left_empty:
         extensions["views_left_empty"] = list(plan.views.left_empty)
-    if schema.extension.match_keys:
-        extensions["match_keys"] = [list(key) for key in schema.extension.match_keys]
+    if schema.extension.all_keys:
+        extensions["match_keys"] = [list(key) for key in schema.extension.all_keys]
+    if schema.extension.unique_keys:
+        extensions["unique_keys"] = len(schema.extension.unique_keys)
     return extensions
 
 
@@ -370,7 +406,9 @@ def _encode_chunk(
         )
     for name in plan.absent:
         columns[name] = np.full(len(chunk), "", dtype=object)
-    encoded = encoder.encode(columns, source=source, first_row=chunk.first_row)
+    encoded = encoder.encode(
+        columns, source=source, first_row=chunk.first_row, whole_file=False
+    )
     if plan.views.stand_in is not None:
         put_in_place(encoded.clks, plan.schema.segments, plan.views.stand_in)
     leave_empty(encoded.clks, plan.schema.segments, plan.views.left_empty)
@@ -421,16 +459,14 @@ def _write_batch(
     writer: BaseEncodingWriter,
     vault_writer: VaultWriter | None,
     summary: EncodeSummary,
+    unique: _UniqueKeys,
 ) -> None:
     """Write a batch's valid records under fresh pseudonyms, and file them."""
     keep = ~batch.invalid
     pseudonyms = new_pseudonyms(int(keep.sum()))
-    keys = batch.match_keys
-    writer.write(
-        pseudonyms,
-        _rows_kept(batch.clks, keep),
-        None if keys is None else _rows_kept(keys, keep),
-    )
+    keys = None if batch.match_keys is None else _rows_kept(batch.match_keys, keep)
+    writer.write(pseudonyms, _rows_kept(batch.clks, keep), keys)
+    unique.add(keys)
     if vault_writer is not None:
         vault_writer.add(
             _vault_keys(fmt, pseudonyms, summary.encoded),

@@ -141,6 +141,7 @@ _PSEUDONYM_RE: Final = re.compile(r"[0-9a-f]{32}")
 _DAMAGED: Final = "the file is damaged; copy it again from the agency that made it"
 
 Uint8Array = npt.NDArray[np.uint8]
+Indices = npt.NDArray[np.intp]
 Pseudonyms = Uint8Array | Sequence[str]
 
 
@@ -264,7 +265,10 @@ class EncodingHeader:
             field) and ``views_left_empty`` (views it sends as zero bytes,
             holding too little of them): :mod:`linkage.encoding.stand_in`;
             ``match_keys`` (the fields of each match key the records carry
-            after the CLK, :mod:`linkage.encoding.match_keys`; version 2).
+            after the CLK, :mod:`linkage.encoding.match_keys`; version 2);
+            ``unique_keys`` (how many of those keys, the last ones, are
+            written only where their values are unique in the file, random
+            bytes elsewhere).
 
     Raises:
         ValueError: a field has the wrong type or an impossible value.
@@ -303,6 +307,8 @@ class EncodingHeader:
             _check_left_empty(self.extensions["views_left_empty"], self.extensions)
         if "match_keys" in self.extensions:
             _check_match_keys(self.extensions["match_keys"])
+        if "unique_keys" in self.extensions:
+            _check_unique_keys(self.extensions["unique_keys"], len(self.match_keys))
         if (self.match_keys and self.format_version < MATCH_KEYS_VERSION) or (
             self.format_version == MATCH_KEYS_VERSION and not self.match_keys
         ):
@@ -358,6 +364,12 @@ class EncodingHeader:
     def match_keys(self) -> tuple[tuple[str, ...], ...]:
         """The fields of each match key the records carry after the CLK."""
         return tuple(tuple(key) for key in self.extensions.get("match_keys", ()))
+
+    @property
+    def unique_keys(self) -> int:
+        """How many of the match keys, the last ones, are written only where
+        their values are unique in the file (random bytes elsewhere)."""
+        return int(self.extensions.get("unique_keys", 0))
 
     @property
     def clk_bytes(self) -> int:
@@ -496,6 +508,14 @@ def _check_match_keys(listed: object) -> None:
         raise ValueError(
             "'extensions.match_keys' must list the fields of each match key, "
             'two or more each: [["f1", "f2"], ...]'
+        )
+
+
+def _check_unique_keys(count: object, keys: int) -> None:
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= keys:
+        raise ValueError(
+            "'extensions.unique_keys' must count the last match keys written "
+            f"only where unique: 1 to {keys} (got {count!r})"
         )
 
 
@@ -768,6 +788,33 @@ class BaseEncodingWriter(abc.ABC):
         self._file.close()
         self._temporary.unlink(missing_ok=True)
 
+    def overwrite_keys(self, column: int, rows: Indices, keys: Uint8Array) -> None:
+        """Replace match key ``column`` of the records already written at
+        ``rows`` (0-based, in writing order) with ``keys``, one 16-byte row
+        each: how unique keys are settled once a whole file is written.
+        Formats without match keys have none to replace (clkhash JSON).
+
+        Raises:
+            ValueError: the writer is closed, or a row was not written.
+            EncodingFileError: the file cannot be written.
+        """
+        if self._closed:
+            raise ValueError(f"{self.path}: the writer is already closed")
+        if len(rows) and not 0 <= int(rows.min()) <= int(rows.max()) < (
+            self.record_count
+        ):
+            raise ValueError(
+                f"{self.path}: rows outside the {self.record_count} written"
+            )
+        try:
+            self._overwrite_keys(column, rows, keys)
+        except OSError as error:
+            raise self._io_error(error) from None
+
+    @abc.abstractmethod
+    def _overwrite_keys(self, column: int, rows: Indices, keys: Uint8Array) -> None:
+        """Replace keys of records already in ``self._file``."""
+
     def _io_error(self, error: OSError) -> EncodingFileError:
         return EncodingFileError(
             f"{self.path}: cannot write the encodings file ({error.strerror}); "
@@ -870,6 +917,21 @@ class EncodingWriter(BaseEncodingWriter):
             records[:, PSEUDONYM_BYTES + width :] = keys
         self._file.write(records.data)
 
+    def _overwrite_keys(self, column: int, rows: Indices, keys: Uint8Array) -> None:
+        width = self._clk_bytes or self.header.clk_bytes
+        record = PSEUDONYM_BYTES + width + self.header.key_bytes
+        start = (
+            _PREAMBLE.size
+            + self._header_length
+            + PSEUDONYM_BYTES
+            + width
+            + column * MATCH_KEY_BYTES
+        )
+        for row, key in zip(rows.tolist(), keys, strict=True):
+            self._file.seek(start + row * record)
+            self._file.write(key.tobytes())
+        self._file.seek(0, os.SEEK_END)
+
     def _finish(self) -> None:
         self._file.seek(0)
         self._file.write(self._prefix(self.record_count))
@@ -922,6 +984,9 @@ class ClkhashJsonWriter(BaseEncodingWriter):
         lines = [b'"' + base64.b64encode(row.tobytes()) + b'"' for row in clks]
         separator = b"\n" if self.record_count == 0 else b",\n"
         self._file.write(separator + b",\n".join(lines))
+
+    def _overwrite_keys(self, column: int, rows: Indices, keys: Uint8Array) -> None:
+        """clkhash JSON drops match keys: there are none to replace."""
 
     def _finish(self) -> None:
         self._file.write(b"\n]}\n")

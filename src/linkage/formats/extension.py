@@ -40,6 +40,17 @@ does not lose it::
 
     "match_keys": [["soundex(given_name)", "soundex(surname)", "date_of_birth"]]
 
+``unique_keys`` are match keys an agency writes only for records whose
+values no other record of its file holds, and random bytes for every other
+record, so that within one file no two records share one and the operator
+learns nothing from them about who resembles whom; across agencies, two
+records holding the same values unique in both files share the key. The
+operator uses them only between agencies that cannot share a match key (one
+lacks a field of every key), and only where the linkage confirms such pairs
+elsewhere (:mod:`linkage.matching.unique_keys`)::
+
+    "unique_keys": [["given_name", "surname"]]
+
 ``either_order`` names two fields whose values may be swapped. A match key
 holding both takes them in either order, so "ann smith" and "smith ann" share
 the key of full name and birth date; and the CLK hashes the two fields'
@@ -217,9 +228,17 @@ class Extension:
     views: tuple[View, ...] = ()
     view_taps: int | None = None
     match_keys: tuple[MatchKey, ...] = ()
+    #: Keys written only where their values are unique in the agency's file.
+    unique_keys: tuple[MatchKey, ...] = ()
     #: Two fields a match key holding both takes in either order, and whose
     #: tokens the CLK hashes under one key.
     either_order: tuple[str, str] | None = None
+
+    @property
+    def all_keys(self) -> tuple[MatchKey, ...]:
+        """Every key a record carries, in the order it carries them: the
+        match keys, then the unique keys."""
+        return self.match_keys + self.unique_keys
 
     def key_owner(self, identifier: str) -> str:
         """The feature whose hashing keys the tokens of ``identifier`` take:
@@ -257,7 +276,15 @@ def parse_extension(
     _only_keys(
         block,
         _BLOCK,
-        {"hardening", "segments", "views", "view_taps", "match_keys", "either_order"},
+        {
+            "hardening",
+            "segments",
+            "views",
+            "view_taps",
+            "match_keys",
+            "unique_keys",
+            "either_order",
+        },
         fail,
     )
     hardening = block.get("hardening", {})
@@ -279,13 +306,25 @@ def parse_extension(
     match_keys = _parse_match_keys(
         block.get("match_keys", []), feature_ids, texts, fail
     )
+    unique_keys = _parse_match_keys(
+        block.get("unique_keys", []), feature_ids, texts, fail, "unique_keys"
+    )
+    for number, key in enumerate(unique_keys):
+        if key in match_keys:
+            fail(
+                f"{_BLOCK}.unique_keys[{number}]",
+                f"holds the same fields as match key {match_keys.index(key)}; "
+                "a key is either written for every record or only where unique",
+            )
     _check_pair_alike(either_order, match_keys, fail)
+    _check_pair_alike(either_order, unique_keys, fail, "unique_keys")
     return Extension(
         hardening=parsed,
         segments=segments,
         views=views,
         view_taps=_parse_view_taps(block, views, parsed, fail),
         match_keys=match_keys,
+        unique_keys=unique_keys,
         either_order=either_order,
     )
 
@@ -345,9 +384,13 @@ def key_fields(key: MatchKey) -> tuple[str, ...]:
 
 
 def _parse_match_keys(
-    value: Any, feature_ids: Sequence[str], text_ids: Sequence[str], fail: Fail
+    value: Any,
+    feature_ids: Sequence[str],
+    text_ids: Sequence[str],
+    fail: Fail,
+    name: str = "match_keys",
 ) -> tuple[MatchKey, ...]:
-    path = f"{_BLOCK}.match_keys"
+    path = f"{_BLOCK}.{name}"
     shape = 'must list the fields of each key: [["f1", "f2"], ["f3", "f2"]]'
     if not isinstance(value, list) or len(value) > _MAX_KEYS:
         fail(path, f"{shape}, at most {_MAX_KEYS} keys")
@@ -420,7 +463,10 @@ def _parse_key(
 
 
 def _check_pair_alike(
-    pair: tuple[str, str] | None, keys: tuple[MatchKey, ...], fail: Fail
+    pair: tuple[str, str] | None,
+    keys: tuple[MatchKey, ...],
+    fail: Fail,
+    name: str = "match_keys",
 ) -> None:
     """A key takes the pair's two values sorted, which compares them only if
     both are coded alike."""
@@ -434,7 +480,7 @@ def _check_pair_alike(
         }
         if len(codes) == 2 and codes[pair[0]] != codes[pair[1]]:
             fail(
-                f"{_BLOCK}.match_keys[{number}]",
+                f"{_BLOCK}.{name}[{number}]",
                 f"holds {pair[0]!r} and {pair[1]!r} (the 'either_order' pair) "
                 "coded differently; code both alike or neither",
             )

@@ -11,6 +11,9 @@ benchmark population is in ``benchmarks/README.md``, "Match keys" and
 A key value shared by more than :data:`MOST_SHARING` records is passed over:
 no person has that many records, so it is a placeholder (a date of birth
 standing for "unknown" beside a common name) rather than evidence.
+
+Unique keys (the last key columns, ``header.unique_keys`` of them) are not
+match keys here: :mod:`linkage.matching.unique_keys` decides where they count.
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from linkage.matching.candidates import (
 )
 from linkage.matching.parties import PartySet
 
-__all__ = ["KEY_SCORE", "MOST_SHARING", "KeyIndex", "key_pairs", "merged"]
+__all__ = [
+    "KEY_SCORE",
+    "MOST_SHARING",
+    "KeyIndex",
+    "all_key_columns",
+    "key_pairs",
+    "merged",
+    "pairs_sharing_keys",
+    "unique_key_count",
+]
 
 #: The score of two records that share a match key.
 KEY_SCORE = 1.0
@@ -43,13 +55,42 @@ def key_pairs(
     keys = _all_keys(parties)
     if keys is None:
         return _no_pairs()
+    unique = unique_key_count(parties)
+    columns = match_key_columns(keys)
+    return pairs_sharing_keys(
+        columns[: len(columns) - unique], parties, dedup=dedup, among=among
+    )
+
+
+def unique_key_count(parties: PartySet) -> int:
+    """How many of the parties' key columns, the last ones, are unique keys."""
+    header = parties.parties[0].encodings.header
+    return header.unique_keys if header is not None else 0
+
+
+def all_key_columns(parties: PartySet) -> list[npt.NDArray[np.uint8]]:
+    """Every record's keys in global order, one ``(n, 16)`` column per key
+    ([] if a party has none)."""
+    keys = _all_keys(parties)
+    return [] if keys is None else match_key_columns(keys)
+
+
+def pairs_sharing_keys(
+    columns: list[npt.NDArray[np.uint8]],
+    parties: PartySet,
+    *,
+    dedup: bool,
+    among: Indices | None = None,
+) -> CandidatePairs:
+    """The pairs of records (global indices, lower first) sharing a value of
+    one of the key ``columns``, at :data:`KEY_SCORE`."""
     party_of = parties.party_of
     wanted = None
     if among is not None:
         wanted = np.zeros(len(party_of), dtype=np.bool_)
         wanted[among] = True
     lefts, rights = [], []
-    for column in match_key_columns(keys):
+    for column in columns:
         left, right = _sharing(column)
         keep = np.ones(len(left), dtype=np.bool_)
         if not dedup:
@@ -120,12 +161,14 @@ class KeyIndex:
     ``keys`` holds each party's match keys (rows as its encodings).
     """
 
-    def __init__(self, keys: list[npt.NDArray[np.uint8]]) -> None:
+    def __init__(self, keys: list[npt.NDArray[np.uint8]], unique: int = 0) -> None:
+        # Unique keys find names alone: never a lookup's match by themselves.
+        self._ordinary = (keys[0].shape[1] // MATCH_KEY_BYTES - unique) if keys else 0
         whole = np.concatenate(keys) if keys else np.zeros((0, 0), np.uint8)
         self._party = np.repeat(np.arange(len(keys)), [len(k) for k in keys])
         self._row = np.concatenate([np.arange(len(k)) for k in keys]).astype(np.int64)
         self._sorted: list[tuple[npt.NDArray[np.void], Indices]] = []
-        for column in match_key_columns(whole):
+        for column in match_key_columns(whole)[: self._ordinary]:
             values = _values(column)
             held = np.flatnonzero(column.any(axis=1))
             order = held[np.argsort(values[held], kind="stable")]
@@ -138,7 +181,7 @@ class KeyIndex:
         party = np.full(len(queries), -1, dtype=np.int64)
         row = np.full(len(queries), -1, dtype=np.int64)
         for (values, order), column in zip(
-            self._sorted, match_key_columns(queries), strict=True
+            self._sorted, match_key_columns(queries)[: self._ordinary], strict=True
         ):
             asked = _values(column)
             first = np.searchsorted(values, asked, side="left")

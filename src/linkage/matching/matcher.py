@@ -67,6 +67,11 @@ from linkage.matching.threshold import (
     choose_threshold,
     fixed_threshold,
 )
+from linkage.matching.unique_keys import (
+    UniqueKeyUse,
+    unique_key_use,
+    unique_keys_as_decided,
+)
 from linkage.matching.views import ViewPlan
 
 # pandas takes about 0.3 s to import and `linkage match` writes its groups
@@ -290,6 +295,7 @@ class Matcher:
             best_scores = self._first_scores
         model, parameters = None, None
         keyed: CandidatePairs | None = None
+        unique: UniqueKeyUse | None = None
         if self.settings.method == "probabilistic":
             linked = self._link_probabilistically(choice)
             candidates, choice, model = linked.candidates, linked.choice, linked.model
@@ -299,7 +305,9 @@ class Matcher:
             candidates = self._floor_candidates(choice, floor)
             keyed = key_pairs(self.parties, dedup=self.settings.dedup)
             candidates = merged(candidates, keyed, self.parties.total)
-            labels = self.solve(candidates, choice.threshold)
+            unique, candidates, labels = self._with_unique_keys(
+                candidates, choice.threshold
+            )
             parameters = LinkageParameters(
                 choice.threshold,
                 floor,
@@ -307,6 +315,7 @@ class Matcher:
                 self.settings.dedup,
                 self.settings.solver,
                 self._missing_score(choice.threshold),
+                bool(len(unique.pairs.score)),
             )
         rows = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {
@@ -320,6 +329,7 @@ class Matcher:
             "view score shifts": _describe_shifts(self._shift),
             "candidate pairs": len(candidates.score),
             "pairs sharing a match key": len(keyed.score) if keyed else 0,
+            "unique keys": unique.describe() if unique else "none",
             "pairs compared": candidates.compared,
             "blocking": candidates.blocking,
             # The all-pairs kernel scores whole blocks, a little beyond the
@@ -342,6 +352,24 @@ class Matcher:
             parameters=parameters,
             candidates=candidates if parameters is not None else None,
         )
+
+    def _with_unique_keys(
+        self, candidates: CandidatePairs, threshold: float
+    ) -> tuple[UniqueKeyUse, CandidatePairs, npt.NDArray[np.int64]]:
+        """The unique keys' use, the candidates with their pairs, and the
+        groups: decided on the groups without them, or, given an earlier
+        run's rule, as it decided."""
+        if self._fixed is not None:
+            use = unique_keys_as_decided(
+                self.parties, threshold, used=self._fixed.unique_keys
+            )
+        else:
+            labels = self.solve(candidates, threshold)
+            use = unique_key_use(self.parties, labels, threshold)
+            if not len(use.pairs.score):
+                return use, candidates, labels
+        candidates = merged(candidates, use.pairs, self.parties.total)
+        return use, candidates, self.solve(candidates, threshold)
 
     def _link_probabilistically(self, choice: ThresholdChoice) -> ProbabilisticLink:
         """Candidates scored by their match probability, from field blocks and

@@ -35,6 +35,9 @@ class LinkageParameters:
         missing: with dedup, the score a pair not gathered as a candidate
             counts as in average linkage: the median score of random pairs
             (0 in parameters written before it was kept).
+        unique_keys: whether pairs sharing a unique key between parties that
+            share no match key were added (:mod:`linkage.matching.unique_keys`;
+            False in parameters written before).
     """
 
     threshold: float
@@ -43,6 +46,7 @@ class LinkageParameters:
     dedup: bool = False
     solver: Solver = "greedy"
     missing: float = 0.0
+    unique_keys: bool = False
 
     def document(self) -> dict[str, Any]:
         """As JSON-ready data (what :meth:`from_document` reads back)."""
@@ -53,6 +57,7 @@ class LinkageParameters:
             "dedup": self.dedup,
             "solver": self.solver,
             "missing": self.missing,
+            "unique_keys": self.unique_keys,
         }
 
     @classmethod
@@ -67,6 +72,7 @@ class LinkageParameters:
             solver = str(document["solver"])
             # Parameters written before it was kept counted missing pairs 0.
             missing = float(document.get("missing", 0.0))
+            unique_keys = bool(document.get("unique_keys", False))
         except (KeyError, TypeError, ValueError) as error:
             raise InputError(
                 f"The linkage parameters are incomplete or malformed ({error})",
@@ -84,4 +90,4 @@ class LinkageParameters:
                 f"The linkage parameters' missing-pair score {missing} is not "
                 f"between 0 and the threshold {threshold}"
             )
-        return cls(threshold, floor, shifts, dedup, solver, missing)  # type: ignore[arg-type]
+        return cls(threshold, floor, shifts, dedup, solver, missing, unique_keys)  # type: ignore[arg-type]

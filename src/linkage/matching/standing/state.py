@@ -34,6 +34,7 @@ from linkage.matching.standing.match_ids import (
 )
 from linkage.matching.standing.regroup import regroup
 from linkage.matching.standing.scoring import Compare, pairs_of_changed
+from linkage.matching.unique_keys import unique_key_pairs
 from linkage.matching.views import ViewPlan
 
 __all__ = ["RecordChange", "StandingLinkage", "Update"]
@@ -128,6 +129,13 @@ class StandingLinkage:
             ),
             changed.parties.total,
         )
+        if self.parameters.unique_keys:
+            threshold = self.parameters.threshold
+            new_pairs = merged(
+                new_pairs,
+                unique_key_pairs(changed.parties, threshold, among=changed.changed),
+                changed.parties.total,
+            )
         kept, lost_partner = self._kept_pairs(changed)
         pairs = _concat(kept, new_pairs)
         seeds = np.union1d(changed.changed, lost_partner)

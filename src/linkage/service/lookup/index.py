@@ -142,8 +142,10 @@ class LinkedRecords:
         needed = {(b, view) for (_, b), view in self._view.items()}
         self._indexes = {key: ClkIndex(plan.clks(*key)) for key in sorted(needed)}
         keys = [encodings.match_keys for _, _, encodings in parties]
+        header = parties[0][2].header if parties else None
+        unique = header.unique_keys if header is not None else 0
         self._keys = (
-            KeyIndex([k for k in keys if k is not None])
+            KeyIndex([k for k in keys if k is not None], unique)
             if keys and all(k is not None for k in keys)
             else None
         )

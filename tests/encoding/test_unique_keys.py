@@ -1,0 +1,151 @@
+"""Unique keys: a key of the names written only where no other record of the
+file holds them, random bytes elsewhere (linkage.encoding.match_keys)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkage.encoding.encoder import ClkEncoder
+from linkage.encoding.recipe import encode_csv
+from linkage.formats.clkfile import read_encodings
+from linkage.formats.schema import (
+    LinkageSchema,
+    SchemaError,
+    load_schema,
+    schema_from_dict,
+)
+from linkage.privacy.equality import key_classes
+from tests.conftest import CONFIGS
+
+SECRET = b"unique key tests secret"
+SCHEMA = load_schema(CONFIGS / "schemas" / "demo.json")
+FIELDS = [f.identifier for f in SCHEMA.encoded_features]
+
+
+def people(given_names: list[str], surnames: list[str]) -> dict[str, list[str]]:
+    """Records with these names, born on different days, living elsewhere."""
+    count = len(given_names)
+    return {
+        "given_name": given_names,
+        "surname": surnames,
+        "date_of_birth": [
+            f"19{50 + i % 40}-0{1 + i % 9}-1{i % 9}" for i in range(count)
+        ],
+        "sex": ["f"] * count,
+        "postcode": [str(2000 + i) for i in range(count)],
+        "street": [f"{i} high street" for i in range(count)],
+    }
+
+
+def unique_keys(
+    records: dict[str, list[str]], schema: LinkageSchema = SCHEMA
+) -> npt.NDArray[np.uint8]:
+    keys = ClkEncoder(schema, SECRET).encode(records).match_keys
+    assert keys is not None
+    return keys[:, 16:]
+
+
+def test_the_shipped_schema_writes_one_after_its_match_key() -> None:
+    assert SCHEMA.extension.unique_keys == (("given_name", "surname"),)
+    assert SCHEMA.extension.all_keys[-1] == ("given_name", "surname")
+    keys = ClkEncoder(SCHEMA, SECRET).encode(people(["ann"], ["smith"])).match_keys
+    assert keys is not None and keys.shape == (1, 32)
+
+
+def test_names_unique_in_both_files_share_the_key_in_either_order() -> None:
+    health = unique_keys(people(["ann", "bob", "bob"], ["smith", "jones", "jones"]))
+    tax = unique_keys(people(["smith", "carl"], ["ann", "white"]))
+    assert bytes(health[0]) == bytes(tax[0])  # Ann Smith, swapped at the tax office.
+    # Bob Jones twice at the health agency: neither record carries his key.
+    bob = unique_keys(people(["bob"], ["jones"]))
+    assert bytes(bob[0]) not in {bytes(health[1]), bytes(health[2])}
+    assert bytes(health[1]) != bytes(health[2])
+
+
+def test_a_record_without_both_names_gets_a_stand_in() -> None:
+    keys = unique_keys(people(["ann", "", "bob"], ["smith", "jones", ""]))
+    assert keys.any(axis=1).all()
+    assert len({bytes(row) for row in keys}) == 3
+    again = unique_keys(people(["ann", "", "bob"], ["smith", "jones", ""]))
+    assert bytes(again[0]) == bytes(keys[0])
+    assert bytes(again[1]) != bytes(keys[1])  # Random each time.
+
+
+def test_no_key_value_of_a_file_is_shared_so_the_attacker_sees_no_class() -> None:
+    records = people(["ann", "ann", "bob", "cy"], ["lee", "lee", "lee", "lee"])
+    keys = unique_keys(records)
+    classes = key_classes(keys)
+    assert len(np.unique(classes[:, 0])) == len(keys)
+
+
+names = st.lists(
+    st.tuples(
+        st.sampled_from(["ann", "bob", "cy", ""]), st.sampled_from(["lee", "ng"])
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=names, second=names)
+def test_two_records_share_it_exactly_when_their_names_are_unique_in_both(
+    first: list[tuple[str, str]], second: list[tuple[str, str]]
+) -> None:
+    def named(rows: list[tuple[str, str]]) -> list[frozenset[str] | None]:
+        return [frozenset((g, s)) if g and s else None for g, s in rows]
+
+    left = unique_keys(people([g for g, _ in first], [s for _, s in first]))
+    right = unique_keys(people([g for g, _ in second], [s for _, s in second]))
+    for keys in (left, right):
+        assert len({bytes(row) for row in keys}) == len(keys)
+    left_names, right_names = named(first), named(second)
+    for i, a in enumerate(left_names):
+        for j, b in enumerate(right_names):
+            expected = (
+                a is not None
+                and a == b
+                and left_names.count(a) == 1
+                and right_names.count(b) == 1
+            )
+            assert (bytes(left[i]) == bytes(right[j])) == expected
+
+
+def test_a_file_settles_them_over_all_its_chunks(tmp_path: Path) -> None:
+    """A name held twice, once in the file's first block and once in its
+    last, gets stand-ins, though each block holds it once."""
+    export = tmp_path / "agency.csv"
+    rows = 170_000  # Over the reader's 8 MB block: several chunks.
+    with export.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(FIELDS)
+        for i in range(rows):
+            names = ("ann", "smith") if i in (0, rows - 1) else (f"g{i}", f"s{i}")
+            writer.writerow([*names, "1980-01-01", "f", "2000", "x" * 30])
+    out = tmp_path / "agency.lnk"
+    encode_csv(export, SCHEMA, SECRET, out)
+    keys = read_encodings(out).match_keys
+    assert keys is not None
+    unique = keys[:, 16:]
+    assert len({bytes(row) for row in unique}) == rows
+    alone = unique_keys(people(["ann"], ["smith"]))
+    assert bytes(alone[0]) not in {bytes(unique[0]), bytes(unique[-1])}
+    record = people(["g7"], ["s7"]) | {"date_of_birth": ["1980-01-01"]}
+    assert bytes(unique_keys(record)[0]) == bytes(unique[7])
+
+
+def test_the_schema_refuses_a_unique_key_that_is_also_a_match_key() -> None:
+    document = json.loads((CONFIGS / "schemas" / "demo.json").read_text())
+    document["linkage"]["unique_keys"] = document["linkage"]["match_keys"]
+    with pytest.raises(SchemaError) as caught:
+        schema_from_dict(document)
+    assert "linkage.unique_keys[0]" in str(caught.value)
+    assert "same fields as match key 0" in str(caught.value)

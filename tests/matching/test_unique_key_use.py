@@ -1,0 +1,134 @@
+"""Where unique keys count (linkage.matching.unique_keys): between agencies
+that share no match key, where the linkage finds them reliable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from linkage.formats.schema import schema_from_dict
+from linkage.matching.match_keys import (
+    KeyIndex,
+    all_key_columns,
+    pairs_sharing_keys,
+)
+from linkage.matching.matcher import Matcher, MatchRows, MatchSettings
+from linkage.matching.parameters import LinkageParameters
+from linkage.matching.parties import PartySet, load_parties
+from linkage.matching.unique_keys import unique_key_pairs, unique_key_use
+from tests.conftest import CONFIGS, encode_demo_agencies
+
+SECRET = b"unique-keys-test-secret-0123456789"
+# Social services holds no address and tax no birth date: the two share no
+# match key with each other, and tax shares none with health.
+AGENCIES = ("health", "social_services", "tax")
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("unique-keys")
+    schema = schema_from_dict(
+        json.loads((CONFIGS / "schemas" / "demo.json").read_text())
+    )
+    return encode_demo_agencies(root, AGENCIES, schema, SECRET, size=1000, seed=5)
+
+
+@pytest.fixture
+def parties(encoded: dict[str, Path]) -> PartySet:
+    return load_parties(list(encoded.values()))
+
+
+def _party_names(parties: PartySet, records: npt.NDArray[np.int64]) -> set[str]:
+    return {parties.parties[int(p)].name for p in parties.party_of[records]}
+
+
+def test_they_pair_only_records_of_agencies_sharing_no_match_key(
+    parties: PartySet,
+) -> None:
+    pairs = unique_key_pairs(parties, 0.6)
+    assert len(pairs.score) > 100  # The test means something.
+    assert (pairs.score == 0.6).all()
+    tax = parties.party_of == 2
+    assert (tax[pairs.left] | tax[pairs.right]).all()
+    assert (parties.party_of[pairs.left] != parties.party_of[pairs.right]).all()
+    assert _party_names(parties, pairs.left) | _party_names(parties, pairs.right) == {
+        "health",
+        "social_services",
+        "tax",
+    }
+
+
+def test_they_are_used_where_the_match_key_confirms_them_elsewhere(
+    parties: PartySet,
+) -> None:
+    nobody = np.full(parties.total, -1, dtype=np.int64)
+    unused = unique_key_use(parties, nobody, 0.6)
+    assert unused.reliability == 0.0 and not len(unused.pairs.score)
+    assert "not used (reliability 0.00" in unused.describe()
+    # Groups that link every pair sharing a unique key where a match key
+    # could confirm it, and none where it could not.
+    alone = unique_key_pairs(parties, 0.6)
+    between_alone = set(zip(alone.left.tolist(), alone.right.tolist(), strict=True))
+    labels = np.full(parties.total, -1, dtype=np.int64)
+    for number, (left, right) in enumerate(_pairs_sharing_any_unique_key(parties)):
+        if (left, right) not in between_alone:
+            labels[[left, right]] = number
+    used = unique_key_use(parties, labels, 0.6)
+    assert used.reliability == pytest.approx(1.0)
+    assert len(used.pairs.score) == len(alone.score)
+    assert "used (reliability 1.00" in used.describe()
+
+
+def _pairs_sharing_any_unique_key(parties: PartySet) -> list[tuple[int, int]]:
+    unique = all_key_columns(parties)[-1:]
+    pairs = pairs_sharing_keys(unique, parties, dedup=False)
+    return list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
+
+
+def _groups(rows: MatchRows) -> set[frozenset[tuple[str, str]]]:
+    members: dict[str, set[tuple[str, str]]] = {}
+    for match_id, party, pseudonym in zip(
+        rows.match_id, rows.party, rows.pseudonym, strict=True
+    ):
+        members.setdefault(match_id, set()).add((party, pseudonym))
+    return {frozenset(group) for group in members.values()}
+
+
+def test_too_few_confirming_pairs_leave_them_unused(encoded: dict[str, Path]) -> None:
+    """Health and tax alone share no match key: nothing says how reliable
+    names alone are."""
+    parties = load_parties([encoded["health"], encoded["tax"]])
+    use = unique_key_use(parties, np.zeros(parties.total, dtype=np.int64), 0.6)
+    assert use.found > 0 and use.confirming == 0
+    assert not len(use.pairs.score)
+    assert "too few to tell how reliable" in use.describe()
+
+
+def test_a_linkage_says_so_and_keeps_the_decision_in_its_rule(
+    parties: PartySet,
+) -> None:
+    result = Matcher(parties, MatchSettings(dedup=True)).run()
+    assert result.parameters is not None and result.parameters.unique_keys
+    assert "used (reliability" in str(result.stats["unique keys"])
+    document = result.parameters.document()
+    assert LinkageParameters.from_document(document).unique_keys
+    # Given that rule back, a run adds the same pairs without measuring.
+    again = Matcher(parties, MatchSettings(dedup=True), fixed=result.parameters).run()
+    assert _groups(again.rows) == _groups(result.rows)
+
+
+def test_lookups_never_match_on_a_unique_key_alone(parties: PartySet) -> None:
+    keys = [p.encodings.match_keys for p in parties.parties]
+    assert all(k is not None for k in keys)
+    index = KeyIndex([k for k in keys if k is not None], unique=1)
+    pairs = unique_key_pairs(parties, 0.6)
+    tax = parties.parties[2].encodings
+    row = int(pairs.right[0] - parties.offsets[2])
+    query = np.array(tax.match_keys)[[row]]  # type: ignore[index]
+    query[:, :16] = 0  # No match key: tax holds no birth date anyway.
+    party, found = index.find(query)
+    assert party[0] == -1 and found[0] == -1
