@@ -104,8 +104,8 @@ SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
     "match_keys": [["soundex(given_name)", "soundex(surname)", "date_of_birth"]],
     # Between agencies that cannot share that key (one holds no birth date),
     # the names, where unique in each agency's file, and only where this
-    # linkage finds them reliable (linkage.matching.unique_keys;
-    # benchmarks/README.md, "A key of the names where they are unique").
+    # linkage finds them reliable (linkage.matching.unique_keys; benchmarks/
+    # README.md, "Unique keys: the names where nothing else is shared").
     "unique_keys": [["given_name", "surname"]],
     # Given name and surname swapped keep their key (FEBRL swaps them, as do
     # people writing names from other cultures).

@@ -24,8 +24,8 @@ add (``reliability``). Where it is under :data:`MIN_RELIABILITY`, or there
 are too few pairs to measure it, the key adds nothing. The decision is part
 of the linkage's rule (:class:`~linkage.matching.parameters.LinkageParameters`):
 incremental updates and runs given that rule keep it. Measured in
-``benchmarks/README.md``, "A key of the names where they are unique in the
-file".
+``benchmarks/README.md``, "Unique keys: the names where nothing else is
+shared".
 """
 
 from __future__ import annotations
