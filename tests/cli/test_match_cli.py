@@ -9,7 +9,13 @@ import pytest
 
 from linkage.encoding.recipe import encode_csv
 from linkage.formats.schema import load_schema
-from tests.conftest import CONFIGS, FEBRL4_SCHEMA, RunCli, encode_febrl4_agencies
+from tests.conftest import (
+    CONFIGS,
+    FEBRL4_SCHEMA,
+    RunCli,
+    encode_demo_agencies,
+    encode_febrl4_agencies,
+)
 
 SECRET = b"a secret shared by the test agencies"
 
@@ -196,3 +202,19 @@ def test_a_threshold_that_links_everything_stops_with_a_message(
     settings = MatchSettings(threshold=0.3, max_candidates=10_000)
     with pytest.raises(InputError, match="Raise the threshold"):
         Matcher(load_parties(paths), settings).run()
+
+
+def test_match_says_what_the_unique_keys_added(run_cli: RunCli, tmp_path: Path) -> None:
+    """Tax holds no birth date: between it and the others only the names'
+    unique keys join records, and `linkage match` says whether it used them."""
+    schema = load_schema(CONFIGS / "schemas" / "demo.json")
+    encoded = encode_demo_agencies(
+        tmp_path, ("health", "social_services", "tax"), schema,
+        b"match-cli-unique-keys-secret-0123", size=1000, seed=5,
+    )  # fmt: skip
+    result = run_cli(
+        "match", *encoded.values(), "--dedup", "--out", tmp_path / "matches.csv"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Unique keys: " in result.stderr
+    assert "pairs between agencies that share no match key, used" in result.stderr

@@ -261,6 +261,9 @@ def match(
             "records agree exactly on a key's fields (candidates at score 1.0).",
             err=True,
         )
+    unique = result.stats.get("unique keys")
+    if unique and unique != "none":
+        click.echo(f"Unique keys: {unique}.", err=True)
 
 
 def _write_model(path: Path, model: FellegiSunterResult) -> None:
