@@ -92,6 +92,9 @@ def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
     }
     surname_only = schema_from_dict(plain_demo(("surname", "postcode")))
     assert set(default_block(surname_only)) == {"hardening"}
+    # Names without a birth date: no match key, so no unique key either.
+    names = schema_from_dict(plain_demo(("given_name", "surname", "postcode")))
+    assert "unique_keys" not in default_block(names)
 
 
 def test_harden_names_the_fields_the_shipped_key_needs(

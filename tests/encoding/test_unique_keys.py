@@ -149,3 +149,13 @@ def test_the_schema_refuses_a_unique_key_that_is_also_a_match_key() -> None:
         schema_from_dict(document)
     assert "linkage.unique_keys[0]" in str(caught.value)
     assert "same fields as match key 0" in str(caught.value)
+
+
+def test_the_schema_refuses_unique_keys_without_a_match_key() -> None:
+    """Nothing could tell how reliable they are: they would never be used."""
+    document = json.loads((CONFIGS / "schemas" / "demo.json").read_text())
+    del document["linkage"]["match_keys"]
+    with pytest.raises(SchemaError) as caught:
+        schema_from_dict(document)
+    assert "linkage.unique_keys" in str(caught.value)
+    assert "needs a match key beside it" in str(caught.value)

@@ -186,13 +186,14 @@ Encoded = dict[bool, tuple[list[Path], pd.DataFrame]]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Encoded:
     """The demo's agencies encoded under the shipped schema, with its match
-    key and without."""
+    key and without (then without its unique key too, which needs one)."""
     encoded = {}
     for keyed in (True, False):
         root = tmp_path_factory.mktemp(f"keys-{keyed}")
         document = json.loads((CONFIGS / "schemas" / "demo.json").read_text())
         if not keyed:
             del document["linkage"]["match_keys"]
+            del document["linkage"]["unique_keys"]
         paths = encode_demo_agencies(
             root, AGENCIES, schema_from_dict(document), SECRET,
             size=1500, seed=9, vault_key=VAULT_KEY,

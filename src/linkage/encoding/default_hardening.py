@@ -189,7 +189,7 @@ def fitted_block(
     unique = [
         key for key in fitted.pop("unique_keys", []) if set(key_fields(key)) <= fields
     ]
-    if unique:
+    if unique and keys:  # Only a match key can show them reliable.
         fitted["unique_keys"] = unique
     if not set(fitted.get("either_order", ())) <= fields:
         fitted.pop("either_order")

@@ -309,6 +309,14 @@ def parse_extension(
     unique_keys = _parse_match_keys(
         block.get("unique_keys", []), feature_ids, texts, fail, "unique_keys"
     )
+    if unique_keys and not match_keys:
+        fail(
+            f"{_BLOCK}.unique_keys",
+            "needs a match key beside it: a linkage uses unique keys only "
+            "where pairs a match key can compare show them to be reliable; "
+            "add 'match_keys' (the shipped default's: both names' Soundex "
+            "codes and the birth date)",
+        )
     for number, key in enumerate(unique_keys):
         if key in match_keys:
             fail(
