@@ -13,7 +13,7 @@ import pytest
 from linkage.formats.schema import schema_from_dict
 from linkage.matching.match_keys import (
     KeyIndex,
-    all_key_columns,
+    key_columns,
     pairs_sharing_keys,
 )
 from linkage.matching.matcher import Matcher, MatchRows, MatchSettings
@@ -84,7 +84,7 @@ def test_they_are_used_where_the_match_key_confirms_them_elsewhere(
 
 
 def _pairs_sharing_any_unique_key(parties: PartySet) -> list[tuple[int, int]]:
-    unique = all_key_columns(parties)[-1:]
+    _, unique = key_columns(parties)
     pairs = pairs_sharing_keys(unique, parties, dedup=False)
     return list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
 

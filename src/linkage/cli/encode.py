@@ -200,26 +200,29 @@ def _match_keys_note(extension: Extension, fmt: str) -> str:
     """What the file carries of the schema's match keys and unique keys."""
     if not extension.all_keys:
         return ""
-    listed = "; ".join(" + ".join(key) for key in extension.all_keys)
     if fmt == "clkhash-json":
         return (
-            f" The schema's match keys ({listed}) are not written: clkhash "
-            "JSON has no place for them."
+            f" The schema's match keys ({_listed(extension.all_keys)}) are not "
+            "written: clkhash JSON has no place for them."
         )
     notes = []
     if extension.match_keys:
-        keys = "; ".join(" + ".join(key) for key in extension.match_keys)
         notes.append(
-            f" Each record carries its match key(s) of {keys} (none where it "
-            "lacks one of those fields)."
+            f" Each record carries its match key(s) of "
+            f"{_listed(extension.match_keys)} (none where it lacks one of those "
+            "fields)."
         )
     if extension.unique_keys:
-        keys = "; ".join(" + ".join(key) for key in extension.unique_keys)
         notes.append(
-            f" A unique key of {keys} is written where no other record of this "
-            "file holds the same values, random bytes elsewhere."
+            f" A unique key of {_listed(extension.unique_keys)} is written where "
+            "no other record of this file holds the same values, random bytes "
+            "elsewhere."
         )
     return "".join(notes)
+
+
+def _listed(keys: tuple[tuple[str, ...], ...]) -> str:
+    return "; ".join(" + ".join(key) for key in keys)
 
 
 def _unfilled_warning(summary: EncodeSummary, records: Path) -> str:

@@ -366,6 +366,12 @@ class EncodingHeader:
         return tuple(tuple(key) for key in self.extensions.get("match_keys", ()))
 
     @property
+    def ordinary_keys(self) -> tuple[tuple[str, ...], ...]:
+        """The fields of each match key written for every record (the unique
+        keys left out)."""
+        return self.match_keys[: len(self.match_keys) - self.unique_keys]
+
+    @property
     def unique_keys(self) -> int:
         """How many of the match keys, the last ones, are written only where
         their values are unique in the file (random bytes elsewhere)."""

@@ -33,11 +33,10 @@ __all__ = [
     "KEY_SCORE",
     "MOST_SHARING",
     "KeyIndex",
-    "all_key_columns",
+    "key_columns",
     "key_pairs",
     "merged",
     "pairs_sharing_keys",
-    "unique_key_count",
 ]
 
 #: The score of two records that share a match key.
@@ -52,27 +51,24 @@ def key_pairs(
     """The pairs of records (global indices, lower first) sharing a match
     key: across parties, and within one too if ``dedup``; with ``among``,
     only pairs with a record in it."""
+    ordinary, _ = key_columns(parties)
+    if not ordinary:
+        return _no_pairs()
+    return pairs_sharing_keys(ordinary, parties, dedup=dedup, among=among)
+
+
+def key_columns(
+    parties: PartySet,
+) -> tuple[list[npt.NDArray[np.uint8]], list[npt.NDArray[np.uint8]]]:
+    """Every record's keys in global order, one ``(n, 16)`` column per key:
+    the match keys' and the unique keys' ([] and [] if a party has none)."""
     keys = _all_keys(parties)
     if keys is None:
-        return _no_pairs()
-    unique = unique_key_count(parties)
-    columns = match_key_columns(keys)
-    return pairs_sharing_keys(
-        columns[: len(columns) - unique], parties, dedup=dedup, among=among
-    )
-
-
-def unique_key_count(parties: PartySet) -> int:
-    """How many of the parties' key columns, the last ones, are unique keys."""
+        return [], []
     header = parties.parties[0].encodings.header
-    return header.unique_keys if header is not None else 0
-
-
-def all_key_columns(parties: PartySet) -> list[npt.NDArray[np.uint8]]:
-    """Every record's keys in global order, one ``(n, 16)`` column per key
-    ([] if a party has none)."""
-    keys = _all_keys(parties)
-    return [] if keys is None else match_key_columns(keys)
+    unique = header.unique_keys if header is not None else 0
+    columns = match_key_columns(keys)
+    return columns[: len(columns) - unique], columns[len(columns) - unique :]
 
 
 def pairs_sharing_keys(

@@ -10,7 +10,7 @@ holds no birth date), a person who moved, or whose other agency holds no
 address, has nothing but the names in common with the other record, and
 diffused views score such a pair like two strangers; the unique key is then
 the only evidence, and it is added as a candidate pair scoring the
-threshold, for the clustering to weigh like any pair just above it.
+threshold, for the clustering to weigh like any pair at it.
 
 Whether names alone tell people apart depends on the population: where
 many people share names (families, small pools of names), a name unique in
@@ -37,11 +37,7 @@ import numpy.typing as npt
 
 from linkage.formats.extension import key_fields
 from linkage.matching.candidates import CandidatePairs, Indices
-from linkage.matching.match_keys import (
-    all_key_columns,
-    pairs_sharing_keys,
-    unique_key_count,
-)
+from linkage.matching.match_keys import key_columns, pairs_sharing_keys
 from linkage.matching.parties import PartySet
 
 __all__ = [
@@ -104,11 +100,17 @@ def unique_key_pairs(
     key, scoring ``threshold`` (with ``among``, only pairs with a record in
     it): what a linkage that uses its unique keys adds."""
     pairs, keyed = _sharing_unique_keys(parties, among)
-    alone = ~keyed
+    return _at_threshold(pairs, ~keyed, threshold)
+
+
+def _at_threshold(
+    pairs: CandidatePairs, chosen: npt.NDArray[np.bool_], threshold: float
+) -> CandidatePairs:
+    """The ``chosen`` of ``pairs``, scoring ``threshold``."""
     return CandidatePairs(
-        pairs.left[alone],
-        pairs.right[alone],
-        np.full(int(alone.sum()), threshold, dtype=np.float64),
+        pairs.left[chosen],
+        pairs.right[chosen],
+        np.full(int(chosen.sum()), threshold, dtype=np.float64),
     )
 
 
@@ -128,7 +130,7 @@ def unique_key_use(
     reliability = (confirmed - linked_alone) / max(1 - linked_alone, 1e-9)
     if reliability < MIN_RELIABILITY:
         return UniqueKeyUse(_NONE, found, confirming, confirmed, reliability)
-    chosen = unique_key_pairs(parties, threshold)
+    chosen = _at_threshold(pairs, ~keyed, threshold)
     return UniqueKeyUse(chosen, found, confirming, confirmed, reliability)
 
 
@@ -145,13 +147,10 @@ def _sharing_unique_keys(
 ) -> tuple[CandidatePairs, npt.NDArray[np.bool_]]:
     """The pairs of records of two parties sharing a unique key, and whether
     their parties can share a match key."""
-    unique = unique_key_count(parties)
-    columns = all_key_columns(parties)
-    if not unique or not columns:
+    _, unique = key_columns(parties)
+    if not unique:
         return _NONE, np.zeros(0, dtype=np.bool_)
-    pairs = pairs_sharing_keys(
-        columns[len(columns) - unique :], parties, dedup=False, among=among
-    )
+    pairs = pairs_sharing_keys(unique, parties, dedup=False, among=among)
     party_of = parties.party_of
     keyed = _can_share_a_key(parties)[party_of[pairs.left], party_of[pairs.right]]
     return pairs, keyed
@@ -164,7 +163,7 @@ def _can_share_a_key(parties: PartySet) -> npt.NDArray[np.bool_]:
     able = np.zeros((count, count), dtype=np.bool_)
     if header is None:
         return able
-    keys = header.match_keys[: len(header.match_keys) - header.unique_keys]
+    keys = header.ordinary_keys
     absent = [
         set(p.encodings.header.absent_fields) if p.encodings.header else set()
         for p in parties.parties
