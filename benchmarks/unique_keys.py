@@ -13,8 +13,10 @@ it counts) finds them. This script measures, in one run:
   key, on several populations, and what the linkage said about the key;
 - privacy: the equality attacker of ``linkage privacy-check`` over several
   secrets and pairings (1,000 records, full overlap) on the demo's agencies,
-  without the unique key, with it, and with the names as an ordinary match
-  key (written for every record) for comparison.
+  each export as ``linkage encode`` sends it with the agency's mapping (its
+  absent fields empty, views in place or sent empty), without the unique
+  key, with it, and with the names as an ordinary match key (written for
+  every record) for comparison.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import quality_reference as ref
 from households_data import households
 
 from linkage.encoding.default_hardening import fitted_block
-from linkage.encoding.encoder import ClkEncoder
+from linkage.encoding.mapping_file import load_mapping
+from linkage.encoding.stand_in import encode_as_sent
 from linkage.evaluation import evaluate
 from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.matcher import Matcher, MatchSettings
@@ -91,17 +94,31 @@ def quality_rows(populations: list[tuple[str, ref.ReferenceData]]) -> None:
             )
 
 
-def equality_shares(victim: pd.DataFrame, name: str, draws: int) -> list[float]:
+def absent_at(agency: str, schema: LinkageSchema) -> tuple[str, ...]:
+    """The schema's fields the agency's mapping file does not fill."""
+    mapped = set(
+        load_mapping(q.ROOT / "configs" / "mappings" / f"{agency}.yaml").field_names
+    )
+    return tuple(
+        f.identifier for f in schema.encoded_features if f.identifier not in mapped
+    )
+
+
+def equality_shares(
+    victim: pd.DataFrame, agency: str, name: str, draws: int
+) -> list[float]:
     """The equality attacker's share over ``draws`` secrets and pairings."""
     schema = schema_from_dict(variant(name))
     features = [f.identifier for f in schema.encoded_features]
+    absent = absent_at(agency, schema)
     shares = []
     for draw in range(draws):
         secret = f"unique key draw {draw}".encode()
-        sent = ClkEncoder(schema, secret).encode(victim[features])
+        sent = encode_as_sent(schema, secret, victim[features], absent)
         report = privacy_check(
             sent.clks, victim[features], schema, truth=np.arange(len(victim)),
             attacks=["equality"], seed=draw, match_keys=sent.match_keys,
+            absent=absent,
         )  # fmt: skip
         shares.append(report.results[0].share)
     return shares
@@ -112,6 +129,9 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=12)
     parser.add_argument("--victims", type=int, default=1000)
     parser.add_argument("--large", action="store_true", help="also 20,000 people")
+    parser.add_argument(
+        "--privacy-only", action="store_true", help="only the attacker's shares"
+    )
     options = parser.parse_args()
     populations = [
         ("demo, 5,000 people, seed 7", ref.demo(5000, 7)),
@@ -121,13 +141,16 @@ def main() -> None:
     ]
     if options.large:
         populations.insert(2, ("demo, 20,000 people, seed 7", ref.demo(20000, 7)))
-    quality_rows(populations)
+    if not options.privacy_only:
+        quality_rows(populations)
     records = ref.demo(5000, 7).records
     for agency in ("health", "police", "social_services", "tax"):
         victim = records[records["source"] == agency].head(options.victims)
         victim = victim.reset_index(drop=True)
         for name in VARIANTS:
-            shares = 100 * np.array(equality_shares(victim, name, options.draws))
+            shares = 100 * np.array(
+                equality_shares(victim, agency, name, options.draws)
+            )
             print(
                 f"equality attacker, demo {agency} records, {name}: mean "
                 f"{shares.mean():.2f} % ({shares.min():.1f}-{shares.max():.1f}) "

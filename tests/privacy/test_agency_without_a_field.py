@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from privacy_data import CONFIGS, encode, people, truth_by_id
 
-from linkage.encoding.stand_in import leave_empty, put_in_place, sent_views
+from linkage.encoding.stand_in import encode_as_sent, sent_views
 from linkage.formats.schema import LinkageSchema, load_schema, schema_from_dict
 from linkage.privacy.check import privacy_check
+from linkage.privacy.equality import value_classes
 
 SHIPPED = load_schema(CONFIGS / "schemas" / "demo.json")
 
@@ -57,8 +58,7 @@ def as_sent(schema: LinkageSchema, absent: str) -> npt.NDArray[np.uint8]:
     clks = encode(schema, without(absent))
     plan = sent_views(schema, (absent,))
     assert plan.stand_in is not None
-    put_in_place(clks, schema.segments, plan.stand_in)
-    leave_empty(clks, schema.segments, plan.left_empty)
+    plan.apply(clks, schema.segments)
     return clks
 
 
@@ -78,3 +78,55 @@ def test_an_agency_without_one_field_sends_too_little_to_be_read(absent: str) ->
     # What the stand-in saves: the attacker reads several times as many.
     assert as_is >= 5 * max(as_sent_four, 0.001)
     assert linear_share(as_sent(SHIPPED, absent), absent) <= 0.01
+
+
+def _partition(codes: npt.NDArray[np.int64]) -> set[frozenset[int]]:
+    """The records grouped by the class they hold in each column (-1: none)."""
+    groups: dict[tuple[int, int], set[int]] = {}
+    for row, column in zip(*np.nonzero(codes >= 0), strict=True):
+        groups.setdefault((int(column), int(codes[row, column])), set()).add(int(row))
+    return {frozenset(group) for group in groups.values()}
+
+
+@pytest.mark.parametrize("absent", [("postcode", "street"), ("date_of_birth", "sex")])
+def test_the_attackers_list_is_encoded_as_the_agency_sent_its_records(
+    absent: tuple[str, ...],
+) -> None:
+    """An attacker mirroring what an agency without ``absent`` sends (a view
+    in place of its CLK of every field, another view sent empty) sees, under
+    her own secret, exactly the pattern of identical filters the victims
+    show; encoding every view, she would see classes where the victims send
+    nothing, and understate the risk (what `linkage privacy-check` did
+    before it read the header's absent fields)."""
+    records = people(1000, seed=11)
+    records = pd.concat([records, records.head(100)], ignore_index=True)
+    features = [f.identifier for f in SHIPPED.encoded_features]
+    for name in absent:
+        records[name] = ""
+    sent = encode_as_sent(SHIPPED, bytes(32), records[features], absent)
+    mirrored = encode_as_sent(SHIPPED, bytes(range(1, 33)), records[features], absent)
+    unmirrored = encode_as_sent(SHIPPED, bytes(range(1, 33)), records[features])
+    victims = _partition(value_classes(sent.clks, SHIPPED))
+    assert _partition(value_classes(mirrored.clks, SHIPPED)) == victims
+    assert _partition(value_classes(unmirrored.clks, SHIPPED)) != victims
+
+
+def test_the_check_reads_what_the_agency_did_not_send() -> None:
+    """`privacy_check` given the export's absent fields has the equality
+    attacker find her pattern in every victim; without them her pattern
+    (a class in the view the victims sent empty) matches none."""
+    absent = ("postcode", "street")
+    records = without(absent[0])
+    records[absent[1]] = ""
+    features = [f.identifier for f in SHIPPED.encoded_features]
+    sent = encode_as_sent(SHIPPED, bytes(32), records[features], absent)
+
+    def assigned(mirrored: tuple[str, ...]) -> int:
+        report = privacy_check(
+            sent.clks, records[features], SHIPPED, truth=np.arange(len(records)),
+            attacks=("equality",), match_keys=sent.match_keys, absent=mirrored,
+        )  # fmt: skip
+        return report.results[0].assigned
+
+    assert assigned(absent) == len(records)
+    assert assigned(()) == 0

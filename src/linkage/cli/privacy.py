@@ -180,6 +180,7 @@ def privacy_check_command(
         key_check=encodings.header.key_check if encodings.header else None,
         dictionary=_dictionary(dictionary_path),
         match_keys=encodings.match_keys,
+        absent=encodings.header.absent_fields if encodings.header else (),
     )
     _print_report(report, truth is not None)
     if json_path is not None:

@@ -30,7 +30,7 @@ from linkage.encoding.mapping import AgencyMapping, identity_mapping
 from linkage.encoding.match_keys import settle_unique_keys
 from linkage.encoding.overlap import WriteBehind
 from linkage.encoding.records import RecordChunk, RecordsReading, read_columns
-from linkage.encoding.stand_in import SentViews, leave_empty, put_in_place, sent_views
+from linkage.encoding.stand_in import SentViews, sent_views
 from linkage.encoding.values import InvalidValue, prepare_value
 from linkage.encoding.vault import VaultWriter
 from linkage.errors import InputError, Problem
@@ -409,9 +409,7 @@ def _encode_chunk(
     encoded = encoder.encode(
         columns, source=source, first_row=chunk.first_row, whole_file=False
     )
-    if plan.views.stand_in is not None:
-        put_in_place(encoded.clks, plan.schema.segments, plan.views.stand_in)
-    leave_empty(encoded.clks, plan.schema.segments, plan.views.left_empty)
+    plan.views.apply(encoded.clks, plan.schema.segments)
     return _Batch(
         chunk=chunk,
         columns=columns,

@@ -42,8 +42,10 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from linkage.encoding.default_hardening import default_taps, identifying_in
+from linkage.encoding.encoder import ClkEncoder, EncodedChunk
 from linkage.formats.extension import WHOLE_CLK, Segment
 from linkage.formats.schema import LinkageSchema
 
@@ -65,6 +67,12 @@ class SentViews:
 
     stand_in: str | None = None
     left_empty: tuple[str, ...] = ()
+
+    def apply(self, clks: npt.NDArray[np.uint8], segments: Sequence[Segment]) -> None:
+        """Make ``clks`` (every segment of the schema, in place) what is sent."""
+        if self.stand_in is not None:
+            put_in_place(clks, segments, self.stand_in)
+        leave_empty(clks, segments, self.left_empty)
 
 
 def sent_views(schema: LinkageSchema, absent: Sequence[str]) -> SentViews:
@@ -107,6 +115,29 @@ def sent_views(schema: LinkageSchema, absent: Sequence[str]) -> SentViews:
         and identifying_held(segment) < MIN_IDENTIFYING_IN_PART
     )
     return SentViews(stand_in, left_empty)
+
+
+def encode_as_sent(
+    schema: LinkageSchema,
+    secret: bytes,
+    values: pd.DataFrame,
+    absent: Sequence[str] = (),
+) -> EncodedChunk:
+    """Encode ``values`` as an agency that does not hold ``absent`` sends
+    them: those fields empty, the views as :func:`sent_views` says.
+
+    An attacker who encodes her own list must mirror what was sent: a view
+    sent empty joins no class and has no similarities, so an attacker who
+    encodes it anyway finds her pattern differs from the victims' and
+    understates what the file gives away.
+    """
+    frame = values.fillna("").astype(str)
+    for name in absent:
+        if name in frame.columns:
+            frame[name] = ""
+    encoded = ClkEncoder(schema, secret).encode(frame)
+    sent_views(schema, absent).apply(encoded.clks, schema.segments)
+    return encoded
 
 
 def _covering_view(views: Sequence[Segment], held: set[str]) -> str | None:

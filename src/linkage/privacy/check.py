@@ -205,6 +205,7 @@ def privacy_check(
     key_check: str | None = None,
     dictionary: Iterable[str] | None = None,
     match_keys: npt.NDArray[np.uint8] | None = None,
+    absent: Sequence[str] = (),
 ) -> PrivacyReport:
     """Run the attacks on ``clks`` and judge how exposed they are.
 
@@ -229,6 +230,9 @@ def privacy_check(
             built-in list of common passwords and patterns).
         match_keys: the encodings' match keys, a row each (None if the file
             has none); the equality attack reads them too.
+        absent: the fields the encodings' agency does not hold (its header's
+            ``absent_fields``): the attackers that encode their own list
+            encode it as that agency sent its records.
 
     Raises:
         InputError: the population lacks a column the schema encodes, or the
@@ -256,7 +260,7 @@ def privacy_check(
         results.append(
             _run(
                 name,
-                _Victims(clks, match_keys),
+                _Victims(clks, match_keys, tuple(absent)),
                 population,
                 schema,
                 truth,
@@ -279,10 +283,12 @@ def privacy_check(
 
 @dataclass(frozen=True)
 class _Victims:
-    """What the attacker holds: the encodings and their match keys."""
+    """What the attacker holds: the encodings, their match keys and the
+    fields their header says the agency does not hold."""
 
     clks: npt.NDArray[np.uint8]
     match_keys: npt.NDArray[np.uint8] | None
+    absent: tuple[str, ...] = ()
 
 
 def _run(
@@ -319,7 +325,7 @@ def _run(
             )
         return result
     if name == "graph":
-        assignment = _graph_attack(clks, population, schema, seed, progress)
+        assignment = _graph_attack(victims, population, schema, seed, progress)
     elif name == "equality":
         secret = hashlib.sha256(f"linkage equality attacker {seed}".encode()).digest()
         assignment = equality_attack(
@@ -330,6 +336,7 @@ def _run(
             seed=seed,
             progress=progress,
             match_keys=victims.match_keys,
+            absent=victims.absent,
         )
     else:
         assignment = frequency_attack(clks, population, schema, progress=progress)
@@ -372,7 +379,7 @@ def _secret_guess(
 
 
 def _graph_attack(
-    clks: npt.NDArray[np.uint8],
+    victims: _Victims,
     population: pd.DataFrame,
     schema: LinkageSchema,
     seed: int,
@@ -382,7 +389,14 @@ def _graph_attack(
     that a check can be repeated."""
     label = f"linkage privacy-check attacker {seed}".encode()
     secret = hashlib.sha256(label).digest()
-    return graph_attack(clks, population, schema, secret=secret, progress=progress)
+    return graph_attack(
+        victims.clks,
+        population,
+        schema,
+        secret=secret,
+        progress=progress,
+        absent=victims.absent,
+    )
 
 
 def _better_of(

@@ -26,12 +26,13 @@ people break the pattern's correspondence.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from linkage.encoding.encoder import ClkEncoder
+from linkage.encoding.stand_in import encode_as_sent
 from linkage.formats.clkfile import match_key_columns
 from linkage.formats.schema import LinkageSchema
 from linkage.privacy.assign import Assignment
@@ -56,6 +57,7 @@ def equality_attack(
     seed: int = 0,
     progress: Progress | None = None,
     match_keys: npt.NDArray[np.uint8] | None = None,
+    absent: Sequence[str] = (),
 ) -> Assignment:
     """Re-identify encodings by the pattern of identical filters (and match
     keys) they share.
@@ -69,13 +71,15 @@ def equality_attack(
         progress: called with ("Equality-structure attack", done, total).
         match_keys: the encodings' match keys, a row each (None: the file
             has none, or they are left out of the attack).
+        absent: fields the victims' agency does not hold; the list is
+            encoded as that agency sends its records.
 
     Raises:
         InputError: the population lacks a column the schema encodes.
     """
     check_columns(schema, list(population.columns))
     secret = secret or hashlib.sha256(b"linkage equality attacker").digest()
-    encoded = ClkEncoder(schema, secret).encode(population.fillna("").astype(str))
+    encoded = encode_as_sent(schema, secret, population, absent)
     usable = np.flatnonzero(~encoded.invalid)
     theirs = value_classes(clks, schema)
     ours = value_classes(encoded.clks[usable], schema)

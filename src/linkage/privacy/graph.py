@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from linkage.encoding.encoder import ClkEncoder
+from linkage.encoding.stand_in import encode_as_sent
 from linkage.formats.schema import LinkageSchema
 from linkage.privacy.alignment import wasserstein_procrustes
 from linkage.privacy.assign import Assignment, assign_one_to_one
@@ -72,6 +72,7 @@ def graph_attack(
     rounds: int = 12,
     published: bool = False,
     progress: Progress | None = None,
+    absent: Sequence[str] = (),
 ) -> Assignment:
     """Re-identify encodings by matching similarity graphs.
 
@@ -79,7 +80,7 @@ def graph_attack(
         clks: the encodings, one packed CLK per row.
         population: the attacker's plaintext list, a column per encoded feature.
         schema: the (public) schema; the population is encoded with it
-            through :class:`~linkage.encoding.encoder.ClkEncoder`, so whatever
+            through :func:`~linkage.encoding.stand_in.encode_as_sent`, so whatever
             the schema says (hardening included) is mirrored.
         secret: the attacker's own secret (default: random); ``keys`` secrets
             are derived from it.
@@ -88,6 +89,8 @@ def graph_attack(
         published: only the published steps (embed, align, assign): no node
             features and no refinement, to compare with the published figures.
         progress: called with ("Graph-matching attack", done, total).
+        absent: fields the victims' agency does not hold; the list is
+            encoded as that agency sends its records.
 
     Raises:
         InputError: the population lacks a column the schema encodes.
@@ -96,7 +99,7 @@ def graph_attack(
     total = 3 + 2 * rounds
     step = _Steps(progress, total)
     usable, ours, attainable = _attacker_similarities(
-        population, schema, secret or os.urandom(32), max(keys, 1)
+        population, schema, secret or os.urandom(32), max(keys, 1), absent
     )
     step()
     filters = filter_slices(schema)
@@ -159,7 +162,11 @@ def graph_agreement(
 
 
 def _attacker_similarities(
-    population: pd.DataFrame, schema: LinkageSchema, secret: bytes, keys: int
+    population: pd.DataFrame,
+    schema: LinkageSchema,
+    secret: bytes,
+    keys: int,
+    absent: Sequence[str],
 ) -> tuple[npt.NDArray[np.intp], Similarities, float]:
     """The attacker's similarity graphs, averaged over her own secrets, and the
     agreement a right matching can be expected to reach.
@@ -169,13 +176,12 @@ def _attacker_similarities(
     one of her keys' graphs agrees with the others' stands in for how well the
     victim's graph agrees with hers under the right matching.
     """
-    values = population.fillna("").astype(str)
     filters = filter_slices(schema)
     usable: npt.NDArray[np.intp] | None = None
     sums: Similarities = []
     for index in range(keys):
         derived = hashlib.sha256(secret + index.to_bytes(4, "big")).digest()
-        chunk = ClkEncoder(schema, derived).encode(values)
+        chunk = encode_as_sent(schema, derived, population, absent)
         if usable is None:
             usable = np.flatnonzero(~chunk.invalid)
         bits = unpack_bits(chunk.clks[usable], schema.clk_length)
