@@ -36,12 +36,12 @@ from households_data import households
 
 from linkage.encoding.default_hardening import fitted_block
 from linkage.encoding.mapping_file import load_mapping
-from linkage.encoding.stand_in import encode_as_sent
 from linkage.evaluation import evaluate
 from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.privacy.check import privacy_check
+from linkage.privacy.mirror import encode_as_sent
 
 SHIPPED: dict[str, Any] = json.loads((q.SCHEMAS / "demo.json").read_text())
 VARIANTS = ("without the unique key", "shipped", "names as a match key")

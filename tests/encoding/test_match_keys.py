@@ -69,7 +69,7 @@ def test_the_shipped_schema_keys_names_alike_and_birth_date() -> None:
     assert schema.extension.match_keys == (
         ("soundex(given_name)", "soundex(surname)", "date_of_birth"),
     )
-    assert schema.extension.unique_keys == (("given_name", "surname"),)
+    assert schema.extension.unique_keys[0] == ("given_name", "surname")
 
 
 def test_records_share_the_key_of_the_fields_they_share() -> None:

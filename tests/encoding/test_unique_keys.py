@@ -1,5 +1,6 @@
-"""Unique keys: a key of the names written only where no other record of the
-file holds them, random bytes elsewhere (linkage.encoding.match_keys)."""
+"""Unique keys: keys of the names (and of one name and the address) written
+only where no other record of the file holds them, random bytes elsewhere
+(linkage.encoding.match_keys)."""
 
 from __future__ import annotations
 
@@ -48,16 +49,35 @@ def people(given_names: list[str], surnames: list[str]) -> dict[str, list[str]]:
 def unique_keys(
     records: dict[str, list[str]], schema: LinkageSchema = SCHEMA
 ) -> npt.NDArray[np.uint8]:
+    """The names' unique key of each record (the first unique key)."""
     keys = ClkEncoder(schema, SECRET).encode(records).match_keys
     assert keys is not None
-    return keys[:, 16:]
+    return keys[:, 16:32]
 
 
-def test_the_shipped_schema_writes_one_after_its_match_key() -> None:
-    assert SCHEMA.extension.unique_keys == (("given_name", "surname"),)
-    assert SCHEMA.extension.all_keys[-1] == ("given_name", "surname")
+def test_the_shipped_schema_writes_three_after_its_match_key() -> None:
+    assert SCHEMA.extension.unique_keys == (
+        ("given_name", "surname"),
+        ("given_name", "postcode", "street"),
+        ("surname", "postcode", "street"),
+    )
+    assert SCHEMA.extension.all_keys[1] == ("given_name", "surname")
     keys = ClkEncoder(SCHEMA, SECRET).encode(people(["ann"], ["smith"])).match_keys
-    assert keys is not None and keys.shape == (1, 32)
+    assert keys is not None and keys.shape == (1, 64)
+
+
+def test_a_typo_in_one_name_leaves_the_other_name_and_the_address() -> None:
+    health = people(["ann", "bob"], ["smith", "jones"])
+    tax = people(["anne", "bob"], ["smith", "jnoes"])
+    for fields in (health, tax):
+        fields["date_of_birth"] = ["", ""]  # Only the address is shared.
+    left = ClkEncoder(SCHEMA, SECRET).encode(health).match_keys
+    right = ClkEncoder(SCHEMA, SECRET).encode(tax).match_keys
+    assert left is not None and right is not None
+    given_and_address, surname_and_address = slice(32, 48), slice(48, 64)
+    assert bytes(left[0, surname_and_address]) == bytes(right[0, surname_and_address])
+    assert bytes(left[1, given_and_address]) == bytes(right[1, given_and_address])
+    assert bytes(left[0, given_and_address]) != bytes(right[0, given_and_address])
 
 
 def test_names_unique_in_both_files_share_the_key_in_either_order() -> None:
@@ -134,7 +154,7 @@ def test_a_file_settles_them_over_all_its_chunks(tmp_path: Path) -> None:
     encode_csv(export, SCHEMA, SECRET, out)
     keys = read_encodings(out).match_keys
     assert keys is not None
-    unique = keys[:, 16:]
+    unique = keys[:, 16:32]
     assert len({bytes(row) for row in unique}) == rows
     alone = unique_keys(people(["ann"], ["smith"]))
     assert bytes(alone[0]) not in {bytes(unique[0]), bytes(unique[-1])}

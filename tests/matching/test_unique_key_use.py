@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
+from linkage.errors import InputError
 from linkage.formats.schema import schema_from_dict
 from linkage.matching.match_keys import (
     KeyIndex,
@@ -26,6 +29,9 @@ SECRET = b"unique-keys-test-secret-0123456789"
 # Social services holds no address and tax no birth date: the two share no
 # match key with each other, and tax shares none with health.
 AGENCIES = ("health", "social_services", "tax")
+# The shipped unique keys: both names, given name and address, surname and
+# address (by their place among the unique keys).
+NAMES, EVERY_KEY = (0,), (0, 1, 2)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +55,7 @@ def _party_names(parties: PartySet, records: npt.NDArray[np.int64]) -> set[str]:
 def test_they_pair_only_records_of_agencies_sharing_no_match_key(
     parties: PartySet,
 ) -> None:
-    pairs = unique_key_pairs(parties, 0.6)
+    pairs = unique_key_pairs(parties, 0.6, EVERY_KEY)
     assert len(pairs.score) > 100  # The test means something.
     assert (pairs.score == 0.6).all()
     tax = parties.party_of == 2
@@ -62,31 +68,56 @@ def test_they_pair_only_records_of_agencies_sharing_no_match_key(
     }
 
 
-def test_they_are_used_where_the_match_key_confirms_them_elsewhere(
+def test_each_is_used_where_the_match_key_confirms_it_elsewhere(
     parties: PartySet,
 ) -> None:
     nobody = np.full(parties.total, -1, dtype=np.int64)
     unused = unique_key_use(parties, nobody, 0.6)
-    assert unused.reliability == 0.0 and not len(unused.pairs.score)
+    names, *address = unused.verdicts
+    assert names.reliability == 0.0 and not names.used
+    assert not len(unused.pairs.score) and unused.used == ()
+    assert "given_name + surname: " in unused.describe()
     assert "not used (reliability 0.00" in unused.describe()
-    # Groups that link every pair sharing a unique key where a match key
+    # Groups that link every pair sharing the names' key where a match key
     # could confirm it, and none where it could not.
-    alone = unique_key_pairs(parties, 0.6)
+    alone = unique_key_pairs(parties, 0.6, NAMES)
     between_alone = set(zip(alone.left.tolist(), alone.right.tolist(), strict=True))
-    labels = np.full(parties.total, -1, dtype=np.int64)
-    for number, (left, right) in enumerate(_pairs_sharing_any_unique_key(parties)):
-        if (left, right) not in between_alone:
-            labels[[left, right]] = number
+    confirming = [
+        pair
+        for pair in _pairs_sharing_the_names_key(parties)
+        if pair not in between_alone
+    ]
+    labels = _components(parties.total, confirming)
     used = unique_key_use(parties, labels, 0.6)
-    assert used.reliability == pytest.approx(1.0)
+    assert used.verdicts[0].reliability == pytest.approx(1.0)
+    assert used.used == NAMES
     assert len(used.pairs.score) == len(alone.score)
+    assert "given_name + surname: " in used.describe()
     assert "used (reliability 1.00" in used.describe()
+    # Only health and tax hold an address here, and they share no match key:
+    # nothing measures the address keys, judged each on its own.
+    for verdict in address:
+        assert verdict.found > 0 and verdict.confirming == 0 and not verdict.used
+    assert "given_name + postcode + street: " in used.describe()
 
 
-def _pairs_sharing_any_unique_key(parties: PartySet) -> list[tuple[int, int]]:
+def _pairs_sharing_the_names_key(parties: PartySet) -> list[tuple[int, int]]:
     _, unique = key_columns(parties)
-    pairs = pairs_sharing_keys(unique, parties, dedup=False)
+    pairs = pairs_sharing_keys(unique[:1], parties, dedup=False)
     return list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
+
+
+def _components(records: int, pairs: list[tuple[int, int]]) -> npt.NDArray[np.int64]:
+    """A label per record joined by ``pairs`` (-1 for the rest): a record of
+    one agency pairs with records of several others, so the pairs chain."""
+    graph = coo_matrix(
+        (np.ones(len(pairs)), tuple(np.array(pairs, dtype=np.int64).T)),
+        shape=(records, records),
+    )
+    _, labels = connected_components(graph, directed=False)
+    joined = np.zeros(records, dtype=bool)
+    joined[np.array(pairs, dtype=np.int64).ravel()] = True
+    return np.where(joined, labels, -1).astype(np.int64)
 
 
 def _groups(rows: MatchRows) -> set[frozenset[tuple[str, str]]]:
@@ -103,7 +134,7 @@ def test_too_few_confirming_pairs_leave_them_unused(encoded: dict[str, Path]) ->
     names alone are."""
     parties = load_parties([encoded["health"], encoded["tax"]])
     use = unique_key_use(parties, np.zeros(parties.total, dtype=np.int64), 0.6)
-    assert use.found > 0 and use.confirming == 0
+    assert all(v.found > 0 and v.confirming == 0 for v in use.verdicts)
     assert not len(use.pairs.score)
     assert "too few to tell how reliable" in use.describe()
 
@@ -112,10 +143,10 @@ def test_a_linkage_says_so_and_keeps_the_decision_in_its_rule(
     parties: PartySet,
 ) -> None:
     result = Matcher(parties, MatchSettings(dedup=True)).run()
-    assert result.parameters is not None and result.parameters.unique_keys
+    assert result.parameters is not None and result.parameters.unique_keys == NAMES
     assert "used (reliability" in str(result.stats["unique keys"])
     document = result.parameters.document()
-    assert LinkageParameters.from_document(document).unique_keys
+    assert LinkageParameters.from_document(document).unique_keys == NAMES
     # Given that rule back, a run adds the same pairs without measuring.
     again = Matcher(parties, MatchSettings(dedup=True), fixed=result.parameters).run()
     assert _groups(again.rows) == _groups(result.rows)
@@ -124,11 +155,25 @@ def test_a_linkage_says_so_and_keeps_the_decision_in_its_rule(
 def test_lookups_never_match_on_a_unique_key_alone(parties: PartySet) -> None:
     keys = [p.encodings.match_keys for p in parties.parties]
     assert all(k is not None for k in keys)
-    index = KeyIndex([k for k in keys if k is not None], unique=1)
-    pairs = unique_key_pairs(parties, 0.6)
+    index = KeyIndex([k for k in keys if k is not None], unique=len(EVERY_KEY))
+    pairs = unique_key_pairs(parties, 0.6, EVERY_KEY)
     tax = parties.parties[2].encodings
     row = int(pairs.right[0] - parties.offsets[2])
     query = np.array(tax.match_keys)[[row]]  # type: ignore[index]
     query[:, :16] = 0  # No match key: tax holds no birth date anyway.
     party, found = index.find(query)
     assert party[0] == -1 and found[0] == -1
+
+
+def test_rules_written_before_each_key_was_judged_read_as_one_decision() -> None:
+    rule = {"threshold": 0.6, "floor": 0.5, "shifts": {}, "dedup": True}
+    rule["solver"] = "greedy"
+    assert LinkageParameters.from_document(rule).unique_keys == ()
+    assert (
+        LinkageParameters.from_document({**rule, "unique_keys": False}).unique_keys
+        == ()
+    )
+    every = LinkageParameters.from_document({**rule, "unique_keys": True}).unique_keys
+    assert set(EVERY_KEY) <= set(every)
+    with pytest.raises(InputError, match="unique_keys"):
+        LinkageParameters.from_document({**rule, "unique_keys": ["names"]})

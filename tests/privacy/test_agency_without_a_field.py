@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from privacy_data import CONFIGS, encode, people, truth_by_id
 
-from linkage.encoding.stand_in import encode_as_sent, sent_views
+from linkage.encoding.stand_in import sent_views
 from linkage.formats.schema import LinkageSchema, load_schema, schema_from_dict
 from linkage.privacy.check import privacy_check
 from linkage.privacy.equality import value_classes
+from linkage.privacy.mirror import encode_as_sent
 
 SHIPPED = load_schema(CONFIGS / "schemas" / "demo.json")
 

@@ -214,9 +214,9 @@ def _match_keys_note(extension: Extension, fmt: str) -> str:
         )
     if extension.unique_keys:
         notes.append(
-            f" A unique key of {_listed(extension.unique_keys)} is written where "
-            "no other record of this file holds the same values, random bytes "
-            "elsewhere."
+            f" Unique key(s) of {_listed(extension.unique_keys)}: each written "
+            "where no other record of this file holds the same values, random "
+            "bytes elsewhere."
         )
     return "".join(notes)
 

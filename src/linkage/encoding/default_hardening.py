@@ -103,10 +103,15 @@ SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
     # (benchmarks/README.md, "Names sounding alike in the key").
     "match_keys": [["soundex(given_name)", "soundex(surname)", "date_of_birth"]],
     # Between agencies that cannot share that key (one holds no birth date),
-    # the names, where unique in each agency's file, and only where this
-    # linkage finds them reliable (linkage.matching.unique_keys; benchmarks/
+    # the names, or one name and the address (a typo in the other), where
+    # unique to one person in each agency's file, and each only where this
+    # linkage finds it reliable (linkage.matching.unique_keys; benchmarks/
     # README.md, "Unique keys: the names where nothing else is shared").
-    "unique_keys": [["given_name", "surname"]],
+    "unique_keys": [
+        ["given_name", "surname"],
+        ["given_name", "postcode", "street"],
+        ["surname", "postcode", "street"],
+    ],
     # Given name and surname swapped keep their key (FEBRL swaps them, as do
     # people writing names from other cultures).
     "either_order": ["given_name", "surname"],

@@ -42,10 +42,8 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from linkage.encoding.default_hardening import default_taps, identifying_in
-from linkage.encoding.encoder import ClkEncoder, EncodedChunk
 from linkage.formats.extension import WHOLE_CLK, Segment
 from linkage.formats.schema import LinkageSchema
 
@@ -115,29 +113,6 @@ def sent_views(schema: LinkageSchema, absent: Sequence[str]) -> SentViews:
         and identifying_held(segment) < MIN_IDENTIFYING_IN_PART
     )
     return SentViews(stand_in, left_empty)
-
-
-def encode_as_sent(
-    schema: LinkageSchema,
-    secret: bytes,
-    values: pd.DataFrame,
-    absent: Sequence[str] = (),
-) -> EncodedChunk:
-    """Encode ``values`` as an agency that does not hold ``absent`` sends
-    them: those fields empty, the views as :func:`sent_views` says.
-
-    An attacker who encodes her own list must mirror what was sent: a view
-    sent empty joins no class and has no similarities, so an attacker who
-    encodes it anyway finds her pattern differs from the victims' and
-    understates what the file gives away.
-    """
-    frame = values.fillna("").astype(str)
-    for name in absent:
-        if name in frame.columns:
-            frame[name] = ""
-    encoded = ClkEncoder(schema, secret).encode(frame)
-    sent_views(schema, absent).apply(encoded.clks, schema.segments)
-    return encoded
 
 
 def _covering_view(views: Sequence[Segment], held: set[str]) -> str | None:

@@ -216,7 +216,8 @@ PHONETIC_CODES = ("soundex",)
 _MEMBER = re.compile(r"\s*(?P<code>[A-Za-z_]+)\s*\(\s*(?P<field>[^()]*?)\s*\)\s*")
 #: Fewer fields than this in a match key would make it a hash of one field.
 MIN_KEY_FIELDS = 2
-_MAX_KEYS = 8
+#: Match keys (and unique keys) a schema may list.
+MAX_KEYS = 8
 
 
 @dataclass(frozen=True)
@@ -400,8 +401,8 @@ def _parse_match_keys(
 ) -> tuple[MatchKey, ...]:
     path = f"{_BLOCK}.{name}"
     shape = 'must list the fields of each key: [["f1", "f2"], ["f3", "f2"]]'
-    if not isinstance(value, list) or len(value) > _MAX_KEYS:
-        fail(path, f"{shape}, at most {_MAX_KEYS} keys")
+    if not isinstance(value, list) or len(value) > MAX_KEYS:
+        fail(path, f"{shape}, at most {MAX_KEYS} keys")
         return ()
     keys: list[MatchKey] = []
     for number, members in enumerate(value):

@@ -315,7 +315,7 @@ class Matcher:
                 self.settings.dedup,
                 self.settings.solver,
                 self._missing_score(choice.threshold),
-                bool(len(unique.pairs.score)),
+                unique.used,
             )
         rows = self._rows(labels, candidates)
         stats: dict[str, int | float | str] = {

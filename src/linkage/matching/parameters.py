@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from linkage.errors import InputError
+from linkage.formats.extension import MAX_KEYS
 
 __all__ = ["LinkageParameters"]
 
@@ -35,9 +36,10 @@ class LinkageParameters:
         missing: with dedup, the score a pair not gathered as a candidate
             counts as in average linkage: the median score of random pairs
             (0 in parameters written before it was kept).
-        unique_keys: whether pairs sharing a unique key between parties that
-            share no match key were added (:mod:`linkage.matching.unique_keys`;
-            False in parameters written before).
+        unique_keys: the unique keys (by place among them) whose pairs
+            between parties that share no match key were added
+            (:mod:`linkage.matching.unique_keys`; none in parameters written
+            before them, every one where one decision covered them all).
     """
 
     threshold: float
@@ -46,7 +48,7 @@ class LinkageParameters:
     dedup: bool = False
     solver: Solver = "greedy"
     missing: float = 0.0
-    unique_keys: bool = False
+    unique_keys: tuple[int, ...] = ()
 
     def document(self) -> dict[str, Any]:
         """As JSON-ready data (what :meth:`from_document` reads back)."""
@@ -57,7 +59,7 @@ class LinkageParameters:
             "dedup": self.dedup,
             "solver": self.solver,
             "missing": self.missing,
-            "unique_keys": self.unique_keys,
+            "unique_keys": list(self.unique_keys),
         }
 
     @classmethod
@@ -72,7 +74,7 @@ class LinkageParameters:
             solver = str(document["solver"])
             # Parameters written before it was kept counted missing pairs 0.
             missing = float(document.get("missing", 0.0))
-            unique_keys = bool(document.get("unique_keys", False))
+            unique_keys = _unique_keys(document.get("unique_keys", []))
         except (KeyError, TypeError, ValueError) as error:
             raise InputError(
                 f"The linkage parameters are incomplete or malformed ({error})",
@@ -91,3 +93,16 @@ class LinkageParameters:
                 f"between 0 and the threshold {threshold}"
             )
         return cls(threshold, floor, shifts, dedup, solver, missing, unique_keys)  # type: ignore[arg-type]
+
+
+def _unique_keys(value: object) -> tuple[int, ...]:
+    """The unique keys used, from a list of places or, as written when one
+    decision covered them all, a bool."""
+    if isinstance(value, bool):
+        return tuple(range(MAX_KEYS)) if value else ()
+    if not isinstance(value, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and 0 <= n < MAX_KEYS
+        for n in value
+    ):
+        raise ValueError(f"unique_keys {value!r} is not a list of key places")
+    return tuple(value)

@@ -32,11 +32,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from linkage.encoding.stand_in import encode_as_sent
 from linkage.formats.clkfile import match_key_columns
 from linkage.formats.schema import LinkageSchema
 from linkage.privacy.assign import Assignment
 from linkage.privacy.bits import Progress, filter_slices, report
+from linkage.privacy.mirror import encode_as_sent
 from linkage.privacy.tokens import check_columns
 
 __all__ = ["equality_attack", "key_classes", "value_classes"]

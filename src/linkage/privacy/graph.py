@@ -39,12 +39,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from linkage.encoding.stand_in import encode_as_sent
 from linkage.formats.schema import LinkageSchema
 from linkage.privacy.alignment import wasserstein_procrustes
 from linkage.privacy.assign import Assignment, assign_one_to_one
 from linkage.privacy.bits import Progress, filter_slices, report, unpack_bits
 from linkage.privacy.embedding import netmf_embedding, strongest_edges
+from linkage.privacy.mirror import encode_as_sent
 from linkage.privacy.tokens import check_columns
 
 Bits = npt.NDArray[np.float32]
@@ -80,7 +80,7 @@ def graph_attack(
         clks: the encodings, one packed CLK per row.
         population: the attacker's plaintext list, a column per encoded feature.
         schema: the (public) schema; the population is encoded with it
-            through :func:`~linkage.encoding.stand_in.encode_as_sent`, so whatever
+            through :func:`~linkage.privacy.mirror.encode_as_sent`, so whatever
             the schema says (hardening included) is mirrored.
         secret: the attacker's own secret (default: random); ``keys`` secrets
             are derived from it.

@@ -133,7 +133,12 @@ class StandingLinkage:
             threshold = self.parameters.threshold
             new_pairs = merged(
                 new_pairs,
-                unique_key_pairs(changed.parties, threshold, among=changed.changed),
+                unique_key_pairs(
+                    changed.parties,
+                    threshold,
+                    self.parameters.unique_keys,
+                    among=changed.changed,
+                ),
                 changed.parties.total,
             )
         kept, lost_partner = self._kept_pairs(changed)
