@@ -1,6 +1,6 @@
 """Unique keys: keys of the names (and of one name and the address) written
-only where no other record of the file holds them, random bytes elsewhere
-(linkage.encoding.match_keys)."""
+only where no other person in the file holds them, once per person, random
+bytes elsewhere (linkage.encoding.match_keys)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.recipe import encode_csv
-from linkage.formats.clkfile import read_encodings
+from linkage.formats.clkfile import MOST_SHARING, read_encodings
 from linkage.formats.schema import (
     LinkageSchema,
     SchemaError,
@@ -64,6 +64,51 @@ def test_the_shipped_schema_writes_three_after_its_match_key() -> None:
     assert SCHEMA.extension.all_keys[1] == ("given_name", "surname")
     keys = ClkEncoder(SCHEMA, SECRET).encode(people(["ann"], ["smith"])).match_keys
     assert keys is not None and keys.shape == (1, 64)
+
+
+def test_one_person_recorded_twice_keeps_the_key_on_one_row() -> None:
+    """Ann Smith twice with one birth date (the match key takes them for one
+    person) keeps her names' key on her first row, which a lone Ann Smith
+    elsewhere shares; Bob Jones twice with two birth dates is two people."""
+    records = people(["ann", "ann", "bob", "bob"], ["smith", "smith", "jones", "jones"])
+    records["date_of_birth"][1] = records["date_of_birth"][0]
+    keys = unique_keys(records)
+    alone = unique_keys(people(["ann", "bob"], ["smith", "jones"]))
+    assert bytes(keys[0]) == bytes(alone[0])
+    assert len({bytes(row) for row in keys}) == len(keys)  # No class in the file.
+    assert bytes(alone[1]) not in {bytes(keys[2]), bytes(keys[3])}
+
+
+def test_without_a_match_key_rows_alike_in_every_field_are_one_person() -> None:
+    records = people(["ann", "ann", "bob"], ["smith", "smith", "jones"])
+    records["date_of_birth"] = ["", "", ""]
+    records["postcode"][1], records["street"][1] = (
+        records["postcode"][0],
+        records["street"][0],
+    )
+    keys = unique_keys(records)
+    records["postcode"][1] = "9999"  # Ann Smith at two addresses: two people.
+    moved = unique_keys(records)
+    alone = unique_keys(people(["ann"], ["smith"]))
+    assert bytes(keys[0]) == bytes(alone[0]) != bytes(keys[1])
+    assert bytes(alone[0]) not in {bytes(moved[0]), bytes(moved[1])}
+
+
+def test_a_birth_date_shared_by_more_than_one_person_has_is_no_person() -> None:
+    """21 Ann Smiths born on one day at 21 addresses: a placeholder date,
+    not one person (as the matcher passes such a key over)."""
+    count = MOST_SHARING + 1
+    records = people(["ann"] * count, ["smith"] * count)
+    records["date_of_birth"] = ["1900-01-01"] * count
+    assert (
+        unique_keys(records)[0].tobytes()
+        != unique_keys(people(["ann"], ["smith"]))[0].tobytes()
+    )
+    fewer = people(["ann"] * MOST_SHARING, ["smith"] * MOST_SHARING)
+    fewer["date_of_birth"] = ["1900-01-01"] * MOST_SHARING
+    alone = people(["ann"], ["smith"])
+    alone["date_of_birth"] = ["1900-01-01"]
+    assert bytes(unique_keys(fewer)[0]) == bytes(unique_keys(alone)[0])
 
 
 def test_a_typo_in_one_name_leaves_the_other_name_and_the_address() -> None:
@@ -140,16 +185,24 @@ def test_two_records_share_it_exactly_when_their_names_are_unique_in_both(
 
 
 def test_a_file_settles_them_over_all_its_chunks(tmp_path: Path) -> None:
-    """A name held twice, once in the file's first block and once in its
-    last, gets stand-ins, though each block holds it once."""
+    """A name held by two people, once in the file's first block and once
+    in its last, gets stand-ins, though each block holds it once; one held
+    twice by one person (one birth date) keeps its key on the first row.
+    The other rows share a code of the names and a birth date, as more
+    people than one person has records: each is a person of its own."""
     export = tmp_path / "agency.csv"
     rows = 170_000  # Over the reader's 8 MB block: several chunks.
     with export.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(FIELDS)
         for i in range(rows):
-            names = ("ann", "smith") if i in (0, rows - 1) else (f"g{i}", f"s{i}")
-            writer.writerow([*names, "1980-01-01", "f", "2000", "x" * 30])
+            names = (f"g{i}", f"s{i}")
+            born = "1980-01-01"
+            if i in (0, rows - 1):
+                names, born = ("ann", "smith"), f"19{50 + i % 7}-01-01"
+            elif i in (1, rows - 2):
+                names, born = ("cy", "ng"), "1960-06-06"
+            writer.writerow([*names, born, "f", "2000", "x" * 30])
     out = tmp_path / "agency.lnk"
     encode_csv(export, SCHEMA, SECRET, out)
     keys = read_encodings(out).match_keys
@@ -158,6 +211,7 @@ def test_a_file_settles_them_over_all_its_chunks(tmp_path: Path) -> None:
     assert len({bytes(row) for row in unique}) == rows
     alone = unique_keys(people(["ann"], ["smith"]))
     assert bytes(alone[0]) not in {bytes(unique[0]), bytes(unique[-1])}
+    assert bytes(unique[1]) == bytes(unique_keys(people(["cy"], ["ng"]))[0])
     record = people(["g7"], ["s7"]) | {"date_of_birth": ["1980-01-01"]}
     assert bytes(unique_keys(record)[0]) == bytes(unique[7])
 

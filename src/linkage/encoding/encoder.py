@@ -29,7 +29,11 @@ from linkage.encoding.columns import (
 )
 from linkage.encoding.hardening import Hardener, salted_keys
 from linkage.encoding.keys import derive_feature_keys
-from linkage.encoding.match_keys import MatchKeyMaker, settle_unique_keys
+from linkage.encoding.match_keys import (
+    MatchKeyMaker,
+    person_digests,
+    settle_unique_keys,
+)
 from linkage.encoding.tokens import (
     InvalidNumber,
     Occurrences,
@@ -188,7 +192,9 @@ class ClkEncoder:
             unique_keys = len(self.schema.extension.unique_keys)
             if whole_file and unique_keys:
                 valid = keys[~invalid]
-                settle_unique_keys(valid, unique_keys)
+                ordinary = len(self.schema.extension.match_keys)
+                persons = person_digests(clks[~invalid], valid, ordinary)
+                settle_unique_keys(valid, unique_keys, persons)
                 keys[~invalid] = valid
             keys[invalid] = 0
         return EncodedChunk(

@@ -27,14 +27,18 @@ cultures) keeps its key.
 
 Unique keys (the schema's ``unique_keys``) come after the match keys and are
 made alike, then settled over the whole file (:func:`settle_unique_keys`):
-a record whose value another record of the file shares, or that has none,
-gets 16 random bytes instead. Within one file every unique key is then
-distinct, so it shows nobody who shares a name with whom (the equality
-attack sees no class in it); a random stand-in matches nothing anywhere.
+a record whose value another person in the file shares, or that has none,
+gets 16 random bytes instead. Rows that share every ordinary match key (or,
+without one, their whole encoding) are taken for one person
+(:func:`person_digests`), who keeps the key on the first of them only.
+Within one file every unique key is then distinct, so it shows nobody who
+shares a name with whom (the equality attack sees no class in it); a random
+stand-in matches nothing anywhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
@@ -47,11 +51,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from linkage.encoding.columns import ColumnValues, factorize
 from linkage.encoding.phonetic import PHONETIC
 from linkage.encoding.values import prepare_values
-from linkage.formats.clkfile import MATCH_KEY_BYTES, match_key_columns
+from linkage.formats.clkfile import MATCH_KEY_BYTES, MOST_SHARING, match_key_columns
 from linkage.formats.extension import KeyMember, key_fields
 from linkage.formats.schema import MATCH_KEY_LABEL, Feature, LinkageSchema
 
-__all__ = ["MatchKeyMaker", "match_key_secret", "settle_unique_keys"]
+__all__ = [
+    "MatchKeyMaker",
+    "match_key_secret",
+    "person_digests",
+    "settle_unique_keys",
+]
 
 _LABEL = MATCH_KEY_LABEL + b"v1/"
 _NO_VALUE = -1
@@ -130,23 +139,65 @@ class MatchKeyMaker:
 
 
 def settle_unique_keys(
-    keys: npt.NDArray[np.uint8], unique: int
+    keys: npt.NDArray[np.uint8],
+    unique: int,
+    persons: npt.NDArray[np.uint8] | None = None,
 ) -> list[npt.NDArray[np.intp]]:
     """Give the last ``unique`` key columns of a whole file's ``keys`` a
-    random stand-in wherever a value is missing or held by another row too,
-    in place; the rows given one, per unique column."""
+    random stand-in wherever a value is missing, held by another person
+    too, or held by an earlier row of the same person, in place; the rows
+    given one, per unique column.
+
+    ``persons`` (:func:`person_digests`, a row each) says which rows are
+    taken for one person; without it every row is a person of its own. A
+    person recorded twice keeps the key on one row: no value repeats within
+    the file, so the key shows nobody who belongs with whom there.
+    """
     columns = match_key_columns(keys)
+    person = _codes(persons) if persons is not None else np.arange(len(keys))
+    people = int(person.max(initial=0)) + 1
     changed = []
     for column in columns[len(columns) - unique :]:
-        values = np.ascontiguousarray(column).view(np.dtype((np.void, MATCH_KEY_BYTES)))
-        _, inverse, counts = np.unique(
-            values.ravel(), return_inverse=True, return_counts=True
-        )
-        rows = np.flatnonzero((counts[inverse] > 1) | ~column.any(axis=1))
+        value = _codes(column)
+        pairs = np.unique(value * people + person)
+        holders = np.bincount(pairs // people, minlength=len(value))
+        _, first = np.unique(value, return_index=True)
+        kept = np.zeros(len(value), dtype=bool)
+        kept[first] = True
+        rows = np.flatnonzero((holders[value] > 1) | ~kept | ~column.any(axis=1))
         random = secrets.token_bytes(MATCH_KEY_BYTES * len(rows))
         column[rows] = np.frombuffer(random, np.uint8).reshape(-1, MATCH_KEY_BYTES)
         changed.append(rows)
     return changed
+
+
+def person_digests(
+    clks: npt.NDArray[np.uint8], keys: npt.NDArray[np.uint8], ordinary: int
+) -> npt.NDArray[np.uint8]:
+    """What the rows of one person share, 16 bytes a row: a digest of its
+    ``ordinary`` match keys where it has every one and no more than
+    :data:`~linkage.formats.clkfile.MOST_SHARING` rows share them (one sound
+    of the names and one birth date: what the key itself takes for one
+    person), else of its whole encoding (rows alike in every field held)."""
+    ordinary_keys = keys[:, : ordinary * MATCH_KEY_BYTES]
+    keyed = np.zeros(len(clks), dtype=bool)
+    if ordinary and len(clks):
+        parts = match_key_columns(ordinary_keys)
+        keyed = np.logical_and.reduce([part.any(axis=1) for part in parts])
+        codes = _codes(ordinary_keys)
+        keyed &= np.bincount(codes)[codes] <= MOST_SHARING
+    digests = np.empty((len(clks), MATCH_KEY_BYTES), np.uint8)
+    for row, whole in enumerate(keyed.tolist()):
+        source = ordinary_keys[row] if whole else clks[row]
+        digest = hashlib.blake2b(source.tobytes(), digest_size=MATCH_KEY_BYTES)
+        digests[row] = np.frombuffer(digest.digest(), np.uint8)
+    return digests
+
+
+def _codes(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.intp]:
+    """A code per distinct row of bytes."""
+    values = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.shape[1])))
+    return np.unique(values.ravel(), return_inverse=True)[1].astype(np.intp)
 
 
 Prepared = tuple[npt.NDArray[np.intp], list[bytes]]

@@ -27,7 +27,7 @@ from linkage.encoding.columns import ColumnValues
 from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
-from linkage.encoding.match_keys import settle_unique_keys
+from linkage.encoding.match_keys import person_digests, settle_unique_keys
 from linkage.encoding.overlap import WriteBehind
 from linkage.encoding.records import RecordChunk, RecordsReading, read_columns
 from linkage.encoding.stand_in import SentViews, sent_views
@@ -291,11 +291,16 @@ class _UniqueKeys:
         self.first = len(schema.extension.match_keys)
         self.count = len(schema.extension.unique_keys)
         self._written: list[npt.NDArray[np.uint8]] = []
+        self._persons: list[npt.NDArray[np.uint8]] = []
 
-    def add(self, keys: npt.NDArray[np.uint8] | None) -> None:
-        """Keep the unique keys of records just written."""
+    def add(
+        self, clks: npt.NDArray[np.uint8], keys: npt.NDArray[np.uint8] | None
+    ) -> None:
+        """Keep the unique keys of records just written, and whom each row
+        is taken for (:func:`~linkage.encoding.match_keys.person_digests`)."""
         if self.count and keys is not None:
             self._written.append(keys[:, self.first * MATCH_KEY_BYTES :].copy())
+            self._persons.append(person_digests(clks, keys, self.first))
 
     def settle(self, writer: BaseEncodingWriter) -> None:
         """Give the written records' shared or missing unique keys their
@@ -303,7 +308,8 @@ class _UniqueKeys:
         if not self._written:
             return
         keys = np.concatenate(self._written)
-        changed = settle_unique_keys(keys, self.count)
+        persons = np.concatenate(self._persons)
+        changed = settle_unique_keys(keys, self.count, persons)
         for offset, (rows, column) in enumerate(
             zip(changed, match_key_columns(keys), strict=True)
         ):
@@ -463,8 +469,9 @@ def _write_batch(
     keep = ~batch.invalid
     pseudonyms = new_pseudonyms(int(keep.sum()))
     keys = None if batch.match_keys is None else _rows_kept(batch.match_keys, keep)
-    writer.write(pseudonyms, _rows_kept(batch.clks, keep), keys)
-    unique.add(keys)
+    clks = _rows_kept(batch.clks, keep)
+    writer.write(pseudonyms, clks, keys)
+    unique.add(clks, keys)
     if vault_writer is not None:
         vault_writer.add(
             _vault_keys(fmt, pseudonyms, summary.encoded),

@@ -92,6 +92,7 @@ __all__ = [
     "MAGIC",
     "MATCH_KEYS_VERSION",
     "MATCH_KEY_BYTES",
+    "MOST_SHARING",
     "PSEUDONYM_BYTES",
     "SUPPORTED_VERSIONS",
     "BaseEncodingWriter",
@@ -119,6 +120,10 @@ SUPPORTED_VERSIONS: Final = (1, 2)
 PSEUDONYM_BYTES: Final = 16
 #: Bytes of one match key (a truncated HMAC-SHA256).
 MATCH_KEY_BYTES: Final = 16
+#: Records that may share one match key value and still be taken for one
+#: person: no person has more, so a value shared by more is a placeholder (a
+#: date of birth standing for "unknown" beside a common name).
+MOST_SHARING: Final = 20
 #: Hex digits of the key-check value written now (salted per schema). Files
 #: from versions before it was salted carry 16 (unsalted, the same in every
 #: project); the length is what tells the two forms apart.

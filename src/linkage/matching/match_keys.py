@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from linkage.formats.clkfile import MATCH_KEY_BYTES, match_key_columns
+from linkage.formats.clkfile import MATCH_KEY_BYTES, MOST_SHARING, match_key_columns
 from linkage.matching.candidates import (
     CandidatePairs,
     Indices,
@@ -41,8 +41,6 @@ __all__ = [
 
 #: The score of two records that share a match key.
 KEY_SCORE = 1.0
-#: Records that may share one key value and still be taken for one person.
-MOST_SHARING = 20
 
 
 def key_pairs(
