@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from privacy_data import PLAIN_DEMO_SCHEMA, people
 
+from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings
-from tests.conftest import FEBRL4_SCHEMA, RunCli
+from linkage.formats.schema import load_schema
+from tests.conftest import CONFIGS, FEBRL4_SCHEMA, RunCli, encode_demo_agencies
 
 
 @pytest.fixture()
@@ -282,3 +284,37 @@ def test_the_equality_attack_reads_the_files_match_keys(
         shares[keyed] = equality["share"]
     assert shares[True] >= 0.1
     assert shares[False] <= 0.01
+
+
+def test_an_agency_lacking_fields_is_attacked_as_it_sent_its_records(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Social services hold no address: `linkage encode` sends a view in
+    place of their CLK of every field and another view empty, and says so
+    in the header. The check reads that, takes a list without the address
+    columns, and its equality attacker finds her pattern in every record
+    (she encodes her list as the agency sent its own; encoding every view,
+    she matched none)."""
+    vault_key = bytes(range(32))
+    schema = CONFIGS / "schemas" / "demo.json"
+    [encodings] = encode_demo_agencies(
+        tmp_path, ("social_services",), load_schema(schema), b"privacy cli secret",
+        size=600, seed=3, vault_key=vault_key,
+    ).values()  # fmt: skip
+    entries = list(Vault.open(tmp_path / "social_services.vault", vault_key))
+    population = tmp_path / "population.csv"
+    pd.DataFrame([{"id": e.pseudonym, **e.identity} for e in entries]).to_csv(
+        population, index=False
+    )
+    assert "street" not in pd.read_csv(population, nrows=1).columns
+    pairs = tmp_path / "pairs.csv"
+    _write_pairs(pairs, [(e.pseudonym, e.pseudonym) for e in entries])
+    out = tmp_path / "report.json"
+    result = run_cli(
+        "privacy-check", encodings, "--schema", schema,
+        "--reference-population", population, "--known-pairs", pairs,
+        "--attack", "equality", "--json", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [equality] = json.loads(out.read_text())["results"]
+    assert equality["assigned"] == len(entries)

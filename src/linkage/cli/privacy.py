@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import click
@@ -162,7 +162,8 @@ def privacy_check_command(
     """
     schema = load_schema(schema_path)
     encodings = _read_encodings(encodings_path, schema)
-    population, ids = _read_population(population_path, schema, id_column)
+    absent = encodings.header.absent_fields if encodings.header else ()
+    population, ids = _read_population(population_path, schema, id_column, absent)
     truth = None
     if known_pairs_path is not None:
         truth = _read_truth(known_pairs_path, encodings, ids)
@@ -180,7 +181,7 @@ def privacy_check_command(
         key_check=encodings.header.key_check if encodings.header else None,
         dictionary=_dictionary(dictionary_path),
         match_keys=encodings.match_keys,
-        absent=encodings.header.absent_fields if encodings.header else (),
+        absent=absent,
     )
     _print_report(report, truth is not None)
     if json_path is not None:
@@ -221,8 +222,10 @@ def _read_encodings(path: Path, schema: LinkageSchema) -> Encodings:
 
 
 def _read_population(
-    path: Path, schema: LinkageSchema, id_column: str | None
+    path: Path, schema: LinkageSchema, id_column: str | None, absent: Sequence[str]
 ) -> tuple[pd.DataFrame, list[str]]:
+    """The attacker's list and its IDs; it needs no column for a field the
+    encodings' agency does not hold (``absent``)."""
     frames = [chunk.frame for chunk in iter_chunks(path)]
     population = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if population.empty and not len(population.columns):
@@ -234,6 +237,9 @@ def _read_population(
             [Problem("column missing", source=str(path), field=column)],
             hint="Name the column with the record IDs with --id-column.",
         )
+    for name in absent:
+        if name not in population.columns:
+            population[name] = ""
     check_columns(schema, [str(c) for c in population.columns], str(path))
     if population.empty:
         raise InputError(f"{path}: the reference population has no records")
