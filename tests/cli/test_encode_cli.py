@@ -523,7 +523,9 @@ def test_an_agency_lacking_fields_is_told_what_it_sends(
     assert "Unique key(s) of given_name + surname; given_name + postcode" in (
         result.output
     )
-    assert "each written where no other record of this file holds" in result.output
+    assert "each written once per person where no other person in this" in (
+        result.output
+    )
     for column in range(16, 64, 16):
         unique = {bytes(row) for row in keys[:, column : column + 16]}
         assert len(unique) == len(keys) and bytes(16) not in unique

@@ -215,8 +215,9 @@ def _match_keys_note(extension: Extension, fmt: str) -> str:
     if extension.unique_keys:
         notes.append(
             f" Unique key(s) of {_listed(extension.unique_keys)}: each written "
-            "where no other record of this file holds the same values, random "
-            "bytes elsewhere."
+            "once per person where no other person in this file holds the same "
+            "values (records sharing every match key, or alike in every field, "
+            "are one person), random bytes elsewhere."
         )
     return "".join(notes)
 
