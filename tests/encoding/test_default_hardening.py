@@ -58,6 +58,12 @@ def test_the_shipped_schema_follows_the_rule_it_documents() -> None:
 
 
 SHIPPED_KEYS = [["soundex(given_name)", "soundex(surname)", "date_of_birth"]]
+# The shipped unique keys a schema of names and birth dates (no address) has.
+NAME_AND_BIRTH_KEYS = [
+    ["given_name", "surname"],
+    ["given_name", "date_of_birth"],
+    ["surname", "date_of_birth"],
+]
 
 
 def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
@@ -71,14 +77,14 @@ def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
     assert default_block(names_and_birth) == {
         "hardening": {"diffusion": {"taps": 8, "length": 1024}},
         "match_keys": SHIPPED_KEYS,
-        "unique_keys": [["given_name", "surname"]],
+        "unique_keys": NAME_AND_BIRTH_KEYS,
         "either_order": ["given_name", "surname"],
     }
     febrl = load_schema(FEBRL4_SCHEMA)
     assert default_block(febrl) == {
         "hardening": {"diffusion": {"taps": 4, "length": febrl.l}},
         "match_keys": SHIPPED_KEYS,
-        "unique_keys": [["given_name", "surname"]],
+        "unique_keys": NAME_AND_BIRTH_KEYS,
         "either_order": ["given_name", "surname"],
     }
     no_sex = ("given_name", "surname", "date_of_birth", "postcode", "street")
@@ -149,13 +155,13 @@ def test_harden_writes_the_default_block_and_the_schema_still_encodes(
     assert "no view" in result.output
     assert (
         "match key soundex(given_name) + soundex(surname) + date_of_birth; "
-        "unique key given_name + surname; "
-        "given_name and surname in either order "
+        "unique keys given_name + surname, given_name + date_of_birth, "
+        "surname + date_of_birth; given_name and surname in either order "
         "(one hashing key for both in the CLKs" in result.output
     )
     assert hardened.extension.either_order == ("given_name", "surname")
     assert hardened.extension.match_keys == tuple(map(tuple, SHIPPED_KEYS))
-    assert hardened.extension.unique_keys == (("given_name", "surname"),)
+    assert hardened.extension.unique_keys == tuple(map(tuple, NAME_AND_BIRTH_KEYS))
     assert few_field_warnings(hardened) == []
     columns = {
         "given_name": ["ann"],

@@ -55,15 +55,17 @@ def unique_keys(
     return keys[:, 16:32]
 
 
-def test_the_shipped_schema_writes_three_after_its_match_key() -> None:
+def test_the_shipped_schema_writes_five_after_its_match_key() -> None:
     assert SCHEMA.extension.unique_keys == (
         ("given_name", "surname"),
         ("given_name", "postcode", "street"),
         ("surname", "postcode", "street"),
+        ("given_name", "date_of_birth"),
+        ("surname", "date_of_birth"),
     )
     assert SCHEMA.extension.all_keys[1] == ("given_name", "surname")
     keys = ClkEncoder(SCHEMA, SECRET).encode(people(["ann"], ["smith"])).match_keys
-    assert keys is not None and keys.shape == (1, 64)
+    assert keys is not None and keys.shape == (1, 96)
 
 
 def test_one_person_recorded_twice_keeps_the_key_on_one_row() -> None:

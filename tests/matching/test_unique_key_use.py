@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import connected_components
 
 from linkage.errors import InputError
 from linkage.formats.schema import schema_from_dict
+from linkage.matching import unique_keys
 from linkage.matching.match_keys import (
     KeyIndex,
     key_columns,
@@ -22,16 +23,21 @@ from linkage.matching.match_keys import (
 from linkage.matching.matcher import Matcher, MatchRows, MatchSettings
 from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import PartySet, load_parties
-from linkage.matching.unique_keys import unique_key_pairs, unique_key_use
+from linkage.matching.unique_keys import (
+    beside_a_match_key,
+    unique_key_pairs,
+    unique_key_use,
+)
 from tests.conftest import CONFIGS, encode_demo_agencies
 
 SECRET = b"unique-keys-test-secret-0123456789"
 # Social services holds no address and tax no birth date: the two share no
 # match key with each other, and tax shares none with health.
 AGENCIES = ("health", "social_services", "tax")
-# The shipped unique keys: both names, given name and address, surname and
-# address (by their place among the unique keys).
-NAMES, EVERY_KEY = (0,), (0, 1, 2)
+# The shipped unique keys (by their place among them): both names, given
+# name and address, surname and address; beside the match key, given name
+# and birth date, surname and birth date.
+NAMES, BESIDE, EVERY_KEY = (0,), (3, 4), (0, 1, 2, 3, 4)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +61,7 @@ def _party_names(parties: PartySet, records: npt.NDArray[np.int64]) -> set[str]:
 def test_they_pair_only_records_of_agencies_sharing_no_match_key(
     parties: PartySet,
 ) -> None:
-    pairs = unique_key_pairs(parties, 0.6, EVERY_KEY)
+    pairs = unique_key_pairs(parties, 0.6, (0, 1, 2))  # Not beside the key.
     assert len(pairs.score) > 100  # The test means something.
     assert (pairs.score == 0.6).all()
     tax = parties.party_of == 2
@@ -73,9 +79,12 @@ def test_each_is_used_where_the_match_key_confirms_it_elsewhere(
 ) -> None:
     nobody = np.full(parties.total, -1, dtype=np.int64)
     unused = unique_key_use(parties, nobody, 0.6)
-    names, *address = unused.verdicts
+    names, *address = unused.verdicts[:3]
     assert names.reliability == 0.0 and not names.used
-    assert not len(unused.pairs.score) and unused.used == ()
+    # Keys beside the match key do not depend on the groups.
+    assert unused.used == BESIDE
+    beside = unique_key_pairs(parties, 0.6, BESIDE)
+    assert len(unused.pairs.score) == len(beside.score)
     assert "given_name + surname: " in unused.describe()
     assert "not used (reliability 0.00" in unused.describe()
     # Groups that link every pair sharing the names' key where a match key
@@ -90,8 +99,10 @@ def test_each_is_used_where_the_match_key_confirms_it_elsewhere(
     labels = _components(parties.total, confirming)
     used = unique_key_use(parties, labels, 0.6)
     assert used.verdicts[0].reliability == pytest.approx(1.0)
-    assert used.used == NAMES
-    assert len(used.pairs.score) == len(alone.score)
+    assert used.used == NAMES + BESIDE
+    assert len(used.pairs.score) == len(
+        unique_key_pairs(parties, 0.6, NAMES + BESIDE).score
+    )
     assert "given_name + surname: " in used.describe()
     assert "used (reliability 1.00" in used.describe()
     # Only health and tax hold an address here, and they share no match key:
@@ -134,7 +145,10 @@ def test_too_few_confirming_pairs_leave_them_unused(encoded: dict[str, Path]) ->
     names alone are."""
     parties = load_parties([encoded["health"], encoded["tax"]])
     use = unique_key_use(parties, np.zeros(parties.total, dtype=np.int64), 0.6)
-    assert all(v.found > 0 and v.confirming == 0 for v in use.verdicts)
+    names_and_address = use.verdicts[:3]
+    assert all(v.found > 0 and v.confirming == 0 for v in names_and_address)
+    # Nor do keys beside the match key pair anyone: tax holds no birth date.
+    assert all(v.found == v.confirming == 0 for v in use.verdicts[3:])
     assert not len(use.pairs.score)
     assert "too few to tell how reliable" in use.describe()
 
@@ -143,10 +157,11 @@ def test_a_linkage_says_so_and_keeps_the_decision_in_its_rule(
     parties: PartySet,
 ) -> None:
     result = Matcher(parties, MatchSettings(dedup=True)).run()
-    assert result.parameters is not None and result.parameters.unique_keys == NAMES
+    assert result.parameters is not None
+    assert result.parameters.unique_keys == NAMES + BESIDE
     assert "used (reliability" in str(result.stats["unique keys"])
     document = result.parameters.document()
-    assert LinkageParameters.from_document(document).unique_keys == NAMES
+    assert LinkageParameters.from_document(document).unique_keys == NAMES + BESIDE
     # Given that rule back, a run adds the same pairs without measuring.
     again = Matcher(parties, MatchSettings(dedup=True), fixed=result.parameters).run()
     assert _groups(again.rows) == _groups(result.rows)
@@ -177,3 +192,46 @@ def test_rules_written_before_each_key_was_judged_read_as_one_decision() -> None
     assert set(EVERY_KEY) <= set(every)
     with pytest.raises(InputError, match="unique_keys"):
         LinkageParameters.from_document({**rule, "unique_keys": ["names"]})
+
+
+def test_keys_beside_the_match_key_are_told_apart() -> None:
+    match_key = ("soundex(given_name)", "soundex(surname)", "date_of_birth")
+    assert beside_a_match_key(("given_name", "date_of_birth"), [match_key])
+    assert beside_a_match_key(("surname", "date_of_birth"), [match_key])
+    assert not beside_a_match_key(("given_name", "surname"), [match_key])
+    assert not beside_a_match_key(("given_name", "postcode", "street"), [match_key])
+    assert not beside_a_match_key(("date_of_birth", "postcode"), [match_key])
+    exact = ("given_name", "surname", "date_of_birth")
+    assert not beside_a_match_key(("given_name", "date_of_birth"), [exact])
+
+
+def test_beside_the_match_key_they_pair_records_that_do_not_share_it(
+    parties: PartySet,
+) -> None:
+    """Health and social services can share the match key: a pair sharing
+    one name and the birth date but not the key (the other name's code
+    differs) is added; tax, without birth dates, has none."""
+    pairs = unique_key_pairs(parties, 0.6, BESIDE)
+    assert len(pairs.score) > 5  # The test means something.
+    ordinary, unique = key_columns(parties)
+    (match_key,) = ordinary
+    assert not (match_key[pairs.left] == match_key[pairs.right]).all(axis=1).any()
+    shares = [
+        (column[pairs.left] == column[pairs.right]).all(axis=1)
+        for column in (unique[3], unique[4])
+    ]
+    assert (shares[0] | shares[1]).all()
+    assert _party_names(parties, pairs.left) | _party_names(parties, pairs.right) == {
+        "health",
+        "social_services",
+    }
+
+
+def test_a_key_beside_the_match_key_stops_where_chance_outnumbers_typos(
+    parties: PartySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nobody = np.full(parties.total, -1, dtype=np.int64)
+    monkeypatch.setattr(unique_keys, "MOST_BESIDE", 0.0)
+    use = unique_key_use(parties, nobody, 0.6)
+    assert use.used == () and not len(use.pairs.score)
+    assert "chance rather than typos" in use.describe()

@@ -130,7 +130,7 @@ def _describe_block(block: dict[str, Any], loaded: LinkageSchema) -> str:
     )
     unique = [" + ".join(key) for key in block.get("unique_keys", [])]
     if unique:
-        parts.append(f"unique key {'; '.join(unique)}")
+        parts.append(f"unique key{'s' if len(unique) > 1 else ''} {', '.join(unique)}")
     either = block.get("either_order")
     if either:
         parts.append(

@@ -105,12 +105,16 @@ SHIPPED_BLOCK: Final[Mapping[str, Any]] = {
     # Between agencies that cannot share that key (one holds no birth date),
     # the names, or one name and the address (a typo in the other), where
     # unique to one person in each agency's file, and each only where this
-    # linkage finds it reliable (linkage.matching.unique_keys; benchmarks/
-    # README.md, "Unique keys: the names where nothing else is shared").
+    # linkage finds it reliable; between agencies that can, one name and the
+    # birth date, for records whose other name sounds different (a typo, a
+    # changed surname) (linkage.matching.unique_keys; benchmarks/README.md,
+    # "Unique keys: the names where nothing else is shared").
     "unique_keys": [
         ["given_name", "surname"],
         ["given_name", "postcode", "street"],
         ["surname", "postcode", "street"],
+        ["given_name", "date_of_birth"],
+        ["surname", "date_of_birth"],
     ],
     # Given name and surname swapped keep their key (FEBRL swaps them, as do
     # people writing names from other cultures).

@@ -26,7 +26,18 @@ linked)`` estimates the share of one person among the pairs the key would
 add (``reliability``). Where it is under :data:`MIN_RELIABILITY`, or there
 are too few pairs to measure it, the key adds nothing. The decisions are part
 of the linkage's rule (:class:`~linkage.matching.parameters.LinkageParameters`):
-incremental updates and runs given that rule keep them. Measured in
+incremental updates and runs given that rule keep them.
+
+A unique key *beside* the match key (:func:`beside_a_match_key`: the
+demo's given name and birth date, surname and birth date, beside both
+names' Soundex codes and the birth date) works the other way round: it
+serves agencies that can share the match key, for two records that do not
+share it though they agree exactly on the birth date and one name. Their
+other name sounds different: a typo that changes its code, or a surname
+changed on marriage. Such pairs are added, scoring the threshold, while
+they are few beside the pairs sharing both keys (:data:`MOST_BESIDE`):
+strangers sharing a name and a birth date grow with the square of the
+files' size, typos with their size. Measured in
 ``benchmarks/README.md``, "Unique keys: the names where nothing else is
 shared".
 """
@@ -39,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from linkage.formats.extension import key_fields
+from linkage.formats.extension import KeyMember, key_fields
 from linkage.matching.candidates import CandidatePairs, Indices
 from linkage.matching.match_keys import key_columns, merged, pairs_sharing_keys
 from linkage.matching.parties import PartySet
@@ -47,8 +58,10 @@ from linkage.matching.parties import PartySet
 __all__ = [
     "MIN_CONFIRMING",
     "MIN_RELIABILITY",
+    "MOST_BESIDE",
     "KeyVerdict",
     "UniqueKeyUse",
+    "beside_a_match_key",
     "unique_key_pairs",
     "unique_key_use",
     "unique_keys_as_decided",
@@ -63,6 +76,15 @@ MIN_RELIABILITY = 0.4
 #: Unique-key pairs between agencies that can share a match key needed to
 #: measure the reliability at all.
 MIN_CONFIRMING = 50
+#: A key beside the match key (:func:`beside_a_match_key`) adds its pairs
+#: that share it but not the match key only while they are at most this
+#: share of those that share both. Its true pairs come from a typo that
+#: changes a name's code, or a changed surname: a few in a hundred. Two
+#: strangers sharing one name and a birth date, each alone with them in his
+#: file, grow with the square of the files' size; where they outnumber the
+#: typos the key stops. Measured (demo, households, registers, FEBRL4):
+#: 0.01-0.12, the added pairs 75-100 % one person.
+MOST_BESIDE = 0.25
 
 _NONE = CandidatePairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
@@ -81,12 +103,31 @@ class KeyVerdict:
     used: bool
     #: Decided by an earlier run of the linkage, not measured in this one.
     earlier: bool = False
+    #: Beside a match key (:func:`beside_a_match_key`): ``found`` counts the
+    #: pairs sharing it but not the match key, ``confirming`` those sharing both.
+    beside: bool = False
+
+    def _beside_verdict(self) -> str:
+        counts = (
+            f"{self.found:,} pairs that share it but not the match key, "
+            f"{self.confirming:,} that share both"
+        )
+        if self.used:
+            return f"{counts}, used (at most {MOST_BESIDE:.0%} as many needed)"
+        if self.confirming < MIN_CONFIRMING:
+            return f"{counts}, not used: fewer than {MIN_CONFIRMING} share both"
+        return (
+            f"{counts}, not used: more than {MOST_BESIDE:.0%} as many, chance "
+            "rather than typos"
+        )
 
     def describe(self) -> str:
         """One clause for the run's statistics."""
         if self.earlier:
             verdict = "used" if self.used else "not used"
             return f"{self.key}: {verdict}, as the linkage's rule says"
+        if self.beside:
+            return f"{self.key}: {self._beside_verdict()}"
         if not self.found:
             return f"{self.key}: none between agencies that share no match key"
         found = (
@@ -132,14 +173,22 @@ def unique_key_pairs(
     keys: Sequence[int],
     among: Indices | None = None,
 ) -> CandidatePairs:
-    """The pairs sharing one of the unique ``keys`` (by their place among the
-    unique keys; a place past the last names none) between parties that
-    share no match key, scoring ``threshold`` (with ``among``, only pairs
-    with a record in it): what a linkage that uses those keys adds."""
+    """The pairs one of the unique ``keys`` (by their place among the unique
+    keys; a place past the last names none) adds, scoring ``threshold``
+    (with ``among``, only pairs with a record in it): pairs sharing it
+    between parties that share no match key, or, for a key beside the match
+    key (:func:`beside_a_match_key`), between parties that can, where the
+    two records share no match key."""
     _, unique = key_columns(parties)
-    chosen = [unique[n] for n in keys if n < len(unique)]
-    pairs, keyed = _sharing(parties, chosen, among)
-    return _at_threshold(pairs, ~keyed, threshold)
+    beside = _beside(parties)
+    added = _NONE
+    for n in keys:
+        if n >= len(unique):
+            continue
+        pairs, usable = _usable(parties, unique[n], beside[n], among)
+        chosen = _at_threshold(pairs, usable, threshold)
+        added = merged(added, chosen, parties.total) if len(added.score) else chosen
+    return added
 
 
 def _at_threshold(
@@ -160,15 +209,29 @@ def unique_key_use(
     global record, -1 for none) should use, each judged on its own, and the
     pairs they add (:func:`unique_key_pairs`)."""
     _, unique = key_columns(parties)
-    verdicts, added = [], _NONE
-    for name, column in zip(_key_names(parties), unique, strict=True):
+    verdicts = []
+    for name, column, beside in zip(
+        _key_names(parties), unique, _beside(parties), strict=True
+    ):
+        if beside:
+            verdicts.append(_beside_verdict(name, parties, column))
+            continue
         pairs, keyed = _sharing(parties, [column])
-        verdict = _verdict(name, pairs, keyed, labels)
-        if verdict.used:
-            chosen = _at_threshold(pairs, ~keyed, threshold)
-            added = merged(added, chosen, parties.total) if len(added.score) else chosen
-        verdicts.append(verdict)
-    return UniqueKeyUse(added, tuple(verdicts))
+        verdicts.append(_verdict(name, pairs, keyed, labels))
+    used = [n for n, verdict in enumerate(verdicts) if verdict.used]
+    return UniqueKeyUse(unique_key_pairs(parties, threshold, used), tuple(verdicts))
+
+
+def _beside_verdict(
+    name: str, parties: PartySet, column: npt.NDArray[np.uint8]
+) -> KeyVerdict:
+    """Whether a key beside the match key adds its pairs: those that share it
+    but not the match key, if they are few beside those that share both."""
+    pairs, keyed = _sharing(parties, [column])
+    both = _share_a_match_key(parties, pairs)
+    found, confirming = int((keyed & ~both).sum()), int((keyed & both).sum())
+    used = confirming >= MIN_CONFIRMING and found <= MOST_BESIDE * confirming
+    return KeyVerdict(name, found, confirming, None, None, used, beside=True)
 
 
 def _verdict(
@@ -204,10 +267,70 @@ def unique_keys_as_decided(
 
 def _key_names(parties: PartySet) -> list[str]:
     """Each unique key's fields, as the header lists them."""
+    return [" + ".join(key) for key in _unique_keys(parties)]
+
+
+def _unique_keys(parties: PartySet) -> tuple[tuple[str, ...], ...]:
     header = parties.parties[0].encodings.header
     if header is None or not header.unique_keys:
-        return []
-    return [" + ".join(key) for key in header.match_keys[-header.unique_keys :]]
+        return ()
+    return header.match_keys[-header.unique_keys :]
+
+
+def _beside(parties: PartySet) -> list[bool]:
+    """Whether each unique key lies beside one of the file's match keys."""
+    header = parties.parties[0].encodings.header
+    ordinary = header.ordinary_keys if header is not None else ()
+    return [beside_a_match_key(key, ordinary) for key in _unique_keys(parties)]
+
+
+def beside_a_match_key(
+    unique_key: Sequence[str], match_keys: Sequence[Sequence[str]]
+) -> bool:
+    """Whether ``unique_key`` holds only fields of some match key, every
+    field that key holds as it is, and at least one it holds as a code.
+
+    Two records sharing such a unique key but not the match key agree
+    exactly on all it compares exactly (the birth date) and on one name,
+    and differ only in how another name sounds: a typo that changes the
+    name's code, a changed surname.
+    """
+    fields = set(key_fields(tuple(unique_key)))
+    for key in match_keys:
+        members = [KeyMember.parse(member) for member in key]
+        exact = {m.field for m in members if m.code is None}
+        coded = {m.field for m in members if m.code is not None}
+        if exact and fields <= exact | coded and exact <= fields and fields & coded:
+            return True
+    return False
+
+
+def _usable(
+    parties: PartySet,
+    column: npt.NDArray[np.uint8],
+    beside: bool,
+    among: Indices | None = None,
+) -> tuple[CandidatePairs, npt.NDArray[np.bool_]]:
+    """The pairs sharing one unique key's value, and which of them it adds:
+    between parties that share no match key, or for a key beside the match
+    key, between parties that can where the records share none."""
+    pairs, keyed = _sharing(parties, [column], among)
+    if not beside:
+        return pairs, ~keyed
+    return pairs, keyed & ~_share_a_match_key(parties, pairs)
+
+
+def _share_a_match_key(
+    parties: PartySet, pairs: CandidatePairs
+) -> npt.NDArray[np.bool_]:
+    """Whether each pair's two records share a value of some match key."""
+    ordinary, _ = key_columns(parties)
+    shared = np.zeros(len(pairs.left), dtype=np.bool_)
+    for column in ordinary:
+        held: npt.NDArray[np.bool_] = np.asarray(column.any(axis=1))
+        same = np.asarray((column[pairs.left] == column[pairs.right]).all(axis=1))
+        shared |= held[pairs.left] & same
+    return shared
 
 
 def _sharing(
