@@ -159,11 +159,10 @@ def settle_unique_keys(
     changed = []
     for column in columns[len(columns) - unique :]:
         value = _codes(column)
-        pairs = np.unique(value * people + person)
-        holders = np.bincount(pairs // people, minlength=len(value))
-        _, first = np.unique(value, return_index=True)
+        holders = np.bincount(_distinct(value * people + person) // people)
+        order = np.argsort(value, kind="stable")
         kept = np.zeros(len(value), dtype=bool)
-        kept[first] = True
+        kept[order[_starts(value[order])]] = True
         rows = np.flatnonzero((holders[value] > 1) | ~kept | ~column.any(axis=1))
         random = secrets.token_bytes(MATCH_KEY_BYTES * len(rows))
         column[rows] = np.frombuffer(random, np.uint8).reshape(-1, MATCH_KEY_BYTES)
@@ -184,20 +183,42 @@ def person_digests(
     if ordinary and len(clks):
         parts = match_key_columns(ordinary_keys)
         keyed = np.logical_and.reduce([part.any(axis=1) for part in parts])
-        codes = _codes(ordinary_keys)
-        keyed &= np.bincount(codes)[codes] <= MOST_SHARING
     digests = np.empty((len(clks), MATCH_KEY_BYTES), np.uint8)
-    for row, whole in enumerate(keyed.tolist()):
-        source = ordinary_keys[row] if whole else clks[row]
-        digest = hashlib.blake2b(source.tobytes(), digest_size=MATCH_KEY_BYTES)
-        digests[row] = np.frombuffer(digest.digest(), np.uint8)
+    digests[keyed] = _digests(ordinary_keys[keyed])
+    codes = _codes(digests[keyed])
+    keyed[keyed] = np.bincount(codes)[codes] <= MOST_SHARING
+    digests[~keyed] = _digests(clks[~keyed])
+    return digests
+
+
+def _digests(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """A 16-byte BLAKE2b digest of each row."""
+    digests = np.empty((len(rows), MATCH_KEY_BYTES), np.uint8)
+    for number, row in enumerate(rows):
+        digest = hashlib.blake2b(row.tobytes(), digest_size=MATCH_KEY_BYTES)
+        digests[number] = np.frombuffer(digest.digest(), np.uint8)
     return digests
 
 
 def _codes(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.intp]:
-    """A code per distinct row of bytes."""
-    values = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.shape[1])))
-    return np.unique(values.ravel(), return_inverse=True)[1].astype(np.intp)
+    """A code per distinct row of keyed-hash bytes, from its first 8 bytes:
+    two different keys agree there by chance once in 2**64, and then only
+    lose a key (a stand-in), never make a false match."""
+    prefix = np.ascontiguousarray(rows[:, :8]).view("<u8").ravel()
+    return np.unique(prefix, return_inverse=True)[1].astype(np.intp)
+
+
+def _distinct(values: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The distinct ``values``, sorted."""
+    ordered = np.sort(values)
+    return ordered[_starts(ordered)]
+
+
+def _starts(ordered: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Where each run of equal values in ``ordered`` starts."""
+    starts = np.ones(len(ordered), dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    return starts
 
 
 Prepared = tuple[npt.NDArray[np.intp], list[bytes]]
