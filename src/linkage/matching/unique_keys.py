@@ -11,8 +11,9 @@ holds no birth date), a person who moved, or whose other agency holds no
 address, has nothing but the names in common with the other record, and
 one with a typo in a name has one name and the address; diffused views
 score such pairs like two strangers. The unique key is then the only
-evidence, and it is added as a candidate pair scoring the
-threshold, for the clustering to weigh like any pair at it.
+evidence, and it is added as a candidate pair scoring halfway between the
+threshold and a match key's 1.0 (:func:`unique_key_score`), for the
+clustering to weigh with the rest.
 
 Whether names alone tell people apart depends on the population: where
 many people share names (families, small pools of names), a name unique in
@@ -34,7 +35,7 @@ names' Soundex codes and the birth date) works the other way round: it
 serves agencies that can share the match key, for two records that do not
 share it though they agree exactly on the birth date and one name. Their
 other name sounds different: a typo that changes its code, or a surname
-changed on marriage. Such pairs are added, scoring the threshold, while
+changed on marriage. Such pairs are added, scored alike, while
 they are few beside the pairs sharing both keys (:data:`MOST_BESIDE`):
 strangers sharing a name and a birth date grow with the square of the
 files' size, typos with their size. Measured in
@@ -52,7 +53,12 @@ import numpy.typing as npt
 
 from linkage.formats.extension import KeyMember, key_fields
 from linkage.matching.candidates import CandidatePairs, Indices
-from linkage.matching.match_keys import key_columns, merged, pairs_sharing_keys
+from linkage.matching.match_keys import (
+    KEY_SCORE,
+    key_columns,
+    merged,
+    pairs_sharing_keys,
+)
 from linkage.matching.parties import PartySet
 
 __all__ = [
@@ -63,6 +69,7 @@ __all__ = [
     "UniqueKeyUse",
     "beside_a_match_key",
     "unique_key_pairs",
+    "unique_key_score",
     "unique_key_use",
     "unique_keys_as_decided",
 ]
@@ -163,7 +170,7 @@ class UniqueKeyUse:
         if not self.verdicts:
             return "none"
         return "; ".join(v.describe() for v in self.verdicts) + (
-            f"; {len(self.pairs.score):,} pairs scored at the threshold"
+            f"; {len(self.pairs.score):,} pairs scored halfway from the threshold to 1"
         )
 
 
@@ -186,19 +193,35 @@ def unique_key_pairs(
         if n >= len(unique):
             continue
         pairs, usable = _usable(parties, unique[n], beside[n], among)
-        chosen = _at_threshold(pairs, usable, threshold)
+        chosen = _scored(pairs, usable, threshold)
         added = merged(added, chosen, parties.total) if len(added.score) else chosen
     return added
 
 
-def _at_threshold(
+def unique_key_score(threshold: float) -> float:
+    """What a pair sharing a unique key scores: halfway between the
+    threshold and a match key's :data:`~linkage.matching.match_keys.KEY_SCORE`.
+
+    More likely one person than not (the pairs each used key adds were
+    75-100 % one person where measured, the names' 23-83 %), yet less sure
+    than a match key. Scored at the threshold itself, a pair was outweighed
+    in the average linkage of two groups by any pair between them scoring
+    below it: halfway up, F1 rose on every population measured (demo at
+    20,000 people 0.9353 -> 0.9365, households 0.8516 -> 0.8550, registers
+    seed 23 0.8779 -> 0.8934, held out seed 103 0.8771 -> 0.8926; a quarter of
+    the way gave about the same, all the way to 1.0 less).
+    """
+    return (threshold + KEY_SCORE) / 2
+
+
+def _scored(
     pairs: CandidatePairs, chosen: npt.NDArray[np.bool_], threshold: float
 ) -> CandidatePairs:
-    """The ``chosen`` of ``pairs``, scoring ``threshold``."""
+    """The ``chosen`` of ``pairs``, scoring :func:`unique_key_score`."""
     return CandidatePairs(
         pairs.left[chosen],
         pairs.right[chosen],
-        np.full(int(chosen.sum()), threshold, dtype=np.float64),
+        np.full(int(chosen.sum()), unique_key_score(threshold), dtype=np.float64),
     )
 
 
