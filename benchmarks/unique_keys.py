@@ -1,5 +1,5 @@
-"""The shipped default's unique keys (the names; one name and the address):
-what they add and cost.
+"""The shipped default's unique keys (the names; one name and the address;
+beside the match key, one name and the birth date): what they add and cost.
 
 Two thirds of the pairs the shipped default missed on the demo shared
 nothing but the names: the tax office holds no birth date, so a person who
@@ -7,10 +7,11 @@ moved, or whose other agency holds no address, has only the names in common
 with the tax record, and the views diffused with 10 taps score such a pair
 like two strangers; a typo in one name leaves the other and the address.
 The shipped schema's ``unique_keys`` (keys of both names, of the given name
-and the address, of the surname and the address, each written only where
-no other person in the agency's file holds the values, once per person,
-random bytes elsewhere; :mod:`linkage.matching.unique_keys` decides where
-each counts) finds them. This script measures, in one run:
+and the address, of the surname and the address, and beside the match key
+of each name with the birth date, each written only where no other person
+in the agency's file holds the values, once per person, random bytes
+elsewhere; :mod:`linkage.matching.unique_keys` decides where each counts)
+finds them. This script measures, in one run:
 
 - quality: all-pairs F1 of the shipped default without unique keys, with
   the names' alone, and as shipped, on several populations, and what the
