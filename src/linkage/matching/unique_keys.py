@@ -181,8 +181,9 @@ def unique_key_pairs(
     among: Indices | None = None,
 ) -> CandidatePairs:
     """The pairs one of the unique ``keys`` (by their place among the unique
-    keys; a place past the last names none) adds, scoring ``threshold``
-    (with ``among``, only pairs with a record in it): pairs sharing it
+    keys; a place past the last names none) adds, scoring
+    :func:`unique_key_score` of ``threshold`` (with ``among``, only pairs
+    with a record in it): pairs sharing it
     between parties that share no match key, or, for a key beside the match
     key (:func:`beside_a_match_key`), between parties that can, where the
     two records share no match key."""
@@ -202,14 +203,15 @@ def unique_key_score(threshold: float) -> float:
     """What a pair sharing a unique key scores: halfway between the
     threshold and a match key's :data:`~linkage.matching.match_keys.KEY_SCORE`.
 
-    More likely one person than not (the pairs each used key adds were
-    75-100 % one person where measured, the names' 23-83 %), yet less sure
-    than a match key. Scored at the threshold itself, a pair was outweighed
-    in the average linkage of two groups by any pair between them scoring
-    below it: halfway up, F1 rose on every population measured (demo at
-    20,000 people 0.9353 -> 0.9365, households 0.8516 -> 0.8550, registers
-    seed 23 0.8779 -> 0.8934, held out seed 103 0.8771 -> 0.8926; a quarter of
-    the way gave about the same, all the way to 1.0 less).
+    More likely one person than not (where measured, the pairs the keys
+    beside the match key add were 75-100 % one person, the address keys'
+    97-100 %, the names' 23-83 %), yet less sure than a match key. Scored
+    at the threshold itself, a pair was outweighed in the average linkage of
+    two groups by any pair between them scoring below it. Halfway up, F1
+    rose on every population measured (demo at 20,000 people 0.9353 ->
+    0.9365, households 0.8516 -> 0.8550, registers seed 23 0.8779 -> 0.8934,
+    held out seed 103 0.8771 -> 0.8926); a quarter of the way gave about the
+    same, all the way to 1.0 less.
     """
     return (threshold + KEY_SCORE) / 2
 
