@@ -141,7 +141,7 @@ class MatchKeyMaker:
 def settle_unique_keys(
     keys: npt.NDArray[np.uint8],
     unique: int,
-    persons: npt.NDArray[np.uint8] | None = None,
+    persons: npt.NDArray[np.uint8],
 ) -> list[npt.NDArray[np.intp]]:
     """Give the last ``unique`` key columns of a whole file's ``keys`` a
     random stand-in wherever a value is missing, held by another person
@@ -149,12 +149,12 @@ def settle_unique_keys(
     given one, per unique column.
 
     ``persons`` (:func:`person_digests`, a row each) says which rows are
-    taken for one person; without it every row is a person of its own. A
-    person recorded twice keeps the key on one row: no value repeats within
-    the file, so the key shows nobody who belongs with whom there.
+    taken for one person. A person recorded twice keeps the key on one
+    row: no value repeats within the file, so the key shows nobody who
+    belongs with whom there.
     """
     columns = match_key_columns(keys)
-    person = _codes(persons) if persons is not None else np.arange(len(keys))
+    person = _codes(persons)
     people = int(person.max(initial=0)) + 1
     changed = []
     for column in columns[len(columns) - unique :]:

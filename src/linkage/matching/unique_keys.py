@@ -193,9 +193,8 @@ def unique_key_pairs(
     for n in keys:
         if n >= len(unique):
             continue
-        pairs, usable = _usable(parties, unique[n], beside[n], among)
-        chosen = _scored(pairs, usable, threshold)
-        added = merged(added, chosen, parties.total) if len(added.score) else chosen
+        pairs, _, usable = _usable(parties, unique[n], beside[n], among)
+        added = merged(added, _scored(pairs, usable, threshold), parties.total)
     return added
 
 
@@ -234,27 +233,29 @@ def unique_key_use(
     global record, -1 for none) should use, each judged on its own, and the
     pairs they add (:func:`unique_key_pairs`)."""
     _, unique = key_columns(parties)
-    verdicts = []
+    verdicts, added = [], _NONE
     for name, column, beside in zip(
         _key_names(parties), unique, _beside(parties), strict=True
     ):
-        if beside:
-            verdicts.append(_beside_verdict(name, parties, column))
-            continue
-        pairs, keyed = _sharing(parties, [column])
-        verdicts.append(_verdict(name, pairs, keyed, labels))
-    used = [n for n, verdict in enumerate(verdicts) if verdict.used]
-    return UniqueKeyUse(unique_key_pairs(parties, threshold, used), tuple(verdicts))
+        pairs, keyed, usable = _usable(parties, column, beside)
+        verdict = (
+            _beside_verdict(name, keyed, usable)
+            if beside
+            else _verdict(name, pairs, keyed, labels)
+        )
+        if verdict.used:
+            added = merged(added, _scored(pairs, usable, threshold), parties.total)
+        verdicts.append(verdict)
+    return UniqueKeyUse(added, tuple(verdicts))
 
 
 def _beside_verdict(
-    name: str, parties: PartySet, column: npt.NDArray[np.uint8]
+    name: str, keyed: npt.NDArray[np.bool_], usable: npt.NDArray[np.bool_]
 ) -> KeyVerdict:
-    """Whether a key beside the match key adds its pairs: those that share it
-    but not the match key, if they are few beside those that share both."""
-    pairs, keyed = _sharing(parties, [column])
-    both = _share_a_match_key(parties, pairs)
-    found, confirming = int((keyed & ~both).sum()), int((keyed & both).sum())
+    """Whether a key beside the match key adds its ``usable`` pairs (those
+    that share it but not the match key): if they are few beside those that
+    share both (the ``keyed`` rest)."""
+    found, confirming = int(usable.sum()), int((keyed & ~usable).sum())
     used = confirming >= MIN_CONFIRMING and found <= MOST_BESIDE * confirming
     return KeyVerdict(name, found, confirming, None, None, used, beside=True)
 
@@ -335,14 +336,15 @@ def _usable(
     column: npt.NDArray[np.uint8],
     beside: bool,
     among: Indices | None = None,
-) -> tuple[CandidatePairs, npt.NDArray[np.bool_]]:
-    """The pairs sharing one unique key's value, and which of them it adds:
-    between parties that share no match key, or for a key beside the match
-    key, between parties that can where the records share none."""
+) -> tuple[CandidatePairs, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The pairs sharing one unique key's value, whether their parties can
+    share a match key, and which of them the key adds: between parties that
+    share no match key, or for a key beside the match key, between parties
+    that can where the records share none."""
     pairs, keyed = _sharing(parties, [column], among)
     if not beside:
-        return pairs, ~keyed
-    return pairs, keyed & ~_share_a_match_key(parties, pairs)
+        return pairs, keyed, ~keyed
+    return pairs, keyed, keyed & ~_share_a_match_key(parties, pairs)
 
 
 def _share_a_match_key(
