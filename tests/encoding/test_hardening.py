@@ -202,10 +202,11 @@ def test_schema_check_lists_the_views_and_match_keys(run_cli: RunCli) -> None:
     assert "  without_birth: given_name, surname, postcode, street" in result.output
     assert "  soundex(given_name) + soundex(surname) + date_of_birth" in result.output
     assert "given_name and surname in either order" in result.output
-    assert "Unique keys (written where no other record of the file holds" in (
+    assert "Unique keys (written once per person where no other person in" in (
         result.output
     )
     assert "  given_name + surname\n" in result.output
+    assert "  surname + date_of_birth (beside a match key)\n" in result.output
     plain = run_cli("schema", "check", FEBRL4_SCHEMA)
     assert "Views" not in plain.output and "Match keys" not in plain.output
 

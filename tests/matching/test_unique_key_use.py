@@ -13,6 +13,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from linkage.errors import InputError
+from linkage.formats.extension import beside_a_match_key
 from linkage.formats.schema import schema_from_dict
 from linkage.matching import unique_keys
 from linkage.matching.match_keys import (
@@ -24,7 +25,6 @@ from linkage.matching.matcher import Matcher, MatchRows, MatchSettings
 from linkage.matching.parameters import LinkageParameters
 from linkage.matching.parties import PartySet, load_parties
 from linkage.matching.unique_keys import (
-    beside_a_match_key,
     unique_key_pairs,
     unique_key_use,
 )

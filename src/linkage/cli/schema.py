@@ -16,7 +16,7 @@ from linkage.encoding.default_hardening import (
     few_field_warnings,
 )
 from linkage.errors import SchemaError
-from linkage.formats.extension import key_fields
+from linkage.formats.extension import beside_a_match_key, key_fields
 from linkage.formats.schema import (
     BitsPerFeature,
     BitsPerToken,
@@ -195,10 +195,20 @@ def _describe_views_and_keys(loaded: LinkageSchema) -> list[str]:
         lines.extend(f"  {' + '.join(key)}" for key in extension.match_keys)
     if extension.unique_keys:
         lines.append(
-            "Unique keys (written where no other record of the file holds the "
-            "values, random elsewhere; used between agencies sharing no match key):"
+            "Unique keys (written once per person where no other person in the "
+            "file holds the values, random elsewhere; used between agencies "
+            "sharing no match key, or, beside a match key, for records of "
+            "agencies that can share it but do not):"
         )
-        lines.extend(f"  {' + '.join(key)}" for key in extension.unique_keys)
+        lines.extend(
+            f"  {' + '.join(key)}"
+            + (
+                " (beside a match key)"
+                if beside_a_match_key(key, extension.match_keys)
+                else ""
+            )
+            for key in extension.unique_keys
+        )
     if extension.either_order is not None:
         first, second = extension.either_order
         lines.append(

@@ -392,6 +392,27 @@ def key_fields(key: MatchKey) -> tuple[str, ...]:
     return tuple(KeyMember.parse(member).field for member in key)
 
 
+def beside_a_match_key(
+    unique_key: Sequence[str], match_keys: Sequence[Sequence[str]]
+) -> bool:
+    """Whether ``unique_key`` holds only fields of some match key, every
+    field that key holds as it is, and at least one it holds as a code.
+
+    Two records sharing such a unique key but not the match key agree
+    exactly on all it compares exactly (the birth date) and on one name,
+    and differ only in how another name sounds: a typo that changes the
+    name's code, a changed surname.
+    """
+    fields = set(key_fields(tuple(unique_key)))
+    for key in match_keys:
+        members = [KeyMember.parse(member) for member in key]
+        exact = {m.field for m in members if m.code is None}
+        coded = {m.field for m in members if m.code is not None}
+        if exact and fields <= exact | coded and exact <= fields and fields & coded:
+            return True
+    return False
+
+
 def _parse_match_keys(
     value: Any,
     feature_ids: Sequence[str],

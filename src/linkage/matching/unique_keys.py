@@ -29,9 +29,10 @@ are too few pairs to measure it, the key adds nothing. The decisions are part
 of the linkage's rule (:class:`~linkage.matching.parameters.LinkageParameters`):
 incremental updates and runs given that rule keep them.
 
-A unique key *beside* the match key (:func:`beside_a_match_key`: the
-demo's given name and birth date, surname and birth date, beside both
-names' Soundex codes and the birth date) works the other way round: it
+A unique key *beside* the match key
+(:func:`~linkage.formats.extension.beside_a_match_key`: the demo's given
+name and birth date, surname and birth date, beside both names' Soundex
+codes and the birth date) works the other way round: it
 serves agencies that can share the match key, for two records that do not
 share it though they agree exactly on the birth date and one name. Their
 other name sounds different: a typo that changes its code, or a surname
@@ -51,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from linkage.formats.extension import KeyMember, key_fields
+from linkage.formats.extension import beside_a_match_key, key_fields
 from linkage.matching.candidates import CandidatePairs, Indices
 from linkage.matching.match_keys import (
     KEY_SCORE,
@@ -67,7 +68,6 @@ __all__ = [
     "MOST_BESIDE",
     "KeyVerdict",
     "UniqueKeyUse",
-    "beside_a_match_key",
     "unique_key_pairs",
     "unique_key_score",
     "unique_key_use",
@@ -308,27 +308,6 @@ def _beside(parties: PartySet) -> list[bool]:
     header = parties.parties[0].encodings.header
     ordinary = header.ordinary_keys if header is not None else ()
     return [beside_a_match_key(key, ordinary) for key in _unique_keys(parties)]
-
-
-def beside_a_match_key(
-    unique_key: Sequence[str], match_keys: Sequence[Sequence[str]]
-) -> bool:
-    """Whether ``unique_key`` holds only fields of some match key, every
-    field that key holds as it is, and at least one it holds as a code.
-
-    Two records sharing such a unique key but not the match key agree
-    exactly on all it compares exactly (the birth date) and on one name,
-    and differ only in how another name sounds: a typo that changes the
-    name's code, a changed surname.
-    """
-    fields = set(key_fields(tuple(unique_key)))
-    for key in match_keys:
-        members = [KeyMember.parse(member) for member in key]
-        exact = {m.field for m in members if m.code is None}
-        coded = {m.field for m in members if m.code is not None}
-        if exact and fields <= exact | coded and exact <= fields and fields & coded:
-            return True
-    return False
 
 
 def _usable(
