@@ -16,6 +16,7 @@ from linkage.errors import InputError
 from linkage.formats.extension import beside_a_match_key
 from linkage.formats.schema import schema_from_dict
 from linkage.matching import unique_keys
+from linkage.matching.candidates import CandidatePairs
 from linkage.matching.match_keys import (
     KeyIndex,
     key_columns,
@@ -78,7 +79,7 @@ def test_each_is_used_where_the_match_key_confirms_it_elsewhere(
     parties: PartySet,
 ) -> None:
     nobody = np.full(parties.total, -1, dtype=np.int64)
-    unused = unique_key_use(parties, nobody, 0.6)
+    unused = unique_key_use(parties, 0.6, lambda _: nobody)
     names, *address = unused.verdicts[:3]
     assert names.reliability == 0.0 and not names.used
     # Keys beside the match key do not depend on the groups.
@@ -97,7 +98,7 @@ def test_each_is_used_where_the_match_key_confirms_it_elsewhere(
         if pair not in between_alone
     ]
     labels = _components(parties.total, confirming)
-    used = unique_key_use(parties, labels, 0.6)
+    used = unique_key_use(parties, 0.6, lambda _: labels)
     assert used.verdicts[0].reliability == pytest.approx(1.0)
     assert used.used == NAMES + BESIDE
     assert len(used.pairs.score) == len(
@@ -110,6 +111,48 @@ def test_each_is_used_where_the_match_key_confirms_it_elsewhere(
     for verdict in address:
         assert verdict.found > 0 and verdict.confirming == 0 and not verdict.used
     assert "given_name + postcode + street: " in used.describe()
+
+
+def test_only_records_holding_a_match_key_confirm_a_key(parties: PartySet) -> None:
+    """A record without a birth date holds no match key: its pair sharing
+    the names with another agency's record is no evidence either way, and
+    groups that link every other such pair confirm the key fully."""
+    holds = _holds_a_match_key(parties)
+    assert 0 < (~holds[parties.party_of != 2]).sum()  # Some lack a birth date.
+    alone = unique_key_pairs(parties, 0.6, NAMES)
+    between_alone = set(zip(alone.left.tolist(), alone.right.tolist(), strict=True))
+    sharing = [
+        pair
+        for pair in _pairs_sharing_the_names_key(parties)
+        if pair not in between_alone
+    ]
+    both_hold = [pair for pair in sharing if holds[pair[0]] and holds[pair[1]]]
+    assert 0 < len(both_hold) < len(sharing)  # The test means something.
+    labels = _components(parties.total, both_hold)
+    names = unique_key_use(parties, 0.6, lambda _: labels).verdicts[0]
+    assert names.confirming == len(both_hold)
+    assert names.reliability == pytest.approx(1.0)
+
+
+def test_keys_beside_the_match_key_are_added_before_the_others_are_judged(
+    parties: PartySet,
+) -> None:
+    seen: list[set[tuple[int, int]]] = []
+    nobody = np.full(parties.total, -1, dtype=np.int64)
+
+    def groups(added: CandidatePairs) -> npt.NDArray[np.int64]:
+        seen.append(set(zip(added.left.tolist(), added.right.tolist(), strict=True)))
+        return nobody
+
+    unique_key_use(parties, 0.6, groups)
+    beside = unique_key_pairs(parties, 0.6, BESIDE)
+    assert seen == [set(zip(beside.left.tolist(), beside.right.tolist(), strict=True))]
+    assert seen[0]  # The test means something.
+
+
+def _holds_a_match_key(parties: PartySet) -> npt.NDArray[np.bool_]:
+    (match_key,), _ = key_columns(parties)
+    return np.asarray(match_key.any(axis=1))
 
 
 def _pairs_sharing_the_names_key(parties: PartySet) -> list[tuple[int, int]]:
@@ -144,7 +187,8 @@ def test_too_few_confirming_pairs_leave_them_unused(encoded: dict[str, Path]) ->
     """Health and tax alone share no match key: nothing says how reliable
     names alone are."""
     parties = load_parties([encoded["health"], encoded["tax"]])
-    use = unique_key_use(parties, np.zeros(parties.total, dtype=np.int64), 0.6)
+    everyone = np.zeros(parties.total, dtype=np.int64)
+    use = unique_key_use(parties, 0.6, lambda _: everyone)
     names_and_address = use.verdicts[:3]
     assert all(v.found > 0 and v.confirming == 0 for v in names_and_address)
     # Nor do keys beside the match key pair anyone: tax holds no birth date.
@@ -232,6 +276,6 @@ def test_a_key_beside_the_match_key_stops_where_chance_outnumbers_typos(
 ) -> None:
     nobody = np.full(parties.total, -1, dtype=np.int64)
     monkeypatch.setattr(unique_keys, "MOST_BESIDE", 0.0)
-    use = unique_key_use(parties, nobody, 0.6)
+    use = unique_key_use(parties, 0.6, lambda _: nobody)
     assert use.used == () and not len(use.pairs.score)
     assert "chance rather than typos" in use.describe()

@@ -364,10 +364,16 @@ class Matcher:
                 self.parties, threshold, used=self._fixed.unique_keys
             )
         else:
-            labels = self.solve(candidates, threshold)
-            use = unique_key_use(self.parties, labels, threshold)
+            groups: list[npt.NDArray[np.int64]] = []
+
+            def grouped(added: CandidatePairs) -> npt.NDArray[np.int64]:
+                whole = merged(candidates, added, self.parties.total)
+                groups.append(self.solve(whole, threshold))
+                return groups[-1]
+
+            use = unique_key_use(self.parties, threshold, grouped)
             if not len(use.pairs.score):
-                return use, candidates, labels
+                return use, candidates, groups[-1]
         candidates = merged(candidates, use.pairs, self.parties.total)
         return use, candidates, self.solve(candidates, threshold)
 

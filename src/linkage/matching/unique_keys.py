@@ -20,12 +20,18 @@ many people share names (families, small pools of names), a name unique in
 two files is often two people; a family at one address shares its surname
 there. The linkage measures each key before using it, on its own.
 ``confirmed`` is the share of the key's pairs between agencies that can
-share a match key that the linkage links on its own (the birth date
-confirms them); ``linked`` the same share between agencies that cannot. If
-the key pairs one person as often in both, ``(confirmed - linked) / (1 -
-linked)`` estimates the share of one person among the pairs the key would
-add (``reliability``). Where it is under :data:`MIN_RELIABILITY`, or there
-are too few pairs to measure it, the key adds nothing. The decisions are part
+share a match key, both records holding one, that the linkage links on its
+own (the birth date confirms them); ``linked`` the same share between
+agencies that cannot. If the key pairs one person as often in both,
+``(confirmed - linked) / (1 - linked)`` estimates the share of one person
+among the pairs the key would add (``reliability``). Where it is under
+:data:`MIN_RELIABILITY`, or there are too few pairs to measure it, the key
+adds nothing. The estimate divides by the few pairs not linked otherwise,
+so ``confirmed`` must not count one person's two records as unconfirmed
+for want of evidence rather than for being two people: a record without a
+birth date holds no match key (such pairs are left out), and a person whose
+surname changed is linked by a key beside the match key (below), whose
+pairs are added before the others are judged. The decisions are part
 of the linkage's rule (:class:`~linkage.matching.parameters.LinkageParameters`):
 incremental updates and runs given that rule keep them.
 
@@ -46,7 +52,7 @@ shared".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +109,8 @@ class KeyVerdict:
     key: str
     #: Pairs sharing it between agencies that cannot share a match key.
     found: int
-    #: Between agencies that can: how many, and the share linked otherwise.
+    #: Between agencies that can, both records holding a match key: how
+    #: many, and the share linked otherwise.
     confirming: int
     confirmed: float | None
     reliability: float | None
@@ -142,14 +149,15 @@ class KeyVerdict:
         )
         if self.reliability is None:
             return (
-                f"{found}, not used: {self.confirming} between agencies that can "
-                f"are too few to tell how reliable they are (at least {MIN_CONFIRMING})"
+                f"{found}, not used: {self.confirming} between records that "
+                "could share one are too few to tell how reliable they are "
+                f"(at least {MIN_CONFIRMING})"
             )
         return (
             f"{found}, {'used' if self.used else 'not used'} (reliability "
             f"{self.reliability:.2f}, at least {MIN_RELIABILITY} needed; "
-            f"{self.confirmed:.0%} of {self.confirming:,} between agencies that "
-            "can are linked otherwise)"
+            f"{self.confirmed:.0%} of {self.confirming:,} between records that "
+            "could share one are linked otherwise)"
         )
 
 
@@ -226,27 +234,56 @@ def _scored(
     )
 
 
-def unique_key_use(
-    parties: PartySet, labels: npt.NDArray[np.int64], threshold: float
-) -> UniqueKeyUse:
-    """Which unique keys a linkage whose groups are ``labels`` (a label per
-    global record, -1 for none) should use, each judged on its own, and the
-    pairs they add (:func:`unique_key_pairs`)."""
+#: The linkage's groups with some pairs added: a label per global record,
+#: -1 for none.
+Groups = Callable[[CandidatePairs], npt.NDArray[np.int64]]
+
+
+def unique_key_use(parties: PartySet, threshold: float, groups: Groups) -> UniqueKeyUse:
+    """Which unique keys a linkage should use, each judged on its own, and
+    the pairs they add (:func:`unique_key_pairs`).
+
+    The keys beside a match key are decided first, by their own rule; the
+    others on ``groups`` of the pairs those add."""
     _, unique = key_columns(parties)
-    verdicts, added = [], _NONE
-    for name, column, beside in zip(
-        _key_names(parties), unique, _beside(parties), strict=True
-    ):
-        pairs, keyed, usable = _usable(parties, column, beside)
-        verdict = (
-            _beside_verdict(name, keyed, usable)
-            if beside
-            else _verdict(name, pairs, keyed, labels)
+    found = [
+        (name, beside, *_usable(parties, column, beside))
+        for name, column, beside in zip(
+            _key_names(parties), unique, _beside(parties), strict=True
         )
-        if verdict.used:
-            added = merged(added, _scored(pairs, usable, threshold), parties.total)
-        verdicts.append(verdict)
-    return UniqueKeyUse(added, tuple(verdicts))
+    ]
+    verdicts: dict[int, KeyVerdict] = {}
+    added = _NONE
+    for n, (name, beside, _, keyed, usable) in enumerate(found):
+        if beside:
+            verdicts[n] = _beside_verdict(name, keyed, usable)
+            added = _with_used(
+                added, verdicts[n], found[n][2], usable, threshold, parties.total
+            )
+    labels = groups(added)
+    holds_a_key = _holds_a_match_key(parties)
+    for n, (name, beside, pairs, keyed, usable) in enumerate(found):
+        if not beside:
+            confirming = keyed & holds_a_key[pairs.left] & holds_a_key[pairs.right]
+            verdicts[n] = _verdict(name, pairs, keyed, confirming, labels)
+            added = _with_used(
+                added, verdicts[n], pairs, usable, threshold, parties.total
+            )
+    return UniqueKeyUse(added, tuple(verdicts[n] for n in range(len(found))))
+
+
+def _with_used(
+    added: CandidatePairs,
+    verdict: KeyVerdict,
+    pairs: CandidatePairs,
+    usable: npt.NDArray[np.bool_],
+    threshold: float,
+    records: int,
+) -> CandidatePairs:
+    """``added`` with a key's ``usable`` pairs, if its verdict uses it."""
+    if not verdict.used:
+        return added
+    return merged(added, _scored(pairs, usable, threshold), records)
 
 
 def _beside_verdict(
@@ -264,18 +301,21 @@ def _verdict(
     name: str,
     pairs: CandidatePairs,
     keyed: npt.NDArray[np.bool_],
+    confirming: npt.NDArray[np.bool_],
     labels: npt.NDArray[np.int64],
 ) -> KeyVerdict:
-    """Whether one unique key's ``pairs`` are reliable enough to use."""
+    """Whether one unique key's ``pairs`` are reliable enough to use: those
+    between parties that cannot share a match key (not ``keyed``) against
+    the ``confirming`` ones, whose records both hold a match key."""
     linked = (labels[pairs.left] >= 0) & (labels[pairs.left] == labels[pairs.right])
-    found, confirming = int((~keyed).sum()), int(keyed.sum())
-    if not found or confirming < MIN_CONFIRMING:
-        return KeyVerdict(name, found, confirming, None, None, used=False)
-    confirmed = float(linked[keyed].mean())
+    found, measured = int((~keyed).sum()), int(confirming.sum())
+    if not found or measured < MIN_CONFIRMING:
+        return KeyVerdict(name, found, measured, None, None, used=False)
+    confirmed = float(linked[confirming].mean())
     linked_alone = float(linked[~keyed].mean())
     reliability = (confirmed - linked_alone) / max(1 - linked_alone, 1e-9)
     used = reliability >= MIN_RELIABILITY
-    return KeyVerdict(name, found, confirming, confirmed, reliability, used)
+    return KeyVerdict(name, found, measured, confirmed, reliability, used)
 
 
 def unique_keys_as_decided(
@@ -324,6 +364,16 @@ def _usable(
     if not beside:
         return pairs, keyed, ~keyed
     return pairs, keyed, keyed & ~_share_a_match_key(parties, pairs)
+
+
+def _holds_a_match_key(parties: PartySet) -> npt.NDArray[np.bool_]:
+    """Whether each record holds a value of some match key (one without a
+    field of every key, such as a birth date, holds none)."""
+    ordinary, _ = key_columns(parties)
+    holds = np.zeros(parties.total, dtype=np.bool_)
+    for column in ordinary:
+        holds |= np.asarray(column.any(axis=1))
+    return holds
 
 
 def _share_a_match_key(
