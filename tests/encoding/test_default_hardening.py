@@ -35,13 +35,7 @@ def plain_demo(fields: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def test_fewer_than_five_identifying_fields_get_eight_taps() -> None:
-    assert [default_taps(n) for n in (1, 3, 4, 5, 7)] == [8, 8, 8, 4, 4]
-
-
-def test_eight_identifying_fields_or_more_get_three_taps() -> None:
-    """Each field is a smaller share of a wide CLK's bits: FEBRL's ten at 3
-    taps kept the linear attacker at 0.53-0.84 % (benchmarks/README.md)."""
-    assert [default_taps(n) for n in (8, 10, 20)] == [3, 3, 3]
+    assert [default_taps(n) for n in (1, 3, 4, 5, 11)] == [8, 8, 8, 4, 4]
     demo = schema_from_dict(plain_demo())
     assert identifying(demo.encoded_features) == 5  # Sex is an enum.
     without_street = schema_from_dict(
@@ -74,9 +68,9 @@ NAME_AND_BIRTH_KEYS = [
 
 def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
     """Names and birth date only: the key (names in either order), no view
-    (each shipped view holds a field it lacks). FEBRL's ten fields: 3 taps
-    (eight fields or more) and the key, no view (it has no sex nor street);
-    the demo's fields without sex: the view without the birth date only."""
+    (each shipped view holds a field it lacks). FEBRL's ten fields: 4 taps
+    and the key, no view (it has no sex nor street); the demo's fields
+    without sex: the view without the birth date only."""
     names_and_birth = schema_from_dict(
         plain_demo(("given_name", "surname", "date_of_birth"))
     )
@@ -88,7 +82,7 @@ def test_a_schema_gets_the_views_and_keys_whose_fields_it_has() -> None:
     }
     febrl = load_schema(FEBRL4_SCHEMA)
     assert default_block(febrl) == {
-        "hardening": {"diffusion": {"taps": 3, "length": febrl.l}},
+        "hardening": {"diffusion": {"taps": 4, "length": febrl.l}},
         "match_keys": SHIPPED_KEYS,
         "unique_keys": NAME_AND_BIRTH_KEYS,
         "either_order": ["given_name", "surname"],
@@ -181,7 +175,7 @@ def test_harden_writes_the_default_block_and_the_schema_still_encodes(
 
 
 @pytest.mark.parametrize("schema", [FEBRL4_SCHEMA, DEMO])
-def test_harden_gives_a_wide_clk_three_taps_and_refuses_a_hardened_schema(
+def test_harden_keeps_four_taps_for_many_fields_and_refuses_a_hardened_schema(
     run_cli: RunCli, tmp_path: Path, schema: Path
 ) -> None:
     out = tmp_path / "out.json"
@@ -192,8 +186,7 @@ def test_harden_gives_a_wide_clk_three_taps_and_refuses_a_hardened_schema(
         assert not out.exists()
         return
     assert result.exit_code == 0, result.output
-    assert load_schema(out).raw["linkage"]["hardening"]["diffusion"]["taps"] == 3
-    assert "diffused with 3 taps" in result.output
+    assert load_schema(out).raw["linkage"]["hardening"]["diffusion"]["taps"] == 4
 
 
 def test_check_warns_of_a_few_field_clk_on_stderr(

@@ -74,13 +74,12 @@ def harden(schema_path: Path, out: Path, identifiers: tuple[str, ...]) -> None:
     """Write SCHEMA with the shipped default's hardening added.
 
     SCHEMA is a plain clkhash v3 schema (no ``linkage`` block). Its CLK is
-    diffused as long as itself with 4 taps when it holds five to seven
-    fields that tell people apart (an enum such as sex does not count), with
-    3 when it holds eight or more, and with 8 when it holds fewer than five:
-    a CLK of few fields is easier to predict from plaintext. The shipped
-    default's views (for agencies without the address or the birth date;
-    beside them the CLK gets at least 5 taps) and its match key (both names'
-    Soundex codes and the birth date) are added
+    diffused as long as itself with 4 taps when it holds five fields or more
+    that tell people apart (an enum such as sex does not count), and with 8
+    when it holds fewer: a CLK of few fields is easier to predict from
+    plaintext. The shipped default's views (for agencies without the
+    address or the birth date; beside them the CLK gets at least 5 taps) and
+    its match key (both names' Soundex codes and the birth date) are added
     where SCHEMA has their fields, under the demo's field names; with both
     names, they are taken in either order (one hashing key in the CLKs,
     sorted in the key).

@@ -21,14 +21,7 @@ views: without sex 0.3, 0.5 %; without the street 0.9, 1.5 %; without the
 birth date 1.8, 2.4 %. A field of a few categories (an ``enum``, such as
 sex) tells people apart too little to count: the bar falls between four and
 five identifying fields. So a CLK of five or more keeps the default's 4
-taps, and one of fewer gets 8. The other way round, a CLK of eight or more
-gets 3 (:data:`WIDE_CLK_TAPS`): each field is a smaller share of its bits.
-FEBRL4's ten fields at 3 taps, linear attacker with 50 known pairs: 0.53-0.84 %
-over eight secrets (mean 0.72 %; at 4 taps 0.1-0.2 %), the other attackers
-at most 0.5 %; a wide list of eight fields 0.3, 0.5 %. FEBRL's duplicates
-with three or more fields mistyped stay closer: FEBRL3 0.9922 -> 0.9970,
-FEBRL4 0.9994 -> 1.0000 (``benchmarks/README.md``, "Three taps for wide
-CLKs").
+taps (more cost FEBRL several points of F1), and one of fewer gets 8.
 
 Beside views, the CLK of every field gets 5 taps and the views 10: each is
 one more measurement of the person that the linear attacker adds up. On a
@@ -76,11 +69,9 @@ __all__ = [
     "DEFAULT_TAPS",
     "FEW_FIELDS_TAPS",
     "FIELDS_FOR_DEFAULT_TAPS",
-    "FIELDS_FOR_WIDE_TAPS",
     "IDENTIFIER_PARTNERS",
     "SHIPPED_BLOCK",
     "VIEW_TAPS",
-    "WIDE_CLK_TAPS",
     "default_block",
     "default_taps",
     "few_field_warnings",
@@ -92,8 +83,6 @@ __all__ = [
 DEFAULT_TAPS: Final = 4
 FEW_FIELDS_TAPS: Final = 8
 FIELDS_FOR_DEFAULT_TAPS: Final = 5  # Identifying fields (not enums).
-WIDE_CLK_TAPS: Final = 3
-FIELDS_FOR_WIDE_TAPS: Final = 8
 VIEW_TAPS: Final = 10
 # Beside views the CLK of every field is one measurement of several, and
 # needs a tap more (see the module's docstring).
@@ -149,8 +138,6 @@ def identifying_in(schema: LinkageSchema, names: Iterable[str]) -> int:
 def default_taps(fields: int) -> int:
     """The taps the shipped default diffuses a CLK of ``fields`` identifying
     fields (:func:`identifying`) with."""
-    if fields >= FIELDS_FOR_WIDE_TAPS:
-        return WIDE_CLK_TAPS
     return DEFAULT_TAPS if fields >= FIELDS_FOR_DEFAULT_TAPS else FEW_FIELDS_TAPS
 
 
