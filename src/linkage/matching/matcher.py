@@ -357,23 +357,30 @@ class Matcher:
         self, candidates: CandidatePairs, threshold: float
     ) -> tuple[UniqueKeyUse, CandidatePairs, npt.NDArray[np.int64]]:
         """The unique keys' use, the candidates with their pairs, and the
-        groups: decided on the groups without them, or, given an earlier
+        groups: decided here (:func:`unique_key_use`), or, given an earlier
         run's rule, as it decided."""
         if self._fixed is not None:
             use = unique_keys_as_decided(
                 self.parties, threshold, used=self._fixed.unique_keys
             )
         else:
-            groups: list[npt.NDArray[np.int64]] = []
+            # The keys beside the match key are decided first and the others
+            # judged on the groups with their pairs: where no other key adds
+            # any (the pairs used are as many as those, so the same), those
+            # groups are the result.
+            judged_on: list[tuple[int, CandidatePairs, npt.NDArray[np.int64]]] = []
 
             def grouped(added: CandidatePairs) -> npt.NDArray[np.int64]:
                 whole = merged(candidates, added, self.parties.total)
-                groups.append(self.solve(whole, threshold))
-                return groups[-1]
+                judged_on.append(
+                    (len(added.score), whole, self.solve(whole, threshold))
+                )
+                return judged_on[-1][2]
 
             use = unique_key_use(self.parties, threshold, grouped)
-            if not len(use.pairs.score):
-                return use, candidates, groups[-1]
+            beside_pairs, whole, labels = judged_on[-1]
+            if len(use.pairs.score) == beside_pairs:
+                return use, whole, labels
         candidates = merged(candidates, use.pairs, self.parties.total)
         return use, candidates, self.solve(candidates, threshold)
 

@@ -254,11 +254,11 @@ def unique_key_use(parties: PartySet, threshold: float, groups: Groups) -> Uniqu
     ]
     verdicts: dict[int, KeyVerdict] = {}
     added = _NONE
-    for n, (name, beside, _, keyed, usable) in enumerate(found):
+    for n, (name, beside, pairs, keyed, usable) in enumerate(found):
         if beside:
             verdicts[n] = _beside_verdict(name, keyed, usable)
             added = _with_used(
-                added, verdicts[n], found[n][2], usable, threshold, parties.total
+                added, verdicts[n], pairs, usable, threshold, parties.total
             )
     labels = groups(added)
     holds_a_key = _holds_a_match_key(parties)
