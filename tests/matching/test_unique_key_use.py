@@ -90,14 +90,7 @@ def test_each_is_used_where_the_match_key_confirms_it_elsewhere(
     assert "not used (reliability 0.00" in unused.describe()
     # Groups that link every pair sharing the names' key where a match key
     # could confirm it, and none where it could not.
-    alone = unique_key_pairs(parties, 0.6, NAMES)
-    between_alone = set(zip(alone.left.tolist(), alone.right.tolist(), strict=True))
-    confirming = [
-        pair
-        for pair in _pairs_sharing_the_names_key(parties)
-        if pair not in between_alone
-    ]
-    labels = _components(parties.total, confirming)
+    labels = _components(parties.total, _names_key_pairs_between_keyed(parties))
     used = unique_key_use(parties, 0.6, lambda _: labels)
     assert used.verdicts[0].reliability == pytest.approx(1.0)
     assert used.used == NAMES + BESIDE
@@ -119,13 +112,7 @@ def test_only_records_holding_a_match_key_confirm_a_key(parties: PartySet) -> No
     groups that link every other such pair confirm the key fully."""
     holds = _holds_a_match_key(parties)
     assert 0 < (~holds[parties.party_of != 2]).sum()  # Some lack a birth date.
-    alone = unique_key_pairs(parties, 0.6, NAMES)
-    between_alone = set(zip(alone.left.tolist(), alone.right.tolist(), strict=True))
-    sharing = [
-        pair
-        for pair in _pairs_sharing_the_names_key(parties)
-        if pair not in between_alone
-    ]
+    sharing = _names_key_pairs_between_keyed(parties)
     both_hold = [pair for pair in sharing if holds[pair[0]] and holds[pair[1]]]
     assert 0 < len(both_hold) < len(sharing)  # The test means something.
     labels = _components(parties.total, both_hold)
@@ -153,6 +140,18 @@ def test_keys_beside_the_match_key_are_added_before_the_others_are_judged(
 def _holds_a_match_key(parties: PartySet) -> npt.NDArray[np.bool_]:
     (match_key,), _ = key_columns(parties)
     return np.asarray(match_key.any(axis=1))
+
+
+def _names_key_pairs_between_keyed(parties: PartySet) -> list[tuple[int, int]]:
+    """The pairs sharing the names' key between agencies that can share a
+    match key (those not added by the key)."""
+    alone = unique_key_pairs(parties, 0.6, NAMES)
+    between_alone = set(zip(alone.left.tolist(), alone.right.tolist(), strict=True))
+    return [
+        pair
+        for pair in _pairs_sharing_the_names_key(parties)
+        if pair not in between_alone
+    ]
 
 
 def _pairs_sharing_the_names_key(parties: PartySet) -> list[tuple[int, int]]:
