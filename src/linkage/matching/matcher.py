@@ -365,21 +365,18 @@ class Matcher:
             )
         else:
             # The keys beside the match key are decided first and the others
-            # judged on the groups with their pairs: where no other key adds
-            # any (the pairs used are as many as those, so the same), those
-            # groups are the result.
-            judged_on: list[tuple[int, CandidatePairs, npt.NDArray[np.int64]]] = []
+            # judged on the groups with their pairs: where none of the others
+            # is used, those groups are the result.
+            judged_on: list[tuple[CandidatePairs, npt.NDArray[np.int64]]] = []
 
             def grouped(added: CandidatePairs) -> npt.NDArray[np.int64]:
                 whole = merged(candidates, added, self.parties.total)
-                judged_on.append(
-                    (len(added.score), whole, self.solve(whole, threshold))
-                )
-                return judged_on[-1][2]
+                judged_on.append((whole, self.solve(whole, threshold)))
+                return judged_on[-1][1]
 
             use = unique_key_use(self.parties, threshold, grouped)
-            beside_pairs, whole, labels = judged_on[-1]
-            if len(use.pairs.score) == beside_pairs:
+            if not any(v.used and not v.beside for v in use.verdicts):
+                whole, labels = judged_on[-1]
                 return use, whole, labels
         candidates = merged(candidates, use.pairs, self.parties.total)
         return use, candidates, self.solve(candidates, threshold)
