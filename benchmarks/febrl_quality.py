@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+from quality import as_resolved
 
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.vault import Vault
@@ -73,7 +74,7 @@ def run(
     settings = MatchSettings(threshold=threshold, dedup=len(frames) == 1)
     result = Matcher(load_parties(encodings), settings).run()
     truth_frame = pd.DataFrame(truth, columns=["party", "id", "entity"])
-    evaluation = evaluate(result.matches, truth_frame)
+    evaluation = evaluate(as_resolved(result.matches, encodings), truth_frame)
     return {
         "data": name,
         "records": sum(len(f) for f in frames.values()),

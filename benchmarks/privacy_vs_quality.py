@@ -43,7 +43,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import quality_reference as ref
-from quality import SCHEMAS, encode_sources, schema_with, shipped_hardening
+from quality import (
+    SCHEMAS,
+    as_resolved,
+    encode_sources,
+    schema_with,
+    shipped_hardening,
+)
 
 from linkage.demo.generator import generate_population
 from linkage.encoding.encoder import ClkEncoder
@@ -261,7 +267,7 @@ def link_f1(data: ref.ReferenceData, schema: LinkageSchema, secret: bytes) -> fl
         method = "probabilistic" if schema.extension.segments else "clk"
         settings = MatchSettings(dedup=data.link_type != "link_only", method=method)
         result = Matcher(load_parties(paths), settings).run()
-        return evaluate(result.matches, truth).all_pairs.f1 or 0.0
+        return evaluate(as_resolved(result.matches, paths), truth).all_pairs.f1 or 0.0
 
 
 def attack(

@@ -59,6 +59,7 @@ from registers_data import registers
 from linkage.encoding.default_hardening import fitted_block
 from linkage.encoding.mapping import identity_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.repeats import with_repeats_joined
 from linkage.encoding.vault import Vault
 from linkage.evaluation import PairScores, evaluate
 from linkage.formats.schema import Feature, LinkageSchema, schema_from_dict
@@ -222,6 +223,18 @@ def encode_sources(
     return paths, pd.DataFrame(truth, columns=["party", "id", "entity"])
 
 
+def as_resolved(matches: pd.DataFrame, paths: Sequence[Path]) -> pd.DataFrame:
+    """``matches`` as the agencies resolve them: each joins its records of
+    one person, whose first record alone sent the match keys, to one group
+    (the vault next to each encodings file knows them;
+    :mod:`linkage.encoding.repeats`)."""
+    repeats = {
+        path.stem: Vault.open(path.with_suffix(".vault"), VAULT_KEY).repeats
+        for path in paths
+    }
+    return with_repeats_joined(matches, repeats)
+
+
 def run_engine(
     data: ref.ReferenceData, engine: Engine, work: Path
 ) -> list[ref.Outcome]:
@@ -236,7 +249,7 @@ def run_engine(
     settings = MatchSettings(dedup=dedup, method=engine.method)
     result = Matcher(load_parties(paths), settings).run()
     seconds = time.perf_counter() - started
-    scored = evaluate(result.matches, truth)
+    scored = evaluate(as_resolved(result.matches, paths), truth)
     note = f"{schema_path.name}, threshold {result.choice.threshold:.3f}"
     rows = [_outcome(data.name, engine.label, scored.all_pairs, seconds, note)]
     several = data.records["source"].nunique() > 1

@@ -39,7 +39,13 @@ import numpy as np
 import pandas as pd
 import quality_reference as ref
 from households_data import households
-from quality import SECRET, add_final_check_options, encode_sources, shipped_schema
+from quality import (
+    SECRET,
+    add_final_check_options,
+    as_resolved,
+    encode_sources,
+    shipped_schema,
+)
 from registers_data import registers
 
 from linkage.evaluation import evaluate
@@ -139,7 +145,7 @@ def f1_at(
 ) -> tuple[float, ThresholdChoice]:
     settings = MatchSettings(dedup=dedup, threshold=threshold)
     result = Matcher(load_parties(paths), settings).run()
-    f1 = evaluate(result.matches, truth).all_pairs.f1 or 0.0
+    f1 = evaluate(as_resolved(result.matches, paths), truth).all_pairs.f1 or 0.0
     return f1, result.choice
 
 

@@ -82,7 +82,7 @@ def linked(data: ref.ReferenceData, schema: LinkageSchema) -> tuple[Any, str]:
         paths, truth = q.encode_sources(data, schema, q.SECRET, Path(folder))
         settings = MatchSettings(dedup=data.link_type != "link_only")
         result = Matcher(load_parties(paths), settings).run()
-        return evaluate(result.matches, truth).all_pairs, str(
+        return evaluate(q.as_resolved(result.matches, paths), truth).all_pairs, str(
             result.stats["unique keys"]
         )
 

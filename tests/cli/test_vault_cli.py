@@ -161,3 +161,36 @@ def test_resolve_help_documents_every_option() -> None:
         "--with-identity",
     ):
         assert text in result.output
+
+
+def test_resolve_joins_a_persons_records_but_not_withdrawn_ones(tmp_path: Path) -> None:
+    """A person recorded three times sent its keys once; the vault files the
+    other two. Resolving puts both in the first record's group, but for the
+    one named in --withdrawn."""
+    key_file = tmp_path / "vault.key"
+    key_file.write_text(generate_key_text() + "\n")
+    key_file.chmod(0o600)
+    first, later, gone = "a" * 32, "b" * 32, "c" * 32
+    with VaultWriter(
+        tmp_path / "agency.vault", read_vault_key(key_file), ["name"]
+    ) as writer:
+        writer.add([first, later, gone], ["R1", "R2", "R3"], [["Ann"]] * 3)
+        writer.add_repeats([later, gone], [first, first])
+    (tmp_path / "results.csv").write_text(f"pseudonym,match_id\n{first},m1\n")
+    (tmp_path / "withdrawn.txt").write_text(f"pseudonym\n{gone}\n")
+    extra = ["--vault-key-file", str(key_file)]
+    result = CliRunner().invoke(
+        main, _resolve(tmp_path, *extra, "--withdrawn", str(tmp_path / "withdrawn.txt"))
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out.csv").read_text().splitlines() == [
+        "record_id,match_id",
+        "R1,m1",
+        "R2,m1",
+    ]
+    (tmp_path / "withdrawn.txt").write_text("not a pseudonym\n")
+    result = CliRunner().invoke(
+        main, _resolve(tmp_path, *extra, "--withdrawn", str(tmp_path / "withdrawn.txt"))
+    )
+    assert result.exit_code == 2
+    assert "'--withdrawn'" in result.output and "line 1" in result.output

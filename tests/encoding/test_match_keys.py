@@ -56,7 +56,9 @@ def columns(**changes: list[str]) -> dict[str, list[str]]:
 
 
 def keys_of(schema: LinkageSchema, records: dict[str, list[str]]) -> np.ndarray:
-    keys = ClkEncoder(schema, SECRET).encode(records).match_keys
+    """The keys as made, before a whole file's are settled (a person's
+    later records would send random stand-ins)."""
+    keys = ClkEncoder(schema, SECRET).encode(records, whole_file=False).match_keys
     assert keys is not None
     return keys
 

@@ -152,7 +152,7 @@ def test_vault_file_hides_identities(tmp_path: Path) -> None:
     data = path.read_bytes()
     for secret in (b"RECORD-42", b"Wilhelmina", b"Zylstra", b"pseudo"):
         assert secret not in data
-    assert data.startswith(b"linkage-vault v1\n")
+    assert data.startswith(b"linkage-vault v2\n")
 
 
 def test_exception_inside_writer_leaves_no_file(tmp_path: Path) -> None:
@@ -319,7 +319,7 @@ def test_future_format_version(vault_path: Path) -> None:
     """A vault from a newer format version asks for an upgrade."""
     data = vault_path.read_bytes()
     vault_path.write_bytes(
-        data.replace(b"linkage-vault v1\n", b"linkage-vault v2\n", 1)
+        data.replace(b"linkage-vault v2\n", b"linkage-vault v3\n", 1)
     )
     with pytest.raises(VaultError, match="upgrade linkage"):
         Vault.open(vault_path, KEY)
@@ -492,7 +492,7 @@ def test_header_names_fields_but_no_values(vault_path: Path) -> None:
     start = data.index(b"\n") + 1
     (size,) = struct.unpack(">I", data[start : start + 4])
     header = json.loads(data[start + 4 : start + 4 + size])
-    assert header["version"] == 1
+    assert header["version"] == 2
     assert header["field_names"] == list(FIELDS)
     assert len(bytes.fromhex(header["file_id"])) == 16
 

@@ -56,7 +56,7 @@ def send(
     click.echo(_summary(staged), err=True)
 
 
-def read_pseudonyms(path: Path) -> list[str]:
+def read_pseudonyms(path: Path, param_hint: str = "PSEUDONYMS") -> list[str]:
     """The pseudonyms in ``path``, one a line (blank lines and a ``pseudonym``
     header skipped); every other line must be 32 lowercase hex digits."""
     found, bad = [], []
@@ -73,10 +73,10 @@ def read_pseudonyms(path: Path) -> list[str]:
         raise click.BadParameter(
             f"line {bad[0]} of {path} is not a pseudonym (32 lowercase hex "
             f"digits){f' and {len(bad) - 1} more lines' if len(bad) > 1 else ''}",
-            param_hint="PSEUDONYMS",
+            param_hint=param_hint,
         )
     if not found:
-        raise click.BadParameter(f"{path} lists no pseudonym", param_hint="PSEUDONYMS")
+        raise click.BadParameter(f"{path} lists no pseudonym", param_hint=param_hint)
     return found
 
 

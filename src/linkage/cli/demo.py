@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Collection
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from linkage.demo.second_day import ask_about_one, second_day, split_days
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.repeats import with_repeats_joined
 from linkage.encoding.resolve import resolve_results
 from linkage.encoding.vault import Vault
 from linkage.evaluation import evaluate
@@ -178,7 +180,7 @@ def demo(
                     click.echo,
                 )
             withdrawn = {p for names in day.withdrawn.values() for p in names}
-            matches, vaults = _download_and_resolve(service, out, project_id)
+            matches, vaults = _download_and_resolve(service, out, project_id, withdrawn)
             click.echo("8. Is this person known elsewhere? One lookup:")
             schema = load_schema(schema_path)
             secret = read_secret(_key(out / "keys" / "linkage-secret.key"), schema)
@@ -355,7 +357,10 @@ def _run(service: RunningService, project_id: int) -> None:
 
 
 def _download_and_resolve(
-    service: RunningService, out: Path, project_id: int
+    service: RunningService,
+    out: Path,
+    project_id: int,
+    withdrawn: Collection[str] = (),
 ) -> tuple[pd.DataFrame, dict[str, Vault]]:
     """Each agency's own results, resolved; gathered here only for the
     scoring, with the vaults they were resolved with (the scoring reads the
@@ -369,7 +374,7 @@ def _download_and_resolve(
         key = read_vault_key(out / "keys" / f"{agency}-vault.key")
         vault = vaults[agency] = Vault.open(out / "vaults" / f"{agency}.vault", key)
         target = out / "resolved" / f"{agency}.csv"
-        summary = resolve_results(results, vault, target)
+        summary = resolve_results(results, vault, target, withdrawn=withdrawn)
         click.echo(
             f"   {agency:<16} {rows:>7} own rows; {summary.rows:>7} records "
             f"resolved in {summary.match_ids} groups to {target}"
@@ -386,7 +391,8 @@ def _score(
     withdrawn: set[str],
 ) -> None:
     """Pairwise quality of ``matches`` over every record still linked (the
-    withdrawn ones left the linkage)."""
+    withdrawn ones left the linkage), as the agencies resolve them: each
+    with its records of one person in one group (the vaults' repeats)."""
     truth = pd.read_csv(truth_path, dtype=str, keep_default_na=False)
     rows: list[tuple[str, str, str]] = []
     for agency in AGENCIES:
@@ -396,8 +402,10 @@ def _score(
             for e in vaults[agency]
             if e.pseudonym not in withdrawn
         )
+    repeats = {agency: vault.repeats for agency, vault in vaults.items()}
     evaluation = evaluate(
-        matches, pd.DataFrame(rows, columns=["party", "id", "entity"])
+        with_repeats_joined(matches, repeats, withdrawn),
+        pd.DataFrame(rows, columns=["party", "id", "entity"]),
     )
     for line in evaluation.to_text().splitlines():
         click.echo(f"   {line}")

@@ -31,6 +31,8 @@ from linkage.encoding.hardening import Hardener, salted_keys
 from linkage.encoding.keys import derive_feature_keys
 from linkage.encoding.match_keys import (
     MatchKeyMaker,
+    first_rows,
+    hide_repeated_keys,
     person_digests,
     settle_unique_keys,
 )
@@ -75,6 +77,10 @@ class EncodedChunk:
     problems: list[Problem] = field(default_factory=list)
     #: The schema's match keys, a row per record (None if it lists none).
     match_keys: npt.NDArray[np.uint8] | None = None
+    #: Encoding a whole file: each record's first record of the same person,
+    #: which alone sends the person's match keys (itself if it is one;
+    #: :func:`~linkage.encoding.match_keys.first_rows`). None otherwise.
+    first_rows: npt.NDArray[np.intp] | None = None
 
 
 class ClkEncoder:
@@ -148,10 +154,12 @@ class ClkEncoder:
         Values may be a sequence of ``str``, a numpy object array or an Arrow
         string array. ``first_row`` is the 1-based row number of the chunk's
         first record, used in problem reports. With ``whole_file``, the
-        records are all of the file, and its unique keys are settled here;
-        a caller encoding a file in chunks passes False and settles them
-        once the file is complete
-        (:func:`~linkage.encoding.match_keys.settle_unique_keys`).
+        records are all of the file, and its keys are settled here: unique
+        keys, and a person's match keys sent on the first of its records
+        only (the result's ``first_rows`` says which; keep it to join the
+        others to that record's group). A caller encoding a file in chunks
+        passes False and settles them once the file is complete
+        (:mod:`linkage.encoding.match_keys`).
         """
         selected = {f.identifier: columns[f.identifier] for f in self._features}
         count = _row_count(selected, len(columns))
@@ -186,23 +194,41 @@ class ClkEncoder:
         # report each of its problems once.
         unique = list(dict.fromkeys(problems))
         unique.sort(key=lambda problem: problem.row or 0)
-        keys = None
+        keys, first = None, None
         if self._match_keys is not None:
             keys = self._match_keys.make(selected, count)
-            unique_keys = len(self.schema.extension.unique_keys)
-            if whole_file and unique_keys:
-                valid = keys[~invalid]
-                ordinary = len(self.schema.extension.match_keys)
-                persons = person_digests(clks[~invalid], valid, ordinary)
-                settle_unique_keys(valid, unique_keys, persons)
-                keys[~invalid] = valid
+            if whole_file:
+                first = self._settle(keys, clks, invalid)
             keys[invalid] = 0
         return EncodedChunk(
             clks=np.ascontiguousarray(clks),
             invalid=invalid,
             problems=unique,
             match_keys=keys,
+            first_rows=first,
         )
+
+    def _settle(
+        self,
+        keys: npt.NDArray[np.uint8],
+        clks: npt.NDArray[np.uint8],
+        invalid: npt.NDArray[np.bool_],
+    ) -> npt.NDArray[np.intp]:
+        """Settle a whole file's keys in place (unique keys, a person's match
+        keys on its first row); each record's first row of its person."""
+        rows = np.flatnonzero(~invalid)
+        valid = keys[rows]
+        ordinary = len(self.schema.extension.match_keys)
+        unique_keys = len(self.schema.extension.unique_keys)
+        if unique_keys:
+            persons = person_digests(clks[rows], valid, ordinary)
+            settle_unique_keys(valid, unique_keys, persons)
+        first = first_rows(valid, ordinary)
+        hide_repeated_keys(valid, ordinary, first)
+        keys[rows] = valid
+        every = np.arange(len(keys), dtype=np.intp)
+        every[rows] = rows[first]
+        return every
 
     def _timed_parts(
         self,

@@ -34,6 +34,17 @@ without one, their whole encoding) are taken for one person
 Within one file every unique key is then distinct, so it shows nobody who
 shares a name with whom (the equality attack sees no class in it); a random
 stand-in matches nothing anywhere.
+
+The ordinary match keys are settled too (:func:`first_rows`,
+:func:`hide_repeated_keys`): a person recorded twice (every ordinary key
+shared) sends them on the first row only, the later rows random stand-ins.
+Two records of one file sharing a key would tell the operator, and anyone
+holding the file, who is recorded twice, a class the equality attack reads
+(measured on the demo's exports: 0.98 % of health's records re-identified
+with the keys on every row, 0.32 % on first rows only). The agency keeps
+which row is whose first in its vault and joins the later rows to the
+first row's group when it resolves its results
+(:mod:`linkage.encoding.resolve`).
 """
 
 from __future__ import annotations
@@ -57,6 +68,8 @@ from linkage.formats.schema import MATCH_KEY_LABEL, Feature, LinkageSchema
 
 __all__ = [
     "MatchKeyMaker",
+    "first_rows",
+    "hide_repeated_keys",
     "match_key_secret",
     "person_digests",
     "settle_unique_keys",
@@ -170,6 +183,55 @@ def settle_unique_keys(
     return changed
 
 
+def first_rows(keys: npt.NDArray[np.uint8], ordinary: int) -> npt.NDArray[np.intp]:
+    """Each row's first row of the same person by the ``ordinary`` match
+    keys: the first row holding the same value of every one of them, where
+    at most :data:`~linkage.formats.clkfile.MOST_SHARING` rows do (one sound
+    of the names and one birth date, as the matcher takes them). A row
+    without every key, or of a value held more widely, is its own first row.
+    """
+    first = np.arange(len(keys), dtype=np.intp)
+    keyed = _holds_every_key(keys, ordinary)
+    if not keyed.any():
+        return first
+    rows = np.flatnonzero(keyed)
+    columns = match_key_columns(keys[rows, : ordinary * MATCH_KEY_BYTES])
+    codes = _codes(columns[0])
+    if len(columns) > 1:
+        every = np.stack([_codes(column) for column in columns], axis=1)
+        codes = np.unique(every, axis=0, return_inverse=True)[1].reshape(-1)
+    _, earliest, counts = np.unique(codes, return_index=True, return_counts=True)
+    shared = (counts[codes] > 1) & (counts[codes] <= MOST_SHARING)
+    first[rows[shared]] = rows[earliest[codes[shared]]]
+    return first
+
+
+def hide_repeated_keys(
+    keys: npt.NDArray[np.uint8], ordinary: int, first: npt.NDArray[np.intp]
+) -> npt.NDArray[np.intp]:
+    """Give the ``ordinary`` match keys of every row that is not its own
+    ``first`` row (:func:`first_rows`) random stand-ins, in place; the rows
+    given them."""
+    rows = np.flatnonzero(first != np.arange(len(first)))
+    width = ordinary * MATCH_KEY_BYTES
+    random = secrets.token_bytes(width * len(rows))
+    keys[rows, :width] = np.frombuffer(random, np.uint8).reshape(-1, width)
+    return rows
+
+
+def _holds_every_key(
+    keys: npt.NDArray[np.uint8], ordinary: int
+) -> npt.NDArray[np.bool_]:
+    """Whether each row holds a value of each of the ``ordinary`` keys."""
+    if not ordinary or not len(keys):
+        return np.zeros(len(keys), dtype=bool)
+    parts = match_key_columns(keys[:, : ordinary * MATCH_KEY_BYTES])
+    held: npt.NDArray[np.bool_] = np.logical_and.reduce(
+        [part.any(axis=1) for part in parts]
+    )
+    return held
+
+
 def person_digests(
     clks: npt.NDArray[np.uint8], keys: npt.NDArray[np.uint8], ordinary: int
 ) -> npt.NDArray[np.uint8]:
@@ -179,10 +241,7 @@ def person_digests(
     of the names and one birth date: what the key itself takes for one
     person), else of its whole encoding (rows alike in every field held)."""
     ordinary_keys = keys[:, : ordinary * MATCH_KEY_BYTES]
-    keyed = np.zeros(len(clks), dtype=bool)
-    if ordinary and len(clks):
-        parts = match_key_columns(ordinary_keys)
-        keyed = np.logical_and.reduce([part.any(axis=1) for part in parts])
+    keyed = _holds_every_key(keys, ordinary)
     digests = np.empty((len(clks), MATCH_KEY_BYTES), np.uint8)
     digests[keyed] = _digests(ordinary_keys[keyed])
     codes = _codes(digests[keyed])

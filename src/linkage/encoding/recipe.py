@@ -27,7 +27,12 @@ from linkage.encoding.columns import ColumnValues
 from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.keys import key_check_value
 from linkage.encoding.mapping import AgencyMapping, identity_mapping
-from linkage.encoding.match_keys import person_digests, settle_unique_keys
+from linkage.encoding.match_keys import (
+    first_rows,
+    hide_repeated_keys,
+    person_digests,
+    settle_unique_keys,
+)
 from linkage.encoding.overlap import WriteBehind
 from linkage.encoding.records import RecordChunk, RecordsReading, read_columns
 from linkage.encoding.stand_in import SentViews, sent_views
@@ -36,7 +41,6 @@ from linkage.encoding.vault import VaultWriter
 from linkage.errors import InputError, Problem
 from linkage.formats.clkfile import (
     FORMAT_VERSION,
-    MATCH_KEY_BYTES,
     MATCH_KEYS_VERSION,
     PSEUDONYM_BYTES,
     BaseEncodingWriter,
@@ -171,7 +175,7 @@ def encode_csv(
             for f in schema.encoded_features
             if schema.extension.views and f.identifier not in plan.absent
         ]
-        unique = _UniqueKeys(schema)
+        settler = _KeySettler(schema, repeats=vault_writer is not None)
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
             unfilled = [name for name in unfilled if not _filled(batch.columns[name])]
@@ -183,14 +187,14 @@ def encode_csv(
             if skip_invalid or not summary.problems:
                 behind.submit(
                     _write_batch, batch, plan, fmt, writer, vault_writer, summary,
-                    unique,
+                    settler,
                 )  # fmt: skip
             if progress is not None:
                 progress(summary.records)
         behind.finish()
         if summary.problems and not skip_invalid:
             raise _invalid_input(source, summary, passthrough=plan.passthrough)
-        unique.settle(writer)
+        settler.settle(writer, vault_writer)
     if summary.records:
         _note_unfilled(summary, schema, plan, unfilled)
     return summary
@@ -282,38 +286,66 @@ def _check_absent_allowed(
         )
 
 
-class _UniqueKeys:
-    """The unique keys of the records written so far, in writing order: a
-    value is unique or not only in the whole file, so they are settled once
-    it is written (:func:`~linkage.encoding.match_keys.settle_unique_keys`)."""
+class _KeySettler:
+    """The keys of the records written so far, in writing order, settled
+    once the whole file is written (:mod:`~linkage.encoding.match_keys`):
+    whether a value is unique, or a person's first record, shows only then.
 
-    def __init__(self, schema: LinkageSchema) -> None:
-        self.first = len(schema.extension.match_keys)
-        self.count = len(schema.extension.unique_keys)
-        self._written: list[npt.NDArray[np.uint8]] = []
+    The match keys of a person's later records are hidden only when a vault
+    is written: it alone keeps who they are, to join them to the first
+    record's group (:mod:`linkage.encoding.repeats`).
+    """
+
+    def __init__(self, schema: LinkageSchema, *, repeats: bool) -> None:
+        self.ordinary = len(schema.extension.match_keys)
+        self.unique = len(schema.extension.unique_keys)
+        self._repeats = repeats and self.ordinary > 0
+        self._keys: list[npt.NDArray[np.uint8]] = []
         self._persons: list[npt.NDArray[np.uint8]] = []
+        self._pseudonyms: list[npt.NDArray[np.uint8]] = []
 
     def add(
-        self, clks: npt.NDArray[np.uint8], keys: npt.NDArray[np.uint8] | None
+        self,
+        clks: npt.NDArray[np.uint8],
+        keys: npt.NDArray[np.uint8] | None,
+        pseudonyms: npt.NDArray[np.uint8],
     ) -> None:
-        """Keep the unique keys of records just written, and whom each row
-        is taken for (:func:`~linkage.encoding.match_keys.person_digests`)."""
-        if self.count and keys is not None:
-            self._written.append(keys[:, self.first * MATCH_KEY_BYTES :].copy())
-            self._persons.append(person_digests(clks, keys, self.first))
-
-    def settle(self, writer: BaseEncodingWriter) -> None:
-        """Give the written records' shared or missing unique keys their
-        random stand-ins, in the file."""
-        if not self._written:
+        """Keep the keys of records just written under ``pseudonyms``, and
+        whom each row is taken for
+        (:func:`~linkage.encoding.match_keys.person_digests`). Files without
+        match keys (clkhash JSON, filed by row number) keep nothing."""
+        if keys is None or not (self.unique or self._repeats):
             return
-        keys = np.concatenate(self._written)
-        persons = np.concatenate(self._persons)
-        changed = settle_unique_keys(keys, self.count, persons)
-        for offset, (rows, column) in enumerate(
-            zip(changed, match_key_columns(keys), strict=True)
-        ):
-            writer.overwrite_keys(self.first + offset, rows, column[rows])
+        self._keys.append(keys.copy())
+        if self.unique:
+            self._persons.append(person_digests(clks, keys, self.ordinary))
+        if self._repeats:
+            self._pseudonyms.append(pseudonyms)
+
+    def settle(self, writer: BaseEncodingWriter, vault: VaultWriter | None) -> None:
+        """Give the written records' shared or missing unique keys, and the
+        match keys of a person's later records, their random stand-ins in
+        the file; file the later records in ``vault``."""
+        if not self._keys:
+            return
+        keys = np.concatenate(self._keys)
+        changed: list[tuple[int, npt.NDArray[np.intp]]] = []
+        if self.unique:
+            persons = np.concatenate(self._persons)
+            unique = settle_unique_keys(keys, self.unique, persons)
+            changed += [(self.ordinary + n, rows) for n, rows in enumerate(unique)]
+        if self._repeats and vault is not None:
+            first = first_rows(keys, self.ordinary)
+            later = hide_repeated_keys(keys, self.ordinary, first)
+            changed += [(n, later) for n in range(self.ordinary)]
+            pseudonyms = np.concatenate(self._pseudonyms)
+            vault.add_repeats(
+                format_pseudonyms(pseudonyms[later]),
+                format_pseudonyms(pseudonyms[first[later]]),
+            )
+        columns = match_key_columns(keys)
+        for column, rows in changed:
+            writer.overwrite_keys(column, rows, columns[column][rows])
 
 
 @dataclass
@@ -463,7 +495,7 @@ def _write_batch(
     writer: BaseEncodingWriter,
     vault_writer: VaultWriter | None,
     summary: EncodeSummary,
-    unique: _UniqueKeys,
+    settler: _KeySettler,
 ) -> None:
     """Write a batch's valid records under fresh pseudonyms, and file them."""
     keep = ~batch.invalid
@@ -471,7 +503,7 @@ def _write_batch(
     keys = None if batch.match_keys is None else _rows_kept(batch.match_keys, keep)
     clks = _rows_kept(batch.clks, keep)
     writer.write(pseudonyms, clks, keys)
-    unique.add(clks, keys)
+    settler.add(clks, keys, pseudonyms)
     if vault_writer is not None:
         vault_writer.add(
             _vault_keys(fmt, pseudonyms, summary.encoded),

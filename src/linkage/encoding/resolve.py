@@ -8,12 +8,13 @@ written unless every pseudonym is found.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TextIO
 
 from linkage.atomic import private_text_output
+from linkage.encoding.repeats import join_repeats
 from linkage.encoding.vault import Vault, VaultEntry
 from linkage.errors import InputError, Problem
 
@@ -34,6 +35,7 @@ def resolve_results(
     out_path: Path,
     *,
     include_identity: bool = False,
+    withdrawn: Collection[str] = (),
 ) -> ResolveSummary:
     """Turn the operator's results into this agency's own record IDs.
 
@@ -42,6 +44,12 @@ def resolve_results(
     ``record_id``, ``match_id``, the other columns, then (with
     ``include_identity``) the vault's identity fields. It is written
     atomically, mode 0600, and only if every row resolves.
+
+    A person the vault files as recorded more than once (its first record
+    alone sent the match keys) has every record in the group most of them
+    are in (:func:`~linkage.encoding.repeats.join_repeats`), with that
+    group's other columns; records the results do not hold are added so,
+    but for those ``withdrawn`` from the linkage (by pseudonym).
 
     Raises:
         InputError: the results file is missing, empty or malformed, or names
@@ -56,7 +64,9 @@ def resolve_results(
         raise InputError(f"cannot read {source}: {error.strerror}") from None
     with results:
         try:
-            return _resolve(results, source, vault, out_path, include_identity)
+            return _resolve(
+                results, source, vault, out_path, include_identity, withdrawn
+            )
         except UnicodeDecodeError:
             raise InputError(f"{source} is not UTF-8 text") from None
         except csv.Error as error:
@@ -79,28 +89,96 @@ def _resolve(
     vault: Vault,
     out_path: Path,
     include_identity: bool,
+    withdrawn: Collection[str],
 ) -> ResolveSummary:
-    reader = csv.reader(results)
-    header = _results_header(next(reader, None), source)
+    header = _results_header(next(csv.reader(results), None), source)
     identity = vault.field_names if include_identity else ()
     out_header = _output_header(header, identity, source)
     pseudonym_at = header.index("pseudonym")
     match_at = header.index("match_id")
     extras = [i for i, name in enumerate(header) if name not in _REQUIRED_COLUMNS]
+    joined = _joined_repeats(results, vault, (pseudonym_at, match_at), withdrawn)
     with private_text_output(out_path) as out:
         writer = csv.writer(out)
         writer.writerow(out_header)
         resolver = _Resolver(source, vault, len(header))
-        for row_number, row in enumerate(reader, start=1):
+
+        def write(entry: VaultEntry, row: list[str]) -> None:
+            writer.writerow(
+                [entry.record_id, row[match_at]]
+                + [row[i] for i in extras]
+                + [entry.identity[name] for name in identity]
+            )
+
+        for row_number, row in enumerate(_data_rows(results), start=1):
             entry = resolver.entry(row_number, row, pseudonym_at, match_at)
             if entry is not None and not resolver.problems:
-                writer.writerow(
-                    [entry.record_id, row[match_at]]
-                    + [row[i] for i in extras]
-                    + [entry.identity[name] for name in identity]
-                )
+                write(entry, joined.row_for(row))
         resolver.raise_problems()
+        for pseudonym, row in joined.not_in_results():
+            write(vault.lookup(pseudonym), row)
+            resolver.rows += 1
     return ResolveSummary(rows=resolver.rows, match_ids=len(resolver.match_ids))
+
+
+def _data_rows(results: TextIO) -> Iterator[list[str]]:
+    """The results' rows after the header, read from the start."""
+    results.seek(0)
+    rows = csv.reader(results)
+    next(rows, None)
+    return rows
+
+
+@dataclass(frozen=True)
+class _JoinedRepeats:
+    """The result rows of people recorded more than once (by pseudonym), and
+    the record whose group each of their records takes
+    (:func:`~linkage.encoding.repeats.join_repeats`)."""
+
+    rows: dict[str, list[str]]
+    takes: dict[str, str]
+    pseudonym_at: int
+
+    def row_for(self, row: list[str]) -> list[str]:
+        """The row to write for a result row: its own, or with the match ID
+        (and the columns beside it) of the row whose group it takes."""
+        pseudonym = row[self.pseudonym_at]
+        stays = self.takes.get(pseudonym, pseudonym) == pseudonym
+        return row if stays else self._moved(pseudonym)
+
+    def not_in_results(self) -> list[tuple[str, list[str]]]:
+        """The records the results do not hold, each with the row to write."""
+        missing = sorted(p for p in self.takes if p not in self.rows)
+        return [(p, self._moved(p)) for p in missing]
+
+    def _moved(self, pseudonym: str) -> list[str]:
+        """``pseudonym``'s row in the group of the record it takes."""
+        joined = list(self.rows[self.takes[pseudonym]])
+        joined[self.pseudonym_at] = pseudonym
+        return joined
+
+
+def _joined_repeats(
+    results: TextIO,
+    vault: Vault,
+    columns: tuple[int, int],
+    withdrawn: Collection[str],
+) -> _JoinedRepeats:
+    """A first pass over the results for the rows of people the vault files
+    as recorded more than once (``columns``: where the pseudonym and the
+    match ID are)."""
+    pseudonym_at, match_at = columns
+    if not vault.repeats:
+        return _JoinedRepeats({}, {}, pseudonym_at)
+    members = set(vault.repeats) | set(vault.repeats.values())
+    rows = {
+        row[pseudonym_at]: row
+        for row in _data_rows(results)
+        if len(row) > max(pseudonym_at, match_at) and row[pseudonym_at] in members
+    }
+    match_of = {pseudonym: row[match_at] for pseudonym, row in rows.items()}
+    takes = join_repeats(match_of, vault.repeats, withdrawn)
+    return _JoinedRepeats(rows, takes, pseudonym_at)
 
 
 def _results_header(header: list[str] | None, source: str) -> list[str]:

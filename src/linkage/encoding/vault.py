@@ -6,14 +6,14 @@ never leaves the agency. When the linkage operator sends back results
 (``pseudonym,match_id``), :func:`resolve_results` turns them into the agency's
 record IDs.
 
-File format, version 1 (all integers big-endian)::
+File format, version 2 (all integers big-endian)::
 
-    b"linkage-vault v1\\n"                          magic and format version
+    b"linkage-vault v2\\n"                          magic and format version
     u32 header length, header                       UTF-8 JSON, in clear
-    segment 0, segment 1, ..., segment n-1          data segments
+    segment 0, segment 1, ..., segment n-1          data, then repeat segments
     segment n                                       the final segment
 
-The header is a JSON object: ``format`` ("linkage-vault"), ``version`` (1),
+The header is a JSON object: ``format`` ("linkage-vault"), ``version`` (2),
 ``cipher`` ("AES-256-GCM"), ``file_id`` (16 random bytes, hex),
 ``field_names`` (the identity fields, in order) and ``segment_bytes`` (the
 target plaintext size of a segment, at most 4 MiB by default).
@@ -26,12 +26,17 @@ dropped, repeated, or taken from another vault (another ``file_id``) does not
 open, and a changed header opens nothing.
 
 A data segment's plaintext is UTF-8 JSON lines, one per record:
-``[pseudonym, record_id, identity values...]`` in ``field_names`` order. The
-final segment's plaintext is a JSON object ``{"records": N, "segments": n}``;
-the vault ends right after it. The record count lives there, not in the
-header, because the header is written (and bound into every segment) before
-the rows are known; a vault without its final segment is reported as
-truncated.
+``[pseudonym, record_id, identity values...]`` in ``field_names`` order. A
+repeat segment's (flag 2) are ``[pseudonym, first_pseudonym]``: a later
+record of a person recorded more than once and the person's first record,
+which alone sent the match keys (:mod:`linkage.encoding.match_keys`); the
+agency joins the one to the other's group when it resolves results. The
+final segment's plaintext is a JSON object ``{"records": N, "repeats": R,
+"segments": n}``; the vault ends right after it. The counts live there, not
+in the header, because the header is written (and bound into every segment)
+before the rows are known; a vault without its final segment is reported as
+truncated. Version 1 had no repeat segments and no ``repeats`` count; it is
+read as a vault without repeats.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from __future__ import annotations
 import json
 import secrets
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,12 +67,15 @@ __all__ = [
     "VaultWriter",
 ]
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+# Read too: version 1 has no repeat segments.
+_READABLE: Final = (1, 2)
 #: Target plaintext size of one sealed segment.
 DEFAULT_SEGMENT_BYTES: Final = 4 * 1024 * 1024
 
 _MAGIC_PREFIX: Final = b"linkage-vault v"
 _MAGIC: Final = _MAGIC_PREFIX + f"{FORMAT_VERSION}\n".encode("ascii")
+_MAGICS: Final = {_MAGIC_PREFIX + f"{v}\n".encode("ascii"): v for v in _READABLE}
 _U32: Final = struct.Struct(">I")
 _FRAME: Final = struct.Struct(">BI")
 _POSITION: Final = struct.Struct(">QB")
@@ -79,6 +87,7 @@ _MAX_HEADER_BYTES: Final = 1024 * 1024
 _MAX_SEGMENT_BYTES: Final = 64 * 1024 * 1024
 _DATA: Final = 0
 _FINAL: Final = 1
+_REPEATS: Final = 2
 
 
 class PseudonymNotFoundError(LinkageError, KeyError):
@@ -160,6 +169,8 @@ class VaultWriter:
         self._buffered = 0
         self._segments = 0
         self._records = 0
+        self._repeats = 0
+        self._kind = _DATA
 
     def __enter__(self) -> Self:
         try:
@@ -183,7 +194,11 @@ class VaultWriter:
             # Any error while finishing reaches the stack, which drops the file.
             with self._stack:
                 self._flush()
-                summary = {"records": self._records, "segments": self._segments}
+                summary = {
+                    "records": self._records,
+                    "repeats": self._repeats,
+                    "segments": self._segments,
+                }
                 self._seal(json.dumps(summary).encode(), _FINAL)
         except OSError as error:
             raise self._cannot_write(error) from None
@@ -214,8 +229,38 @@ class VaultWriter:
                 f"{len(pseudonyms)} pseudonyms, {len(record_ids)} record IDs, "
                 f"{len(identities)} identities)"
             )
+        if self._kind != _DATA:
+            raise VaultError("VaultWriter.add() called after add_repeats()")
         for row in zip(pseudonyms, record_ids, identities, strict=True):
             self._add_line(self._encode_row(*row))
+        self._records += len(pseudonyms)
+
+    def add_repeats(self, repeats: Sequence[str], firsts: Sequence[str]) -> None:
+        """File ``repeats[i]`` as a later record of the person whose first
+        record is ``firsts[i]``, both added already; after every record.
+
+        Raises:
+            InputError: the sequences differ in length, or a pseudonym is
+                not a string.
+        """
+        if self._out is None:
+            raise VaultError(
+                "VaultWriter.add_repeats() called outside its `with` block"
+            )
+        if len(repeats) != len(firsts):
+            raise InputError(
+                f"repeats and first records must pair up (got {len(repeats)} "
+                f"and {len(firsts)})"
+            )
+        if self._kind == _DATA:
+            self._flush()
+            self._kind = _REPEATS
+        for pair in zip(repeats, firsts, strict=True):
+            if not all(isinstance(value, str) for value in pair):
+                raise InputError("vault pseudonyms must be str")
+            line = json.dumps(list(pair), separators=(",", ":"))
+            self._add_line(line.encode("utf-8") + b"\n")
+        self._repeats += len(repeats)
 
     def _encode_row(
         self, pseudonym: str, record_id: str, identity: Sequence[str]
@@ -239,11 +284,10 @@ class VaultWriter:
             self._flush()
         self._lines.append(line)
         self._buffered += len(line)
-        self._records += 1
 
     def _flush(self) -> None:
         if self._lines:
-            self._seal(b"".join(self._lines), _DATA)
+            self._seal(b"".join(self._lines), self._kind)
             self._segments += 1
         self._lines = []
         self._buffered = 0
@@ -263,9 +307,11 @@ class Vault:
         self,
         field_names: Sequence[str],
         records: dict[str, tuple[str, tuple[str, ...]]],
+        repeats: Mapping[str, str] | None = None,
     ) -> None:
         self._field_names = tuple(field_names)
         self._records = records
+        self._repeats = dict(repeats or {})
 
     @classmethod
     def open(cls, path: Path, key: bytes) -> Vault:
@@ -291,6 +337,13 @@ class Vault:
     def field_names(self) -> tuple[str, ...]:
         """The identity field names, in the order the vault stores them."""
         return self._field_names
+
+    @property
+    def repeats(self) -> Mapping[str, str]:
+        """Each later record of a person recorded more than once, by
+        pseudonym, with the person's first record, which alone sent the
+        match keys: the agency's own knowledge, never sent."""
+        return self._repeats
 
     def lookup(self, pseudonym: str) -> VaultEntry:
         """Return the record behind ``pseudonym``.
@@ -337,32 +390,42 @@ class _VaultReader:
         return data
 
     def read(self) -> Vault:
-        prefix, field_names = self._read_header()
+        prefix, version, field_names = self._read_header()
         records: dict[str, tuple[str, tuple[str, ...]]] = {}
+        repeats: dict[str, str] = {}
         index = 0
         while True:
             flag, plaintext = self._open_segment(prefix, index)
             if flag == _FINAL:
-                self._check_summary(plaintext, len(records), index)
-                return Vault(field_names, records)
-            self._load_rows(plaintext, len(field_names), records)
+                self._check_summary(
+                    plaintext, version, len(records), len(repeats), index
+                )
+                return Vault(field_names, records, repeats)
+            if flag == _REPEATS and version > 1:
+                self._load_repeats(plaintext, records, repeats)
+            elif flag == _DATA and not repeats:
+                self._load_rows(plaintext, len(field_names), records)
+            else:
+                raise self._damaged(f"segment {index} is out of place")
             index += 1
 
-    def _read_header(self) -> tuple[bytes, tuple[str, ...]]:
+    def _read_header(self) -> tuple[bytes, int, tuple[str, ...]]:
         magic = self._file.read(len(_MAGIC))
-        if magic != _MAGIC:
+        if magic not in _MAGICS:
             if magic.startswith(_MAGIC_PREFIX):
+                readable = " and ".join(str(v) for v in _READABLE)
                 raise VaultError(
                     f"vault file {self._path} has a format version this "
-                    f"version of linkage cannot read (it reads version "
-                    f"{FORMAT_VERSION}); upgrade linkage"
+                    f"version of linkage cannot read (it reads versions "
+                    f"{readable}); upgrade linkage"
                 )
             raise VaultError(f"{self._path} is not a linkage vault file")
         (size,) = _U32.unpack(self._read_exactly(_U32.size, "the header"))
         if size > _MAX_HEADER_BYTES:
             raise self._damaged("its header length is implausible")
         header = self._read_exactly(size, "the header")
-        return magic + _U32.pack(size) + header, self._parse_field_names(header)
+        prefix = magic + _U32.pack(size) + header
+        return prefix, _MAGICS[magic], self._parse_field_names(header)
 
     def _parse_field_names(self, header: bytes) -> tuple[str, ...]:
         try:
@@ -380,7 +443,10 @@ class _VaultReader:
         if len(frame) != _FRAME.size:
             raise self._damaged(f"it ends inside segment {index}")
         flag, size = _FRAME.unpack(frame)
-        if flag not in (_DATA, _FINAL) or not _TAG_BYTES <= size <= _MAX_SEGMENT_BYTES:
+        if (
+            flag not in (_DATA, _FINAL, _REPEATS)
+            or not _TAG_BYTES <= size <= _MAX_SEGMENT_BYTES
+        ):
             raise self._damaged(f"segment {index} has an invalid frame")
         nonce = self._read_exactly(_NONCE_BYTES, f"segment {index}")
         sealed = self._read_exactly(size, f"segment {index}")
@@ -422,12 +488,43 @@ class _VaultReader:
                 raise self._damaged(f"pseudonym {row[0]!r} appears twice")
             records[row[0]] = (row[1], tuple(row[2:]))
 
-    def _check_summary(self, plaintext: bytes, records: int, segments: int) -> None:
+    def _load_repeats(
+        self,
+        plaintext: bytes,
+        records: Mapping[str, object],
+        repeats: dict[str, str],
+    ) -> None:
+        """A repeat segment's pairs: each a later record and its person's
+        first record, both in the vault, the first no repeat itself."""
+        lines = [line for line in plaintext.split(b"\n") if line]
+        try:
+            pairs = json.loads(b"[" + b",".join(lines) + b"]")
+        except ValueError:
+            raise self._damaged("a segment holds invalid repeats") from None
+        for pair in pairs:
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(p, str) and p in records for p in pair)
+                and pair[0] != pair[1]
+                and pair[0] not in repeats
+            ):
+                raise self._damaged("a segment holds invalid repeats")
+            repeats[pair[0]] = pair[1]
+        if len(pairs) != len(lines) or not repeats.keys().isdisjoint(repeats.values()):
+            raise self._damaged("a segment holds invalid repeats")
+
+    def _check_summary(
+        self, plaintext: bytes, version: int, records: int, repeats: int, segments: int
+    ) -> None:
         try:
             summary = json.loads(plaintext)
         except ValueError:
             raise self._damaged("its final segment is not valid") from None
-        if summary != {"records": records, "segments": segments}:
+        expected = {"records": records, "segments": segments}
+        if version > 1:
+            expected["repeats"] = repeats
+        if summary != expected:
             raise self._damaged("its record count does not match its rows")
         if self._file.read(1):
             raise self._damaged("it has data after its final segment")
