@@ -52,13 +52,13 @@ from quality import (
 )
 
 from linkage.demo.generator import generate_population
-from linkage.encoding.encoder import ClkEncoder
 from linkage.evaluation import evaluate
 from linkage.formats.schema import LinkageSchema
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.privacy.check import ATTACKS as ALL_ATTACKS
 from linkage.privacy.check import AttackName, privacy_check
+from linkage.privacy.mirror import encode_as_sent
 
 VAULT_KEY = bytes(32)
 FAKENAME = ("given_name", "surname", "date_of_birth")
@@ -295,7 +295,7 @@ def attack(
     if same:
         population = victim
     population = population.reset_index(drop=True)
-    sent = ClkEncoder(schema, secret).encode(victim[features])
+    sent = encode_as_sent(schema, secret, victim[features])
     row_of = {entity: row for row, entity in enumerate(population["entity"])}
     truth = np.array([row_of.get(e, -1) for e in victim["entity"]], dtype=np.int64)
     shares: dict[str, float | None] = {}

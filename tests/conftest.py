@@ -24,6 +24,7 @@ from linkage.demo.generator import write_demo_data
 from linkage.encoding.keyfiles import write_key_file
 from linkage.encoding.mapping_file import load_mapping
 from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.repeats import with_repeats_joined
 from linkage.encoding.vault import Vault
 from linkage.formats.schema import LinkageSchema
 from linkage.service.loopback import SERVICE_THREAD_NAME
@@ -174,6 +175,18 @@ def demo_truth(root: Path, agencies: tuple[str, ...], vault_key: bytes) -> pd.Da
         for entry in Vault.open(root / f"{agency}.vault", vault_key)
     ]
     return pd.DataFrame(truth, columns=["party", "id", "entity"])
+
+
+def as_resolved(
+    matches: pd.DataFrame, paths: list[Path], vault_key: bytes
+) -> pd.DataFrame:
+    """``matches`` as the agencies resolve them, each joining its records of
+    one person (the vault beside each encodings file knows them)."""
+    repeats = {
+        path.stem: Vault.open(path.with_suffix(".vault"), vault_key).repeats
+        for path in paths
+    }
+    return with_repeats_joined(matches, repeats)
 
 
 def encode_febrl4_agencies(

@@ -17,14 +17,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage.encoding.encoder import ClkEncoder
-from linkage.encoding.match_keys import first_rows, hide_repeated_keys
-from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.match_keys import first_rows, hide_repeated_keys, repeating
+from linkage.encoding.recipe import VaultTarget, encode_csv, new_pseudonyms
 from linkage.encoding.repeats import join_repeats, with_repeats_joined
 from linkage.encoding.resolve import resolve_results
+from linkage.encoding.stand_in import view_places
 from linkage.encoding.vault import Vault, VaultWriter
 from linkage.errors import VaultError
-from linkage.formats.clkfile import MOST_SHARING, format_pseudonyms, read_encodings
+from linkage.formats.clkfile import (
+    MOST_SHARING,
+    format_pseudonyms,
+    open_writer,
+    read_encodings,
+)
+from linkage.formats.extension import WHOLE_CLK
 from linkage.formats.schema import load_schema
+from linkage.privacy.mirror import encode_as_sent
 from tests.conftest import CONFIGS
 
 SECRET = b"repeat records tests secret"
@@ -309,3 +317,80 @@ def test_resolving_moves_a_record_and_leaves_withdrawn_ones_out(
         ("R2", "m1"),
         ("R4", "m2"),
     }
+
+
+def view_bytes(clks: np.ndarray, view: str) -> np.ndarray:
+    return clks[:, view_places(SCHEMA.segments)[view]]
+
+
+def test_a_later_record_sends_empty_the_views_it_repeats() -> None:
+    """Ann moved: her later record repeats the view without the address
+    (names, birth date, sex), sent empty, but not the one without the
+    birth date (names and address), sent."""
+    frame = pd.DataFrame([ANN, BOB, ANN_MOVED], columns=FIELDS)
+    sent = encode_as_sent(SCHEMA, SECRET, frame)
+    alone = encode_as_sent(SCHEMA, SECRET, frame.iloc[[2]])
+    without_address = view_bytes(sent.clks, "without_address")
+    assert not without_address[2].any()
+    assert without_address[0].any() and without_address[1].any()
+    kept = view_bytes(sent.clks, "without_birth")
+    assert np.array_equal(kept[2], view_bytes(alone.clks, "without_birth")[0])
+    # The CLK of every field is sent as it is.
+    assert WHOLE_CLK not in view_places(SCHEMA.segments)
+    clk = len(sent.clks[0]) - sum(
+        p.stop - p.start for p in view_places(SCHEMA.segments).values()
+    )
+    assert np.array_equal(sent.clks[2, :clk], alone.clks[0, :clk])
+
+
+def test_the_recipe_sends_what_a_whole_file_encoding_does(tmp_path: Path) -> None:
+    """Written in chunks and settled at the end (views compared by their
+    fingerprints), the file holds the same encodings as the whole file
+    encoded at once; the later record's repeated view is zero."""
+    rows = [ANN, BOB, ANN_MOVED, ANN, BOB]
+    export = write_export(tmp_path / "agency.csv", rows)
+    out, vault_path = tmp_path / "agency.lnk", tmp_path / "agency.vault"
+    encode_csv(
+        export, SCHEMA, SECRET, out, vault=VaultTarget(vault_path, KEY), id_column="id"
+    )
+    written = read_encodings(out).clks
+    whole = encode_as_sent(SCHEMA, SECRET, pd.DataFrame(rows, columns=FIELDS))
+    assert np.array_equal(written, whole.clks)
+    assert not view_bytes(written, "without_address")[[2, 3, 4]].any()
+    assert not view_bytes(written, "without_birth")[[3, 4]].any()
+    assert view_bytes(written, "without_birth")[2].any()
+    plain = tmp_path / "plain.lnk"
+    encode_csv(export, SCHEMA, SECRET, plain)  # No vault: sent as they are.
+    assert (
+        view_bytes(read_encodings(plain).clks, "without_address")[[2, 3, 4]]
+        .all(axis=1)
+        .any()
+    )
+
+
+def test_rows_repeating_their_first_rows_values() -> None:
+    values = np.array([[1, 2], [3, 4], [1, 2], [1, 5], [3, 4]])
+    first = np.array([0, 1, 0, 0, 1])
+    assert repeating(values, first).tolist() == [2, 4]
+    assert repeating(values[:, 0], first).tolist() == [2, 3, 4]
+
+
+def test_clkhash_json_cannot_be_rewritten(tmp_path: Path) -> None:
+    header = read_encodings(
+        encode_once(tmp_path, [ANN])
+    ).header  # A header to write under.
+    assert header is not None
+    with (
+        open_writer(tmp_path / "x.json", "clkhash-json", header) as writer,
+        pytest.raises(ValueError, match="cannot be rewritten"),
+    ):
+        writer.write(new_pseudonyms(1), np.zeros((1, header.clk_bytes), np.uint8))
+        writer.overwrite_clk_bytes(
+            np.array([0]), slice(0, 4), np.zeros((1, 4), np.uint8)
+        )
+
+
+def encode_once(tmp_path: Path, rows: list[list[str]]) -> Path:
+    out = tmp_path / "once.lnk"
+    encode_csv(write_export(tmp_path / "once.csv", rows), SCHEMA, SECRET, out)
+    return out

@@ -14,7 +14,7 @@ from linkage.matching.candidates import CandidatePairs
 from linkage.matching.matcher import Matcher, MatchSettings
 from linkage.matching.parties import load_parties
 from linkage.matching.views import ViewPlan
-from tests.conftest import CONFIGS, demo_truth, encode_demo_agencies
+from tests.conftest import CONFIGS, as_resolved, demo_truth, encode_demo_agencies
 
 SECRET = b"views-test-secret-0123456789abcdef"
 VAULT_KEY = bytes(32)  # The test plays every agency.
@@ -78,7 +78,8 @@ def test_views_find_links_the_whole_clk_misses(
     for views, (paths, truth) in encoded.items():
         settings = MatchSettings(blocking="none", dedup=True)
         result = Matcher(load_parties(paths), settings).run()
-        scores[views] = evaluate(result.matches, truth).across_parties
+        resolved = as_resolved(result.matches, paths, VAULT_KEY)
+        scores[views] = evaluate(resolved, truth).across_parties
         assert ("without_birth" in str(result.stats["compared on views"])) is views
     with_views, without = scores[True], scores[False]
     assert with_views.recall is not None and without.recall is not None

@@ -44,6 +44,11 @@ def evaluate(matches_path: Path, truth_path: Path, as_json: bool) -> None:
     same true entity are true matches. Figures are given for pairs across
     parties, pairs within one party (duplicates) and all pairs, then for
     whole groups.
+
+    These are the operator's groups. A person an agency recorded more than
+    once sent the match keys on one record only; the agency joins the rest
+    when it resolves its results (`linkage vault resolve`), which the
+    operator's file does not show.
     """
     try:
         matches = read_table(matches_path, evaluation.MATCH_COLUMNS, allow_no_rows=True)

@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.encoding.default_hardening import default_taps, identifying_in
+from linkage.encoding.match_keys import repeating
 from linkage.formats.extension import WHOLE_CLK, Segment
 from linkage.formats.schema import LinkageSchema
 
@@ -148,6 +149,34 @@ def leave_empty(
     places = _places(segments)
     for view in views:
         clks[:, places[view]] = 0
+
+
+def view_places(segments: Sequence[Segment]) -> dict[str, slice]:
+    """Where each view's bytes lie in an encoding (the CLK of every field
+    left out)."""
+    return {
+        name: place for name, place in _places(segments).items() if name != WHOLE_CLK
+    }
+
+
+def leave_repeated_views_empty(
+    clks: npt.NDArray[np.uint8],
+    segments: Sequence[Segment],
+    first: npt.NDArray[np.intp],
+) -> None:
+    """Zero each view of a person's later record (``first``: each row's first
+    row of its person, :func:`~linkage.encoding.match_keys.first_rows`) that
+    is the same as the first record's, in place.
+
+    The first record compares alike on it, and the agency joins the later
+    one to its group (:mod:`linkage.encoding.repeats`); sent, two identical
+    filters would show who is recorded twice. Measured on the demo's four
+    exports, 12 secrets (equality attacker, mean and range): health 0.73 %
+    (0.4-1.2) with only the key sent once, 0.64 % (0.4-0.8) with these views
+    empty too; police 0.77 % (0.4-1.1) -> 0.64 % (0.4-0.9).
+    """
+    for place in view_places(segments).values():
+        clks[repeating(clks[:, place], first), place] = 0
 
 
 def _places(segments: Sequence[Segment]) -> dict[str, slice]:
