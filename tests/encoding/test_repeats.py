@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage.encoding.encoder import ClkEncoder
+from linkage.encoding.mapping import identity_mapping
 from linkage.encoding.match_keys import first_rows, hide_repeated_keys, repeating
 from linkage.encoding.recipe import VaultTarget, encode_csv, new_pseudonyms
-from linkage.encoding.repeats import join_repeats, with_repeats_joined
+from linkage.encoding.repeats import join_repeats, local_match_id, with_repeats_joined
 from linkage.encoding.resolve import resolve_results
-from linkage.encoding.stand_in import view_places
 from linkage.encoding.vault import Vault, VaultWriter
 from linkage.errors import VaultError
 from linkage.formats.clkfile import (
@@ -217,10 +217,14 @@ def test_a_tie_goes_to_the_first_record_and_absent_records_join_it() -> None:
     assert joined == {"first": "first", "later1": "first", "later2": "first"}
 
 
-def test_withdrawn_records_and_people_without_a_group_are_left_out() -> None:
-    repeats = {"later": "first", "gone": "first", "b2": "b1"}
-    joined = join_repeats({"first": "m1"}, repeats, withdrawn={"gone"})
-    assert joined == {"first": "first", "later": "first"}
+def test_withdrawn_records_are_left_out_and_a_person_alone_forms_a_group() -> None:
+    repeats = {"later": "first", "gone": "first", "b2": "b1", "c2": "c1"}
+    joined = join_repeats({"first": "m1"}, repeats, withdrawn={"gone", "c1"})
+    # b1 and b2 form a group of their own, under b1's local match ID; c2
+    # is all that is left of its person.
+    assert joined == {"first": "first", "later": "first", "b1": "b1", "b2": "b1"}
+    assert local_match_id("b1") == local_match_id("b1") != local_match_id("b2")
+    assert len(local_match_id("b1")) == 32
 
 
 people = st.dictionaries(
@@ -236,15 +240,19 @@ def test_every_record_of_a_person_with_a_group_ends_in_one_group(
     groups: dict[str, str | None], firsts: list[int]
 ) -> None:
     """Records r3..r11 each repeat one of r0..r2; a person recorded once
-    (one of those no record repeats) is left out."""
+    (one of those no record repeats) is left out, one with no record in a
+    group forms its own."""
     repeats = {f"r{n}": f"r{firsts[n]}" for n in range(3, 12)}
     match_of = {record: group for record, group in groups.items() if group}
     joined = join_repeats(match_of, repeats)
     for first in ("r0", "r1", "r2"):
         members = [first, *(r for r, f in repeats.items() if f == first)]
         held = [match_of[r] for r in members if r in match_of]
-        if not held or len(members) == 1:
-            assert not set(members) & set(joined)
+        if len(members) == 1:
+            assert first not in joined
+            continue
+        if not held:  # A group of the person's own records, named after one.
+            assert {joined[r] for r in members} == {first} and first not in match_of
             continue
         ends = {match_of[joined[r]] for r in members}
         assert len(ends) == 1
@@ -262,9 +270,12 @@ def test_matches_are_joined_party_by_party() -> None:
             "score": [1.0, 0.9, 0.8, 0.7],
         }
     )
-    repeats = {"a": {"y": "x", "z": "x", "w": "x"}, "b": {}}
+    repeats = {"a": {"y": "x", "z": "x", "w": "x", "q": "p"}, "b": {}}
     joined = with_repeats_joined(matches, repeats)
-    got = set(joined.itertuples(index=False, name=None))
+    alone = joined[joined["pseudonym"].isin(["p", "q"])]
+    assert set(alone["match_id"]) == {local_match_id("p")}
+    assert len(alone) == 2 and alone["score"].isna().all()
+    got = set(joined.drop(alone.index).itertuples(index=False, name=None))
     assert got == {
         ("m2", "a", "x", 0.9),  # Moved to where most of the person's records are,
         ("m2", "a", "y", 0.9),
@@ -319,8 +330,14 @@ def test_resolving_moves_a_record_and_leaves_withdrawn_ones_out(
     }
 
 
-def view_bytes(clks: np.ndarray, view: str) -> np.ndarray:
-    return clks[:, view_places(SCHEMA.segments)[view]]
+def view_bytes(clks: np.ndarray, segment: str) -> np.ndarray:
+    """The bytes of one segment (a view, or the CLK of every field)."""
+    start = 0
+    for part in SCHEMA.segments:
+        if part.name == segment:
+            return clks[:, start : start + part.clk_bits // 8]
+        start += part.clk_bits // 8
+    raise KeyError(segment)
 
 
 def test_a_later_record_sends_empty_the_views_it_repeats() -> None:
@@ -336,36 +353,54 @@ def test_a_later_record_sends_empty_the_views_it_repeats() -> None:
     kept = view_bytes(sent.clks, "without_birth")
     assert np.array_equal(kept[2], view_bytes(alone.clks, "without_birth")[0])
     # The CLK of every field is sent as it is.
-    assert WHOLE_CLK not in view_places(SCHEMA.segments)
-    clk = len(sent.clks[0]) - sum(
-        p.stop - p.start for p in view_places(SCHEMA.segments).values()
-    )
-    assert np.array_equal(sent.clks[2, :clk], alone.clks[0, :clk])
+    whole = view_bytes(sent.clks, WHOLE_CLK)
+    assert np.array_equal(whole[2], view_bytes(alone.clks, WHOLE_CLK)[0])
 
 
-def test_the_recipe_sends_what_a_whole_file_encoding_does(tmp_path: Path) -> None:
-    """Written in chunks and settled at the end (views compared by their
+def test_where_a_view_stands_in_for_the_clk_its_copy_is_left_empty_too() -> None:
+    """An agency without the address sends its view without the address in
+    place of its CLK of every field: a later record repeating it sends
+    neither."""
+    frame = pd.DataFrame([ANN, BOB, ANN_MOVED], columns=FIELDS)
+    sent = encode_as_sent(SCHEMA, SECRET, frame, absent=["postcode", "street"])
+    assert not sent.clks[2].any() and sent.clks[0].any() and sent.clks[1].any()
+
+
+@pytest.mark.parametrize("absent", [(), ("postcode", "street")])
+def test_the_recipe_sends_what_a_whole_file_encoding_does(
+    tmp_path: Path, absent: tuple[str, ...]
+) -> None:
+    """Written in chunks and settled at the end (parts compared by their
     fingerprints), the file holds the same encodings as the whole file
-    encoded at once; the later record's repeated view is zero."""
+    encoded at once, for an agency holding every field and for one whose
+    view stands in for its CLK."""
     rows = [ANN, BOB, ANN_MOVED, ANN, BOB]
-    export = write_export(tmp_path / "agency.csv", rows)
+    held = [name for name in FIELDS if name not in absent]
+    frame = pd.DataFrame(rows, columns=FIELDS)
+    export = tmp_path / "agency.csv"
+    frame[held].assign(id=[f"R{n}" for n in range(len(rows))]).to_csv(
+        export, index=False
+    )
     out, vault_path = tmp_path / "agency.lnk", tmp_path / "agency.vault"
     encode_csv(
-        export, SCHEMA, SECRET, out, vault=VaultTarget(vault_path, KEY), id_column="id"
-    )
+        export, SCHEMA, SECRET, out, vault=VaultTarget(vault_path, KEY),
+        id_column="id", mapping=identity_mapping(held) if absent else None,
+    )  # fmt: skip
     written = read_encodings(out).clks
-    whole = encode_as_sent(SCHEMA, SECRET, pd.DataFrame(rows, columns=FIELDS))
+    whole = encode_as_sent(SCHEMA, SECRET, frame, absent)
     assert np.array_equal(written, whole.clks)
     assert not view_bytes(written, "without_address")[[2, 3, 4]].any()
-    assert not view_bytes(written, "without_birth")[[3, 4]].any()
-    assert view_bytes(written, "without_birth")[2].any()
+    assert view_bytes(written, "without_address")[[0, 1]].any(axis=1).all()
+    if not absent:
+        assert not view_bytes(written, "without_birth")[[3, 4]].any()
+        assert view_bytes(written, "without_birth")[2].any()
+        clk = view_bytes(written, WHOLE_CLK)
+        assert np.array_equal(clk[[3, 4]], clk[[0, 1]])  # Sent as it is.
     plain = tmp_path / "plain.lnk"
-    encode_csv(export, SCHEMA, SECRET, plain)  # No vault: sent as they are.
-    assert (
-        view_bytes(read_encodings(plain).clks, "without_address")[[2, 3, 4]]
-        .all(axis=1)
-        .any()
-    )
+    encode_csv(export, SCHEMA, SECRET, plain, id_column="id",
+               mapping=identity_mapping(held) if absent else None)  # fmt: skip
+    unsettled = view_bytes(read_encodings(plain).clks, "without_address")
+    assert unsettled[[2, 3, 4]].any(axis=1).all()  # No vault: sent as encoded.
 
 
 def test_rows_repeating_their_first_rows_values() -> None:
@@ -394,3 +429,19 @@ def encode_once(tmp_path: Path, rows: list[list[str]]) -> Path:
     out = tmp_path / "once.lnk"
     encode_csv(write_export(tmp_path / "once.csv", rows), SCHEMA, SECRET, out)
     return out
+
+
+def test_resolving_groups_a_person_the_results_hold_nothing_of(
+    tmp_path: Path, resolved: Vault
+) -> None:
+    results = tmp_path / "results.csv"
+    results.write_text("pseudonym,match_id,score\npd,m1,0.8\n")
+    resolve_results(results, resolved, tmp_path / "out.csv")
+    own = local_match_id("pa")
+    assert read_rows(tmp_path / "out.csv") == {
+        ("record_id", "match_id", "score"),
+        ("R4", "m1", "0.8"),
+        ("R1", own, ""),
+        ("R2", own, ""),
+        ("R3", own, ""),
+    }

@@ -67,7 +67,8 @@ def resolve(
     through). Every pseudonym must be in your vault; otherwise nothing is
     written. A person you recorded more than once sent the match keys on one
     record only, so that nobody else learns of it; the vault remembers, and
-    each such person's records are written in the group most of them are in.
+    each such person's records are written in the group most of them are in
+    (or, if the operator grouped none of them, in a group of their own).
     """
     key = read_vault_key(vault_key_file)
     opened = Vault.open(vault_path, key)

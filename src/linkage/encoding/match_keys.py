@@ -39,7 +39,7 @@ The ordinary match keys are settled too (:func:`first_rows`,
 :func:`hide_repeated_keys`): a person recorded twice (every ordinary key
 shared) sends them on the first row only, the later rows random stand-ins,
 and the views a later row repeats exactly are sent empty
-(:func:`~linkage.encoding.stand_in.leave_repeated_views_empty`). Two
+(:func:`~linkage.encoding.stand_in.leave_repeated_parts_empty`). Two
 records of one file sharing a key or a view's filter would tell the
 operator, and anyone holding the file, who is recorded twice, a class the
 equality attack reads. The agency keeps which row is whose first in its

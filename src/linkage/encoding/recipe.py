@@ -36,7 +36,7 @@ from linkage.encoding.match_keys import (
 )
 from linkage.encoding.overlap import WriteBehind
 from linkage.encoding.records import RecordChunk, RecordsReading, read_columns
-from linkage.encoding.stand_in import SentViews, sent_views, view_places
+from linkage.encoding.stand_in import SentViews, sent_views
 from linkage.encoding.values import InvalidValue, prepare_value
 from linkage.encoding.vault import VaultWriter
 from linkage.errors import InputError, Problem
@@ -176,7 +176,7 @@ def encode_csv(
             for f in schema.encoded_features
             if schema.extension.views and f.identifier not in plan.absent
         ]
-        settler = _KeySettler(schema, repeats=vault_writer is not None)
+        settler = _KeySettler(schema, plan.views, repeats=vault_writer is not None)
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
             unfilled = [name for name in unfilled if not _filled(batch.columns[name])]
@@ -292,18 +292,21 @@ class _KeySettler:
     once the whole file is written (:mod:`~linkage.encoding.match_keys`):
     whether a value is unique, or a person's first record, shows only then.
 
-    The match keys of a person's later records, and the views they repeat
-    of its first record, are hidden only when a vault is written: it alone
-    keeps who they are, to join them to the first record's group
-    (:mod:`linkage.encoding.repeats`). The views are compared by a
-    fingerprint of the bytes written (:func:`_view_prints`), not kept whole.
+    The match keys of a person's later records, and the parts they repeat
+    of its first record's encoding, are hidden only when a vault is
+    written: it alone keeps who they are, to join them to the first
+    record's group (:mod:`linkage.encoding.repeats`). The parts are compared
+    by a fingerprint of the bytes written (:func:`_part_prints`), not kept
+    whole.
     """
 
-    def __init__(self, schema: LinkageSchema, *, repeats: bool) -> None:
+    def __init__(
+        self, schema: LinkageSchema, views: SentViews, *, repeats: bool
+    ) -> None:
         self.ordinary = len(schema.extension.match_keys)
         self.unique = len(schema.extension.unique_keys)
         self._repeats = repeats and self.ordinary > 0
-        self._views = view_places(schema.segments)
+        self._parts = views.repeated_parts(schema.segments)
         self._keys: list[npt.NDArray[np.uint8]] = []
         self._persons: list[npt.NDArray[np.uint8]] = []
         self._pseudonyms: list[npt.NDArray[np.uint8]] = []
@@ -326,7 +329,7 @@ class _KeySettler:
             self._persons.append(person_digests(clks, keys, self.ordinary))
         if self._repeats:
             self._pseudonyms.append(pseudonyms)
-            self._prints.append(_view_prints(clks, list(self._views.values())))
+            self._prints.append(_part_prints(clks, self._parts))
 
     def settle(self, writer: BaseEncodingWriter, vault: VaultWriter | None) -> None:
         """Give the written records' shared or missing unique keys, and the
@@ -349,18 +352,18 @@ class _KeySettler:
                 format_pseudonyms(pseudonyms[later]),
                 format_pseudonyms(pseudonyms[first[later]]),
             )
-            self._leave_repeated_views_empty(writer, first)
+            self._leave_repeated_parts_empty(writer, first)
         columns = match_key_columns(keys)
         for column, rows in changed:
             writer.overwrite_keys(column, rows, columns[column][rows])
 
-    def _leave_repeated_views_empty(
+    def _leave_repeated_parts_empty(
         self, writer: BaseEncodingWriter, first: npt.NDArray[np.intp]
     ) -> None:
-        """As :func:`~linkage.encoding.stand_in.leave_repeated_views_empty`
+        """As :func:`~linkage.encoding.stand_in.leave_repeated_parts_empty`
         does to a whole file's encodings, to those written."""
         prints = np.concatenate(self._prints)
-        for number, place in enumerate(self._views.values()):
+        for number, place in enumerate(self._parts):
             rows = repeating(prints[:, number], first)
             size = place.stop - place.start
             writer.overwrite_clk_bytes(
@@ -368,18 +371,18 @@ class _KeySettler:
             )
 
 
-# Odd multipliers of the view fingerprints: two 64-bit sums of a view's words
-# differ for two different views but with odds of about 2**-64 each.
+# Odd multipliers of the fingerprints: two 64-bit sums of a part's words
+# agree for two different parts with odds of about 2**-64 each.
 _PRINT_FACTORS = np.random.default_rng(20261208).integers(
     1, 2**63, size=(2, 4096), dtype=np.uint64
 ) | np.uint64(1)
 
 
-def _view_prints(
+def _part_prints(
     clks: npt.NDArray[np.uint8], places: list[slice]
 ) -> npt.NDArray[np.uint64]:
     """A 128-bit fingerprint of each row's bytes at each of ``places``, as
-    ``(rows, places, 2)``: what a later record's views are compared by."""
+    ``(rows, places, 2)``: what a later record's parts are compared by."""
     prints = np.zeros((len(clks), len(places), 2), dtype=np.uint64)
     for number, place in enumerate(places):
         view = clks[:, place]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from linkage.atomic import private_text_output
-from linkage.encoding.repeats import join_repeats
+from linkage.encoding.repeats import join_repeats, local_match_id
 from linkage.encoding.vault import Vault, VaultEntry
 from linkage.errors import InputError, Problem
 
@@ -49,7 +49,9 @@ def resolve_results(
     alone sent the match keys) has every record in the group most of them
     are in (:func:`~linkage.encoding.repeats.join_repeats`), with that
     group's other columns; records the results do not hold are added so,
-    but for those ``withdrawn`` from the linkage (by pseudonym).
+    but for those ``withdrawn`` from the linkage (by pseudonym). A person
+    the results hold no record of gets a group of its own records, under a
+    match ID no other agency's results hold (the other columns empty).
 
     Raises:
         InputError: the results file is missing, empty or malformed, or names
@@ -97,7 +99,8 @@ def _resolve(
     pseudonym_at = header.index("pseudonym")
     match_at = header.index("match_id")
     extras = [i for i, name in enumerate(header) if name not in _REQUIRED_COLUMNS]
-    joined = _joined_repeats(results, vault, (pseudonym_at, match_at), withdrawn)
+    columns = (pseudonym_at, match_at, len(header))
+    joined = _joined_repeats(results, vault, columns, withdrawn)
     with private_text_output(out_path) as out:
         writer = csv.writer(out)
         writer.writerow(out_header)
@@ -133,16 +136,17 @@ def _data_rows(results: TextIO) -> Iterator[list[str]]:
 class _JoinedRepeats:
     """The result rows of people recorded more than once (by pseudonym), and
     the record whose group each of their records takes
-    (:func:`~linkage.encoding.repeats.join_repeats`)."""
+    (:func:`~linkage.encoding.repeats.join_repeats`; one the results lack
+    names a group of the person's own records)."""
 
     rows: dict[str, list[str]]
     takes: dict[str, str]
-    pseudonym_at: int
+    columns: tuple[int, int, int]  # Where the pseudonym and match ID are; width.
 
     def row_for(self, row: list[str]) -> list[str]:
         """The row to write for a result row: its own, or with the match ID
         (and the columns beside it) of the row whose group it takes."""
-        pseudonym = row[self.pseudonym_at]
+        pseudonym = row[self.columns[0]]
         stays = self.takes.get(pseudonym, pseudonym) == pseudonym
         return row if stays else self._moved(pseudonym)
 
@@ -153,32 +157,38 @@ class _JoinedRepeats:
 
     def _moved(self, pseudonym: str) -> list[str]:
         """``pseudonym``'s row in the group of the record it takes."""
-        joined = list(self.rows[self.takes[pseudonym]])
-        joined[self.pseudonym_at] = pseudonym
+        pseudonym_at, match_at, width = self.columns
+        source = self.takes[pseudonym]
+        if source in self.rows:
+            joined = list(self.rows[source])
+        else:
+            joined = [""] * width
+            joined[match_at] = local_match_id(source)
+        joined[pseudonym_at] = pseudonym
         return joined
 
 
 def _joined_repeats(
     results: TextIO,
     vault: Vault,
-    columns: tuple[int, int],
+    columns: tuple[int, int, int],
     withdrawn: Collection[str],
 ) -> _JoinedRepeats:
     """A first pass over the results for the rows of people the vault files
     as recorded more than once (``columns``: where the pseudonym and the
-    match ID are)."""
-    pseudonym_at, match_at = columns
+    match ID are, and how many there are)."""
     if not vault.repeats:
-        return _JoinedRepeats({}, {}, pseudonym_at)
+        return _JoinedRepeats({}, {}, columns)
+    pseudonym_at, match_at, width = columns
     members = set(vault.repeats) | set(vault.repeats.values())
     rows = {
         row[pseudonym_at]: row
         for row in _data_rows(results)
-        if len(row) > max(pseudonym_at, match_at) and row[pseudonym_at] in members
+        if len(row) == width and row[pseudonym_at] in members
     }
     match_of = {pseudonym: row[match_at] for pseudonym, row in rows.items()}
     takes = join_repeats(match_of, vault.repeats, withdrawn)
-    return _JoinedRepeats(rows, takes, pseudonym_at)
+    return _JoinedRepeats(rows, takes, columns)
 
 
 def _results_header(header: list[str] | None, source: str) -> list[str]:
