@@ -18,19 +18,13 @@ from hypothesis import strategies as st
 
 from linkage.encoding.encoder import ClkEncoder
 from linkage.encoding.mapping import identity_mapping
-from linkage.encoding.match_keys import first_rows, hide_repeated_keys, repeating
-from linkage.encoding.recipe import VaultTarget, encode_csv, new_pseudonyms
+from linkage.encoding.match_keys import first_rows, hide_repeated_keys
+from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.repeats import join_repeats, local_match_id, with_repeats_joined
 from linkage.encoding.resolve import resolve_results
 from linkage.encoding.vault import Vault, VaultWriter
 from linkage.errors import VaultError
-from linkage.formats.clkfile import (
-    MOST_SHARING,
-    format_pseudonyms,
-    open_writer,
-    read_encodings,
-)
-from linkage.formats.extension import WHOLE_CLK
+from linkage.formats.clkfile import MOST_SHARING, format_pseudonyms, read_encodings
 from linkage.formats.schema import load_schema
 from linkage.privacy.mirror import encode_as_sent
 from tests.conftest import CONFIGS
@@ -330,50 +324,14 @@ def test_resolving_moves_a_record_and_leaves_withdrawn_ones_out(
     }
 
 
-def view_bytes(clks: np.ndarray, segment: str) -> np.ndarray:
-    """The bytes of one segment (a view, or the CLK of every field)."""
-    start = 0
-    for part in SCHEMA.segments:
-        if part.name == segment:
-            return clks[:, start : start + part.clk_bits // 8]
-        start += part.clk_bits // 8
-    raise KeyError(segment)
-
-
-def test_a_later_record_sends_empty_the_views_it_repeats() -> None:
-    """Ann moved: her later record repeats the view without the address
-    (names, birth date, sex), sent empty, but not the one without the
-    birth date (names and address), sent."""
-    frame = pd.DataFrame([ANN, BOB, ANN_MOVED], columns=FIELDS)
-    sent = encode_as_sent(SCHEMA, SECRET, frame)
-    alone = encode_as_sent(SCHEMA, SECRET, frame.iloc[[2]])
-    without_address = view_bytes(sent.clks, "without_address")
-    assert not without_address[2].any()
-    assert without_address[0].any() and without_address[1].any()
-    kept = view_bytes(sent.clks, "without_birth")
-    assert np.array_equal(kept[2], view_bytes(alone.clks, "without_birth")[0])
-    # The CLK of every field is sent as it is.
-    whole = view_bytes(sent.clks, WHOLE_CLK)
-    assert np.array_equal(whole[2], view_bytes(alone.clks, WHOLE_CLK)[0])
-
-
-def test_where_a_view_stands_in_for_the_clk_its_copy_is_left_empty_too() -> None:
-    """An agency without the address sends its view without the address in
-    place of its CLK of every field: a later record repeating it sends
-    neither."""
-    frame = pd.DataFrame([ANN, BOB, ANN_MOVED], columns=FIELDS)
-    sent = encode_as_sent(SCHEMA, SECRET, frame, absent=["postcode", "street"])
-    assert not sent.clks[2].any() and sent.clks[0].any() and sent.clks[1].any()
-
-
 @pytest.mark.parametrize("absent", [(), ("postcode", "street")])
 def test_the_recipe_sends_what_a_whole_file_encoding_does(
     tmp_path: Path, absent: tuple[str, ...]
 ) -> None:
-    """Written in chunks and settled at the end (parts compared by their
-    fingerprints), the file holds the same encodings as the whole file
-    encoded at once, for an agency holding every field and for one whose
-    view stands in for its CLK."""
+    """Written in chunks and settled at the end, the file holds the same
+    CLKs as the whole file encoded at once, for an agency holding every
+    field and for one whose view stands in for its CLK; in both, the later
+    records of a person send stand-ins for its key, and nothing else."""
     rows = [ANN, BOB, ANN_MOVED, ANN, BOB]
     held = [name for name in FIELDS if name not in absent]
     frame = pd.DataFrame(rows, columns=FIELDS)
@@ -386,49 +344,14 @@ def test_the_recipe_sends_what_a_whole_file_encoding_does(
         export, SCHEMA, SECRET, out, vault=VaultTarget(vault_path, KEY),
         id_column="id", mapping=identity_mapping(held) if absent else None,
     )  # fmt: skip
-    written = read_encodings(out).clks
+    written = read_encodings(out)
     whole = encode_as_sent(SCHEMA, SECRET, frame, absent)
-    assert np.array_equal(written, whole.clks)
-    assert not view_bytes(written, "without_address")[[2, 3, 4]].any()
-    assert view_bytes(written, "without_address")[[0, 1]].any(axis=1).all()
-    if not absent:
-        assert not view_bytes(written, "without_birth")[[3, 4]].any()
-        assert view_bytes(written, "without_birth")[2].any()
-        clk = view_bytes(written, WHOLE_CLK)
-        assert np.array_equal(clk[[3, 4]], clk[[0, 1]])  # Sent as it is.
-    plain = tmp_path / "plain.lnk"
-    encode_csv(export, SCHEMA, SECRET, plain, id_column="id",
-               mapping=identity_mapping(held) if absent else None)  # fmt: skip
-    unsettled = view_bytes(read_encodings(plain).clks, "without_address")
-    assert unsettled[[2, 3, 4]].any(axis=1).all()  # No vault: sent as encoded.
-
-
-def test_rows_repeating_their_first_rows_values() -> None:
-    values = np.array([[1, 2], [3, 4], [1, 2], [1, 5], [3, 4]])
-    first = np.array([0, 1, 0, 0, 1])
-    assert repeating(values, first).tolist() == [2, 4]
-    assert repeating(values[:, 0], first).tolist() == [2, 3, 4]
-
-
-def test_clkhash_json_cannot_be_rewritten(tmp_path: Path) -> None:
-    header = read_encodings(
-        encode_once(tmp_path, [ANN])
-    ).header  # A header to write under.
-    assert header is not None
-    with (
-        open_writer(tmp_path / "x.json", "clkhash-json", header) as writer,
-        pytest.raises(ValueError, match="cannot be rewritten"),
-    ):
-        writer.write(new_pseudonyms(1), np.zeros((1, header.clk_bytes), np.uint8))
-        writer.overwrite_clk_bytes(
-            np.array([0]), slice(0, 4), np.zeros((1, 4), np.uint8)
-        )
-
-
-def encode_once(tmp_path: Path, rows: list[list[str]]) -> Path:
-    out = tmp_path / "once.lnk"
-    encode_csv(write_export(tmp_path / "once.csv", rows), SCHEMA, SECRET, out)
-    return out
+    assert np.array_equal(written.clks, whole.clks)
+    assert whole.first_rows is not None and written.match_keys is not None
+    assert whole.first_rows.tolist() == [0, 1, 0, 0, 1]
+    keys = {bytes(row[:16]) for row in written.match_keys}
+    assert len(keys) == len(rows)  # No key repeats in the file.
+    assert len(Vault.open(vault_path, KEY).repeats) == 3
 
 
 def test_resolving_groups_a_person_the_results_hold_nothing_of(

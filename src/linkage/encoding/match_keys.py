@@ -37,14 +37,16 @@ stand-in matches nothing anywhere.
 
 The ordinary match keys are settled too (:func:`first_rows`,
 :func:`hide_repeated_keys`): a person recorded twice (every ordinary key
-shared) sends them on the first row only, the later rows random stand-ins,
-and the views a later row repeats exactly are sent empty
-(:func:`~linkage.encoding.stand_in.leave_repeated_parts_empty`). Two
-records of one file sharing a key or a view's filter would tell the
-operator, and anyone holding the file, who is recorded twice, a class the
-equality attack reads. The agency keeps which row is whose first in its
-vault and joins the later rows to the first row's group when it resolves
-its results (:mod:`linkage.encoding.repeats`).
+shared) sends them on the first row only, the later rows random stand-ins.
+Two records of one file sharing a key would tell the operator, and anyone
+holding the file, who is recorded twice, a class the equality attack reads
+(measured on the demo's exports, 12 secrets: 0.83 % of health's records
+and 0.93 % of police's re-identified on average, up to 1.5 % in a draw,
+with the keys on every row; 0.73 % and 0.77 %, up to 1.2 %, on first rows
+only; the graph and linear attackers, which do not read keys, unchanged).
+The agency keeps which row is whose first in its vault and joins the later
+rows to the first row's group when it resolves its results
+(:mod:`linkage.encoding.repeats`).
 """
 
 from __future__ import annotations
@@ -72,7 +74,6 @@ __all__ = [
     "hide_repeated_keys",
     "match_key_secret",
     "person_digests",
-    "repeating",
     "settle_unique_keys",
 ]
 
@@ -207,25 +208,13 @@ def first_rows(keys: npt.NDArray[np.uint8], ordinary: int) -> npt.NDArray[np.int
     return first
 
 
-def repeating(
-    values: npt.NDArray[np.generic], first: npt.NDArray[np.intp]
-) -> npt.NDArray[np.intp]:
-    """The rows that are not their own ``first`` row (:func:`first_rows`)
-    and whose ``values`` (a row each) equal their first row's."""
-    later = np.flatnonzero(first != np.arange(len(first)))
-    same = values[later] == values[first[later]]
-    axes = tuple(range(1, same.ndim))
-    rows: npt.NDArray[np.intp] = later[same.all(axis=axes)]
-    return rows
-
-
 def hide_repeated_keys(
     keys: npt.NDArray[np.uint8], ordinary: int, first: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.intp]:
     """Give the ``ordinary`` match keys of every row that is not its own
     ``first`` row (:func:`first_rows`) random stand-ins, in place; the rows
     given them."""
-    rows = repeating(keys[:, : ordinary * MATCH_KEY_BYTES], first)
+    rows = np.flatnonzero(first != np.arange(len(first)))
     width = ordinary * MATCH_KEY_BYTES
     random = secrets.token_bytes(width * len(rows))
     keys[rows, :width] = np.frombuffer(random, np.uint8).reshape(-1, width)

@@ -31,7 +31,6 @@ from linkage.encoding.match_keys import (
     first_rows,
     hide_repeated_keys,
     person_digests,
-    repeating,
     settle_unique_keys,
 )
 from linkage.encoding.overlap import WriteBehind
@@ -176,7 +175,7 @@ def encode_csv(
             for f in schema.encoded_features
             if schema.extension.views and f.identifier not in plan.absent
         ]
-        settler = _KeySettler(schema, plan.views, repeats=vault_writer is not None)
+        settler = _KeySettler(schema, repeats=vault_writer is not None)
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
             unfilled = [name for name in unfilled if not _filled(batch.columns[name])]
@@ -292,25 +291,18 @@ class _KeySettler:
     once the whole file is written (:mod:`~linkage.encoding.match_keys`):
     whether a value is unique, or a person's first record, shows only then.
 
-    The match keys of a person's later records, and the parts they repeat
-    of its first record's encoding, are hidden only when a vault is
-    written: it alone keeps who they are, to join them to the first
-    record's group (:mod:`linkage.encoding.repeats`). The parts are compared
-    by a fingerprint of the bytes written (:func:`_part_prints`), not kept
-    whole.
+    The match keys of a person's later records are hidden only when a
+    vault is written: it alone keeps who they are, to join them to the
+    first record's group (:mod:`linkage.encoding.repeats`).
     """
 
-    def __init__(
-        self, schema: LinkageSchema, views: SentViews, *, repeats: bool
-    ) -> None:
+    def __init__(self, schema: LinkageSchema, *, repeats: bool) -> None:
         self.ordinary = len(schema.extension.match_keys)
         self.unique = len(schema.extension.unique_keys)
         self._repeats = repeats and self.ordinary > 0
-        self._parts = views.repeated_parts(schema.segments)
         self._keys: list[npt.NDArray[np.uint8]] = []
         self._persons: list[npt.NDArray[np.uint8]] = []
         self._pseudonyms: list[npt.NDArray[np.uint8]] = []
-        self._prints: list[npt.NDArray[np.uint64]] = []
 
     def add(
         self,
@@ -329,7 +321,6 @@ class _KeySettler:
             self._persons.append(person_digests(clks, keys, self.ordinary))
         if self._repeats:
             self._pseudonyms.append(pseudonyms)
-            self._prints.append(_part_prints(clks, self._parts))
 
     def settle(self, writer: BaseEncodingWriter, vault: VaultWriter | None) -> None:
         """Give the written records' shared or missing unique keys, and the
@@ -352,46 +343,9 @@ class _KeySettler:
                 format_pseudonyms(pseudonyms[later]),
                 format_pseudonyms(pseudonyms[first[later]]),
             )
-            self._leave_repeated_parts_empty(writer, first)
         columns = match_key_columns(keys)
         for column, rows in changed:
             writer.overwrite_keys(column, rows, columns[column][rows])
-
-    def _leave_repeated_parts_empty(
-        self, writer: BaseEncodingWriter, first: npt.NDArray[np.intp]
-    ) -> None:
-        """As :func:`~linkage.encoding.stand_in.leave_repeated_parts_empty`
-        does to a whole file's encodings, to those written."""
-        prints = np.concatenate(self._prints)
-        for number, place in enumerate(self._parts):
-            rows = repeating(prints[:, number], first)
-            size = place.stop - place.start
-            writer.overwrite_clk_bytes(
-                rows, place, np.zeros((len(rows), size), np.uint8)
-            )
-
-
-# Odd multipliers of the fingerprints: two 64-bit sums of a part's words
-# agree for two different parts with odds of about 2**-64 each.
-_PRINT_FACTORS = np.random.default_rng(20261208).integers(
-    1, 2**63, size=(2, 4096), dtype=np.uint64
-) | np.uint64(1)
-
-
-def _part_prints(
-    clks: npt.NDArray[np.uint8], places: list[slice]
-) -> npt.NDArray[np.uint64]:
-    """A 128-bit fingerprint of each row's bytes at each of ``places``, as
-    ``(rows, places, 2)``: what a later record's parts are compared by."""
-    prints = np.zeros((len(clks), len(places), 2), dtype=np.uint64)
-    for number, place in enumerate(places):
-        view = clks[:, place]
-        padded = np.zeros((len(view), -(-view.shape[1] // 8) * 8), np.uint8)
-        padded[:, : view.shape[1]] = view
-        words = padded.view("<u8")
-        factors = _PRINT_FACTORS[:, : words.shape[1]]
-        prints[:, number] = (words[:, None, :] * factors[None]).sum(axis=2)
-    return prints
 
 
 @dataclass

@@ -44,7 +44,6 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.encoding.default_hardening import default_taps, identifying_in
-from linkage.encoding.match_keys import repeating
 from linkage.formats.extension import WHOLE_CLK, Segment
 from linkage.formats.schema import LinkageSchema
 
@@ -66,16 +65,6 @@ class SentViews:
 
     stand_in: str | None = None
     left_empty: tuple[str, ...] = ()
-
-    def repeated_parts(self, segments: Sequence[Segment]) -> list[slice]:
-        """Where a person's later record sends zero bytes if it repeats the
-        first record's (:func:`leave_repeated_parts_empty`): each view, and
-        the CLK of every field where a view stands in for it."""
-        return [
-            place
-            for name, place in _places(segments).items()
-            if name != WHOLE_CLK or self.stand_in is not None
-        ]
 
     def apply(self, clks: npt.NDArray[np.uint8], segments: Sequence[Segment]) -> None:
         """Make ``clks`` (every segment of the schema, in place) what is sent."""
@@ -159,32 +148,6 @@ def leave_empty(
     places = _places(segments)
     for view in views:
         clks[:, places[view]] = 0
-
-
-def leave_repeated_parts_empty(
-    clks: npt.NDArray[np.uint8],
-    parts: Sequence[slice],
-    first: npt.NDArray[np.intp],
-) -> None:
-    """Zero each of ``parts`` (:meth:`SentViews.repeated_parts`) of a
-    person's later record (``first``: each row's first row of its person,
-    :func:`~linkage.encoding.match_keys.first_rows`) that is the same as the
-    first record's, in place.
-
-    The first record compares alike on it, and the agency joins the later
-    one to its group (:mod:`linkage.encoding.repeats`); sent, two identical
-    filters would show who is recorded twice. Measured on the demo's four
-    exports, 12 secrets (equality attacker, mean and range), with the match
-    key sent once per person, before -> after: health 0.73 % (0.4-1.2) ->
-    0.64 % (0.4-0.8), police 0.77 % (0.4-1.1) -> 0.64 % (0.4-0.9); social
-    services, whose CLK is a view's copy, 0.48 % (0.2-1.0) with the view
-    alone left empty, 0.23 % (0.1-0.4) with its copy too. The CLK of every
-    field of the other agencies is sent: left empty where it repeats, it
-    cost F1 on the households (0.8543 -> 0.8335) and kept little from the
-    attacker (health 0.58 %, 0.3-0.9).
-    """
-    for place in parts:
-        clks[repeating(clks[:, place], first), place] = 0
 
 
 def _places(segments: Sequence[Segment]) -> dict[str, slice]:

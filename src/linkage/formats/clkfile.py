@@ -809,32 +809,6 @@ class BaseEncodingWriter(abc.ABC):
             ValueError: the writer is closed, or a row was not written.
             EncodingFileError: the file cannot be written.
         """
-        self._check_written(rows)
-        try:
-            self._overwrite_keys(column, rows, keys)
-        except OSError as error:
-            raise self._io_error(error) from None
-
-    def overwrite_clk_bytes(
-        self, rows: Indices, place: slice, values: Uint8Array
-    ) -> None:
-        """Replace bytes ``place`` of the encodings of the records already
-        written at ``rows`` with ``values`` (a row each): how the views a
-        person's later record repeats are left empty once a whole file is
-        written. Only formats with match keys have such records.
-
-        Raises:
-            ValueError: the writer is closed, a row was not written, or the
-                format cannot be rewritten (clkhash JSON).
-            EncodingFileError: the file cannot be written.
-        """
-        self._check_written(rows)
-        try:
-            self._overwrite_clk_bytes(rows, place, values)
-        except OSError as error:
-            raise self._io_error(error) from None
-
-    def _check_written(self, rows: Indices) -> None:
         if self._closed:
             raise ValueError(f"{self.path}: the writer is already closed")
         if len(rows) and not 0 <= int(rows.min()) <= int(rows.max()) < (
@@ -843,16 +817,14 @@ class BaseEncodingWriter(abc.ABC):
             raise ValueError(
                 f"{self.path}: rows outside the {self.record_count} written"
             )
+        try:
+            self._overwrite_keys(column, rows, keys)
+        except OSError as error:
+            raise self._io_error(error) from None
 
     @abc.abstractmethod
     def _overwrite_keys(self, column: int, rows: Indices, keys: Uint8Array) -> None:
         """Replace keys of records already in ``self._file``."""
-
-    @abc.abstractmethod
-    def _overwrite_clk_bytes(
-        self, rows: Indices, place: slice, values: Uint8Array
-    ) -> None:
-        """Replace encoding bytes of records already in ``self._file``."""
 
     def _io_error(self, error: OSError) -> EncodingFileError:
         return EncodingFileError(
@@ -958,22 +930,17 @@ class EncodingWriter(BaseEncodingWriter):
 
     def _overwrite_keys(self, column: int, rows: Indices, keys: Uint8Array) -> None:
         width = self._clk_bytes or self.header.clk_bytes
-        self._write_at(rows, width + column * MATCH_KEY_BYTES, keys)
-
-    def _overwrite_clk_bytes(
-        self, rows: Indices, place: slice, values: Uint8Array
-    ) -> None:
-        self._write_at(rows, place.start or 0, values)
-
-    def _write_at(self, rows: Indices, offset: int, values: Uint8Array) -> None:
-        """Write ``values[i]`` at ``offset`` after the pseudonym of record
-        ``rows[i]``, then return to the end of the file."""
-        width = self._clk_bytes or self.header.clk_bytes
         record = PSEUDONYM_BYTES + width + self.header.key_bytes
-        start = _PREAMBLE.size + self._header_length + PSEUDONYM_BYTES + offset
-        for row, value in zip(rows.tolist(), values, strict=True):
+        start = (
+            _PREAMBLE.size
+            + self._header_length
+            + PSEUDONYM_BYTES
+            + width
+            + column * MATCH_KEY_BYTES
+        )
+        for row, key in zip(rows.tolist(), keys, strict=True):
             self._file.seek(start + row * record)
-            self._file.write(value.tobytes())
+            self._file.write(key.tobytes())
         self._file.seek(0, os.SEEK_END)
 
     def _finish(self) -> None:
@@ -1031,12 +998,6 @@ class ClkhashJsonWriter(BaseEncodingWriter):
 
     def _overwrite_keys(self, column: int, rows: Indices, keys: Uint8Array) -> None:
         """clkhash JSON drops match keys: there are none to replace."""
-
-    def _overwrite_clk_bytes(
-        self, rows: Indices, place: slice, values: Uint8Array
-    ) -> None:
-        if len(rows):
-            raise ValueError(f"{self.path}: clkhash JSON cannot be rewritten")
 
     def _finish(self) -> None:
         self._file.write(b"\n]}\n")

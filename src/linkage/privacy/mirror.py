@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from linkage.encoding.encoder import ClkEncoder, EncodedChunk
-from linkage.encoding.stand_in import leave_repeated_parts_empty, sent_views
+from linkage.encoding.stand_in import sent_views
 from linkage.formats.schema import LinkageSchema
 
 __all__ = ["encode_as_sent"]
@@ -26,10 +26,7 @@ def encode_as_sent(
     absent: Sequence[str] = (),
 ) -> EncodedChunk:
     """Encode ``values`` as an agency that does not hold ``absent`` sends
-    them with ``linkage encode``: those fields empty, the views as
-    :func:`sent_views` says, and a person's later records with the parts
-    they repeat of its first record empty
-    (:func:`~linkage.encoding.stand_in.leave_repeated_parts_empty`).
+    them: those fields empty, the views as :func:`sent_views` says.
 
     An attacker who encodes her own list must mirror what was sent: a view
     sent empty joins no class and has no similarities, so an attacker who
@@ -41,9 +38,5 @@ def encode_as_sent(
         if name in frame.columns:
             frame[name] = ""
     encoded = ClkEncoder(schema, secret).encode(frame)
-    views = sent_views(schema, absent)
-    views.apply(encoded.clks, schema.segments)
-    if encoded.first_rows is not None:
-        parts = views.repeated_parts(schema.segments)
-        leave_repeated_parts_empty(encoded.clks, parts, encoded.first_rows)
+    sent_views(schema, absent).apply(encoded.clks, schema.segments)
     return encoded
