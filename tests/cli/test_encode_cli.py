@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from linkage.encoding.encoder import ClkEncoder
-from linkage.encoding.keyfiles import read_secret
+from linkage.encoding.keyfiles import read_secret, read_vault_key
 from linkage.encoding.keys import key_check_value
+from linkage.encoding.vault import Vault
 from linkage.formats.clkfile import read_encodings
 from linkage.formats.schema import load_schema
 from tests.conftest import CONFIGS, FEBRL4_SCHEMA, RunCli
@@ -390,6 +391,9 @@ def test_messy_export_with_mapping_resolves_to_own_ids(
         "--vault", vault, "--vault-key-file", vault_key_file,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    repeats = len(Vault.open(vault, read_vault_key(vault_key_file)).repeats)
+    assert repeats > 0  # 300 demo people: some recorded twice by the police.
+    assert f"; {repeats} record(s) of people recorded more than once" in result.stderr
     pseudonyms = read_encodings(out).pseudonym_strings()
     results = tmp_path / "results.csv"
     results.write_text(

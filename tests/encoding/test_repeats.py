@@ -340,10 +340,11 @@ def test_the_recipe_sends_what_a_whole_file_encoding_does(
         export, index=False
     )
     out, vault_path = tmp_path / "agency.lnk", tmp_path / "agency.vault"
-    encode_csv(
+    summary = encode_csv(
         export, SCHEMA, SECRET, out, vault=VaultTarget(vault_path, KEY),
         id_column="id", mapping=identity_mapping(held) if absent else None,
     )  # fmt: skip
+    assert summary.repeats == 3
     written = read_encodings(out)
     whole = encode_as_sent(SCHEMA, SECRET, frame, absent)
     assert np.array_equal(written.clks, whole.clks)

@@ -248,6 +248,12 @@ def _summary_line(summary: EncodeSummary, out: Path, vault: Path | None) -> str:
         line += f"; vault: {vault}"
     if summary.skipped:
         line += f"; skipped {summary.skipped} invalid row(s)"
+    if summary.repeats:
+        line += (
+            f"; {summary.repeats} record(s) of people recorded more than once "
+            "send no match key, so the file does not show who they are: the "
+            "vault joins them to the person's group when you resolve results"
+        )
     if summary.fields_absent:
         absent = ", ".join(summary.fields_absent)
         line += f"; fields not in this export (encoded empty): {absent}"

@@ -86,6 +86,9 @@ class EncodeSummary:
     #: although only the first problems are kept in ``problems``.
     invalid_rows: int = 0
     problems_found: int = 0
+    #: Records of a person recorded more than once that send no match key
+    #: (the vault files them under the person's first record).
+    repeats: int = 0
 
 
 def new_pseudonyms(count: int) -> npt.NDArray[np.uint8]:
@@ -194,7 +197,7 @@ def encode_csv(
         behind.finish()
         if summary.problems and not skip_invalid:
             raise _invalid_input(source, summary, passthrough=plan.passthrough)
-        settler.settle(writer, vault_writer)
+        summary.repeats = settler.settle(writer, vault_writer)
     if summary.records:
         _note_unfilled(summary, schema, plan, unfilled)
     return summary
@@ -322,12 +325,14 @@ class _KeySettler:
         if self._repeats:
             self._pseudonyms.append(pseudonyms)
 
-    def settle(self, writer: BaseEncodingWriter, vault: VaultWriter | None) -> None:
+    def settle(self, writer: BaseEncodingWriter, vault: VaultWriter | None) -> int:
         """Give the written records' shared or missing unique keys, and the
         match keys of a person's later records, their random stand-ins in
-        the file; file the later records in ``vault``."""
+        the file; file the later records in ``vault``. Returns how many
+        later records there are."""
         if not self._keys:
-            return
+            return 0
+        later: npt.NDArray[np.intp] = np.zeros(0, dtype=np.intp)
         keys = np.concatenate(self._keys)
         changed: list[tuple[int, npt.NDArray[np.intp]]] = []
         if self.unique:
@@ -346,6 +351,7 @@ class _KeySettler:
         columns = match_key_columns(keys)
         for column, rows in changed:
             writer.overwrite_keys(column, rows, columns[column][rows])
+        return len(later)
 
 
 @dataclass
