@@ -360,7 +360,8 @@ def test_resolving_groups_a_person_the_results_hold_nothing_of(
 ) -> None:
     results = tmp_path / "results.csv"
     results.write_text("pseudonym,match_id,score\npd,m1,0.8\n")
-    resolve_results(results, resolved, tmp_path / "out.csv")
+    summary = resolve_results(results, resolved, tmp_path / "out.csv")
+    assert (summary.rows, summary.match_ids) == (4, 2)
     own = local_match_id("pa")
     assert read_rows(tmp_path / "out.csv") == {
         ("record_id", "match_id", "score"),

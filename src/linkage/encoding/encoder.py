@@ -157,10 +157,9 @@ class ClkEncoder:
         records are all of the file, and its keys are settled here: unique
         keys, and a person's match keys sent on the first of its records
         only (the result's ``first_rows`` says which is whose first: keep it
-        to join the others to that record's group, and see
-        :func:`~linkage.privacy.mirror.encode_as_sent` for the views sent).
-        A caller encoding a file in chunks passes False and settles them
-        once the file is complete (:mod:`linkage.encoding.match_keys`).
+        to join the others to that record's group). A caller encoding a
+        file in chunks passes False and settles them once the file is
+        complete (:mod:`linkage.encoding.match_keys`).
         """
         selected = {f.identifier: columns[f.identifier] for f in self._features}
         count = _row_count(selected, len(columns))

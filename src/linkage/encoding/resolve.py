@@ -121,6 +121,7 @@ def _resolve(
         for pseudonym, row in joined.not_in_results():
             write(vault.lookup(pseudonym), row)
             resolver.rows += 1
+            resolver.match_ids.add(row[match_at])
     return ResolveSummary(rows=resolver.rows, match_ids=len(resolver.match_ids))
 
 
