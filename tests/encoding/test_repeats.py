@@ -21,7 +21,7 @@ from linkage.encoding.mapping import identity_mapping
 from linkage.encoding.match_keys import first_rows, hide_repeated_keys
 from linkage.encoding.recipe import VaultTarget, encode_csv
 from linkage.encoding.repeats import join_repeats, local_match_id, with_repeats_joined
-from linkage.encoding.resolve import resolve_results
+from linkage.encoding.resolve import ResolveSummary, resolve_results
 from linkage.encoding.vault import Vault, VaultWriter
 from linkage.errors import VaultError
 from linkage.formats.clkfile import MOST_SHARING, format_pseudonyms, read_encodings
@@ -293,12 +293,20 @@ def read_rows(path: Path) -> set[tuple[str, ...]]:
         return {tuple(row) for row in csv.reader(file)}
 
 
+def resolve_text(
+    tmp_path: Path, vault: Vault, text: str, withdrawn: tuple[str, ...] = ()
+) -> ResolveSummary:
+    """Resolve results written as ``text`` into ``tmp_path / "out.csv"``."""
+    results = tmp_path / "results.csv"
+    results.write_text(text)
+    return resolve_results(results, vault, tmp_path / "out.csv", withdrawn=withdrawn)
+
+
 def test_resolving_adds_a_persons_record_the_results_lack(
     tmp_path: Path, resolved: Vault
 ) -> None:
-    results = tmp_path / "results.csv"
-    results.write_text("pseudonym,match_id,score\npa,m1,0.9\npd,m1,0.8\n")
-    summary = resolve_results(results, resolved, tmp_path / "out.csv")
+    text = "pseudonym,match_id,score\npa,m1,0.9\npd,m1,0.8\n"
+    summary = resolve_text(tmp_path, resolved, text)
     assert read_rows(tmp_path / "out.csv") == {
         ("record_id", "match_id", "score"),
         ("R1", "m1", "0.9"),
@@ -312,9 +320,8 @@ def test_resolving_adds_a_persons_record_the_results_lack(
 def test_resolving_moves_a_record_and_leaves_withdrawn_ones_out(
     tmp_path: Path, resolved: Vault
 ) -> None:
-    results = tmp_path / "results.csv"
-    results.write_text("pseudonym,match_id\npa,m1\npb,m2\npd,m2\n")
-    resolve_results(results, resolved, tmp_path / "out.csv", withdrawn=["pc"])
+    text = "pseudonym,match_id\npa,m1\npb,m2\npd,m2\n"
+    resolve_text(tmp_path, resolved, text, withdrawn=("pc",))
     # A tie between m1 and m2: the first record's group.
     assert read_rows(tmp_path / "out.csv") == {
         ("record_id", "match_id"),
@@ -358,9 +365,8 @@ def test_the_recipe_sends_what_a_whole_file_encoding_does(
 def test_resolving_groups_a_person_the_results_hold_nothing_of(
     tmp_path: Path, resolved: Vault
 ) -> None:
-    results = tmp_path / "results.csv"
-    results.write_text("pseudonym,match_id,score\npd,m1,0.8\n")
-    summary = resolve_results(results, resolved, tmp_path / "out.csv")
+    text = "pseudonym,match_id,score\npd,m1,0.8\n"
+    summary = resolve_text(tmp_path, resolved, text)
     assert (summary.rows, summary.match_ids) == (4, 2)
     own = local_match_id("pa")
     assert read_rows(tmp_path / "out.csv") == {
