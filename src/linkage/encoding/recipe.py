@@ -178,7 +178,7 @@ def encode_csv(
             for f in schema.encoded_features
             if schema.extension.views and f.identifier not in plan.absent
         ]
-        settler = _KeySettler(schema, repeats=vault_writer is not None)
+        settler = _KeySettler(schema, vault_writer)
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
             unfilled = [name for name in unfilled if not _filled(batch.columns[name])]
@@ -197,7 +197,7 @@ def encode_csv(
         behind.finish()
         if summary.problems and not skip_invalid:
             raise _invalid_input(source, summary, passthrough=plan.passthrough)
-        summary.repeats = settler.settle(writer, vault_writer)
+        summary.repeats = settler.settle(writer)
     if summary.records:
         _note_unfilled(summary, schema, plan, unfilled)
     return summary
@@ -295,14 +295,15 @@ class _KeySettler:
     whether a value is unique, or a person's first record, shows only then.
 
     The match keys of a person's later records are hidden only when a
-    vault is written: it alone keeps who they are, to join them to the
+    ``vault`` is written: it alone keeps who they are, to join them to the
     first record's group (:mod:`linkage.encoding.repeats`).
     """
 
-    def __init__(self, schema: LinkageSchema, *, repeats: bool) -> None:
+    def __init__(self, schema: LinkageSchema, vault: VaultWriter | None) -> None:
         self.ordinary = len(schema.extension.match_keys)
         self.unique = len(schema.extension.unique_keys)
-        self._repeats = repeats and self.ordinary > 0
+        # Where the later records are filed; None: their keys stay.
+        self._vault = vault if self.ordinary else None
         self._keys: list[npt.NDArray[np.uint8]] = []
         self._persons: list[npt.NDArray[np.uint8]] = []
         self._pseudonyms: list[npt.NDArray[np.uint8]] = []
@@ -317,18 +318,18 @@ class _KeySettler:
         whom each row is taken for
         (:func:`~linkage.encoding.match_keys.person_digests`). Files without
         match keys (clkhash JSON, filed by row number) keep nothing."""
-        if keys is None or not (self.unique or self._repeats):
+        if keys is None or not (self.unique or self._vault is not None):
             return
         self._keys.append(keys.copy())
         if self.unique:
             self._persons.append(person_digests(clks, keys, self.ordinary))
-        if self._repeats:
+        if self._vault is not None:
             self._pseudonyms.append(pseudonyms)
 
-    def settle(self, writer: BaseEncodingWriter, vault: VaultWriter | None) -> int:
+    def settle(self, writer: BaseEncodingWriter) -> int:
         """Give the written records' shared or missing unique keys, and the
         match keys of a person's later records, their random stand-ins in
-        the file; file the later records in ``vault``. Returns how many
+        the file; file the later records in the vault. Returns how many
         later records there are."""
         if not self._keys:
             return 0
@@ -339,12 +340,12 @@ class _KeySettler:
             persons = np.concatenate(self._persons)
             unique = settle_unique_keys(keys, self.unique, persons)
             changed += [(self.ordinary + n, rows) for n, rows in enumerate(unique)]
-        if self._repeats and vault is not None:
+        if self._vault is not None:
             first = first_rows(keys, self.ordinary)
             later = hide_repeated_keys(keys, self.ordinary, first)
             changed += [(n, later) for n in range(self.ordinary)]
             pseudonyms = np.concatenate(self._pseudonyms)
-            vault.add_repeats(
+            self._vault.add_repeats(
                 format_pseudonyms(pseudonyms[later]),
                 format_pseudonyms(pseudonyms[first[later]]),
             )
