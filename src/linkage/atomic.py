@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,10 +26,19 @@ def private_output(path: Path, *, overwrite: bool = True) -> Iterator[BinaryIO]:
     the file is synced and renamed onto ``path``; when it raises, the temporary
     file is deleted and ``path`` is left as it was.
 
+    A device or pipe (``/dev/null``, ``/dev/stdout``) is written as it is:
+    renaming a file onto it would replace the device for every program.
+
     Raises:
         FileExistsError: ``overwrite`` is false and ``path`` exists.
         OSError: the directory cannot be written.
     """
+    if is_stream(path):
+        if not overwrite:
+            raise FileExistsError(path)
+        with path.open("wb") as stream:
+            yield stream
+        return
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -40,6 +50,15 @@ def private_output(path: Path, *, overwrite: bool = True) -> Iterator[BinaryIO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def is_stream(path: Path) -> bool:
+    """Whether ``path`` is a character device or a pipe (symlinks followed)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 def _commit(tmp: Path, path: Path, *, overwrite: bool) -> None:

@@ -33,7 +33,7 @@ from linkage.demo.reveal import (
 from linkage.demo.second_day import ask_about_one, second_day, split_days
 from linkage.encoding.keyfiles import read_secret, read_vault_key, write_key_file
 from linkage.encoding.mapping_file import load_mapping
-from linkage.encoding.recipe import VaultTarget, encode_csv
+from linkage.encoding.recipe import EncodeSummary, VaultTarget, encode_csv
 from linkage.encoding.repeats import with_repeats_joined
 from linkage.encoding.resolve import resolve_results
 from linkage.encoding.vault import Vault
@@ -265,8 +265,17 @@ def _encode_agencies(
         absent = ", ".join(summary.fields_absent) or "none"
         click.echo(
             f"   {agency:<16} {summary.encoded:>7} records in {seconds:5.2f} s"
-            f" (fields it does not hold: {absent})"
+            f" (fields it does not hold: {absent}); {_own_duplicates(summary)}"
         )
+
+
+def _own_duplicates(summary: EncodeSummary) -> str:
+    """What the agency's vault files as its own duplicates."""
+    found = summary.repeats + summary.local_duplicates
+    words = f"{found} records filed as another of the same person in its vault"
+    if summary.local_doubt:
+        return f"{words} (sharing every match key; {summary.local_doubt})"
+    return words
 
 
 def _split_days(out: Path) -> dict[str, Path]:

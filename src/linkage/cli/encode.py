@@ -58,6 +58,13 @@ _PROGRESS_MIN_ROWS = 50_000
 )
 @vault_key_option
 @click.option(
+    "--local-dedup/--no-local-dedup",
+    default=True,
+    help="With --vault: also find your own duplicates on your own records "
+    "(nothing of it is sent) and file each person's records together in the "
+    "vault, so resolving puts them in one group (default: on).",
+)
+@click.option(
     "--id-column",
     default=None,
     help="Column with your own record IDs; it goes into the vault only. "
@@ -106,6 +113,7 @@ def encode(
     fmt: str,
     vault_path: Path | None,
     vault_key_file: Path | None,
+    local_dedup: bool,
     id_column: str | None,
     skip_invalid: bool,
     report: Path | None,
@@ -168,6 +176,7 @@ def encode(
                 party=party,
                 progress=advance,
                 reading=reading,
+                local_dedup=local_dedup,
             )
     line = _summary_line(summary, out, vault_path)
     click.echo(line + _match_keys_note(schema.extension, fmt), err=True)
@@ -253,6 +262,16 @@ def _summary_line(summary: EncodeSummary, out: Path, vault: Path | None) -> str:
             f"; {summary.repeats} record(s) of people recorded more than once "
             "send no match key, so the file does not show who they are: the "
             "vault joins them to the person's group when you resolve results"
+        )
+    if summary.local_duplicates:
+        line += (
+            f"; {summary.local_duplicates} more record(s) found to be of a person "
+            "recorded more than once, on your own records (nothing of it is "
+            "sent): the vault joins them too"
+        )
+    if summary.local_doubt:
+        line += (
+            f"; your own duplicates were not looked for further: {summary.local_doubt}"
         )
     if summary.fields_absent:
         absent = ", ".join(summary.fields_absent)

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +53,9 @@ from linkage.formats.clkfile import (
 )
 from linkage.formats.schema import LinkageSchema
 
+if TYPE_CHECKING:
+    from linkage.encoding.local_dedup import LocalDuplicates
+
 OutputFormat = Literal["linkage", "clkhash-json"]
 T = TypeVar("T")
 _MAX_PROBLEMS_KEPT = 1000
@@ -89,6 +92,11 @@ class EncodeSummary:
     #: Records of a person recorded more than once that send no match key
     #: (the vault files them under the person's first record).
     repeats: int = 0
+    #: Records local deduplication alone filed under another record of
+    #: the same person (:mod:`linkage.encoding.local_dedup`).
+    local_duplicates: int = 0
+    #: Why local deduplication kept no groups, if it ran and kept none.
+    local_doubt: str = ""
 
 
 def new_pseudonyms(count: int) -> npt.NDArray[np.uint8]:
@@ -113,6 +121,7 @@ def encode_csv(
     party: str | None = None,
     progress: Callable[[int], None] | None = None,
     reading: RecordsReading | None = None,
+    local_dedup: bool = True,
 ) -> EncodeSummary:
     """Encode an agency's records file.
 
@@ -134,6 +143,10 @@ def encode_csv(
         progress: called with the number of rows done after each chunk.
         reading: ``records``, already being read in ``encoding`` (it is
             closed here); by default reading starts here.
+        local_dedup: with a ``vault`` (and the ``linkage`` format), also
+            find the file's duplicates on its own records and file each
+            person's records together in the vault
+            (:mod:`linkage.encoding.local_dedup`); nothing sent changes.
 
     Raises:
         ValueError: ``reading`` reads another file or encoding.
@@ -178,7 +191,14 @@ def encode_csv(
             for f in schema.encoded_features
             if schema.extension.views and f.identifier not in plan.absent
         ]
-        settler = _KeySettler(schema, vault_writer)
+        local = None
+        if local_dedup and vault_writer is not None and fmt == "linkage":
+            # Imported here: it needs the matcher (numba, SciPy), which
+            # encoding without a vault does not load.
+            from linkage.encoding.local_dedup import LocalDuplicates
+
+            local = LocalDuplicates(schema, plan.absent)
+        settler = _KeySettler(schema, vault_writer, local)
         for chunk in chunks:
             batch = _encode_chunk(chunk, plan, encoder, source)
             unfilled = [name for name in unfilled if not _filled(batch.columns[name])]
@@ -198,6 +218,8 @@ def encode_csv(
         if summary.problems and not skip_invalid:
             raise _invalid_input(source, summary, passthrough=plan.passthrough)
         summary.repeats = settler.settle(writer)
+        summary.local_duplicates = settler.local_records
+        summary.local_doubt = settler.local_doubt
     if summary.records:
         _note_unfilled(summary, schema, plan, unfilled)
     return summary
@@ -294,65 +316,99 @@ class _KeySettler:
     once the whole file is written (:mod:`~linkage.encoding.match_keys`):
     whether a value is unique, or a person's first record, shows only then.
 
-    The match keys of a person's later records are hidden only when a
-    ``vault`` is written: it alone keeps who they are, to join them to the
-    first record's group (:mod:`linkage.encoding.repeats`).
+    Only when a ``vault`` is written are a person's records filed together
+    in it, to be joined to one group (:mod:`linkage.encoding.repeats`): the
+    rows sharing every match key, whose later rows then send no match key,
+    and the groups ``local`` deduplication finds.
     """
 
-    def __init__(self, schema: LinkageSchema, vault: VaultWriter | None) -> None:
+    def __init__(
+        self,
+        schema: LinkageSchema,
+        vault: VaultWriter | None,
+        local: LocalDuplicates | None = None,
+    ) -> None:
         self.ordinary = len(schema.extension.match_keys)
         self.unique = len(schema.extension.unique_keys)
-        # Where the later records are filed; None: their keys stay.
-        self._vault = vault if self.ordinary else None
+        self._vault = vault
+        self._local = local if vault is not None else None
+        # Later rows' match keys are hidden only where the vault joins them.
+        self._hides = vault is not None and self.ordinary > 0
         self._keys: list[npt.NDArray[np.uint8]] = []
         self._persons: list[npt.NDArray[np.uint8]] = []
         self._pseudonyms: list[npt.NDArray[np.uint8]] = []
+        #: Records filed under another of the same person by local
+        #: deduplication alone, and why it kept none if so.
+        self.local_records = 0
+        self.local_doubt = ""
 
     def add(
         self,
         clks: npt.NDArray[np.uint8],
         keys: npt.NDArray[np.uint8] | None,
         pseudonyms: npt.NDArray[np.uint8],
+        batch: _Batch,
     ) -> None:
-        """Keep the keys of records just written under ``pseudonyms``, and
-        whom each row is taken for
-        (:func:`~linkage.encoding.match_keys.person_digests`). Files without
-        match keys (clkhash JSON, filed by row number) keep nothing."""
-        if keys is None or not (self.unique or self._vault is not None):
-            return
+        """Keep the keys of records just written under ``pseudonyms`` (the
+        rows of ``batch`` it does not mark invalid), and whom each row is
+        taken for (:func:`~linkage.encoding.match_keys.person_digests`)."""
+        if self._vault is not None:
+            self._pseudonyms.append(pseudonyms)
+            if self._local is not None:
+                self._local.add(batch.columns, ~batch.invalid)
+        if keys is None or not (self.unique or self._hides):
+            return  # Files without match keys keep none.
         self._keys.append(keys.copy())
         if self.unique:
             self._persons.append(person_digests(clks, keys, self.ordinary))
-        if self._vault is not None:
-            self._pseudonyms.append(pseudonyms)
 
     def settle(self, writer: BaseEncodingWriter) -> int:
         """Give the written records' shared or missing unique keys, and the
         match keys of a person's later records, their random stand-ins in
-        the file; file the later records in the vault. Returns how many
-        later records there are."""
-        if not self._keys:
-            return 0
+        the file; file each person's records in the vault. Returns how many
+        later records send no match key."""
         later: npt.NDArray[np.intp] = np.zeros(0, dtype=np.intp)
-        keys = np.concatenate(self._keys)
-        changed: list[tuple[int, npt.NDArray[np.intp]]] = []
-        if self.unique:
-            persons = np.concatenate(self._persons)
-            unique = settle_unique_keys(keys, self.unique, persons)
-            changed += [(self.ordinary + n, rows) for n, rows in enumerate(unique)]
-        if self._vault is not None:
-            first = first_rows(keys, self.ordinary)
-            later = hide_repeated_keys(keys, self.ordinary, first)
-            changed += [(n, later) for n in range(self.ordinary)]
-            pseudonyms = np.concatenate(self._pseudonyms)
-            self._vault.add_repeats(
-                format_pseudonyms(pseudonyms[later]),
-                format_pseudonyms(pseudonyms[first[later]]),
-            )
-        columns = match_key_columns(keys)
-        for column, rows in changed:
-            writer.overwrite_keys(column, rows, columns[column][rows])
+        first = None
+        if self._keys:
+            keys = np.concatenate(self._keys)
+            changed: list[tuple[int, npt.NDArray[np.intp]]] = []
+            if self.unique:
+                persons = np.concatenate(self._persons)
+                unique = settle_unique_keys(keys, self.unique, persons)
+                changed += [(self.ordinary + n, rows) for n, rows in enumerate(unique)]
+            if self._hides:
+                first = first_rows(keys, self.ordinary)
+                later = hide_repeated_keys(keys, self.ordinary, first)
+                changed += [(n, later) for n in range(self.ordinary)]
+            columns = match_key_columns(keys)
+            for column, rows in changed:
+                writer.overwrite_keys(column, rows, columns[column][rows])
+        if self._vault is not None and self._pseudonyms:
+            self._file_people(np.concatenate(self._pseudonyms), first)
         return len(later)
+
+    def _file_people(
+        self, pseudonyms: npt.NDArray[np.uint8], first: npt.NDArray[np.intp] | None
+    ) -> None:
+        """File every record of a person recorded more than once under the
+        person's first record: rows sharing every match key (``first``), and
+        the groups local deduplication finds."""
+        assert self._vault is not None
+        rows = np.arange(len(pseudonyms), dtype=np.intp)
+        person = rows if first is None else first
+        if self._local is not None:
+            from linkage.encoding.local_dedup import people
+
+            found = self._local.groups()
+            self.local_doubt = found.doubt
+            joined = people(person, found.group_of)
+            self.local_records = int((joined != person).sum())
+            person = joined
+        filed = np.flatnonzero(person != rows)
+        self._vault.add_repeats(
+            format_pseudonyms(pseudonyms[filed]),
+            format_pseudonyms(pseudonyms[person[filed]]),
+        )
 
 
 @dataclass
@@ -510,7 +566,7 @@ def _write_batch(
     keys = None if batch.match_keys is None else _rows_kept(batch.match_keys, keep)
     clks = _rows_kept(batch.clks, keep)
     writer.write(pseudonyms, clks, keys)
-    settler.add(clks, keys, pseudonyms)
+    settler.add(clks, keys, pseudonyms, batch)
     if vault_writer is not None:
         vault_writer.add(
             _vault_keys(fmt, pseudonyms, summary.encoded),

@@ -83,6 +83,7 @@ from typing import IO, Any, Final, Literal, Self
 import numpy as np
 import numpy.typing as npt
 
+from linkage.atomic import is_stream
 from linkage.errors import EncodingFileError
 from linkage.formats.base64_rows import decode_rows
 from linkage.formats.jsondoc import JSONTooDeepError, parse_json
@@ -716,6 +717,12 @@ class BaseEncodingWriter(abc.ABC):
         self.record_count = 0
         self._clk_bytes = clk_bytes
         self._closed = False
+        if is_stream(self.path):
+            # Renaming the finished file onto it would replace the device.
+            raise EncodingFileError(
+                f"{self.path}: is a device or pipe; an encodings file is "
+                "finished in place, so give the path of a regular file"
+            )
         try:
             descriptor, temporary = tempfile.mkstemp(
                 prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent

@@ -44,6 +44,7 @@ from linkage.matching.probabilistic.blocking import (
     choose_keys,
     segment_hashes,
 )
+from linkage.matching.probabilistic.model import TrainingSettings
 from linkage.matching.probabilistic.similarity import (
     field_similarities,
     random_pairs,
@@ -72,12 +73,15 @@ class LinkSettings:
             the whole-encoding candidates share it.
         across: link records of different parties.
         within: link records within a party (deduplication).
+        training: how EM runs (its defaults if not given).
     """
 
     floor: float
     max_candidates: int
     across: bool
     within: bool
+    training: TrainingSettings | None = None
+    admissible: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.bool_]] | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,9 @@ def _learn(
     )
     baseline = field_similarities(clks, segments, random_left, random_right, popcounts)
     names = [segment.name for segment in segments]
-    model = fellegi_sunter(similarities, names, baseline, blocked=blocked)
+    model = fellegi_sunter(
+        similarities, names, baseline, settings=settings.training, blocked=blocked
+    )
     top_u = [float(u[-1]) for u in model.model.u]  # Each field's exact level.
     return model.adjusted(term_frequency(hashes, left, right, top_u))
 

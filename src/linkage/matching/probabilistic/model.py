@@ -89,6 +89,14 @@ class TrainingSettings:
         m_pseudo_count: Matches added to every level before m is taken.
         u_pseudo_count: Random pairs added to every level before u is taken.
         initial_lambda: The share of candidate pairs first taken as matches.
+        learn_m: False keeps m at its starting shares (each level of a field
+            four times as likely among matches as the level below it) and
+            lets EM learn lambda alone, which, with m and u fixed, has a
+            single best fit. For files with few fields, where EM left free
+            to move m can settle on a "match" class that is not one person:
+            a file holding only names, birth date and sex took every pair of
+            namesakes for one person (m of a birth-date disagreement as high
+            as its u), and a file of households every pair of housemates.
     """
 
     max_iterations: int = 200
@@ -96,6 +104,7 @@ class TrainingSettings:
     m_pseudo_count: float = 0.5
     u_pseudo_count: float = 1.0
     initial_lambda: float = 0.1
+    learn_m: bool = True
 
     def __post_init__(self) -> None:
         """Refuse settings EM cannot run with."""
@@ -446,10 +455,14 @@ def _em(
         new_priors = np.clip(
             (found + 0.5) / (group_sizes + 1.0), _MIN_LAMBDA, 1 - _MIN_LAMBDA
         )
-        new_m = _shares(
-            _level_counts(codes, matches, u.shape[1]),
-            levels,
-            settings.m_pseudo_count,
+        new_m = (
+            _shares(
+                _level_counts(codes, matches, u.shape[1]),
+                levels,
+                settings.m_pseudo_count,
+            )
+            if settings.learn_m
+            else m
         )
         change = max(
             float(np.abs(new_m - m).max()), float(np.abs(new_priors - priors).max())
