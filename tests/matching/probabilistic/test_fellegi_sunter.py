@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
@@ -33,6 +33,7 @@ from linkage.matching.probabilistic import (
     with_name_swaps,
 )
 from linkage.matching.probabilistic.levels import MISSING, level_codes
+from linkage.matching.probabilistic.model import unique_rows
 from tests.conftest import CONFIGS
 
 # Every FEBRL column, as the FEBRL linkage schema encodes them.
@@ -597,3 +598,30 @@ def test_a_blocking_key_is_not_called_useless() -> None:
     result = fellegi_sunter(candidates, ["key", "tell"], randoms, blocked=blocked)
     assert int(result.matches.sum()) == blocked_matches + other_matches
     assert result.model.warnings == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 60).flatmap(
+        lambda rows: st.integers(1, 8).flatmap(
+            lambda columns: st.lists(
+                st.lists(st.integers(0, 6), min_size=columns, max_size=columns),
+                min_size=rows,
+                max_size=rows,
+            )
+        )
+    )
+)
+def test_unique_rows_are_numpys_unique_rows(table: list[list[int]]) -> None:
+    """Packed into one integer per row, the rows come back as numpy's
+    np.unique(axis=0) gives them: same rows, order, inverse and counts."""
+    rows = np.array(table, dtype=np.int8)
+    unique, inverse, counts = unique_rows(rows)
+    expected, expected_inverse, expected_counts = np.unique(
+        rows, axis=0, return_inverse=True, return_counts=True
+    )
+    assert np.array_equal(unique, expected)
+    assert np.array_equal(inverse, expected_inverse.ravel())
+    assert np.array_equal(counts, expected_counts)
+    flags = rows > 3
+    assert np.array_equal(unique_rows(flags)[0], np.unique(flags, axis=0))

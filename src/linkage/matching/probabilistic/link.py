@@ -236,6 +236,8 @@ def _union(
     ``source`` is the key's number, or ``len(keys)`` for pairs only the whole
     encodings found.
     """
+    if not len(similar.left):  # Sorting the blocked pairs would change nothing.
+        return blocks.left, blocks.right, blocks.key_of
     low = np.minimum(similar.left, similar.right)
     high = np.maximum(similar.left, similar.right)
     blocked_code = blocks.left * total + blocks.right

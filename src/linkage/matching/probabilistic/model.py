@@ -229,10 +229,8 @@ class FellegiSunterModel:
         weights = np.full(pairs, self.prior_weight)
         if blocked is None or not self.blocked_priors:
             return weights
-        patterns, inverse = np.unique(
-            _checked_blocked(blocked, pairs, len(self.levels)),
-            axis=0,
-            return_inverse=True,
+        patterns, inverse, _ = unique_rows(
+            _checked_blocked(blocked, pairs, len(self.levels))
         )
         known = dict(self.blocked_priors)
         for index, pattern in enumerate(patterns):
@@ -360,9 +358,10 @@ def train_model(
         if blocked is None
         else np.asarray(blocked, dtype=np.bool_)
     )
-    groups, group_of_pair = np.unique(flags, axis=0, return_inverse=True)
-    keyed = np.column_stack([group_of_pair.ravel(), codes]).astype(np.intp)
-    patterns, pattern_counts = np.unique(keyed, axis=0, return_counts=True)
+    groups, group_of_pair, _ = unique_rows(flags)
+    keyed = np.column_stack([group_of_pair, codes]).astype(np.intp)
+    unique_keyed, _, pattern_counts = unique_rows(keyed)
+    patterns = unique_keyed.astype(np.intp, copy=False)
     fit = _em(levels, patterns, pattern_counts, len(groups), u, settings)
     candidate_counts = _level_counts(codes, np.ones(len(codes)), width)
     parameters = _parameters(levels, fit, u, candidate_counts, random_counts)
@@ -386,6 +385,32 @@ def train_model(
             for group, prior in zip(groups, fit.group_priors, strict=True)
         ),
     )
+
+
+def unique_rows(
+    rows: NDArray[np.generic],
+) -> tuple[NDArray[np.generic], NDArray[np.intp], NDArray[np.intp]]:
+    """``np.unique(rows, axis=0)`` with the inverse and the counts, for rows
+    of small non-negative integers or flags, in the same (lexicographic)
+    order. Each row is packed into one integer first when they fit, which
+    takes seconds off millions of candidate pairs (numpy sorts rows as
+    opaque records otherwise)."""
+    values = np.asarray(rows)
+    if values.ndim == 2 and len(values) and values.shape[1]:
+        numbers = values.astype(np.int64)
+        radix = [int(top) + 1 for top in numbers.max(axis=0)]
+        if int(numbers.min()) >= 0 and math.prod(radix) < 2**62:
+            packed = np.zeros(len(numbers), dtype=np.int64)
+            for column, base in enumerate(radix):
+                packed = packed * base + numbers[:, column]
+            _, first, inverse, counts = np.unique(
+                packed, return_index=True, return_inverse=True, return_counts=True
+            )
+            return values[first], inverse.ravel(), counts
+    unique, inverse, counts = np.unique(
+        values, axis=0, return_inverse=True, return_counts=True
+    )
+    return unique, inverse.ravel(), counts
 
 
 @dataclass(frozen=True)
