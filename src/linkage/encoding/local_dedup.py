@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from linkage.encoding.columns import ColumnValues
 from linkage.encoding.encoder import ClkEncoder
+from linkage.errors import InputError
 from linkage.formats.clkfile import FieldSegment
 from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.candidates import CandidatePairs
@@ -92,8 +93,10 @@ _NO_BIRTH_DATE = (
     f"the file holds no {BIRTH_DATE}, which tells two people of one household apart"
 )
 _KEY_BYTES = 32
-# Field-block candidates held at most: about 24 bytes each, as the matcher's.
-_MAX_CANDIDATES = 100_000_000
+# Field-block candidates held at most, half of it by the blocks (about 50
+# bytes each with their similarities): a file of millions gets fewer pairs
+# per record rather than gigabytes.
+_MAX_CANDIDATES = 20_000_000
 
 
 def local_schema(schema: LinkageSchema) -> LinkageSchema:
@@ -136,8 +139,8 @@ class LocalDuplicates:
         #: Why the file is not deduplicated at all, if it is not.
         self.skipped = "" if BIRTH_DATE in held else _NO_BIRTH_DATE
         self._schema = local_schema(schema)
-        # Fresh for every run and never written: the filters tell nothing
-        # to anyone who later finds this process's memory, or the vault.
+        # Fresh for every run and never written anywhere: nothing outside
+        # this process can make or compare these unhardened filters.
         self._encoder = ClkEncoder(self._schema, secrets.token_bytes(_KEY_BYTES))
         self._segments = _field_segments(self._schema)
         self._clks: list[npt.NDArray[np.uint8]] = []
@@ -162,19 +165,19 @@ class LocalDuplicates:
         clks = np.concatenate(self._clks)
         self._clks = [clks]
         party_of = np.zeros(count, dtype=np.int64)
-        linked = link_probabilistically(
-            clks,
-            party_of,
-            self._segments,
-            _no_whole_encoding_pairs,
-            LinkSettings(
-                floor=1.0,
-                max_candidates=_MAX_CANDIDATES,
-                across=False,
-                within=True,
-                training=TrainingSettings(learn_m=False),
-            ),
+        settings = LinkSettings(
+            floor=1.0,
+            max_candidates=_MAX_CANDIDATES,
+            across=False,
+            within=True,
+            training=TrainingSettings(learn_m=False),
         )
+        try:
+            linked = link_probabilistically(
+                clks, party_of, self._segments, _no_whole_encoding_pairs, settings
+            )
+        except InputError as error:  # A step of its own: the file still encodes.
+            return LocalGroups(np.full(count, -1, dtype=np.int64), str(error))
         doubt = _doubt(linked.model.model)
         if doubt:
             return LocalGroups(np.full(count, -1, dtype=np.int64), doubt)
