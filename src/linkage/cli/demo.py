@@ -274,7 +274,7 @@ def _own_duplicates(summary: EncodeSummary) -> str:
     found = summary.repeats + summary.local_duplicates
     words = f"{found} records filed as another of the same person in its vault"
     if summary.local_doubt:
-        return f"{words} (sharing every match key; {summary.local_doubt})"
+        return f"{words}; not deduplicated further: {summary.local_doubt}"
     return words
 
 
