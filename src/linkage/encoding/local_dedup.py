@@ -45,7 +45,7 @@ import numpy.typing as npt
 from linkage.encoding.columns import ColumnValues
 from linkage.encoding.encoder import ClkEncoder
 from linkage.errors import InputError
-from linkage.formats.clkfile import FieldSegment
+from linkage.formats.clkfile import field_segments, segment_list
 from linkage.formats.schema import LinkageSchema, schema_from_dict
 from linkage.matching.candidates import CandidatePairs
 from linkage.matching.grouping import group_records
@@ -142,7 +142,7 @@ class LocalDuplicates:
         # Fresh for every run and never written anywhere: nothing outside
         # this process can make or compare these unhardened filters.
         self._encoder = ClkEncoder(self._schema, secrets.token_bytes(_KEY_BYTES))
-        self._segments = _field_segments(self._schema)
+        self._segments = field_segments(segment_list(self._schema.segments))
         self._clks: list[npt.NDArray[np.uint8]] = []
         self._count = 0
 
@@ -163,7 +163,7 @@ class LocalDuplicates:
         if self.skipped or count < 2:
             return LocalGroups(np.full(count, -1, dtype=np.int64), self.skipped)
         clks = np.concatenate(self._clks)
-        self._clks = [clks]
+        self._clks = [clks]  # The chunks go: one copy of the filters is held.
         party_of = np.zeros(count, dtype=np.int64)
         settings = LinkSettings(
             floor=1.0,
@@ -206,15 +206,6 @@ def _told_apart(linked: ProbabilisticLink, fields: list[str]) -> CandidatePairs:
         apart |= similarity[:, fields.index(GIVEN_NAME)] < DEFAULT_EDGES[1]
     candidates = linked.candidates
     return replace(candidates, score=np.where(apart, 0.0, candidates.score))
-
-
-def _field_segments(schema: LinkageSchema) -> tuple[FieldSegment, ...]:
-    """Where each field's filter lies in the local encodings, in bytes."""
-    segments, start = [], 0
-    for segment in schema.segments:
-        segments.append(FieldSegment(segment.name, start, segment.clk_bits // 8))
-        start += segment.clk_bits // 8
-    return tuple(segments)
 
 
 def _doubt(model: FellegiSunterModel) -> str:

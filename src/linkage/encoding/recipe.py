@@ -331,7 +331,7 @@ class _KeySettler:
         self.ordinary = len(schema.extension.match_keys)
         self.unique = len(schema.extension.unique_keys)
         self._vault = vault
-        self._local = local if vault is not None else None
+        self._local = local  # Given only with a vault.
         # Later rows' match keys are hidden only where the vault joins them.
         self._hides = vault is not None and self.ordinary > 0
         self._keys: list[npt.NDArray[np.uint8]] = []

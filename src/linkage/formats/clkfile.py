@@ -328,13 +328,7 @@ class EncodingHeader:
     def segments(self) -> tuple[FieldSegment, ...] | None:
         """The per-field filters of each encoding, or None for one CLK."""
         listed = self.extensions.get("segments")
-        if listed is None:
-            return None
-        offsets = np.cumsum([0] + [item["bits"] for item in listed]).tolist()
-        return tuple(
-            FieldSegment(item["name"], offset // 8, item["bits"] // 8)
-            for item, offset in zip(listed, offsets, strict=False)
-        )
+        return None if listed is None else field_segments(listed)
 
     @property
     def views(self) -> tuple[EncodingView, ...]:
@@ -425,6 +419,16 @@ class FieldSegment:
     def stop(self) -> int:
         """The byte after the segment."""
         return self.start + self.size
+
+
+def field_segments(listed: Sequence[dict[str, Any]]) -> tuple[FieldSegment, ...]:
+    """Where each filter of a header's ``segments`` entry (:func:`segment_list`)
+    lies in an encoding, in bytes."""
+    offsets = np.cumsum([0] + [item["bits"] for item in listed]).tolist()
+    return tuple(
+        FieldSegment(item["name"], offset // 8, item["bits"] // 8)
+        for item, offset in zip(listed, offsets, strict=False)
+    )
 
 
 def segment_list(segments: Sequence[Any]) -> list[dict[str, Any]]:
